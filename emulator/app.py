@@ -1,0 +1,108 @@
+"""create_app: the provider blueprints, the control blueprint, and the request hooks that bind them."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from .config import EmulatorConfig
+from .control.routes import blueprint as control_blueprint, control_error
+from .core.clock import format_instant
+from .core.journal import Journal, clip
+from .core.store import DEFAULT_NAMESPACE, Store, check_namespace_name
+from .providers import PROVIDERS
+from .web import NAMESPACE_HEADER, UNHANDLED_HEADER, ProviderSpec, Runtime, runtime
+
+log = logging.getLogger("emulator")
+
+
+def create_app(config: EmulatorConfig | None = None) -> Flask:
+    """A fresh emulator: empty store (plus the config's seed in `default`), its own journal."""
+    config = config or EmulatorConfig()
+    app = Flask("emulator")
+    store = Store(spec.state_type for spec in PROVIDERS)
+    app.extensions["emulator"] = Runtime(
+        config=config,
+        store=store,
+        journal=Journal(config.journal_capacity),
+        providers={spec.name: spec for spec in PROVIDERS},
+    )
+    for spec in PROVIDERS:
+        app.register_blueprint(spec.blueprint)
+    app.register_blueprint(control_blueprint)
+    app.before_request(_bind_namespace)
+    app.after_request(_journal_response)
+    app.register_error_handler(HTTPException, _answer_http_error)
+    app.register_error_handler(Exception, _answer_unhandled)
+    if config.seed is not None:
+        store.seed(DEFAULT_NAMESPACE, config.seed.parts())
+    return app
+
+
+def _provider_for_request() -> ProviderSpec | None:
+    providers = runtime().providers
+    if request.blueprint in providers:
+        return providers[request.blueprint]
+    return next((p for p in providers.values() if request.path.startswith(p.path_prefixes)), None)
+
+
+def _bind_namespace() -> None:
+    """A provider request belongs to its tenant's namespace, else the header's, else `default`."""
+    g.namespace = DEFAULT_NAMESPACE
+    g.provider = _provider_for_request()
+    if g.provider is None:
+        return
+    tenant_id = (request.view_args or {}).get(g.provider.tenant_arg)
+    owner = runtime().store.namespace_of(g.provider.name, tenant_id) if tenant_id else None
+    if owner is not None:
+        g.namespace = owner
+        return
+    header = request.headers.get(NAMESPACE_HEADER)
+    if header is not None:
+        try:
+            g.namespace = check_namespace_name(header)
+        except ValueError as exc:
+            return g.provider.http_error(400, str(exc))
+    return None
+
+
+def _journal_response(response: Response) -> Response:
+    provider: ProviderSpec | None = g.get("provider")
+    if provider is None:
+        return response
+    state = runtime()
+    now = state.store.namespace(g.namespace).clock.now()
+    state.journal.record(
+        time=format_instant(now),
+        namespace=g.namespace,
+        provider=provider.name,
+        method=request.method,
+        path=request.path,
+        query=request.query_string.decode("latin-1"),
+        status=response.status_code,
+        request_headers=dict(request.headers),
+        request_body=clip(request.get_data(cache=True).decode("utf-8", "replace")),
+        response_body=clip(response.get_data().decode("utf-8", "replace")),
+    )
+    return response
+
+
+def _answer_http_error(error: HTTPException) -> Response:
+    """Routing and protocol errors in the shape of whoever owns the path."""
+    status = error.code or 500
+    provider = g.get("provider") or _provider_for_request()
+    if provider is not None:
+        return provider.http_error(status, error.description or error.name)
+    return control_error(status, error.name.lower().replace(" ", "_"), error.description or error.name)
+
+
+def _answer_unhandled(error: Exception) -> Response:
+    """A bug of the emulator, never a provider answer: logged, and marked so tests can tell."""
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    provider = g.get("provider")
+    message = "emulator internal error (a bug: see the emulator's log)"
+    response = provider.http_error(500, message) if provider else control_error(500, "internal_error", message)
+    response.headers[UNHANDLED_HEADER] = type(error).__name__
+    return response

@@ -1,0 +1,91 @@
+"""One seed schema and one configuration type for tests, the CLI and docker."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .providers.liveperson.models import LivePersonSeed
+
+DEMO_SEED_PATH = Path(__file__).parent / "demo_seed.yaml"
+
+
+class SeedError(ValueError):
+    """A seed that does not validate; `field` names the bad field, e.g. `liveperson.accounts[0].id`."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+
+
+class Seed(BaseModel):
+    """Tenants to create, per provider."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    liveperson: LivePersonSeed | None = None
+
+    def parts(self) -> dict[str, Any]:
+        """Provider name -> the seed part for it, for the providers this seed names."""
+        return {name: getattr(self, name) for name in type(self).model_fields if getattr(self, name) is not None}
+
+
+def _field_path(location: tuple) -> str:
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def parse_seed(data: Any) -> Seed:
+    """Validate seed data (already parsed); SeedError names the first bad field."""
+    if data is None:
+        return Seed()
+    if not isinstance(data, dict):
+        raise SeedError("", "a seed is a mapping with provider keys such as 'liveperson'")
+    try:
+        return Seed.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = "unknown field"
+        raise SeedError(_field_path(first["loc"]), message) from None
+
+
+def parse_seed_text(text: str | bytes) -> Seed:
+    """Validate a seed written as YAML or JSON."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise SeedError("", f"not valid YAML or JSON: {exc}") from None
+    return parse_seed(data)
+
+
+def load_seed_file(path: str | Path) -> Seed:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SeedError("", f"cannot read seed file {path}: {exc.strerror}") from None
+    try:
+        return parse_seed_text(text)
+    except SeedError as exc:
+        raise SeedError(exc.field, f"{exc.message} (in {path})") from None
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """How one emulator instance behaves; the same type for the pytest plugin, the CLI and docker."""
+
+    seed: Seed | None = None  # loaded into the default namespace at start
+    public_host: str | None = None  # host[:port] the Domain API hands out; None: the request's own host
+    journal_capacity: int = 10_000

@@ -1,0 +1,1 @@
+"""The /__emulator control blueprint."""

@@ -1,0 +1,105 @@
+"""The injected clock: the only place in the package that reads the wall clock."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Callable
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds in `value`: a number of seconds or a string such as `300ms`, `90s`, `11m`, `8h`, `2d`."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a string such as 11m")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    raise ValueError(f"not a duration: {value!r} (use 300ms, 90s, 11m, 8h, 730h, 2d or seconds)")
+
+
+def parse_instant(value: object) -> float:
+    """Epoch seconds of an ISO 8601 timestamp; a naive one is taken as UTC."""
+    if not isinstance(value, str):
+        raise ValueError("a time is an ISO 8601 string such as 2026-01-01T00:00:00Z")
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 time: {value!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def format_instant(epoch: float) -> str:
+    """ISO 8601 UTC with milliseconds and a `Z`."""
+    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Clock:
+    """A clock that follows the wall clock plus an offset, or stands still when frozen."""
+
+    def __init__(self, source: Callable[[], float] = time.time) -> None:
+        self._source = source
+        self._offset = 0.0
+        self._frozen_at: float | None = None
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        """Current emulated time in epoch seconds."""
+        frozen_at = self._frozen_at
+        return frozen_at if frozen_at is not None else self._source() + self._offset
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen_at is not None
+
+    def freeze(self) -> None:
+        with self._lock:
+            if self._frozen_at is None:
+                self._frozen_at = self._source() + self._offset
+
+    def unfreeze(self) -> None:
+        """Let time run again from where it stood."""
+        with self._lock:
+            if self._frozen_at is not None:
+                self._offset = self._frozen_at - self._source()
+                self._frozen_at = None
+
+    def set(self, epoch: float) -> None:
+        with self._lock:
+            if self._frozen_at is not None:
+                self._frozen_at = epoch
+            else:
+                self._offset = epoch - self._source()
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("the clock only moves forward; use set to go back")
+        with self._lock:
+            if self._frozen_at is not None:
+                self._frozen_at += seconds
+            else:
+                self._offset += seconds
+
+    def snapshot(self) -> dict:
+        return {"now": format_instant(self.now()), "frozen": self.frozen}
+
+    def export(self) -> dict:
+        return {"offset": self._offset, "frozen_at": self._frozen_at}
+
+    def restore(self, data: dict) -> None:
+        with self._lock:
+            self._offset = float(data.get("offset", 0.0))
+            frozen_at = data.get("frozen_at")
+            self._frozen_at = None if frozen_at is None else float(frozen_at)

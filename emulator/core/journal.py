@@ -1,0 +1,88 @@
+"""The bounded request journal: every provider request, recorded before its response leaves."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from dataclasses import asdict, dataclass, field
+
+from .patterns import path_matches
+
+BODY_LIMIT = 4096
+
+
+def clip(text: str, limit: int = BODY_LIMIT) -> str:
+    return text if len(text) <= limit else text[:limit] + f"...[{len(text) - limit} more characters]"
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    seq: int
+    time: str
+    namespace: str
+    provider: str
+    method: str
+    path: str
+    query: str
+    status: int
+    request_headers: dict = field(default_factory=dict)
+    request_body: str = ""
+    response_body: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Journal:
+    """A ring buffer: memory stays bounded however long the emulator runs."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._entries: deque[JournalEntry] = deque(maxlen=capacity)
+        self._seq = itertools.count(1)
+        self._last_seq = 0
+        self._cleared_through: dict[str, int] = {}  # namespace -> last seq it cleared, so clearing is O(1)
+        self._lock = threading.Lock()
+
+    @property
+    def capacity(self) -> int:
+        return self._entries.maxlen or 0
+
+    def record(self, **fields: object) -> JournalEntry:
+        with self._lock:
+            self._last_seq = next(self._seq)
+            entry = JournalEntry(seq=self._last_seq, **fields)  # type: ignore[arg-type]
+            self._entries.append(entry)
+        return entry
+
+    def query(
+        self,
+        namespace: str | None = None,
+        provider: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        limit: int | None = None,
+    ) -> list[JournalEntry]:
+        """Entries oldest first; `None` filters match anything, `path` is a glob."""
+        with self._lock:
+            entries = list(self._entries)
+            cleared = dict(self._cleared_through)
+        selected = [
+            e
+            for e in entries
+            if e.seq > cleared.get(e.namespace, 0)
+            and (namespace is None or e.namespace == namespace)
+            and (provider is None or e.provider == provider)
+            and (method is None or e.method == method.upper())
+            and (path is None or path_matches(path, e.path))
+        ]
+        return selected[-limit:] if limit else selected
+
+    def clear(self, namespace: str | None = None) -> None:
+        """Forget the entries of one namespace (or all of them)."""
+        with self._lock:
+            if namespace is None:
+                self._entries.clear()
+                self._cleared_through.clear()
+            else:
+                self._cleared_through[namespace] = self._last_seq

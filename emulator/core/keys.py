@@ -1,0 +1,186 @@
+"""Signing key rings: fixed RSA test keys with stable kids, rotation, and JWT sign/verify via PyJWT."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+ALGORITHM = "RS256"
+
+
+class TokenError(Exception):
+    """A token failed verification; `reason` is one of the short codes below."""
+
+    MALFORMED = "malformed"
+    UNKNOWN_KEY = "unknown_key"
+    BAD_SIGNATURE = "bad_signature"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    WRONG_AUDIENCE = "wrong_audience"
+    WRONG_ISSUER = "wrong_issuer"
+    MISSING_CLAIM = "missing_claim"
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private_key: rsa.RSAPrivateKey
+
+    @functools.cached_property
+    def public_key(self) -> rsa.RSAPublicKey:
+        return self.private_key.public_key()
+
+    def private_pem(self) -> str:
+        return self.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+
+    @classmethod
+    def from_pem(cls, kid: str, pem: str | bytes) -> "SigningKey":
+        data = pem.encode() if isinstance(pem, str) else pem
+        key = serialization.load_pem_private_key(data, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError("signing keys are RSA")
+        return cls(kid, key)
+
+    @classmethod
+    def generate(cls, kid: str) -> "SigningKey":
+        return cls(kid, rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+
+@dataclass(frozen=True)
+class KeySlot:
+    """A named signing purpose (e.g. LivePerson's consumer JWT) and the fixed key it starts with."""
+
+    name: str
+    kid: str
+    pem_path: Path
+
+    def fixed_key(self) -> SigningKey:
+        return _load_fixed_key(self.kid, self.pem_path)
+
+
+@functools.lru_cache(maxsize=None)
+def _load_fixed_key(kid: str, pem_path: Path) -> SigningKey:
+    """Each fixed key is parsed once per process: parsing a PEM per signature costs ~50x."""
+    return SigningKey.from_pem(kid, pem_path.read_bytes())
+
+
+def _next_kid(kid: str, generation: int) -> str:
+    if kid.isdigit():
+        return str(int(kid) + generation).zfill(len(kid))
+    return f"{kid}-{generation + 1}"
+
+
+class KeyRing:
+    """Per-namespace keys by slot; the newest key of a slot signs, every key still held verifies."""
+
+    def __init__(self, slots: Iterable[KeySlot]) -> None:
+        self._slots = {slot.name: slot for slot in slots}
+        self._keys: dict[str, list[SigningKey]] = {name: [slot.fixed_key()] for name, slot in self._slots.items()}
+        self._generations: dict[str, int] = {name: 0 for name in self._slots}
+
+    def current(self, slot: str) -> SigningKey:
+        return self._keys[slot][-1]
+
+    def keys(self, slot: str) -> list[SigningKey]:
+        return list(self._keys[slot])
+
+    def sign(self, slot: str, claims: dict, headers: dict | None = None) -> str:
+        key = self.current(slot)
+        return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid, **(headers or {})})
+
+    def verify(
+        self,
+        slot: str,
+        token: object,
+        now: float,
+        *,
+        audience: str | None = None,
+        issuer: str | None = None,
+        required: Iterable[str] = ("exp", "iat"),
+        check_expiry: bool = True,
+    ) -> dict:
+        """Claims of a token signed by a key of `slot`, checked against `now` (never the wall clock)."""
+        if not isinstance(token, str) or not token:
+            raise TokenError(TokenError.MALFORMED, "not a token")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise TokenError(TokenError.MALFORMED, str(exc)) from None
+        key = next((k for k in self._keys[slot] if k.kid == header.get("kid")), None)
+        if key is None:
+            raise TokenError(TokenError.UNKNOWN_KEY, f"kid {header.get('kid')!r}")
+        options = {"verify_exp": False, "verify_iat": False, "verify_nbf": False, "require": list(required)}
+        try:
+            claims = jwt.decode(
+                token, key.public_key, algorithms=[ALGORITHM], audience=audience, issuer=issuer, options=options
+            )
+        except jwt.InvalidAudienceError as exc:
+            raise TokenError(TokenError.WRONG_AUDIENCE, str(exc)) from None
+        except jwt.InvalidIssuerError as exc:
+            raise TokenError(TokenError.WRONG_ISSUER, str(exc)) from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise TokenError(TokenError.MISSING_CLAIM, str(exc)) from None
+        except jwt.InvalidSignatureError as exc:
+            raise TokenError(TokenError.BAD_SIGNATURE, str(exc)) from None
+        except jwt.PyJWTError as exc:
+            raise TokenError(TokenError.MALFORMED, str(exc)) from None
+        if check_expiry:
+            check_time_claims(claims, now)
+        return claims
+
+    def rotate(self, slot: str, keep_previous: bool = True) -> SigningKey:
+        """Start signing `slot` with a new key; older keys keep verifying unless dropped."""
+        self._generations[slot] += 1
+        key = SigningKey.generate(_next_kid(self._slots[slot].kid, self._generations[slot]))
+        self._keys[slot] = [*self._keys[slot], key] if keep_previous else [key]
+        return key
+
+    def export(self) -> dict:
+        """Fixed keys by kid only; rotated keys with their PEM, so they verify after a restart."""
+        out = {}
+        for name, keys in self._keys.items():
+            fixed = self._slots[name].fixed_key()
+            out[name] = {
+                "generation": self._generations[name],
+                "keys": [{"kid": k.kid} if k is fixed else {"kid": k.kid, "pem": k.private_pem()} for k in keys],
+            }
+        return out
+
+    def restore(self, data: dict) -> None:
+        for name, entry in data.items():
+            if name not in self._slots:
+                raise ValueError(f"unknown key slot {name!r}")
+            fixed = self._slots[name].fixed_key()
+            keys = [SigningKey.from_pem(k["kid"], k["pem"]) if "pem" in k else fixed for k in entry["keys"]]
+            if not keys:
+                raise ValueError(f"key slot {name!r} holds no key")
+            self._keys[name] = keys
+            self._generations[name] = int(entry.get("generation", 0))
+
+
+def check_time_claims(claims: dict, now: float) -> None:
+    """Reject a token whose numeric `exp` has passed or whose `nbf` lies ahead of `now`."""
+    exp = claims.get("exp")
+    if exp is not None:
+        if not isinstance(exp, (int, float)) or isinstance(exp, bool):
+            raise TokenError(TokenError.MALFORMED, "exp is not a number")
+        if now >= exp:
+            raise TokenError(TokenError.EXPIRED, f"expired at {exp}")
+    nbf = claims.get("nbf")
+    if nbf is not None:
+        if not isinstance(nbf, (int, float)) or isinstance(nbf, bool):
+            raise TokenError(TokenError.MALFORMED, "nbf is not a number")
+        if now < nbf:
+            raise TokenError(TokenError.NOT_YET_VALID, f"not before {nbf}")

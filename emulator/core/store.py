@@ -1,0 +1,169 @@
+"""The state registry: namespaces -> clock, keys and provider state, under one lock."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, Protocol
+
+from .clock import Clock
+from .keys import KeyRing, KeySlot
+
+DEFAULT_NAMESPACE = "default"
+_NAMESPACE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class ProviderState(Protocol):
+    """What the store needs of one provider's state in one namespace."""
+
+    def tenant_ids(self) -> Iterable[str]: ...
+
+    def apply_seed(self, part: Any) -> None: ...
+
+    def export(self) -> dict: ...
+
+
+class SeedPart(Protocol):
+    def tenant_ids(self) -> Iterable[str]: ...
+
+
+@dataclass(frozen=True)
+class StateType:
+    """How to make, restore and key one provider's state."""
+
+    provider: str
+    create: Callable[[], ProviderState]
+    restore: Callable[[dict], ProviderState]
+    key_slots: tuple[KeySlot, ...] = ()
+
+
+class TenantConflict(ValueError):
+    """A tenant id already belongs to another namespace."""
+
+
+def check_namespace_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAMESPACE_NAME.match(name):
+        raise ValueError(f"invalid namespace name {name!r}: 1-64 letters, digits, '.', '_' or '-'")
+    return name
+
+
+class Namespace:
+    """Tenants created together, with their own clock and signing keys."""
+
+    def __init__(self, name: str, state_types: Iterable[StateType]) -> None:
+        types = list(state_types)
+        self.name = name
+        self.clock = Clock()
+        self.keys = KeyRing(slot for t in types for slot in t.key_slots)
+        self.states: dict[str, ProviderState] = {t.provider: t.create() for t in types}
+
+    def state(self, provider: str) -> Any:
+        return self.states[provider]
+
+    def tenants(self) -> dict[str, list[str]]:
+        return {provider: sorted(state.tenant_ids()) for provider, state in self.states.items()}
+
+    def export(self) -> dict:
+        return {
+            "clock": self.clock.export(),
+            "keys": self.keys.export(),
+            "providers": {provider: state.export() for provider, state in self.states.items()},
+        }
+
+
+class Store:
+    """All namespaces, the index from tenant ids to namespaces, and the one lock that guards them."""
+
+    def __init__(self, state_types: Iterable[StateType]) -> None:
+        self._types = {t.provider: t for t in state_types}
+        self.lock = threading.RLock()
+        self._namespaces: dict[str, Namespace] = {}
+        self._tenants: dict[tuple[str, str], str] = {}
+
+    def namespace(self, name: str = DEFAULT_NAMESPACE) -> Namespace:
+        """The namespace called `name`, created empty on first use."""
+        found = self._namespaces.get(name)
+        if found is not None:
+            return found
+        with self.lock:
+            return self._namespaces.setdefault(name, Namespace(check_namespace_name(name), self._types.values()))
+
+    def names(self) -> list[str]:
+        return sorted(self._namespaces)
+
+    def namespace_of(self, provider: str, tenant_id: str) -> str | None:
+        return self._tenants.get((provider, tenant_id))
+
+    def seed(self, name: str, parts: Mapping[str, SeedPart]) -> Namespace:
+        """Add the tenants of `parts` (provider -> seed part) to a namespace, all or nothing."""
+        with self.lock:
+            for provider, part in parts.items():
+                self._check_free(name, provider, part.tenant_ids())
+            namespace = self.namespace(name)
+            for provider, part in parts.items():
+                namespace.state(provider).apply_seed(part)
+                self._index(namespace)
+            return namespace
+
+    def reset(self, name: str | None = None) -> None:
+        """Drop one namespace wholesale (or every namespace when `name` is None)."""
+        with self.lock:
+            if name is None:
+                self._namespaces.clear()
+                self._tenants.clear()
+                return
+            namespace = self._namespaces.pop(name, None)
+            if namespace is not None:
+                for provider, ids in namespace.tenants().items():
+                    for tenant_id in ids:
+                        self._tenants.pop((provider, tenant_id), None)
+
+    def export(self, name: str | None = None) -> dict:
+        """One namespace, or all of them, as JSON-ready data."""
+        with self.lock:
+            names = self.names() if name is None else [name]
+            return {"namespaces": {n: self.namespace(n).export() for n in names}}
+
+    def import_state(self, document: Mapping[str, Any]) -> list[str]:
+        """Replace the namespaces named in an exported document; nothing changes if any part is bad."""
+        namespaces = document.get("namespaces") if isinstance(document, Mapping) else None
+        if not isinstance(namespaces, Mapping):
+            raise ValueError("state: expected an object with a 'namespaces' object")
+        restored = {name: self._restore(name, data) for name, data in namespaces.items()}
+        with self.lock:
+            for name, namespace in restored.items():
+                for provider, ids in namespace.tenants().items():
+                    self._check_free(name, provider, ids, ignoring=set(restored))
+            for name, namespace in restored.items():
+                self.reset(name)
+                self._namespaces[name] = namespace
+                self._index(namespace)
+        return sorted(restored)
+
+    def _restore(self, name: str, data: Any) -> Namespace:
+        check_namespace_name(name)
+        if not isinstance(data, Mapping):
+            raise ValueError(f"state.namespaces.{name}: expected an object")
+        namespace = Namespace(name, self._types.values())
+        try:
+            namespace.clock.restore(data.get("clock", {}))
+            namespace.keys.restore(data.get("keys", {}))
+            for provider, state in data.get("providers", {}).items():
+                if provider not in self._types:
+                    raise ValueError(f"unknown provider {provider!r}")
+                namespace.states[provider] = self._types[provider].restore(state)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ValueError(f"state.namespaces.{name}: {exc}") from None
+        return namespace
+
+    def _check_free(self, name: str, provider: str, ids: Iterable[str], ignoring: set[str] = frozenset()) -> None:
+        for tenant_id in ids:
+            owner = self._tenants.get((provider, tenant_id))
+            if owner is not None and owner != name and owner not in ignoring:
+                raise TenantConflict(f"{provider} tenant {tenant_id!r} already belongs to namespace {owner!r}")
+
+    def _index(self, namespace: Namespace) -> None:
+        for provider, ids in namespace.tenants().items():
+            for tenant_id in ids:
+                self._tenants[(provider, tenant_id)] = namespace.name

@@ -1,0 +1,6 @@
+"""The emulated providers; each package imports `core` and `web`, never another provider."""
+
+from ..web import ProviderSpec
+from .liveperson.provider import SPEC as LIVEPERSON
+
+PROVIDERS: tuple[ProviderSpec, ...] = (LIVEPERSON,)

@@ -1,0 +1,1 @@
+"""LivePerson Conversational Cloud: Domain API, connector configuration, IDP consumer identity."""

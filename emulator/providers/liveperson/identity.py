@@ -1,0 +1,115 @@
+"""LivePerson's IDP for unauthenticated consumers: external JWTs, their refresh, and the LP consumer JWT."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from ...core.keys import KeySlot, TokenError
+from ...core.store import Namespace
+from .errors import InvalidCustomerJwt, LivePersonError
+from .models import UNAUTH_MESSAGING, Account
+
+IDP_ISSUER = "https://idp.liveperson.net"  # [C] iss of LP consumer JWTs
+_KEYDATA = Path(__file__).parent / "keydata"
+CONSUMER_JWT_SLOT = KeySlot("liveperson.consumer", "00001", _KEYDATA / "lp-consumer.pem")  # [C] kid 00001
+# [?] kid, issuer and claims of the external unauth JWT are not public: an IDP-signed RS256 JWT is chosen
+EXTERNAL_JWT_SLOT = KeySlot("liveperson.external", "idp-ext-00001", _KEYDATA / "lp-external.pem")
+KEY_SLOTS = (CONSUMER_JWT_SLOT, EXTERNAL_JWT_SLOT)
+
+
+def audience(account_id: str) -> str:
+    return f"acc:{account_id}"
+
+
+class ConsumerIdentity:
+    """The IDP's rules for one account, on the namespace's clock and keys."""
+
+    def __init__(self, namespace: Namespace, account: Account) -> None:
+        self._keys = namespace.keys
+        self._now = namespace.clock.now()
+        self._account = account
+
+    def issue_external_token(self) -> str:
+        """`anonymous/authorize` without a body: a new anonymous consumer and its first external JWT."""
+        self._require_unauth_messaging()
+        consumer_id = str(uuid.uuid4())
+        self._account.remember_consumer(consumer_id, "anonymous", self._now)
+        return self._sign_external(consumer_id, first_issued=int(self._now))
+
+    def refresh_external_token(self, id_token: object) -> str:
+        """`anonymous/authorize` with `{"id_token"}`: a fresh external JWT for the same consumer.
+
+        The token may have expired; it must be ours, for this account, and inside its refresh window,
+        counted from the first token of the chain (carried as `auth_time`).
+        """
+        self._require_unauth_messaging()
+        claims = self._verify_external(id_token, check_expiry=False)
+        first_issued = claims.get("auth_time")
+        if not isinstance(first_issued, int) or isinstance(first_issued, bool):
+            raise self._invalid("missing_claim: auth_time")
+        if self._now >= first_issued + self._account.settings.ext_jwt_refresh_window:
+            raise self._invalid("refresh_window_ended")
+        self._account.remember_consumer(claims["sub"], "anonymous", self._now)
+        return self._sign_external(claims["sub"], first_issued=first_issued)
+
+    def exchange(self, connector_id: str, id_token: object) -> str:
+        """`app/{connectorId}/authenticate?v=3.0`: an unexpired external JWT for the LP consumer JWT."""
+        connector = self._account.connector(connector_id)
+        if connector is None:
+            raise LivePersonError(404, f"connector {connector_id} not found", "unknown_connector")
+        self._require_unauth_messaging()
+        if connector.type != "unauthenticated":
+            # [I] an IDP-issued unauth token never verifies against a brand's key: the invalid-JWT answer
+            raise self._invalid("authenticated_connector")
+        claims = self._verify_external(id_token, check_expiry=True)
+        return self._sign_consumer_jwt(claims["sub"], self._account.settings.consumer_jwt_ttl)
+
+    def signup(self) -> str:
+        """Legacy `signup`: a new unauthenticated consumer and its LP JWT at once."""
+        self._require_unauth_messaging()  # [?] chosen: signup is the unauthenticated flow's older form
+        consumer_id = str(uuid.uuid4())
+        self._account.remember_consumer(consumer_id, "signup", self._now)
+        return self._sign_consumer_jwt(consumer_id, self._account.settings.signup_jwt_ttl)
+
+    def _require_unauth_messaging(self) -> None:
+        if not self._account.has_feature(UNAUTH_MESSAGING):
+            # [?] status and message not public: 403 chosen
+            raise LivePersonError(403, f"feature {UNAUTH_MESSAGING} is not enabled", "feature_disabled")
+
+    def _sign_external(self, consumer_id: str, first_issued: int) -> str:
+        iat = int(self._now)
+        claims = {
+            "iss": IDP_ISSUER,
+            "aud": audience(self._account.id),
+            "sub": consumer_id,
+            "iat": iat,
+            "exp": iat + int(self._account.settings.ext_jwt_ttl),
+            "auth_time": first_issued,
+        }
+        return self._keys.sign(EXTERNAL_JWT_SLOT.name, claims)
+
+    def _sign_consumer_jwt(self, consumer_id: str, ttl: float) -> str:
+        iat = int(self._now)
+        claims = {"sub": consumer_id, "aud": audience(self._account.id), "iss": IDP_ISSUER, "exp": iat + int(ttl), "iat": iat}
+        return self._keys.sign(CONSUMER_JWT_SLOT.name, claims)
+
+    def _verify_external(self, id_token: object, check_expiry: bool) -> dict:
+        try:
+            claims = self._keys.verify(
+                EXTERNAL_JWT_SLOT.name,
+                id_token,
+                self._now,
+                audience=audience(self._account.id),
+                issuer=IDP_ISSUER,
+                required=("exp", "iat", "sub"),
+                check_expiry=check_expiry,
+            )
+        except TokenError as exc:
+            raise self._invalid(exc.reason) from None
+        if not isinstance(claims["sub"], str) or not claims["sub"]:
+            raise self._invalid("missing_claim: sub")
+        return claims
+
+    def _invalid(self, reason: str) -> InvalidCustomerJwt:
+        return InvalidCustomerJwt(self._account.settings.idp_error_status, reason)

@@ -1,0 +1,150 @@
+"""LivePerson state: accounts, their connectors, users, apps and consumers. One model for seed and state."""
+
+from __future__ import annotations
+
+from typing import Annotated, Iterable, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from ...core.clock import parse_duration
+
+UNAUTH_MESSAGING = "Messaging.Un_Auth_Messaging"
+
+
+def _numeric_id(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    if isinstance(value, str) and value.isdigit() and value.isascii():
+        return value
+    raise ValueError("expected a numeric id such as \"12345678\"")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+NumericId = Annotated[str, BeforeValidator(_numeric_id)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+
+class AccountSettings(_Model):
+    ext_jwt_ttl: Duration = 600.0  # [C] 10 minutes
+    ext_jwt_refresh_window: Duration = 730 * 3600.0  # [C] 730 hours
+    session_ttl: Duration = 8 * 3600.0  # [C] sessionTTl example 28800000 ms
+    consumer_jwt_ttl: Duration = 3600.0  # [?] LP JWT lifetime from authenticate?v=3.0: 1 h chosen
+    signup_jwt_ttl: Duration = 410_240_040.0  # [C] exp - iat of the published signup JWT (~13 years)
+    idp_error_status: int = Field(default=401, ge=400, le=599)  # [?] 401 chosen; the real IDP has answered 500
+
+
+class Connector(_Model):
+    id: NumericId
+    type: Literal["unauthenticated", "authenticated"]
+    name: str | None = None
+    issuer: str | None = None
+    jwt_public_key: str | None = None
+    jwks_url: str | None = None
+
+    @model_validator(mode="after")
+    def _authenticated_needs_issuer_and_key(self) -> "Connector":
+        if self.type == "authenticated" and not self.issuer:
+            raise ValueError("an authenticated connector needs an issuer")
+        if self.type == "authenticated" and not (self.jwt_public_key or self.jwks_url):
+            raise ValueError("an authenticated connector needs jwt_public_key or jwks_url")
+        return self
+
+
+class User(_Model):
+    username: str = Field(min_length=1)
+    password: str | None = None
+    app_key: str | None = None
+    secret: str | None = None
+    access_token: str | None = None
+    access_token_secret: str | None = None
+
+    @model_validator(mode="after")
+    def _password_or_api_keys(self) -> "User":
+        keys = (self.app_key, self.secret, self.access_token, self.access_token_secret)
+        if self.password is None and not all(keys):
+            raise ValueError("a user needs a password or all of app_key, secret, access_token, access_token_secret")
+        return self
+
+
+class App(_Model):
+    client_id: str = Field(min_length=1)
+    client_secret: str = Field(min_length=1)
+
+
+class Consumer(_Model):
+    consumer_id: str
+    kind: Literal["anonymous", "signup"]
+    first_seen: float
+
+
+class Account(_Model):
+    id: NumericId
+    features: list[str] | None = None  # None: every feature on
+    settings: AccountSettings = AccountSettings()
+    connectors: list[Connector] = []
+    users: list[User] = []
+    apps: list[App] = []
+    consumers: dict[str, Consumer] = {}
+
+    @field_validator("connectors")
+    @classmethod
+    def _unique_connector_ids(cls, connectors: list[Connector]) -> list[Connector]:
+        _reject_duplicates("connector id", [c.id for c in connectors])
+        return connectors
+
+    def has_feature(self, feature: str) -> bool:
+        return self.features is None or feature in self.features
+
+    def connector(self, connector_id: str) -> Connector | None:
+        return next((c for c in self.connectors if c.id == connector_id), None)
+
+    def remember_consumer(self, consumer_id: str, kind: Literal["anonymous", "signup"], now: float) -> None:
+        if consumer_id not in self.consumers:
+            self.consumers[consumer_id] = Consumer(consumer_id=consumer_id, kind=kind, first_seen=now)
+
+
+class LivePersonSeed(_Model):
+    """The `liveperson` part of a seed file."""
+
+    accounts: list[Account] = []
+
+    @field_validator("accounts")
+    @classmethod
+    def _unique_account_ids(cls, accounts: list[Account]) -> list[Account]:
+        _reject_duplicates("account id", [a.id for a in accounts])
+        return accounts
+
+    def tenant_ids(self) -> list[str]:
+        return [account.id for account in self.accounts]
+
+
+class LivePersonState(_Model):
+    """LivePerson's state in one namespace."""
+
+    accounts: dict[str, Account] = {}
+
+    def tenant_ids(self) -> Iterable[str]:
+        return self.accounts.keys()
+
+    def apply_seed(self, part: LivePersonSeed) -> None:
+        """Add the seed's accounts; an account seeded again is replaced."""
+        for account in part.accounts:
+            self.accounts[account.id] = account.model_copy(deep=True)
+
+    def export(self) -> dict:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def restore(cls, data: dict) -> "LivePersonState":
+        return cls.model_validate(data)
+
+
+def _reject_duplicates(what: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for value in ids:
+        if value in seen:
+            raise ValueError(f"duplicate {what} {value!r}")
+        seen.add(value)

@@ -1,0 +1,160 @@
+"""LivePerson HTTP surface: Domain API (CSDS), connector configuration and the IDP. Parse, call, serialise."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from flask import Blueprint, Response, request
+
+from ...web import MalformedJson, current_namespace, json_response, public_host, read_json_body, runtime
+from .errors import LivePersonError
+from .identity import ConsumerIdentity
+from .models import Account, Connector, LivePersonState
+
+PROVIDER = "liveperson"
+blueprint = Blueprint(PROVIDER, __name__)
+
+# [C] service names from the reference (section 1); every one points back at the emulator
+SERVICES = (
+    "agentVep", "idp", "sentinel", "asyncMessagingEnt", "facadeMsg", "messagingRestApiDomain",
+    "accountConfigReadOnly", "accountConfigReadWrite", "msgHist", "engHistDomain", "leDataReporting",
+    "smt", "liveEngageUI", "visitorFeed", "etool", "swift", "asyncMessaging",
+)  # fmt: skip
+UNAUTH_JS_METHOD = "lpTag.taglets.unAuthMessaging.lpUnauthFunction"  # [C]
+AUTH_JS_METHOD = "lpGetAuthenticationToken"  # [C] the default jsMethodName of authenticated connectors
+_JSONP_CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]{0,63}$")
+
+
+@blueprint.errorhandler(LivePersonError)
+def _answer_error(error: LivePersonError) -> Response:
+    return error.response(current_namespace().clock.now())
+
+
+@blueprint.errorhandler(MalformedJson)
+def _answer_malformed(_: MalformedJson) -> Response:
+    return _answer_error(LivePersonError(400, "request body is not valid JSON", "malformed_json"))
+
+
+def _account(account_id: str) -> Account:
+    state: LivePersonState = current_namespace().state(PROVIDER)
+    account = state.accounts.get(account_id)
+    if account is None:
+        raise LivePersonError(401, "invalid site", "unknown_account")  # [C] Domain API 401 "invalid site"
+    return account
+
+
+def _json_object_body() -> dict:
+    body = read_json_body(empty={})
+    if not isinstance(body, dict):
+        raise LivePersonError(400, "request body must be a JSON object", "body_not_object")
+    return body
+
+
+# --- Domain API (CSDS) -------------------------------------------------------------------------
+
+
+def _service_entry(account_id: str, service: str) -> dict:
+    return {"service": service, "account": account_id, "baseURI": public_host()}
+
+
+@blueprint.get("/api/account/<account_id>/service/baseURI.json")
+@blueprint.get("/api/account/<account_id>/service/baseURI")
+def all_services(account_id: str) -> Response:
+    _account(account_id)
+    return json_response({"baseURIs": [_service_entry(account_id, s) for s in SERVICES]})
+
+
+@blueprint.get("/api/account/<account_id>/service/<service>/baseURI.json")
+@blueprint.get("/api/account/<account_id>/service/<service>/baseURI")
+@blueprint.get("/csdr/account/<account_id>/service/<service>/baseURI.json")
+def one_service(account_id: str, service: str) -> Response:
+    return json_response(_known_service(account_id, service))
+
+
+@blueprint.get("/csdr/account/<account_id>/service/<service>/baseURI.lpCsds")
+def one_service_jsonp(account_id: str, service: str) -> Response:
+    """The windowKit JSONP form: `callback({"ResultSet":{"lpData":[{"lpServer":host}]}});`."""
+    callback = request.args.get("cb", "")
+    if not _JSONP_CALLBACK.match(callback):
+        raise LivePersonError(400, "cb must name a JavaScript callback", "bad_callback")
+    entry = _known_service(account_id, service)
+    payload = json.dumps({"ResultSet": {"lpData": [{"lpServer": entry["baseURI"]}]}})
+    return Response(f"{callback}({payload});", mimetype="application/javascript")
+
+
+def _known_service(account_id: str, service: str) -> dict:
+    _account(account_id)
+    if service not in SERVICES:
+        # [?] not public: 404 with the error envelope chosen
+        raise LivePersonError(404, f"service {service} not found", "unknown_service")
+    return _service_entry(account_id, service)
+
+
+# --- connector configuration --------------------------------------------------------------------
+
+
+def _connector_json(connector: Connector) -> dict:
+    """[I] the shape of reference section 8; `type` 1 for both kinds is a guess."""
+    unauthenticated = connector.type == "unauthenticated"
+    validation = None if unauthenticated else ("PUBLIC_JWT_KEY" if connector.jwt_public_key else "JWKS")
+    return {
+        "id": int(connector.id),
+        "type": 1,
+        "name": connector.name or ("Unauthenticated messaging" if unauthenticated else "Authenticated messaging"),
+        "configuration": {
+            "preferred": False,
+            "jwtValidationType": validation,
+            "issuerDisplayName": connector.name,
+            "authorizationEndpoint": None,
+            "issuer": connector.issuer,
+            "jwtPublicKey": connector.jwt_public_key,
+            "jsMethodName": UNAUTH_JS_METHOD if unauthenticated else AUTH_JS_METHOD,
+            "jsContext": "window",
+            "tokenEndpoint": None,
+            "clientId": None,
+            "clientSecret": None,
+            "jwksEndpoint": connector.jwks_url,
+        },
+    }
+
+
+@blueprint.get("/api/account/<account_id>/configuration/le-connectors/all-connectors")
+def all_connectors(account_id: str) -> Response:
+    return json_response([_connector_json(c) for c in _account(account_id).connectors])
+
+
+# --- IDP ------------------------------------------------------------------------------------------
+
+
+@blueprint.post("/api/account/<account_id>/anonymous/authorize")
+def anonymous_authorize(account_id: str) -> Response:
+    body = _json_object_body()
+    with runtime().store.lock:
+        identity = ConsumerIdentity(current_namespace(), _account(account_id))
+        if body.get("id_token") is None:  # [I] an explicit null asks for a new token, like no body
+            token = identity.issue_external_token()
+        else:
+            token = identity.refresh_external_token(body["id_token"])
+    return json_response({"token": token})
+
+
+@blueprint.post("/api/account/<account_id>/app/<connector_id>/authenticate")
+def authenticate(account_id: str, connector_id: str) -> Response:
+    if request.args.get("v") != "3.0":
+        # [?] other versions (the mobile SDKs' v=2.0) have no public body: refused as a bad request
+        raise LivePersonError(400, "unsupported version: use v=3.0", "unsupported_version")
+    body = _json_object_body()
+    with runtime().store.lock:
+        account = _account(account_id)
+        if "id_token" not in body:
+            raise LivePersonError(400, "id_token is required", "missing_id_token")  # [?] not public
+        token = ConsumerIdentity(current_namespace(), account).exchange(connector_id, body["id_token"])
+    return json_response({"token": token})
+
+
+@blueprint.post("/api/account/<account_id>/signup")
+def signup(account_id: str) -> Response:
+    with runtime().store.lock:
+        token = ConsumerIdentity(current_namespace(), _account(account_id)).signup()
+    return json_response({"jwt": token})

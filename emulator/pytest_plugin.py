@@ -1,0 +1,210 @@
+"""pytest plugin: emulator fixtures, registered through the `pytest11` entry point.
+
+Every test gets its own namespace with fresh tenant ids, so tests, threads and xdist workers can share
+one emulator without resets racing each other.
+"""
+
+from __future__ import annotations
+
+import secrets
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
+
+import pytest
+
+from .app import create_app
+from .client import AppTransport, EmulatorClient, EmulatorError, HttpTransport, Reply, Transport
+from .config import EmulatorConfig
+from .providers.liveperson.models import Account
+from .server import BackgroundServer
+from .web import NAMESPACE_HEADER
+
+TIME_MARKER = "emulator_time"
+ACCOUNT_MARKER = "lp_account"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{TIME_MARKER}(when): start the test's emulator clock frozen at an ISO 8601 time"
+    )
+    config.addinivalue_line(
+        "markers", f"{ACCOUNT_MARKER}(**fields): seed fields (features, settings, ...) of the lp_account fixture"
+    )
+
+
+@dataclass
+class EmulatorHandle:
+    """One test's slice of an emulator: its namespace, its control client, and a provider caller."""
+
+    namespace: str
+    control: EmulatorClient
+    transport: Transport
+    base_url: str | None = None  # set when a real server is behind it
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """Call a provider route as a client would; the namespace header routes tenant-less calls here."""
+        sent = {NAMESPACE_HEADER: self.namespace, **(headers or {})}
+        return self.transport.send(method, path, params=params, json=json, data=data, headers=sent)
+
+    def post(self, path: str, **kwargs: Any) -> Reply:
+        return self.request("POST", path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Reply:
+        return self.request("GET", path, **kwargs)
+
+
+@contextmanager
+def emulator_namespace(
+    transport: Transport, base_url: str | None = None, frozen_at: str | None = None
+) -> Iterator[EmulatorHandle]:
+    """A fresh namespace for the duration of the block, reset afterwards."""
+    namespace = f"test-{secrets.token_hex(8)}"
+    control = EmulatorClient(namespace=namespace, transport=transport)
+    if frozen_at is not None:
+        control.freeze(at=frozen_at)
+    try:
+        yield EmulatorHandle(namespace, control, transport, base_url)
+    finally:
+        control.reset()
+
+
+def _frozen_at(request: pytest.FixtureRequest) -> str | None:
+    marker = request.node.get_closest_marker(TIME_MARKER)
+    if marker is None:
+        return None
+    if len(marker.args) != 1:
+        raise pytest.UsageError(f"@pytest.mark.{TIME_MARKER} takes one ISO 8601 time")
+    return marker.args[0]
+
+
+@pytest.fixture(scope="session")
+def emulator_config() -> EmulatorConfig:
+    """Configuration of the emulators the fixtures start; override it in a conftest to change it."""
+    return EmulatorConfig()
+
+
+@pytest.fixture(scope="session")
+def emulator_app(emulator_config: EmulatorConfig) -> Any:
+    """The in-process emulator app shared by a session (one per xdist worker)."""
+    return create_app(emulator_config)
+
+
+@pytest.fixture
+def emulator(emulator_app: Any, request: pytest.FixtureRequest) -> Iterator[EmulatorHandle]:
+    """In-process emulator, no socket: a fresh namespace for this test, reset afterwards."""
+    with emulator_namespace(AppTransport(emulator_app), frozen_at=_frozen_at(request)) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def emulator_server_url(emulator_config: EmulatorConfig) -> Iterator[str]:
+    """Base URL of a real HTTP emulator on a free port, one per session and xdist worker."""
+    with BackgroundServer(create_app(emulator_config)) as server:
+        yield server.url
+
+
+@pytest.fixture
+def emulator_server(emulator_server_url: str, request: pytest.FixtureRequest) -> Iterator[EmulatorHandle]:
+    """The session's HTTP emulator, with a fresh namespace for this test; `base_url` for your client."""
+    transport = HttpTransport(emulator_server_url)
+    with emulator_namespace(transport, emulator_server_url, _frozen_at(request)) as handle:
+        yield handle
+
+
+@pytest.fixture
+def emulator_backend(emulator: EmulatorHandle) -> EmulatorHandle:
+    """The emulator the provider fixtures use: in-process; override with `emulator_server` for HTTP."""
+    return emulator
+
+
+@pytest.fixture
+def emulator_clock(emulator_backend: EmulatorHandle) -> EmulatorClient:
+    """The control client of this test's namespace, for clock moves: `advance("11m")`, `set_time`, `freeze`."""
+    return emulator_backend.control
+
+
+# --- LivePerson -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LivePersonAccount:
+    """A seeded LivePerson account with fresh ids, and the settings it was seeded with."""
+
+    id: str
+    unauth_connector_id: str
+    ext_jwt_ttl: float
+    handle: EmulatorHandle
+
+    def idp_path(self, tail: str) -> str:
+        return f"/api/account/{self.id}/{tail}"
+
+    def issue_ext_jwt(self) -> str:
+        """A new anonymous consumer's external JWT (`anonymous/authorize` without a body)."""
+        return _expect_token(self.handle.post(self.idp_path("anonymous/authorize")), "token")
+
+    def exchange(self, ext_jwt: str) -> str:
+        """The LP consumer JWT for an external JWT (`app/{connector}/authenticate?v=3.0`)."""
+        path = self.idp_path(f"app/{self.unauth_connector_id}/authenticate")
+        return _expect_token(self.handle.post(path, params={"v": "3.0"}, json={"id_token": ext_jwt}), "token")
+
+
+def _expect_token(reply: Reply, field: str) -> str:
+    if reply.status != 200:
+        raise AssertionError(f"the emulator refused to issue a token: {reply.status} {reply.text}")
+    return reply.json()[field]
+
+
+def _fresh_numeric_id(digits: int = 8) -> str:
+    return str(secrets.randbelow(9 * 10 ** (digits - 1)) + 10 ** (digits - 1))
+
+
+@pytest.fixture
+def lp_account(emulator_backend: EmulatorHandle, request: pytest.FixtureRequest) -> LivePersonAccount:
+    """A LivePerson account with fresh ids and an unauthenticated connector; `@pytest.mark.lp_account(...)`
+    adds seed fields such as `settings={"ext_jwt_ttl": "2m"}` or `features=[]`."""
+    marker = request.node.get_closest_marker(ACCOUNT_MARKER)
+    fields = dict(marker.kwargs) if marker else {}
+    connector_id = _fresh_numeric_id(10)
+    for _ in range(5):
+        account_id = _fresh_numeric_id()
+        account = {"connectors": [{"id": connector_id, "type": "unauthenticated"}], **fields, "id": account_id}
+        try:
+            emulator_backend.control.seed({"liveperson": {"accounts": [account]}})
+        except EmulatorError as exc:
+            if exc.code == "tenant_conflict":
+                continue
+            raise
+        ttl = Account.model_validate(account).settings.ext_jwt_ttl
+        return LivePersonAccount(account_id, connector_id, ttl, emulator_backend)
+    raise RuntimeError("could not find a free account id in 5 tries")
+
+
+@pytest.fixture
+def ext_jwt(lp_account: LivePersonAccount) -> str:
+    """A fresh external (unauthenticated) JWT from `anonymous/authorize`."""
+    return lp_account.issue_ext_jwt()
+
+
+@pytest.fixture
+def expired_ext_jwt(lp_account: LivePersonAccount, emulator_clock: EmulatorClient) -> str:
+    """An external JWT past its lifetime yet inside its refresh window: the test's clock is moved
+    forward by the token's lifetime plus one second."""
+    token = lp_account.issue_ext_jwt()
+    emulator_clock.advance(lp_account.ext_jwt_ttl + 1)
+    return token
+
+
+@pytest.fixture
+def lp_jwt(lp_account: LivePersonAccount) -> str:
+    """A LivePerson consumer JWT (kid 00001) for a new unauthenticated consumer."""
+    return lp_account.exchange(lp_account.issue_ext_jwt())
