@@ -73,7 +73,7 @@ def _journal_response(response: Response) -> Response:
     if provider is None:
         return response
     state = runtime()
-    now = state.store.namespace(g.namespace).clock.now()
+    now = state.store.view(g.namespace).clock.now()
     state.journal.record(
         time=format_instant(now),
         namespace=g.namespace,

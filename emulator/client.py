@@ -105,9 +105,18 @@ class EmulatorClient:
     def in_namespace(self, namespace: str) -> "EmulatorClient":
         return EmulatorClient(namespace=namespace, transport=self.transport)
 
-    def _call(self, method: str, path: str, *, json: Any = None, data: Any = None, headers=None, **params: Any) -> Any:
-        query = {"namespace": self.namespace, **{k: str(v) for k, v in params.items() if v is not None}}
-        reply = self.transport.send(method, CONTROL + path, params=query, json=json, data=data, headers=headers)
+    def _call(
+        self,
+        verb: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        query = {"namespace": self.namespace, **{k: str(v) for k, v in (params or {}).items() if v is not None}}
+        reply = self.transport.send(verb, CONTROL + path, params=query, json=json, data=data, headers=headers)
         body = reply.json()
         if reply.status >= 400:
             raise EmulatorError(reply.status, body)
@@ -163,7 +172,8 @@ class EmulatorClient:
         self, provider: str | None = None, method: str | None = None, path: str | None = None, limit: int | None = None
     ) -> list[dict]:
         """Requests this namespace received, oldest first; `path` is a glob (`*`, `**`)."""
-        return self._call("GET", "/journal", provider=provider, method=method, path=path, limit=limit)["entries"]
+        filters = {"provider": provider, "method": method, "path": path, "limit": limit}
+        return self._call("GET", "/journal", params=filters)["entries"]
 
     def clear_journal(self) -> None:
         self._call("DELETE", "/journal")

@@ -54,8 +54,9 @@ def runtime(app: Flask | None = None) -> Runtime:
 
 
 def current_namespace() -> Namespace:
-    """The namespace of the request under way (resolved once by the app's request hook)."""
-    return runtime().store.namespace(g.namespace)
+    """The namespace of the request under way (resolved by the app's request hook); a request never
+    creates a namespace, so one that does not exist reads as empty."""
+    return runtime().store.view(g.namespace)
 
 
 def read_json_body(empty: Any = None) -> Any:

@@ -121,7 +121,13 @@ class KeyRing:
         key = next((k for k in self._keys[slot] if k.kid == header.get("kid")), None)
         if key is None:
             raise TokenError(TokenError.UNKNOWN_KEY, f"kid {header.get('kid')!r}")
-        options = {"verify_exp": False, "verify_iat": False, "verify_nbf": False, "require": list(required)}
+        options = {
+            "verify_exp": False,  # time claims are checked below against the emulator's clock
+            "verify_iat": False,
+            "verify_nbf": False,
+            "verify_aud": audience is not None,
+            "require": list(required),
+        }
         try:
             claims = jwt.decode(
                 token, key.public_key, algorithms=[ALGORITHM], audience=audience, issuer=issuer, options=options

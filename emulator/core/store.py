@@ -80,6 +80,12 @@ class Store:
         self.lock = threading.RLock()
         self._namespaces: dict[str, Namespace] = {}
         self._tenants: dict[tuple[str, str], str] = {}
+        self._blank = Namespace(DEFAULT_NAMESPACE, self._types.values())
+
+    def view(self, name: str) -> Namespace:
+        """The namespace called `name` if it exists, else an empty one that is not kept: a request can
+        read through it (and find no tenant) without creating state."""
+        return self._namespaces.get(name) or self._blank
 
     def namespace(self, name: str = DEFAULT_NAMESPACE) -> Namespace:
         """The namespace called `name`, created empty on first use."""
