@@ -1,0 +1,18 @@
+"""The README's example test runs as a downstream user would run it."""
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_the_readme_example_passes(pytester):
+    example = re.search(r"```python\n(.*?)```", README.read_text(), re.S).group(1)
+    pytester.makepyfile(test_example="\n".join(line.removeprefix("   ") for line in example.splitlines()))
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_the_readme_test_command_is_what_ci_runs():
+    ci = (README.parent / ".ci" / "run").read_text()
+    command = ci.strip().splitlines()[-1]
+    assert f"```sh\n{command}\n```" in README.read_text()
