@@ -118,3 +118,15 @@ def test_clearing_one_namespace_keeps_the_others():
     assert [e.namespace for e in journal.query()] == ["b", "a"]
     journal.clear()
     assert journal.query() == []
+
+
+def test_clear_markers_do_not_outlive_the_entries_they_hide():
+    """Per-test namespaces are cleared by the thousand: the bookkeeping must stay bounded."""
+    journal = Journal(capacity=2)
+    for n in range(1_000):
+        journal.record(time="t", namespace=f"ns{n}", provider="p", method="GET", path="/", query="", status=200)
+        journal.clear(f"ns{n}")
+        journal.clear(f"never-used-{n}")
+    assert len(journal._cleared_through) <= 2 and len(journal._held) <= 2
+    journal.record(time="t", namespace="ns999", provider="p", method="GET", path="/again", query="", status=200)
+    assert [e.path for e in journal.query(namespace="ns999")] == ["/again"]

@@ -41,6 +41,7 @@ class Journal:
         self._entries: deque[JournalEntry] = deque(maxlen=capacity)
         self._seq = itertools.count(1)
         self._last_seq = 0
+        self._held: dict[str, int] = {}  # namespace -> entries of it still in the ring
         self._cleared_through: dict[str, int] = {}  # namespace -> last seq it cleared, so clearing is O(1)
         self._lock = threading.Lock()
 
@@ -50,9 +51,12 @@ class Journal:
 
     def record(self, **fields: object) -> JournalEntry:
         with self._lock:
+            if len(self._entries) == self._entries.maxlen:
+                self._evicted(self._entries[0].namespace)
             self._last_seq = next(self._seq)
             entry = JournalEntry(seq=self._last_seq, **fields)  # type: ignore[arg-type]
             self._entries.append(entry)
+            self._held[entry.namespace] = self._held.get(entry.namespace, 0) + 1
         return entry
 
     def query(
@@ -83,6 +87,16 @@ class Journal:
         with self._lock:
             if namespace is None:
                 self._entries.clear()
+                self._held.clear()
                 self._cleared_through.clear()
-            else:
+            elif namespace in self._held:
                 self._cleared_through[namespace] = self._last_seq
+
+    def _evicted(self, namespace: str) -> None:
+        """Count out an entry leaving the ring; a namespace with none left needs no clear marker."""
+        left = self._held[namespace] - 1
+        if left:
+            self._held[namespace] = left
+        else:
+            del self._held[namespace]
+            self._cleared_through.pop(namespace, None)

@@ -1,0 +1,490 @@
+"""Foundation benchmark of the emulator: fixture overhead, in-process request cost, start-up time.
+
+Run from the repository root with the project's virtualenv:
+
+    python benchmarks/bench_foundation.py [--rounds N] [--json PATH]
+
+It measures, in one run (the machine is noisy, so every comparison is a ratio taken in the same round):
+
+1. the `emulator` fixture per test: `emulator_namespace(AppTransport(app))` entered and left (reset
+   included) on a session app, empty and with one seeded LivePerson account;
+2. in-process requests through the Flask test client against bare Flask apps doing the same crypto:
+   `anonymous/authorize` vs a POST signing one RS256 JWT, `authenticate?v=3.0` vs a POST verifying one
+   and signing one, and a Domain API read vs a bare GET JSON route;
+3. start-up: spawning `python -m emulator serve --port 0` until `/__emulator/health` answers 200,
+   with `python -c "import flask"` for context.
+
+Not part of the test suite (pytest collects only `tests/`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import http.client
+import json
+import platform
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+try:
+    import emulator  # noqa: F401
+except ImportError:  # run with an interpreter that has the dependencies but not the package installed
+    sys.path.insert(0, str(ROOT))
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask, Response, request
+
+from emulator.app import create_app
+from emulator.client import AppTransport, EmulatorClient
+from emulator.config import EmulatorConfig
+from emulator.providers.liveperson.identity import EXTERNAL_JWT_SLOT, IDP_ISSUER, audience
+from emulator.pytest_plugin import emulator_namespace
+
+FIXTURE_ITERATIONS = 3000  # per round and variant
+REQUEST_ITERATIONS = 2000  # per round and endpoint (emulator and baseline each)
+CHUNK = 250  # emulator and baseline alternate in chunks of this many requests
+WARMUP = 200
+STARTUP_SPAWNS = 3  # per round, for the emulator and for the baseline each
+STARTUP_TIMEOUT = 20.0
+BANNER = re.compile(r"listening on http://([^\s:]+):(\d+)")
+
+FIXTURE_TARGET_MS = 1.0
+AUTHORIZE_RATIO_TARGET = 1.5
+STARTUP_TARGET_S = 1.0
+
+
+# --- statistics --------------------------------------------------------------------------------------
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (`fraction` in 0..1) of a non-empty list."""
+    ordered = sorted(samples)
+    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+@dataclass
+class Stats:
+    """Median and p99 of one batch of samples, in milliseconds."""
+
+    n: int
+    median_ms: float
+    p99_ms: float
+
+    @classmethod
+    def of(cls, seconds: list[float]) -> "Stats":
+        millis = [s * 1000.0 for s in seconds]
+        return cls(len(millis), statistics.median(millis), percentile(millis, 0.99))
+
+
+def timed(operation: Callable[[], Any], iterations: int) -> list[float]:
+    """Seconds taken by each of `iterations` calls of `operation`."""
+    clock = time.perf_counter
+    samples = []
+    for _ in range(iterations):
+        start = clock()
+        operation()
+        samples.append(clock() - start)
+    return samples
+
+
+def warm_up(*operations: Callable[[], Any]) -> None:
+    for operation in operations:
+        for _ in range(WARMUP):
+            operation()
+
+
+# --- 1. fixture overhead --------------------------------------------------------------------------
+
+
+def fresh_numeric_id(digits: int) -> str:
+    return str(secrets.randbelow(9 * 10 ** (digits - 1)) + 10 ** (digits - 1))
+
+
+def lp_account_seed(**fields: Any) -> dict:
+    """One LivePerson account with fresh ids and an unauthenticated connector, as `lp_account` seeds it."""
+    account = {"connectors": [{"id": fresh_numeric_id(10), "type": "unauthenticated"}], **fields}
+    account["id"] = fresh_numeric_id(8)
+    return {"liveperson": {"accounts": [account]}}
+
+
+def fixture_empty(app: Flask) -> Callable[[], None]:
+    """Exactly the body of the `emulator` fixture (no time marker): enter, yield, reset on exit."""
+
+    def run() -> None:
+        with emulator_namespace(AppTransport(app)):
+            pass
+
+    return run
+
+
+def fixture_seeded(app: Flask) -> Callable[[], None]:
+    """The fixture with one LivePerson account seeded inside the block."""
+
+    def run() -> None:
+        with emulator_namespace(AppTransport(app)) as handle:
+            handle.control.seed(lp_account_seed())
+
+    return run
+
+
+def measure_fixture(app: Flask) -> dict[str, Stats]:
+    empty, seeded = fixture_empty(app), fixture_seeded(app)
+    warm_up(empty, seeded)
+    results = {}
+    for name, operation in (("empty", empty), ("seeded", seeded)):
+        gc.collect()
+        results[name] = Stats.of(timed(operation, FIXTURE_ITERATIONS))
+    return results
+
+
+# --- 2. in-process requests -------------------------------------------------------------------------
+
+
+def load_key() -> rsa.RSAPrivateKey:
+    """The emulator's external-JWT key (same size), loaded once as a key object, as a bare app would."""
+    key = serialization.load_pem_private_key(EXTERNAL_JWT_SLOT.pem_path.read_bytes(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+def bare_claims(account_id: str, ttl: int = 600) -> dict:
+    iat = int(time.time())
+    return {
+        "iss": IDP_ISSUER, "aud": audience(account_id), "sub": str(uuid.uuid4()),
+        "iat": iat, "exp": iat + ttl, "auth_time": iat,
+    }  # fmt: skip
+
+
+def bare_app(key: rsa.RSAPrivateKey, account_id: str) -> Flask:
+    """The baselines: a bare Flask app doing the same crypto with pre-loaded key objects."""
+    app = Flask("bare")
+    public_key = key.public_key()
+    headers = {"kid": EXTERNAL_JWT_SLOT.kid}
+
+    @app.get("/read")
+    def read() -> Response:
+        body = {"service": "idp", "account": account_id, "baseURI": request.host}
+        return Response(json.dumps(body), mimetype="application/json")
+
+    @app.post("/sign")
+    def sign() -> Response:
+        token = jwt.encode(bare_claims(account_id), key, algorithm="RS256", headers=headers)
+        return Response(json.dumps({"token": token}), mimetype="application/json")
+
+    @app.post("/verify-sign")
+    def verify_sign() -> Response:
+        token = request.get_json()["id_token"]
+        claims = jwt.decode(token, public_key, algorithms=["RS256"], audience=audience(account_id), issuer=IDP_ISSUER)
+        fresh = {"sub": claims["sub"], "aud": claims["aud"], "iss": IDP_ISSUER, "iat": claims["iat"], "exp": claims["exp"]}
+        token = jwt.encode(fresh, key, algorithm="RS256", headers=headers)
+        return Response(json.dumps({"token": token}), mimetype="application/json")
+
+    return app
+
+
+def ok_request(call: Callable[[], Any]) -> Callable[[], None]:
+    """`call` (a test-client request) that raises unless it answers 200."""
+
+    def run() -> None:
+        response = call()
+        if response.status_code != 200:
+            raise RuntimeError(f"benchmark request failed: {response.status_code} {response.get_data(as_text=True)}")
+
+    return run
+
+
+@dataclass
+class Pair:
+    """An emulator request and its bare-Flask baseline, measured alternately."""
+
+    name: str
+    emulator: Callable[[], None]
+    baseline: Callable[[], None]
+
+
+def request_pairs(app: Flask, key: rsa.RSAPrivateKey) -> list[Pair]:
+    """The three pairs, on an account seeded in a namespace of the session app (as a test would)."""
+    seed = lp_account_seed(settings={"ext_jwt_ttl": "1h"})
+    account = seed["liveperson"]["accounts"][0]
+    account_id, connector_id = account["id"], account["connectors"][0]["id"]
+    EmulatorClient(namespace=f"bench-{secrets.token_hex(8)}", transport=AppTransport(app)).seed(seed)
+    client, bare = app.test_client(), bare_app(key, account_id).test_client()
+    idp = f"/api/account/{account_id}"
+    ext_jwt = client.post(f"{idp}/anonymous/authorize").get_json()["token"]
+    bare_jwt = jwt.encode(bare_claims(account_id, ttl=3600), key, algorithm="RS256", headers={"kid": EXTERNAL_JWT_SLOT.kid})
+    authenticate = f"{idp}/app/{connector_id}/authenticate"
+    return [
+        Pair(
+            "authorize",
+            ok_request(lambda: client.post(f"{idp}/anonymous/authorize")),
+            ok_request(lambda: bare.post("/sign")),
+        ),
+        Pair(
+            "authenticate",
+            ok_request(lambda: client.post(authenticate, query_string={"v": "3.0"}, json={"id_token": ext_jwt})),
+            ok_request(lambda: bare.post("/verify-sign", json={"id_token": bare_jwt})),
+        ),
+        Pair(
+            "read",
+            ok_request(lambda: client.get(f"{idp}/service/idp/baseURI.json")),
+            ok_request(lambda: bare.get("/read")),
+        ),
+    ]
+
+
+def measure_pair(pair: Pair) -> dict[str, Stats]:
+    """Emulator and baseline in alternating chunks, so drift of the machine hits both alike."""
+    warm_up(pair.emulator, pair.baseline)
+    emulator_samples: list[float] = []
+    baseline_samples: list[float] = []
+    gc.collect()
+    for _ in range(REQUEST_ITERATIONS // CHUNK):
+        baseline_samples += timed(pair.baseline, CHUNK)
+        emulator_samples += timed(pair.emulator, CHUNK)
+    return {"emulator": Stats.of(emulator_samples), "baseline": Stats.of(baseline_samples)}
+
+
+# --- 3. start-up ------------------------------------------------------------------------------------
+
+
+def wait_healthy(host: str, port: int, deadline: float) -> None:
+    while time.perf_counter() < deadline:
+        connection = http.client.HTTPConnection(host, port, timeout=5)
+        try:
+            connection.request("GET", "/__emulator/health")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        finally:
+            connection.close()
+        time.sleep(0.002)
+    raise TimeoutError(f"no 200 from http://{host}:{port}/__emulator/health")
+
+
+def emulator_startup() -> float:
+    """Seconds from spawning `python -m emulator serve --port 0` to its first healthy answer."""
+    command = [sys.executable, "-m", "emulator", "serve", "--port", "0"]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            match = BANNER.search(line)
+            if match:
+                wait_healthy(match.group(1), int(match.group(2)), start + STARTUP_TIMEOUT)
+                return time.perf_counter() - start
+        raise RuntimeError(f"the emulator exited without its banner (exit code {process.wait()})")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def import_flask_startup() -> float:
+    """Seconds for a `python -c "import flask"` process, start to exit."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import flask"], cwd=ROOT, check=True)
+    return time.perf_counter() - start
+
+
+def measure_startup() -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {"emulator": [], "import_flask": []}
+    for _ in range(STARTUP_SPAWNS):
+        samples["import_flask"].append(import_flask_startup())
+        samples["emulator"].append(emulator_startup())
+    return samples
+
+
+# --- report -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Figure:
+    section: str
+    name: str
+    unit: str  # "ms", "s" or "x"
+    median: float
+    p99: float | None
+    spread: tuple[float, float]  # min and max of the per-round medians
+    target: float | None = None  # an upper bound on the median
+    strict: bool = False  # the median must stay strictly under the target
+
+    @property
+    def result(self) -> str:
+        if self.target is None:
+            return "info"
+        met = self.median < self.target if self.strict else self.median <= self.target
+        return "PASS" if met else "MISS"
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "result": self.result}
+
+
+@dataclass
+class Run:
+    rounds: list[dict] = field(default_factory=list)
+
+
+def figure(section: str, name: str, unit: str, per_round: list[tuple[float, float | None]], **target: Any) -> Figure:
+    medians = [m for m, _ in per_round]
+    p99s = [p for _, p in per_round if p is not None]
+    p99 = statistics.median(p99s) if p99s else None
+    return Figure(section, name, unit, statistics.median(medians), p99, (min(medians), max(medians)), **target)
+
+
+def summarise(run: Run) -> list[Figure]:
+    rounds = run.rounds
+    figures = [
+        figure("1", "fixture setup+reset, empty namespace", "ms",
+               [(r["fixture"]["empty"].median_ms, r["fixture"]["empty"].p99_ms) for r in rounds],
+               target=FIXTURE_TARGET_MS),
+        figure("1", "fixture setup+seed 1 LP account+reset", "ms",
+               [(r["fixture"]["seeded"].median_ms, r["fixture"]["seeded"].p99_ms) for r in rounds],
+               target=FIXTURE_TARGET_MS),
+    ]  # fmt: skip
+    labels = {
+        "authorize": ("POST anonymous/authorize", "bare POST, sign 1 RS256", AUTHORIZE_RATIO_TARGET),
+        "authenticate": ("POST authenticate?v=3.0", "bare POST, verify+sign RS256", None),
+        "read": ("GET service/idp/baseURI.json", "bare GET JSON", None),
+    }
+    for key, (emulator_label, baseline_label, ratio_target) in labels.items():
+        pairs = [r["requests"][key] for r in rounds]
+        figures += [
+            figure("2", emulator_label, "ms", [(p["emulator"].median_ms, p["emulator"].p99_ms) for p in pairs]),
+            figure("2", f"  baseline: {baseline_label}", "ms", [(p["baseline"].median_ms, p["baseline"].p99_ms) for p in pairs]),
+            figure("2", f"  ratio {key} / baseline", "x",
+                   [(p["emulator"].median_ms / p["baseline"].median_ms, p["emulator"].p99_ms / p["baseline"].p99_ms)
+                    for p in pairs],
+                   target=ratio_target),
+        ]  # fmt: skip
+    for key, label, target in (
+        ("emulator", "start-up: serve --port 0 -> 200 health", STARTUP_TARGET_S),
+        ("import_flask", '  context: python -c "import flask"', None),
+    ):
+        per_round = [r["startup"][key] for r in rounds]
+        pooled = [s for samples in per_round for s in samples]
+        medians = [statistics.median(samples) for samples in per_round]
+        figures.append(
+            Figure("3", label, "s", statistics.median(pooled), None, (min(medians), max(medians)), target, strict=True)
+        )
+    return figures
+
+
+def show(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "x":
+        return f"{value:.2f}x"
+    return f"{value:.3f} {unit}"
+
+
+def show_target(item: Figure) -> str:
+    if item.target is None:
+        return "-"
+    return f"{'<' if item.strict else '<='} {show(item.target, item.unit)}"
+
+
+def table(figures: list[Figure], rounds: int) -> str:
+    header = ("#", "figure", "median", "p99", f"round medians ({rounds})", "target", "result")
+    rows = [header]
+    for item in figures:
+        spread = f"{show(item.spread[0], item.unit)} .. {show(item.spread[1], item.unit)}"
+        rows.append(
+            (item.section, item.name, show(item.median, item.unit), show(item.p99, item.unit), spread, show_target(item), item.result)
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def environment() -> dict:
+    versions = {}
+    for package in ("flask", "werkzeug", "pyjwt", "cryptography", "pydantic", "waitress"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {"python": platform.python_version(), "platform": platform.platform(), "packages": versions}
+
+
+# --- main -------------------------------------------------------------------------------------------
+
+
+def one_round(app: Flask, pairs: list[Pair]) -> dict:
+    return {
+        "fixture": measure_fixture(app),
+        "requests": {pair.name: measure_pair(pair) for pair in pairs},
+        "startup": measure_startup(),
+    }
+
+
+def serialisable(data: Any) -> Any:
+    if isinstance(data, Stats):
+        return asdict(data)
+    if isinstance(data, dict):
+        return {k: serialisable(v) for k, v in data.items()}
+    return data
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds to run (at least 3 for comparisons; default 3)")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures and per-round data as JSON")
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+
+    started = time.perf_counter()
+    app = create_app(EmulatorConfig())  # the session app, shared by every round as by a test session
+    key = load_key()
+    pairs = request_pairs(app, key)
+    run = Run()
+    for number in range(1, args.rounds + 1):
+        print(f"round {number}/{args.rounds} ...", file=sys.stderr, flush=True)
+        run.rounds.append(one_round(app, pairs))
+    figures = summarise(run)
+    elapsed = time.perf_counter() - started
+
+    print(table(figures, args.rounds))
+    misses = [f.name.strip() for f in figures if f.result == "MISS"]
+    spawns = [s for r in run.rounds for s in r["startup"]["emulator"]]
+    print(f"\nstart-up: median of {len(spawns)} spawns ({STARTUP_SPAWNS} per round), worst {max(spawns):.3f} s;"
+          f" p99 over {FIXTURE_ITERATIONS} (fixture) / {REQUEST_ITERATIONS} (requests) samples per round")
+    print(f"{len(figures)} figures, {sum(f.result == 'PASS' for f in figures)} PASS, {len(misses)} MISS"
+          f" ({args.rounds} rounds, {elapsed:.0f} s; ratios are per-round, medians over rounds)")  # fmt: skip
+    if args.json:
+        document = {
+            "environment": environment(),
+            "settings": {
+                "rounds": args.rounds, "fixture_iterations": FIXTURE_ITERATIONS,
+                "request_iterations": REQUEST_ITERATIONS, "startup_spawns": STARTUP_SPAWNS,
+            },
+            "figures": [f.to_dict() for f in figures],
+            "rounds": [serialisable(r) for r in run.rounds],
+            "elapsed_s": elapsed,
+        }  # fmt: skip
+        Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
