@@ -63,10 +63,10 @@ def parse_seed_text(text: str | bytes) -> Seed:
     """Validate a seed written as YAML or JSON."""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         try:
             data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nesting deeper than Python's stack
             raise SeedError("", f"not valid YAML or JSON: {exc}") from None
     return parse_seed(data)
 

@@ -66,7 +66,7 @@ def read_json_body(empty: Any = None) -> Any:
         return empty
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than Python's stack
         raise MalformedJson(str(exc)) from None
 
 

@@ -178,3 +178,14 @@ def test_star_is_refused_where_a_call_acts_on_one_namespace(emulator):
 def test_unknown_control_path_and_method_answer_json(emulator):
     assert_control_error(emulator.transport.send("GET", "/__emulator/nothing"), 404, "not_found")
     assert_control_error(emulator.transport.send("PUT", "/__emulator/clock"), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("path", ["/seed", "/state", "/clock"])
+def test_bodies_nested_deeper_than_the_stack_are_400_not_a_crash(emulator, path):
+    reply = control_call(emulator, "POST", path, data=b"[" * 100_000, headers={"Content-Type": "application/json"})
+    assert reply.status == 400 and "X-Emulator-Unhandled" not in reply.headers
+
+
+def test_deeply_nested_yaml_seed_is_400(emulator):
+    reply = control_call(emulator, "POST", "/seed", data=b"a: " + b"[" * 100_000, headers={"Content-Type": "application/yaml"})
+    assert_control_error(reply, 400, "invalid_seed")

@@ -228,3 +228,8 @@ def test_successful_calls_record_consumers_in_state(emulator, lp_account):
     sub = claims_of(lp_account.issue_ext_jwt())["sub"]
     account = emulator.control.export_state()["namespaces"][emulator.namespace]["providers"]["liveperson"]["accounts"][lp_account.id]
     assert account["consumers"][sub]["kind"] == "anonymous"
+
+
+def test_a_body_nested_deeper_than_the_stack_is_400(lp_account):
+    reply = lp_account.handle.post(lp_account.idp_path("anonymous/authorize"), data=b"[" * 100_000, headers={"Content-Type": "application/json"})
+    assert_lp_error(reply, 400, "BAD_REQUEST")

@@ -73,6 +73,7 @@ def test_export_import_round_trip_restores_tenants_clock_and_keys(store):
         {"namespaces": []},
         {"namespaces": {"bad name!": {}}},
         {"namespaces": {"a": []}},
+        {"namespaces": {"namespaces": {"namespaces": {}}}},
         {"namespaces": {"a": {"providers": {"nope": {}}}}},
         {"namespaces": {"a": {"providers": {"liveperson": {"accounts": {"1": {"id": "x"}}}}}}},
         {"namespaces": {"a": {"clock": {"offset": "soon"}}}},

@@ -151,6 +151,9 @@ class Store:
         check_namespace_name(name)
         if not isinstance(data, Mapping):
             raise ValueError(f"state.namespaces.{name}: expected an object")
+        unknown = sorted(set(data) - {"clock", "keys", "providers"})
+        if unknown:
+            raise ValueError(f"state.namespaces.{name}.{unknown[0]}: unknown field")
         namespace = Namespace(name, self._types.values())
         try:
             namespace.clock.restore(data.get("clock", {}))
