@@ -85,7 +85,7 @@ def seed() -> Response:
         else:
             parsed = parse_seed_text(request.get_data())
     except SeedError as exc:
-        raise ControlError(400, "invalid_seed", exc.message, exc.field) from None
+        raise ControlError(400, "invalid_seed", exc.message, exc.field or None) from None
     try:
         namespace = runtime().store.seed(name, parsed.parts())
     except TenantConflict as exc:
