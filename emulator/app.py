@@ -22,6 +22,7 @@ def create_app(config: EmulatorConfig | None = None) -> Flask:
     """A fresh emulator: empty store (plus the config's seed in `default`), its own journal."""
     config = config or EmulatorConfig()
     app = Flask("emulator")
+    app.url_map.merge_slashes = False  # a provider answers `//path` itself; no redirect page
     store = Store(spec.state_type for spec in PROVIDERS)
     app.extensions["emulator"] = Runtime(
         config=config,

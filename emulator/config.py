@@ -73,7 +73,7 @@ def parse_seed_text(text: str | bytes) -> Seed:
 
 def load_seed_file(path: str | Path) -> Seed:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_bytes()
     except OSError as exc:
         raise SeedError("", f"cannot read seed file {path}: {exc.strerror}") from None
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -150,7 +151,7 @@ def _clock_field(body: dict, key: str, parse: Any) -> float | None:
 
 def _journal_filters() -> dict:
     limit = request.args.get("limit")
-    if limit is not None and not limit.isdigit():
+    if limit is not None and not re.fullmatch(r"[0-9]{1,9}", limit):
         raise ControlError(400, "invalid_filter", "limit is a whole number", "limit")
     return {
         "namespace": _namespace(allow_all=True),

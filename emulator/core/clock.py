@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
 from datetime import datetime, timezone
 from typing import Callable
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*")
+MAX_DURATION = 1000 * 365 * 86400.0  # a thousand years: longer than any lifetime a test could mean
+LATEST = datetime(9999, 12, 31, tzinfo=timezone.utc).timestamp()  # the clock stays where ISO 8601 can say it
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 def parse_duration(value: object) -> float:
     """Seconds in `value`: a number of seconds or a string such as `300ms`, `90s`, `11m`, `8h`, `2d`."""
-    if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or a string such as 11m")
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
-        return float(value)
-    if isinstance(value, str):
-        match = _DURATION.match(value)
+    seconds: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value) if -MAX_DURATION <= value <= MAX_DURATION else math.inf
+    elif isinstance(value, str):
+        match = _DURATION.fullmatch(value)
         if match:
-            return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    raise ValueError(f"not a duration: {value!r} (use 300ms, 90s, 11m, 8h, 730h, 2d or seconds)")
+            seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds is None or math.isnan(seconds):
+        raise ValueError(f"not a duration: {value!r} (use 300ms, 90s, 11m, 8h, 730h, 2d or seconds)")
+    if not 0 <= seconds <= MAX_DURATION:
+        raise ValueError(f"a duration lies between 0 and {MAX_DURATION:.0f} seconds, not {value!r}")
+    return seconds
 
 
 def parse_instant(value: object) -> float:
@@ -37,7 +41,14 @@ def parse_instant(value: object) -> float:
         raise ValueError(f"not an ISO 8601 time: {value!r}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
+    return check_instant(parsed.timestamp())
+
+
+def check_instant(epoch: float) -> float:
+    """`epoch` if the clock may stand there: from 1970 to the end of year 9999."""
+    if not 0 <= epoch <= LATEST:
+        raise ValueError("the clock runs from 1970-01-01 to 9999-12-31")
+    return epoch
 
 
 def format_instant(epoch: float) -> str:
@@ -77,6 +88,7 @@ class Clock:
                 self._frozen_at = None
 
     def set(self, epoch: float) -> None:
+        check_instant(epoch)
         with self._lock:
             if self._frozen_at is not None:
                 self._frozen_at = epoch
@@ -86,6 +98,7 @@ class Clock:
     def advance(self, seconds: float) -> None:
         if seconds < 0:
             raise ValueError("the clock only moves forward; use set to go back")
+        check_instant(self.now() + seconds)
         with self._lock:
             if self._frozen_at is not None:
                 self._frozen_at += seconds
@@ -99,7 +112,9 @@ class Clock:
         return {"offset": self._offset, "frozen_at": self._frozen_at}
 
     def restore(self, data: dict) -> None:
+        offset = float(data.get("offset", 0.0))
+        frozen_at = data.get("frozen_at")
+        frozen_at = None if frozen_at is None else check_instant(float(frozen_at))
+        check_instant(self._source() + offset)
         with self._lock:
-            self._offset = float(data.get("offset", 0.0))
-            frozen_at = data.get("frozen_at")
-            self._frozen_at = None if frozen_at is None else float(frozen_at)
+            self._offset, self._frozen_at = offset, frozen_at

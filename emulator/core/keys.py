@@ -172,8 +172,11 @@ class KeyRing:
             keys = [SigningKey.from_pem(k["kid"], k["pem"]) if "pem" in k else fixed for k in entry["keys"]]
             if not keys:
                 raise ValueError(f"key slot {name!r} holds no key")
+            generation = entry.get("generation", 0)
+            if not isinstance(generation, int) or isinstance(generation, bool) or not 0 <= generation < 10**6:
+                raise ValueError(f"key slot {name!r}: generation is a whole number")
             self._keys[name] = keys
-            self._generations[name] = int(entry.get("generation", 0))
+            self._generations[name] = generation
 
 
 def check_time_claims(claims: dict, now: float) -> None:

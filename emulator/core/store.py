@@ -11,7 +11,7 @@ from .clock import Clock
 from .keys import KeyRing, KeySlot
 
 DEFAULT_NAMESPACE = "default"
-_NAMESPACE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_NAMESPACE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class ProviderState(Protocol):
@@ -43,7 +43,7 @@ class TenantConflict(ValueError):
 
 
 def check_namespace_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAMESPACE_NAME.match(name):
+    if not isinstance(name, str) or not _NAMESPACE_NAME.fullmatch(name):
         raise ValueError(f"invalid namespace name {name!r}: 1-64 letters, digits, '.', '_' or '-'")
     return name
 
@@ -162,7 +162,7 @@ class Store:
                 if provider not in self._types:
                     raise ValueError(f"unknown provider {provider!r}")
                 namespace.states[provider] = self._types[provider].restore(state)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             raise ValueError(f"state.namespaces.{name}: {exc}") from None
         return namespace
 

@@ -46,7 +46,7 @@ class ConsumerIdentity:
         self._require_unauth_messaging()
         claims = self._verify_external(id_token, check_expiry=False)
         first_issued = claims.get("auth_time")
-        if not isinstance(first_issued, int) or isinstance(first_issued, bool):
+        if not isinstance(first_issued, int) or isinstance(first_issued, bool) or not 0 <= first_issued <= self._now:
             raise self._invalid("missing_claim: auth_time")
         if self._now >= first_issued + self._account.settings.ext_jwt_refresh_window:
             raise self._invalid("refresh_window_ended")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Iterable, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -12,11 +13,11 @@ UNAUTH_MESSAGING = "Messaging.Un_Auth_Messaging"
 
 
 def _numeric_id(value: object) -> str:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return str(value)
-    if isinstance(value, str) and value.isdigit() and value.isascii():
-        return value
-    raise ValueError("expected a numeric id such as \"12345678\"")
+    """LivePerson ids are numeric strings; JSON clients read connector ids as numbers, so at most 18 digits."""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if isinstance(text, str) and re.fullmatch(r"[0-9]{1,18}", text):
+        return text
+    raise ValueError("expected a numeric id of 1 to 18 digits, such as \"12345678\"")
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -24,7 +25,7 @@ NumericId = Annotated[str, BeforeValidator(_numeric_id)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class AccountSettings(_Model):
