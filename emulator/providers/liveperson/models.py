@@ -127,6 +127,17 @@ class LivePersonState(_Model):
 
     accounts: dict[str, Account] = {}
 
+    @model_validator(mode="after")
+    def _filed_under_their_own_ids(self) -> "LivePersonState":
+        """An account filed under another id would answer for that id with its own keys and consumers."""
+        for key, account in self.accounts.items():
+            if key != account.id:
+                raise ValueError(f"account {account.id!r} is filed under {key!r}")
+            for consumer_key, consumer in account.consumers.items():
+                if consumer_key != consumer.consumer_id:
+                    raise ValueError(f"consumer {consumer.consumer_id!r} is filed under {consumer_key!r}")
+        return self
+
     def tenant_ids(self) -> Iterable[str]:
         return self.accounts.keys()
 

@@ -23,7 +23,7 @@ SERVICES = (
 )  # fmt: skip
 UNAUTH_JS_METHOD = "lpTag.taglets.unAuthMessaging.lpUnauthFunction"  # [C]
 AUTH_JS_METHOD = "lpGetAuthenticationToken"  # [C] the default jsMethodName of authenticated connectors
-_JSONP_CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]{0,63}$")
+_JSONP_CALLBACK = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.]{0,63}")
 
 
 @blueprint.errorhandler(LivePersonError)
@@ -76,7 +76,7 @@ def one_service(account_id: str, service: str) -> Response:
 def one_service_jsonp(account_id: str, service: str) -> Response:
     """The windowKit JSONP form: `callback({"ResultSet":{"lpData":[{"lpServer":host}]}});`."""
     callback = request.args.get("cb", "")
-    if not _JSONP_CALLBACK.match(callback):
+    if not _JSONP_CALLBACK.fullmatch(callback):
         raise LivePersonError(400, "cb must name a JavaScript callback", "bad_callback")
     entry = _known_service(account_id, service)
     payload = json.dumps({"ResultSet": {"lpData": [{"lpServer": entry["baseURI"]}]}})
