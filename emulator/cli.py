@@ -70,8 +70,9 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def announce(port: int) -> None:
+        host = f"[{args.host}]" if ":" in args.host else args.host  # an IPv6 address in a URL
         print(f"seed: {seed_path}", flush=True)
-        print(_walkthrough(seed, f"http://{args.host}:{port}"), flush=True)
+        print(_walkthrough(seed, f"http://{host}:{port}"), flush=True)
 
     run_server(app, args.host, args.port, on_ready=announce)
     return 0

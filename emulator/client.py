@@ -75,7 +75,8 @@ class EmulatorError(Exception):
 
     def __init__(self, status: int, body: Any) -> None:
         error = body.get("error", {}) if isinstance(body, dict) else {}
-        super().__init__(f"{status} {error.get('code', '')}: {error.get('message', body)}")
+        where = f" (field {error['field']})" if error.get("field") else ""
+        super().__init__(f"{status} {error.get('code', '')}: {error.get('message', body)}{where}")
         self.status = status
         self.body = body
         self.code = error.get("code")

@@ -82,9 +82,10 @@ def _frozen_at(request: pytest.FixtureRequest) -> str | None:
     marker = request.node.get_closest_marker(TIME_MARKER)
     if marker is None:
         return None
-    if len(marker.args) != 1:
-        raise pytest.UsageError(f"@pytest.mark.{TIME_MARKER} takes one ISO 8601 time")
-    return marker.args[0]
+    times = [*marker.args, *marker.kwargs.values()]
+    if len(times) != 1 or set(marker.kwargs) - {"when"}:
+        raise pytest.UsageError(f"@pytest.mark.{TIME_MARKER} takes one ISO 8601 time: emulator_time(when)")
+    return times[0]
 
 
 @pytest.fixture(scope="session")

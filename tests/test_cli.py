@@ -1,0 +1,408 @@
+"""The `messaging-auth-emulator` command, run for real as a subprocess.
+
+`serve --port 0` is started, its port read from the banner (`listening on http://HOST:PORT`), and
+`/__emulator/health` polled until it answers. Every server is stopped with Ctrl-C (SIGINT) by a
+fixture, whatever the test did, and must then exit with status 0 (SIGTERM, when this process ignores
+SIGINT and its children would too).
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO, Callable, Iterator, Sequence
+from urllib.parse import urlsplit
+
+import jwt
+import pytest
+import requests
+import yaml
+
+from emulator import __version__
+
+MODULE = (sys.executable, "-m", "emulator")
+CONSOLE_SCRIPT = Path(sys.executable).with_name("messaging-auth-emulator")
+LAUNCHERS = {"module": MODULE, "console-script": (str(CONSOLE_SCRIPT),)}
+STARTUP_SECONDS = 20.0
+EXIT_SECONDS = 20.0
+POLL_TIMEOUT = 0.5
+BANNER = re.compile(r"listening on (?P<url>\S+)\s*$")
+DEMO_ACCOUNT = "12345678"
+DEMO_CONNECTOR = "2468"
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+class EmulatorProcess:
+    """One `serve` subprocess; its stdout and stderr are drained by threads so it never blocks on them."""
+
+    def __init__(self, command: Sequence[str], cwd: Path) -> None:
+        self.process = subprocess.Popen(
+            list(command), cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self._stdout: list[str] = []
+        self._stderr: list[str] = []
+        self._stdout_lines: queue.Queue[str | None] = queue.Queue()
+        assert self.process.stdout is not None and self.process.stderr is not None
+        self._pumps = [
+            threading.Thread(target=_pump, args=(self.process.stdout, self._stdout, self._stdout_lines), daemon=True),
+            threading.Thread(target=_pump, args=(self.process.stderr, self._stderr, None), daemon=True),
+        ]
+        for pump in self._pumps:
+            pump.start()
+        self.base_url = ""
+
+    def wait_until_serving(self) -> str:
+        """The server's base URL, once its banner is out and its health check answers."""
+        deadline = time.monotonic() + STARTUP_SECONDS
+        url = self.wait_for_line(BANNER, deadline)["url"]
+        if not _is_http_url_with_port(url):
+            pytest.fail(f"the banner's address {url!r} is not an http://HOST:PORT URL:\n{self.output()}")
+        self.base_url = url
+        while not _answers_health(self.base_url):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                pytest.fail(f"{self.base_url}/__emulator/health never answered:\n{self.output()}")
+            time.sleep(0.05)  # noqa: sleep-ok - bounded poll: the socket answered but not yet as a server
+        return self.base_url
+
+    def wait_for_line(self, pattern: re.Pattern[str], deadline: float) -> re.Match[str]:
+        """Read stdout up to the first line that matches `pattern` (lines before it are kept, not matched again)."""
+        while True:
+            try:
+                line = self._stdout_lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                pytest.fail(f"no line matching {pattern.pattern!r} in time:\n{self.output()}")
+            if line is None:
+                pytest.fail(f"the emulator exited ({self.process.wait()}) before {pattern.pattern!r}:\n{self.output()}")
+            match = pattern.search(line)
+            if match:
+                return match
+
+    def stop(self) -> int:
+        """Ctrl-C, as a user would (see `clean_exit`); kill only if that fails. Idempotent; the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT if ctrl_c_reaches_children() else signal.SIGTERM)
+            try:
+                self.process.wait(timeout=EXIT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for pump in self._pumps:
+            pump.join(timeout=EXIT_SECONDS)
+        return self.process.returncode
+
+    def stdout(self) -> str:
+        """Everything printed on stdout (complete once stopped)."""
+        return "".join(self._stdout)
+
+    def output(self) -> str:
+        return f"--- stdout\n{self.stdout()}--- stderr\n{''.join(self._stderr)}"
+
+
+def ctrl_c_reaches_children() -> bool:
+    """False when this process ignores SIGINT (say, pytest started in the background by a script):
+    children inherit the ignored signal, and can then only be terminated."""
+    return signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+
+
+def clean_exit() -> int:
+    """The status of a server stopped by `EmulatorProcess.stop`: 0 after Ctrl-C, else killed by SIGTERM."""
+    return 0 if ctrl_c_reaches_children() else -signal.SIGTERM
+
+
+def _pump(stream: IO[str], sink: list[str], lines: queue.Queue[str | None] | None) -> None:
+    for line in stream:
+        sink.append(line)
+        if lines is not None:
+            lines.put(line)
+    if lines is not None:
+        lines.put(None)
+
+
+def _is_http_url_with_port(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme == "http" and bool(parts.hostname) and bool(parts.port)
+    except ValueError:
+        return False
+
+
+def _answers_health(base_url: str) -> bool:
+    try:
+        return requests.get(f"{base_url}/__emulator/health", timeout=POLL_TIMEOUT).json()["status"] == "ok"
+    except (requests.RequestException, ValueError):
+        return False
+
+
+StartServer = Callable[..., EmulatorProcess]
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[StartServer]:
+    """`serve("--seed", path)` starts `serve --host 127.0.0.1 --port 0 ...` and waits for it to answer;
+    every server started is stopped at the end of the test, and must exit cleanly."""
+    exits: dict[EmulatorProcess, int] = {}
+    with ExitStack() as stack:
+
+        def start(*args: str, launcher: Sequence[str] = MODULE) -> EmulatorProcess:
+            server = EmulatorProcess([*launcher, "serve", "--host", "127.0.0.1", "--port", "0", *args], tmp_path)
+            stack.callback(lambda: exits.setdefault(server, server.stop()))
+            server.wait_until_serving()
+            return server
+
+        yield start
+    failed = {server.base_url: status for server, status in exits.items() if status != clean_exit()}
+    assert not failed, f"servers did not exit cleanly when stopped: {failed}"
+
+
+def run_command(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """A command that should end by itself (help, bad arguments, bad seeds)."""
+    return subprocess.run(
+        [*MODULE, *args], cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=STARTUP_SECONDS
+    )
+
+
+# --- HTTP helpers ----------------------------------------------------------------------------------
+
+
+def get(base_url: str, path: str, **params: str) -> requests.Response:
+    return requests.get(base_url + path, params=params, timeout=10)
+
+
+def post(base_url: str, path: str, body: object = None, **params: str) -> requests.Response:
+    data = None if body is None else json.dumps(body)
+    return requests.post(base_url + path, data=data, params=params, headers=JSON_HEADERS, timeout=10)
+
+
+def idp_base_uri(base_url: str, account: str) -> str:
+    reply = get(base_url, f"/api/account/{account}/service/idp/baseURI.json", version="1.0")
+    assert reply.status_code == 200, reply.text
+    return reply.json()["baseURI"]
+
+
+def authorize(base_url: str, account: str, ext_jwt: str | None = None) -> requests.Response:
+    body = None if ext_jwt is None else {"id_token": ext_jwt}
+    return post(base_url, f"/api/account/{account}/anonymous/authorize", body)
+
+
+def authenticate(base_url: str, account: str, connector: str, ext_jwt: str) -> requests.Response:
+    return post(base_url, f"/api/account/{account}/app/{connector}/authenticate", {"id_token": ext_jwt}, v="3.0")
+
+
+def json_documents(text: str) -> list:
+    """The JSON documents printed one after another (curl -s adds no newline between them)."""
+    decoder, documents, position = json.JSONDecoder(), [], 0
+    while text[position:].strip():
+        position += len(text[position:]) - len(text[position:].lstrip())
+        document, position = decoder.raw_decode(text, position)
+        documents.append(document)
+    return documents
+
+
+def write_seed(directory: Path, name: str, seed: dict, as_json: bool = False) -> Path:
+    path = directory / name
+    path.write_text(json.dumps(seed) if as_json else yaml.safe_dump(seed), encoding="utf-8")
+    return path
+
+
+# --- serve with the demo seed ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
+def test_banner_announces_the_demo_seed_and_its_walkthrough(serve: StartServer, launcher: str) -> None:
+    if not Path(LAUNCHERS[launcher][0]).exists():
+        pytest.skip(f"{CONSOLE_SCRIPT} is not installed next to this interpreter")
+    server = serve(launcher=LAUNCHERS[launcher])
+    assert server.stop() == clean_exit()
+    banner = server.stdout()
+    assert re.search(r"^seed: .*demo_seed\.yaml$", banner, re.MULTILINE), banner
+    assert f"listening on {server.base_url}\n" in banner
+    assert f"LivePerson account {DEMO_ACCOUNT}\n" in banner
+    assert f"  connector {DEMO_CONNECTOR} (unauthenticated)\n" in banner
+    assert "Unauthenticated consumer walk-through" in banner
+    assert f"BASE={server.base_url} ACCOUNT={DEMO_ACCOUNT} CONNECTOR={DEMO_CONNECTOR}" in banner
+    for step in ("service/idp/baseURI.json", "anonymous/authorize", "/authenticate?v=3.0", '{"advance":"11m"}'):
+        assert re.search(rf"^  (EXT=\$\()?curl .*{re.escape(step)}", banner, re.MULTILINE), step
+
+
+def test_demo_seed_flow_over_http(serve: StartServer) -> None:
+    base_url = serve().base_url
+    assert idp_base_uri(base_url, DEMO_ACCOUNT) == base_url.removeprefix("http://")
+    connectors = get(base_url, f"/api/account/{DEMO_ACCOUNT}/configuration/le-connectors/all-connectors").json()
+    assert [c["id"] for c in connectors] == [int(DEMO_CONNECTOR)]
+
+    ext_jwt = authorize(base_url, DEMO_ACCOUNT).json()["token"]
+    exchanged = authenticate(base_url, DEMO_ACCOUNT, DEMO_CONNECTOR, ext_jwt)
+    assert exchanged.status_code == 200, exchanged.text
+    lp_jwt = exchanged.json()["token"]
+    assert jwt.get_unverified_header(lp_jwt)["kid"] == "00001"
+    assert jwt.decode(lp_jwt, options={"verify_signature": False})["aud"] == f"acc:{DEMO_ACCOUNT}"
+
+    assert post(base_url, "/__emulator/clock", {"advance": "11m"}).status_code == 200
+    refused = authenticate(base_url, DEMO_ACCOUNT, DEMO_CONNECTOR, ext_jwt)
+    assert (refused.status_code, refused.json()) == (401, {"internalErrorCode": "9007"})
+    refreshed = authorize(base_url, DEMO_ACCOUNT, ext_jwt)
+    assert refreshed.status_code == 200, refreshed.text
+    assert authenticate(base_url, DEMO_ACCOUNT, DEMO_CONNECTOR, refreshed.json()["token"]).status_code == 200
+
+
+@pytest.mark.skipif(not (shutil.which("curl") and shutil.which("jq")), reason="the walk-through needs curl and jq")
+def test_the_printed_curl_walkthrough_runs(serve: StartServer) -> None:
+    server = serve()
+    server.wait_for_line(re.compile(r"# refresh$"), time.monotonic() + STARTUP_SECONDS)  # its last line
+    steps = server.stdout().split("walk-through (needs curl and jq):\n", 1)[1].splitlines()
+    script = "\n".join(line.strip() for line in steps if line.strip())
+    run = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script + '\nprintf "\\nEXT=%s\\n" "$EXT"'],
+        capture_output=True, text=True, timeout=STARTUP_SECONDS,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    printed, refreshed = run.stdout.rsplit("\nEXT=", 1)
+    domain, connectors, exchanged, clock = json_documents(printed)  # what the four plain curls printed
+    assert domain["baseURI"] == server.base_url.removeprefix("http://")
+    assert [c["id"] for c in connectors] == [int(DEMO_CONNECTOR)]
+    assert jwt.get_unverified_header(exchanged["token"])["kid"] == "00001"
+    assert clock["frozen"] is False
+    assert authenticate(server.base_url, DEMO_ACCOUNT, DEMO_CONNECTOR, refreshed.strip()).status_code == 200
+
+
+def test_public_host_is_what_the_domain_api_hands_out(serve: StartServer) -> None:
+    base_url = serve("--public-host", "example.test:9000").base_url
+    assert idp_base_uri(base_url, DEMO_ACCOUNT) == "example.test:9000"
+    every = get(base_url, f"/api/account/{DEMO_ACCOUNT}/service/baseURI.json", version="1.0").json()["baseURIs"]
+    assert {entry["baseURI"] for entry in every} == {"example.test:9000"}
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")
+def test_an_ipv6_host_is_announced_as_a_usable_url(serve: StartServer) -> None:
+    server = serve("--host", "::1")  # overrides the fixture's --host; the banner must say http://[::1]:PORT
+    assert urlsplit(server.base_url).hostname == "::1"
+    assert idp_base_uri(server.base_url, DEMO_ACCOUNT) == server.base_url.removeprefix("http://")
+
+
+# --- custom seeds ----------------------------------------------------------------------------------
+
+CUSTOM_SEED = {
+    "liveperson": {
+        "accounts": [
+            {
+                "id": "87654321",
+                "settings": {"ext_jwt_ttl": "2m"},
+                "connectors": [{"id": "1357", "type": "unauthenticated"}],
+                "users": [{"username": "alice", "password": "wonderland"}],
+            }
+        ]
+    }
+}
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["yaml", "json"])
+def test_seed_file_replaces_the_demo_seed(serve: StartServer, tmp_path: Path, as_json: bool) -> None:
+    seed_path = write_seed(tmp_path, "seed.json" if as_json else "seed.yaml", CUSTOM_SEED, as_json)
+    server = serve("--seed", str(seed_path))
+    base_url = server.base_url
+
+    ext_jwt = authorize(base_url, "87654321").json()["token"]
+    issued = jwt.decode(ext_jwt, options={"verify_signature": False})
+    assert issued["exp"] - issued["iat"] == 120
+    assert authenticate(base_url, "87654321", "1357", ext_jwt).status_code == 200
+    assert get(base_url, f"/api/account/{DEMO_ACCOUNT}/service/idp/baseURI.json").status_code == 401
+
+    assert server.stop() == clean_exit()
+    banner = server.stdout()
+    assert f"seed: {seed_path}\n" in banner
+    assert "LivePerson account 87654321\n  connector 1357 (unauthenticated)\n  user alice (password wonderland)" in banner
+    assert "BASE=" in banner and "ACCOUNT=87654321 CONNECTOR=1357" in banner
+    assert DEMO_ACCOUNT not in banner
+
+
+def test_seed_without_unauthenticated_messaging_prints_no_walkthrough(serve: StartServer, tmp_path: Path) -> None:
+    account = {"id": "11112222", "features": [], "connectors": [{"id": "99", "type": "unauthenticated"}]}
+    server = serve("--seed", str(write_seed(tmp_path, "seed.yaml", {"liveperson": {"accounts": [account]}})))
+    assert authorize(server.base_url, "11112222").status_code == 403
+    assert server.stop() == clean_exit()
+    assert "LivePerson account 11112222" in server.stdout()
+    assert "walk-through" not in server.stdout()
+
+
+@pytest.mark.parametrize(
+    ("seed_text", "expected"),
+    [
+        (b'liveperson:\n  accounts:\n    - id: "not-a-number"\n', "liveperson.accounts[0].id: expected a numeric id"),
+        (
+            b'liveperson:\n  accounts:\n    - id: "1"\n      connectors: [{id: "5", type: carrier-pigeon}]\n',
+            "liveperson.accounts[0].connectors[0].type",
+        ),
+        (b'liveperson:\n  accounts:\n    - {id: "1"}\n    - {id: "1"}\n', "duplicate account id '1'"),
+        (b"sunshine: {}\n", "sunshine: unknown field"),
+        (b"liveperson: [unclosed\n", "not valid YAML or JSON"),
+        (b"- just\n- a list\n", "a seed is a mapping"),
+        # a seed saved in Latin-1 (the \xe9 of "Caf\xe9"): no field to name, but still an invalid seed
+        (b'liveperson:\n  accounts:\n    - id: "1"\n      connectors: [{id: "5", type: unauthenticated, name: "Caf\xe9"}]\n', ""),
+    ],
+    ids=["bad-id", "bad-connector-type", "duplicate-account", "unknown-provider", "not-yaml", "not-a-mapping", "not-utf8"],
+)
+def test_invalid_seed_exits_2_and_says_why(tmp_path: Path, seed_text: bytes, expected: str) -> None:
+    seed_path = tmp_path / "seed.yaml"
+    seed_path.write_bytes(seed_text)
+    result = run_command("serve", "--port", "0", "--seed", str(seed_path), cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("messaging-auth-emulator: invalid seed: "), result.stderr
+    assert expected in result.stderr
+    assert str(seed_path) in result.stderr
+    assert "listening on" not in result.stdout
+
+
+def test_missing_seed_file_exits_2(tmp_path: Path) -> None:
+    result = run_command("serve", "--port", "0", "--seed", str(tmp_path / "absent.yaml"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"cannot read seed file {tmp_path / 'absent.yaml'}" in result.stderr
+
+
+# --- usage -----------------------------------------------------------------------------------------
+
+
+def test_help(tmp_path: Path) -> None:
+    top = run_command("--help", cwd=tmp_path)
+    assert top.returncode == 0, top.stderr
+    assert top.stdout.startswith("usage: messaging-auth-emulator")
+    assert "serve" in top.stdout
+
+    serve_help = run_command("serve", "--help", cwd=tmp_path)
+    assert serve_help.returncode == 0, serve_help.stderr
+    for option in ("--host", "--port", "--seed", "--public-host"):
+        assert option in serve_help.stdout
+
+
+def test_version(tmp_path: Path) -> None:
+    result = run_command("--version", cwd=tmp_path)
+    assert (result.returncode, result.stdout.strip()) == (0, f"messaging-auth-emulator {__version__}")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [((), "the following arguments are required"), (("serve", "--port", "eighty"), "invalid int value")],
+    ids=["no-command", "bad-port"],
+)
+def test_usage_errors_exit_2(tmp_path: Path, args: tuple[str, ...], expected: str) -> None:
+    result = run_command(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert expected in result.stderr
