@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, Callable
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 from .core.journal import Journal
-from .core.keys import KeySlot
 from .core.store import Namespace, StateType, Store
 
 if TYPE_CHECKING:
@@ -33,10 +32,6 @@ class ProviderSpec:
     path_prefixes: tuple[str, ...]  # for routing errors (404/405) answered in the provider's shape
     http_error: Callable[[int, str], Response]
     state_type: StateType
-
-    @property
-    def key_slots(self) -> tuple[KeySlot, ...]:
-        return self.state_type.key_slots
 
 
 @dataclass

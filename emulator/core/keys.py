@@ -93,9 +93,6 @@ class KeyRing:
     def current(self, slot: str) -> SigningKey:
         return self._keys[slot][-1]
 
-    def keys(self, slot: str) -> list[SigningKey]:
-        return list(self._keys[slot])
-
     def sign(self, slot: str, claims: dict, headers: dict | None = None) -> str:
         key = self.current(slot)
         return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid, **(headers or {})})
