@@ -8,8 +8,10 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from .config import EmulatorConfig
-from .control.routes import blueprint as control_blueprint, control_error
-from .core.clock import format_instant
+from .fault_injection import replacing_response, spoil
+from .control import blueprint as control_blueprint, control_error
+from .core.clock import format_instant, wall_sleep
+from .core.faults import REPLACING_KINDS, SPOILING_KINDS, RequestInfo
 from .core.journal import Journal, clip
 from .core.store import DEFAULT_NAMESPACE, Store, check_namespace_name
 from .providers import PROVIDERS
@@ -34,7 +36,9 @@ def create_app(config: EmulatorConfig | None = None) -> Flask:
         app.register_blueprint(spec.blueprint)
     app.register_blueprint(control_blueprint)
     app.before_request(_bind_namespace)
+    app.before_request(_inject_fault)
     app.after_request(_journal_response)
+    app.after_request(_spoil_response)  # Flask runs these in reverse: spoil, then journal what left
     app.register_error_handler(HTTPException, _answer_http_error)
     app.register_error_handler(Exception, _answer_unhandled)
     if config.seed is not None:
@@ -53,9 +57,10 @@ def _bind_namespace() -> None:
     """A provider request belongs to its tenant's namespace, else the header's, else `default`."""
     g.namespace = DEFAULT_NAMESPACE
     g.provider = _provider_for_request()
+    g.tenant = None
     if g.provider is None:
         return
-    tenant_id = (request.view_args or {}).get(g.provider.tenant_arg)
+    tenant_id = g.tenant = (request.view_args or {}).get(g.provider.tenant_arg)
     owner = runtime().store.namespace_of(g.provider.name, tenant_id) if tenant_id else None
     if owner is not None:
         g.namespace = owner
@@ -67,6 +72,30 @@ def _bind_namespace() -> None:
         except ValueError as exc:
             return g.provider.http_error(400, str(exc))
     return None
+
+
+def _inject_fault() -> Response | None:
+    """Consult the namespace's fault rules: wait out any latency, then answer for the provider if told to."""
+    g.faults = []
+    provider: ProviderSpec | None = g.get("provider")
+    if provider is None:
+        return None
+    decision = runtime().store.view(g.namespace).faults.decide(
+        RequestInfo(provider.name, request.method, request.path, g.tenant)
+    )
+    g.faults = [{"rule": rule, "kind": "latency"} for rule in decision.delayed_by]
+    if decision.delay:
+        wall_sleep(decision.delay)
+    g.fault = decision.fault
+    if decision.fault is None:
+        return None
+    g.faults.append(decision.fault.describe())
+    return replacing_response(decision.fault, provider) if decision.fault.kind in REPLACING_KINDS else None
+
+
+def _spoil_response(response: Response) -> Response:
+    fault = g.get("fault")
+    return spoil(response, fault) if fault is not None and fault.kind in SPOILING_KINDS else response
 
 
 def _journal_response(response: Response) -> Response:
@@ -86,6 +115,7 @@ def _journal_response(response: Response) -> Response:
         request_headers=dict(request.headers),
         request_body=clip(request.get_data(cache=True).decode("utf-8", "replace")),
         response_body=clip(response.get_data().decode("utf-8", "replace")),
+        faults=g.get("faults", []),
     )
     return response
 

@@ -9,6 +9,8 @@ from typing import Any, Mapping, Protocol
 
 import requests
 
+from .core.faults import ABORT_KEY
+
 CONTROL = "/__emulator"
 
 
@@ -57,7 +59,11 @@ class HttpTransport:
 
 
 class AppTransport:
-    """Requests to an in-process emulator app through Flask's test client: no socket, no thread."""
+    """Requests to an in-process emulator app through Flask's test client: no socket, no thread.
+
+    A fault that drops the connection raises what `requests` raises over a socket, at once (a hang
+    becomes a timeout without the wait), so a test behaves the same in-process and over HTTP.
+    """
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -67,7 +73,21 @@ class AppTransport:
         response = self._client.open(
             path, method=method, query_string=params, json=json, data=data, headers=dict(headers or {})
         )
-        return Reply(response.status_code, response.headers, response.get_data())
+        abort = response.request.environ.get(ABORT_KEY)
+        if abort is not None:
+            raise _ABORT_ERRORS[abort.kind](f"injected fault: {abort.kind} (in-process)")
+        body = response.get_data()
+        promised = response.headers.get("Content-Length")
+        if promised is not None and promised.isdigit() and int(promised) > len(body):
+            raise requests.exceptions.ChunkedEncodingError("injected fault: body cut short (in-process)")
+        return Reply(response.status_code, response.headers, body)
+
+
+_ABORT_ERRORS = {
+    "reset": requests.exceptions.ConnectionError,
+    "empty": requests.exceptions.ConnectionError,
+    "hang": requests.exceptions.ReadTimeout,
+}
 
 
 class EmulatorError(Exception):
@@ -170,11 +190,90 @@ class EmulatorClient:
         return self.move_clock(advance=duration)
 
     def journal(
-        self, provider: str | None = None, method: str | None = None, path: str | None = None, limit: int | None = None
+        self,
+        provider: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        status: int | None = None,
+        limit: int | None = None,
     ) -> list[dict]:
         """Requests this namespace received, oldest first; `path` is a glob (`*`, `**`)."""
-        filters = {"provider": provider, "method": method, "path": path, "limit": limit}
+        filters = {"provider": provider, "method": method, "path": path, "status": status, "limit": limit}
         return self._call("GET", "/journal", params=filters)["entries"]
 
     def clear_journal(self) -> None:
         self._call("DELETE", "/journal")
+
+    # --- journal assertions ------------------------------------------------------------------------
+
+    def calls(self, **filters: Any) -> list[dict]:
+        """The recorded requests matching `provider`, `method`, `path` (glob) and `status`."""
+        return self.journal(**filters)
+
+    def assert_called(self, times: int | None = None, **filters: Any) -> list[dict]:
+        """Assert a matching request was made (exactly `times` times, if given); answers the matches."""
+        matches = self.calls(**filters)
+        if (times is None and not matches) or (times is not None and len(matches) != times):
+            wanted = "at least once" if times is None else f"{times} time(s)"
+            raise AssertionError(f"expected {_describe(filters)} {wanted}, saw {len(matches)}\n{self._nearest()}")
+        return matches
+
+    def assert_not_called(self, **filters: Any) -> None:
+        matches = self.calls(**filters)
+        if matches:
+            raise AssertionError(f"expected no {_describe(filters)}, saw {len(matches)}\n{self._nearest()}")
+
+    def _nearest(self, count: int = 10) -> str:
+        entries = self.journal(limit=count)
+        if not entries:
+            return "the journal of this namespace is empty"
+        lines = [f"  {e['method']} {e['path']}{'?' + e['query'] if e['query'] else ''} -> {e['status']}" for e in entries]
+        return f"last {len(entries)} request(s) of namespace {self.namespace!r}:\n" + "\n".join(lines)
+
+    # --- faults -----------------------------------------------------------------------------------
+
+    def add_fault(self, kind: str, match: Mapping[str, str] | None = None, **spec: Any) -> str:
+        """Add a fault rule: `add_fault("status", status=503, match={"path": "/api/**"}, times=2)`; answers its id."""
+        return self._call("POST", "/faults", json={"kind": kind, "match": dict(match or {}), **spec})["id"]
+
+    def faults(self) -> list[dict]:
+        """The rules of this namespace with their `matched` and `fired` counts."""
+        return self._call("GET", "/faults")["faults"]
+
+    def remove_fault(self, rule_id: str) -> None:
+        self._call("DELETE", f"/faults/{rule_id}")
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/faults")
+
+    # --- token lifecycle ----------------------------------------------------------------------------
+
+    def expire(self, token: str | None = None, at: str | datetime | None = None, **selector: str) -> dict:
+        """Expire a token (or every token of `account=`/`consumer=`), now or `at` a time."""
+        return self._call("POST", "/tokens/expire", json=_target(token, selector, at=None if at is None else _instant(at)))
+
+    def revoke(self, token: str | None = None, **selector: str) -> dict:
+        return self._call("POST", "/tokens/revoke", json=_target(token, selector))
+
+    def fail_validations(self, token: str, times: int = 1) -> dict:
+        """The next `times` validations of `token` fail."""
+        return self._call("POST", "/tokens/fail", json={"token": token, "times": times})
+
+    def rotate_keys(self, grace: str | float | None = None, **selector: str) -> list[dict]:
+        """New signing keys; old tokens verify for `grace` (None: forever, 0: not at all)."""
+        body = {**selector, **({} if grace is None else {"grace": grace})}
+        return self._call("POST", "/tokens/rotate", json=body)["rotated"]
+
+    def set_ttl(self, **settings: Any) -> dict:
+        """Change a tenant's lifetimes at run time: `set_ttl(account="123", ext_jwt_ttl="30s")`."""
+        return self._call("POST", "/tokens/ttl", json=settings)["settings"]
+
+
+def _target(token: str | None, selector: Mapping[str, str], **extra: Any) -> dict:
+    body = {**selector, **{k: v for k, v in extra.items() if v is not None}}
+    return {"token": token, **body} if token is not None else body
+
+
+def _describe(filters: Mapping[str, Any]) -> str:
+    named = " ".join(f"{k}={v}" for k, v in filters.items() if v is not None)
+    return f"a request with {named}" if named else "a request"

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .core.validation import first_error
 from .providers.liveperson.models import LivePersonSeed
 
 DEMO_SEED_PATH = Path(__file__).parent / "demo_seed.yaml"
@@ -36,13 +37,6 @@ class Seed(BaseModel):
         return {name: getattr(self, name) for name in type(self).model_fields if getattr(self, name) is not None}
 
 
-def _field_path(location: tuple) -> str:
-    path = ""
-    for part in location:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path
-
-
 def parse_seed(data: Any) -> Seed:
     """Validate seed data (already parsed); SeedError names the first bad field."""
     if data is None:
@@ -52,11 +46,7 @@ def parse_seed(data: Any) -> Seed:
     try:
         return Seed.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = "unknown field"
-        raise SeedError(_field_path(first["loc"]), message) from None
+        raise SeedError(*first_error(exc)) from None
 
 
 def parse_seed_text(text: str | bytes) -> Seed:

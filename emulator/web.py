@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
@@ -32,6 +32,9 @@ class ProviderSpec:
     path_prefixes: tuple[str, ...]  # for routing errors (404/405) answered in the provider's shape
     http_error: Callable[[int, str], Response]
     state_type: StateType
+    tenant_key: str  # the key that names a tenant in control calls, e.g. {"account": "123"}
+    selector_keys: frozenset[str]  # every key a token selector of this provider may use
+    token_subjects: Callable[[Mapping[str, str]], list[str]]  # selector -> lifecycle subjects
 
 
 @dataclass

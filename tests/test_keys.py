@@ -110,16 +110,28 @@ def test_rotation_signs_with_a_new_kid_and_keeps_old_tokens_valid_during_grace(r
     assert ring.verify(SLOT, old, NOW) and ring.verify(SLOT, new, NOW)
 
 
-def test_rotation_without_grace_drops_old_keys(ring):
+def test_rotation_with_a_grace_period_retires_old_keys_when_it_ends(ring):
+    old = ring.sign(SLOT, claims(exp=NOW + 3600))
+    ring.rotate(SLOT, retire_at=NOW + 60)
+    assert ring.verify(SLOT, old, NOW + 59)["sub"] == "s"
+    with pytest.raises(TokenError) as caught:
+        ring.verify(SLOT, old, NOW + 60)
+    assert caught.value.reason == TokenError.UNKNOWN_KEY
+    assert ring.verify(SLOT, ring.sign(SLOT, claims(exp=NOW + 3600)), NOW + 61)["sub"] == "s"
+
+
+def test_rotation_without_grace_retires_old_keys_at_once(ring):
     old = ring.sign(SLOT, claims())
-    ring.rotate(SLOT, keep_previous=False)
+    ring.rotate(SLOT, retire_at=NOW)
     assert reason_of(ring, old) == TokenError.UNKNOWN_KEY
 
 
 def test_rotated_keys_survive_export_and_restore(ring):
-    ring.rotate(SLOT)
+    old = ring.sign(SLOT, claims())
+    ring.rotate(SLOT, retire_at=NOW)
     token = ring.sign(SLOT, claims())
     restored = KeyRing(KEY_SLOTS)
     restored.restore(json.loads(json.dumps(ring.export())))
     assert restored.verify(SLOT, token, NOW)["sub"] == "s"
+    assert reason_of(restored, old) == TokenError.UNKNOWN_KEY
     assert restored.rotate(SLOT).kid == "00003"

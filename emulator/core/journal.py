@@ -29,6 +29,7 @@ class JournalEntry:
     request_headers: dict = field(default_factory=dict)
     request_body: str = ""
     response_body: str = ""
+    faults: list = field(default_factory=list)  # the fault rules that acted on this request
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -65,6 +66,7 @@ class Journal:
         provider: str | None = None,
         method: str | None = None,
         path: str | None = None,
+        status: int | None = None,
         limit: int | None = None,
     ) -> list[JournalEntry]:
         """Entries oldest first; `None` filters match anything, `path` is a glob."""
@@ -79,6 +81,7 @@ class Journal:
             and (provider is None or e.provider == provider)
             and (method is None or e.method == method.upper())
             and (path is None or path_matches(path, e.path))
+            and (status is None or e.status == status)
         ]
         return selected[-limit:] if limit else selected
 

@@ -25,6 +25,8 @@ class TokenError(Exception):
     WRONG_AUDIENCE = "wrong_audience"
     WRONG_ISSUER = "wrong_issuer"
     MISSING_CLAIM = "missing_claim"
+    REVOKED = "revoked"
+    INJECTED = "injected_failure"
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
@@ -89,6 +91,7 @@ class KeyRing:
         self._slots = {slot.name: slot for slot in slots}
         self._keys: dict[str, list[SigningKey]] = {name: [slot.fixed_key()] for name, slot in self._slots.items()}
         self._generations: dict[str, int] = {name: 0 for name in self._slots}
+        self._retire_at: dict[str, float] = {}  # kid -> when a rotated-out key stops verifying
 
     def current(self, slot: str) -> SigningKey:
         return self._keys[slot][-1]
@@ -116,7 +119,7 @@ class KeyRing:
         except jwt.PyJWTError as exc:
             raise TokenError(TokenError.MALFORMED, str(exc)) from None
         key = next((k for k in self._keys[slot] if k.kid == header.get("kid")), None)
-        if key is None:
+        if key is None or now >= self._retire_at.get(key.kid, now + 1):
             raise TokenError(TokenError.UNKNOWN_KEY, f"kid {header.get('kid')!r}")
         options = {
             "verify_exp": False,  # time claims are checked below against the emulator's clock
@@ -143,11 +146,17 @@ class KeyRing:
             check_time_claims(claims, now)
         return claims
 
-    def rotate(self, slot: str, keep_previous: bool = True) -> SigningKey:
-        """Start signing `slot` with a new key; older keys keep verifying unless dropped."""
+    def slots(self) -> list[str]:
+        return list(self._slots)
+
+    def rotate(self, slot: str, retire_at: float | None = None) -> SigningKey:
+        """Start signing `slot` with a new key; older keys keep verifying until `retire_at` (None: always)."""
         self._generations[slot] += 1
         key = SigningKey.generate(_next_kid(self._slots[slot].kid, self._generations[slot]))
-        self._keys[slot] = [*self._keys[slot], key] if keep_previous else [key]
+        if retire_at is not None:
+            for old in self._keys[slot]:
+                self._retire_at[old.kid] = min(retire_at, self._retire_at.get(old.kid, retire_at))
+        self._keys[slot] = [*self._keys[slot], key]
         return key
 
     def export(self) -> dict:
@@ -157,8 +166,14 @@ class KeyRing:
             fixed = self._slots[name].fixed_key()
             out[name] = {
                 "generation": self._generations[name],
-                "keys": [{"kid": k.kid} if k is fixed else {"kid": k.kid, "pem": k.private_pem()} for k in keys],
+                "keys": [self._export_key(k, fixed) for k in keys],
             }
+        return out
+
+    def _export_key(self, key: SigningKey, fixed: SigningKey) -> dict:
+        out: dict = {"kid": key.kid} if key is fixed else {"kid": key.kid, "pem": key.private_pem()}
+        if key.kid in self._retire_at:
+            out["retire_at"] = self._retire_at[key.kid]
         return out
 
     def restore(self, data: dict) -> None:
@@ -174,6 +189,9 @@ class KeyRing:
                 raise ValueError(f"key slot {name!r}: generation is a whole number")
             self._keys[name] = keys
             self._generations[name] = generation
+            for k in entry["keys"]:
+                if k.get("retire_at") is not None:
+                    self._retire_at[k["kid"]] = float(k["retire_at"])
 
 
 def check_time_claims(claims: dict, now: float) -> None:

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from .clock import Clock
+from .faults import FaultRules
 from .keys import KeyRing, KeySlot
+from .lifecycle import TokenLifecycle
 
 DEFAULT_NAMESPACE = "default"
 _NAMESPACE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -20,6 +22,8 @@ class ProviderState(Protocol):
     def tenant_ids(self) -> Iterable[str]: ...
 
     def apply_seed(self, part: Any) -> None: ...
+
+    def update_settings(self, tenant_id: str, changes: dict) -> dict: ...
 
     def export(self) -> dict: ...
 
@@ -56,6 +60,8 @@ class Namespace:
         self.name = name
         self.clock = Clock()
         self.keys = KeyRing(slot for t in types for slot in t.key_slots)
+        self.faults = FaultRules()  # test set-up, not state: never exported
+        self.tokens = TokenLifecycle()
         self.states: dict[str, ProviderState] = {t.provider: t.create() for t in types}
 
     def state(self, provider: str) -> Any:
@@ -68,6 +74,7 @@ class Namespace:
         return {
             "clock": self.clock.export(),
             "keys": self.keys.export(),
+            "tokens": self.tokens.export(),
             "providers": {provider: state.export() for provider, state in self.states.items()},
         }
 
@@ -116,11 +123,14 @@ class Store:
         """Drop one namespace wholesale (or every namespace when `name` is None)."""
         with self.lock:
             if name is None:
+                for namespace in self._namespaces.values():
+                    namespace.faults.clear()
                 self._namespaces.clear()
                 self._tenants.clear()
                 return
             namespace = self._namespaces.pop(name, None)
             if namespace is not None:
+                namespace.faults.clear()  # let go of requests its rules hold hanging
                 for provider, ids in namespace.tenants().items():
                     for tenant_id in ids:
                         self._tenants.pop((provider, tenant_id), None)
@@ -151,13 +161,14 @@ class Store:
         check_namespace_name(name)
         if not isinstance(data, Mapping):
             raise ValueError(f"state.namespaces.{name}: expected an object")
-        unknown = sorted(set(data) - {"clock", "keys", "providers"})
+        unknown = sorted(set(data) - {"clock", "keys", "tokens", "providers"})
         if unknown:
             raise ValueError(f"state.namespaces.{name}.{unknown[0]}: unknown field")
         namespace = Namespace(name, self._types.values())
         try:
             namespace.clock.restore(data.get("clock", {}))
             namespace.keys.restore(data.get("keys", {}))
+            namespace.tokens.restore(data.get("tokens", {}))
             for provider, state in data.get("providers", {}).items():
                 if provider not in self._types:
                     raise ValueError(f"unknown provider {provider!r}")

@@ -31,12 +31,19 @@ class LivePersonError(Exception):
                 "time": datetime.fromtimestamp(now, tz=timezone.utc).isoformat(timespec="milliseconds"),
                 "message": self.message,
                 "internalCode": internal_code,
-                "responseStatus": HTTPStatus(self.status).name,
+                "responseStatus": _status_name(self.status),
             }
         }
 
     def response(self, now: float) -> Response:
         return json_response(self.body(now), self.status, headers={REASON_HEADER: self.reason})
+
+
+def _status_name(status: int) -> str:
+    try:
+        return HTTPStatus(status).name
+    except ValueError:  # a status only a test would ask for (e.g. 499)
+        return f"HTTP_{status}"
 
 
 class InvalidCustomerJwt(LivePersonError):

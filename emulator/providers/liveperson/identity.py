@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Mapping
 
 from ...core.keys import KeySlot, TokenError
 from ...core.store import Namespace
@@ -18,8 +19,26 @@ EXTERNAL_JWT_SLOT = KeySlot("liveperson.external", "idp-ext-00001", _KEYDATA / "
 KEY_SLOTS = (CONSUMER_JWT_SLOT, EXTERNAL_JWT_SLOT)
 
 
+SELECTOR_KEYS = frozenset({"account", "consumer"})
+
+
 def audience(account_id: str) -> str:
     return f"acc:{account_id}"
+
+
+def token_subjects(account_id: str, consumer_id: str | None = None) -> list[str]:
+    """The lifecycle subjects of a token: its account, and its consumer when it has one."""
+    subjects = [f"liveperson:account:{account_id}"]
+    return subjects + [f"liveperson:consumer:{consumer_id}"] if consumer_id else subjects
+
+
+def selector_subjects(selector: Mapping[str, str]) -> list[str]:
+    """A control call's `{"account"[, "consumer"]}` or `{"consumer"}` as the narrowest subject it names."""
+    if "consumer" in selector:
+        return [f"liveperson:consumer:{selector['consumer']}"]
+    if "account" in selector:
+        return [f"liveperson:account:{selector['account']}"]
+    raise ValueError("name an account or a consumer")
 
 
 class ConsumerIdentity:
@@ -27,6 +46,7 @@ class ConsumerIdentity:
 
     def __init__(self, namespace: Namespace, account: Account) -> None:
         self._keys = namespace.keys
+        self._tokens = namespace.tokens
         self._now = namespace.clock.now()
         self._account = account
 
@@ -87,12 +107,16 @@ class ConsumerIdentity:
             "exp": iat + int(self._account.settings.ext_jwt_ttl),
             "auth_time": first_issued,
         }
-        return self._keys.sign(EXTERNAL_JWT_SLOT.name, claims)
+        return self._issued(self._keys.sign(EXTERNAL_JWT_SLOT.name, claims), consumer_id)
 
     def _sign_consumer_jwt(self, consumer_id: str, ttl: float) -> str:
         iat = int(self._now)
         claims = {"sub": consumer_id, "aud": audience(self._account.id), "iss": IDP_ISSUER, "exp": iat + int(ttl), "iat": iat}
-        return self._keys.sign(CONSUMER_JWT_SLOT.name, claims)
+        return self._issued(self._keys.sign(CONSUMER_JWT_SLOT.name, claims), consumer_id)
+
+    def _issued(self, token: str, consumer_id: str) -> str:
+        self._tokens.issued(token, token_subjects(self._account.id, consumer_id))
+        return token
 
     def _verify_external(self, id_token: object, check_expiry: bool) -> dict:
         try:
@@ -105,6 +129,7 @@ class ConsumerIdentity:
                 required=("exp", "iat", "sub"),
                 check_expiry=check_expiry,
             )
+            self._tokens.check(id_token, self._now, allow_expired=not check_expiry)
         except TokenError as exc:
             raise self._invalid(exc.reason) from None
         if not isinstance(claims["sub"], str) or not claims["sub"]:

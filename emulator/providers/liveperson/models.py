@@ -141,6 +141,14 @@ class LivePersonState(_Model):
     def tenant_ids(self) -> Iterable[str]:
         return self.accounts.keys()
 
+    def update_settings(self, account_id: str, changes: dict) -> dict:
+        """Change an account's settings at run time (e.g. `{"ext_jwt_ttl": "30s"}`); answers them all."""
+        account = self.accounts.get(account_id)
+        if account is None:
+            raise KeyError(account_id)
+        account.settings = AccountSettings.model_validate({**account.settings.model_dump(), **changes})
+        return account.settings.model_dump()
+
     def apply_seed(self, part: LivePersonSeed) -> None:
         """Add the seed's accounts; an account seeded again is replaced."""
         for account in part.accounts:

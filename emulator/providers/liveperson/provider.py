@@ -3,7 +3,7 @@
 from ...core.store import StateType
 from ...web import ProviderSpec
 from .errors import http_error
-from .identity import KEY_SLOTS
+from .identity import KEY_SLOTS, SELECTOR_KEYS, selector_subjects
 from .models import LivePersonState
 from .routes import PROVIDER, blueprint
 
@@ -14,4 +14,7 @@ SPEC = ProviderSpec(
     path_prefixes=("/api/account/", "/csdr/", "/sentinel/"),
     http_error=http_error,
     state_type=StateType(PROVIDER, LivePersonState, LivePersonState.restore, KEY_SLOTS),
+    tenant_key="account",
+    selector_keys=SELECTOR_KEYS,
+    token_subjects=selector_subjects,
 )

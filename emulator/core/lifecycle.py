@@ -1,0 +1,156 @@
+"""Token lifecycle overrides of one namespace: expire, revoke, fail the next validations.
+
+Tokens are stateless JWTs, so the namespace remembers a fingerprint of each token it issued (bounded)
+with the subjects it belongs to (e.g. `liveperson:account:123`, `liveperson:consumer:<uuid>`). An
+override names a token or a subject; a subject override reaches the tokens issued before it, not after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Iterable
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+from .keys import TokenError
+
+REGISTRY_LIMIT = 50_000  # tokens remembered per namespace; the oldest are forgotten first
+
+
+def fingerprint(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass
+class _Issued:
+    sequence: int
+    subjects: tuple[str, ...]
+
+
+@dataclass
+class _Override:
+    expires_at: float | None = None
+    revoked: bool = False
+    failures_left: int = 0
+
+
+@dataclass(frozen=True)
+class _SubjectCut:
+    through_sequence: int  # tokens issued up to this sequence number are affected
+    expires_at: float | None  # None: revoked
+
+
+class TokenLifecycle:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sequence = itertools.count(1)
+        self._last_sequence = 0
+        self._issued: OrderedDict[str, _Issued] = OrderedDict()
+        self._overrides: dict[str, _Override] = {}
+        self._cuts: dict[str, list[_SubjectCut]] = {}
+
+    def issued(self, token: str, subjects: Iterable[str]) -> None:
+        """Remember a token the namespace just issued."""
+        with self._lock:
+            self._last_sequence = next(self._sequence)
+            self._issued[fingerprint(token)] = _Issued(self._last_sequence, tuple(subjects))
+            if len(self._issued) > REGISTRY_LIMIT:
+                self._issued.popitem(last=False)
+
+    def knows(self, token: str) -> bool:
+        return fingerprint(token) in self._issued
+
+    def expire_token(self, token: str, at: float) -> None:
+        with self._lock:
+            override = self._overrides.setdefault(fingerprint(token), _Override())
+            override.expires_at = at if override.expires_at is None else min(override.expires_at, at)
+
+    def revoke_token(self, token: str) -> None:
+        with self._lock:
+            self._overrides.setdefault(fingerprint(token), _Override()).revoked = True
+
+    def fail_next(self, token: str, times: int) -> None:
+        """The next `times` validations of this token fail, whatever else holds."""
+        with self._lock:
+            self._overrides.setdefault(fingerprint(token), _Override()).failures_left = times
+
+    def expire_subjects(self, subjects: Iterable[str], at: float) -> None:
+        self._cut(subjects, at)
+
+    def revoke_subjects(self, subjects: Iterable[str]) -> None:
+        self._cut(subjects, None)
+
+    def _cut(self, subjects: Iterable[str], expires_at: float | None) -> None:
+        with self._lock:
+            for subject in subjects:
+                self._cuts.setdefault(subject, []).append(_SubjectCut(self._last_sequence, expires_at))
+
+    def check(self, token: str, now: float, *, allow_expired: bool = False) -> None:
+        """Raise the TokenError an override calls for: injected failure, revoked, or expired."""
+        key = fingerprint(token)
+        with self._lock:
+            override = self._overrides.get(key)
+            if override is not None and override.failures_left > 0:
+                override.failures_left -= 1
+                raise TokenError(TokenError.INJECTED, "a failure injected by the test")
+            issued = self._issued.get(key)
+            # a token the registry forgot (or from before a restart) counts as issued before every cut
+            sequence = issued.sequence if issued else 0
+            cuts = [cut for subject in (issued.subjects if issued else ()) for cut in self._cuts.get(subject, ())]
+        affecting = [cut for cut in cuts if sequence <= cut.through_sequence]
+        if (override and override.revoked) or any(cut.expires_at is None for cut in affecting):
+            raise TokenError(TokenError.REVOKED, "revoked by the test")
+        if allow_expired:
+            return
+        expiries = [cut.expires_at for cut in affecting if cut.expires_at is not None]
+        if override and override.expires_at is not None:
+            expiries.append(override.expires_at)
+        if expiries and now >= min(expiries):
+            raise TokenError(TokenError.EXPIRED, "expired by the test")
+
+    def export(self) -> dict:
+        with self._lock:
+            return {
+                "last_sequence": self._last_sequence,
+                "issued": {key: [i.sequence, list(i.subjects)] for key, i in self._issued.items()},
+                "overrides": {key: vars(o).copy() for key, o in self._overrides.items()},
+                "cuts": {s: [[c.through_sequence, c.expires_at] for c in cuts] for s, cuts in self._cuts.items()},
+            }
+
+    def restore(self, data: dict) -> None:
+        """Load an export; anything of the wrong type is a ValueError, and nothing changes."""
+        document = _LifecycleDocument.model_validate(data)
+        issued = OrderedDict((k, _Issued(v[0], tuple(v[1]))) for k, v in document.issued.items())
+        overrides = {k: _Override(**v.model_dump()) for k, v in document.overrides.items()}
+        cuts = {s: [_SubjectCut(c[0], c[1]) for c in v] for s, v in document.cuts.items()}
+        last = document.last_sequence
+        with self._lock:
+            self._issued, self._overrides, self._cuts = issued, overrides, cuts
+            self._last_sequence = last
+            self._sequence = itertools.count(last + 1)
+
+
+Seconds = StrictFloat | StrictInt
+
+
+class _OverrideDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    expires_at: Seconds | None = None
+    revoked: StrictBool = False
+    failures_left: StrictInt = Field(default=0, ge=0)
+
+
+class _LifecycleDocument(BaseModel):
+    """The exported shape, validated on import."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    last_sequence: StrictInt = Field(default=0, ge=0)
+    issued: dict[str, tuple[StrictInt, list[StrictStr]]] = {}
+    overrides: dict[str, _OverrideDocument] = {}
+    cuts: dict[str, list[tuple[StrictInt, Seconds | None]]] = {}
