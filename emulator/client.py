@@ -9,7 +9,7 @@ from typing import Any, Mapping, Protocol
 
 import requests
 
-from .core.faults import ABORT_KEY
+from .core.faults import ABORT_HEADER
 
 CONTROL = "/__emulator"
 
@@ -73,9 +73,9 @@ class AppTransport:
         response = self._client.open(
             path, method=method, query_string=params, json=json, data=data, headers=dict(headers or {})
         )
-        abort = response.request.environ.get(ABORT_KEY)
-        if abort is not None:
-            raise _ABORT_ERRORS[abort.kind](f"injected fault: {abort.kind} (in-process)")
+        abort = response.headers.get(ABORT_HEADER)
+        if abort in _ABORT_ERRORS:
+            raise _ABORT_ERRORS[abort](f"injected fault: {abort} (in-process)")
         body = response.get_data()
         promised = response.headers.get("Content-Length")
         if promised is not None and promised.isdigit() and int(promised) > len(body):

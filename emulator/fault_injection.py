@@ -1,8 +1,9 @@
 """Applying a fault rule's decision to one HTTP exchange (the rules themselves live in core/faults.py).
 
 Faults that need the raw connection (reset, empty, hang) are handed to the server through the WSGI
-environ: waitress (server.py) drops the connection, the in-process transport (client.py) raises what
-`requests` would raise.
+environ: waitress (server.py) drops the connection before a byte is written. The in-process transport
+(client.py) gets a copy of the environ, so the same order also rides on a header it reads, and it
+raises what `requests` would raise.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from http import HTTPStatus
 
 from flask import Response, request
 
-from .core.faults import ABORT_KEY, Fault
+from .core.faults import ABORT_HEADER, ABORT_KEY, Fault
 from .web import ProviderSpec, current_namespace
 
 RETRY_AFTER_DEFAULT = "1"  # seconds, on 429 and 503 when the rule names none
@@ -40,7 +41,7 @@ def replacing_response(fault: Fault, provider: ProviderSpec) -> Response:
         response.headers.update(spec.headers)
     else:
         request.environ[ABORT_KEY] = Abort(spec.kind, spec.duration, _released_event(fault))
-        response = Response(b"", 200)
+        response = Response(b"", 200, headers={ABORT_HEADER: spec.kind})
     response.headers[FAULT_HEADER] = fault.rule_id
     return response
 

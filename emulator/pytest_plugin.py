@@ -21,12 +21,16 @@ from .server import BackgroundServer
 from .web import NAMESPACE_HEADER
 
 TIME_MARKER = "emulator_time"
+FAULT_MARKER = "emulator_fault"
 ACCOUNT_MARKER = "lp_account"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", f"{TIME_MARKER}(when): start the test's emulator clock frozen at an ISO 8601 time"
+    )
+    config.addinivalue_line(
+        "markers", f"{FAULT_MARKER}(kind, **rule): a fault rule in the test's namespace from the start (repeatable)"
     )
     config.addinivalue_line(
         "markers", f"{ACCOUNT_MARKER}(**fields): seed fields (features, settings, ...) of the lp_account fixture"
@@ -63,19 +67,33 @@ class EmulatorHandle:
         return self.request("GET", path, **kwargs)
 
 
+@dataclass(frozen=True)
+class MarkerSetup:
+    """What a test's markers ask of its namespace before it starts."""
+
+    frozen_at: str | None = None
+    faults: tuple[dict, ...] = ()
+
+
 @contextmanager
 def emulator_namespace(
-    transport: Transport, base_url: str | None = None, frozen_at: str | None = None
+    transport: Transport, base_url: str | None = None, setup: MarkerSetup = MarkerSetup()
 ) -> Iterator[EmulatorHandle]:
     """A fresh namespace for the duration of the block, reset afterwards."""
     namespace = f"test-{secrets.token_hex(8)}"
     control = EmulatorClient(namespace=namespace, transport=transport)
-    if frozen_at is not None:
-        control.freeze(at=frozen_at)
+    if setup.frozen_at is not None:
+        control.freeze(at=setup.frozen_at)
+    for rule in setup.faults:
+        control.add_fault(**rule)
     try:
         yield EmulatorHandle(namespace, control, transport, base_url)
     finally:
         control.reset()
+
+
+def _test_setup(request: pytest.FixtureRequest) -> MarkerSetup:
+    return MarkerSetup(_frozen_at(request), tuple(_fault_rules(request)))
 
 
 def _frozen_at(request: pytest.FixtureRequest) -> str | None:
@@ -86,6 +104,13 @@ def _frozen_at(request: pytest.FixtureRequest) -> str | None:
     if len(times) != 1 or set(marker.kwargs) - {"when"}:
         raise pytest.UsageError(f"@pytest.mark.{TIME_MARKER} takes one ISO 8601 time: emulator_time(when)")
     return times[0]
+
+
+def _fault_rules(request: pytest.FixtureRequest) -> Iterator[dict]:
+    for marker in request.node.iter_markers(FAULT_MARKER):
+        if len(marker.args) != 1:
+            raise pytest.UsageError(f"@pytest.mark.{FAULT_MARKER} takes the fault kind, then the rule: emulator_fault(kind, **rule)")
+        yield {"kind": marker.args[0], **marker.kwargs}
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +128,7 @@ def emulator_app(emulator_config: EmulatorConfig) -> Any:
 @pytest.fixture
 def emulator(emulator_app: Any, request: pytest.FixtureRequest) -> Iterator[EmulatorHandle]:
     """In-process emulator, no socket: a fresh namespace for this test, reset afterwards."""
-    with emulator_namespace(AppTransport(emulator_app), frozen_at=_frozen_at(request)) as handle:
+    with emulator_namespace(AppTransport(emulator_app), setup=_test_setup(request)) as handle:
         yield handle
 
 
@@ -118,7 +143,7 @@ def emulator_server_url(emulator_config: EmulatorConfig) -> Iterator[str]:
 def emulator_server(emulator_server_url: str, request: pytest.FixtureRequest) -> Iterator[EmulatorHandle]:
     """The session's HTTP emulator, with a fresh namespace for this test; `base_url` for your client."""
     transport = HttpTransport(emulator_server_url)
-    with emulator_namespace(transport, emulator_server_url, _frozen_at(request)) as handle:
+    with emulator_namespace(transport, emulator_server_url, _test_setup(request)) as handle:
         yield handle
 
 
@@ -131,6 +156,12 @@ def emulator_backend(emulator: EmulatorHandle) -> EmulatorHandle:
 @pytest.fixture
 def emulator_clock(emulator_backend: EmulatorHandle) -> EmulatorClient:
     """The control client of this test's namespace, for clock moves: `advance("11m")`, `set_time`, `freeze`."""
+    return emulator_backend.control
+
+
+@pytest.fixture
+def emulator_faults(emulator_backend: EmulatorHandle) -> EmulatorClient:
+    """The control client of this test's namespace, for `add_fault`, `faults`, `remove_fault`, `clear_faults`."""
     return emulator_backend.control
 
 

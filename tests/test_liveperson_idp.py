@@ -47,7 +47,8 @@ def test_create_issues_a_ten_minute_external_jwt(lp_account):
     header, claims = jwt.get_unverified_header(token), claims_of(token)
     assert header["alg"] == "RS256" and header["kid"]
     now = 1_772_366_400
-    assert claims == {"iss": IDP_ISSUER, "aud": f"acc:{lp_account.id}", "sub": claims["sub"], "iat": now, "exp": now + 600, "auth_time": now}
+    assert claims == {"iss": IDP_ISSUER, "aud": f"acc:{lp_account.id}", "sub": claims["sub"], "iat": now, "exp": now + 600, "auth_time": now, "jti": claims["jti"]}
+    assert claims["jti"] != claims_of(lp_account.issue_ext_jwt())["jti"]
 
 
 def test_each_create_is_a_new_consumer(lp_account):

@@ -9,13 +9,15 @@ import threading
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from .clock import parse_duration
 from .patterns import path_matches
+from .validation import first_error
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 ABORT_KEY = "emulator.abort"  # WSGI environ key: the server must drop this connection (see fault_injection.py)
+ABORT_HEADER = "X-Emulator-Abort"  # the same order for the in-process transport, which never sees the environ
 MAX_DELAY = 120.0  # seconds: a latency or hang longer than this is a mistake in the test
 
 # kinds answered instead of the provider (the handler never runs, state is untouched)
@@ -59,6 +61,22 @@ class LogNormal(_Strict):
     lognormal: LogNormalParameters
 
 
+def _delay(value: object) -> float | Uniform | LogNormal | None:
+    """A fixed duration, `{"uniform": [low, high]}` or `{"lognormal": {"median", "sigma"}}`."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        shape = Uniform if "uniform" in value else LogNormal if "lognormal" in value else None
+        if shape is None:
+            raise ValueError("a delay is a duration, {uniform: [low, high]} or {lognormal: {median, sigma}}")
+        try:
+            return shape.model_validate(value)
+        except ValidationError as exc:
+            field, message = first_error(exc)
+            raise ValueError(f"{field}: {message}") from None
+    return parse_duration(value)
+
+
 class FaultSpec(_Strict):
     """A fault rule as a test writes it (`POST /__emulator/faults`)."""
 
@@ -66,7 +84,7 @@ class FaultSpec(_Strict):
     kind: FaultKind
     status: int | None = Field(default=None, ge=400, le=599)
     headers: dict[str, str] = {}
-    delay: Duration | Uniform | LogNormal | None = None
+    delay: Annotated[float | Uniform | LogNormal | None, BeforeValidator(_delay)] = None
     duration: Duration = 30.0  # hang: how long the connection is held before it is reset
     content_type: str = "text/html; charset=utf-8"
     times: int | None = Field(default=None, ge=1)  # fire for the next N matching requests only

@@ -106,6 +106,7 @@ class ConsumerIdentity:
             "iat": iat,
             "exp": iat + int(self._account.settings.ext_jwt_ttl),
             "auth_time": first_issued,
+            "jti": str(uuid.uuid4()),  # every token distinct, so expiring one never touches its successor
         }
         return self._issued(self._keys.sign(EXTERNAL_JWT_SLOT.name, claims), consumer_id)
 
