@@ -11,7 +11,7 @@ from .config import EmulatorConfig
 from .fault_injection import replacing_response, spoil
 from .control import blueprint as control_blueprint, control_error
 from .core.clock import format_instant, wall_sleep
-from .core.faults import REPLACING_KINDS, SPOILING_KINDS, RequestInfo
+from .core.faults import ABORT_HEADER, REPLACING_KINDS, SPOILING_KINDS, RequestInfo
 from .core.journal import Journal, clip
 from .core.store import DEFAULT_NAMESPACE, Store, check_namespace_name
 from .providers import PROVIDERS
@@ -104,6 +104,7 @@ def _journal_response(response: Response) -> Response:
         return response
     state = runtime()
     now = state.store.view(g.namespace).clock.now()
+    dropped = ABORT_HEADER in response.headers  # the client gets no answer at all: recorded as status 0
     state.journal.record(
         time=format_instant(now),
         namespace=g.namespace,
@@ -111,10 +112,10 @@ def _journal_response(response: Response) -> Response:
         method=request.method,
         path=request.path,
         query=request.query_string.decode("latin-1"),
-        status=response.status_code,
+        status=0 if dropped else response.status_code,
         request_headers=dict(request.headers),
         request_body=clip(request.get_data(cache=True).decode("utf-8", "replace")),
-        response_body=clip(response.get_data().decode("utf-8", "replace")),
+        response_body="" if dropped else clip(response.get_data().decode("utf-8", "replace")),
         faults=g.get("faults", []),
     )
     return response

@@ -215,7 +215,7 @@ class EmulatorClient:
         matches = self.calls(**filters)
         if (times is None and not matches) or (times is not None and len(matches) != times):
             wanted = "at least once" if times is None else f"{times} time(s)"
-            raise AssertionError(f"expected {_describe(filters)} {wanted}, saw {len(matches)}\n{self._nearest()}")
+            raise AssertionError(f"expected a {_describe(filters)} {wanted}, saw {len(matches)}\n{self._nearest()}")
         return matches
 
     def assert_not_called(self, **filters: Any) -> None:
@@ -276,4 +276,4 @@ def _target(token: str | None, selector: Mapping[str, str], **extra: Any) -> dic
 
 def _describe(filters: Mapping[str, Any]) -> str:
     named = " ".join(f"{k}={v}" for k, v in filters.items() if v is not None)
-    return f"a request with {named}" if named else "a request"
+    return f"request with {named}" if named else "request"

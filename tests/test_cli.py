@@ -29,6 +29,7 @@ import requests
 import yaml
 
 from emulator import __version__
+from emulator.client import EmulatorClient
 
 MODULE = (sys.executable, "-m", "emulator")
 CONSOLE_SCRIPT = Path(sys.executable).with_name("messaging-auth-emulator")
@@ -406,3 +407,25 @@ def test_usage_errors_exit_2(tmp_path: Path, args: tuple[str, ...], expected: st
     result = run_command(*args, cwd=tmp_path)
     assert result.returncode == 2
     assert expected in result.stderr
+
+
+# --- faults and token lifecycle through the control API of a server in another process -------------
+
+
+def test_faults_and_expiry_through_a_separate_server_process(serve: StartServer) -> None:
+    base_url = serve().base_url
+    control = EmulatorClient(base_url)
+    control.add_fault("status", status=503, times=1, match={"path": "/api/account/*/anonymous/authorize"})
+    assert authorize(base_url, DEMO_ACCOUNT).status_code == 503
+    ext_jwt = authorize(base_url, DEMO_ACCOUNT).json()["token"]
+    assert [(rule["matched"], rule["fired"]) for rule in control.faults()] == [(2, 1)]
+
+    control.expire(ext_jwt)
+    refused = authenticate(base_url, DEMO_ACCOUNT, DEMO_CONNECTOR, ext_jwt)
+    assert (refused.status_code, refused.headers["X-Emulator-Reason"]) == (401, "expired")
+    control.add_fault("reset", times=1)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        authorize(base_url, DEMO_ACCOUNT, ext_jwt)
+    assert authorize(base_url, DEMO_ACCOUNT, ext_jwt).status_code == 200
+    calls = control.assert_called(method="POST", path="/api/account/*/anonymous/authorize", times=4)
+    assert [call["status"] for call in calls] == [503, 200, 0, 200]  # 0: the connection was dropped
