@@ -81,21 +81,32 @@ def _at(body: dict, namespace: Namespace) -> float:
         raise ControlError(400, "invalid_body", str(exc), "at") from None
 
 
+def _target(body: dict) -> tuple[Namespace, str | None, list[str]]:
+    """The namespace a call acts in, and what it names: a token, or the subjects of a selector."""
+    if "token" in body:
+        token = _text(body, "token")
+        return _namespace_of_token(token), token, []
+    selector = _selector(body)
+    provider = _provider(body, selector)
+    return _namespace_of_selector(provider, selector), None, provider.token_subjects(selector)
+
+
+def _answer(namespace: Namespace, token: str | None, subjects: list[str]) -> Response:
+    return json_response({"namespace": namespace.name, "target": "token" if token else subjects})
+
+
 @blueprint.post("/tokens/expire")
 def expire_tokens() -> Response:
     """Expire a token, or every token of a tenant/consumer, now or `at` a given time (still refreshable)."""
     body = json_object()
     with runtime().store.lock:
-        if "token" in body:
-            token = _text(body, "token")
-            namespace = _namespace_of_token(token)
-            namespace.tokens.expire_token(token, _at(body, namespace))
-            return json_response({"expired": "token", "namespace": namespace.name})
-        selector = _selector(body)
-        provider = _provider(body, selector)
-        namespace = _namespace_of_selector(provider, selector)
-        namespace.tokens.expire_subjects(provider.token_subjects(selector), _at(body, namespace))
-    return json_response({"expired": selector, "namespace": namespace.name})
+        namespace, token, subjects = _target(body)
+        at = _at(body, namespace)
+        if token:
+            namespace.tokens.expire_token(token, at)
+        else:
+            namespace.tokens.expire_subjects(subjects, at)
+    return _answer(namespace, token, subjects)
 
 
 @blueprint.post("/tokens/revoke")
@@ -103,16 +114,12 @@ def revoke_tokens() -> Response:
     """Revoke a token, or every token of a tenant/consumer issued so far: no refresh brings them back."""
     body = json_object()
     with runtime().store.lock:
-        if "token" in body:
-            token = _text(body, "token")
-            namespace = _namespace_of_token(token)
+        namespace, token, subjects = _target(body)
+        if token:
             namespace.tokens.revoke_token(token)
-            return json_response({"revoked": "token", "namespace": namespace.name})
-        selector = _selector(body)
-        provider = _provider(body, selector)
-        namespace = _namespace_of_selector(provider, selector)
-        namespace.tokens.revoke_subjects(provider.token_subjects(selector))
-    return json_response({"revoked": selector, "namespace": namespace.name})
+        else:
+            namespace.tokens.revoke_subjects(subjects)
+    return _answer(namespace, token, subjects)
 
 
 @blueprint.post("/tokens/fail")
