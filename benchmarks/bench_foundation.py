@@ -12,7 +12,14 @@ It measures, in one run (the machine is noisy, so every comparison is a ratio ta
    `anonymous/authorize` vs a POST signing one RS256 JWT, `authenticate?v=3.0` vs a POST verifying one
    and signing one, and a Domain API read vs a bare GET JSON route;
 3. start-up: spawning `python -m emulator serve --port 0` until `/__emulator/health` answers 200,
-   with `python -c "import flask"` for context.
+   with `python -c "import flask"` for context;
+4. fault rules that do not match: `anonymous/authorize` and a `baseURI.json` read in a namespace holding
+   ten rules (added with `EmulatorClient.add_fault`) that miss those requests by path glob, method or tenant
+   vs the same requests in a namespace with no rules; target: at most 10 % slower. The two alternate request
+   by request (chunks of one, the order flipped every pair): in chunks of CHUNK, no rules vs no rules itself
+   came out anywhere in 0.96..1.08x on a 2-core machine, too coarse for a 10 % bound; the A/A line (no rules
+   vs no rules, read) shows the resolution of each run. Also, as info, one `FaultRules.decide` call with
+   those ten rules, timed directly in batches (microseconds per call).
 
 Not part of the test suite (pytest collects only `tests/`).
 """
@@ -50,6 +57,7 @@ from flask import Flask, Response, request
 from emulator.app import create_app
 from emulator.client import AppTransport, EmulatorClient
 from emulator.config import EmulatorConfig
+from emulator.core.faults import FaultRules, FaultSpec, RequestInfo
 from emulator.providers.liveperson.identity import EXTERNAL_JWT_SLOT, IDP_ISSUER, audience
 from emulator.pytest_plugin import emulator_namespace
 
@@ -64,6 +72,11 @@ BANNER = re.compile(r"listening on http://([^\s:]+):(\d+)")
 FIXTURE_TARGET_MS = 1.0
 AUTHORIZE_RATIO_TARGET = 1.5
 STARTUP_TARGET_S = 1.0
+
+FAULT_ITERATIONS = 4000  # per round and request, with ten rules and with none each, strictly alternating
+FAULT_RATIO_TARGET = 1.10  # ten non-matching rules vs none: at most 10 % slower
+DECIDE_BATCH = 1000  # `FaultRules.decide` calls timed together (one call is a few microseconds)
+DECIDE_BATCHES = 40  # per round and variant
 
 
 # --- statistics --------------------------------------------------------------------------------------
@@ -313,6 +326,139 @@ def measure_startup() -> dict[str, list[float]]:
     return samples
 
 
+# --- 4. fault rules that do not match -----------------------------------------------------------------
+
+
+def non_matching_rules(other_tenants: tuple[str, str]) -> list[dict]:
+    """Ten rules as tests write them, none matching `anonymous/authorize` or `service/idp/baseURI.json` of
+    the benchmark's account: other paths (`*` and `**` globs), other methods, other tenants. LivePerson is the
+    only provider, so no rule names another one; one names it and misses by path."""
+    tenant_a, tenant_b = other_tenants
+    return [
+        {"kind": "status", "status": 503, "times": 2, "match": {"method": "POST", "path": "/api/account/*/app/*/authenticate"}},
+        {"kind": "latency", "delay": {"uniform": ["500ms", "1s"]}, "match": {"path": "**/authenticate"}},
+        {"kind": "reset", "match": {"path": "/csdr/**"}},
+        {"kind": "hang", "duration": "5s", "match": {"path": "/sentinel/**"}},
+        {"kind": "status", "status": 500, "match": {"method": "DELETE"}},
+        {"kind": "empty", "match": {"method": "PUT", "path": "/api/account/**"}},
+        {"kind": "status", "status": 429, "headers": {"Retry-After": "1"}, "match": {"tenant": tenant_a}},
+        {"kind": "malformed", "match": {"tenant": tenant_b, "path": "/api/account/*/anonymous/authorize"}},
+        {"kind": "status", "status": 409, "probability": 0.5, "seed": 7,
+         "match": {"provider": "liveperson", "method": "POST", "path": "/api/account/*/signup"}},
+        {"kind": "truncated", "every": 2, "match": {"method": "GET", "path": "/api/account/*/configuration/le-connectors/**"}},
+    ]  # fmt: skip
+
+
+def other_tenants(account_id: str) -> tuple[str, str]:
+    ids: set[str] = set()
+    while len(ids) < 2:
+        candidate = fresh_numeric_id(8)
+        if candidate != account_id:
+            ids.add(candidate)
+    return tuple(sorted(ids))  # type: ignore[return-value]
+
+
+@dataclass
+class DecideCase:
+    """`FaultRules.decide` on one request, timed directly."""
+
+    name: str
+    rules: FaultRules
+    request: RequestInfo
+
+
+def fault_setup(app: Flask) -> tuple[list[Pair], list[DecideCase]]:
+    """Two namespaces of the session app, each with one seeded account; one also holds the ten rules.
+    `emulator` of each pair is the request with ten rules, `baseline` the same request with none."""
+    idps, clients = {}, {}
+    for variant in ("none", "ten"):
+        seed = lp_account_seed()
+        account_id = seed["liveperson"]["accounts"][0]["id"]
+        clients[variant] = EmulatorClient(namespace=f"bench-faults-{variant}-{secrets.token_hex(6)}", transport=AppTransport(app))
+        clients[variant].seed(seed)
+        idps[variant] = (account_id, f"/api/account/{account_id}")
+    specs = non_matching_rules(other_tenants(idps["ten"][0]))
+    for spec in specs:
+        spec = dict(spec)
+        clients["ten"].add_fault(spec.pop("kind"), spec.pop("match"), **spec)
+    client = app.test_client()
+    pairs = [
+        Pair(
+            "faults_authorize",
+            ok_request(lambda: client.post(f"{idps['ten'][1]}/anonymous/authorize")),
+            ok_request(lambda: client.post(f"{idps['none'][1]}/anonymous/authorize")),
+        ),
+        Pair(
+            "faults_read",
+            ok_request(lambda: client.get(f"{idps['ten'][1]}/service/idp/baseURI.json")),
+            ok_request(lambda: client.get(f"{idps['none'][1]}/service/idp/baseURI.json")),
+        ),
+    ]
+    pairs.append(Pair("faults_noise", pairs[1].baseline, pairs[1].baseline))  # A/A: the resolution of the run
+    for pair in pairs:
+        pair.emulator()
+    rules = clients["ten"].faults()
+    if len(rules) != len(specs) or any(rule["matched"] for rule in rules):
+        raise RuntimeError(f"the benchmark's fault rules are not ten non-matching ones: {rules}")
+
+    account_id, idp = idps["ten"]
+    ten, none = FaultRules(), FaultRules()
+    for spec in specs:
+        ten.add(FaultSpec.model_validate(spec))
+    authorize = RequestInfo("liveperson", "POST", f"{idp}/anonymous/authorize", account_id)
+    read = RequestInfo("liveperson", "GET", f"{idp}/service/idp/baseURI.json", account_id)
+    cases = [DecideCase("ten_authorize", ten, authorize), DecideCase("ten_read", ten, read), DecideCase("none", none, authorize)]
+    for case in cases:
+        if case.rules.decide(case.request).fault is not None or any(rule["matched"] for rule in case.rules.list()):
+            raise RuntimeError(f"a benchmark fault rule matches {case.request}")
+    return pairs, cases
+
+
+def time_decide(case: DecideCase, batches: int) -> list[float]:
+    """Microseconds per `decide` call, one sample per batch of DECIDE_BATCH calls."""
+    decide, request, clock = case.rules.decide, case.request, time.perf_counter
+    samples = []
+    for _ in range(batches):
+        start = clock()
+        for _ in range(DECIDE_BATCH):
+            decide(request)
+        samples.append((clock() - start) / DECIDE_BATCH * 1e6)
+    return samples
+
+
+def measure_interleaved(pair: Pair, iterations: int) -> dict[str, Stats]:
+    """`measure_pair` in chunks of one request, the order flipped every pair (B E, E B, B E, ...): a few
+    percent is below the drift of the machine between chunks of CHUNK requests."""
+    warm_up(pair.emulator, pair.baseline)
+    emulator_samples: list[float] = []
+    baseline_samples: list[float] = []
+    forward = ((pair.baseline, baseline_samples), (pair.emulator, emulator_samples))
+    backward = forward[::-1]
+    clock = time.perf_counter
+    gc.collect()
+    for number in range(iterations):
+        for operation, samples in backward if number % 2 else forward:
+            start = clock()
+            operation()
+            samples.append(clock() - start)
+    return {"emulator": Stats.of(emulator_samples), "baseline": Stats.of(baseline_samples)}
+
+
+def measure_faults(pairs: list[Pair], cases: list[DecideCase]) -> dict:
+    requests = {pair.name: measure_interleaved(pair, FAULT_ITERATIONS) for pair in pairs}
+    for case in cases:
+        time_decide(case, 2)  # warm-up
+    gc.collect()
+    decide: dict[str, list[float]] = {case.name: [] for case in cases}
+    for _ in range(4):  # the variants interleaved, a quarter of the batches at a time
+        for case in cases:
+            decide[case.name] += time_decide(case, DECIDE_BATCHES // 4)
+    return {
+        "requests": requests,
+        "decide_us": {name: {"median": statistics.median(s), "p99": percentile(s, 0.99), "n": len(s)} for name, s in decide.items()},
+    }
+
+
 # --- report -----------------------------------------------------------------------------------------
 
 
@@ -320,7 +466,7 @@ def measure_startup() -> dict[str, list[float]]:
 class Figure:
     section: str
     name: str
-    unit: str  # "ms", "s" or "x"
+    unit: str  # "ms", "us", "s" or "x"
     median: float
     p99: float | None
     spread: tuple[float, float]  # min and max of the per-round medians
@@ -385,6 +531,27 @@ def summarise(run: Run) -> list[Figure]:
         figures.append(
             Figure("3", label, "s", statistics.median(pooled), None, (min(medians), max(medians)), target, strict=True)
         )
+    for key, label in (("faults_authorize", "POST anonymous/authorize"), ("faults_read", "GET service/idp/baseURI.json")):
+        pairs = [r["faults"]["requests"][key] for r in rounds]
+        figures += [
+            figure("4", f"{label}, 10 rules not matching", "ms", [(p["emulator"].median_ms, p["emulator"].p99_ms) for p in pairs]),
+            figure("4", "  baseline: same request, no rules", "ms", [(p["baseline"].median_ms, p["baseline"].p99_ms) for p in pairs]),
+            figure("4", "  ratio 10 rules / no rules", "x",
+                   [(p["emulator"].median_ms / p["baseline"].median_ms, p["emulator"].p99_ms / p["baseline"].p99_ms)
+                    for p in pairs],
+                   target=FAULT_RATIO_TARGET),
+        ]  # fmt: skip
+    figures.append(
+        figure("4", "  A/A: read no rules / read no rules", "x",
+               [(p["emulator"].median_ms / p["baseline"].median_ms, p["emulator"].p99_ms / p["baseline"].p99_ms)
+                for p in (r["faults"]["requests"]["faults_noise"] for r in rounds)])
+    )  # fmt: skip
+    for key, label in (
+        ("ten_authorize", "FaultRules.decide, 10 rules, authorize"),
+        ("ten_read", "FaultRules.decide, 10 rules, read"),
+        ("none", "  context: FaultRules.decide, no rules"),
+    ):
+        figures.append(figure("4", label, "us", [(r["faults"]["decide_us"][key]["median"], r["faults"]["decide_us"][key]["p99"]) for r in rounds]))
     return figures
 
 
@@ -429,10 +596,11 @@ def environment() -> dict:
 # --- main -------------------------------------------------------------------------------------------
 
 
-def one_round(app: Flask, pairs: list[Pair]) -> dict:
+def one_round(app: Flask, pairs: list[Pair], fault_pairs: list[Pair], decide_cases: list[DecideCase]) -> dict:
     return {
         "fixture": measure_fixture(app),
         "requests": {pair.name: measure_pair(pair) for pair in pairs},
+        "faults": measure_faults(fault_pairs, decide_cases),
         "startup": measure_startup(),
     }
 
@@ -457,10 +625,11 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(EmulatorConfig())  # the session app, shared by every round as by a test session
     key = load_key()
     pairs = request_pairs(app, key)
+    fault_pairs, decide_cases = fault_setup(app)
     run = Run()
     for number in range(1, args.rounds + 1):
         print(f"round {number}/{args.rounds} ...", file=sys.stderr, flush=True)
-        run.rounds.append(one_round(app, pairs))
+        run.rounds.append(one_round(app, pairs, fault_pairs, decide_cases))
     figures = summarise(run)
     elapsed = time.perf_counter() - started
 
@@ -469,6 +638,12 @@ def main(argv: list[str] | None = None) -> int:
     spawns = [s for r in run.rounds for s in r["startup"]["emulator"]]
     print(f"\nstart-up: median of {len(spawns)} spawns ({STARTUP_SPAWNS} per round), worst {max(spawns):.3f} s;"
           f" p99 over {FIXTURE_ITERATIONS} (fixture) / {REQUEST_ITERATIONS} (requests) samples per round")
+    reads = [r["faults"]["requests"]["faults_read"] for r in run.rounds]
+    added_us = statistics.median((p["emulator"].median_ms - p["baseline"].median_ms) * 1000 for p in reads)
+    decide_us = statistics.median(r["faults"]["decide_us"]["ten_read"]["median"] for r in run.rounds)
+    print(f"faults: {FAULT_ITERATIONS} requests per round and variant, alternating one by one; the 10 rules add"
+          f" {added_us:.1f} us to the read's median (decide alone, in a tight loop: {decide_us:.1f} us);"
+          f" decide p99 is over batches of {DECIDE_BATCH} calls ({DECIDE_BATCHES} per round)")
     print(f"{len(figures)} figures, {sum(f.result == 'PASS' for f in figures)} PASS, {len(misses)} MISS"
           f" ({args.rounds} rounds, {elapsed:.0f} s; ratios are per-round, medians over rounds)")  # fmt: skip
     if args.json:
@@ -477,6 +652,7 @@ def main(argv: list[str] | None = None) -> int:
             "settings": {
                 "rounds": args.rounds, "fixture_iterations": FIXTURE_ITERATIONS,
                 "request_iterations": REQUEST_ITERATIONS, "startup_spawns": STARTUP_SPAWNS,
+                "fault_iterations": FAULT_ITERATIONS, "decide_batch": DECIDE_BATCH, "decide_batches": DECIDE_BATCHES,
             },
             "figures": [f.to_dict() for f in figures],
             "rounds": [serialisable(r) for r in run.rounds],

@@ -5,14 +5,15 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import re
 import threading
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from .clock import parse_duration
-from .patterns import path_matches
+from .patterns import compile_path_glob
 from .validation import first_error
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -38,13 +39,19 @@ class FaultMatch(_Strict):
     method: str | None = None
     path: str | None = None  # glob: `*` within one segment, `**` across segments
     tenant: str | None = None
+    _method: str | None = PrivateAttr(default=None)
+    _path: re.Pattern[str] | None = PrivateAttr(default=None)  # compiled once: matching runs on every request
+
+    def model_post_init(self, _: object) -> None:
+        self._method = self.method.upper() if self.method else None
+        self._path = compile_path_glob(self.path) if self.path is not None else None
 
     def matches(self, request: "RequestInfo") -> bool:
         return (
             (self.provider is None or self.provider == request.provider)
-            and (self.method is None or self.method.upper() == request.method)
+            and (self._method is None or self._method == request.method)
             and (self.tenant is None or self.tenant == request.tenant)
-            and (self.path is None or path_matches(self.path, request.path))
+            and (self._path is None or self._path.match(request.path) is not None)
         )
 
 
@@ -238,4 +245,6 @@ class FaultRules:
                         fault = Fault(rule.id, rule.spec)
                 else:
                     rule.matched += 1  # counted, but the schedule is not spent on a request already faulted
+        if fault is None and not delayed_by:
+            return NO_FAULT
         return Decision(min(delay, MAX_DELAY), fault, tuple(delayed_by))
