@@ -78,7 +78,7 @@ class AppTransport:
             raise _ABORT_ERRORS[abort](f"injected fault: {abort} (in-process)")
         body = response.get_data()
         promised = response.headers.get("Content-Length")
-        if promised is not None and promised.isdigit() and int(promised) > len(body):
+        if method.upper() != "HEAD" and promised is not None and promised.isdigit() and int(promised) > len(body):
             raise requests.exceptions.ChunkedEncodingError("injected fault: body cut short (in-process)")
         return Reply(response.status_code, response.headers, body)
 

@@ -17,7 +17,8 @@ def add_fault() -> Response:
     try:
         spec = FaultSpec.model_validate(json_object())
     except ValidationError as exc:
-        raise ControlError(400, "invalid_fault", *reversed(first_error(exc))) from None
+        field, message = first_error(exc)
+        raise ControlError(400, "invalid_fault", message, field or None) from None
     if spec.match.provider is not None and spec.match.provider not in runtime().providers:
         known = ", ".join(sorted(runtime().providers))
         raise ControlError(400, "invalid_fault", f"unknown provider (known: {known})", "match.provider")

@@ -72,9 +72,10 @@ def _namespace_of_token(token: str) -> Namespace:
     raise ControlError(404, "unknown_token", "this emulator did not issue that token (or has forgotten it)", "token")
 
 
-def _at(body: dict, namespace: Namespace) -> float:
+def _at(body: dict) -> float | None:
+    """The `at` of the call, checked before anything is created; None: now, on the namespace's clock."""
     if "at" not in body:
-        return namespace.clock.now()
+        return None
     try:
         return parse_instant(body["at"])
     except ValueError as exc:
@@ -88,7 +89,11 @@ def _target(body: dict) -> tuple[Namespace, str | None, list[str]]:
         return _namespace_of_token(token), token, []
     selector = _selector(body)
     provider = _provider(body, selector)
-    return _namespace_of_selector(provider, selector), None, provider.token_subjects(selector)
+    try:
+        subjects = provider.token_subjects(selector)
+    except ValueError as exc:
+        raise ControlError(400, "invalid_selector", str(exc)) from None
+    return _namespace_of_selector(provider, selector), None, subjects
 
 
 def _answer(namespace: Namespace, token: str | None, subjects: list[str]) -> Response:
@@ -99,9 +104,10 @@ def _answer(namespace: Namespace, token: str | None, subjects: list[str]) -> Res
 def expire_tokens() -> Response:
     """Expire a token, or every token of a tenant/consumer, now or `at` a given time (still refreshable)."""
     body = json_object()
+    requested = _at(body)
     with runtime().store.lock:
         namespace, token, subjects = _target(body)
-        at = _at(body, namespace)
+        at = namespace.clock.now() if requested is None else requested
         if token:
             namespace.tokens.expire_token(token, at)
         else:

@@ -68,6 +68,17 @@ class LogNormal(_Strict):
     lognormal: LogNormalParameters
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")  # an RFC 9110 token
+# hop-by-hop headers and framing belong to the server (PEP 3333); a rule may not set them
+_UNSENDABLE_HEADERS = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+                       "trailers", "transfer-encoding", "upgrade", "content-length"}  # fmt: skip
+
+
+def _check_header_value(value: str) -> None:
+    if not value.isprintable() or not all(ord(c) < 256 for c in value):
+        raise ValueError(f"{value!r} cannot be sent as a header value (one line of Latin-1 text)")
+
+
 def _delay(value: object) -> float | Uniform | LogNormal | None:
     """A fixed duration, `{"uniform": [low, high]}` or `{"lognormal": {"median", "sigma"}}`."""
     if value is None:
@@ -109,8 +120,10 @@ class FaultSpec(_Strict):
         if self.duration > MAX_DELAY or (isinstance(self.delay, float) and self.delay > MAX_DELAY):
             raise ValueError(f"delays and hangs are at most {MAX_DELAY:.0f} s")
         for name, value in self.headers.items():
-            if not name or any(c in name + value for c in "\r\n"):
-                raise ValueError("header names and values are one line each")
+            if not _HEADER_NAME.fullmatch(name) or name.lower() in _UNSENDABLE_HEADERS:
+                raise ValueError(f"{name!r} cannot be sent as a header of a response")
+            _check_header_value(value)
+        _check_header_value(self.content_type)
         return self
 
 

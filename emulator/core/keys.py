@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -191,7 +192,10 @@ class KeyRing:
             self._generations[name] = generation
             for k in entry["keys"]:
                 if k.get("retire_at") is not None:
-                    self._retire_at[k["kid"]] = float(k["retire_at"])
+                    retire_at = k["retire_at"]
+                    if not isinstance(retire_at, (int, float)) or isinstance(retire_at, bool) or not math.isfinite(retire_at):
+                        raise ValueError(f"key {k['kid']!r}: retire_at is a time in seconds")
+                    self._retire_at[k["kid"]] = float(retire_at)
 
 
 def check_time_claims(claims: dict, now: float) -> None:

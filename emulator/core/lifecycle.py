@@ -12,7 +12,7 @@ import itertools
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Annotated, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
@@ -135,6 +135,7 @@ class TokenLifecycle:
 
 
 Seconds = StrictFloat | StrictInt
+Sequence = Annotated[StrictInt, Field(ge=0, le=10**15)]
 
 
 class _OverrideDocument(BaseModel):
@@ -142,7 +143,7 @@ class _OverrideDocument(BaseModel):
 
     expires_at: Seconds | None = None
     revoked: StrictBool = False
-    failures_left: StrictInt = Field(default=0, ge=0)
+    failures_left: StrictInt = Field(default=0, ge=0, le=10**9)
 
 
 class _LifecycleDocument(BaseModel):
@@ -150,7 +151,7 @@ class _LifecycleDocument(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    last_sequence: StrictInt = Field(default=0, ge=0)
-    issued: dict[str, tuple[StrictInt, list[StrictStr]]] = {}
+    last_sequence: Sequence = 0
+    issued: dict[str, tuple[Sequence, list[StrictStr]]] = {}
     overrides: dict[str, _OverrideDocument] = {}
-    cuts: dict[str, list[tuple[StrictInt, Seconds | None]]] = {}
+    cuts: dict[str, list[tuple[Sequence, Seconds | None]]] = {}
