@@ -1,4 +1,4 @@
-"""The `messaging-auth-emulator` command: `serve` a standalone emulator."""
+"""The `messaging-auth-emulator` command: `serve` a standalone emulator, `replay` scenario files."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from typing import Sequence
 from . import __version__
 from .app import create_app
 from .config import DEMO_SEED_PATH, EmulatorConfig, Seed, SeedError, load_seed_file
+from .client import AppTransport, HttpTransport
+from .scenarios import ScenarioError, ScenarioRunner, StepResult, load_scenario
+from .scenarios.junit import write_junit
 from .server import run_server
 
 
@@ -22,6 +25,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (0: any free port)")
     serve.add_argument("--seed", metavar="FILE", help=f"seed file, YAML or JSON (default: the demo seed {DEMO_SEED_PATH.name})")
     serve.add_argument("--public-host", metavar="HOST[:PORT]", help="host the Domain API hands out (default: the request's Host)")
+    replay = commands.add_parser("replay", help="run scenario files; exit status 0 only if every step held")
+    replay.add_argument("files", nargs="+", metavar="FILE", help="scenario files (YAML)")
+    replay.add_argument("--target", metavar="URL", help="a running emulator (default: one in this process)")
+    replay.add_argument("--junit", metavar="PATH", help="also write a JUnit XML report there")
+    replay.add_argument("--keep", action="store_true", help="keep each scenario's namespace instead of resetting it")
     return parser
 
 
@@ -78,6 +86,32 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    try:
+        scenarios = [load_scenario(path) for path in args.files]
+    except ScenarioError as exc:
+        print(f"messaging-auth-emulator: invalid scenario: {exc}", file=sys.stderr)
+        return 2
+    transport = HttpTransport(args.target) if args.target else AppTransport(create_app())
+    runner = ScenarioRunner(transport, on_step=_print_step)
+    results = []
+    for scenario in scenarios:
+        print(f"scenario {scenario.name} ({scenario.source})", flush=True)
+        results.append(runner.run(scenario, keep=args.keep))
+    if args.junit:
+        write_junit(results, args.junit)
+    passed = sum(result.ok for result in results)
+    print(f"{passed} passed, {len(results) - passed} failed")
+    return 0 if passed == len(results) else 1
+
+
+def _print_step(step: StepResult) -> None:
+    print(f"  {'ok  ' if step.ok else 'FAIL'} {step.where} {step.label}", flush=True)
+    if not step.ok:
+        for line in step.details:
+            print(f"       {line}", flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return _serve(args)
+    return _replay(args) if args.command == "replay" else _serve(args)

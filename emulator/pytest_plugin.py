@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import pytest
@@ -17,12 +18,57 @@ from .app import create_app
 from .client import AppTransport, EmulatorClient, EmulatorError, HttpTransport, Reply, Transport
 from .config import EmulatorConfig
 from .providers.liveperson.models import Account
+from .scenarios import ScenarioError, ScenarioResult, ScenarioRunner, load_scenario
 from .server import BackgroundServer
 from .web import NAMESPACE_HEADER
 
 TIME_MARKER = "emulator_time"
 FAULT_MARKER = "emulator_fault"
 ACCOUNT_MARKER = "lp_account"
+SCENARIO_MARKER = "emulator_scenario"
+SCENARIO_FOLDERS = "emulator_scenarios"
+_SESSION_APP = pytest.StashKey[Any]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(SCENARIO_FOLDERS, "folders whose *.yaml scenario files are collected as tests", type="paths", default=[])
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """A scenario file under a configured folder is one test item."""
+    folders = parent.config.getini(SCENARIO_FOLDERS)
+    if file_path.suffix in (".yaml", ".yml") and any(file_path.is_relative_to(folder) for folder in folders):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        yield ScenarioItem.from_parent(self, name=self.path.stem)
+
+
+class ScenarioItem(pytest.Item):
+    """Runs one scenario file in-process; a failure shows the steps, what was sent and what came back."""
+
+    def runtest(self) -> None:
+        config = self.config
+        if _SESSION_APP not in config.stash:
+            config.stash[_SESSION_APP] = create_app()
+        result = ScenarioRunner(AppTransport(config.stash[_SESSION_APP])).run(load_scenario(self.path))
+        if not result.ok:
+            raise ScenarioFailed(result.report())
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, (ScenarioFailed, ScenarioError)):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"scenario {self.path.name}"
+
+
+class ScenarioFailed(AssertionError):
+    """A collected scenario that did not hold; its message is the step report."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -34,6 +80,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers", f"{ACCOUNT_MARKER}(**fields): seed fields (features, settings, ...) of the lp_account fixture"
+    )
+    config.addinivalue_line(
+        "markers", f"{SCENARIO_MARKER}(path, **vars): run a scenario file in the test's namespace before the test"
     )
 
 
@@ -240,3 +289,39 @@ def expired_ext_jwt(lp_account: LivePersonAccount, emulator_clock: EmulatorClien
 def lp_jwt(lp_account: LivePersonAccount) -> str:
     """A LivePerson consumer JWT (kid 00001) for a new unauthenticated consumer."""
     return lp_account.exchange(lp_account.issue_ext_jwt())
+
+
+# --- scenarios inside Python tests ---------------------------------------------------------------------
+
+
+class ScenarioPlayer:
+    """`run_scenario(path, **vars)` runs a scenario file in the test's namespace; `.last` is the latest result."""
+
+    def __init__(self, backend: EmulatorHandle, root: Path) -> None:
+        self._runner = ScenarioRunner(backend.transport)
+        self._backend = backend
+        self._root = root
+        self.last: ScenarioResult | None = None
+
+    def __call__(self, path: str | Path, **variables: Any) -> ScenarioResult:
+        """Run it (its namespace is the test's, so the test sees what it left); fail the test if a step failed."""
+        scenario = load_scenario(self._root / path)
+        self.last = self._runner.run(scenario, namespace=self._backend.namespace, keep=True, **variables)
+        if not self.last.ok:
+            pytest.fail(self.last.report(), pytrace=False)
+        return self.last
+
+
+@pytest.fixture
+def run_scenario(emulator_backend: EmulatorHandle, request: pytest.FixtureRequest) -> ScenarioPlayer:
+    """Run scenario files (paths relative to the rootdir) in this test's namespace."""
+    return ScenarioPlayer(emulator_backend, request.config.rootpath)
+
+
+@pytest.fixture(autouse=True)
+def _emulator_scenario_marker(request: pytest.FixtureRequest) -> None:
+    """`@pytest.mark.emulator_scenario(path, **vars)`: the scenario runs before the test body."""
+    for marker in request.node.iter_markers(SCENARIO_MARKER):
+        if len(marker.args) != 1:
+            raise pytest.UsageError(f"@pytest.mark.{SCENARIO_MARKER} takes one scenario path, then its vars")
+        request.getfixturevalue("run_scenario")(marker.args[0], **marker.kwargs)
