@@ -3,6 +3,12 @@
 import re
 from pathlib import Path
 
+import yaml
+
+from emulator.app import create_app
+from emulator.client import AppTransport
+from emulator.scenarios import ScenarioRunner, parse_scenario
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -16,3 +22,11 @@ def test_the_readme_test_command_is_what_ci_runs():
     ci = (README.parent / ".ci" / "run").read_text()
     command = ci.strip().splitlines()[-1]
     assert f"```sh\n{command}\n```" in README.read_text()
+
+
+def test_the_readme_scenario_example_passes():
+    section = README.read_text().split("## Scenarios", 1)[1]
+    document = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))
+    result = ScenarioRunner(AppTransport(create_app())).run(parse_scenario(document, "README.md"))
+    assert result.ok, result.report()
+    assert result.variables["sunshine_jwt"].count(".") == 2
