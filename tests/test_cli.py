@@ -22,6 +22,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Callable, Iterator, Sequence
 from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
 import jwt
 import pytest
@@ -429,3 +430,55 @@ def test_faults_and_expiry_through_a_separate_server_process(serve: StartServer)
     assert authorize(base_url, DEMO_ACCOUNT, ext_jwt).status_code == 200
     calls = control.assert_called(method="POST", path="/api/account/*/anonymous/authorize", times=4)
     assert [call["status"] for call in calls] == [503, 200, 0, 200]  # 0: the connection was dropped
+
+
+# --- replay ----------------------------------------------------------------------------------------
+
+TUTORIAL = Path(__file__).resolve().parents[1] / "scenarios" / "liveperson_unauthenticated_messaging.yaml"
+FAILING_SCENARIO = """
+name: failing on purpose
+vars: {account: "${random_digits(8)}"}
+seed: {liveperson: {accounts: [{id: "${account}"}]}}
+steps:
+  - name: expects a teapot
+    request: {method: GET, path: "/api/account/${account}/service/idp/baseURI.json"}
+    expect: {status: 418}
+  - name: never reached
+    clock: {advance: 1m}
+"""
+
+
+def test_replay_in_process_reports_each_step_and_exits_0(tmp_path: Path) -> None:
+    done = run_command("replay", str(TUTORIAL), "--junit", str(tmp_path / "report.xml"), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "  ok   steps[5] the expired external JWT is refused" in done.stdout
+    assert done.stdout.strip().endswith("1 passed, 0 failed")
+    suite = ElementTree.parse(tmp_path / "report.xml").getroot().find("testsuite")
+    assert (suite.get("tests"), suite.get("failures")) == ("9", "0")
+
+
+def test_replay_of_a_failing_scenario_exits_1_and_says_what_differed(tmp_path: Path) -> None:
+    failing = tmp_path / "failing.yaml"
+    failing.write_text(FAILING_SCENARIO)
+    done = run_command("replay", str(TUTORIAL), str(failing), "--junit", str(tmp_path / "report.xml"), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "FAIL steps[0] expects a teapot" in done.stdout and "status: expected 418, got 200" in done.stdout
+    assert "never reached" not in done.stdout
+    assert done.stdout.strip().endswith("1 passed, 1 failed")
+    failures = ElementTree.parse(tmp_path / "report.xml").getroot().findall("testsuite/testcase/failure")
+    assert [f.get("message") for f in failures] == ["status: expected 418, got 200"]
+
+
+def test_replay_of_an_invalid_file_exits_2_naming_the_step_and_field(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\nsteps:\n  - clock: {advance: 1m}\n  - request: {path: /x, method: [GET]}\n")
+    done = run_command("replay", str(broken), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "broken.yaml: steps[1].request.method" in done.stderr
+
+
+def test_replay_against_a_server_in_another_process(serve: StartServer, tmp_path: Path) -> None:
+    server = serve()  # holds the demo seed: the scenario's fresh ids do not collide with it
+    done = run_command("replay", str(TUTORIAL), "--target", server.base_url, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert EmulatorClient(server.base_url).in_namespace("*").export_state()["namespaces"].keys() <= {"default"}
