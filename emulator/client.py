@@ -40,6 +40,7 @@ class Transport(Protocol):
         json: Any = None,
         data: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> Reply: ...
 
 
@@ -51,10 +52,11 @@ class HttpTransport:
         self._session = session or requests.Session()
         self._timeout = timeout
 
-    def send(self, method, path, *, params=None, json=None, data=None, headers=None) -> Reply:
+    def send(self, method, path, *, params=None, json=None, data=None, headers=None, timeout=None) -> Reply:
         response = self._session.request(
-            method, self.base_url + path, params=params, json=json, data=data, headers=headers, timeout=self._timeout
-        )
+            method, self.base_url + path, params=params, json=json, data=data, headers=headers,
+            timeout=timeout or self._timeout,
+        )  # fmt: skip
         return Reply(response.status_code, response.headers, response.content)
 
 
@@ -69,7 +71,7 @@ class AppTransport:
         self.app = app
         self._client = app.test_client()
 
-    def send(self, method, path, *, params=None, json=None, data=None, headers=None) -> Reply:
+    def send(self, method, path, *, params=None, json=None, data=None, headers=None, timeout=None) -> Reply:
         response = self._client.open(
             path, method=method, query_string=params, json=json, data=data, headers=dict(headers or {})
         )

@@ -82,7 +82,9 @@ def move_clock() -> Response:
     freeze = body.get("freeze")
     if freeze is not None and not isinstance(freeze, bool):
         raise ControlError(400, "invalid_clock", "freeze is true or false", "freeze")
-    clock = runtime().store.namespace(namespace_arg()).clock
+    state = runtime()
+    namespace = state.store.namespace(namespace_arg())
+    clock = namespace.clock
     if epoch is not None:
         clock.set(epoch)
     if step is not None:
@@ -91,6 +93,7 @@ def move_clock() -> Response:
         clock.freeze()
     elif freeze is False:
         clock.unfreeze()
+    namespace.clock_log.append((state.journal.last_seq, dict(body)))  # for Record (control/record.py)
     return json_response(clock.snapshot())
 
 

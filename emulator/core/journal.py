@@ -50,6 +50,11 @@ class Journal:
     def capacity(self) -> int:
         return self._entries.maxlen or 0
 
+    @property
+    def last_seq(self) -> int:
+        """The sequence number of the newest entry ever recorded, in any namespace (0 before the first)."""
+        return self._last_seq
+
     def record(self, **fields: object) -> JournalEntry:
         with self._lock:
             if len(self._entries) == self._entries.maxlen:

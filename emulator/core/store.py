@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
@@ -14,6 +15,7 @@ from .lifecycle import TokenLifecycle
 
 DEFAULT_NAMESPACE = "default"
 _NAMESPACE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+CLOCK_LOG_SIZE = 1_000  # clock moves a namespace remembers for Record
 
 
 class ProviderState(Protocol):
@@ -62,6 +64,9 @@ class Namespace:
         self.keys = KeyRing(slot for t in types for slot in t.key_slots)
         self.faults = FaultRules()  # test set-up, not state: never exported
         self.tokens = TokenLifecycle()
+        # (journal seq at the time, control body) of each clock move, newest last: Record replays them
+        # between the requests they fell between. Not state: never exported.
+        self.clock_log: deque[tuple[int, dict]] = deque(maxlen=CLOCK_LOG_SIZE)
         self.states: dict[str, ProviderState] = {t.provider: t.create() for t in types}
 
     def state(self, provider: str) -> Any:

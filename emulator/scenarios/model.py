@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -9,7 +10,8 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 
-from ..core.clock import parse_duration
+from ..core.clock import parse_duration, parse_instant
+from ..core.faults import FaultSpec
 from ..core.validation import first_error
 
 
@@ -59,9 +61,32 @@ class RequestStep(_Strict):
     save: dict[str, str] = {}  # variable -> "$.json.path" | "header:Name" | "status"
 
 
+def _has_reference(value: Any) -> bool:
+    """True when `value` holds a `${...}` that only the run can resolve."""
+    return "${" in json.dumps(value, default=str)
+
+
 class ClockStep(_Strict):
     name: str | None = None
     clock: dict[str, Any]
+
+    def check(self, where: str) -> None:
+        """What can be checked before the run: keys, and values that hold no `${...}`."""
+        checks = {"set": parse_instant, "advance": parse_duration, "freeze": _boolean}
+        if not self.clock or set(self.clock) - set(checks):
+            raise ScenarioError(f"{where}.clock", "clock takes set, advance and/or freeze")
+        for key, value in self.clock.items():
+            if not _has_reference(value):
+                try:
+                    checks[key](value)
+                except ValueError as exc:
+                    raise ScenarioError(f"{where}.clock.{key}", str(exc)) from None
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("freeze is true or false")
+    return value
 
 
 class ControlStep(_Strict):
@@ -71,6 +96,15 @@ class ControlStep(_Strict):
     fault: dict[str, Any] | None = None
     expire: dict[str, Any] | None = None
     revoke: dict[str, Any] | None = None
+
+    def check(self, where: str) -> None:
+        """A fault rule that holds no `${...}` is checked before the run."""
+        if self.fault is not None and not _has_reference(self.fault):
+            try:
+                FaultSpec.model_validate(self.fault)
+            except ValidationError as exc:
+                field, message = first_error(exc)
+                raise ScenarioError(f"{where}.fault.{field}" if field else f"{where}.fault", message) from None
 
 
 class LetStep(_Strict):
@@ -130,10 +164,13 @@ def _step(raw: Any, where: str) -> Step:
             raise ScenarioError(f"{where}.steps", "repeat needs a list of steps")
         fields["steps"] = [_step(inner, f"{where}.steps[{n}]") for n, inner in enumerate(fields["steps"])]
     try:
-        return model.model_validate(fields)
+        step = model.model_validate(fields)
     except ValidationError as exc:
         field, message = first_error(exc)
         raise ScenarioError(f"{where}.{field}" if field else where, message) from None
+    if isinstance(step, (ClockStep, ControlStep)):
+        step.check(where)
+    return step
 
 
 def parse_scenario(data: Any, source: str = "<scenario>", base: Path | None = None) -> Scenario:
@@ -160,9 +197,12 @@ def parse_scenario(data: Any, source: str = "<scenario>", base: Path | None = No
 def _load_seed(reference: str, source: str, base: Path | None) -> Any:
     path = (base or Path.cwd()) / reference
     try:
-        return yaml.safe_load(path.read_bytes())
-    except (OSError, yaml.YAMLError) as exc:
+        seed = yaml.safe_load(path.read_bytes())
+    except (OSError, yaml.YAMLError, RecursionError) as exc:
         raise ScenarioError(f"{source}: seed", f"cannot read seed file {path}: {exc}") from None
+    if not isinstance(seed, dict):
+        raise ScenarioError(f"{source}: seed", f"the seed file {path} does not hold a mapping")
+    return seed
 
 
 def load_scenario(path: str | Path) -> Scenario:

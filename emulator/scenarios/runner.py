@@ -70,7 +70,8 @@ class ScenarioRunner:
         control = EmulatorClient(namespace=namespace or f"scenario-{secrets.token_hex(6)}", transport=self.transport)
         result = ScenarioResult(scenario, control.namespace, variables={**variables})
         try:
-            result.variables.update(interpolate({**scenario.variables, **variables}, result.variables))
+            for name, value in {**scenario.variables, **variables}.items():  # in order: later ones may use earlier ones
+                result.variables[name] = interpolate(value, result.variables)
             if scenario.seed is not None:
                 control.seed(interpolate(scenario.seed, result.variables))
         except (ScenarioValueError, EmulatorError) as exc:
@@ -107,7 +108,8 @@ class ScenarioRunner:
         elif isinstance(step, ControlStep):
             self._control(step, control, variables)
         elif isinstance(step, LetStep):
-            variables.update(interpolate(step.let, variables))
+            for name, value in step.let.items():
+                variables[name] = interpolate(value, variables)
         elif isinstance(step, JournalStep):
             filters = interpolate(step.expect_journal, variables)
             times = filters.pop("times", None)
@@ -143,7 +145,9 @@ class ScenarioRunner:
             f" {json.dumps(json_body)}" if json_body is not None else f" {body}" if body else ""
         )
         try:
-            reply = self.transport.send(method, path, params=query, json=json_body, data=body, headers=headers)
+            reply = self.transport.send(
+                method, path, params=query, json=json_body, data=body, headers=headers, timeout=spec.timeout
+            )
         except requests.exceptions.ChunkedEncodingError:
             return _expected_error(step.expect, "truncated", sent)
         except requests.exceptions.Timeout:
@@ -228,7 +232,10 @@ def _extract(source: str, reply: Reply) -> Any:
     if source == "status":
         return reply.status
     if source.startswith("header:"):
-        return reply.headers.get(source.removeprefix("header:").strip())
+        name = source.removeprefix("header:").strip()
+        if name not in reply.headers:
+            raise StepFailed(f"save {source}: the answer has no {name} header")
+        return reply.headers[name]
     try:
         matches = [match.value for match in parse_jsonpath(source).find(reply.json())]
     except Exception as exc:  # a body that is not JSON, or a bad path

@@ -23,10 +23,26 @@ def _b64(text: str) -> str:
     return base64.b64encode(str(text).encode()).decode()
 
 
+def _length(n: object) -> int:
+    if not isinstance(n, int) or not 1 <= n <= 256:
+        raise ValueError(f"a length is a whole number from 1 to 256, not {n!r}")
+    return n
+
+
+def _random_digits(n: object = 8) -> str:
+    length = _length(n)
+    return str(secrets.randbelow(9 * 10 ** (length - 1)) + 10 ** (length - 1))
+
+
+def _random_hex(n: object = 24) -> str:
+    length = _length(n)
+    return secrets.token_hex((length + 1) // 2)[:length]
+
+
 HELPERS: dict[str, Callable[..., Any]] = {
     "uuid": lambda: str(uuid.uuid4()),
-    "random_digits": lambda n=8: str(secrets.randbelow(9 * 10 ** (int(n) - 1)) + 10 ** (int(n) - 1)),
-    "random_hex": lambda n=24: secrets.token_hex((int(n) + 1) // 2)[: int(n)],
+    "random_digits": _random_digits,
+    "random_hex": _random_hex,
     "base64": _b64,
     "basic_auth": lambda user, password: "Basic " + _b64(f"{user}:{password}"),
 }
