@@ -741,3 +741,16 @@ def test_a_seed_file_that_is_not_a_mapping_is_refused_when_loaded(tmp_path: Path
 def test_interpolate_reports_unknown_names_deep_inside_a_value() -> None:
     with pytest.raises(ScenarioValueError, match=r"unknown variable \$\{b\}"):
         interpolate({"a": [{"c": "x${b}"}]}, {})
+
+
+def test_jwt_claim_reads_a_claim_of_a_saved_token(runner: ScenarioRunner) -> None:
+    """A scenario can name the consumer of a token it holds, e.g. to revoke that consumer only."""
+    steps = [
+        authorize(save={"ext_jwt": "$.token"}),
+        {"let": {"consumer": '${jwt_claim(ext_jwt, "sub")}'}},
+        {"revoke": {"account": "${account}", "consumer": "${consumer}"}},
+    ]
+    result = passed(run(runner, scenario(*steps, seeded=True)))
+    assert len(result.variables["consumer"]) == 36
+    broken = run(runner, scenario({"let": {"x": '${jwt_claim("not-a-jwt", "sub")}'}}))
+    assert "jwt_claim()" in details(failed_step(broken))

@@ -45,6 +45,7 @@ HELPERS: dict[str, Callable[..., Any]] = {
     "random_hex": _random_hex,
     "base64": _b64,
     "basic_auth": lambda user, password: "Basic " + _b64(f"{user}:{password}"),
+    "jwt_claim": lambda token, claim: jwt.decode(str(token), options={"verify_signature": False})[claim],
 }
 
 
@@ -80,7 +81,7 @@ def _resolve(match: re.Match[str], variables: Mapping[str, Any]) -> Any:
         raise ScenarioValueError(f"unknown helper {name}() (known: {', '.join(sorted(HELPERS))})")
     try:
         return helper(*_arguments(arguments, variables))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, KeyError, jwt.PyJWTError) as exc:
         raise ScenarioValueError(f"{name}(): {exc}") from None
 
 
