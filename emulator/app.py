@@ -60,11 +60,13 @@ def _bind_namespace() -> None:
     g.tenant = None
     if g.provider is None:
         return
-    tenant_id = g.tenant = (request.view_args or {}).get(g.provider.tenant_arg)
-    owner = runtime().store.namespace_of(g.provider.name, tenant_id) if tenant_id else None
+    tenants = g.provider.tenants_of_request()
+    g.tenant = tenants[0] if tenants else None
+    store = runtime().store
+    owner = next((o for o in (store.namespace_of(g.provider.name, t) for t in tenants) if o is not None), None)
     if owner is not None:
         g.namespace = owner
-        return
+        return None
     header = request.headers.get(NAMESPACE_HEADER)
     if header is not None:
         try:

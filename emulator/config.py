@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .core.validation import first_error
 from .providers.liveperson.models import LivePersonSeed
+from .providers.mindbehind.models import MindbehindSeed
 
 DEMO_SEED_PATH = Path(__file__).parent / "demo_seed.yaml"
 
@@ -31,6 +32,7 @@ class Seed(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     liveperson: LivePersonSeed | None = None
+    mindbehind: MindbehindSeed | None = None
 
     def parts(self) -> dict[str, Any]:
         """Provider name -> the seed part for it, for the providers this seed names."""

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
-from .core.journal import Journal
+from .core.clock import format_instant
+from .core.deliveries import Attempt, Delivery
+from .core.journal import Journal, clip
 from .core.store import Namespace, StateType, Store
 
 if TYPE_CHECKING:
@@ -28,7 +30,7 @@ class ProviderSpec:
 
     name: str
     blueprint: Blueprint
-    tenant_arg: str  # the URL variable that names the tenant (account, app, channel)
+    tenants_of_request: Callable[[], list[str]]  # the tenant ids a request names, most specific first
     path_prefixes: tuple[str, ...]  # for routing errors (404/405) answered in the provider's shape
     http_error: Callable[[int, str], Response]
     state_type: StateType
@@ -70,6 +72,37 @@ def read_json_body(empty: Any = None) -> Any:
 
 def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
     return Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")
+
+
+def pump_deliveries(namespace: Namespace) -> None:
+    """Attempt the namespace's webhook deliveries that are due on its clock, journaling each attempt."""
+    journal = runtime().journal
+
+    def record(delivery: Delivery, attempt: Attempt) -> None:
+        journal.record(
+            time=format_instant(attempt.at),
+            namespace=namespace.name,
+            provider=delivery.kind.split(".")[0],
+            method="POST",
+            path=delivery.url,
+            query="",
+            status=attempt.status,
+            request_body=clip(json.dumps(delivery.payload)),
+            response_body=attempt.error,
+            direction="outgoing",
+        )
+
+    namespace.outbox.pump(namespace.clock.now(), record)
+
+
+def url_tenant(view_arg: str) -> Callable[[], list[str]]:
+    """For providers whose paths name the tenant: the URL variable `view_arg`."""
+
+    def tenants() -> list[str]:
+        value = (request.view_args or {}).get(view_arg)
+        return [value] if value else []
+
+    return tenants
 
 
 def public_host() -> str:

@@ -11,7 +11,7 @@ from .. import __version__
 from ..config import SeedError, parse_seed, parse_seed_text
 from ..core.clock import parse_duration, parse_instant
 from ..core.store import TenantConflict
-from ..web import json_response, read_json_body, runtime
+from ..web import json_response, pump_deliveries, read_json_body, runtime
 from .base import ALL_NAMESPACES, ControlError, blueprint, json_object, namespace_arg
 
 
@@ -94,7 +94,22 @@ def move_clock() -> Response:
     elif freeze is False:
         clock.unfreeze()
     namespace.clock_log.append((state.journal.last_seq, dict(body)))  # for Record (control/record.py)
+    pump_deliveries(namespace)  # webhook retries that the new time has made due
     return json_response(clock.snapshot())
+
+
+@blueprint.get("/deliveries")
+def list_deliveries() -> Response:
+    """Outgoing webhook deliveries of the namespace: state, attempts, next attempt (emulated time)."""
+    return json_response({"deliveries": runtime().store.namespace(namespace_arg()).outbox.list()})
+
+
+@blueprint.post("/deliveries/flush")
+def flush_deliveries() -> Response:
+    """Attempt every delivery due now on the namespace's clock."""
+    namespace = runtime().store.namespace(namespace_arg())
+    pump_deliveries(namespace)
+    return json_response({"deliveries": namespace.outbox.list()})
 
 
 def _clock_field(body: dict, key: str, parse: Any) -> float | None:

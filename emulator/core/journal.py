@@ -30,6 +30,7 @@ class JournalEntry:
     request_body: str = ""
     response_body: str = ""
     faults: list = field(default_factory=list)  # the fault rules that acted on this request
+    direction: str = "incoming"  # "outgoing": a webhook delivery attempt the emulator made
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from .clock import Clock
+from .deliveries import Outbox
 from .faults import FaultRules
 from .keys import KeyRing, KeySlot
 from .lifecycle import TokenLifecycle
@@ -22,6 +23,10 @@ class ProviderState(Protocol):
     """What the store needs of one provider's state in one namespace."""
 
     def tenant_ids(self) -> Iterable[str]: ...
+
+    def lookup_keys(self) -> Iterable[str]:
+        """More keys that find a tenant's namespace (e.g. a credential), never shown as tenants."""
+        ...
 
     def apply_seed(self, part: Any) -> None: ...
 
@@ -63,6 +68,7 @@ class Namespace:
         self.clock = Clock()
         self.keys = KeyRing(slot for t in types for slot in t.key_slots)
         self.faults = FaultRules()  # test set-up, not state: never exported
+        self.outbox = Outbox()  # outgoing webhook deliveries
         self.tokens = TokenLifecycle()
         # (journal seq at the time, control body) of each clock move, newest last: Record replays them
         # between the requests they fell between. Not state: never exported.
@@ -74,6 +80,10 @@ class Namespace:
 
     def tenants(self) -> dict[str, list[str]]:
         return {provider: sorted(state.tenant_ids()) for provider, state in self.states.items()}
+
+    def index_keys(self) -> dict[str, list[str]]:
+        """Every key that routes a request here: tenant ids and lookup keys."""
+        return {p: [*state.tenant_ids(), *state.lookup_keys()] for p, state in self.states.items()}
 
     def export(self) -> dict:
         return {
@@ -124,6 +134,13 @@ class Store:
                 self._index(namespace)
             return namespace
 
+    def reindex(self, name: str) -> None:
+        """After a change of a namespace's tenant keys (e.g. a rotated management token)."""
+        with self.lock:
+            self._tenants = {key: owner for key, owner in self._tenants.items() if owner != name}
+            if name in self._namespaces:
+                self._index(self._namespaces[name])
+
     def reset(self, name: str | None = None) -> None:
         """Drop one namespace wholesale (or every namespace when `name` is None)."""
         with self.lock:
@@ -136,7 +153,7 @@ class Store:
             namespace = self._namespaces.pop(name, None)
             if namespace is not None:
                 namespace.faults.clear()  # let go of requests its rules hold hanging
-                for provider, ids in namespace.tenants().items():
+                for provider, ids in namespace.index_keys().items():
                     for tenant_id in ids:
                         self._tenants.pop((provider, tenant_id), None)
 
@@ -154,7 +171,7 @@ class Store:
         restored = {name: self._restore(name, data) for name, data in namespaces.items()}
         with self.lock:
             for name, namespace in restored.items():
-                for provider, ids in namespace.tenants().items():
+                for provider, ids in namespace.index_keys().items():
                     self._check_free(name, provider, ids, ignoring=set(restored))
             for name, namespace in restored.items():
                 self.reset(name)
@@ -189,6 +206,6 @@ class Store:
                 raise TenantConflict(f"{provider} tenant {tenant_id!r} already belongs to namespace {owner!r}")
 
     def _index(self, namespace: Namespace) -> None:
-        for provider, ids in namespace.tenants().items():
+        for provider, ids in namespace.index_keys().items():
             for tenant_id in ids:
                 self._tenants[(provider, tenant_id)] = namespace.name

@@ -2,5 +2,6 @@
 
 from ..web import ProviderSpec
 from .liveperson.provider import SPEC as LIVEPERSON
+from .mindbehind.provider import SPEC as MINDBEHIND
 
-PROVIDERS: tuple[ProviderSpec, ...] = (LIVEPERSON,)
+PROVIDERS: tuple[ProviderSpec, ...] = (LIVEPERSON, MINDBEHIND)

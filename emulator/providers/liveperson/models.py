@@ -141,6 +141,9 @@ class LivePersonState(_Model):
     def tenant_ids(self) -> Iterable[str]:
         return self.accounts.keys()
 
+    def lookup_keys(self) -> Iterable[str]:
+        return ()
+
     def update_settings(self, account_id: str, changes: dict) -> dict:
         """Change an account's settings at run time (e.g. `{"ext_jwt_ttl": "30s"}`); answers them all."""
         account = self.accounts.get(account_id)

@@ -1,7 +1,7 @@
 """How the app mounts LivePerson."""
 
 from ...core.store import StateType
-from ...web import ProviderSpec
+from ...web import ProviderSpec, url_tenant
 from .errors import http_error
 from .identity import KEY_SLOTS, SELECTOR_KEYS, selector_subjects
 from .models import LivePersonState
@@ -10,7 +10,7 @@ from .routes import PROVIDER, blueprint
 SPEC = ProviderSpec(
     name=PROVIDER,
     blueprint=blueprint,
-    tenant_arg="account_id",
+    tenants_of_request=url_tenant("account_id"),
     path_prefixes=("/api/account/", "/csdr/", "/sentinel/"),
     http_error=http_error,
     state_type=StateType(PROVIDER, LivePersonState, LivePersonState.restore, KEY_SLOTS),

@@ -1,0 +1,215 @@
+"""Mindbehind state: companies, their channels and clients, client tokens, web chat sessions, SMS codes.
+
+One model for seed and state. Mindbehind publishes little; every choice here is marked [I] or [?].
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CHANNEL_TYPES = ("mbWebChat", "mindbehind")  # [I] the path segments of the web chat and generic endpoints
+PROFILE_FIELDS = ("name", "surname", "email", "phone")  # [I] token `properties` that fill the client object
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class KeyValue(_Model):
+    key: str
+    value: Any = None
+
+
+class Client(_Model):
+    """The live-core client object (reference 5.1), per company."""
+
+    clientID: str = Field(min_length=1)
+    name: str = ""
+    surname: str = ""
+    email: str = ""
+    phone: str = ""
+    channelType: str = "mbWebChat"
+    tags: list[str] = []
+    keyValueProperties: list[KeyValue] = []
+
+    def absorb(self, properties: dict[str, Any]) -> None:
+        """Token `properties`: profile fields fill the object, other keys become key-value pairs. [I]"""
+        pairs = {}
+        for key, value in properties.items():
+            if key in PROFILE_FIELDS and isinstance(value, str):
+                setattr(self, key, value)
+            else:
+                pairs[key] = value
+        self.upsert(pairs)
+
+    def upsert(self, pairs: dict[str, Any]) -> None:
+        """[?] merge or replace is not public: upsert by key, other keys kept."""
+        existing = {pair.key: pair for pair in self.keyValueProperties}
+        for key, value in pairs.items():
+            if key in existing:
+                existing[key].value = value
+            else:
+                self.keyValueProperties.append(KeyValue(key=key, value=value))
+
+    def public(self, company_id: str) -> dict:
+        return {**self.model_dump(mode="json"), "companyID": company_id}
+
+
+class Channel(_Model):
+    id: str = Field(min_length=1, max_length=128)
+    type: Literal["mbWebChat", "mindbehind"] = "mbWebChat"
+    management_token: str = Field(min_length=1)
+    token_age: int = Field(default=24, ge=1, le=100_000)  # hours [C] default 24
+    send_webhook: str | None = None  # generic channel: outgoing bot/agent messages
+    handover_webhook: str | None = None  # generic channel: "Human action"
+    otp_ttl: int = Field(default=300, ge=1, le=86_400)  # [I] seconds an SMS code stays valid
+    otp_attempts: int = Field(default=5, ge=1, le=100)  # [I] wrong codes before the code is burnt
+
+
+class ClientToken(_Model):
+    token: str
+    clientID: str
+    channelID: str
+    properties: dict[str, Any] = {}
+    issued_at: float
+    expires_at: float
+
+
+class WebChatSession(_Model):
+    session_id: str
+    channelID: str
+    clientID: str
+    auth: Literal["token", "anonymous", "otp"]
+    opened_at: float
+
+
+class OneTimeCode(_Model):
+    phone: str
+    channelID: str
+    code: str
+    expires_at: float
+    attempts_left: int
+
+
+class Company(_Model):
+    id: str = Field(min_length=1, max_length=128)
+    channels: list[Channel] = []
+    clients: dict[str, Client] = {}
+    tokens: dict[str, ClientToken] = {}
+    sessions: dict[str, WebChatSession] = {}
+    codes: dict[str, OneTimeCode] = {}  # by "channelID/phone"
+    messages: list[dict] = []  # generic channel: what the brand sent in
+
+    @field_validator("channels")
+    @classmethod
+    def _unique_channels(cls, channels: list[Channel]) -> list[Channel]:
+        ids = [c.id for c in channels]
+        if len(ids) != len(set(ids)):
+            raise ValueError("duplicate channel id")
+        return channels
+
+    @field_validator("clients", mode="before")
+    @classmethod
+    def _clients_by_id(cls, clients: Any) -> Any:
+        """A seed lists clients; the state keys them by clientID."""
+        if isinstance(clients, list):
+            return {c.get("clientID") if isinstance(c, dict) else None: c for c in clients}
+        return clients
+
+    @model_validator(mode="after")
+    def _clients_filed_under_their_ids(self) -> "Company":
+        for key, client in self.clients.items():
+            if key != client.clientID:
+                raise ValueError(f"client {client.clientID!r} is filed under {key!r}")
+        return self
+
+    def channel(self, channel_id: str) -> Channel | None:
+        return next((c for c in self.channels if c.id == channel_id), None)
+
+    def channel_of_token(self, management_token: str) -> Channel | None:
+        return next((c for c in self.channels if c.management_token == management_token), None)
+
+    def client(self, client_id: str, channel_type: str) -> Client:
+        """The company's client, created on first use. [I] clientID is unique per company."""
+        if client_id not in self.clients:
+            self.clients[client_id] = Client(clientID=client_id, channelType=channel_type)
+        return self.clients[client_id]
+
+
+class MindbehindSeed(_Model):
+    companies: list[Company] = []
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "MindbehindSeed":
+        ids = [key for company in self.companies for key in _company_keys(company)]
+        tokens = [channel.management_token for company in self.companies for channel in company.channels]
+        duplicates = {key for key in ids if ids.count(key) > 1} | {"<a management token>" for t in tokens if tokens.count(t) > 1}
+        if duplicates:
+            raise ValueError(f"company ids, channel ids and management tokens must be unique: {sorted(duplicates)}")
+        return self
+
+    def tenant_ids(self) -> list[str]:
+        return [key for company in self.companies for key in _company_keys(company)]
+
+
+def _company_keys(company: Company) -> list[str]:
+    """The tenant ids a company answers to: its id and its channels' ids."""
+    return [company.id, *(c.id for c in company.channels)]
+
+
+def token_key(management_token: str) -> str:
+    """Requests that name no company or channel (live-core) find their namespace by their apiToken."""
+    return f"apiToken:{management_token}"
+
+
+class MindbehindState(_Model):
+    companies: dict[str, Company] = {}
+
+    @model_validator(mode="after")
+    def _filed_under_their_ids(self) -> "MindbehindState":
+        for key, company in self.companies.items():
+            if key != company.id:
+                raise ValueError(f"company {company.id!r} is filed under {key!r}")
+        return self
+
+    def tenant_ids(self) -> Iterable[str]:
+        return [key for company in self.companies.values() for key in _company_keys(company)]
+
+    def lookup_keys(self) -> Iterable[str]:
+        return [token_key(c.management_token) for company in self.companies.values() for c in company.channels]
+
+    def apply_seed(self, part: MindbehindSeed) -> None:
+        for company in part.companies:
+            self.companies[company.id] = company.model_copy(deep=True)
+
+    def update_settings(self, tenant_id: str, changes: dict) -> dict:
+        """Channel settings at run time: `{"channel": id, "token_age": 1}`."""
+        company, channel = self.find_channel(tenant_id)
+        if channel is None:
+            raise KeyError(tenant_id)
+        updated = Channel.model_validate({**channel.model_dump(), **changes})
+        company.channels[company.channels.index(channel)] = updated
+        return updated.model_dump()
+
+    def find_channel(self, channel_id: str) -> tuple[Company | None, Channel | None]:
+        for company in self.companies.values():
+            channel = company.channel(channel_id)
+            if channel is not None:
+                return company, channel
+        return None, None
+
+    def find_by_management_token(self, management_token: str) -> tuple[Company | None, Channel | None]:
+        for company in self.companies.values():
+            channel = company.channel_of_token(management_token)
+            if channel is not None:
+                return company, channel
+        return None, None
+
+    def export(self) -> dict:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def restore(cls, data: dict) -> "MindbehindState":
+        return cls.model_validate(data)
