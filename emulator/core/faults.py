@@ -8,9 +8,9 @@ import random
 import re
 import threading
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Callable, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from .clock import parse_duration
 from .patterns import compile_path_glob
@@ -39,20 +39,22 @@ class FaultMatch(_Strict):
     method: str | None = None
     path: str | None = None  # glob: `*` within one segment, `**` across segments
     tenant: str | None = None
-    _method: str | None = PrivateAttr(default=None)
-    _path: re.Pattern[str] | None = PrivateAttr(default=None)  # compiled once: matching runs on every request
 
-    def model_post_init(self, _: object) -> None:
-        self._method = self.method.upper() if self.method else None
-        self._path = compile_path_glob(self.path) if self.path is not None else None
+    def matcher(self) -> Callable[["RequestInfo"], bool]:
+        """A plain function over local values: it runs for every rule on every request."""
+        provider, tenant = self.provider, self.tenant
+        method = self.method.upper() if self.method else None
+        path = compile_path_glob(self.path) if self.path is not None else None
 
-    def matches(self, request: "RequestInfo") -> bool:
-        return (
-            (self.provider is None or self.provider == request.provider)
-            and (self._method is None or self._method == request.method)
-            and (self.tenant is None or self.tenant == request.tenant)
-            and (self._path is None or self._path.match(request.path) is not None)
-        )
+        def matches(request: RequestInfo) -> bool:
+            return (
+                (provider is None or provider == request.provider)
+                and (method is None or method == request.method)
+                and (tenant is None or tenant == request.tenant)
+                and (path is None or path.match(request.path) is not None)
+            )
+
+        return matches
 
 
 class Uniform(_Strict):
@@ -170,6 +172,8 @@ class FaultRule:
         self.spec = spec
         self.matched = 0
         self.fired = 0
+        self.matches = spec.match.matcher()
+        self.is_latency = spec.kind == "latency"
         self._random = random.Random(spec.seed)
 
     def fires(self) -> bool:
@@ -247,9 +251,9 @@ class FaultRules:
         delay, delayed_by, fault = 0.0, [], None
         with self._lock:
             for rule in self._rules:
-                if not rule.spec.match.matches(request):
+                if not rule.matches(request):
                     continue
-                if rule.spec.kind == "latency":
+                if rule.is_latency:
                     if rule.fires():
                         delay += rule.sample_delay()
                         delayed_by.append(rule.id)
