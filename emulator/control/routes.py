@@ -71,7 +71,7 @@ def get_clock() -> Response:
 
 @blueprint.post("/clock")
 def move_clock() -> Response:
-    """`{"set": time}`, `{"advance": duration}`, `{"freeze": bool}`, applied in that order."""
+    """`{"set": time}`, `{"advance": duration}`, `{"freeze": bool}`: freeze first, then set, advance, unfreeze."""
     body = json_object()
     unknown = sorted(set(body) - {"set", "advance", "freeze"})
     if unknown or not body:
@@ -85,13 +85,13 @@ def move_clock() -> Response:
     state = runtime()
     namespace = state.store.namespace(namespace_arg())
     clock = namespace.clock
+    if freeze is True:
+        clock.freeze()  # first, so that a frozen clock stands exactly where `set` and `advance` put it
     if epoch is not None:
         clock.set(epoch)
     if step is not None:
         clock.advance(step)
-    if freeze is True:
-        clock.freeze()
-    elif freeze is False:
+    if freeze is False:
         clock.unfreeze()
     namespace.clock_log.append((state.journal.last_seq, dict(body)))  # for Record (control/record.py)
     pump_deliveries(namespace)  # webhook retries that the new time has made due

@@ -175,7 +175,11 @@ def change_lifetimes() -> Response:
         namespace = _namespace_of_selector(provider, {provider.tenant_key: tenant})
         try:
             settings = namespace.state(provider.name).update_settings(tenant, changes)
+        except KeyError:
+            raise ControlError(404, "unknown_tenant", f"no {provider.name} {provider.tenant_key} {tenant!r}", provider.tenant_key) from None
         except ValidationError as exc:
             field, message = first_error(exc)
             raise ControlError(400, "invalid_settings", message, field) from None
+        except ValueError as exc:
+            raise ControlError(400, "invalid_settings", str(exc)) from None
     return json_response({"settings": settings, "namespace": namespace.name})

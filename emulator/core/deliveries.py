@@ -85,7 +85,7 @@ class Outbox:
     def _attempt(self, delivery: Delivery, now: float) -> Attempt:
         try:
             return Attempt(now, self._poster(delivery.url, delivery.payload))
-        except requests.RequestException as exc:
+        except (requests.RequestException, ValueError) as exc:  # ValueError: a URL urllib3 cannot parse
             return Attempt(now, 0, type(exc).__name__)
 
     def list(self) -> list[dict]:

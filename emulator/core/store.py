@@ -131,7 +131,7 @@ class Store:
             namespace = self.namespace(name)
             for provider, part in parts.items():
                 namespace.state(provider).apply_seed(part)
-                self._index(namespace)
+            self.reindex(name)  # a re-seeded tenant may have let go of ids it held
             return namespace
 
     def reindex(self, name: str) -> None:

@@ -6,6 +6,7 @@ One model for seed and state. Mindbehind publishes little; every choice here is 
 from __future__ import annotations
 
 from typing import Any, Iterable, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -64,6 +65,14 @@ class Channel(_Model):
     token_age: int = Field(default=24, ge=1, le=100_000)  # hours [C] default 24
     send_webhook: str | None = None  # generic channel: outgoing bot/agent messages
     handover_webhook: str | None = None  # generic channel: "Human action"
+
+    @field_validator("send_webhook", "handover_webhook")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        parts = urlsplit(url) if url is not None else None
+        if parts is not None and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("a webhook is an http(s) URL")
+        return url
     otp_ttl: int = Field(default=300, ge=1, le=86_400)  # [I] seconds an SMS code stays valid
     otp_attempts: int = Field(default=5, ge=1, le=100)  # [I] wrong codes before the code is burnt
 
@@ -172,6 +181,7 @@ class MindbehindState(_Model):
         for key, company in self.companies.items():
             if key != company.id:
                 raise ValueError(f"company {company.id!r} is filed under {key!r}")
+        MindbehindSeed(companies=list(self.companies.values()))  # ids and tokens unique across companies
         return self
 
     def tenant_ids(self) -> Iterable[str]:
@@ -185,10 +195,13 @@ class MindbehindState(_Model):
             self.companies[company.id] = company.model_copy(deep=True)
 
     def update_settings(self, tenant_id: str, changes: dict) -> dict:
-        """Channel settings at run time: `{"channel": id, "token_age": 1}`."""
+        """Channel settings at run time: `{"channel": id, "token_age": 1}` (not its id or its token)."""
         company, channel = self.find_channel(tenant_id)
-        if channel is None:
+        if company is None or channel is None:
             raise KeyError(tenant_id)
+        fixed = sorted(set(changes) & {"id", "type", "management_token"})
+        if fixed:
+            raise ValueError(f"{fixed[0]} cannot change at run time (rotate a token with .../rotate-token)")
         updated = Channel.model_validate({**channel.model_dump(), **changes})
         company.channels[company.channels.index(channel)] = updated
         return updated.model_dump()

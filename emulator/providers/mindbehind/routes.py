@@ -27,7 +27,10 @@ def _answer_malformed(_: MalformedJson) -> Response:
 
 def tenants_of_request() -> list[str]:
     """Mindbehind names its tenant in the query, the body or the apiToken header, not the path."""
-    body = request.get_json(silent=True, cache=True) if request.is_json else None
+    try:
+        body = read_json_body(empty=None)  # whatever the Content-Type: the routes read it the same way
+    except MalformedJson:
+        body = None
     candidates = [
         (request.view_args or {}).get("channel_id"),
         request.args.get("channelID"),

@@ -132,6 +132,8 @@ def live_core_client(state: MindbehindState, api_token: str | None, client_id: s
     """[?] live-core auth is not public: the management token of any channel of the client's company."""
     company, _ = authorise(state, api_token)
     if company_id is not None and company_id != company.id:
+        if company_id not in state.companies:
+            raise MindbehindError(404, "Client not found", "unknown_company")  # [I] as an unknown client
         raise MindbehindError(401, "Unauthorized", "token_of_another_company")
     client = company.clients.get(client_id)
     if client is None:
@@ -175,10 +177,14 @@ def outgoing(state: MindbehindState, body: dict, kind: str, now: float) -> tuple
     if not url:
         raise MindbehindError(409, f"the channel has no {kind} webhook", f"no_{kind}_webhook")
     payload: dict[str, Any] = {"type": "message" if kind == "send" else "handover", "channelID": channel_id, "clientID": client_id, "timestamp": format_instant(now)}
+    field, default = ("text", "") if kind == "send" else ("reason", "Human action")
+    value = body.get(field, default)
+    if not isinstance(value, str):
+        raise MindbehindError(400, f"{field} is a string", f"bad_{field}")
     if kind == "send":
-        payload["message"] = {"type": "text", "text": str(body.get("text", ""))}
+        payload["message"] = {"type": "text", "text": value}
     else:
-        payload["reason"] = str(body.get("reason", "Human action"))
+        payload["reason"] = value
     return url, payload
 
 
