@@ -49,6 +49,25 @@ class Runtime:
     providers: dict[str, ProviderSpec] = field(default_factory=dict)
 
 
+REASON_HEADER = "X-Emulator-Reason"  # emulator-only: why a request was refused; no provider sends it
+
+
+class ProviderError(Exception):
+    """A refusal in a provider's own shape: subclasses say what the body looks like."""
+
+    def __init__(self, status: int, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.reason = reason or message
+
+    def body(self) -> Any:
+        raise NotImplementedError
+
+    def response(self) -> Response:
+        return json_response(self.body(), self.status, headers={REASON_HEADER: self.reason})
+
+
 def runtime(app: Flask | None = None) -> Runtime:
     return (app or current_app).extensions["emulator"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable, Mapping
+
 from pydantic import ValidationError
 
 
@@ -11,6 +13,13 @@ def field_path(location: tuple) -> str:
     for part in location:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
+
+
+def check_filed_by_id(items: Mapping[str, Any], id_of: Callable[[Any], str], what: str) -> None:
+    """A state keyed by id must hold each item under its own id (an import could say otherwise)."""
+    for key, item in items.items():
+        if key != id_of(item):
+            raise ValueError(f"{what} {id_of(item)!r} is filed under {key!r}")
 
 
 def first_error(error: ValidationError) -> tuple[str, str]:

@@ -7,23 +7,16 @@ from http import HTTPStatus
 
 from flask import Response
 
-from ...web import current_namespace, json_response
-
-REASON_HEADER = "X-Emulator-Reason"  # emulator-only: why a request was refused; LivePerson sends no such header
+from ...web import ProviderError, current_namespace
 CUSTOMER_JWT_NOT_VALID = "9007"  # [C] LivePerson staff: 9007 = CUSTOMER_JWT_NOT_VALID
 UNAUTHORIZED_INTERNAL_CODE = 10  # [C] the login-family envelope's code for 401
 
 
-class LivePersonError(Exception):
+class LivePersonError(ProviderError):
     """An error LivePerson answers with its `{"error": {time, message, internalCode, responseStatus}}` envelope."""
 
-    def __init__(self, status: int, message: str, reason: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.reason = reason or message
-
-    def body(self, now: float) -> dict:
+    def body(self) -> dict:
+        now = current_namespace().clock.now()  # the namespace's clock stamps the error
         # [?] internalCode is public only for 401 (10); other statuses carry the HTTP status as their code
         internal_code = UNAUTHORIZED_INTERNAL_CODE if self.status == 401 else self.status
         return {
@@ -34,9 +27,6 @@ class LivePersonError(Exception):
                 "responseStatus": _status_name(self.status),
             }
         }
-
-    def response(self, now: float) -> Response:
-        return json_response(self.body(now), self.status, headers={REASON_HEADER: self.reason})
 
 
 def _status_name(status: int) -> str:
@@ -52,10 +42,10 @@ class InvalidCustomerJwt(LivePersonError):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(status, "customer JWT is not valid", reason)
 
-    def body(self, now: float) -> dict:
+    def body(self) -> dict:
         return {"internalErrorCode": CUSTOMER_JWT_NOT_VALID}
 
 
 def http_error(status: int, message: str) -> Response:
     """Routing errors (unknown path, wrong method) under LivePerson's paths, in its envelope."""
-    return LivePersonError(status, message).response(current_namespace().clock.now())
+    return LivePersonError(status, message).response()

@@ -8,6 +8,7 @@ from typing import Annotated, Iterable, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from ...core.clock import parse_duration
+from ...core.validation import check_filed_by_id
 
 UNAUTH_MESSAGING = "Messaging.Un_Auth_Messaging"
 
@@ -130,12 +131,9 @@ class LivePersonState(_Model):
     @model_validator(mode="after")
     def _filed_under_their_own_ids(self) -> "LivePersonState":
         """An account filed under another id would answer for that id with its own keys and consumers."""
-        for key, account in self.accounts.items():
-            if key != account.id:
-                raise ValueError(f"account {account.id!r} is filed under {key!r}")
-            for consumer_key, consumer in account.consumers.items():
-                if consumer_key != consumer.consumer_id:
-                    raise ValueError(f"consumer {consumer.consumer_id!r} is filed under {consumer_key!r}")
+        check_filed_by_id(self.accounts, lambda account: account.id, "account")
+        for account in self.accounts.values():
+            check_filed_by_id(account.consumers, lambda consumer: consumer.consumer_id, "consumer")
         return self
 
     def tenant_ids(self) -> Iterable[str]:

@@ -28,7 +28,7 @@ _JSONP_CALLBACK = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.]{0,63}")
 
 @blueprint.errorhandler(LivePersonError)
 def _answer_error(error: LivePersonError) -> Response:
-    return error.response(current_namespace().clock.now())
+    return error.response()
 
 
 @blueprint.errorhandler(MalformedJson)

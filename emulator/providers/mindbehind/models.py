@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ...core.validation import check_filed_by_id
+
 CHANNEL_TYPES = ("mbWebChat", "mindbehind")  # [I] the path segments of the web chat and generic endpoints
 PROFILE_FIELDS = ("name", "surname", "email", "phone")  # [I] token `properties` that fill the client object
 
@@ -129,9 +131,7 @@ class Company(_Model):
 
     @model_validator(mode="after")
     def _clients_filed_under_their_ids(self) -> "Company":
-        for key, client in self.clients.items():
-            if key != client.clientID:
-                raise ValueError(f"client {client.clientID!r} is filed under {key!r}")
+        check_filed_by_id(self.clients, lambda client: client.clientID, "client")
         return self
 
     def channel(self, channel_id: str) -> Channel | None:
@@ -178,9 +178,7 @@ class MindbehindState(_Model):
 
     @model_validator(mode="after")
     def _filed_under_their_ids(self) -> "MindbehindState":
-        for key, company in self.companies.items():
-            if key != company.id:
-                raise ValueError(f"company {company.id!r} is filed under {key!r}")
+        check_filed_by_id(self.companies, lambda company: company.id, "company")
         MindbehindSeed(companies=list(self.companies.values()))  # ids and tokens unique across companies
         return self
 
