@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 from urllib.parse import quote
@@ -115,28 +114,19 @@ def scene(emulator: EmulatorHandle, lp_account: LivePersonAccount, ext_jwt: str)
 
 @dataclass
 class SleepSpy:
-    """Stands in for the wall-clock sleep of injected latency: records each delay, sleeps at most `cap` of it."""
+    """Stands in for the wall-clock sleep of injected latency: records each delay, never waits
+    (real waiting is proven over a socket in test_faults_http.py)."""
 
-    cap: float
     delays: list[float] = field(default_factory=list)
 
     def __call__(self, seconds: float) -> None:
         self.delays.append(seconds)
-        time.sleep(min(seconds, self.cap))
 
 
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> SleepSpy:
-    """Latency as asked (the property's delays are a few ms), recorded."""
-    spy = SleepSpy(cap=0.005)
-    monkeypatch.setattr(app_module, "wall_sleep", spy)
-    return spy
-
-
-@pytest.fixture
-def no_sleeps(monkeypatch: pytest.MonkeyPatch) -> SleepSpy:
-    """Latency recorded, never waited for: garbage rules may ask for two minutes."""
-    spy = SleepSpy(cap=0.0)
+    """Latency recorded, never waited for."""
+    spy = SleepSpy()
     monkeypatch.setattr(app_module, "wall_sleep", spy)
     return spy
 
@@ -454,11 +444,11 @@ def test_liveperson_answers_as_any_valid_fault_rule_says(
 
 
 @pytest.mark.parametrize("delay", [120, {"uniform": ["0s", "1000h"]}, {"lognormal": {"median": "100s", "sigma": 5}}], ids=str)
-def test_latency_is_capped_whatever_its_distribution(scene: Scene, no_sleeps: SleepSpy, delay: Json) -> None:
+def test_latency_is_capped_whatever_its_distribution(scene: Scene, sleeps: SleepSpy, delay: Json) -> None:
     """Long delays are legal; none waits longer than MAX_DELAY (the spy records, it does not wait)."""
     load_rules(scene, [{"kind": "latency", "delay": delay}])
-    run_under_faults(scene, [LP_CALLS[0]] * 10, no_sleeps)
-    assert no_sleeps.delays and all(0 < d <= MAX_DELAY for d in no_sleeps.delays), no_sleeps.delays
+    run_under_faults(scene, [LP_CALLS[0]] * 10, sleeps)
+    assert sleeps.delays and all(0 < d <= MAX_DELAY for d in sleeps.delays), sleeps.delays
 
 
 # --- /__emulator/faults: any body -----------------------------------------------------------------
@@ -507,7 +497,7 @@ fault_bodies = st.one_of(
 @example(body={"kind": "status", "status": 503, "headers": {"": "x"}}, call=LP_CALLS[0])
 @example(body={"kind": "latency", "delay": {"uniform": ["1ms", float("nan")]}}, call=LP_CALLS[0])
 @example(body={"kind": "reset", "times": 10**400, "seed": -(10**400)}, call=LP_CALLS[0])
-def test_fault_rule_of_any_json_is_refused_or_applied(scene: Scene, no_sleeps: SleepSpy, body: Json, call: LpCall) -> None:
+def test_fault_rule_of_any_json_is_refused_or_applied(scene: Scene, sleeps: SleepSpy, body: Json, call: LpCall) -> None:
     """POST /faults answers 201 or a 400 naming the field; a rule it took lists as a valid spec, and a
     LivePerson request then answers normally or as the rule says."""
     scene.emulator.control.clear_faults()
@@ -518,7 +508,7 @@ def test_fault_rule_of_any_json_is_refused_or_applied(scene: Scene, no_sleeps: S
         assert_names_a_field(parsed["error"], body, known=SPEC_FIELDS)
         return
     assert list(listed_rules(scene.emulator)) == [parsed["id"]]
-    run_under_faults(scene, [call], no_sleeps)
+    run_under_faults(scene, [call], sleeps)
 
 
 @given(
