@@ -269,3 +269,23 @@ def test_tenants_of_a_provider_record_cannot_export_are_a_501(emulator, lp_accou
     with pytest.raises(EmulatorError) as refused:
         record_scenario(emulator.control)
     assert (refused.value.status, refused.value.code) == (501, "cannot_record")
+
+
+def test_a_mindbehind_session_records_and_replays_with_fresh_ids(emulator, mindbehind_channel):
+    """Credentials (apiToken) are recorded, and the client token the first answer gave is wired into the session."""
+    token = mindbehind_channel.issue_token("+905551112233", properties={"name": "Ada"})
+    opened = emulator.post(
+        "/__emulator/mindbehind/webchat/sessions",
+        json={"channelID": mindbehind_channel.channel_id, "auth": "token", "MB_TOKEN": token, "MB_CLIENT": "+905551112233"},
+    )
+    assert opened.status == 201
+    read = emulator.get(
+        "/live-core/getClient",
+        params={"clientID": "+905551112233", "companyID": mindbehind_channel.company_id},
+        headers={"apiToken": mindbehind_channel.management_token},
+    )
+    assert read.json()["name"] == "Ada"
+    document = record_scenario(emulator.control, fresh_ids=True)
+    assert document["steps"][0]["request"]["headers"]["apiToken"] == mindbehind_channel.management_token
+    assert document["steps"][1]["request"]["json"]["MB_TOKEN"] == "${token}"
+    replay(emulator, document)

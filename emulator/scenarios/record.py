@@ -18,7 +18,8 @@ A session of a test, or of a person using the docker server, becomes a regressio
   (`${random_digits(8)}`, `${random_digits(10)}`), so the recording replays next to the namespace it
   was recorded from: one emulator never gives a tenant id to two namespaces.
 
-What a recording cannot know: headers other than Content-Type, all but the last value of a repeated
+What a recording cannot know: headers other than Content-Type and the credentials (Authorization,
+Mindbehind's apiToken), all but the last value of a repeated
 query parameter, requests the journal's ring has dropped (the oldest, past its capacity), bodies it
 clipped (such a step is named so), control calls other than clock moves (token expiry, revocation, key
 rotation, ...) and latency faults (they change nothing a step checks). A recorded text holding `${name}`
@@ -48,6 +49,8 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _WORD = re.compile(r"[A-Za-z0-9._~-]+")  # a token, UUID or id inside a raw (non-JSON) body
 _CLIPPED = re.compile(r"\.\.\.\[[0-9]+ more characters\]\Z")  # the journal's mark on a clipped body
 _DROPPED_ERROR = {"hang": "timeout", "truncated": "truncated"}  # any other dropped connection: "connection"
+# the headers a replay needs: the body's type and the providers' credentials (a recording holds test secrets)
+RECORDED_HEADERS = ("Content-Type", "Authorization", "apiToken")
 _FAULT_FIELDS = ("status", "headers", "duration", "content_type")  # what a fault step copies from its rule
 
 _DOCUMENT_ORDER = ("name", "seed", "vars", "steps")
@@ -113,8 +116,34 @@ class SeedExporter:
     fresh_ids: Callable[[dict, _TenantIds], None]  # put variables in place of the ids of a seed part
 
 
+def _mindbehind_seed(state: Any) -> dict | None:
+    """The companies with their channels and clients; tokens, sessions, codes and messages are run-time state."""
+    run_time = {"tokens", "sessions", "codes", "messages"}
+    companies = []
+    for _, company in sorted(state.companies.items()):
+        part = company.model_dump(mode="json", exclude=run_time, exclude_defaults=True)
+        if "clients" in part:
+            part["clients"] = list(part["clients"].values())
+        companies.append(part)
+    return {"companies": companies} if companies else None
+
+
+def _mindbehind_ids(state: Any) -> Iterable[str]:
+    for company in state.companies.values():
+        yield company.id
+        yield from (channel.id for channel in company.channels)
+
+
+def _mindbehind_fresh_ids(part: dict, ids: _TenantIds) -> None:
+    for company in part["companies"]:
+        company["id"] = "${" + ids.name(company["id"], "company", 12) + "}"
+        for channel in company.get("channels", []):
+            channel["id"] = "${" + ids.name(channel["id"], "channel", 12) + "}"
+
+
 SEED_EXPORTERS: dict[str, SeedExporter] = {
     "liveperson": SeedExporter(_liveperson_seed, _liveperson_ids, _liveperson_fresh_ids),
+    "mindbehind": SeedExporter(_mindbehind_seed, _mindbehind_ids, _mindbehind_fresh_ids),
 }
 
 
@@ -246,8 +275,9 @@ class _Recorder:
         if query:
             request["query"] = {key: self._whole(value) for key, value in query.items()}
         content_type = _header(entry.request_headers, "Content-Type")
-        if content_type:
-            request["headers"] = {"Content-Type": content_type}
+        kept = {name: _header(entry.request_headers, name) for name in RECORDED_HEADERS}
+        if any(kept.values()):
+            request["headers"] = {name: self._whole(value) for name, value in kept.items() if value}
         sent = _json_or_none(entry.request_body) if content_type and "json" in content_type.lower() else None
         if sent is not None:
             request["json"] = self._json(sent)
