@@ -81,3 +81,4 @@ class EmulatorConfig:
     seed: Seed | None = None  # loaded into the default namespace at start
     public_host: str | None = None  # host[:port] the Domain API hands out; None: the request's own host
     journal_capacity: int = 10_000
+    control_token: str | None = None  # when set, every /__emulator/ call must carry it (X-Emulator-Token)
