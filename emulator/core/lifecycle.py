@@ -29,6 +29,7 @@ def fingerprint(token: str) -> str:
 class _Issued:
     sequence: int
     subjects: tuple[str, ...]
+    expires_at: float | None = None  # the token's own expiry, for the dashboard
 
 
 @dataclass
@@ -53,16 +54,31 @@ class TokenLifecycle:
         self._overrides: dict[str, _Override] = {}
         self._cuts: dict[str, list[_SubjectCut]] = {}
 
-    def issued(self, token: str, subjects: Iterable[str]) -> None:
+    def issued(self, token: str, subjects: Iterable[str], expires_at: float | None = None) -> None:
         """Remember a token the namespace just issued."""
         with self._lock:
             self._last_sequence = next(self._sequence)
-            self._issued[fingerprint(token)] = _Issued(self._last_sequence, tuple(subjects))
+            self._issued[fingerprint(token)] = _Issued(self._last_sequence, tuple(subjects), expires_at)
             if len(self._issued) > REGISTRY_LIMIT:
                 self._issued.popitem(last=False)
 
     def knows(self, token: str) -> bool:
         return fingerprint(token) in self._issued
+
+    def live(self, now: float, limit: int = 50) -> list[dict]:
+        """The newest tokens not yet expired on `now` (by their own exp or an override), newest first."""
+        with self._lock:
+            issued = list(self._issued.items())[-limit * 4 :]
+            overrides = dict(self._overrides)
+        rows = []
+        for key, entry in reversed(issued):
+            override = overrides.get(key)
+            expiries = [t for t in (entry.expires_at, override.expires_at if override else None) if t is not None]
+            expires_at = min(expiries) if expiries else None
+            if (override and override.revoked) or (expires_at is not None and expires_at <= now):
+                continue
+            rows.append({"fingerprint": key[:12], "subjects": list(entry.subjects), "expires_at": expires_at})
+        return rows[:limit]
 
     def expire_token(self, token: str, at: float) -> None:
         with self._lock:
@@ -116,7 +132,7 @@ class TokenLifecycle:
         with self._lock:
             return {
                 "last_sequence": self._last_sequence,
-                "issued": {key: [i.sequence, list(i.subjects)] for key, i in self._issued.items()},
+                "issued": {key: [i.sequence, list(i.subjects), i.expires_at] for key, i in self._issued.items()},
                 "overrides": {key: vars(o).copy() for key, o in self._overrides.items()},
                 "cuts": {s: [[c.through_sequence, c.expires_at] for c in cuts] for s, cuts in self._cuts.items()},
             }
@@ -124,7 +140,7 @@ class TokenLifecycle:
     def restore(self, data: dict) -> None:
         """Load an export; anything of the wrong type is a ValueError, and nothing changes."""
         document = _LifecycleDocument.model_validate(data)
-        issued = OrderedDict((k, _Issued(v[0], tuple(v[1]))) for k, v in document.issued.items())
+        issued = OrderedDict((k, _Issued(v[0], tuple(v[1]), v[2] if len(v) > 2 else None)) for k, v in document.issued.items())
         overrides = {k: _Override(**v.model_dump()) for k, v in document.overrides.items()}
         cuts = {s: [_SubjectCut(c[0], c[1]) for c in v] for s, v in document.cuts.items()}
         last = document.last_sequence
@@ -152,6 +168,6 @@ class _LifecycleDocument(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     last_sequence: Sequence = 0
-    issued: dict[str, tuple[Sequence, list[StrictStr]]] = {}
+    issued: dict[str, tuple[Sequence, list[StrictStr]] | tuple[Sequence, list[StrictStr], Seconds | None]] = {}
     overrides: dict[str, _OverrideDocument] = {}
     cuts: dict[str, list[tuple[Sequence, Seconds | None]]] = {}

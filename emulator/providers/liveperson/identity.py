@@ -108,15 +108,15 @@ class ConsumerIdentity:
             "auth_time": first_issued,
             "jti": str(uuid.uuid4()),  # every token distinct, so expiring one never touches its successor
         }
-        return self._issued(self._keys.sign(EXTERNAL_JWT_SLOT.name, claims), consumer_id)
+        return self._issued(self._keys.sign(EXTERNAL_JWT_SLOT.name, claims), consumer_id, claims["exp"])
 
     def _sign_consumer_jwt(self, consumer_id: str, ttl: float) -> str:
         iat = int(self._now)
         claims = {"sub": consumer_id, "aud": audience(self._account.id), "iss": IDP_ISSUER, "exp": iat + int(ttl), "iat": iat}
-        return self._issued(self._keys.sign(CONSUMER_JWT_SLOT.name, claims), consumer_id)
+        return self._issued(self._keys.sign(CONSUMER_JWT_SLOT.name, claims), consumer_id, claims["exp"])
 
-    def _issued(self, token: str, consumer_id: str) -> str:
-        self._tokens.issued(token, token_subjects(self._account.id, consumer_id))
+    def _issued(self, token: str, consumer_id: str, expires_at: int) -> str:
+        self._tokens.issued(token, token_subjects(self._account.id, consumer_id), expires_at)
         return token
 
     def _verify_external(self, id_token: object, check_expiry: bool) -> dict:

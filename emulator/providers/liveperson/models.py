@@ -142,6 +142,10 @@ class LivePersonState(_Model):
     def lookup_keys(self) -> Iterable[str]:
         return ()
 
+    def live_credentials(self, now: float) -> list[dict]:
+        """LivePerson's credentials are JWTs: the namespace's token registry lists them."""
+        return []
+
     def update_settings(self, account_id: str, changes: dict) -> dict:
         """Change an account's settings at run time (e.g. `{"ext_jwt_ttl": "30s"}`); answers them all."""
         account = self.accounts.get(account_id)

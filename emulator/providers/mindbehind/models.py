@@ -218,6 +218,15 @@ class MindbehindState(_Model):
                 return company, channel
         return None, None
 
+    def live_credentials(self, now: float) -> list[dict]:
+        """Client tokens, web chat sessions and SMS codes still good at `now`, for the dashboard."""
+        rows: list[dict] = []
+        for company in self.companies.values():
+            rows += [{"kind": "client token", "subject": f"{t.channelID} / {t.clientID}", "expires_at": t.expires_at} for t in company.tokens.values() if t.expires_at > now]
+            rows += [{"kind": f"session ({s.auth})", "subject": f"{s.channelID} / {s.clientID}", "expires_at": None} for s in company.sessions.values()]
+            rows += [{"kind": "SMS code", "subject": f"{c.channelID} / {c.phone}", "expires_at": c.expires_at} for c in company.codes.values() if c.expires_at > now]
+        return rows
+
     def export(self) -> dict:
         return self.model_dump(mode="json")
 
