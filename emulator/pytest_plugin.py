@@ -398,3 +398,16 @@ def mindbehind_otp(mindbehind_channel: MindbehindChannel) -> MindbehindCode:
     assert sent.status == 200, sent.text
     read = handle.get("/__emulator/mindbehind/otp", params={"channelID": mindbehind_channel.channel_id, "phone": phone})
     return MindbehindCode(phone, read.json()["code"], mindbehind_channel)
+
+
+# --- interception ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def emulator_intercept(emulator_backend: EmulatorHandle) -> Iterator[EmulatorHandle]:
+    """`requests` calls to the real provider hosts (`*.liveperson.net`, `accdn.lpsnmedia.net`, `api.smooch.io`,
+    `*.zendesk.com/sc`, `app.mindbehind.com`) answered by `emulator_backend` in this test's namespace."""
+    from .interception import intercept
+
+    with intercept(emulator_backend):
+        yield emulator_backend

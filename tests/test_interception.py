@@ -1,0 +1,239 @@
+"""Interception: an unmodified `requests` client calling the real provider hostnames reaches the emulator."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+import requests
+import responses
+from requests.adapters import HTTPAdapter
+
+from emulator.interception import intercept, is_provider_url
+from emulator.web import NAMESPACE_HEADER
+
+ORIGINAL_SEND = HTTPAdapter.send
+
+
+@pytest.fixture(params=["emulator", "emulator_server"])
+def emulator_backend(request: pytest.FixtureRequest):
+    """Every test here runs against the in-process emulator and against a real HTTP server."""
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+def lookups(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Every host name resolved and every address connected to during the test."""
+    seen: list = []
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+
+    def getaddrinfo(host, *args, **kwargs):
+        seen.append(("resolve", host))
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(self, address):
+        seen.append(("connect", address))
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    return seen
+
+
+def _network_touched_provider(seen: list) -> list:
+    """Lookups or connections other than to the loopback emulator server."""
+    return [s for s in seen if (s[1] if s[0] == "resolve" else s[1][0]) not in ("127.0.0.1", "localhost")]
+
+
+@pytest.fixture(scope="module")
+def local_site() -> Iterator[str]:
+    """A tiny HTTP server on 127.0.0.1 that is no provider."""
+
+    class Hello(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = f"hello from {self.path}".encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+# --- LivePerson ------------------------------------------------------------------------------------------
+
+
+def test_base_uri_on_the_real_host(emulator_intercept, lp_account) -> None:
+    url = f"https://api.liveperson.net/api/account/{lp_account.id}/service/idp/baseURI.json"
+    response = requests.get(url, params={"version": "1.0"})
+    assert response.status_code == 200
+    assert response.json() == {"service": "idp", "account": lp_account.id, "baseURI": "api.liveperson.net"}
+    [entry] = emulator_intercept.control.journal(path="**/baseURI.json")
+    assert entry["query"] == "version=1.0" and entry["method"] == "GET"
+
+
+def test_anonymous_authorize_issues_a_token(emulator_intercept, lp_account) -> None:
+    response = requests.post(f"https://va.idp.liveperson.net/api/account/{lp_account.id}/anonymous/authorize")
+    assert response.status_code == 200
+    token = response.json()["token"]
+    exchanged = requests.post(
+        f"https://va.idp.liveperson.net/api/account/{lp_account.id}/app/{lp_account.unauth_connector_id}/authenticate",
+        params={"v": "3.0"},
+        json={"id_token": token},
+    )
+    assert exchanged.status_code == 200 and exchanged.json()["token"].count(".") == 2
+
+
+def test_base_uri_answer_names_an_intercepted_host(emulator_intercept, lp_account) -> None:
+    """A client that follows the domain answer keeps talking to the emulator."""
+    idp = requests.get(f"https://api.liveperson.net/api/account/{lp_account.id}/service/idp/baseURI.json").json()
+    response = requests.post(f"https://{idp['baseURI']}/api/account/{lp_account.id}/anonymous/authorize")
+    assert response.status_code == 200 and "token" in response.json()
+
+
+def test_connectors_on_the_cdn_host(emulator_intercept, lp_account) -> None:
+    url = f"https://accdn.lpsnmedia.net/api/account/{lp_account.id}/configuration/le-connectors/all-connectors"
+    response = requests.get(url)
+    assert response.status_code == 200
+    assert [str(c["id"]) for c in response.json()] == [lp_account.unauth_connector_id]
+    assert response.headers["Content-Type"].startswith("application/json")
+
+
+# --- Mindbehind ------------------------------------------------------------------------------------------
+
+
+def test_mindbehind_token_with_headers_and_body(emulator_intercept, mindbehind_channel) -> None:
+    response = requests.post(
+        "https://app.mindbehind.com/external/v1/incoming/mbWebChat/token",
+        json={"clientID": "+905551112233", "channelID": mindbehind_channel.channel_id},
+        headers={"apiToken": mindbehind_channel.management_token},
+    )
+    assert response.status_code == 200
+    assert response.json()["success"] is True and response.json()["token"]
+    refused = requests.post(
+        "https://app.mindbehind.com/external/v1/incoming/mbWebChat/token",
+        json={"clientID": "+905551112233", "channelID": mindbehind_channel.channel_id},
+        headers={"apiToken": "wrong"},
+    )
+    assert refused.status_code >= 400
+
+
+# --- what is and is not intercepted ------------------------------------------------------------------------
+
+
+def test_other_hosts_pass_through(emulator_intercept, local_site) -> None:
+    response = requests.get(local_site + "/ping")
+    assert response.status_code == 200 and response.text == "hello from /ping"
+
+
+def test_unknown_provider_paths_answer_the_emulators_404_without_the_network(emulator_intercept, lookups) -> None:
+    with intercept(emulator_intercept) as mock:  # nested: its call list shows what it answered
+        lp = requests.get("https://va.idp.liveperson.net/api/account/12345678/no/such/route")
+        smooch = requests.get("https://api.smooch.io/v2/apps/app1/conversations")
+        zendesk = requests.post("https://acme.zendesk.com/sc/v2/apps/app1/messages", json={"x": 1})
+    assert [r.status_code for r in (lp, smooch, zendesk)] == [404, 404, 404]
+    assert all(isinstance(r.json(), dict) for r in (lp, smooch, zendesk))
+    assert [c.response.status_code for c in mock.calls] == [404, 404, 404]
+    assert [c.request.url.split("/")[2] for c in mock.calls] == ["va.idp.liveperson.net", "api.smooch.io", "acme.zendesk.com"]
+    assert _network_touched_provider(lookups) == []
+    # a tenant-less call lands in the test's namespace through the namespace header
+    [entry] = emulator_intercept.control.journal(path="/api/account/12345678/**")
+    assert entry["status"] == 404 and entry["request_headers"][NAMESPACE_HEADER] == emulator_intercept.namespace
+
+
+def test_a_method_the_emulator_is_not_asked_about_is_refused_not_sent(emulator_intercept, lookups) -> None:
+    with pytest.raises(requests.ConnectionError, match="Connection refused by Responses"):
+        requests.request("PROPFIND", "https://api.liveperson.net/api/account/1/x")
+    assert _network_touched_provider(lookups) == []
+
+
+def test_sessions_made_before_entering_are_covered(emulator_backend, lp_account, lookups) -> None:
+    session = requests.Session()
+    session.mount("https://", HTTPAdapter(max_retries=0))
+    with intercept(emulator_backend):
+        response = session.post(f"https://va.idp.liveperson.net/api/account/{lp_account.id}/anonymous/authorize")
+    assert response.status_code == 200 and "token" in response.json()
+    assert _network_touched_provider(lookups) == []
+
+
+def test_faults_reach_the_caller(emulator_intercept, lp_account) -> None:
+    emulator_intercept.control.add_fault("status", status=503, match={"path": "/api/account/**"}, times=1)
+    url = f"https://va.idp.liveperson.net/api/account/{lp_account.id}/anonymous/authorize"
+    assert requests.post(url).status_code == 503
+    assert requests.post(url).status_code == 200
+
+
+def test_decorator_form(emulator_backend, lp_account) -> None:
+    @intercept(emulator_backend)
+    def fetch() -> requests.Response:
+        return requests.get(f"https://api.liveperson.net/api/account/{lp_account.id}/service/baseURI.json")
+
+    assert fetch().status_code == 200
+    assert fetch().json()["baseURIs"]  # re-entrant: the same decorator object twice
+    assert HTTPAdapter.send is ORIGINAL_SEND
+
+
+def test_off_after_the_context_exits(emulator_backend) -> None:
+    interception = intercept(emulator_backend)
+    with interception as mock:
+        assert HTTPAdapter.send is not ORIGINAL_SEND
+        assert mock.registered() and interception._active == [mock]
+    assert HTTPAdapter.send is ORIGINAL_SEND
+    assert interception._active == []
+
+
+def test_base_url_target(emulator_backend, lp_account) -> None:
+    if emulator_backend.base_url is None:
+        pytest.skip("a base URL names a server")
+    with intercept(emulator_backend.base_url, namespace=emulator_backend.namespace):
+        response = requests.get(f"https://api.liveperson.net/api/account/{lp_account.id}/service/idp/baseURI.json")
+    assert response.status_code == 200 and response.json()["account"] == lp_account.id
+
+
+def test_an_outer_responses_mock_still_answers_other_hosts(emulator_backend, lp_account) -> None:
+    """Other hosts go to the `send` in place on entry: here an outer mock (which must let an emulator server through)."""
+    with responses.RequestsMock() as outer:
+        outer.get("https://crm.example.test/contacts", json={"contacts": []})
+        if emulator_backend.base_url is not None:
+            outer.add_passthru(emulator_backend.base_url)
+        with intercept(emulator_backend):
+            assert requests.get("https://crm.example.test/contacts").json() == {"contacts": []}
+            url = f"https://api.liveperson.net/api/account/{lp_account.id}/service/idp/baseURI.json"
+            assert requests.get(url).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "provider"),
+    [
+        ("https://api.liveperson.net/x", True),
+        ("http://va.idp.liveperson.net:443/x?y=1", True),
+        ("https://LIVEPERSON.NET", True),
+        ("wss://va.msg.liveperson.net/ws", True),
+        ("https://accdn.lpsnmedia.net/api", True),
+        ("https://api.smooch.io/v2/apps", True),
+        ("https://app.mindbehind.com/external/v1", True),
+        ("https://acme.zendesk.com/sc/v2/apps", True),
+        ("https://acme.zendesk.com/sc", True),
+        ("https://acme.zendesk.com/api/v2/tickets", False),
+        ("https://acme.zendesk.com/scim", False),
+        ("https://liveperson.net.evil.test/x", False),
+        ("https://notliveperson.net/x", False),
+        ("https://other.lpsnmedia.net/x", False),
+        ("https://api.smooch.io.evil.test/x", False),
+        ("http://127.0.0.1:8080/api/account/1/service/idp/baseURI.json", False),
+        ("https://example.test/?next=https://api.liveperson.net/", False),
+    ],
+)
+def test_provider_hosts(url: str, provider: bool) -> None:
+    assert is_provider_url(url) is provider
