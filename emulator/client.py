@@ -12,6 +12,7 @@ import requests
 from .core.faults import ABORT_HEADER
 
 CONTROL = "/__emulator"
+TOKEN_HEADER = "X-Emulator-Token"
 
 
 @dataclass(frozen=True)
@@ -113,10 +114,18 @@ def _instant(value: str | datetime) -> str:
 
 
 class EmulatorClient:
-    """Control of one namespace of an emulator: `EmulatorClient("http://localhost:8080")`."""
+    """Control of one namespace of an emulator: `EmulatorClient("http://localhost:8080")`.
+
+    `token`: the emulator's control token (`serve --control-token`), sent as X-Emulator-Token.
+    """
 
     def __init__(
-        self, base_url: str | None = None, *, namespace: str = "default", transport: Transport | None = None
+        self,
+        base_url: str | None = None,
+        *,
+        namespace: str = "default",
+        transport: Transport | None = None,
+        token: str | None = None,
     ) -> None:
         if transport is None:
             if base_url is None:
@@ -124,9 +133,10 @@ class EmulatorClient:
             transport = HttpTransport(base_url)
         self.transport = transport
         self.namespace = namespace
+        self.token = token
 
     def in_namespace(self, namespace: str) -> "EmulatorClient":
-        return EmulatorClient(namespace=namespace, transport=self.transport)
+        return EmulatorClient(namespace=namespace, transport=self.transport, token=self.token)
 
     def _call(
         self,
@@ -139,6 +149,8 @@ class EmulatorClient:
         params: Mapping[str, Any] | None = None,
     ) -> Any:
         query = {"namespace": self.namespace, **{k: str(v) for k, v in (params or {}).items() if v is not None}}
+        if self.token is not None:
+            headers = {**(headers or {}), TOKEN_HEADER: self.token}
         reply = self.transport.send(verb, CONTROL + path, params=query, json=json, data=data, headers=headers)
         body = reply.json()
         if reply.status >= 400:

@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from emulator.app import create_app
+from emulator.client import AppTransport
+from emulator.config import EmulatorConfig
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -86,3 +90,12 @@ def test_headless_chromium_renders_the_dashboard(emulator_server, tmp_path):
     subprocess.run([*common, f"--screenshot={shot}", url], capture_output=True, timeout=60)
     width, height, colours = png_size_and_colours(shot)
     assert (width, height) == (1200, 900) and colours > 8
+
+
+def test_a_token_protected_dashboard_takes_the_token_in_the_query():
+    transport = AppTransport(create_app(EmulatorConfig(control_token="s3cret")))
+    assert transport.send("GET", "/__emulator/ui").status == 401
+    assert transport.send("GET", "/__emulator/ui", params={"token": "wrong"}).status == 401
+    allowed = transport.send("GET", "/__emulator/ui", params={"token": "s3cret"})
+    assert allowed.status == 200 and 'href="?namespace=default&amp;token=s3cret"' in allowed.text
+    assert transport.send("GET", "/__emulator/clock", params={"token": "s3cret"}).status == 401  # the query is for the page only

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from flask import Blueprint, Response, request
 
 from ..core.store import DEFAULT_NAMESPACE, check_namespace_name
-from ..web import MalformedJson, json_response, read_json_body
+from ..web import MalformedJson, json_response, read_json_body, runtime
 
 CONTROL_PREFIX = "/__emulator"
 ALL_NAMESPACES = "*"
+TOKEN_HEADER = "X-Emulator-Token"
+OPEN_ENDPOINTS = frozenset({"control.health"})  # container healthchecks carry no token
+DASHBOARD_ENDPOINT = "control.dashboard"
 blueprint = Blueprint("control", __name__, url_prefix=CONTROL_PREFIX)
+
+
 class ControlError(Exception):
     def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -23,6 +29,35 @@ def control_error(status: int, code: str, message: str, field: str | None = None
     if field is not None:
         error["field"] = field
     return json_response({"error": error}, status)
+
+
+def _presented_token() -> str | None:
+    """The token of the call: the X-Emulator-Token header, else `Authorization: Bearer <token>`; the
+    read-only dashboard also takes `?token=`, since a browser sends no header of its own."""
+    header = request.headers.get(TOKEN_HEADER)
+    if header is not None:
+        return header
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        return credentials.strip()
+    return request.args.get("token") if request.endpoint == DASHBOARD_ENDPOINT else None
+
+
+@blueprint.before_request
+def _require_control_token() -> Response | None:
+    """With `EmulatorConfig.control_token` set, a control call without it is refused (401) before it acts.
+
+    Only this blueprint's routes: the Mindbehind hooks under /__emulator/mindbehind/ are provider traffic.
+    """
+    expected = runtime().config.control_token
+    if not expected or request.endpoint in OPEN_ENDPOINTS:
+        return None
+    presented = _presented_token()
+    if presented is not None and hmac.compare_digest(presented.encode(), expected.encode()):
+        return None
+    refusal = control_error(401, "unauthorized", f"this emulator's control API needs its token in the {TOKEN_HEADER} header")
+    refusal.headers["WWW-Authenticate"] = 'Bearer realm="messaging-auth-emulator control"'
+    return refusal
 
 
 @blueprint.errorhandler(ControlError)

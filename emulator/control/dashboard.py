@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, render_template
+from flask import Response, render_template, request
 
 from .. import __version__
 from ..core.clock import format_instant
@@ -38,6 +38,12 @@ def dashboard() -> Response:
         row["expires"] = format_instant(row["expires_at"]) if row["expires_at"] is not None else None
     journal = [entry.to_dict() for entry in reversed(state.journal.query(namespace=name, limit=JOURNAL_ROWS))]
     html = render_template(
-        "dashboard.html", credentials=credentials, journal=journal, version=__version__, refresh=REFRESH_SECONDS, **page
+        "dashboard.html",
+        credentials=credentials,
+        journal=journal,
+        version=__version__,
+        refresh=REFRESH_SECONDS,
+        token=request.args.get("token"),  # kept in the links, so a token-protected page can be browsed
+        **page,
     )
     return Response(html, mimetype="text/html")
