@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import json
 import logging
+import os
 import sys
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Sequence
 
 from . import __version__
 from .app import create_app
 from .config import DEMO_SEED_PATH, EmulatorConfig, Seed, SeedError, load_seed_file
 from .client import AppTransport, HttpTransport
+from .persistence import PeriodicSaver, StateFileError, restore_state, save_state
 from .scenarios import ScenarioError, ScenarioRunner, StepResult, load_scenario
 from .scenarios.junit import write_junit
 from .server import run_server
@@ -20,17 +27,107 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="messaging-auth-emulator", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the emulator as an HTTP server")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in docker)")
-    serve.add_argument("--port", type=int, default=8080, help="port to listen on (0: any free port)")
-    serve.add_argument("--seed", metavar="FILE", help=f"seed file, YAML or JSON (default: the demo seed {DEMO_SEED_PATH.name})")
-    serve.add_argument("--public-host", metavar="HOST[:PORT]", help="host the Domain API hands out (default: the request's Host)")
+    serve = commands.add_parser(
+        "serve",
+        help="run the emulator as an HTTP server",
+        description="Run the emulator as an HTTP server. Each option can also be set by the environment "
+        "variable named in its help (the option wins); stop it with Ctrl-C or SIGTERM.",
+    )
+    serve.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to listen on (0.0.0.0 in docker) [EMULATOR_HOST]")
+    serve.add_argument("--port", type=int, default=_env("PORT", "8080"), help="port to listen on (0: any free port) [EMULATOR_PORT]")
+    serve.add_argument(
+        "--seed", metavar="FILE", default=_env("SEED"),
+        help=f"seed file, YAML or JSON (default: the demo seed {DEMO_SEED_PATH.name}); unused when the state file exists [EMULATOR_SEED]",
+    )  # fmt: skip
+    serve.add_argument(
+        "--public-host", metavar="HOST[:PORT]", default=_env("PUBLIC_HOST"),
+        help="host the Domain API hands out (default: the request's Host) [EMULATOR_PUBLIC_HOST]",
+    )  # fmt: skip
+    serve.add_argument(
+        "--state-file", metavar="PATH", default=_env("STATE_FILE"),
+        help="restore the whole state from PATH at start if it exists; save it there on shutdown and "
+        "every --save-interval seconds [EMULATOR_STATE_FILE]",
+    )
+    serve.add_argument(
+        "--save-interval", metavar="SECONDS", type=_seconds, default=_env("SAVE_INTERVAL", "30"),
+        help="seconds between saves of the state file (default 30; 0: only on shutdown) [EMULATOR_SAVE_INTERVAL]",
+    )  # fmt: skip
+    serve.add_argument(
+        "--control-token", metavar="TOKEN", default=_env("CONTROL_TOKEN"),
+        help="require this token on the /__emulator control API [EMULATOR_CONTROL_TOKEN]",
+    )
+    serve.add_argument(
+        "--log-json", action=argparse.BooleanOptionalAction, default=_env("LOG_JSON", "false"),
+        help="log one JSON object a line (time, level, logger, message) [EMULATOR_LOG_JSON]",
+    )  # fmt: skip
     replay = commands.add_parser("replay", help="run scenario files; exit status 0 only if every step held")
     replay.add_argument("files", nargs="+", metavar="FILE", help="scenario files (YAML)")
     replay.add_argument("--target", metavar="URL", help="a running emulator (default: one in this process)")
     replay.add_argument("--junit", metavar="PATH", help="also write a JUnit XML report there")
     replay.add_argument("--keep", action="store_true", help="keep each scenario's namespace instead of resetting it")
     return parser
+
+
+ENV_PREFIX = "EMULATOR_"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    """EMULATOR_<name> when set and not empty, else `default` (argparse converts either with the option's type)."""
+    return os.environ.get(ENV_PREFIX + name) or default
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
+    return value
+
+
+def _flag(value: str | bool) -> bool | None:
+    """A flag's value: the option's bool, or the environment's text (None when it is neither true nor false)."""
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower()
+    return (text in _TRUE) if text in _TRUE | _FALSE else None
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time (UTC, ISO 8601), level, logger, message (and exception, if any)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _configure_logging(as_json: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if as_json:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach `host` (127.x, ::1, localhost)."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _walkthrough(seed: Seed, base_url: str) -> str:
@@ -68,21 +165,59 @@ def _walkthrough(seed: Seed, base_url: str) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    seed_path = args.seed or DEMO_SEED_PATH
-    try:
-        seed = load_seed_file(seed_path)
-    except SeedError as exc:
-        print(f"messaging-auth-emulator: invalid seed: {exc}", file=sys.stderr)
-        return 2
-    app = create_app(EmulatorConfig(seed=seed, public_host=args.public_host))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging(args.log_json)
+    log = logging.getLogger("emulator.cli")
+    state_file: str | None = args.state_file
+    config = EmulatorConfig(public_host=args.public_host, control_token=args.control_token)
+    if state_file and Path(state_file).exists():
+        app = create_app(config)  # the state file wins: the seed is not even read
+        try:
+            restored = restore_state(app, state_file)
+        except StateFileError as exc:
+            print(f"messaging-auth-emulator: invalid state file {exc}", file=sys.stderr)
+            return 2
+        seed, source = Seed(), f"loaded state from {state_file} ({len(restored)} namespaces)"
+    else:
+        seed_path = args.seed or DEMO_SEED_PATH
+        try:
+            seed = load_seed_file(seed_path)
+        except SeedError as exc:
+            print(f"messaging-auth-emulator: invalid seed: {exc}", file=sys.stderr)
+            return 2
+        app = create_app(replace(config, seed=seed))
+        source = f"seed: {seed_path}"
+    if not is_loopback(args.host) and not args.control_token:
+        log.warning(
+            "%s is not a loopback address and no control token is set: anyone who can reach this port can "
+            "reset, rewrite or read the emulator's state; set --control-token (EMULATOR_CONTROL_TOKEN)",
+            args.host or "(all interfaces)",
+        )
+    saver = PeriodicSaver(app, state_file, args.save_interval) if state_file and args.save_interval > 0 else None
 
     def announce(port: int) -> None:
         host = f"[{args.host}]" if ":" in args.host else args.host  # an IPv6 address in a URL
-        print(f"seed: {seed_path}", flush=True)
+        print(source, flush=True)
+        print(
+            f"config: host={args.host} port={port} public_host={args.public_host or '-'} state_file={state_file or '-'} "
+            f"save_interval={args.save_interval:g} control_token={'set' if args.control_token else 'unset'}",
+            flush=True,
+        )
         print(_walkthrough(seed, f"http://{host}:{port}"), flush=True)
+        if saver is not None:
+            saver.start()
 
-    run_server(app, args.host, args.port, on_ready=announce)
+    try:
+        run_server(app, args.host, args.port, on_ready=announce)
+    finally:
+        if saver is not None:
+            saver.stop()
+    if state_file:
+        try:
+            saved = save_state(app, state_file)
+        except (OSError, ValueError, TypeError) as exc:
+            log.error("could not save state to %s: %s", state_file, exc)
+            return 1
+        log.info("state saved to %s (%d namespaces)", state_file, saved)
     return 0
 
 
@@ -113,5 +248,10 @@ def _print_step(step: StepResult) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        args.log_json = _flag(args.log_json)
+        if args.log_json is None:
+            parser.error(f"{ENV_PREFIX}LOG_JSON: expected true or false, got {os.environ[ENV_PREFIX + 'LOG_JSON']!r}")
     return _replay(args) if args.command == "replay" else _serve(args)

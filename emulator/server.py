@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import struct
 import threading
@@ -81,13 +82,28 @@ class BackgroundServer:
 
 
 def run_server(app: Any, host: str, port: int, on_ready: Any = None, threads: int = DEFAULT_THREADS) -> None:
-    """Serve in the foreground until interrupted; `on_ready(port)` runs once the socket is bound."""
+    """Serve in the foreground until Ctrl-C or SIGTERM, then return (requests under way get a few seconds
+    to finish); `on_ready(port)` runs once the socket is bound."""
     server = _create_server(app, host, port, threads)
-    if on_ready is not None:
-        on_ready(bound_port(server))
+    previous = _stop_on_sigterm()
     try:
-        server.run()
+        if on_ready is not None:
+            on_ready(bound_port(server))
+        server.run()  # ends on KeyboardInterrupt, after waiting for its worker threads
     except KeyboardInterrupt:
         pass
     finally:
         server.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # waitress's loop ends on it just as on Ctrl-C
+
+
+def _stop_on_sigterm() -> Any:
+    """Make SIGTERM stop the server the way Ctrl-C does; the previous handler (None off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _interrupt)

@@ -193,12 +193,12 @@ def test_off_after_the_context_exits(emulator_backend) -> None:
     assert interception._active == []
 
 
-def test_base_url_target(emulator_backend, lp_account) -> None:
-    if emulator_backend.base_url is None:
-        pytest.skip("a base URL names a server")
-    with intercept(emulator_backend.base_url, namespace=emulator_backend.namespace):
-        response = requests.get(f"https://api.liveperson.net/api/account/{lp_account.id}/service/idp/baseURI.json")
-    assert response.status_code == 200 and response.json()["account"] == lp_account.id
+def test_base_url_target(emulator_server) -> None:
+    """A base URL names a server: only the HTTP backend has one."""
+    emulator_server.control.seed({"liveperson": {"accounts": [{"id": "66000001"}]}})
+    with intercept(emulator_server.base_url, namespace=emulator_server.namespace):
+        response = requests.get("https://api.liveperson.net/api/account/66000001/service/idp/baseURI.json")
+    assert response.status_code == 200 and response.json()["account"] == "66000001"
 
 
 def test_an_outer_responses_mock_still_answers_other_hosts(emulator_backend, lp_account) -> None:
