@@ -9,18 +9,15 @@ too), and must then exit with status 0: both are a graceful shutdown.
 from __future__ import annotations
 
 import json
-import queue
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
@@ -31,89 +28,15 @@ import yaml
 
 from emulator import __version__
 from emulator.client import EmulatorClient
+from emulator_process import EmulatorProcess
 
 MODULE = (sys.executable, "-m", "emulator")
 CONSOLE_SCRIPT = Path(sys.executable).with_name("messaging-auth-emulator")
 LAUNCHERS = {"module": MODULE, "console-script": (str(CONSOLE_SCRIPT),)}
 STARTUP_SECONDS = 20.0
-EXIT_SECONDS = 20.0
-POLL_TIMEOUT = 0.5
-BANNER = re.compile(r"listening on (?P<url>\S+)\s*$")
 DEMO_ACCOUNT = "12345678"
 DEMO_CONNECTOR = "2468"
 JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-class EmulatorProcess:
-    """One `serve` subprocess; its stdout and stderr are drained by threads so it never blocks on them."""
-
-    def __init__(self, command: Sequence[str], cwd: Path) -> None:
-        self.process = subprocess.Popen(
-            list(command), cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        self._stdout: list[str] = []
-        self._stderr: list[str] = []
-        self._stdout_lines: queue.Queue[str | None] = queue.Queue()
-        assert self.process.stdout is not None and self.process.stderr is not None
-        self._pumps = [
-            threading.Thread(target=_pump, args=(self.process.stdout, self._stdout, self._stdout_lines), daemon=True),
-            threading.Thread(target=_pump, args=(self.process.stderr, self._stderr, None), daemon=True),
-        ]
-        for pump in self._pumps:
-            pump.start()
-        self.base_url = ""
-
-    def wait_until_serving(self) -> str:
-        """The server's base URL, once its banner is out and its health check answers."""
-        deadline = time.monotonic() + STARTUP_SECONDS
-        url = self.wait_for_line(BANNER, deadline)["url"]
-        if not _is_http_url_with_port(url):
-            pytest.fail(f"the banner's address {url!r} is not an http://HOST:PORT URL:\n{self.output()}")
-        self.base_url = url
-        while not _answers_health(self.base_url):
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                pytest.fail(f"{self.base_url}/__emulator/health never answered:\n{self.output()}")
-            time.sleep(0.05)  # noqa: sleep-ok - bounded poll: the socket answered but not yet as a server
-        return self.base_url
-
-    def wait_for_line(self, pattern: re.Pattern[str], deadline: float) -> re.Match[str]:
-        """Read stdout up to the first line that matches `pattern` (lines before it are kept, not matched again)."""
-        while True:
-            try:
-                line = self._stdout_lines.get(timeout=max(deadline - time.monotonic(), 0.01))
-            except queue.Empty:
-                pytest.fail(f"no line matching {pattern.pattern!r} in time:\n{self.output()}")
-            if line is None:
-                pytest.fail(f"the emulator exited ({self.process.wait()}) before {pattern.pattern!r}:\n{self.output()}")
-            match = pattern.search(line)
-            if match:
-                return match
-
-    def stop(self) -> int:
-        """Ctrl-C, as a user would (see `clean_exit`); kill only if that fails. Idempotent; the exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT if ctrl_c_reaches_children() else signal.SIGTERM)
-            try:
-                self.process.wait(timeout=EXIT_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        for pump in self._pumps:
-            pump.join(timeout=EXIT_SECONDS)
-        return self.process.returncode
-
-    def stdout(self) -> str:
-        """Everything printed on stdout (complete once stopped)."""
-        return "".join(self._stdout)
-
-    def output(self) -> str:
-        return f"--- stdout\n{self.stdout()}--- stderr\n{''.join(self._stderr)}"
-
-
-def ctrl_c_reaches_children() -> bool:
-    """False when this process ignores SIGINT (say, pytest started in the background by a script):
-    children inherit the ignored signal, and can then only be terminated."""
-    return signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
 
 
 def clean_exit() -> int:
@@ -121,13 +44,13 @@ def clean_exit() -> int:
     return 0
 
 
-def _pump(stream: IO[str], sink: list[str], lines: queue.Queue[str | None] | None) -> None:
-    for line in stream:
-        sink.append(line)
-        if lines is not None:
-            lines.put(line)
-    if lines is not None:
-        lines.put(None)
+def wait_until_serving(server: EmulatorProcess) -> str:
+    """The server's base URL, once its banner is out and its health check answers."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    server.wait_for_banner(deadline)
+    if not _is_http_url_with_port(server.announced_url):
+        pytest.fail(f"the banner's address {server.announced_url!r} is not an http://HOST:PORT URL:\n{server.output()}")
+    return server.wait_for_health(deadline)
 
 
 def _is_http_url_with_port(url: str) -> bool:
@@ -135,13 +58,6 @@ def _is_http_url_with_port(url: str) -> bool:
         parts = urlsplit(url)
         return parts.scheme == "http" and bool(parts.hostname) and bool(parts.port)
     except ValueError:
-        return False
-
-
-def _answers_health(base_url: str) -> bool:
-    try:
-        return requests.get(f"{base_url}/__emulator/health", timeout=POLL_TIMEOUT).json()["status"] == "ok"
-    except (requests.RequestException, ValueError):
         return False
 
 
@@ -158,7 +74,7 @@ def serve(tmp_path: Path) -> Iterator[StartServer]:
         def start(*args: str, launcher: Sequence[str] = MODULE) -> EmulatorProcess:
             server = EmulatorProcess([*launcher, "serve", "--host", "127.0.0.1", "--port", "0", *args], tmp_path)
             stack.callback(lambda: exits.setdefault(server, server.stop()))
-            server.wait_until_serving()
+            wait_until_serving(server)
             return server
 
         yield start

@@ -9,20 +9,20 @@ to the host file, and the SUT's one-liner must get an answer naming the service 
 from __future__ import annotations
 
 import json
-import queue
 import re
 import shlex
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import IO, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import pytest
 import requests
 import yaml
+
+from emulator_process import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -33,7 +33,7 @@ HADOLINT = BIN / "hadolint"
 CONSOLE_SCRIPT = "messaging-auth-emulator"
 IMAGE_PORT = "8080"
 STARTUP_SECONDS = 15.0
-BANNER = re.compile(r"listening on http://(?P<host>[^:/\s]+):(?P<port>\d+)\s*$")
+BANNER = re.compile(r"http://(?P<host>[^:/\s]+):(?P<port>\d+)")  # the banner's URL
 
 
 # --- the Dockerfile, parsed -----------------------------------------------------------------------
@@ -90,70 +90,35 @@ def on_this_host(command: Sequence[str], port: int) -> list[str]:
 # --- a server process -----------------------------------------------------------------------------
 
 
-class ServerProcess:
-    def __init__(self, command: Sequence[str], cwd: Path) -> None:
-        self.process = subprocess.Popen(
-            list(command), cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.output: list[str] = []
-        assert self.process.stdout is not None
-        self.pump = threading.Thread(target=self._pump, args=(self.process.stdout,), daemon=True)
-        self.pump.start()
-
-    def _pump(self, stream: IO[str]) -> None:
-        for line in stream:
-            self.output.append(line)
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def port(self) -> int:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            try:
-                line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
-            except queue.Empty:
-                pytest.fail(f"no `listening on` banner in {STARTUP_SECONDS}s:\n{''.join(self.output)}")
-            if line is None:
-                pytest.fail(f"the server exited ({self.process.wait()}) before its banner:\n{''.join(self.output)}")
-            match = BANNER.search(line)
-            if match:
-                assert match["host"] == "127.0.0.1", line
-                return int(match["port"])
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            ctrl_c = signal.getsignal(signal.SIGINT) is not signal.SIG_IGN  # ignored SIGINT is inherited
-            self.process.send_signal(signal.SIGINT if ctrl_c else signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STARTUP_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.pump.join(timeout=STARTUP_SECONDS)
-        return self.process.returncode
+def banner_port(server: EmulatorProcess) -> int:
+    """The port from the server's `listening on http://127.0.0.1:PORT` banner (on loopback, as swapped in)."""
+    server.wait_for_banner(time.monotonic() + STARTUP_SECONDS)
+    match = BANNER.fullmatch(server.announced_url)
+    assert match and match["host"] == "127.0.0.1", server.announced_url
+    return int(match["port"])
 
 
 @pytest.fixture
 def start(tmp_path: Path) -> Iterator:
-    servers: list[ServerProcess] = []
+    """`start(command)` runs `command`; every server is stopped (Ctrl-C, else SIGTERM) at the end."""
+    servers: list[EmulatorProcess] = []
 
-    def run(command: Sequence[str]) -> ServerProcess:
-        server = ServerProcess(command, tmp_path)
+    def run(command: Sequence[str]) -> EmulatorProcess:
+        server = EmulatorProcess(command, tmp_path)
         servers.append(server)
         return server
 
     yield run
     for server in servers:
-        server.stop()
+        server.stop(timeout=STARTUP_SECONDS)
 
 
-def run_until_healthy(command: Sequence[str], port: int, server: ServerProcess) -> subprocess.CompletedProcess[str]:
+def run_until_healthy(command: Sequence[str], port: int, server: EmulatorProcess) -> subprocess.CompletedProcess[str]:
     """The healthcheck command, retried while the server comes up (as Docker's --start-period would)."""
     deadline = time.monotonic() + STARTUP_SECONDS
     while True:
         check = subprocess.run(on_this_host(command, port), capture_output=True, text=True, timeout=STARTUP_SECONDS)
-        if check.returncode == 0 or time.monotonic() > deadline or server.process.poll() is not None:
+        if check.returncode == 0 or time.monotonic() > deadline or server.exit_status() is not None:
             return check
         time.sleep(0.05)  # noqa: sleep-ok - bounded poll: the banner is out, the socket may not answer yet
 
@@ -205,12 +170,12 @@ def test_build_context_keeps_what_the_dockerfile_copies() -> None:
 def test_entrypoint_and_cmd_serve_and_the_healthcheck_passes(start, tmp_path: Path) -> None:
     command = exec_form(instruction("ENTRYPOINT")) + exec_form(instruction("CMD"))
     server = start(on_this_host(command, 0))
-    port = server.port()
+    port = banner_port(server)
 
     check = run_until_healthy(healthcheck_command(), port, server)
-    assert check.returncode == 0, check.stdout + check.stderr + "".join(server.output)
+    assert check.returncode == 0, check.stdout + check.stderr + server.output()
 
-    assert server.stop() in (0, -signal.SIGTERM)
+    assert server.stop(timeout=STARTUP_SECONDS) in (0, -signal.SIGTERM)
     refused = subprocess.run(on_this_host(healthcheck_command(), port), capture_output=True, timeout=STARTUP_SECONDS)
     assert refused.returncode != 0, "the healthcheck must fail once the server is gone"
 
@@ -247,10 +212,10 @@ def test_compose_emulator_command_serves_and_the_sut_sees_the_service_name(start
     in_container = {container: str(ROOT / host) for host, container in (v.rsplit(":", 1)[0].split(":", 1) for v in emulator["volumes"])}
     command = [in_container.get(part, part) for part in [CONSOLE_SCRIPT, *emulator["command"]]]
     server = start(on_this_host(command, 0))
-    port = server.port()
+    port = banner_port(server)
 
     check = run_until_healthy(emulator["healthcheck"]["test"][1:], port, server)
-    assert check.returncode == 0, check.stderr + "".join(server.output)
+    assert check.returncode == 0, check.stderr + server.output()
 
     sut = [part.replace("emulator:8080", f"127.0.0.1:{port}") for part in services["sut"]["command"]]
     answer = subprocess.run(on_this_host(sut, port), capture_output=True, text=True, timeout=STARTUP_SECONDS)

@@ -9,20 +9,17 @@ read from the banner (`listening on http://HOST:PORT`) and `/__emulator/health` 
 from __future__ import annotations
 
 import base64
-import queue
 import re
-import subprocess
+import signal
 import sys
-import threading
 import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import Any, Iterator
 
 import jwt
 import pytest
-import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -30,11 +27,11 @@ from emulator.app import create_app
 from emulator.client import AppTransport, EmulatorClient, HttpTransport
 from emulator.scenarios import Scenario, ScenarioError, ScenarioResult, ScenarioRunner, StepResult, load_scenario, parse_scenario
 from emulator.scenarios.values import ScenarioValueError, interpolate
+from emulator_process import EmulatorProcess
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIO_FILES = sorted((REPO / "scenarios").glob("*.yaml"))
 STARTUP_SECONDS = 20.0
-BANNER = re.compile(r"listening on (?P<url>http://\S+)")
 HEALTH = "/__emulator/health"
 DOMAIN = "/api/account/${account}/service/idp/baseURI.json"
 Doc = dict[str, Any]
@@ -43,69 +40,16 @@ Doc = dict[str, Any]
 # --- servers and runners ------------------------------------------------------------------------------
 
 
-class ServerProcess:
-    """`python -m emulator serve --port 0`; its output is drained by a thread so it never blocks."""
-
-    def __init__(self) -> None:
-        command = [sys.executable, "-m", "emulator", "serve", "--port", "0"]
-        self.process = subprocess.Popen(
-            command, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        self.output: list[str] = []
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        assert self.process.stdout is not None
-        threading.Thread(target=self._pump, args=(self.process.stdout,), daemon=True).start()
-
-    def _pump(self, stream: IO[str]) -> None:
-        for line in stream:
-            self.output.append(line)
-            self._lines.put(line)
-        self._lines.put(None)
-
-    def wait_until_serving(self) -> str:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        url = self._banner_url(deadline)
-        while not _answers(url + HEALTH):
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                pytest.fail(f"{url}{HEALTH} never answered:\n{''.join(self.output)}")
-            time.sleep(0.05)  # noqa: sleep-ok - bounded poll: bound, but not yet serving
-        return url
-
-    def _banner_url(self, deadline: float) -> str:
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                line = self._lines.get(timeout=remaining)
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            if match := BANNER.search(line):
-                return match["url"]
-        pytest.fail(f"no 'listening on http://HOST:PORT' banner:\n{''.join(self.output)}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=0.5).status_code == 200
-    except requests.RequestException:
-        return False
-
-
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
-    server = ServerProcess()
+    """`python -m emulator serve --port 0`, once it answers its health check; SIGTERMed at the end."""
+    server = EmulatorProcess([sys.executable, "-m", "emulator", "serve", "--port", "0"], REPO)
     try:
-        yield server.wait_until_serving()
+        deadline = time.monotonic() + STARTUP_SECONDS
+        server.wait_for_banner(deadline)
+        yield server.wait_for_health(deadline)
     finally:
-        server.stop()
+        server.stop(signal.SIGTERM, timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Iterator, Mapping
+from typing import Iterator, Mapping
 
 import pytest
 import requests
@@ -26,96 +24,31 @@ import yaml
 from emulator.app import create_app
 from emulator.config import DEMO_SEED_PATH, EmulatorConfig, load_seed_file
 from emulator.persistence import StateFileError, read_state_file, restore_state, save_state
+from emulator_process import EmulatorProcess
 
 MODULE = (sys.executable, "-m", "emulator", "serve")
 DEADLINE_SECONDS = 20.0
-BANNER = re.compile(r"listening on (?P<url>http://\S+)\s*$")
 DEMO_ACCOUNT = "12345678"
 OTHER_ACCOUNT = "87654321"
 OTHER_SEED = {"liveperson": {"accounts": [{"id": OTHER_ACCOUNT, "connectors": [{"id": "1357", "type": "unauthenticated"}]}]}}
 
 
-class Server:
-    """One `serve` subprocess with its output drained by threads; stopped with SIGTERM."""
-
-    def __init__(self, *args: str, cwd: Path, env: Mapping[str, str] | None = None) -> None:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("EMULATOR_")}
-        self.process = subprocess.Popen(
-            [*MODULE, *args], cwd=cwd, env={**clean, **(env or {})},
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        self._out: list[str] = []
-        self._err: list[str] = []
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        assert self.process.stdout is not None and self.process.stderr is not None
-        self._pumps = [
-            threading.Thread(target=_pump, args=(self.process.stdout, self._out, self._lines), daemon=True),
-            threading.Thread(target=_pump, args=(self.process.stderr, self._err, None), daemon=True),
-        ]
-        for pump in self._pumps:
-            pump.start()
-        self.url = ""
-
-    def wait_for_banner(self) -> str:
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while True:
-            try:
-                line = self._lines.get(timeout=max(deadline - time.monotonic(), 0.01))
-            except queue.Empty:
-                pytest.fail(f"no banner in time:\n{self.output()}")
-            if line is None:
-                pytest.fail(f"the emulator exited ({self.process.wait()}) before its banner:\n{self.output()}")
-            match = BANNER.search(line)
-            if match:
-                self.url = match["url"].replace("://0.0.0.0:", "://127.0.0.1:")
-                return self.url
-
-    def terminate(self) -> int:
-        """SIGTERM (kill only if it does not end in time); the exit status, once all output is read."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=DEADLINE_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        for pump in self._pumps:
-            pump.join(timeout=DEADLINE_SECONDS)
-        return self.process.returncode
-
-    def stdout(self) -> str:
-        return "".join(self._out)
-
-    def stderr(self) -> str:
-        return "".join(self._err)
-
-    def output(self) -> str:
-        return f"--- stdout\n{self.stdout()}--- stderr\n{self.stderr()}"
-
-
-def _pump(stream: IO[str], sink: list[str], lines: queue.Queue[str | None] | None) -> None:
-    for line in stream:
-        sink.append(line)
-        if lines is not None:
-            lines.put(line)
-    if lines is not None:
-        lines.put(None)
-
-
 @pytest.fixture
 def start(tmp_path: Path) -> Iterator:
-    """`start(*args, env=...)` runs `serve ARGS` and waits for its banner; every server is SIGTERMed at the end."""
-    servers: list[Server] = []
+    """`start(*args, env=...)` runs `serve ARGS` (without this process's EMULATOR_* variables, plus `env`)
+    and waits for its banner; every server is SIGTERMed at the end."""
+    servers: list[EmulatorProcess] = []
 
-    def run(*args: str, env: Mapping[str, str] | None = None, default_port: bool = True) -> Server:
-        server = Server(*(("--port", "0") if default_port else ()), *args, cwd=tmp_path, env=env)
+    def run(*args: str, env: Mapping[str, str] | None = None, default_port: bool = True) -> EmulatorProcess:
+        command = [*MODULE, *(("--port", "0") if default_port else ()), *args]
+        server = EmulatorProcess(command, tmp_path, env=env or {})
         servers.append(server)
-        server.wait_for_banner()
+        server.wait_for_banner(time.monotonic() + DEADLINE_SECONDS)
         return server
 
     yield run
     for server in servers:
-        server.terminate()
+        server.stop(signal.SIGTERM, DEADLINE_SECONDS)
 
 
 def post(url: str, path: str, body: object = None) -> requests.Response:
@@ -154,20 +87,20 @@ def write_seed(tmp_path: Path) -> Path:
 def test_state_survives_a_sigterm_and_restart(start, tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     first = start("--state-file", str(state), "--save-interval", "0")
-    token = authorize(first.url, DEMO_ACCOUNT).json()["token"]
-    assert post(first.url, "/__emulator/clock", {"advance": "5m"}).status_code == 200
+    token = authorize(first.base_url, DEMO_ACCOUNT).json()["token"]
+    assert post(first.base_url, "/__emulator/clock", {"advance": "5m"}).status_code == 200
     assert not state.exists()  # --save-interval 0: saved only on shutdown
-    assert first.terminate() == 0, first.output()
+    assert first.stop(signal.SIGTERM, DEADLINE_SECONDS) == 0, first.output()
     assert state.exists() and "state saved to" in first.stderr()
     assert not list(tmp_path.glob(".state.json.*"))  # no temp file left behind
 
     second = start("--state-file", str(state))
     assert f"loaded state from {state} (1 namespaces)\n" in second.stdout()
-    ahead = (clock_now(second.url) - datetime.now().astimezone()).total_seconds()
+    ahead = (clock_now(second.base_url) - datetime.now().astimezone()).total_seconds()
     assert 290 < ahead < 310, ahead
-    refreshed = authorize(second.url, DEMO_ACCOUNT, token)
+    refreshed = authorize(second.base_url, DEMO_ACCOUNT, token)
     assert refreshed.status_code == 200, refreshed.text
-    assert second.terminate() == 0, second.output()
+    assert second.stop(signal.SIGTERM, DEADLINE_SECONDS) == 0, second.output()
 
 
 def test_the_state_file_wins_over_the_seed(start, tmp_path: Path) -> None:
@@ -175,8 +108,8 @@ def test_the_state_file_wins_over_the_seed(start, tmp_path: Path) -> None:
     app = create_app(EmulatorConfig(seed=load_seed_file(DEMO_SEED_PATH)))
     assert save_state(app, state) == 1
     server = start("--state-file", str(state), "--seed", str(write_seed(tmp_path)))
-    assert domain_host(server.url, DEMO_ACCOUNT)
-    assert authorize(server.url, OTHER_ACCOUNT).status_code == 401  # the seed was not loaded
+    assert domain_host(server.base_url, DEMO_ACCOUNT)
+    assert authorize(server.base_url, OTHER_ACCOUNT).status_code == 401  # the seed was not loaded
     assert "seed:" not in server.stdout() and f"loaded state from {state}" in server.stdout()
 
 
@@ -185,12 +118,12 @@ def test_without_a_state_file_yet_the_seed_initialises_it(start, tmp_path: Path)
     seed = write_seed(tmp_path)
     server = start("--state-file", str(state), "--seed", str(seed), "--save-interval", "1")
     assert f"seed: {seed}\n" in server.stdout()
-    assert authorize(server.url, OTHER_ACCOUNT).status_code == 200
+    assert authorize(server.base_url, OTHER_ACCOUNT).status_code == 200
     deadline = time.monotonic() + 10
     while not state.exists():  # the interval save, with no shutdown
         assert time.monotonic() < deadline, server.output()
         time.sleep(0.1)  # noqa: sleep-ok - bounded poll for the saver thread
-    assert server.process.poll() is None
+    assert server.exit_status() is None
     restored = create_app()
     restore_state(restored, state)
     assert restored.extensions["emulator"].store.namespace_of("liveperson", OTHER_ACCOUNT) == "default"
@@ -246,26 +179,26 @@ def test_environment_variables_configure_the_server(start, tmp_path: Path) -> No
         "EMULATOR_STATE_FILE": str(tmp_path / "env-state.json"),
     }
     server = start(env=env, default_port=False)
-    assert server.url == f"http://127.0.0.1:{port}"
-    assert domain_host(server.url, OTHER_ACCOUNT) == "env.example:9000"
+    assert server.base_url == f"http://127.0.0.1:{port}"
+    assert domain_host(server.base_url, OTHER_ACCOUNT) == "env.example:9000"
     assert (
         f"config: host=127.0.0.1 port={port} public_host=env.example:9000 state_file={tmp_path / 'env-state.json'} "
         "save_interval=7 control_token=unset\n"
     ) in server.stdout()
-    assert server.terminate() == 0
+    assert server.stop(signal.SIGTERM, DEADLINE_SECONDS) == 0
     assert (tmp_path / "env-state.json").exists()
 
 
 def test_flags_beat_environment_variables(start, tmp_path: Path) -> None:
     env = {"EMULATOR_PORT": "1", "EMULATOR_SEED": str(tmp_path / "absent.yaml"), "EMULATOR_PUBLIC_HOST": "env.example"}
     server = start("--seed", str(write_seed(tmp_path)), "--public-host", "flag.example", env=env)
-    assert domain_host(server.url, OTHER_ACCOUNT) == "flag.example"
+    assert domain_host(server.base_url, OTHER_ACCOUNT) == "flag.example"
     assert "control_token=unset" in server.stdout()
 
 
 def test_log_json_lines_parse(start) -> None:
     server = start("--log-json", "--host", "0.0.0.0", "--state-file", "state.json")
-    assert server.terminate() == 0
+    assert server.stop(signal.SIGTERM, DEADLINE_SECONDS) == 0
     lines = [json.loads(line) for line in server.stderr().splitlines()]
     assert {"time", "level", "logger", "message"} <= set(lines[0])
     assert [line["level"] for line in lines] == ["WARNING", "INFO"]  # the host warning, then the save on shutdown
@@ -276,7 +209,7 @@ def test_a_non_loopback_host_without_a_token_is_warned_about(start) -> None:
     open_server = start("--host", "0.0.0.0")
     guarded = start("--host", "0.0.0.0", "--control-token", "tok-7f3a9c")
     local = start("--host", "localhost")
-    assert open_server.terminate() == guarded.terminate() == local.terminate() == 0
+    assert open_server.stop(signal.SIGTERM, DEADLINE_SECONDS) == guarded.stop(signal.SIGTERM, DEADLINE_SECONDS) == local.stop(signal.SIGTERM, DEADLINE_SECONDS) == 0
     assert "0.0.0.0 is not a loopback address and no control token is set" in open_server.stderr()
     assert "control_token=set" in guarded.stdout() and "tok-7f3a9c" not in guarded.stdout()
     assert "WARNING" not in guarded.stderr() and "WARNING" not in local.stderr()
