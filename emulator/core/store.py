@@ -106,6 +106,7 @@ class Store:
         self.lock = threading.RLock()
         self._namespaces: dict[str, Namespace] = {}
         self._tenants: dict[tuple[str, str], str] = {}
+        self._owned: dict[str, set[tuple[str, str]]] = {}  # namespace -> the index keys it holds
         self._blank = Namespace(DEFAULT_NAMESPACE, self._types.values())
 
     def view(self, name: str) -> Namespace:
@@ -135,15 +136,16 @@ class Store:
             namespace = self.namespace(name)
             for provider, part in parts.items():
                 namespace.state(provider).apply_seed(part)
-            self.reindex(name)  # a re-seeded tenant may have let go of ids it held
+            self._index(namespace)  # a re-seeded tenant may have let go of ids it held
             return namespace
 
     def reindex(self, name: str) -> None:
         """After a change of a namespace's tenant keys (e.g. a rotated management token)."""
         with self.lock:
-            self._tenants = {key: owner for key, owner in self._tenants.items() if owner != name}
             if name in self._namespaces:
                 self._index(self._namespaces[name])
+            else:
+                self._forget(name)
 
     def reset(self, name: str | None = None) -> None:
         """Drop one namespace wholesale (or every namespace when `name` is None)."""
@@ -153,13 +155,12 @@ class Store:
                     namespace.faults.clear()
                 self._namespaces.clear()
                 self._tenants.clear()
+                self._owned.clear()
                 return
             namespace = self._namespaces.pop(name, None)
             if namespace is not None:
                 namespace.faults.clear()  # let go of requests its rules hold hanging
-                for provider, ids in namespace.index_keys().items():
-                    for tenant_id in ids:
-                        self._tenants.pop((provider, tenant_id), None)
+            self._forget(name)
 
     def export(self, name: str | None = None) -> dict:
         """One namespace, or all of them, as JSON-ready data."""
@@ -210,6 +211,14 @@ class Store:
                 raise TenantConflict(f"{provider} tenant {tenant_id!r} already belongs to namespace {owner!r}")
 
     def _index(self, namespace: Namespace) -> None:
-        for provider, ids in namespace.index_keys().items():
-            for tenant_id in ids:
-                self._tenants[(provider, tenant_id)] = namespace.name
+        """Point the namespace's current keys at it, and let go of the keys it no longer has."""
+        self._forget(namespace.name)
+        keys = {(provider, key) for provider, ids in namespace.index_keys().items() for key in ids}
+        for key in keys:
+            self._tenants[key] = namespace.name
+        self._owned[namespace.name] = keys
+
+    def _forget(self, name: str) -> None:
+        for key in self._owned.pop(name, ()):
+            if self._tenants.get(key) == name:
+                del self._tenants[key]

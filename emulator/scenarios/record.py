@@ -85,6 +85,32 @@ class _TenantIds:
         return self.names[literal]
 
 
+@dataclass(frozen=True)
+class SeedExporter:
+    """How Record writes one provider's tenants as a seed part: tenants that hold children, all named by `id`."""
+
+    seed: Callable[[Any], dict | None]  # the state's tenants as a seed part; None when it has none
+    tenants: str  # the part's list of tenants, e.g. "accounts"
+    children: str  # each tenant's list of children, e.g. "connectors"
+    kinds: tuple[str, str]  # the variable names `fresh_ids` gives them, e.g. ("account", "connector")
+    digits: tuple[int, int]  # how long their fresh ids are
+
+    def _named(self, part: dict) -> Iterable[tuple[dict, str, int]]:
+        for tenant in part[self.tenants]:
+            yield tenant, self.kinds[0], self.digits[0]
+            for child in tenant.get(self.children, []):
+                yield child, self.kinds[1], self.digits[1]
+
+    def ids(self, part: dict) -> list[str]:
+        """Every id a request may name (tenants and children)."""
+        return [item["id"] for item, _, _ in self._named(part)]
+
+    def fresh_ids(self, part: dict, ids: _TenantIds) -> None:
+        """Put variables in place of the ids of the part."""
+        for item, kind, digits in self._named(part):
+            item["id"] = "${" + ids.name(item["id"], kind, digits) + "}"
+
+
 def _liveperson_seed(state: Any) -> dict | None:
     """The accounts without their consumers (run-time state, not seed), defaults left out."""
     accounts = [
@@ -92,28 +118,6 @@ def _liveperson_seed(state: Any) -> dict | None:
         for _, account in sorted(state.accounts.items())
     ]
     return {"accounts": accounts} if accounts else None
-
-
-def _liveperson_ids(state: Any) -> Iterable[str]:
-    for account in state.accounts.values():
-        yield account.id
-        yield from (connector.id for connector in account.connectors)
-
-
-def _liveperson_fresh_ids(part: dict, ids: _TenantIds) -> None:
-    for account in part["accounts"]:
-        account["id"] = "${" + ids.name(account["id"], "account", 8) + "}"
-        for connector in account.get("connectors", []):
-            connector["id"] = "${" + ids.name(connector["id"], "connector", 10) + "}"
-
-
-@dataclass(frozen=True)
-class SeedExporter:
-    """How Record writes one provider's tenants as a seed part."""
-
-    seed: Callable[[Any], dict | None]  # the state's tenants as a seed part; None when it has none
-    tenant_ids: Callable[[Any], Iterable[str]]  # every id a request may name (accounts, connectors, ...)
-    fresh_ids: Callable[[dict, _TenantIds], None]  # put variables in place of the ids of a seed part
 
 
 def _mindbehind_seed(state: Any) -> dict | None:
@@ -128,22 +132,9 @@ def _mindbehind_seed(state: Any) -> dict | None:
     return {"companies": companies} if companies else None
 
 
-def _mindbehind_ids(state: Any) -> Iterable[str]:
-    for company in state.companies.values():
-        yield company.id
-        yield from (channel.id for channel in company.channels)
-
-
-def _mindbehind_fresh_ids(part: dict, ids: _TenantIds) -> None:
-    for company in part["companies"]:
-        company["id"] = "${" + ids.name(company["id"], "company", 12) + "}"
-        for channel in company.get("channels", []):
-            channel["id"] = "${" + ids.name(channel["id"], "channel", 12) + "}"
-
-
 SEED_EXPORTERS: dict[str, SeedExporter] = {
-    "liveperson": SeedExporter(_liveperson_seed, _liveperson_ids, _liveperson_fresh_ids),
-    "mindbehind": SeedExporter(_mindbehind_seed, _mindbehind_ids, _mindbehind_fresh_ids),
+    "liveperson": SeedExporter(_liveperson_seed, "accounts", "connectors", ("account", "connector"), (8, 10)),
+    "mindbehind": SeedExporter(_mindbehind_seed, "companies", "channels", ("company", "channel"), (12, 12)),
 }
 
 
@@ -166,7 +157,7 @@ def export_seed(namespace: Namespace, fresh_ids: bool = False) -> tuple[dict | N
         part = exporter.seed(state)
         if part is not None:
             seed[provider] = part
-        literals.update({literal: "" for literal in exporter.tenant_ids(state)})
+            literals.update({literal: "" for literal in exporter.ids(part)})
     parse_seed(seed)  # SeedError here is an exporter's bug (the seed schema is the state's own): a 500
     if not fresh_ids:
         return seed or None, {}, literals

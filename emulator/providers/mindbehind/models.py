@@ -5,7 +5,7 @@ One model for seed and state. Mindbehind publishes little; every choice here is 
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Literal
+from typing import Any, Callable, Iterable, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -134,12 +134,6 @@ class Company(_Model):
         check_filed_by_id(self.clients, lambda client: client.clientID, "client")
         return self
 
-    def channel(self, channel_id: str) -> Channel | None:
-        return next((c for c in self.channels if c.id == channel_id), None)
-
-    def channel_of_token(self, management_token: str) -> Channel | None:
-        return next((c for c in self.channels if c.management_token == management_token), None)
-
     def client(self, client_id: str, channel_type: str) -> Client:
         """The company's client, created on first use. [I] clientID is unique per company."""
         if client_id not in self.clients:
@@ -205,15 +199,14 @@ class MindbehindState(_Model):
         return updated.model_dump()
 
     def find_channel(self, channel_id: str) -> tuple[Company | None, Channel | None]:
-        for company in self.companies.values():
-            channel = company.channel(channel_id)
-            if channel is not None:
-                return company, channel
-        return None, None
+        return self._find(lambda channel: channel.id == channel_id)
 
     def find_by_management_token(self, management_token: str) -> tuple[Company | None, Channel | None]:
+        return self._find(lambda channel: channel.management_token == management_token)
+
+    def _find(self, wanted: Callable[[Channel], bool]) -> tuple[Company | None, Channel | None]:
         for company in self.companies.values():
-            channel = company.channel_of_token(management_token)
+            channel = next((c for c in company.channels if wanted(c)), None)
             if channel is not None:
                 return company, channel
         return None, None
