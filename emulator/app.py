@@ -15,6 +15,7 @@ from .core.faults import ABORT_HEADER, REPLACING_KINDS, SPOILING_KINDS, RequestI
 from .core.journal import Journal, clip
 from .core.store import DEFAULT_NAMESPACE, Store, check_namespace_name
 from .providers import PROVIDERS
+from .raw_path import keep_encoded_slashes
 from .web import NAMESPACE_HEADER, UNHANDLED_HEADER, ProviderSpec, Runtime, runtime
 
 log = logging.getLogger("emulator")
@@ -41,6 +42,8 @@ def create_app(config: EmulatorConfig | None = None) -> Flask:
     app.after_request(_spoil_response)  # Flask runs these in reverse: spoil, then journal what left
     app.register_error_handler(HTTPException, _answer_http_error)
     app.register_error_handler(Exception, _answer_unhandled)
+    encoded_slash_prefixes = tuple(prefix for spec in PROVIDERS if spec.raw_segments for prefix in spec.path_prefixes)
+    app.wsgi_app = keep_encoded_slashes(app.wsgi_app, encoded_slash_prefixes)  # type: ignore[method-assign]
     if config.seed is not None:
         store.seed(DEFAULT_NAMESPACE, config.seed.parts())
     return app

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .core.validation import first_error
 from .providers.liveperson.models import LivePersonSeed
 from .providers.mindbehind.models import MindbehindSeed
+from .providers.sunshine.models import SunshineSeed
 
 DEMO_SEED_PATH = Path(__file__).parent / "demo_seed.yaml"
 
@@ -32,6 +33,7 @@ class Seed(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     liveperson: LivePersonSeed | None = None
+    sunshine: SunshineSeed | None = None
     mindbehind: MindbehindSeed | None = None
 
     def parts(self) -> dict[str, Any]:

@@ -37,6 +37,7 @@ class ProviderSpec:
     tenant_key: str  # the key that names a tenant in control calls, e.g. {"account": "123"}
     selector_keys: frozenset[str]  # every key a token selector of this provider may use
     token_subjects: Callable[[Mapping[str, str]], list[str]]  # selector -> lifecycle subjects
+    raw_segments: bool = False  # path variables may hold an encoded `/` (see raw_path.py)
 
 
 @dataclass

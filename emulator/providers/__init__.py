@@ -3,5 +3,6 @@
 from ..web import ProviderSpec
 from .liveperson.provider import SPEC as LIVEPERSON
 from .mindbehind.provider import SPEC as MINDBEHIND
+from .sunshine.provider import SPEC as SUNSHINE
 
-PROVIDERS: tuple[ProviderSpec, ...] = (LIVEPERSON, MINDBEHIND)
+PROVIDERS: tuple[ProviderSpec, ...] = (LIVEPERSON, SUNSHINE, MINDBEHIND)

@@ -1,0 +1,1 @@
+"""Sunshine Conversations (Smooch): the v2 REST API."""

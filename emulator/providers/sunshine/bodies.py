@@ -1,0 +1,301 @@
+"""Request bodies of the v2 API, checked as the provider's JSON-schema validator would: strict types, the
+spec's lengths and enums, unknown properties ignored. A refusal is 400 `bad_request` with a title in the
+validator's words (the spec's example: "should have required property 'displayName'")."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError, field_validator, model_validator
+
+from .errors import bad_request
+
+METADATA_LIMIT = 4096  # [C] bytes of metadata per user, conversation or app
+TRIGGERS = frozenset({  # [C] the spec's webhook triggers
+    "client:add", "client:remove", "client:update",
+    "conversation:create", "conversation:join", "conversation:leave", "conversation:remove", "conversation:message",
+    "conversation:message:delivery:channel", "conversation:message:delivery:failure", "conversation:message:delivery:user",
+    "conversation:postback", "conversation:read", "conversation:referral", "conversation:typing",
+    "passthrough:messaging", "user:merge", "user:update", "user:remove",
+    "switchboard:acceptControl", "switchboard:acceptControl:failure", "switchboard:offerControl",
+    "switchboard:offerControl:failure", "switchboard:passControl", "switchboard:passControl:failure",
+    "switchboard:releaseControl", "*",
+})
+# [C] the field a content of each type cannot do without ([I] text: one of text, actions, htmlText, markdownText)
+CONTENT_REQUIRES = {
+    "text": ("text", "actions", "htmlText", "markdownText"),
+    "image": ("mediaUrl",),
+    "file": ("mediaUrl",),
+    "carousel": ("items",),
+    "list": ("items",),
+    "location": ("coordinates",),
+    "form": ("fields",),
+    "formResponse": ("fields",),
+    "template": ("template",),
+}
+
+Text = Annotated[StrictStr, Field(min_length=1)]
+
+
+def _short(limit: int) -> Any:
+    return Annotated[StrictStr, Field(min_length=1, max_length=limit)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False, populate_by_name=True)
+
+
+def _check_metadata(value: dict | None, owner: str) -> dict | None:
+    if value is None:
+        return None
+    for key, item in value.items():
+        if not isinstance(item, (str, int, float, bool)) or item is None:
+            raise ValueError(f"{owner} metadata is a flat object of strings, numbers and booleans ({key!r})")
+    if len(json.dumps(value).encode()) > METADATA_LIMIT:
+        raise ValueError(f"{owner} metadata is limited to {METADATA_LIMIT} bytes in size.")
+    return value
+
+
+class ProfileBody(_Body):
+    givenName: _short(128) | None = None
+    surname: _short(128) | None = None
+    email: _short(128) | None = None
+    avatarUrl: _short(2048) | None = None
+    locale: _short(64) | None = None
+
+
+class UserCreateBody(_Body):
+    externalId: _short(1024) | None = None
+    brandId: _short(24) | None = None
+    signedUpAt: Text | None = None
+    toBeRetained: StrictBool | None = None
+    profile: ProfileBody | None = None
+    metadata: dict[str, Any] | None = None
+
+    _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "User"))
+
+
+class UserUpdateBody(_Body):
+    signedUpAt: Text | None = None
+    toBeRetained: StrictBool | None = None
+    profile: ProfileBody | None = None
+    metadata: dict[str, Any] | None = None
+    externalId: Any = None  # [I] refused below: the provider's externalId cannot change through PATCH
+
+    _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "User"))
+
+    @model_validator(mode="after")
+    def _no_external_id(self) -> "UserUpdateBody":
+        if "externalId" in self.model_fields_set:
+            raise ValueError("externalId cannot be updated")
+        return self
+
+
+class ParticipantRef(_Body):
+    """Names a user: by id or by externalId, never both."""
+
+    userId: Text | None = None
+    userExternalId: Text | None = None
+    subscribeSDKClient: StrictBool | None = None
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> "ParticipantRef":
+        if (self.userId is None) == (self.userExternalId is None):
+            raise ValueError("should have exactly one of userId or userExternalId")
+        return self
+
+
+class ConversationCreateBody(_Body):
+    type: Literal["personal", "sdkGroup"]
+    participants: list[ParticipantRef] | None = Field(default=None, max_length=10)
+    displayName: _short(100) | None = None
+    description: _short(100) | None = None
+    iconUrl: _short(2048) | None = None
+    metadata: dict[str, Any] | None = None
+
+    _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "Conversation"))
+
+
+class ConversationUpdateBody(_Body):
+    displayName: _short(100) | None = None
+    description: _short(100) | None = None
+    iconUrl: _short(2048) | None = None
+    metadata: dict[str, Any] | None = None
+
+    _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "Conversation"))
+
+
+class LeaveBody(_Body):
+    userId: Text | None = None
+    userExternalId: Text | None = None
+    participantId: Text | None = None
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> "LeaveBody":
+        if sum(v is not None for v in (self.userId, self.userExternalId, self.participantId)) != 1:
+            raise ValueError("should have exactly one of userId, userExternalId or participantId")
+        return self
+
+
+class AuthorBody(_Body):
+    type: Literal["business", "user"]
+    userId: Text | None = None
+    userExternalId: Text | None = None
+    brandId: _short(24) | None = None
+    displayName: Text | None = None
+    avatarUrl: _short(2048) | None = None
+    subtypes: list[Literal["AI", "activity"]] | None = Field(default=None, min_length=1, max_length=1)
+
+    @model_validator(mode="after")
+    def _user_named(self) -> "AuthorBody":
+        if self.type == "user" and (self.userId is None) == (self.userExternalId is None):
+            raise ValueError("a user author has exactly one of userId or userExternalId")
+        if self.type == "business" and (self.userId or self.userExternalId):
+            raise ValueError("userId and userExternalId are only supported when type is user")
+        return self
+
+    def stored(self) -> dict:
+        """The author as the API shows it back: never the write-only userExternalId or brandId."""
+        return self.model_dump(exclude_none=True, exclude={"userExternalId", "brandId"})
+
+
+class ContentBody(_Body):
+    model_config = ConfigDict(strict=True, extra="allow", allow_inf_nan=False)
+
+    type: Literal["text", "carousel", "file", "form", "formResponse", "image", "list", "location", "template"]
+    text: Annotated[StrictStr, Field(max_length=4096)] | None = None
+
+    @model_validator(mode="after")
+    def _has_its_field(self) -> "ContentBody":
+        fields = {**(self.model_extra or {}), "text": self.text}
+        wanted = CONTENT_REQUIRES[self.type]
+        if all(fields.get(name) in (None, "", [], {}) for name in wanted):
+            raise ValueError(f"should have required property '{wanted[0]}'")
+        return self
+
+
+class MessagePostBody(_Body):
+    author: AuthorBody
+    content: ContentBody
+    metadata: dict[str, Any] | None = None
+    destination: dict[str, Any] | None = None
+    override: dict[str, Any] | None = None
+    schema_: StrictStr | None = Field(default=None, alias="schema")
+
+    _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "Message"))
+
+
+class ActivityBody(_Body):
+    author: AuthorBody
+    type: Literal["conversation:read", "typing:start", "typing:stop"]
+
+    @model_validator(mode="after")
+    def _user_reads_only(self) -> "ActivityBody":
+        if self.author.type == "user" and self.type != "conversation:read":
+            raise ValueError("a user author may only send conversation:read")
+        return self
+
+
+class ClientCreateBody(_Body):
+    class MatchCriteria(_Body):
+        model_config = ConfigDict(strict=True, extra="allow")
+        type: Literal["mailgun", "messagebird", "twilio", "whatsapp"]
+        integrationId: Text
+        primary: StrictBool = True
+
+    class Confirmation(_Body):
+        type: Literal["immediate", "userActivity", "prompt"]
+
+    class Target(_Body):
+        conversationId: Text
+
+    matchCriteria: MatchCriteria
+    confirmation: Confirmation
+    target: Target
+
+
+class DisplayNameBody(_Body):
+    displayName: _short(100)
+
+
+class AppBody(_Body):
+    displayName: _short(100) | None = None
+    settings: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+
+    _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "App"))
+
+
+class AppCreateBody(AppBody):
+    displayName: _short(100)
+
+
+class WebhookBody(_Body):
+    target: Annotated[StrictStr, Field(min_length=1, max_length=2048, pattern=r"^https?://[^\s/]+")] | None = None
+    triggers: list[StrictStr] | None = Field(default=None, min_length=1)
+    includeFullUser: StrictBool | None = None
+    includeFullSource: StrictBool | None = None
+
+    @field_validator("triggers")
+    @classmethod
+    def _known_triggers(cls, triggers: list[str] | None) -> list[str] | None:
+        unknown = sorted(set(triggers or ()) - TRIGGERS)
+        if unknown:
+            raise ValueError(f"unknown trigger {unknown[0]!r}")
+        return triggers
+
+
+class WebhookCreateBody(WebhookBody):
+    target: Annotated[StrictStr, Field(min_length=1, max_length=2048, pattern=r"^https?://[^\s/]+")]
+    triggers: list[StrictStr] = Field(min_length=1)
+
+
+class IntegrationCreateBody(_Body):
+    type: Literal["custom"]  # [I] the emulator keeps custom integrations only
+    displayName: _short(100) | None = None
+    webhooks: list[WebhookCreateBody] = Field(min_length=1, max_length=1)
+
+
+B = TypeVar("B", bound=BaseModel)
+
+
+def parse_body(model: type[B], data: Any) -> B:
+    """Validate a JSON body; the first problem becomes the 400 title."""
+    if not isinstance(data, dict):
+        raise bad_request("should be object", "body_not_object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise bad_request(_title(exc), "invalid_body") from None
+
+
+_TYPE_WORDS = {
+    "string_type": "should be string", "bool_type": "should be boolean", "int_type": "should be integer",
+    "dict_type": "should be object", "model_type": "should be object", "model_attributes_type": "should be object",
+    "list_type": "should be array", "literal_error": "should be equal to one of the allowed values",
+    "string_too_short": "should NOT be shorter than {min_length} characters",
+    "string_too_long": "should NOT be longer than {max_length} characters",
+    "too_short": "should NOT have fewer than {min_length} items", "too_long": "should NOT have more than {max_length} items",
+    "string_pattern_mismatch": "should be a URL",
+}
+
+
+def _title(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    location = [part for part in first["loc"] if not (isinstance(part, str) and part.startswith(("function-", "tagged-union")))]
+    location = [part for part in location if part not in ("str", "none", "bool", "int", "dict[str,any]", "list[str]")]
+    if first["type"] == "missing":
+        *parents, name = location
+        prefix = _data_path(parents)
+        return f"{prefix} should have required property '{name}'".strip()
+    if first["type"] == "value_error":
+        return first["msg"].removeprefix("Value error, ")
+    words = _TYPE_WORDS.get(first["type"])
+    message = words.format(**(first.get("ctx") or {})) if words else first["msg"]
+    return f"{_data_path(location)} {message}".strip()
+
+
+def _data_path(location: list) -> str:
+    """`["profile", "givenName"]` -> `.profile.givenName`, as the provider's validator names a field."""
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location)

@@ -1,0 +1,80 @@
+"""Messages and activities of a conversation (reference 2.1 and 2.3)."""
+
+from __future__ import annotations
+
+from .bodies import ActivityBody, AuthorBody, MessagePostBody
+from .call import Call
+from .conversations import find as find_conversation
+from .errors import SunshineError, bad_request, resource_not_found, user_not_found
+from .models import Conversation, Message, User
+from .users import API_SOURCE
+
+
+def _author_user(call: Call, conversation: Conversation, author: AuthorBody) -> User | None:
+    """The user a `user` author names, who must take part in the conversation [I]; None for the business."""
+    if author.type != "user":
+        return None
+    app = call.in_app()
+    user = app.users.get(author.userId) if author.userId is not None else app.user_by_external_id(author.userExternalId or "")
+    if user is None:
+        raise user_not_found()
+    if conversation.participant_of(user.id) is None:
+        raise bad_request("User is not a participant of the conversation", "author_not_participant")  # [I]
+    return user
+
+
+def post(call: Call, conversation_id: str, body: MessagePostBody) -> Message:
+    conversation = find_conversation(call, conversation_id)
+    limit = call.in_app().limits.messages_per_conversation
+    if len(conversation.messages) >= limit:
+        raise SunshineError(423, "locked", f"Message limit of {limit} per conversation reached.")  # [C]
+    user = _author_user(call, conversation, body.author)
+    author = body.author.stored()
+    if user is not None:
+        author["userId"] = user.id
+    message = Message(
+        received=call.timestamp,
+        author=author,
+        content=body.content.model_dump(exclude_none=True),
+        source=dict(API_SOURCE),
+        metadata=body.metadata,
+    )
+    conversation.messages.append(message)
+    conversation.lastUpdatedAt = message.received
+    for participant in conversation.participants:
+        if user is not None and participant.userId == user.id:
+            participant.unreadCount, participant.lastRead = 0, message.received
+        elif user is None:
+            participant.unreadCount += 1
+    webhook_message = message.public()
+    if user is not None:
+        webhook_message["author"] = {**author, "user": user.truncated()}
+    call.emit("conversation:message", {"conversation": conversation.truncated(), "message": webhook_message})
+    return message
+
+
+def delete_all(call: Call, conversation_id: str) -> None:
+    find_conversation(call, conversation_id).messages.clear()
+
+
+def delete(call: Call, conversation_id: str, message_id: str) -> None:
+    """[I] the message is removed from the history (no placeholder left)."""
+    conversation = find_conversation(call, conversation_id)
+    message = next((m for m in conversation.messages if m.id == message_id), None)
+    if message is None:
+        raise resource_not_found()
+    conversation.messages.remove(message)
+
+
+def activity(call: Call, conversation_id: str, body: ActivityBody) -> None:
+    """`conversation:read` marks the conversation read by the business or the user; typing changes nothing."""
+    conversation = find_conversation(call, conversation_id)
+    user = _author_user(call, conversation, body.author)
+    if body.type != "conversation:read":
+        return
+    if user is None:
+        conversation.businessLastRead = call.timestamp
+        return
+    participant = conversation.participant_of(user.id)
+    if participant is not None:
+        participant.unreadCount, participant.lastRead = 0, call.timestamp

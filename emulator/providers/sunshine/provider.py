@@ -1,0 +1,21 @@
+"""How the app mounts Sunshine Conversations."""
+
+from ...core.store import StateType
+from ...web import ProviderSpec
+from .auth import selector_subjects
+from .errors import http_error
+from .models import PROVIDER, SunshineState
+from .routes import PREFIXES, blueprint, tenants_of_request
+
+SPEC = ProviderSpec(
+    name=PROVIDER,
+    blueprint=blueprint,
+    tenants_of_request=tenants_of_request,
+    path_prefixes=tuple(f"{prefix}/" for prefix in PREFIXES),
+    http_error=http_error,
+    state_type=StateType(PROVIDER, SunshineState, SunshineState.restore),
+    tenant_key="app",
+    selector_keys=frozenset({"app", "key"}),
+    token_subjects=selector_subjects,
+    raw_segments=True,
+)

@@ -1,0 +1,412 @@
+"""Sunshine's v2 HTTP surface, served at `/v2/...` and under the `/sc` prefix of Zendesk hosts.
+
+Each route names its scopes and success status; `api` authenticates, authorises, runs the operation under
+the store's lock, answers JSON and then publishes the webhook events the operation gave rise to.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+from typing import Any, Callable, Iterable, TypeVar
+from urllib.parse import unquote
+
+from flask import Blueprint, Response, request
+from pydantic import BaseModel
+
+from ...core.clock import format_instant
+from ...core.journal import clip
+from ...web import MalformedJson, current_namespace, json_response, read_json_body, runtime
+from . import admin, conversations, messages, users
+from .auth import ACCOUNT, APP, INTEGRATION, authenticate, authorize, key_id_of
+from .bodies import (
+    ActivityBody,
+    AppBody,
+    AppCreateBody,
+    ClientCreateBody,
+    ConversationCreateBody,
+    ConversationUpdateBody,
+    DisplayNameBody,
+    IntegrationCreateBody,
+    LeaveBody,
+    MessagePostBody,
+    ParticipantRef,
+    UserCreateBody,
+    UserUpdateBody,
+    WebhookBody,
+    WebhookCreateBody,
+    parse_body,
+)
+from .call import Call
+from .errors import SunshineError, bad_request
+from .models import PROVIDER, key_lookup
+from .query import MESSAGE_PAGE_SIZE, Window, paginate, query_object, read_page
+
+PREFIXES = ("/v2", "/sc/v2")  # [C] api.smooch.io and {subdomain}.zendesk.com/sc
+BODY_LIMIT = 100 * 1024  # [C] 100 kB of JSON
+EVERYONE = (ACCOUNT, APP, INTEGRATION)  # [C] users, conversations, messages, participants, clients
+APP_OR_ACCOUNT = (ACCOUNT, APP)
+ACCOUNT_ONLY = (ACCOUNT,)  # [C] apps (create, list, delete) and app keys
+WEBHOOK_SCOPES = (ACCOUNT, APP, INTEGRATION)  # [C] app and integration; [I] account too ("all methods")
+
+blueprint = Blueprint(PROVIDER, __name__)
+
+
+@blueprint.errorhandler(SunshineError)
+def _answer_error(error: SunshineError) -> Response:
+    return error.response()
+
+
+@blueprint.errorhandler(MalformedJson)
+def _answer_malformed(_: MalformedJson) -> Response:
+    return bad_request("Invalid JSON body", "malformed_json").response()  # [I] title
+
+
+@blueprint.url_value_preprocessor
+def _decode_segments(endpoint: str | None, values: dict | None) -> None:
+    """Path segments arrive still percent-encoded (so that `%2F` stays inside an externalId)."""
+    if values:
+        for name, value in values.items():
+            values[name] = unquote(value)
+
+
+def tenants_of_request() -> list[str]:
+    """The app in the path, else the key of the credentials (for `/v2/apps`)."""
+    app_id = (request.view_args or {}).get("app_id")
+    key_id = key_id_of(request.headers.get("Authorization"))
+    return ([app_id] if app_id else []) + ([key_lookup(key_id)] if key_id else [])
+
+
+def _url() -> str:
+    return request.host_url.rstrip("/") + request.path
+
+
+B = TypeVar("B", bound=BaseModel)
+
+
+def body(model: type[B]) -> B:
+    if (request.content_length or 0) > BODY_LIMIT or len(request.get_data(cache=True)) > BODY_LIMIT:
+        raise SunshineError(413, "payload_too_large", "Request body is larger than 100kB", "body_too_large")  # [I] code
+    return parse_body(model, read_json_body(empty=None))
+
+
+def api(method: str, rule: str, scopes: Iterable[str] = EVERYONE, status: int = 200, reindex: bool = False) -> Callable:
+    """Register an operation at every prefix; it receives the Call and the path's variables."""
+    allowed = tuple(scopes)
+
+    def register(operation: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(operation)
+        def view(**path: str) -> Response:
+            namespace = current_namespace()
+            store = runtime().store
+            with store.lock:
+                state = namespace.state(PROVIDER)
+                now = namespace.clock.now()
+                principal = authenticate(state, request.headers.get("Authorization"), now, namespace.tokens)
+                app = authorize(principal, allowed, state, path.pop("app_id", None))
+                call = Call(state, app, principal, now, _url())
+                answer = operation(call, **path)
+                if reindex:
+                    store.reindex(namespace.name)
+            _publish(namespace.name, call.events, now)
+            return json_response(answer, status)
+
+        for prefix in PREFIXES:
+            blueprint.add_url_rule(prefix + rule, f"{method} {prefix}{rule}", view, methods=[method])
+        return view
+
+    return register
+
+
+def _publish(namespace: str, events: list[dict], now: float) -> None:
+    """Until webhook delivery exists, each event is a journal entry (direction `event`, path = its type)."""
+    journal = runtime().journal
+    for event in events:
+        journal.record(
+            time=format_instant(now),
+            namespace=namespace,
+            provider=PROVIDER,
+            method="EVENT",
+            path=event["type"],
+            query="",
+            status=0,
+            request_body=clip(json.dumps(event)),
+            direction="event",
+        )
+
+
+def _listing(name: str, window: Window) -> dict:
+    return {name: [item.public() for item in window.items], "meta": window.meta, "links": window.links}
+
+
+# --- apps and keys ----------------------------------------------------------------------------------
+
+
+@api("POST", "/apps", ACCOUNT_ONLY, status=201, reindex=True)
+def create_app(call: Call) -> dict:
+    return {"app": admin.create_app(call, body(AppCreateBody)).public()}
+
+
+@api("GET", "/apps", ACCOUNT_ONLY)
+def list_apps(call: Call) -> dict:
+    return _listing("apps", paginate(admin.apps(call), read_page(request.args), lambda a: a.id, call.url))
+
+
+@api("GET", "/apps/<app_id>", APP_OR_ACCOUNT)
+def get_app(call: Call) -> dict:
+    return {"app": {**call.in_app().public(), "subdomain": call.in_app().subdomain}}
+
+
+@api("PATCH", "/apps/<app_id>", APP_OR_ACCOUNT)
+def update_app(call: Call) -> dict:
+    return {"app": admin.update_app(call, body(AppBody)).public()}
+
+
+@api("DELETE", "/apps/<app_id>", ACCOUNT_ONLY, reindex=True)
+def delete_app(call: Call) -> dict:
+    admin.delete_app(call)
+    return {}
+
+
+@api("POST", "/apps/<app_id>/keys", ACCOUNT_ONLY, status=201, reindex=True)
+def create_app_key(call: Call) -> dict:
+    return {"key": admin.create_key(call, body(DisplayNameBody)).public()}
+
+
+@api("GET", "/apps/<app_id>/keys", ACCOUNT_ONLY)
+def list_app_keys(call: Call) -> dict:
+    return {"keys": [key.public() for key in call.in_app().keys]}
+
+
+@api("GET", "/apps/<app_id>/keys/<key_id>", ACCOUNT_ONLY)
+def get_app_key(call: Call, key_id: str) -> dict:
+    return {"key": admin.app_key(call, key_id).public()}
+
+
+@api("DELETE", "/apps/<app_id>/keys/<key_id>", ACCOUNT_ONLY, reindex=True)
+def delete_app_key(call: Call, key_id: str) -> dict:
+    admin.delete_key(call, key_id)
+    return {}
+
+
+# --- integrations and webhooks -------------------------------------------------------------------------
+
+
+@api("POST", "/apps/<app_id>/integrations", APP_OR_ACCOUNT, status=201)
+def create_integration(call: Call) -> dict:
+    return {"integration": admin.create_integration(call, body(IntegrationCreateBody)).public()}
+
+
+@api("GET", "/apps/<app_id>/integrations", APP_OR_ACCOUNT)
+def list_integrations(call: Call) -> dict:
+    window = paginate(call.in_app().integrations, read_page(request.args), lambda i: i.id, call.url)
+    return _listing("integrations", window)
+
+
+@api("GET", "/apps/<app_id>/integrations/<integration_id>", APP_OR_ACCOUNT)
+def get_integration(call: Call, integration_id: str) -> dict:
+    return {"integration": admin.integration(call, integration_id).public()}
+
+
+@api("DELETE", "/apps/<app_id>/integrations/<integration_id>", APP_OR_ACCOUNT, reindex=True)
+def delete_integration(call: Call, integration_id: str) -> dict:
+    admin.delete_integration(call, integration_id)
+    return {}
+
+
+@api("POST", "/apps/<app_id>/integrations/<integration_id>/keys", APP_OR_ACCOUNT, status=201, reindex=True)
+def create_integration_key(call: Call, integration_id: str) -> dict:
+    return {"key": admin.create_integration_key(call, integration_id, body(DisplayNameBody)).public()}
+
+
+@api("GET", "/apps/<app_id>/integrations/<integration_id>/keys", APP_OR_ACCOUNT)
+def list_integration_keys(call: Call, integration_id: str) -> dict:
+    return {"keys": [key.public() for key in admin.integration(call, integration_id).keys]}
+
+
+@api("GET", "/apps/<app_id>/integrations/<integration_id>/keys/<key_id>", APP_OR_ACCOUNT)
+def get_integration_key(call: Call, integration_id: str, key_id: str) -> dict:
+    return {"key": admin.integration_key(call, integration_id, key_id).public()}
+
+
+@api("DELETE", "/apps/<app_id>/integrations/<integration_id>/keys/<key_id>", APP_OR_ACCOUNT, reindex=True)
+def delete_integration_key(call: Call, integration_id: str, key_id: str) -> dict:
+    admin.delete_integration_key(call, integration_id, key_id)
+    return {}
+
+
+@api("POST", "/apps/<app_id>/integrations/<integration_id>/webhooks", WEBHOOK_SCOPES, status=201)
+def create_webhook(call: Call, integration_id: str) -> dict:
+    owner = admin.webhook_owner(call, call.principal, integration_id)
+    return {"webhook": admin.create_webhook(call, owner, body(WebhookCreateBody)).public()}
+
+
+@api("GET", "/apps/<app_id>/integrations/<integration_id>/webhooks", WEBHOOK_SCOPES)
+def list_webhooks(call: Call, integration_id: str) -> dict:
+    return {"webhooks": [w.public() for w in admin.webhook_owner(call, call.principal, integration_id).webhooks]}
+
+
+@api("GET", "/apps/<app_id>/integrations/<integration_id>/webhooks/<webhook_id>", WEBHOOK_SCOPES)
+def get_webhook(call: Call, integration_id: str, webhook_id: str) -> dict:
+    return {"webhook": admin.webhook(admin.webhook_owner(call, call.principal, integration_id), webhook_id).public()}
+
+
+@api("PATCH", "/apps/<app_id>/integrations/<integration_id>/webhooks/<webhook_id>", WEBHOOK_SCOPES)
+def update_webhook(call: Call, integration_id: str, webhook_id: str) -> dict:
+    owner = admin.webhook_owner(call, call.principal, integration_id)
+    return {"webhook": admin.update_webhook(owner, webhook_id, body(WebhookBody)).public()}
+
+
+@api("DELETE", "/apps/<app_id>/integrations/<integration_id>/webhooks/<webhook_id>", WEBHOOK_SCOPES)
+def delete_webhook(call: Call, integration_id: str, webhook_id: str) -> dict:
+    admin.delete_webhook(admin.webhook_owner(call, call.principal, integration_id), webhook_id)
+    return {}
+
+
+# --- users, clients, devices ------------------------------------------------------------------------
+
+
+@api("POST", "/apps/<app_id>/users", status=201)
+def create_user(call: Call) -> dict:
+    return {"user": users.create(call, body(UserCreateBody)).public()}
+
+
+@api("GET", "/apps/<app_id>/users")
+def list_users(call: Call) -> dict:
+    email = query_object(request.args, "filter").get("identities.email")
+    if not isinstance(email, str) or not email:
+        raise bad_request("filter[identities.email] is required", "user_filter")  # [C] required, [I] title
+    return {"users": [user.public() for user in users.with_email_identity(call, email)]}
+
+
+@api("GET", "/apps/<app_id>/users/<user_ref>")
+def get_user(call: Call, user_ref: str) -> dict:
+    return {"user": users.find(call, user_ref).public()}
+
+
+@api("PATCH", "/apps/<app_id>/users/<user_ref>")
+def update_user(call: Call, user_ref: str) -> dict:
+    return {"user": users.update(call, user_ref, body(UserUpdateBody)).public()}
+
+
+@api("DELETE", "/apps/<app_id>/users/<user_ref>")
+def delete_user(call: Call, user_ref: str) -> dict:
+    users.delete(call, user_ref)
+    return {}
+
+
+@api("DELETE", "/apps/<app_id>/users/<user_ref>/personalinformation")
+def delete_personal_information(call: Call, user_ref: str) -> dict:
+    return {"user": users.delete_personal_information(call, user_ref).public()}
+
+
+@api("POST", "/apps/<app_id>/users/<user_ref>/clients", status=201)
+def create_client(call: Call, user_ref: str) -> dict:
+    return {"client": users.link_client(call, user_ref, body(ClientCreateBody)).public()}
+
+
+@api("GET", "/apps/<app_id>/users/<user_ref>/clients")
+def list_clients(call: Call, user_ref: str) -> dict:
+    page = read_page(request.args)
+    return _listing("clients", paginate(users.find(call, user_ref).clients, page, lambda c: c.id, call.url))
+
+
+@api("DELETE", "/apps/<app_id>/users/<user_ref>/clients/<client_id>")
+def remove_client(call: Call, user_ref: str, client_id: str) -> dict:
+    users.remove_client(call, user_ref, client_id)
+    return {}
+
+
+@api("GET", "/apps/<app_id>/users/<user_ref>/devices")
+def list_devices(call: Call, user_ref: str) -> dict:
+    return {"devices": [device.public() for device in users.devices(call, user_ref)]}
+
+
+@api("GET", "/apps/<app_id>/users/<user_ref>/devices/<device_id>")
+def get_device(call: Call, user_ref: str, device_id: str) -> dict:
+    return {"device": users.device(call, user_ref, device_id).public()}
+
+
+# --- conversations, participants, messages ----------------------------------------------------------
+
+
+@api("POST", "/apps/<app_id>/conversations", status=201)
+def create_conversation(call: Call) -> dict:
+    return {"conversation": conversations.create(call, body(ConversationCreateBody)).public()}
+
+
+@api("GET", "/apps/<app_id>/conversations")
+def list_conversations(call: Call) -> dict:
+    page = read_page(request.args)
+    filters = query_object(request.args, "filter")
+    user_id, external_id = filters.get("userId"), filters.get("userExternalId")
+    if not all(value is None or isinstance(value, str) for value in (user_id, external_id)):
+        raise bad_request("Invalid filter query parameters", "filter_not_text")
+    found = conversations.of_user(call, user_id, external_id)  # type: ignore[arg-type]
+    kept = {"filter[userId]": user_id} if user_id is not None else {"filter[userExternalId]": external_id}
+    return _listing("conversations", paginate(found, page, lambda c: c.id, call.url, kept_query=kept))
+
+
+@api("GET", "/apps/<app_id>/conversations/<conversation_id>")
+def get_conversation(call: Call, conversation_id: str) -> dict:
+    return {"conversation": conversations.find(call, conversation_id).public()}
+
+
+@api("PATCH", "/apps/<app_id>/conversations/<conversation_id>")
+def update_conversation(call: Call, conversation_id: str) -> dict:
+    return {"conversation": conversations.update(call, conversation_id, body(ConversationUpdateBody)).public()}
+
+
+@api("DELETE", "/apps/<app_id>/conversations/<conversation_id>")
+def delete_conversation(call: Call, conversation_id: str) -> dict:
+    conversations.delete(call, conversation_id)
+    return {}
+
+
+@api("POST", "/apps/<app_id>/conversations/<conversation_id>/join", status=201)
+def join_conversation(call: Call, conversation_id: str) -> dict:
+    return {"participant": conversations.join(call, conversation_id, body(ParticipantRef)).public()}
+
+
+@api("POST", "/apps/<app_id>/conversations/<conversation_id>/leave")
+def leave_conversation(call: Call, conversation_id: str) -> dict:
+    conversations.leave(call, conversation_id, body(LeaveBody))
+    return {}
+
+
+@api("GET", "/apps/<app_id>/conversations/<conversation_id>/participants")
+def list_participants(call: Call, conversation_id: str) -> dict:
+    page = read_page(request.args)
+    found = conversations.find(call, conversation_id).participants
+    return _listing("participants", paginate(found, page, lambda p: p.id, call.url))
+
+
+@api("POST", "/apps/<app_id>/conversations/<conversation_id>/messages", status=201)
+def post_message(call: Call, conversation_id: str) -> dict:
+    return {"messages": [messages.post(call, conversation_id, body(MessagePostBody)).public()]}
+
+
+@api("GET", "/apps/<app_id>/conversations/<conversation_id>/messages")
+def list_messages(call: Call, conversation_id: str) -> dict:
+    page = read_page(request.args)
+    found = conversations.find(call, conversation_id).messages
+    window = paginate(found, page, lambda m: m.id, call.url, newest_first_page=True, fixed_size=MESSAGE_PAGE_SIZE)
+    return _listing("messages", window)
+
+
+@api("DELETE", "/apps/<app_id>/conversations/<conversation_id>/messages")
+def delete_all_messages(call: Call, conversation_id: str) -> dict:
+    messages.delete_all(call, conversation_id)
+    return {}
+
+
+@api("DELETE", "/apps/<app_id>/conversations/<conversation_id>/messages/<message_id>")
+def delete_message(call: Call, conversation_id: str, message_id: str) -> dict:
+    messages.delete(call, conversation_id, message_id)
+    return {}
+
+
+@api("POST", "/apps/<app_id>/conversations/<conversation_id>/activity")
+def post_activity(call: Call, conversation_id: str) -> dict:
+    messages.activity(call, conversation_id, body(ActivityBody))
+    return {}
