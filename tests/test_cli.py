@@ -270,7 +270,7 @@ def test_seed_without_unauthenticated_messaging_prints_no_walkthrough(serve: Sta
             "liveperson.accounts[0].connectors[0].type",
         ),
         (b'liveperson:\n  accounts:\n    - {id: "1"}\n    - {id: "1"}\n', "duplicate account id '1'"),
-        (b"sunshine: {}\n", "sunshine: unknown field"),
+        (b"whatsapp: {}\n", "whatsapp: unknown field"),
         (b"liveperson: [unclosed\n", "not valid YAML or JSON"),
         (b"- just\n- a list\n", "a seed is a mapping"),
         # a seed saved in Latin-1 (the \xe9 of "Caf\xe9"): no field to name, but still an invalid seed

@@ -87,7 +87,7 @@ def test_clock_body_that_is_not_an_object(emulator, data, code):
 def test_seed_json_and_yaml_answer_the_namespace_and_tenants(emulator):
     assert emulator.control.seed({"liveperson": {"accounts": [{"id": "70000001"}]}}) == {
         "namespace": emulator.namespace,
-        "tenants": {"liveperson": ["70000001"], "mindbehind": []},
+        "tenants": {"liveperson": ["70000001"], "sunshine": [], "mindbehind": []},
     }
     answer = emulator.control.seed("liveperson:\n  accounts:\n    - id: '70000002'\n")
     assert answer["tenants"]["liveperson"] == ["70000001", "70000002"]

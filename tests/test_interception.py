@@ -140,7 +140,7 @@ def test_other_hosts_pass_through(emulator_intercept, local_site) -> None:
 def test_unknown_provider_paths_answer_the_emulators_404_without_the_network(emulator_intercept, lookups) -> None:
     with intercept(emulator_intercept) as mock:  # nested: its call list shows what it answered
         lp = requests.get("https://va.idp.liveperson.net/api/account/12345678/no/such/route")
-        smooch = requests.get("https://api.smooch.io/v2/apps/app1/conversations")
+        smooch = requests.get("https://api.smooch.io/v2/apps/app1/no/such/route")
         zendesk = requests.post("https://acme.zendesk.com/sc/v2/apps/app1/messages", json={"x": 1})
     assert [r.status_code for r in (lp, smooch, zendesk)] == [404, 404, 404]
     assert all(isinstance(r.json(), dict) for r in (lp, smooch, zendesk))

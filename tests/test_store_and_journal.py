@@ -49,7 +49,7 @@ def test_reset_drops_a_namespace_and_frees_its_tenant_ids(store):
 
 
 def test_view_reads_a_missing_namespace_as_empty_without_creating_it(store):
-    assert store.view("nowhere").tenants() == {"liveperson": [], "mindbehind": []}
+    assert store.view("nowhere").tenants() == {"liveperson": [], "sunshine": [], "mindbehind": []}
     assert store.names() == []
 
 
