@@ -289,3 +289,24 @@ def test_a_mindbehind_session_records_and_replays_with_fresh_ids(emulator, mindb
     assert document["steps"][0]["request"]["headers"]["apiToken"] == mindbehind_channel.management_token
     assert document["steps"][1]["request"]["json"]["MB_TOKEN"] == "${token}"
     replay(emulator, document)
+
+
+def test_a_sunshine_session_records_and_replays_with_fresh_ids(emulator, sunshine_app):
+    """Apps and integrations get fresh ids; key ids stay (the recorded credentials carry them); the events
+    the session gave rise to are not steps."""
+    user = sunshine_app.request("POST", "users", json={"externalId": "ext-record"}).json()["user"]
+    body = {"type": "personal", "participants": [{"userId": user["id"]}]}
+    conversation = sunshine_app.request("POST", "conversations", json=body).json()["conversation"]
+    posted = sunshine_app.request("POST", f"conversations/{conversation['id']}/messages", json={"author": {"type": "business"}, "content": {"type": "text", "text": "hi"}})
+    assert posted.status == 201
+    assert [e["path"] for e in emulator.control.journal(method="EVENT")] == ["conversation:create", "conversation:message"]
+
+    document = record_scenario(emulator.control, fresh_ids=True)
+
+    assert document["vars"] == {"app": "${random_digits(24)}"}
+    assert document["seed"]["sunshine"]["apps"][0]["keys"] == [{"id": sunshine_app.key_id, "secret": sunshine_app.secret}]
+    assert [step["request"]["method"] for step in request_steps(document)] == ["POST", "POST", "POST"]
+    assert request_steps(document)[1]["request"]["json"]["participants"] == [{"userId": "${user_id}"}]
+    assert request_steps(document)[2]["request"]["path"] == "/v2/apps/${app}/conversations/${conversation_id}/messages"
+    result = replay(emulator, document)
+    assert result.variables["app"] != sunshine_app.id

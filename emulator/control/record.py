@@ -28,7 +28,8 @@ def record() -> Response:
     name = namespace_arg()
     fresh_ids = _flag_arg("fresh_ids")
     state = runtime()
-    entries = state.journal.query(namespace=name)
+    # the requests clients made; webhook attempts and events are what the emulator did in answer
+    entries = [entry for entry in state.journal.query(namespace=name) if entry.direction == "incoming"]
     if not entries:
         raise ControlError(409, "empty_journal", f"namespace {name!r} has no journaled request to record")
     with state.store.lock:

@@ -11,9 +11,10 @@ A session of a test, or of a person using the docker server, becomes a regressio
   connection expects `error: connection` (`timeout` for a hang, `truncated` for a cut body);
 * a request body is `json` when it parses and was sent as JSON (its Content-Type says so), else `body`
   (the same bytes: a JSON text sent as a form stays a form);
-* a value an answer gave (a top-level string, 8 characters or more) that a later request sends back
-  whole, as a path segment, a query value, a JSON string or a word of a raw body, is saved from that
-  answer (`save: {token: $.token}`) and sent as `${token}`;
+* a value an answer gave (a string of 8 characters or more, at the top level or one level down in a
+  wrapper object or a list's first object) that a later request sends back whole, as a path segment, a
+  query value, a JSON string or a word of a raw body, is saved from that answer (`save: {token: $.token}`,
+  `save: {user_id: $.user.id}`) and sent as `${token}`;
 * `fresh_ids`: the tenant ids become variables (`${account}`, `${connector}`, ...) drawn anew on each run
   (`${random_digits(8)}`, `${random_digits(10)}`), so the recording replays next to the namespace it
   was recorded from: one emulator never gives a tenant id to two namespaces.
@@ -132,8 +133,19 @@ def _mindbehind_seed(state: Any) -> dict | None:
     return {"companies": companies} if companies else None
 
 
+def _sunshine_seed(state: Any) -> dict | None:
+    """The apps with their keys, integrations and limits, and the account keys; users and conversations
+    are run-time state. Key ids stay literal: recorded requests carry them in their credentials."""
+    apps = [app.model_dump(mode="json", exclude={"users", "conversations"}, exclude_defaults=True) for _, app in sorted(state.apps.items())]
+    if not apps:
+        return None
+    keys = [key.model_dump(mode="json", exclude_defaults=True) for key in state.account_keys]
+    return {"apps": apps, **({"account_keys": keys} if keys else {})}
+
+
 SEED_EXPORTERS: dict[str, SeedExporter] = {
     "liveperson": SeedExporter(_liveperson_seed, "accounts", "connectors", ("account", "connector"), (8, 10)),
+    "sunshine": SeedExporter(_sunshine_seed, "apps", "integrations", ("app", "integration"), (24, 24)),
     "mindbehind": SeedExporter(_mindbehind_seed, "companies", "channels", ("company", "channel"), (12, 12)),
 }
 
@@ -201,11 +213,29 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 @dataclass
 class _Saved:
-    """An answer value a later request sends back: the step that saves it, under which variable."""
+    """An answer value a later request sends back: the step that saves it, where, under which variable."""
 
     step: dict
-    key: str
+    path: str  # JSONPath to the value in the answer
+    hint: str  # what the variable is named after: the key, with its wrapper's (`user_id`)
     variable: str | None = None
+
+
+def _answer_values(answer: dict) -> Iterable[tuple[str, str, Any]]:
+    """(JSONPath, name hint, value) of the answer's top-level values, and of those one level down in a
+    wrapper object or the first object of a list (`{"user": {"id"}}`, `{"messages": [{"id"}]}`)."""
+    for key, value in answer.items():
+        path = _key_path(key)
+        if path is None:
+            continue
+        yield path, key, value
+        inner = value[0] if isinstance(value, list) and value and isinstance(value[0], dict) else value
+        if isinstance(inner, dict):
+            prefix = path + ("[0]" if inner is not value else "")
+            for inner_key, inner_value in inner.items():
+                inner_path = _key_path(inner_key)
+                if inner_path is not None:
+                    yield prefix + inner_path[1:], f"{key}_{inner_key}", inner_value
 
 
 class _Recorder:
@@ -226,8 +256,8 @@ class _Recorder:
         if saved is None:
             return text
         if saved.variable is None:
-            saved.variable = self._variable(saved.key)
-            saved.step.setdefault("save", {})[saved.variable] = _key_path(saved.key)
+            saved.variable = self._variable(saved.hint)
+            saved.step.setdefault("save", {})[saved.variable] = saved.path
         return "${" + saved.variable + "}"
 
     def _variable(self, key: str) -> str:
@@ -282,9 +312,9 @@ class _Recorder:
         step["expect"] = _expect(entry, rule, answer)
         self.steps.append(step)
         if isinstance(answer, dict) and "error" not in step["expect"]:
-            for key, value in answer.items():
-                if isinstance(value, str) and len(value) >= SAVED_MIN_LENGTH and value not in self.ids and _key_path(key):
-                    self.known[value] = _Saved(step, key)
+            for path, hint, value in _answer_values(answer):
+                if isinstance(value, str) and len(value) >= SAVED_MIN_LENGTH and value not in self.ids:
+                    self.known[value] = _Saved(step, path, hint)
 
 
 def _fired_rule(entry: JournalEntry, rules: Mapping[str, Mapping[str, Any]]) -> dict | None:
