@@ -33,7 +33,7 @@ _END = r"(?:[/?#]|$)"
 PROVIDER_HOSTS = (
     r"(?:[a-z0-9\-]+\.)*liveperson\.net",  # *.liveperson.net (and the apex)
     r"accdn\.lpsnmedia\.net",
-    r"api\.smooch\.io",
+    r"api(?:\.[a-z0-9\-]+)?\.smooch\.io",  # api.smooch.io, api.eu-1.smooch.io
     r"app\.mindbehind\.com",
 )
 _ZENDESK_SC = r"(?:[a-z0-9\-]+\.)+zendesk\.com" + _PORT + r"/sc" + _END

@@ -507,7 +507,7 @@ def expired_sunshine_jwt(sunshine_app: SunshineApp, emulator_clock: EmulatorClie
 
 @pytest.fixture
 def emulator_intercept(emulator_backend: EmulatorHandle) -> Iterator[EmulatorHandle]:
-    """`requests` calls to the real provider hosts (`*.liveperson.net`, `accdn.lpsnmedia.net`, `api.smooch.io`,
+    """`requests` calls to the real provider hosts (`*.liveperson.net`, `accdn.lpsnmedia.net`, `api[.eu-1].smooch.io`,
     `*.zendesk.com/sc`, `app.mindbehind.com`) answered by `emulator_backend` in this test's namespace."""
     from .interception import intercept
 

@@ -222,6 +222,8 @@ def test_an_outer_responses_mock_still_answers_other_hosts(emulator_backend, lp_
         ("wss://va.msg.liveperson.net/ws", True),
         ("https://accdn.lpsnmedia.net/api", True),
         ("https://api.smooch.io/v2/apps", True),
+        ("https://api.eu-1.smooch.io/v2/apps", True),
+        ("https://eu-1.smooch.io/v2/apps", False),
         ("https://app.mindbehind.com/external/v1", True),
         ("https://acme.zendesk.com/sc/v2/apps", True),
         ("https://acme.zendesk.com/sc", True),
