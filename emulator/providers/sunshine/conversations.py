@@ -104,6 +104,9 @@ def join(call: Call, conversation_id: str, ref: ParticipantRef) -> Participant:
     conversation = find(call, conversation_id)
     if conversation.type != "sdkGroup":
         raise bad_request("Only sdkGroup conversations can be joined", "join_personal")  # [I] title
+    if ref.subscribeSDKClient is None:
+        # [C] required for sdkGroup conversations, and only those are joined; the validator's wording
+        raise bad_request("should have required property 'subscribeSDKClient'", "subscribe_required")
     user = _user(call, ref)
     if conversation.participant_of(user.id) is not None:
         raise bad_request("User is already a participant of the conversation", "already_participant")  # [I]

@@ -41,10 +41,10 @@ def post(call: Call, conversation_id: str, body: MessagePostBody) -> Message:
     )
     conversation.messages.append(message)
     conversation.lastUpdatedAt = message.received
-    for participant in conversation.participants:
+    for participant in conversation.participants:  # the author has read its own message; everyone else has one more unread
         if user is not None and participant.userId == user.id:
             participant.unreadCount, participant.lastRead = 0, message.received
-        elif user is None:
+        else:
             participant.unreadCount += 1
     webhook_message = message.public()
     if user is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from functools import wraps
 from typing import Any, Callable, Iterable, TypeVar
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from flask import Blueprint, Response, request
 from pydantic import BaseModel
@@ -38,11 +38,13 @@ from .bodies import (
     parse_body,
 )
 from .call import Call
-from .errors import SunshineError, bad_request
+from .errors import SunshineError, bad_request, resource_not_found
 from .models import PROVIDER, key_lookup
 from .query import MESSAGE_PAGE_SIZE, Window, paginate, query_object, read_page
 
-PREFIXES = ("/v2", "/sc/v2")  # [C] api.smooch.io and {subdomain}.zendesk.com/sc
+# [C] api.smooch.io and {subdomain}.zendesk.com/sc; [O] a client host ending in `/` (the Python client joins
+# host and path as they are, so `…/sc/` calls `/sc//v2/…`) is harmless against the provider
+PREFIXES = ("/v2", "/sc/v2", "//v2", "/sc//v2")
 BODY_LIMIT = 100 * 1024  # [C] 100 kB of JSON
 EVERYONE = (ACCOUNT, APP, INTEGRATION)  # [C] users, conversations, messages, participants, clients
 APP_OR_ACCOUNT = (ACCOUNT, APP)
@@ -78,7 +80,10 @@ def tenants_of_request() -> list[str]:
 
 
 def _url() -> str:
-    return request.host_url.rstrip("/") + request.path
+    """The request's URL without its query, for pagination links: a path variable such as an externalId
+    holds what a URL cannot carry as is (space, non-ASCII), so the path is escaped again; `%` stays, as
+    `%2F` and `%25` already are escapes there."""
+    return request.host_url.rstrip("/") + quote(request.path, safe="/%:@!$&'()*+,;=-._~")
 
 
 B = TypeVar("B", bound=BaseModel)
@@ -389,7 +394,10 @@ def post_message(call: Call, conversation_id: str) -> dict:
 @api("GET", "/apps/<app_id>/conversations/<conversation_id>/messages")
 def list_messages(call: Call, conversation_id: str) -> dict:
     page = read_page(request.args)
-    found = conversations.find(call, conversation_id).messages
+    conversation = call.in_app().conversations.get(conversation_id)
+    if conversation is None:
+        raise resource_not_found()  # [C] the spec's 404 of ListMessages (not conversation_not_found)
+    found = conversation.messages
     window = paginate(found, page, lambda m: m.id, call.url, newest_first_page=True, fixed_size=MESSAGE_PAGE_SIZE)
     return _listing("messages", window)
 
