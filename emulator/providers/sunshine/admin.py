@@ -15,18 +15,22 @@ def apps(call: Call) -> list[App]:
 
 
 def create_app(call: Call, body: AppCreateBody) -> App:
-    app = App(displayName=body.displayName, settings=body.settings or {}, metadata=body.metadata)
+    app = App(displayName=body.displayName, settings=body.settings.given() if body.settings else {}, metadata=body.metadata)
     call.state.apps[app.id] = app
     return app
 
 
 def update_app(call: Call, body: AppBody) -> App:
     app = call.in_app()
-    for name in body.model_fields_set:
-        value = getattr(body, name)
-        if name == "displayName" and value is None:
-            raise bad_request(".displayName should be string", "invalid_body")
-        setattr(app, name, {**app.settings, **value} if name == "settings" and value is not None else value)
+    for name in ("displayName", "settings"):  # [C] neither is nullable; metadata is
+        if name in body.model_fields_set and getattr(body, name) is None:
+            raise bad_request(f".{name} should be {'string' if name == 'displayName' else 'object'}", "invalid_body")
+    if "displayName" in body.model_fields_set:
+        app.displayName = body.displayName
+    if body.settings is not None:
+        app.settings = {**app.settings, **body.settings.given()}  # [I] settings merge, one by one
+    if "metadata" in body.model_fields_set:
+        app.metadata = body.metadata
     return app
 
 

@@ -7,12 +7,14 @@ import base64
 import binascii
 import hmac
 import json
+import math
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
 from jwt import PyJWS
 from jwt.algorithms import HMACAlgorithm
 from jwt.exceptions import InvalidSignatureError, PyJWTError
+from jwt.utils import base64url_decode
 
 from ...core.keys import TokenError, check_time_claims
 from ...core.lifecycle import TokenLifecycle
@@ -66,6 +68,22 @@ class Principal:
     integration_id: str | None = None
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is past the range of a JSON number")
+    return value
+
+
+def _strict_json(raw: bytes) -> Any:
+    """JSON as the provider reads it: Python's NaN and Infinity (and 1e999) are not JSON."""
+    return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
 def key_id_of(header: str | None) -> str | None:
     """The key id a request's Authorization names (Basic user or JWT `kid`), to find its namespace."""
     scheme, _, credentials = (header or "").partition(" ")
@@ -114,7 +132,8 @@ def _basic(state: SunshineState, credentials: str) -> Principal:
 def _bearer(state: SunshineState, token: str, now: float, lifecycle: TokenLifecycle) -> Principal:
     try:
         header = _JWS.get_unverified_header(token)
-    except PyJWTError:
+        _strict_json(base64url_decode(token.split(".", 1)[0]))
+    except (PyJWTError, binascii.Error, ValueError, RecursionError):
         raise invalid_auth("Invalid JWT", "malformed_jwt") from None
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
@@ -127,7 +146,7 @@ def _bearer(state: SunshineState, token: str, now: float, lifecycle: TokenLifecy
     principal, secret = found
     try:
         decoded = _JWS.decode_complete(token, secret.encode(), algorithms=[ALGORITHM])
-        claims = json.loads(decoded["payload"])
+        claims = _strict_json(decoded["payload"])
     except InvalidSignatureError:
         raise invalid_auth("Invalid JWT signature", "bad_signature") from None
     except (PyJWTError, ValueError, RecursionError):
@@ -135,6 +154,9 @@ def _bearer(state: SunshineState, token: str, now: float, lifecycle: TokenLifecy
     if not isinstance(claims, dict):
         raise invalid_auth("Invalid JWT body", "malformed_jwt")
     scope = claims.get("scope")
+    if not isinstance(scope, str):
+        # [I] title; a list or object scope is no scope at all
+        raise invalid_auth("Invalid JWT body. Missing scope" if scope is None else "Invalid JWT body. Invalid scope", "bad_scope")
     if scope in END_USER_SCOPES:
         raise forbidden("user_scope_on_rest_api")  # [I] valid credentials, a scope the REST API does not serve
     if scope != principal.scope:

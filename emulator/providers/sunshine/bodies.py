@@ -5,12 +5,14 @@ validator's words (the spec's example: "should have required property 'displayNa
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError, field_validator, model_validator
 
 from .errors import bad_request
 
+MAX_BODY_DEPTH = 64  # [I] objects and arrays within one another; far past any real body, well inside the export
 METADATA_LIMIT = 4096  # [C] bytes of metadata per user, conversation or app
 TRIGGERS = frozenset({  # [C] the spec's webhook triggers
     "client:add", "client:remove", "client:update",
@@ -36,6 +38,7 @@ CONTENT_REQUIRES = {
 }
 
 Text = Annotated[StrictStr, Field(min_length=1)]
+WEBHOOK_TARGET = r"^https?://[^\s/?#]+(?:[/?#]\S*)?$"  # [I] an http(s) URL with a host and no whitespace
 
 
 def _short(limit: int) -> Any:
@@ -203,6 +206,18 @@ class ClientCreateBody(_Body):
         type: Literal["mailgun", "messagebird", "twilio", "whatsapp"]
         integrationId: Text
         primary: StrictBool = True
+        phoneNumber: Text | None = None  # [C] required by messagebird, twilio and whatsapp
+        address: Text | None = None  # [C] required by mailgun
+
+        @model_validator(mode="after")
+        def _reachable(self) -> "ClientCreateBody.MatchCriteria":
+            wanted = "address" if self.type == "mailgun" else "phoneNumber"
+            if getattr(self, wanted) is None:
+                raise ValueError(f".matchCriteria should have required property '{wanted}'")
+            return self
+
+        def channel_address(self) -> str:
+            return self.address if self.type == "mailgun" else self.phoneNumber  # type: ignore[return-value]
 
     class Confirmation(_Body):
         type: Literal["immediate", "userActivity", "prompt"]
@@ -219,9 +234,27 @@ class DisplayNameBody(_Body):
     displayName: _short(100)
 
 
+class AppSettingsBody(_Body):
+    """[C] the spec's appSettings: typed, none nullable; [I] unknown settings are dropped."""
+
+    conversationRetentionSeconds: Annotated[StrictInt, Field(ge=0)] = None  # type: ignore[assignment]
+    maskCreditCardNumbers: StrictBool = None  # type: ignore[assignment]
+    useAnimalNames: StrictBool = None  # type: ignore[assignment]
+    echoPostback: StrictBool = None  # type: ignore[assignment]
+    ignoreAutoConversationStart: StrictBool = None  # type: ignore[assignment]
+    multiConvoEnabled: StrictBool = None  # type: ignore[assignment]
+    appLocalizationEnabled: StrictBool = None  # type: ignore[assignment]
+    endSessionEnabled: StrictBool = None  # type: ignore[assignment]
+    disableConversationReopen: StrictBool = None  # type: ignore[assignment]
+
+    def given(self) -> dict[str, Any]:
+        """The settings the body names (an omitted one is left as it was)."""
+        return self.model_dump(exclude_unset=True)
+
+
 class AppBody(_Body):
     displayName: _short(100) | None = None
-    settings: dict[str, Any] | None = None
+    settings: AppSettingsBody | None = None
     metadata: dict[str, Any] | None = None
 
     _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "App"))
@@ -232,7 +265,7 @@ class AppCreateBody(AppBody):
 
 
 class WebhookBody(_Body):
-    target: Annotated[StrictStr, Field(min_length=1, max_length=2048, pattern=r"^https?://[^\s/]+")] | None = None
+    target: Annotated[StrictStr, Field(min_length=1, max_length=2048, pattern=WEBHOOK_TARGET)] | None = None
     triggers: list[StrictStr] | None = Field(default=None, min_length=1)
     includeFullUser: StrictBool | None = None
     includeFullSource: StrictBool | None = None
@@ -247,14 +280,21 @@ class WebhookBody(_Body):
 
 
 class WebhookCreateBody(WebhookBody):
-    target: Annotated[StrictStr, Field(min_length=1, max_length=2048, pattern=r"^https?://[^\s/]+")]
+    target: Annotated[StrictStr, Field(min_length=1, max_length=2048, pattern=WEBHOOK_TARGET)]
     triggers: list[StrictStr] = Field(min_length=1)
 
 
 class IntegrationCreateBody(_Body):
-    type: Literal["custom"]  # [I] the emulator keeps custom integrations only
+    type: StrictStr  # [I] the emulator keeps custom integrations only
     displayName: _short(100) | None = None
     webhooks: list[WebhookCreateBody] = Field(min_length=1, max_length=1)
+
+    @field_validator("type")
+    @classmethod
+    def _custom(cls, value: str) -> str:
+        if value != "custom":
+            raise ValueError("Invalid integration type")  # [C] the spec's title for this 400
+        return value
 
 
 B = TypeVar("B", bound=BaseModel)
@@ -264,10 +304,30 @@ def parse_body(model: type[B], data: Any) -> B:
     """Validate a JSON body; the first problem becomes the 400 title."""
     if not isinstance(data, dict):
         raise bad_request("should be object", "body_not_object")
+    problem = _unstorable(data)
+    if problem == "non_finite":  # Python reads NaN and Infinity; JSON has neither, nor does the provider
+        raise bad_request("Invalid JSON body", "malformed_json")
+    if problem == "too_deep":
+        raise bad_request(f"Request body is nested deeper than {MAX_BODY_DEPTH} levels", "body_too_deep")  # [I]
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise bad_request(_title(exc), "invalid_body") from None
+
+
+def _unstorable(data: Any) -> str | None:
+    """What keeps a parsed body out of the state: a NaN or an infinity, or nesting deeper than the state's
+    export can serialise (the body sits some ten levels down in it). Walked without recursion."""
+    pending = [(data, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return "non_finite"
+        if isinstance(item, (dict, list)):
+            if depth > MAX_BODY_DEPTH:
+                return "too_deep"
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return None
 
 
 _TYPE_WORDS = {
@@ -277,7 +337,7 @@ _TYPE_WORDS = {
     "string_too_short": "should NOT be shorter than {min_length} characters",
     "string_too_long": "should NOT be longer than {max_length} characters",
     "too_short": "should NOT have fewer than {min_length} items", "too_long": "should NOT have more than {max_length} items",
-    "string_pattern_mismatch": "should be a URL",
+    "string_pattern_mismatch": "should be a URL", "greater_than_equal": "should be >= {ge}",
 }
 
 

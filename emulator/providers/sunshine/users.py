@@ -67,11 +67,14 @@ def delete(call: Call, user_ref: str) -> None:
 
 
 def delete_personal_information(call: Call, user_ref: str) -> User:
-    """[I] profile, metadata and identities are wiped; the user and its conversations stay."""
+    """[C] givenName, surname, email, avatarUrl and metadata are cleared, and each client's displayName,
+    avatarUrl, info and raw; [I] identities too. The user, its locale and its conversations stay."""
     user = find(call, user_ref)
-    user.profile = Profile()
+    user.profile = Profile(locale=user.profile.locale)
     user.metadata = {}
     user.identities = []
+    for client in user.clients:
+        client.displayName = client.avatarUrl = client.info = client.raw = None
     return user
 
 
@@ -95,12 +98,11 @@ def link_client(call: Call, user_ref: str, body: ClientCreateBody) -> Client:
     conversation = call.in_app().conversations.get(body.target.conversationId)
     if conversation is None or conversation.participant_of(user.id) is None:
         raise not_found("conversation_not_found", "Conversation not found")
-    extra = body.matchCriteria.model_extra or {}
     client = Client(
         type=body.matchCriteria.type,
         status="pending",
         integrationId=body.matchCriteria.integrationId,
-        externalId=next((str(v) for k, v in extra.items() if k in ("phoneNumber", "address") and isinstance(v, str)), None),
+        externalId=body.matchCriteria.channel_address(),  # [I] the phone number or address the link reaches
         linkedAt=call.timestamp,
     )
     user.clients.append(client)
