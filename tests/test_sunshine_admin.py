@@ -503,7 +503,8 @@ def test_an_invalid_webhook_is_400_and_creates_nothing(sunshine_app, body, title
 @pytest.mark.parametrize(
     "body, title",
     [({"target": "mailto:hook@example.com"}, ".target should be a URL"), ({"triggers": []}, ".triggers should NOT have fewer than 1 items"),
-     ({"triggers": ["conversation:nope"]}, "unknown trigger 'conversation:nope'"), ({"includeFullSource": 1}, ".includeFullSource should be boolean")],
+     ({"triggers": ["conversation:nope"]}, "unknown trigger 'conversation:nope'"), ({"includeFullSource": 1}, ".includeFullSource should be boolean"),
+     ({"target": None}, ".target should be string"), ({"triggers": None}, ".triggers should be array"), ({"includeFullUser": None}, ".includeFullUser should be boolean")],
 )
 def test_an_invalid_webhook_update_is_400_and_changes_nothing(sunshine_app, body, title):
     integration = create_integration(sunshine_app)

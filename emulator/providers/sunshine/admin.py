@@ -132,8 +132,14 @@ def webhook(owner: Integration, webhook_id: str) -> Webhook:
     return found
 
 
+_WEBHOOK_FIELD_TYPES = {"target": "string", "triggers": "array", "includeFullUser": "boolean", "includeFullSource": "boolean"}
+
+
 def update_webhook(owner: Integration, webhook_id: str, body: WebhookBody) -> Webhook:
     found = webhook(owner, webhook_id)
+    for name in sorted(body.model_fields_set & set(_WEBHOOK_FIELD_TYPES)):  # [C] none of them is nullable
+        if getattr(body, name) is None:
+            raise bad_request(f".{name} should be {_WEBHOOK_FIELD_TYPES[name]}", "invalid_body")
     changes = {name: getattr(body, name) for name in body.model_fields_set if getattr(body, name) is not None}
     updated = found.model_copy(update=changes)
     owner.webhooks[owner.webhooks.index(found)] = updated
