@@ -15,7 +15,7 @@ WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
 def _segment(raw: str) -> str:
-    decoded = unquote_to_bytes(raw).replace(b"%", b"%25").replace(b"/", b"%2F")
+    decoded = unquote_to_bytes(raw.encode("latin-1")).replace(b"%", b"%25").replace(b"/", b"%2F")
     return decoded.decode("latin-1")  # WSGI carries bytes as latin-1 text
 
 
