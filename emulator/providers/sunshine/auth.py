@@ -22,7 +22,7 @@ from .errors import SunshineError, forbidden, invalid_auth, not_found
 from .models import PROVIDER, App, Integration, SunshineState, key_scope
 
 ALGORITHM = "HS256"  # [C] the only algorithm the provider accepts
-ACCOUNT, APP, INTEGRATION = "account", "app", "integration"
+ACCOUNT, APP, INTEGRATION, END_USER = "account", "app", "integration", "user"
 END_USER_SCOPES = frozenset({"user", "appUser"})  # [C] SDK login only; never on the REST API
 
 
@@ -62,10 +62,11 @@ def selector_subjects(selector: dict) -> list[str]:
 class Principal:
     """Who is calling: the scope of its key, and the app and integration the key belongs to."""
 
-    scope: str
+    scope: str  # account, app, integration; or user for an end user's JWT (`user` and v1 `appUser` alike)
     key_id: str
     app_id: str | None = None
     integration_id: str | None = None
+    external_id: str | None = None  # the end user a user JWT speaks for (`external_id`, v1 `userId`)
 
 
 def _refuse_constant(name: str) -> Any:
@@ -98,14 +99,17 @@ def key_id_of(header: str | None) -> str | None:
     return None
 
 
-def authenticate(state: SunshineState, header: str | None, now: float, lifecycle: TokenLifecycle) -> Principal:
+def authenticate(
+    state: SunshineState, header: str | None, now: float, lifecycle: TokenLifecycle, *, end_users: bool = False
+) -> Principal:
+    """The key behind Basic or Bearer credentials; with `end_users`, also an end user's JWT (SDK login, v1.1)."""
     if not header or not header.strip():
         raise SunshineError(401, "unauthorized", "Authorization is required", "missing_authorization")  # [C]
     scheme, _, credentials = header.strip().partition(" ")
     if scheme.lower() == "basic":
         return _basic(state, credentials.strip())
     if scheme.lower() == "bearer":
-        return _bearer(state, credentials.strip(), now, lifecycle)
+        return _bearer(state, credentials.strip(), now, lifecycle, end_users)
     raise invalid_auth("Unsupported authorization scheme", "unsupported_scheme")
 
 
@@ -129,7 +133,7 @@ def _basic(state: SunshineState, credentials: str) -> Principal:
     return found[0]
 
 
-def _bearer(state: SunshineState, token: str, now: float, lifecycle: TokenLifecycle) -> Principal:
+def _bearer(state: SunshineState, token: str, now: float, lifecycle: TokenLifecycle, end_users: bool) -> Principal:
     try:
         header = _JWS.get_unverified_header(token)
         _strict_json(base64url_decode(token.split(".", 1)[0]))
@@ -158,8 +162,10 @@ def _bearer(state: SunshineState, token: str, now: float, lifecycle: TokenLifecy
         # [I] title; a list or object scope is no scope at all
         raise invalid_auth("Invalid JWT body. Missing scope" if scope is None else "Invalid JWT body. Invalid scope", "bad_scope")
     if scope in END_USER_SCOPES:
-        raise forbidden("user_scope_on_rest_api")  # [I] valid credentials, a scope the REST API does not serve
-    if scope != principal.scope:
+        if not end_users:
+            raise forbidden("user_scope_on_rest_api")  # [I] valid credentials, a scope the REST API does not serve
+        principal = _end_user(principal, scope, claims)
+    elif scope != principal.scope:
         # [C] v1 wording: "Invalid JWT body. Cannot use account scope with app secret key"
         raise invalid_auth(f"Invalid JWT body. Cannot use {scope} scope with {principal.scope} secret key", "scope_mismatch")
     try:
@@ -170,6 +176,18 @@ def _bearer(state: SunshineState, token: str, now: float, lifecycle: TokenLifecy
     except TokenError as exc:
         raise invalid_auth(_TOKEN_TITLES.get(exc.reason, "Invalid JWT"), exc.reason) from None
     return principal
+
+
+def _end_user(principal: Principal, scope: str, claims: dict) -> Principal:
+    """A user JWT: signed with an app key, naming its user as a string (`external_id`; v1 `userId`)."""
+    if principal.scope != APP:
+        raise invalid_auth(f"Invalid JWT body. Cannot use {scope} scope with {principal.scope} secret key", "scope_mismatch")
+    claim = "external_id" if scope == "user" else "userId"
+    external_id = claims.get(claim)
+    if not isinstance(external_id, str) or not external_id:
+        # [C] a numeric id "will result in an invalid auth error"
+        raise invalid_auth(f"Invalid JWT body. {claim} must be a non-empty string", "bad_external_id")
+    return Principal(END_USER, principal.key_id, principal.app_id, None, external_id)
 
 
 _TOKEN_TITLES = {

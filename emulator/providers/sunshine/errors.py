@@ -1,8 +1,9 @@
-"""Sunshine's v2 error envelope: `{"errors": [{"code", "title"}]}` (reference 1.4 and 2.2)."""
+"""Sunshine's error envelopes: v2 `{"errors": [{"code", "title"}]}` (reference 1.4 and 2.2); the SDK API
+and v1.1 `{"error": {"code", "description"}}` (reference 1.4 and 7)."""
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, request
 
 from ...web import ProviderError
 
@@ -17,6 +18,16 @@ class SunshineError(ProviderError):
 
     def body(self) -> dict:
         return {"errors": [{"code": self.code, "title": self.message}]}
+
+
+class V1Error(SunshineError):
+    """The v1 envelope, for the SDK API and v1.1."""
+
+    def body(self) -> dict:
+        return {"error": {"code": self.code, "description": self.message}}
+
+
+V1_PREFIXES = ("/v1/", "/v1.1/", "/sdk/", "/sc/sdk/")  # [I] the SDK API answers in the v1 envelope (reference, Open questions)
 
 
 def bad_request(title: str, reason: str | None = None) -> SunshineError:
@@ -49,5 +60,6 @@ def invalid_auth(title: str, reason: str) -> SunshineError:
 
 
 def http_error(status: int, message: str) -> Response:
-    """Routing errors (unknown path, wrong method) under Sunshine's paths, in its shape."""
-    return SunshineError(status, _HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request"), message).response()
+    """Routing errors (unknown path, wrong method) under Sunshine's paths, in the envelope of the path."""
+    kind = V1Error if request.path.startswith(V1_PREFIXES) else SunshineError
+    return kind(status, _HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request"), message).response()

@@ -3,7 +3,7 @@
 from ...core.store import StateType
 from ...web import ProviderSpec
 from .auth import selector_subjects
-from .errors import http_error
+from .errors import V1_PREFIXES, http_error
 from .models import PROVIDER, SunshineState
 from .routes import PREFIXES, blueprint, tenants_of_request
 
@@ -11,7 +11,7 @@ SPEC = ProviderSpec(
     name=PROVIDER,
     blueprint=blueprint,
     tenants_of_request=tenants_of_request,
-    path_prefixes=tuple(f"{prefix}/" for prefix in PREFIXES),
+    path_prefixes=tuple(f"{prefix}/" for prefix in PREFIXES) + V1_PREFIXES,
     http_error=http_error,
     state_type=StateType(PROVIDER, SunshineState, SunshineState.restore),
     tenant_key="app",
