@@ -244,6 +244,25 @@ class EmulatorClient:
         lines = [f"  {e['method']} {e['path']}{'?' + e['query'] if e['query'] else ''} -> {e['status']}" for e in entries]
         return f"last {len(entries)} request(s) of namespace {self.namespace!r}:\n" + "\n".join(lines)
 
+    # --- webhook deliveries -------------------------------------------------------------------------
+
+    def deliveries(self) -> list[dict]:
+        """Outgoing webhook deliveries of this namespace: `id`, `kind`, `url`, `payload`, `headers`, `state`
+        (pending | delivered | failed), `attempts` [{at, status, error}], `next_attempt_at` (emulated time)."""
+        return self._call("GET", "/deliveries")["deliveries"]
+
+    def flush_deliveries(self) -> list[dict]:
+        """Attempt every delivery due now and wait for every attempt under way; answers the deliveries."""
+        return self._call("POST", "/deliveries/flush")["deliveries"]
+
+    def hold_deliveries(self) -> list[dict]:
+        """Attempt nothing in this namespace until `release_deliveries()`."""
+        return self._call("POST", "/deliveries/hold")["deliveries"]
+
+    def release_deliveries(self) -> list[dict]:
+        """End a hold: what is due now is attempted before the answer."""
+        return self._call("POST", "/deliveries/release")["deliveries"]
+
     # --- faults -----------------------------------------------------------------------------------
 
     def add_fault(self, kind: str, match: Mapping[str, str] | None = None, **spec: Any) -> str:

@@ -94,8 +94,12 @@ def json_response(body: Any, status: int = 200, headers: dict | None = None) -> 
     return Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")
 
 
-def pump_deliveries(namespace: Namespace) -> None:
-    """Attempt the namespace's webhook deliveries that are due on its clock, journaling each attempt."""
+def pump_deliveries(namespace: Namespace, wait: bool = False) -> None:
+    """Attempt the namespace's webhook deliveries that are due on its clock, journaling each attempt.
+
+    Deliveries whose policy says `background` go to worker threads, so the request that raised them does
+    not wait for the receiver; `wait` (a flush, a clock move, a release) waits for every attempt under way.
+    """
     journal = runtime().journal
 
     def record(delivery: Delivery, attempt: Attempt) -> None:
@@ -107,12 +111,15 @@ def pump_deliveries(namespace: Namespace) -> None:
             path=delivery.url,
             query="",
             status=attempt.status,
+            request_headers=dict(delivery.policy.headers),
             request_body=clip(json.dumps(delivery.payload)),
             response_body=attempt.error,
             direction="outgoing",
         )
 
     namespace.outbox.pump(namespace.clock.now(), record)
+    if wait:
+        namespace.outbox.wait_idle()
 
 
 def url_tenant(view_arg: str) -> Callable[[], list[str]]:

@@ -94,22 +94,43 @@ def move_clock() -> Response:
     if freeze is False:
         clock.unfreeze()
     namespace.clock_log.append((state.journal.last_seq, dict(body)))  # for Record (control/record.py)
-    pump_deliveries(namespace)  # webhook retries that the new time has made due
+    pump_deliveries(namespace, wait=True)  # webhook retries that the new time has made due, before answering
     return json_response(clock.snapshot())
 
 
 @blueprint.get("/deliveries")
 def list_deliveries() -> Response:
     """Outgoing webhook deliveries of the namespace: state, attempts, next attempt (emulated time)."""
-    return json_response({"deliveries": runtime().store.namespace(namespace_arg()).outbox.list()})
+    return _deliveries(runtime().store.namespace(namespace_arg()))
 
 
 @blueprint.post("/deliveries/flush")
 def flush_deliveries() -> Response:
-    """Attempt every delivery due now on the namespace's clock."""
+    """Attempt every delivery due now on the namespace's clock, and wait for every attempt under way."""
     namespace = runtime().store.namespace(namespace_arg())
-    pump_deliveries(namespace)
-    return json_response({"deliveries": namespace.outbox.list()})
+    pump_deliveries(namespace, wait=True)
+    return _deliveries(namespace)
+
+
+@blueprint.post("/deliveries/hold")
+def hold_deliveries() -> Response:
+    """Attempt nothing in the namespace until a release (attempts under way end as they will)."""
+    namespace = runtime().store.namespace(namespace_arg())
+    namespace.outbox.hold()
+    return _deliveries(namespace)
+
+
+@blueprint.post("/deliveries/release")
+def release_deliveries() -> Response:
+    """Attempt again: what is due now goes before the answer."""
+    namespace = runtime().store.namespace(namespace_arg())
+    namespace.outbox.release()
+    pump_deliveries(namespace, wait=True)
+    return _deliveries(namespace)
+
+
+def _deliveries(namespace: Any) -> Response:
+    return json_response({"held": namespace.outbox.held, "deliveries": namespace.outbox.list()})
 
 
 def _clock_field(body: dict, key: str, parse: Any) -> float | None:

@@ -16,8 +16,8 @@ from pydantic import BaseModel
 
 from ...core.clock import format_instant
 from ...core.journal import clip
-from ...web import MalformedJson, current_namespace, json_response, read_json_body, runtime
-from . import admin, conversations, messages, users
+from ...web import MalformedJson, current_namespace, json_response, pump_deliveries, read_json_body, runtime
+from . import admin, conversations, messages, users, webhooks
 from .auth import ACCOUNT, APP, INTEGRATION, authenticate, authorize, key_id_of
 from .bodies import (
     ActivityBody,
@@ -123,11 +123,13 @@ def api(method: str, rule: str, scopes: Iterable[str] = EVERYONE, status: int = 
     return register
 
 
-def _publish(namespace: str, events: list[dict], now: float) -> None:
-    """Until webhook delivery exists, each event is a journal entry (direction `event`, path = its type)."""
-    journal = runtime().journal
+def _publish(namespace: str, events: list[dict], now: float, app_id: str | None = None) -> None:
+    """Each event is a journal entry (direction `event`, path = its type), then goes to the webhooks of the
+    app (`app_id`, else the request's `<app_id>`) that subscribe to it: queued now, attempted in the
+    background (webhooks.py), so the answer does not wait for a receiver."""
+    state = runtime()
     for event in events:
-        journal.record(
+        state.journal.record(
             time=format_instant(now),
             namespace=namespace,
             provider=PROVIDER,
@@ -138,6 +140,10 @@ def _publish(namespace: str, events: list[dict], now: float) -> None:
             request_body=clip(json.dumps(event)),
             direction="event",
         )
+    if app_id is None:
+        app_id = (request.view_args or {}).get("app_id")
+    if webhooks.queue(state.store, namespace, app_id, events, now):
+        pump_deliveries(state.store.view(namespace))
 
 
 def _listing(name: str, window: Window) -> dict:
