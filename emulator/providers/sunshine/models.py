@@ -7,6 +7,8 @@ a plain dump. Ids are 24 lowercase hex characters, as the provider's (MongoDB Ob
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 from typing import Any, Iterable, Literal
@@ -232,6 +234,7 @@ class App(_Model):
     limits: Limits = Limits()
     users: dict[str, User] = {}
     conversations: dict[str, Conversation] = {}
+    sdk_sessions: dict[str, str] = {}  # SDK API: anonymous user id -> sha256 (hex) of its session token
     _by_external_id: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("id")
@@ -283,6 +286,22 @@ class App(_Model):
         del self.users[user.id]
         if user.externalId is not None:
             self._by_external_id.pop(user.externalId, None)
+
+    def open_sdk_session(self, user: User) -> str:
+        """A new session token for an anonymous SDK user (its earlier one, if any, stops working)."""
+        token = secrets.token_urlsafe(32)
+        self.sdk_sessions[user.id] = hashlib.sha256(token.encode()).hexdigest()
+        return token
+
+    def sdk_session_user(self, user_id: str, token: str) -> User | None:
+        """The user a session token (`Basic appUserId:sessionToken`) speaks for, if it is still valid."""
+        stored = self.sdk_sessions.get(user_id)
+        if stored is None or not hmac.compare_digest(stored, hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()):
+            return None
+        return self.users.get(user_id)
+
+    def revoke_sdk_session(self, user_id: str) -> None:
+        self.sdk_sessions.pop(user_id, None)
 
     def integration(self, integration_id: str) -> Integration | None:
         return next((i for i in self.integrations if i.id == integration_id), None)

@@ -6,6 +6,7 @@ from .auth import selector_subjects
 from .errors import V1_PREFIXES, http_error
 from .models import PROVIDER, SunshineState
 from .routes import PREFIXES, blueprint, tenants_of_request
+from . import sdk_routes  # noqa: F401  (registers the SDK API on the blueprint)
 
 SPEC = ProviderSpec(
     name=PROVIDER,

@@ -1,0 +1,605 @@
+"""The private SDK API of the Web, iOS and Android SDKs (reference 3 and 4): anonymous users with session
+tokens, SDK login with an end user's JWT (upgrade, merge, switch), logout, and the user's own conversations
+and messages.
+
+The SDK keeps v1 names: `appUser._id` is the user's id and `appUser.userId` its externalId. A device is the
+SDK's install (a browser, a phone), named by the SDK's client id (`client.id`, or the `x-smooch-clientid`
+header): it is kept as a Device of the user's one `sdk` client, with `guid` = that client id. Where the
+provider's behaviour is not public the choice is marked [I] (reference, Open questions).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import StrictStr, field_validator
+
+from ...core.clock import parse_instant
+from .auth import END_USER, Principal, authenticate
+from .bodies import (
+    METADATA_LIMIT,
+    ConversationCreateBody,
+    MessagePostBody,
+    _Body,
+    _check_metadata,
+    _short,
+    parse_body,
+)
+from .call import Call
+from .conversations import create as create_conversation
+from .errors import (
+    SunshineError,
+    V1Error,
+    bad_request,
+    conversation_not_found,
+    invalid_auth,
+    not_found,
+    user_not_found,
+)
+from .messages import post as post_message
+from .models import App, Client, Conversation, Device, Message, SunshineState, User
+from .users import ensure_sdk_client
+
+PLATFORMS = ("web", "ios", "android")  # [C] the Device types of the spec
+MESSAGE_PAGE = 100  # [I] messages per GET, as the v2 API's page
+SDK = "sdk"
+
+
+def invalid_scope() -> SunshineError:
+    # [C] an SDK call with an app- or account-scoped JWT (StackOverflow 46570680)
+    return SunshineError(403, "forbidden", "Invalid scope", "sdk_server_scope")
+
+
+def as_v1(error: SunshineError) -> V1Error:
+    """A refusal of the shared rules in the SDK's envelope: the same status, code and wording."""
+    if isinstance(error, V1Error):
+        return error
+    return V1Error(error.status, error.code, error.message, error.reason)
+
+
+# --- bodies ---------------------------------------------------------------------------------------------
+
+
+class ClientBody(_Body):
+    """The SDK's description of itself (ClientDto): its id names the device."""
+
+    id: _short(128) | None = None
+    platform: Literal["web", "ios", "android"] | None = None
+    integrationId: _short(64) | None = None
+    pushNotificationToken: _short(4096) | None = None
+    appVersion: _short(128) | None = None
+    info: dict[str, Any] | None = None
+
+
+class _ProfileFields(_Body):
+    givenName: _short(128) | None = None
+    surname: _short(128) | None = None
+    email: _short(128) | None = None
+    locale: _short(64) | None = None
+    properties: dict[str, Any] | None = None
+
+    _properties = field_validator("properties")(lambda value: _check_metadata(value, "User"))
+
+
+class AppUserCreateBody(_ProfileFields):
+    client: ClientBody | None = None
+    userId: StrictStr | None = None  # [C] the SDKs send "" for an anonymous user
+    intent: StrictStr | None = None  # [C] "conversation:start"
+
+
+class AppUserUpdateBody(_ProfileFields):
+    pass
+
+
+class LoginBody(_Body):
+    userId: _short(1024)
+    appUserId: _short(64) | None = None
+    sessionToken: _short(256) | None = None
+    client: ClientBody | None = None
+
+
+class LogoutBody(_Body):
+    client: ClientBody | None = None
+
+
+class SdkConversationBody(_Body):
+    type: Literal["personal"] = "personal"  # [I] an SDK user starts its own conversations only
+    displayName: _short(100) | None = None
+    description: _short(100) | None = None
+    iconUrl: _short(2048) | None = None
+    metadata: dict[str, Any] | None = None
+
+    _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "Conversation"))
+
+
+class SdkMessageBody(_Body):
+    """`{"message": {type, text, ...}, "author"?}`; [I] a flat v1 message `{type, text, ...}` is taken too.
+    The author is always the calling user, whatever the body says."""
+
+    message: dict[str, Any]
+    metadata: dict[str, Any] | None = None
+
+
+# --- who is calling ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SdkCall:
+    """One SDK call: the shared Call, the end user it speaks for (None before one exists), and the SDK's
+    client id from `x-smooch-clientid`."""
+
+    call: Call
+    user: User | None
+    header_client_id: str | None
+    anonymous: bool = False  # reached with a session token
+
+    @property
+    def app(self) -> App:
+        return self.call.in_app()
+
+    def own_user(self, app_user_id: str) -> User:
+        """`appusers/{appUserId}` of the caller: 403 for another user, 404 for none. [I]"""
+        if self.user is not None and self.user.id == app_user_id:
+            return self.user
+        if app_user_id in self.app.users:
+            raise SunshineError(403, "forbidden", "Forbidden", "another_app_user")
+        raise user_not_found()
+
+    def own_conversation(self, conversation_id: str) -> Conversation:
+        """A conversation the caller takes part in: 403 for another's, 404 for none. [I]"""
+        conversation = self.app.conversations.get(conversation_id)
+        if conversation is None:
+            raise conversation_not_found()
+        if self.user is None or conversation.participant_of(self.user.id) is None:
+            raise SunshineError(403, "forbidden", "Forbidden", "another_users_conversation")
+        return conversation
+
+    def device_id(self, client: ClientBody | None) -> str:
+        """The SDK's client id: the body's, else the header's; [I] one of them is required."""
+        found = client.id if client is not None and client.id is not None else self.header_client_id
+        if not found:
+            raise bad_request(".client should have required property 'id'", "sdk_client_id")
+        return found
+
+
+def find_app(state: SunshineState, app_id: str) -> App:
+    app = state.apps.get(app_id)
+    if app is None:
+        raise not_found("app_not_found", "App not found")
+    return app
+
+
+def caller(state: SunshineState, app: App, header: str | None, now: float, lifecycle: Any) -> tuple[Principal, User | None, bool]:
+    """The end user behind an SDK call's Authorization: `Basic appUserId:sessionToken` (anonymous) or a
+    Bearer user JWT (identified). Server credentials are refused (403 "Invalid scope" for a server JWT)."""
+    scheme, _, credentials = (header or "").strip().partition(" ")
+    if scheme.lower() == "basic" and credentials.strip():
+        try:
+            user_id, separator, token = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise invalid_auth("Invalid Basic authorization", "malformed_basic") from None
+        user = app.sdk_session_user(user_id, token) if separator else None
+        if user is None:
+            raise invalid_auth("Invalid appUserId or sessionToken", "bad_session_token")  # [I] title
+        return Principal(END_USER, "", app.id), user, True
+    principal = authenticate(state, header, now, lifecycle, end_users=True)
+    if principal.scope != END_USER:
+        raise invalid_scope()
+    if principal.app_id != app.id:
+        raise SunshineError(403, "forbidden", "Forbidden", "key_of_another_app")
+    return principal, app.user_by_external_id(principal.external_id or ""), False
+
+
+def login_principal(state: SunshineState, app: App, header: str | None, now: float, lifecycle: Any) -> Principal:
+    """Login takes a Bearer user JWT only."""
+    scheme = (header or "").strip().partition(" ")[0].lower()
+    if header and header.strip() and scheme != "bearer":
+        raise invalid_auth("Login requires a user JWT (Authorization: Bearer)", "login_without_jwt")  # [I]
+    principal = authenticate(state, header, now, lifecycle, end_users=True)
+    if principal.scope != END_USER:
+        raise invalid_scope()
+    if principal.app_id != app.id:
+        raise SunshineError(403, "forbidden", "Forbidden", "key_of_another_app")
+    return principal
+
+
+# --- what the SDK sees ------------------------------------------------------------------------------
+
+
+def _epoch(timestamp: str | None) -> float | None:
+    """[I] the SDK API keeps v1's times: epoch seconds (GET messages pages with `?before=<epoch>`)."""
+    return None if timestamp is None else parse_instant(timestamp)
+
+
+def _present(fields: dict) -> dict:
+    """Optional fields are absent, never null or "" (reference, "must get right" 8)."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def client_form(client: Client, device: Device | None = None) -> dict:
+    """ClientDto: one per SDK install (a device of the `sdk` client), one per other channel client."""
+    if device is not None:
+        return _present(
+            {
+                "id": device.guid,
+                "status": device.status,
+                "active": device.status == "active",
+                "lastSeen": device.lastSeen,
+                "platform": device.type,
+                "integrationId": device.integrationId,
+                "pushNotificationToken": device.pushNotificationToken,
+                "appVersion": device.appVersion,
+                "info": device.info,
+            }
+        )
+    return _present(
+        {
+            "id": client.id,
+            "status": client.status,
+            "active": client.status == "active",
+            "lastSeen": client.lastSeen,
+            "platform": client.type,
+            "integrationId": client.integrationId,
+            "displayName": client.displayName,
+            "info": client.info,
+        }
+    )
+
+
+def app_user_form(user: User) -> dict:
+    """AppUserDto: `_id` is the user's id, `userId` its externalId (absent for an anonymous user)."""
+    clients, pending = [], []
+    for client in user.clients:
+        if client.type == SDK:
+            clients += [client_form(client, device) for device in client.devices]
+        else:
+            (pending if client.status == "pending" else clients).append(client_form(client))
+    profile = user.profile
+    return {
+        **_present(
+            {
+                "_id": user.id,
+                "userId": user.externalId,
+                "givenName": profile.givenName,
+                "surname": profile.surname,
+                "email": profile.email,
+                "avatarUrl": profile.avatarUrl,
+                "locale": profile.locale,
+                "signedUpAt": user.signedUpAt,
+            }
+        ),
+        "authenticated": user.authenticated,
+        "properties": dict(user.metadata),
+        "conversationStarted": bool(user.conversations),
+        "clients": clients,
+        "pendingClients": pending,
+    }
+
+
+def conversation_form(app: App, conversation: Conversation) -> dict:
+    last_message = conversation.messages[-1] if conversation.messages else None
+    return {
+        **_present(
+            {
+                "_id": conversation.id,
+                "type": conversation.type,
+                "displayName": conversation.displayName,
+                "description": conversation.description,
+                "iconUrl": conversation.iconUrl,
+                "metadata": conversation.metadata,
+                "businessLastRead": _epoch(conversation.businessLastRead),
+            }
+        ),
+        "isDefault": conversation.isDefault,
+        "lastUpdatedAt": _epoch(conversation.lastUpdatedAt),
+        "participants": [
+            _present(
+                {
+                    "_id": p.id,
+                    "appUserId": p.userId,
+                    "userId": p.userExternalId,
+                    "unreadCount": p.unreadCount,
+                    "lastRead": _epoch(p.lastRead),
+                }
+            )
+            for p in conversation.participants
+        ],
+        "messageCount": len(conversation.messages),
+        **({"lastMessage": message_form(last_message)} if last_message else {}),
+    }
+
+
+def message_form(message: Message) -> dict:
+    """A v1 message: content fields at the top, `role` appUser or business, `authorId` the user's id."""
+    author = message.author
+    role = "appUser" if author.get("type") == "user" else "business"
+    return {
+        **message.content,
+        **_present(
+            {
+                "_id": message.id,
+                "role": role,
+                "authorId": author.get("userId"),
+                "name": author.get("displayName"),
+                "avatarUrl": author.get("avatarUrl"),
+                "metadata": message.metadata,
+            }
+        ),
+        "received": _epoch(message.received),
+        "source": dict(message.source),
+    }
+
+
+def user_conversations(app: App, user: User) -> list[Conversation]:
+    return [app.conversations[c] for c in user.conversations if c in app.conversations]
+
+
+def app_user_response(app: App, user: User, session_token: str | None = None) -> dict:
+    """AppUserResponseDto; `sessionToken` only when an anonymous user is created."""
+    answer = {
+        "appUser": app_user_form(user),
+        "conversations": [conversation_form(app, c) for c in user_conversations(app, user)],
+        "conversationsPagination": {"hasMore": False},
+        "settings": {},  # [I] the app's SDK settings are not emulated
+    }
+    return {**answer, "sessionToken": session_token} if session_token is not None else answer
+
+
+def sdk_source(device: Device | None) -> dict:
+    """The source of what an SDK does: its platform (v2 Source `type`: web, ios, android)."""
+    return {"type": device.type if device is not None else "web"}
+
+
+# --- devices ---------------------------------------------------------------------------------------
+
+
+def _calling_device(user: User | None, guid: str | None) -> Device | None:
+    if user is None:
+        return None
+    devices = [d for c in user.clients if c.type == SDK for d in c.devices]
+    named = next((d for d in devices if d.guid == guid), None) if guid else None
+    return named or max(devices, key=lambda d: d.lastSeen, default=None)
+
+
+def attach_device(call: Call, user: User, guid: str, client: ClientBody | None) -> tuple[Device, bool]:
+    """The user's device for this SDK install, made active and seen now; True when it is new."""
+    sdk_client = ensure_sdk_client(call, user)
+    device = next((d for d in sdk_client.devices if d.guid == guid), None)
+    added = device is None
+    if device is None:
+        device = Device(guid=guid, clientId=sdk_client.id, lastSeen=call.timestamp)
+        sdk_client.devices.append(device)
+    device.status = "active"
+    device.lastSeen = sdk_client.lastSeen = call.timestamp
+    if client is not None:
+        for name in ("integrationId", "pushNotificationToken", "appVersion", "info"):
+            if getattr(client, name) is not None:
+                setattr(device, name, getattr(client, name))
+        if client.platform is not None:
+            device.type = client.platform
+    return device, added
+
+
+def _apply_profile(user: User, body: _ProfileFields) -> None:
+    changes = {name: getattr(body, name) for name in ("givenName", "surname", "email", "locale") if name in body.model_fields_set}
+    if changes:
+        user.profile = user.profile.model_copy(update=changes)
+    if body.properties is not None:
+        user.metadata = {**user.metadata, **body.properties}
+
+
+# --- operations -------------------------------------------------------------------------------------
+
+
+def create_anonymous(sdk: SdkCall, body: AppUserCreateBody) -> tuple[User, str]:
+    """`POST appusers`: a new anonymous user with its `sdk` client and this install's device, and its
+    session token. [I] `intent: "conversation:start"` also starts its default conversation."""
+    call, app = sdk.call, sdk.app
+    guid = sdk.device_id(body.client)
+    if body.userId:
+        raise bad_request("An identified user logs in with a JWT (POST /login)", "sdk_create_with_user_id")  # [I]
+    if body.properties is not None and len(json.dumps(body.properties).encode()) > METADATA_LIMIT:
+        raise bad_request(f"User metadata is limited to {METADATA_LIMIT} bytes in size.", "metadata_too_large")
+    user = User(signedUpAt=call.timestamp)
+    _apply_profile(user, body)
+    app.add_user(user)
+    attach_device(call, user, guid, body.client)
+    if body.intent == "conversation:start":
+        start_conversation(sdk, user, SdkConversationBody())
+    return user, app.open_sdk_session(user)
+
+
+def update_app_user(sdk: SdkCall, app_user_id: str, body: AppUserUpdateBody) -> User:
+    user = sdk.own_user(app_user_id)
+    merged = {**user.metadata, **(body.properties or {})}
+    if len(json.dumps(merged).encode()) > METADATA_LIMIT:
+        raise bad_request(f"User metadata is limited to {METADATA_LIMIT} bytes in size.", "metadata_too_large")
+    _apply_profile(user, body)
+    device = _calling_device(user, sdk.header_client_id)
+    sdk.call.emit("user:update", {"user": user.public(), "source": sdk_source(device)})
+    return user
+
+
+def start_conversation(sdk: SdkCall, user: User, body: SdkConversationBody) -> Conversation:
+    """A personal conversation of the user (the first is its default), through the v2 rules."""
+    call = sdk.call
+    created = parse_body(
+        ConversationCreateBody,
+        {
+            **body.model_dump(exclude_none=True),
+            "type": "personal",
+            "participants": [{"userId": user.id, "subscribeSDKClient": True}],
+        },
+    )
+    before = len(call.events)
+    conversation = create_conversation(call, created)
+    device = _calling_device(user, sdk.header_client_id)
+    for event in call.events[before:]:
+        if event["type"] == "conversation:create":
+            event["payload"]["source"] = sdk_source(device)
+    return conversation
+
+
+def _has_history(app: App, user: User) -> bool:
+    """[I] history = a conversation of the user that holds a message."""
+    return any(conversation.messages for conversation in user_conversations(app, user))
+
+
+def login(sdk: SdkCall, principal: Principal, body: LoginBody) -> User:
+    """SDK login (reference 3, [I] server rules): upgrade the anonymous user in place when nobody holds the
+    externalId; merge it into the holder when it has history; else simply switch to the identified user
+    (created when missing). The install's device joins the user (`client:add`, reason `sdkLogin`, when new)."""
+    call, app = sdk.call, sdk.app
+    external_id = principal.external_id or ""
+    if body.userId != external_id:
+        raise invalid_auth("Invalid JWT body. userId does not match the JWT's user", "login_user_mismatch")  # [I]
+    guid = sdk.device_id(body.client)
+    anonymous: User | None = None
+    if (body.appUserId is None) != (body.sessionToken is None):
+        raise bad_request("appUserId and sessionToken go together", "login_half_session")  # [I]
+    if body.appUserId is not None:
+        anonymous = app.sdk_session_user(body.appUserId, body.sessionToken or "")
+        if anonymous is None or anonymous.externalId is not None:
+            raise invalid_auth("Invalid appUserId or sessionToken", "bad_session_token")  # [I]
+    holder = app.user_by_external_id(external_id)
+    if holder is None and anonymous is not None:
+        user = anonymous
+        user.externalId, user.authenticated = external_id, True
+        app.add_user(user)  # files it under its externalId
+        app.revoke_sdk_session(user.id)  # [I] an identified user is reached with a JWT only
+        for conversation in user_conversations(app, user):
+            participant = conversation.participant_of(user.id)
+            if participant is not None:
+                participant.userExternalId = external_id
+        device, added = attach_device(call, user, guid, body.client)
+        call.emit("user:update", {"user": user.public(), "reason": "authentication", "source": sdk_source(device)})
+    elif holder is None:
+        user = User(externalId=external_id, authenticated=True, signedUpAt=call.timestamp)
+        app.add_user(user)
+        device, added = attach_device(call, user, guid, body.client)
+    elif anonymous is not None and _has_history(app, anonymous):
+        user = holder
+        had_devices = {d.guid for c in user.clients if c.type == SDK for d in c.devices}
+        _merge(sdk, anonymous, user)
+        device, _ = attach_device(call, user, guid, body.client)
+        added = guid not in had_devices
+    else:
+        user = holder
+        device, added = attach_device(call, user, guid, body.client)
+    if added:
+        sdk_client = user.sdk_client()
+        assert sdk_client is not None
+        call.emit("client:add", {"user": user.truncated(), "client": sdk_client.public(), "reason": "sdkLogin", "source": sdk_source(device)})
+    return user
+
+
+def _merge(sdk: SdkCall, discarded: User, surviving: User) -> None:
+    """The anonymous user's conversations, clients and devices move to the identified user, which keeps its
+    own profile ([I] the anonymous one fills its gaps); the anonymous user and its session token go."""
+    call, app = sdk.call, sdk.app
+    had_sdk_client = surviving.sdk_client()
+    surviving_client = ensure_sdk_client(call, surviving)
+    discarded_client = discarded.sdk_client()
+    has_personal = any(c.type == "personal" for c in user_conversations(app, surviving))
+    for conversation in user_conversations(app, discarded):
+        participant = conversation.participant_of(discarded.id)
+        if participant is None:
+            continue
+        if conversation.participant_of(surviving.id) is not None:
+            conversation.participants.remove(participant)
+        else:
+            participant.userId, participant.userExternalId = surviving.id, surviving.externalId
+            for association in participant.clientAssociations:
+                if discarded_client is not None and association.get("clientId") == discarded_client.id:
+                    association["clientId"] = surviving_client.id
+        if conversation.type == "personal" and conversation.isDefault and has_personal:
+            conversation.isDefault = False  # [I] the survivor keeps its own default conversation
+        for message in conversation.messages:
+            if message.author.get("userId") == discarded.id:
+                message.author["userId"] = surviving.id
+        if conversation.id not in surviving.conversations:
+            surviving.conversations.append(conversation.id)
+    known = {d.guid for d in surviving_client.devices}
+    for client in discarded.clients:
+        if client.type == SDK:
+            for device in client.devices:
+                if device.guid not in known:
+                    device.clientId = surviving_client.id
+                    surviving_client.devices.append(device)
+        else:
+            surviving.clients.append(client)
+    gaps = {name: value for name, value in discarded.profile.model_dump().items() if value is not None and getattr(surviving.profile, name) is None}
+    if gaps:
+        surviving.profile = surviving.profile.model_copy(update=gaps)
+    combined = {**discarded.metadata, **surviving.metadata}
+    payload: dict = {
+        "mergedUsers": {"surviving": surviving.truncated(), "discarded": discarded.truncated()},
+        "reason": "sdkLogin",
+    }
+    if len(json.dumps(combined).encode()) <= METADATA_LIMIT:
+        surviving.metadata = combined
+    elif discarded.metadata:
+        payload["discardedMetadata"] = dict(discarded.metadata)
+    if had_sdk_client is not None and discarded_client is not None:
+        payload["mergedClients"] = {"surviving": surviving_client.public(), "discarded": discarded_client.public()}
+    app.revoke_sdk_session(discarded.id)  # [C] the anonymous user's session token is revoked
+    app.remove_user(discarded)
+    call.emit("user:merge", payload)
+
+
+def logout(sdk: SdkCall, app_user_id: str, body: LogoutBody) -> None:
+    """[I] the install's device becomes `inactive`; the user and its history stay; an anonymous user's
+    session token is revoked (its SDK forgets it and starts a new anonymous user next time)."""
+    user = sdk.own_user(app_user_id)
+    guid = sdk.device_id(body.client)
+    device = next((d for c in user.clients if c.type == SDK for d in c.devices if d.guid == guid), None)
+    if device is None:
+        raise not_found("client_not_found", "Client not found")
+    device.status = "inactive"
+    if user.externalId is None:
+        sdk.app.revoke_sdk_session(user.id)
+
+
+def post_user_message(sdk: SdkCall, conversation_id: str, body: SdkMessageBody) -> Message:
+    """A message of the calling user, through the v2 rules (limit, unread counts, `conversation:message`);
+    its source is the SDK's platform."""
+    conversation = sdk.own_conversation(conversation_id)
+    user = sdk.user
+    assert user is not None
+    content = {key: value for key, value in body.message.items() if key not in ("role", "authorId", "name", "avatarUrl", "_id", "received", "source", "metadata")}
+    metadata = body.metadata if body.metadata is not None else body.message.get("metadata")
+    post_body = parse_body(MessagePostBody, _present({"author": {"type": "user", "userId": user.id}, "content": content, "metadata": metadata}))
+    before = len(sdk.call.events)
+    message = post_message(sdk.call, conversation.id, post_body)
+    message.source = sdk_source(_calling_device(user, sdk.header_client_id))
+    for event in sdk.call.events[before:]:
+        if event["type"] == "conversation:message":
+            event["payload"]["message"]["source"] = dict(message.source)
+    return message
+
+
+def parse_message_body(data: Any) -> SdkMessageBody:
+    """`{"message": {...}}`, or [I] a flat v1 message."""
+    if isinstance(data, dict) and "message" not in data and "type" in data:
+        data = {"message": data}
+    return parse_body(SdkMessageBody, data)
+
+
+def messages_before(conversation: Conversation, before: str | None) -> tuple[list[Message], bool]:
+    """The newest 100 messages received before `before` (epoch seconds), oldest first; and whether older ones exist."""
+    found = conversation.messages
+    if before is not None:
+        try:
+            limit = float(before)
+        except ValueError:
+            limit = math.nan
+        if not math.isfinite(limit):
+            raise bad_request("before should be a number of seconds since the epoch", "sdk_before")  # [I]
+        found = [m for m in found if parse_instant(m.received) < limit]
+    return found[-MESSAGE_PAGE:], len(found) > MESSAGE_PAGE
+
