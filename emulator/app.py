@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
+from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import HTTPException
+from werkzeug.sansio.utils import get_current_url
+from werkzeug.wsgi import get_content_length
 
 from .config import EmulatorConfig
 from .fault_injection import replacing_response, spoil
 from .control import blueprint as control_blueprint, control_error
-from .core.clock import format_instant, wall_sleep
+from .core.clock import wall_sleep
 from .core.faults import ABORT_HEADER, REPLACING_KINDS, SPOILING_KINDS, RequestInfo
-from .core.journal import Journal, clip
+from .core.journal import Journal
 from .core.store import DEFAULT_NAMESPACE, Store, check_namespace_name
 from .providers import PROVIDERS
 from .raw_path import keep_encoded_slashes
@@ -21,10 +25,25 @@ from .web import NAMESPACE_HEADER, UNHANDLED_HEADER, ProviderSpec, Runtime, runt
 log = logging.getLogger("emulator")
 
 
+@lru_cache(maxsize=64)
+def _host_url(scheme: str, host: str) -> str:
+    return get_current_url(scheme, host)
+
+
+class EmulatorRequest(Request):
+    """Flask's request; `host_url` (Sunshine builds every call's URL from it) remembered per scheme and
+    host instead of made again, IRI conversion included, on every request."""
+
+    @property
+    def host_url(self) -> str:
+        return _host_url(self.scheme, self.host)
+
+
 def create_app(config: EmulatorConfig | None = None) -> Flask:
     """A fresh emulator: empty store (plus the config's seed in `default`), its own journal."""
     config = config or EmulatorConfig()
     app = Flask("emulator")
+    app.request_class = EmulatorRequest
     app.url_map.merge_slashes = False  # a provider answers `//path` itself; no redirect page
     store = Store(spec.state_type for spec in PROVIDERS)
     app.extensions["emulator"] = Runtime(
@@ -49,52 +68,65 @@ def create_app(config: EmulatorConfig | None = None) -> Flask:
     return app
 
 
-def _provider_for_request() -> ProviderSpec | None:
-    providers = runtime().providers
-    if request.blueprint in providers:
-        return providers[request.blueprint]
-    return next((p for p in providers.values() if request.path.startswith(p.path_prefixes)), None)
+def _provider_for_request(state: Runtime | None = None) -> ProviderSpec | None:
+    providers = (state or runtime()).providers
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
+    blueprint = req.blueprint
+    if blueprint in providers:
+        return providers[blueprint]
+    return next((p for p in providers.values() if req.path.startswith(p.path_prefixes)), None)
 
 
-def _bind_namespace() -> None:
+# The hooks run on every request: each takes the request and `g` out of their proxies once.
+
+
+def _bind_namespace() -> Response | None:
     """A provider request belongs to its tenant's namespace, else the header's, else `default`."""
-    g.namespace = DEFAULT_NAMESPACE
-    g.provider = _provider_for_request()
-    g.tenant = None
-    if g.provider is None:
-        return
-    tenants = g.provider.tenants_of_request()
-    g.tenant = tenants[0] if tenants else None
-    store = runtime().store
-    owner = next((o for o in (store.namespace_of(g.provider.name, t) for t in tenants) if o is not None), None)
-    if owner is not None:
-        g.namespace = owner
+    flags = g._get_current_object()
+    state = runtime()
+    flags.namespace = DEFAULT_NAMESPACE
+    flags.provider = provider = _provider_for_request(state)
+    flags.tenant = None
+    if provider is None:
         return None
+    tenants = iter(provider.tenants_of_request())  # read only as far as the first that has a namespace
+    tenant = flags.tenant = next(tenants, None)
+    store = state.store
+    while tenant is not None:
+        owner = store.namespace_of(provider.name, tenant)
+        if owner is not None:
+            flags.namespace = owner
+            return None
+        tenant = next(tenants, None)
     header = request.headers.get(NAMESPACE_HEADER)
     if header is not None:
         try:
-            g.namespace = check_namespace_name(header)
+            flags.namespace = check_namespace_name(header)
         except ValueError as exc:
-            return g.provider.http_error(400, str(exc))
+            return provider.http_error(400, str(exc))
     return None
 
 
 def _inject_fault() -> Response | None:
     """Consult the namespace's fault rules: wait out any latency, then answer for the provider if told to."""
-    g.faults = []
-    provider: ProviderSpec | None = g.get("provider")
+    flags = g._get_current_object()
+    flags.faults = []
+    provider: ProviderSpec | None = flags.get("provider")
     if provider is None:
         return None
-    decision = runtime().store.view(g.namespace).faults.decide(
-        RequestInfo(provider.name, request.method, request.path, g.tenant)
-    )
-    g.faults = [{"rule": rule, "kind": "latency"} for rule in decision.delayed_by]
+    rules = runtime().store.view(flags.namespace).faults
+    if rules.empty:  # the common case: nothing to decide
+        flags.fault = None
+        return None
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
+    decision = rules.decide(RequestInfo(provider.name, req.method, req.path, flags.tenant))
+    flags.faults = [{"rule": rule, "kind": "latency"} for rule in decision.delayed_by]
     if decision.delay:
         wall_sleep(decision.delay)
-    g.fault = decision.fault
+    flags.fault = decision.fault
     if decision.fault is None:
         return None
-    g.faults.append(decision.fault.describe())
+    flags.faults.append(decision.fault.describe())
     return replacing_response(decision.fault, provider) if decision.fault.kind in REPLACING_KINDS else None
 
 
@@ -103,25 +135,41 @@ def _spoil_response(response: Response) -> Response:
     return spoil(response, fault) if fault is not None and fault.kind in SPOILING_KINDS else response
 
 
+_HEADER_KEYS = ("HTTP_", "CONTENT_TYPE", "CONTENT_LENGTH")  # every key of the environ EnvironHeaders reads
+
+
+def _request_body(req: Request) -> bytes:
+    """`req.get_data(cache=True)`, without building the input stream of a request that cannot have a body:
+    with no `wsgi.input_terminated` and no (or a zero) Content-Length, Werkzeug reads it as empty."""
+    if "wsgi.input_terminated" not in req.environ and not get_content_length(req.environ):
+        return b""
+    return req.get_data(cache=True)
+
+
 def _journal_response(response: Response) -> Response:
-    provider: ProviderSpec | None = g.get("provider")
+    """Journal the exchange; the entry's text is made only when the journal is read (`record_request`)."""
+    flags = g._get_current_object()
+    provider: ProviderSpec | None = flags.get("provider")
     if provider is None:
         return response
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
     state = runtime()
-    now = state.store.view(g.namespace).clock.now()
-    dropped = ABORT_HEADER in response.headers  # the client gets no answer at all: recorded as status 0
-    state.journal.record(
-        time=format_instant(now),
-        namespace=g.namespace,
+    namespace = flags.namespace
+    # the client gets no answer at all (recorded as status 0): only a fault's answer carries the order
+    dropped = flags.get("fault") is not None and ABORT_HEADER in response.headers
+    headers = {key: value for key, value in req.environ.items() if key.startswith(_HEADER_KEYS)}
+    state.journal.record_request(
+        at=state.store.view(namespace).clock.now(),
+        namespace=namespace,
         provider=provider.name,
-        method=request.method,
-        path=request.path,
-        query=request.query_string.decode("latin-1"),
+        method=req.method,
+        path=req.path,
+        query=req.query_string,
         status=0 if dropped else response.status_code,
-        request_headers=dict(request.headers),
-        request_body=clip(request.get_data(cache=True).decode("utf-8", "replace")),
-        response_body="" if dropped else clip(response.get_data().decode("utf-8", "replace")),
-        faults=g.get("faults", []),
+        headers=EnvironHeaders(headers),  # as `request.headers` reads them, from a copy
+        request_body=_request_body(req),
+        response_body=b"" if dropped else response.get_data(),
+        faults=flags.get("faults", []),
     )
     return response
 

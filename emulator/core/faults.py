@@ -240,6 +240,11 @@ class FaultRules:
             self._released = threading.Event()
 
     @property
+    def empty(self) -> bool:
+        """No rules: `decide` would answer NO_FAULT without looking at the request."""
+        return not self._rules
+
+    @property
     def released(self) -> threading.Event:
         """Set when the rules are cleared: a hanging request waits on it."""
         return self._released

@@ -6,7 +6,9 @@ import itertools
 import threading
 from collections import deque
 from dataclasses import asdict, dataclass, field
+from typing import Iterable, Mapping
 
+from .clock import format_instant
 from .patterns import path_matches
 
 BODY_LIMIT = 4096
@@ -36,11 +38,52 @@ class JournalEntry:
         return asdict(self)
 
 
+def _held_body(body: bytes) -> bytes | str:
+    """A body as the ring holds it: bytes that `clip` would leave whole (UTF-8 never makes more characters
+    than bytes) wait to be decoded; a longer body is decoded and clipped at once, so memory stays bounded."""
+    return body if len(body) <= BODY_LIMIT else clip(body.decode("utf-8", "replace"))
+
+
+def _text(body: bytes | str) -> str:
+    return body if isinstance(body, str) else clip(body.decode("utf-8", "replace"))
+
+
+class _Incoming:
+    """An incoming request as `Journal.record_request` took it: what queries filter on, plus the raw parts
+    of the rest (epoch, headers, bytes), made into its JournalEntry the first time it is read. Most entries
+    are never read, so a request does not pay for formatting, decoding and clipping them."""
+
+    __slots__ = ("seq", "namespace", "provider", "method", "path", "status", "_raw", "_entry")
+
+    def __init__(self, seq: int, namespace: str, provider: str, method: str, path: str, status: int, raw: tuple) -> None:
+        self.seq, self.namespace, self.provider, self.method, self.path, self.status = seq, namespace, provider, method, path, status
+        self._raw: tuple | None = raw
+        self._entry: JournalEntry | None = None
+
+    def entry(self) -> JournalEntry:
+        entry = self._entry
+        if entry is None:
+            raw = self._raw
+            if raw is None:  # made by another thread in the meantime
+                return self._entry  # type: ignore[return-value]
+            at, query, headers, request_body, response_body, faults = raw
+            entry = JournalEntry(
+                seq=self.seq, time=format_instant(at), namespace=self.namespace, provider=self.provider,
+                method=self.method, path=self.path, query=query.decode("latin-1"), status=self.status,
+                request_headers=dict(headers),
+                request_body=_text(request_body),
+                response_body=_text(response_body),
+                faults=faults,
+            )  # fmt: skip
+            self._entry, self._raw = entry, None
+        return entry
+
+
 class Journal:
     """A ring buffer: memory stays bounded however long the emulator runs."""
 
     def __init__(self, capacity: int = 10_000) -> None:
-        self._entries: deque[JournalEntry] = deque(maxlen=capacity)
+        self._entries: deque[JournalEntry | _Incoming] = deque(maxlen=capacity)
         self._seq = itertools.count(1)
         self._last_seq = 0
         self._held: dict[str, int] = {}  # namespace -> entries of it still in the ring
@@ -66,6 +109,31 @@ class Journal:
             self._held[entry.namespace] = self._held.get(entry.namespace, 0) + 1
         return entry
 
+    def record_request(
+        self,
+        at: float,
+        namespace: str,
+        provider: str,
+        method: str,
+        path: str,
+        query: bytes,
+        status: int,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]],
+        request_body: bytes,
+        response_body: bytes,
+        faults: list,
+    ) -> None:
+        """An incoming request, as `record` with `time=format_instant(at)`, `query` decoded as Latin-1,
+        `request_headers=dict(headers)` and each body decoded as UTF-8 and clipped: all that is done when
+        the entry is first read, not on the request's path (`headers` must not change in the meantime)."""
+        raw = (at, query, headers, _held_body(request_body), _held_body(response_body), faults)
+        with self._lock:
+            if len(self._entries) == self._entries.maxlen:
+                self._evicted(self._entries[0].namespace)
+            self._last_seq = next(self._seq)
+            self._entries.append(_Incoming(self._last_seq, namespace, provider, method, path, status, raw))
+            self._held[namespace] = self._held.get(namespace, 0) + 1
+
     def query(
         self,
         namespace: str | None = None,
@@ -89,7 +157,8 @@ class Journal:
             and (path is None or path_matches(path, e.path))
             and (status is None or e.status == status)
         ]
-        return selected[-limit:] if limit else selected
+        selected = selected[-limit:] if limit else selected
+        return [e.entry() if isinstance(e, _Incoming) else e for e in selected]
 
     def clear(self, namespace: str | None = None) -> None:
         """Forget the entries of one namespace (or all of them)."""

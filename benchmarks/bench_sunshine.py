@@ -1,0 +1,275 @@
+"""Sunshine Conversations benchmark: the v2 request path in-process, as ratios to baselines of the same round.
+
+Run from the repository root with the project's virtualenv:
+
+    python benchmarks/bench_sunshine.py [--rounds N] [--json PATH]
+
+Every figure is a request through the Flask test client, measured alternately with its baseline request by
+request (bench_foundation's `measure_interleaved`: chunks of one, the order flipped every pair), so drift of
+the machine hits both alike; each ratio is taken within one round, and the table shows the median over rounds.
+
+a) `GET /v2/apps/{app}/users/{id}` with Basic `keyId:secret` vs a bare Flask route at the same path
+   returning the same JSON body (the user's public form, looked up in a dict); target: median ratio <= 1.5x;
+b) the same GET with an app-scope Bearer HS256 JWT (signed with `sign_jwt`) vs the same bare route (info);
+c) the Basic GET in an app holding 100,000 users vs the same GET in an app holding 10 users, each app in a
+   namespace of its own; target: median ratio <= 1.2x. An A/A line (10 users vs 10 users) shows the
+   resolution of the run. The big app is built outside the timing: its seed is validated once as an `App`
+   and put in place through the store (about 3x faster than a control seed, which validates and then copies);
+d) `POST /v2/apps/{app}/conversations/{id}/messages` (a business text message) vs a bare Flask POST that parses
+   the JSON body and answers 201 with a message of the same shape (info). The conversation's messages are
+   deleted through the API between rounds, so it never nears the provider's per-conversation limit.
+
+Not part of the test suite (pytest collects only `tests/`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import secrets
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_foundation, also when run from elsewhere
+
+from bench_foundation import (  # also puts the repository on sys.path when needed
+    Figure,
+    Pair,
+    Run,
+    Stats,
+    environment,
+    figure,
+    measure_interleaved,
+    serialisable,
+    table,
+)
+from flask import Flask, Response, request
+
+from emulator.app import create_app
+from emulator.client import AppTransport, EmulatorClient
+from emulator.config import EmulatorConfig
+from emulator.core.clock import format_instant
+from emulator.providers.sunshine.auth import sign_jwt
+from emulator.providers.sunshine.models import PROVIDER, App, SunshineSeed
+
+ITERATIONS = 3000  # per round and pair: requests of each side, strictly alternating
+BIG_APP_USERS = 100_000
+SMALL_APP_USERS = 10
+
+BASIC_RATIO_TARGET = 1.5
+BIG_APP_RATIO_TARGET = 1.2
+
+MESSAGE = {"author": {"type": "business", "displayName": "Bench"}, "content": {"type": "text", "text": "Hello from the bench"}}
+
+
+# --- set-up -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SunshineApp:
+    """An app seeded in a namespace of its own, with one app key and the users it was seeded with."""
+
+    id: str
+    key_id: str
+    secret: str
+    user_ids: list[str]
+
+    @property
+    def basic(self) -> dict[str, str]:
+        token = base64.b64encode(f"{self.key_id}:{self.secret}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    def bearer(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {sign_jwt({'scope': 'app'}, self.key_id, self.secret)}"}
+
+    def path(self, rest: str) -> str:
+        return f"/v2/apps/{self.id}/{rest}"
+
+
+def app_seed(users: int) -> dict:
+    """One app in the seed's shape: fresh ids, one app key, `users` users with an externalId each."""
+    return {
+        "id": secrets.token_hex(12),
+        "keys": [{"id": f"app_{secrets.token_hex(12)}", "secret": secrets.token_urlsafe(18)}],
+        "users": [{"id": secrets.token_hex(12), "externalId": f"bench-user-{number}"} for number in range(users)],
+    }
+
+
+def seed_app(emulator: Flask, users: int) -> SunshineApp:
+    """An app with `users` users in a fresh namespace. Small apps go through the control API as a test
+    seeds them; the big one is validated once and put in place through the store (a control seed
+    validates it and the store then deep-copies it: twice the work for the same state)."""
+    seed = app_seed(users)
+    namespace = f"bench-sunshine-{secrets.token_hex(6)}"
+    if users <= 1000:
+        EmulatorClient(namespace=namespace, transport=AppTransport(emulator)).seed({"sunshine": {"apps": [seed]}})
+    else:
+        store = emulator.extensions["emulator"].store
+        full = App.model_validate(seed)
+        store.seed(namespace, {"sunshine": SunshineSeed.model_validate({"apps": [{**seed, "users": []}]})})
+        with store.lock:
+            store.namespace(namespace).state(PROVIDER).apps[full.id] = full
+            store.reindex(namespace)
+    key = seed["keys"][0]
+    return SunshineApp(seed["id"], key["id"], key["secret"], [user["id"] for user in seed["users"]])
+
+
+def answering(status: int, call: Callable[[], Any]) -> Callable[[], None]:
+    """`call` (a test-client request) that raises unless it answers `status`."""
+
+    def run() -> None:
+        response = call()
+        if response.status_code != status:
+            raise RuntimeError(f"benchmark request failed: {response.status_code} {response.get_data(as_text=True)}")
+
+    return run
+
+
+def bare_app(users: dict[str, dict]) -> Flask:
+    """The baselines: a bare Flask app at the same paths, answering from a dict / parsing the posted JSON."""
+    app = Flask("bare")
+
+    @app.get("/v2/apps/<app_id>/users/<user_id>")
+    def get_user(app_id: str, user_id: str) -> Response:
+        return Response(json.dumps({"user": users[user_id]}), mimetype="application/json")
+
+    @app.post("/v2/apps/<app_id>/conversations/<conversation_id>/messages")
+    def post_message(app_id: str, conversation_id: str) -> Response:
+        body = request.get_json()
+        message = {
+            "id": secrets.token_hex(12), "received": format_instant(time.time()), "author": body["author"],
+            "content": body["content"], "source": {"type": "api:conversations"}, "metadata": body.get("metadata"),
+            "deleted": False,
+        }  # fmt: skip
+        return Response(json.dumps({"messages": [message]}), status=201, mimetype="application/json")
+
+    return app
+
+
+@dataclass
+class Setup:
+    pairs: list[Pair]
+    clear_messages: Callable[[], None]  # untimed, before each round
+
+
+def setup(emulator: Flask) -> Setup:
+    started = time.perf_counter()
+    small, other_small = seed_app(emulator, SMALL_APP_USERS), seed_app(emulator, SMALL_APP_USERS)
+    big = seed_app(emulator, BIG_APP_USERS)
+    print(f"set-up: apps of {SMALL_APP_USERS} and {BIG_APP_USERS:,} users in {time.perf_counter() - started:.1f} s",
+          file=sys.stderr, flush=True)  # fmt: skip
+    client = emulator.test_client()
+    small_user, other_user, big_user = small.user_ids[3], other_small.user_ids[7], big.user_ids[BIG_APP_USERS // 2]
+    conversation = client.post(small.path("conversations"), headers=small.basic,
+                               json={"type": "personal", "participants": [{"userId": small_user}]})  # fmt: skip
+    if conversation.status_code != 201:
+        raise RuntimeError(f"cannot create the benchmark's conversation: {conversation.get_data(as_text=True)}")
+    messages = small.path(f"conversations/{conversation.get_json()['conversation']['id']}/messages")
+
+    user_body = client.get(small.path(f"users/{small_user}"), headers=small.basic).get_json()["user"]
+    bare = bare_app({small_user: user_body}).test_client()
+    if bare.get(small.path(f"users/{small_user}")).get_data() != client.get(small.path(f"users/{small_user}"), headers=small.basic).get_data():
+        raise RuntimeError("the bare route does not answer the emulator's JSON body")
+    basic, bearer = small.basic, small.bearer()
+
+    def get(app: SunshineApp, user_id: str, headers: dict) -> Callable[[], None]:
+        path = app.path(f"users/{user_id}")
+        return answering(200, lambda: client.get(path, headers=headers))
+
+    bare_get = answering(200, lambda: bare.get(small.path(f"users/{small_user}"), headers=basic))
+    small_get, other_get = get(small, small_user, basic), get(other_small, other_user, other_small.basic)
+    pairs = [
+        Pair("basic", small_get, bare_get),
+        Pair("jwt", get(small, small_user, bearer), bare_get),
+        Pair("big_app", get(big, big_user, big.basic), small_get),
+        Pair("small_app_noise", other_get, small_get),  # A/A: the resolution of the run
+        Pair(
+            "post_message",
+            answering(201, lambda: client.post(messages, headers=basic, json=MESSAGE)),
+            answering(201, lambda: bare.post(messages, headers=basic, json=MESSAGE)),
+        ),
+    ]
+    for pair in pairs:
+        pair.emulator()
+        pair.baseline()
+    return Setup(pairs, answering(200, lambda: client.delete(messages, headers=basic)))
+
+
+# --- report -----------------------------------------------------------------------------------------
+
+
+LABELS = {  # pair -> section, emulator label, baseline label, ratio target
+    "basic": ("a", "GET users/{id}, Basic", "bare GET JSON, same body", BASIC_RATIO_TARGET),
+    "jwt": ("b", "GET users/{id}, Bearer app JWT", "bare GET JSON, same body", None),
+    "big_app": ("c", f"GET users/{{id}}, app of {BIG_APP_USERS:,} users", f"same GET, app of {SMALL_APP_USERS} users", BIG_APP_RATIO_TARGET),
+    "post_message": ("d", "POST conversations/{id}/messages", "bare POST, parse JSON, 201", None),
+}
+
+
+def ratio(pair: dict[str, Stats]) -> tuple[float, float]:
+    return pair["emulator"].median_ms / pair["baseline"].median_ms, pair["emulator"].p99_ms / pair["baseline"].p99_ms
+
+
+def summarise(run: Run) -> list[Figure]:
+    figures = []
+    for key, (section, emulator_label, baseline_label, target) in LABELS.items():
+        pairs = [r[key] for r in run.rounds]
+        figures += [
+            figure(section, emulator_label, "ms", [(p["emulator"].median_ms, p["emulator"].p99_ms) for p in pairs]),
+            figure(section, f"  baseline: {baseline_label}", "ms", [(p["baseline"].median_ms, p["baseline"].p99_ms) for p in pairs]),
+            figure(section, f"  ratio {key} / baseline", "x", [ratio(p) for p in pairs], target=target),
+        ]
+        if key == "big_app":
+            figures.append(figure(section, "  A/A: 10 users / 10 users (other app)", "x", [ratio(r["small_app_noise"]) for r in run.rounds]))
+    return figures
+
+
+# --- main -------------------------------------------------------------------------------------------
+
+
+def one_round(prepared: Setup) -> dict:
+    prepared.clear_messages()
+    return {pair.name: measure_interleaved(pair, ITERATIONS) for pair in prepared.pairs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds to run (at least 3 for comparisons; default 3)")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures and per-round data as JSON")
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+
+    started = time.perf_counter()
+    emulator = create_app(EmulatorConfig())  # the session app, shared by every round as by a test session
+    prepared = setup(emulator)
+    run = Run()
+    for number in range(1, args.rounds + 1):
+        print(f"round {number}/{args.rounds} ...", file=sys.stderr, flush=True)
+        run.rounds.append(one_round(prepared))
+    figures = summarise(run)
+    elapsed = time.perf_counter() - started
+
+    print(table(figures, args.rounds))
+    misses = [f.name.strip() for f in figures if f.result == "MISS"]
+    print(f"\n{ITERATIONS} requests per round and side, alternating one by one; p99 over those samples")
+    print(f"{len(figures)} figures, {sum(f.result == 'PASS' for f in figures)} PASS, {len(misses)} MISS"
+          f" ({args.rounds} rounds, {elapsed:.0f} s; ratios are per-round, medians over rounds)")  # fmt: skip
+    if args.json:
+        document = {
+            "environment": environment(),
+            "settings": {"rounds": args.rounds, "iterations": ITERATIONS, "big_app_users": BIG_APP_USERS, "small_app_users": SMALL_APP_USERS},
+            "figures": [f.to_dict() for f in figures],
+            "rounds": [serialisable(r) for r in run.rounds],
+            "elapsed_s": elapsed,
+        }
+        Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
