@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
@@ -30,7 +30,7 @@ class ProviderSpec:
 
     name: str
     blueprint: Blueprint
-    tenants_of_request: Callable[[], list[str]]  # the tenant ids a request names, most specific first
+    tenants_of_request: Callable[[], Iterable[str]]  # the tenant ids a request names, most specific first
     path_prefixes: tuple[str, ...]  # for routing errors (404/405) answered in the provider's shape
     http_error: Callable[[int, str], Response]
     state_type: StateType

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from functools import wraps
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 from urllib.parse import quote, unquote
 
 from flask import Blueprint, Response, request
@@ -72,11 +72,14 @@ def _decode_segments(endpoint: str | None, values: dict | None) -> None:
             values[name] = unquote(value)
 
 
-def tenants_of_request() -> list[str]:
-    """The app in the path, else the key of the credentials (for `/v2/apps`)."""
+def tenants_of_request() -> Iterator[str]:
+    """The app in the path, then the key of the credentials (for `/v2/apps`), read only when needed."""
     app_id = (request.view_args or {}).get("app_id")
+    if app_id:
+        yield app_id
     key_id = key_id_of(request.headers.get("Authorization"))
-    return ([app_id] if app_id else []) + ([key_lookup(key_id)] if key_id else [])
+    if key_id:
+        yield key_lookup(key_id)
 
 
 def _url() -> str:
@@ -127,6 +130,8 @@ def _publish(namespace: str, events: list[dict], now: float, app_id: str | None 
     """Each event is a journal entry (direction `event`, path = its type), then goes to the webhooks of the
     app (`app_id`, else the request's `<app_id>`) that subscribe to it: queued now, attempted in the
     background (webhooks.py), so the answer does not wait for a receiver."""
+    if not events:
+        return
     state = runtime()
     for event in events:
         state.journal.record(
