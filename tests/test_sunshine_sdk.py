@@ -510,6 +510,24 @@ def test_logout_of_an_unknown_install_is_refused(logged_in_sdk_user: SunshineSdk
     assert answer == (404, v1_error("client_not_found", "Client not found"))
 
 
+# --- webhooks -----------------------------------------------------------------------------------------
+
+
+def test_sdk_events_reach_the_apps_webhooks(emulator: EmulatorHandle, sunshine_app: SunshineApp, sunshine_user: Any, sunshine_user_jwt: UserJwt, webhook_receiver: Any) -> None:
+    """The SDK's events go through the same publication as the v2 API's: journaled, then delivered."""
+    webhook_receiver.sunshine_webhook(sunshine_app, ["conversation:message", "user:merge", "client:add"])
+    anonymous = create_anonymous(sunshine_app)
+    conversation_id = start_conversation_with_message(anonymous, "from the widget")
+    assert login(sunshine_app, sunshine_user_jwt(sunshine_user.external_id), sunshine_user.external_id, anonymous.client_id, anonymous)[0] == 200
+    emulator.control.flush_deliveries()
+    delivered = {e["type"]: e["payload"] for e in webhook_receiver.events()}
+    assert sorted(delivered) == ["client:add", "conversation:message", "user:merge"] and len(webhook_receiver.events()) == 3
+    message = delivered["conversation:message"]
+    assert (message["conversation"]["id"], message["message"]["content"]["text"], message["message"]["source"]) == (conversation_id, "from the widget", {"type": "web"})
+    assert (delivered["user:merge"]["reason"], delivered["user:merge"]["mergedUsers"]["surviving"]["id"]) == ("sdkLogin", sunshine_user.id)
+    assert (delivered["client:add"]["reason"], delivered["client:add"]["user"]["id"]) == ("sdkLogin", sunshine_user.id)
+
+
 # --- state --------------------------------------------------------------------------------------------
 
 
