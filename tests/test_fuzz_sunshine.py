@@ -879,10 +879,12 @@ def assert_refused_credentials(credential: Credential, reply: Reply, body: Json,
 
 
 def test_every_route_is_fuzzed(emulator_app: Any) -> None:
-    """ROUTES names every Sunshine rule, and both prefixes serve each of them."""
+    """ROUTES names every Sunshine v2 rule, and both prefixes serve each of them (the SDK and v1.1 routes
+    have fuzz tests of their own)."""
     served = set()
+    v2 = tuple(prefix + "/" for prefix in SUNSHINE_PREFIXES)
     for rule in emulator_app.url_map.iter_rules():
-        if rule.endpoint.startswith("sunshine."):
+        if rule.endpoint.startswith("sunshine.") and rule.rule.startswith(v2):
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 served.add((method, re.sub(r"<[^>]+>", "{}", rule.rule)))
     fuzzed = {(r.method, prefix + PLACEHOLDER.sub("{}", r.template)) for r in ROUTES for prefix in PREFIXES}
