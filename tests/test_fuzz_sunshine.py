@@ -879,8 +879,8 @@ def assert_refused_credentials(credential: Credential, reply: Reply, body: Json,
 
 
 def test_every_route_is_fuzzed(emulator_app: Any) -> None:
-    """ROUTES names every Sunshine v2 rule, and both prefixes serve each of them (the SDK and v1.1 routes
-    have fuzz tests of their own)."""
+    """ROUTES names every Sunshine v2 rule, and both prefixes serve each of them (the SDK routes are fuzzed
+    in test_sunshine_sdk.py)."""
     served = set()
     v2 = tuple(prefix + "/" for prefix in SUNSHINE_PREFIXES)
     for rule in emulator_app.url_map.iter_rules():
