@@ -26,16 +26,20 @@ def emulator_backend(request: pytest.FixtureRequest):
 
 @pytest.fixture
 def lookups(monkeypatch: pytest.MonkeyPatch) -> list:
-    """Every host name resolved and every address connected to during the test."""
+    """Every host name resolved and every address connected to by the test's own thread (webhook workers
+    of earlier tests may still be at work in the background)."""
     seen: list = []
     real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+    test_thread = threading.get_ident()
 
     def getaddrinfo(host, *args, **kwargs):
-        seen.append(("resolve", host))
+        if threading.get_ident() == test_thread:
+            seen.append(("resolve", host))
         return real_getaddrinfo(host, *args, **kwargs)
 
     def connect(self, address):
-        seen.append(("connect", address))
+        if threading.get_ident() == test_thread:
+            seen.append(("connect", address))
         return real_connect(self, address)
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
