@@ -22,6 +22,13 @@ def check_filed_by_id(items: Mapping[str, Any], id_of: Callable[[Any], str], wha
             raise ValueError(f"{what} {id_of(item)!r} is filed under {key!r}")
 
 
+def keyed_by_id(items: Any, id_field: str) -> Any:
+    """A seed lists items; a state keys them by id: a list becomes `{item[id_field]: item}` (before validation)."""
+    if isinstance(items, list):
+        return {item.get(id_field) if isinstance(item, dict) else None: item for item in items}
+    return items
+
+
 def first_error(error: ValidationError) -> tuple[str, str]:
     """(field, message) of the first problem pydantic found."""
     first = error.errors(include_url=False)[0]

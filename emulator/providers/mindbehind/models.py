@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ...core.validation import check_filed_by_id
+from ...core.validation import check_filed_by_id, keyed_by_id
 
 CHANNEL_TYPES = ("mbWebChat", "mindbehind")  # [I] the path segments of the web chat and generic endpoints
 PROFILE_FIELDS = ("name", "surname", "email", "phone")  # [I] token `properties` that fill the client object
@@ -124,10 +124,7 @@ class Company(_Model):
     @field_validator("clients", mode="before")
     @classmethod
     def _clients_by_id(cls, clients: Any) -> Any:
-        """A seed lists clients; the state keys them by clientID."""
-        if isinstance(clients, list):
-            return {c.get("clientID") if isinstance(c, dict) else None: c for c in clients}
-        return clients
+        return keyed_by_id(clients, "clientID")
 
     @model_validator(mode="after")
     def _clients_filed_under_their_ids(self) -> "Company":

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from ...core.validation import check_filed_by_id
+from ...core.validation import check_filed_by_id, keyed_by_id
 
 PROVIDER = "sunshine"
 HEX_ID = re.compile(r"[0-9a-f]{24}")
@@ -245,10 +245,7 @@ class App(_Model):
     @field_validator("users", "conversations", mode="before")
     @classmethod
     def _listed_or_keyed(cls, items: Any) -> Any:
-        """A seed lists users and conversations; the state keys them by id."""
-        if isinstance(items, list):
-            return {item.get("id") if isinstance(item, dict) else None: item for item in items}
-        return items
+        return keyed_by_id(items, "id")
 
     @model_validator(mode="after")
     def _consistent(self) -> "App":

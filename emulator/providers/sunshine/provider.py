@@ -7,6 +7,7 @@ from .errors import V1_PREFIXES, http_error
 from .models import PROVIDER, SunshineState
 from .routes import PREFIXES, blueprint, tenants_of_request
 from . import sdk_routes  # noqa: F401  (registers the SDK API on the blueprint)
+from . import v1  # noqa: F401  (the v1.1 routes register on the blueprint)
 
 SPEC = ProviderSpec(
     name=PROVIDER,
