@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import functools
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 import jwt
+from jwt.algorithms import HMACAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 ALGORITHM = "RS256"
+HMAC_ALGORITHM = "HS256"
+
+
+class _ShortSecretHMAC(HMACAlgorithm):
+    """HS256 without PyJWT's key-length warning: providers hand out shorter secrets (Sunshine's are 24
+    characters), and integrators sign with them as they are."""
+
+    def check_key_length(self, key: bytes) -> str | None:
+        return None
+
+
+HMAC_JWS = jwt.PyJWS(algorithms=[])  # HS256 only: what verifies with it never trusts a token's `alg`
+HMAC_JWS.register_algorithm(HMAC_ALGORITHM, _ShortSecretHMAC(HMACAlgorithm.SHA256))
+
+
+def sign_hs256(claims: dict, secret: str, headers: dict | None = None) -> str:
+    """An HS256 JWT signed with a shared secret, as a provider's client would sign it."""
+    payload = json.dumps(claims, separators=(",", ":")).encode()
+    return HMAC_JWS.encode(payload, secret.encode(), algorithm=HMAC_ALGORITHM, headers={"typ": "JWT", **(headers or {})})
 
 
 class TokenError(Exception):

@@ -11,6 +11,8 @@ from typing import Any, Callable, Mapping
 import jwt
 from cryptography.hazmat.primitives import serialization
 
+from ..core.keys import sign_hs256
+
 _REFERENCE = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*?)\))?\s*\}")
 _ARGUMENT = re.compile(r"""\s*(?:"([^"]*)"|'([^']*)'|(-?[0-9]+)|([A-Za-z_][A-Za-z0-9_]*))\s*(?:,|$)""")
 
@@ -111,9 +113,14 @@ def _jwt(spec: Any) -> str:
         raise ScenarioValueError("jwt needs claims (a mapping) and a secret or private_key")
     algorithm = spec.get("alg", "HS256")
     headers = spec.get("headers") or {}
+    if not isinstance(headers, dict):
+        raise ScenarioValueError("jwt headers are a mapping")
     if algorithm == "HS256" and isinstance(spec.get("secret"), str):
-        key: Any = spec["secret"]
-    elif algorithm == "RS256" and isinstance(spec.get("private_key"), str):
+        try:
+            return sign_hs256(spec["claims"], spec["secret"], headers)
+        except (TypeError, ValueError) as exc:
+            raise ScenarioValueError(f"jwt: claims are not JSON ({exc})") from None
+    if algorithm == "RS256" and isinstance(spec.get("private_key"), str):
         try:
             key = serialization.load_pem_private_key(spec["private_key"].encode(), password=None)
         except ValueError as exc:

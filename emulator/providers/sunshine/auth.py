@@ -11,36 +11,22 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from jwt import PyJWS
-from jwt.algorithms import HMACAlgorithm
 from jwt.exceptions import InvalidSignatureError, PyJWTError
 from jwt.utils import base64url_decode
 
-from ...core.keys import TokenError, check_time_claims
+from ...core.keys import HMAC_ALGORITHM as ALGORITHM, HMAC_JWS as _JWS, TokenError, check_time_claims, sign_hs256
 from ...core.lifecycle import TokenLifecycle
 from .errors import SunshineError, forbidden, invalid_auth, not_found
 from .models import PROVIDER, App, Integration, SunshineState, key_scope
 
-ALGORITHM = "HS256"  # [C] the only algorithm the provider accepts
+# [C] HS256 (ALGORITHM) is the only algorithm the provider accepts
 ACCOUNT, APP, INTEGRATION, END_USER = "account", "app", "integration", "user"
 END_USER_SCOPES = frozenset({"user", "appUser"})  # [C] SDK login only; never on the REST API
 
 
-class _ProviderLengthHMAC(HMACAlgorithm):
-    """HS256 without PyJWT's key-length warning: the provider's own secrets are 24 characters."""
-
-    def check_key_length(self, key: bytes) -> str | None:
-        return None
-
-
-_JWS = PyJWS(algorithms=[])
-_JWS.register_algorithm(ALGORITHM, _ProviderLengthHMAC(HMACAlgorithm.SHA256))
-
-
 def sign_jwt(claims: dict, key_id: str, secret: str) -> str:
     """An HS256 JWT as integrators sign them (header `kid`), for fixtures and tests."""
-    payload = json.dumps(claims, separators=(",", ":")).encode()
-    return _JWS.encode(payload, secret.encode(), algorithm=ALGORITHM, headers={"kid": key_id, "typ": "JWT"})
+    return sign_hs256(claims, secret, {"kid": key_id})
 
 
 def token_subjects(key_id: str, app_id: str | None) -> list[str]:
