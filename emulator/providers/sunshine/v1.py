@@ -1,0 +1,394 @@
+"""The legacy v1.1 API of older integrations (reference 7, 8.3 and 8.4): app users and their messages, in the
+v1 shapes (`_id` keys, `userId` = externalId, `properties` = metadata, numeric `received`) and the v1 error
+envelope `{"error": {"code", "description"}}`.
+
+A v1.1 app user is the v2 user; its messages live in the user's default personal conversation (created by the
+first message). Every change goes through the shared rules of users.py, conversations.py and messages.py, so
+what v1.1 writes v2 reads and the other way round, and the same events are published.
+
+Routes answer under `/v1.1/apps/{appId}/appusers...` and, for app keys and appUser JWTs, under
+`/v1.1/appusers...` with the app taken from the key (JWT `kid` or Basic key id).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import wraps
+from typing import Any, Callable, Iterable, Literal
+from urllib.parse import urlencode
+
+from flask import Response, request
+from pydantic import Field, StrictStr, field_validator
+
+from ...core.clock import parse_instant
+from ...web import MalformedJson, current_namespace, json_response, runtime
+from . import conversations, messages, users
+from .auth import ACCOUNT, APP, END_USER, Principal, authenticate, authorize
+from .bodies import (
+    ActivityBody,
+    ConversationCreateBody,
+    MessagePostBody,
+    Text,
+    UserCreateBody,
+    UserUpdateBody,
+    _Body,
+    _check_metadata,
+    _short,
+    parse_body,
+)
+from .call import Call
+from .errors import SunshineError, V1Error, bad_request, user_not_found
+from .models import PROVIDER, App, Client, Conversation, Message, User
+from .query import MESSAGE_PAGE_SIZE
+from .routes import _publish, _url, blueprint
+from .routes import body as read_body
+
+PREFIX = "/v1.1"
+# [C] app and account keys, and `appUser` JWTs for their own user only; [I] integration keys are refused (403)
+EVERYONE = (ACCOUNT, APP, END_USER)
+
+
+def _v1(error: SunshineError) -> V1Error:
+    """A refusal of the shared rules in the v1 envelope, with the same status and code."""
+    if isinstance(error, V1Error):
+        return error
+    return V1Error(error.status, error.code, error.message, error.reason)
+
+
+def v1_api(method: str, rule: str, scopes: Iterable[str] = EVERYONE, status: int = 200) -> Callable:
+    """Register an operation at `/v1.1/apps/<app_id>{rule}` and at `/v1.1{rule}` (app from the key)."""
+    allowed = tuple(scopes)
+
+    def register(operation: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(operation)
+        def view(**path: str) -> Response:
+            namespace = current_namespace()
+            try:
+                with runtime().store.lock:
+                    state = namespace.state(PROVIDER)
+                    now = namespace.clock.now()
+                    principal = authenticate(state, request.headers.get("Authorization"), now, namespace.tokens, end_users=True)
+                    app_id = path.pop("app_id", None) or principal.app_id
+                    if app_id is None and principal.scope in allowed:
+                        # [I] an account key belongs to no app: it must name one in the path
+                        raise bad_request("An account key must name the app: /v1.1/apps/{appId}/...", "account_without_app")
+                    app = authorize(principal, allowed, state, app_id)
+                    call = Call(state, app, principal, now, _url())
+                    answer = operation(call, **path)
+            except SunshineError as error:
+                raise _v1(error) from None
+            except MalformedJson:
+                raise V1Error(400, "bad_request", "Invalid JSON body", "malformed_json") from None  # [I] description
+            _publish(namespace.name, call.events, now, app_id=call.in_app().id)  # `/v1.1/appusers` names no app
+            return json_response(answer, status)
+
+        for prefix in (f"{PREFIX}/apps/<app_id>", PREFIX):
+            blueprint.add_url_rule(prefix + rule, f"v1 {method} {prefix.replace('.', '_')}{rule}", view, methods=[method])
+        return view
+
+    return register
+
+
+# --- request bodies -----------------------------------------------------------------------------------
+
+
+class PreCreateBody(_Body):
+    userId: _short(1024)  # [C] required (the smooch model refuses None)
+    givenName: _short(128) | None = None
+    surname: _short(128) | None = None
+    email: _short(128) | None = None
+    signedUpAt: Text | None = None
+    properties: dict[str, Any] | None = None
+
+    _properties = field_validator("properties")(lambda value: _check_metadata(value, "User"))
+
+
+class AppUserUpdateBody(_Body):
+    givenName: _short(128) | None = None
+    surname: _short(128) | None = None
+    email: _short(128) | None = None
+    signedUpAt: Text | None = None
+    properties: dict[str, Any] | None = None
+
+    _properties = field_validator("properties")(lambda value: _check_metadata(value, "User"))
+
+
+class V1MessageBody(_Body):
+    role: Literal["appUser", "appMaker"]  # [I] `whisper` is not emulated
+    type: Literal["text", "image", "file"]  # [I] the v1 types the emulator maps onto v2 content
+    text: StrictStr | None = Field(default=None, max_length=4096)
+    mediaUrl: _short(2048) | None = None
+    mediaType: _short(128) | None = None
+    altText: _short(128) | None = None
+    name: Text | None = None
+    avatarUrl: _short(2048) | None = None
+    metadata: dict[str, Any] | None = None
+
+    _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "Message"))
+
+
+# --- answers in the v1 shapes --------------------------------------------------------------------------
+
+
+def _seconds(instant: str | None) -> float | None:
+    return parse_instant(instant) if instant else None
+
+
+def _present(fields: dict) -> dict:
+    """[C] the smooch models refuse an explicit null in fields they treat as required: nulls are left out."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _without_nulls(value: Any) -> Any:
+    """Nested content (actions, items, coordinates) as the smooch models take it: no null anywhere."""
+    if isinstance(value, dict):
+        return {name: _without_nulls(item) for name, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value if item is not None]
+    return value
+
+
+def _client(client: Client) -> dict:
+    platform = client.type
+    if platform == "sdk":  # [I] a v1 SDK client is named by its platform: the first device's, else web
+        platform = client.devices[0].type if client.devices else "web"
+    return _present({
+        "id": client.id,
+        "platform": platform,
+        "active": client.status == "active",
+        "status": client.status,
+        "integrationId": client.integrationId,
+        "externalId": client.externalId,
+        "lastSeen": client.lastSeen,
+        "displayName": client.displayName,
+        "info": client.info,
+        "raw": client.raw,
+    })
+
+
+def default_conversation(app: App, user: User) -> Conversation | None:
+    """The user's default personal conversation (the v1.1 app user's one conversation)."""
+    personal = [app.conversations[c] for c in user.conversations if c in app.conversations and app.conversations[c].type == "personal"]
+    return next((c for c in personal if c.isDefault), personal[0] if personal else None)
+
+
+def app_user(app: App, user: User) -> dict:
+    return _present({
+        "_id": user.id,
+        "userId": user.externalId,
+        "givenName": user.profile.givenName,
+        "surname": user.profile.surname,
+        "email": user.profile.email,
+        "avatarUrl": user.profile.avatarUrl,
+        "signedUpAt": user.signedUpAt,
+        "properties": user.metadata,
+        "conversationStarted": default_conversation(app, user) is not None,  # [I] once its conversation exists
+        "clients": [_client(c) for c in user.clients if c.status != "pending"],
+        "pendingClients": [_client(c) for c in user.clients if c.status == "pending"],
+    })
+
+
+_CONTENT_FIELDS = ("text", "mediaUrl", "mediaType", "altText", "actions", "items", "coordinates", "location")
+
+
+def v1_message(app: App, message: Message) -> dict:
+    author = message.author
+    is_user = author.get("type") == "user"
+    user = app.users.get(author.get("userId", "")) if is_user else None
+    name = author.get("displayName")
+    if name is None and user is not None:  # [I] a user's message carries the user's name when it has one
+        name = " ".join(part for part in (user.profile.givenName, user.profile.surname) if part) or None
+    source_type = str(message.source.get("type", "api"))
+    return _present({
+        "_id": message.id,
+        "authorId": author.get("userId") if is_user else app.id,  # [I] the business speaks as the app
+        "role": "appUser" if is_user else "appMaker",
+        "type": message.content.get("type"),
+        **{field: _without_nulls(message.content.get(field)) for field in _CONTENT_FIELDS},
+        "name": name,
+        "avatarUrl": author.get("avatarUrl"),
+        "received": _seconds(message.received),
+        "source": {"type": "api" if source_type.startswith("api") else source_type},  # [I] v2 `api:conversations` is v1 `api`
+        "metadata": message.metadata,
+    })
+
+
+def _conversation(conversation: Conversation, user: User) -> dict:
+    participant = conversation.participant_of(user.id)
+    return _present({
+        "_id": conversation.id,
+        "unreadCount": participant.unreadCount if participant else 0,
+        "appMakerLastRead": _seconds(conversation.businessLastRead),
+        "appUserLastRead": _seconds(participant.lastRead) if participant else None,
+    })
+
+
+# --- who may act on which user --------------------------------------------------------------------------
+
+
+def _user(call: Call, user_ref: str) -> User:
+    """The user of `{userId or _id}`; an appUser JWT reaches only its own user ([I] 403 for any other,
+    before looking, so that other users' existence does not show)."""
+    principal = call.principal
+    if principal.scope != END_USER:
+        return users.find(call, user_ref)
+    own = call.in_app().user_by_external_id(principal.external_id or "")
+    if user_ref != principal.external_id and (own is None or user_ref != own.id):
+        raise V1Error(403, "forbidden", "Invalid scope", "app_user_of_another")  # [C] the v1 wording of a scope refusal
+    if own is None:
+        raise _v1(user_not_found())
+    return own
+
+
+def _servers_only(principal: Principal) -> None:
+    if principal.scope == END_USER:
+        raise V1Error(403, "forbidden", "Invalid scope", "app_user_scope")  # [I]
+
+
+# --- app users --------------------------------------------------------------------------------------------
+
+
+@v1_api("POST", "/appusers", status=201)
+def pre_create(call: Call) -> dict:
+    _servers_only(call.principal)
+    given = read_body(PreCreateBody)
+    profile = _present({"givenName": given.givenName, "surname": given.surname, "email": given.email})
+    created = users.create(call, parse_body(UserCreateBody, _present({
+        "externalId": given.userId,
+        "signedUpAt": given.signedUpAt,
+        "profile": profile,
+        "metadata": given.properties,
+    })))
+    return {"appUser": app_user(call.in_app(), created)}
+
+
+@v1_api("GET", "/appusers/<user_ref>")
+def get_app_user(call: Call, user_ref: str) -> dict:
+    return {"appUser": app_user(call.in_app(), _user(call, user_ref))}
+
+
+@v1_api("PUT", "/appusers/<user_ref>")
+def update_app_user(call: Call, user_ref: str) -> dict:
+    """[I] additive, as the v1 docs describe it: fields left out stay, `properties` merge into the old."""
+    user = _user(call, user_ref)
+    given = read_body(AppUserUpdateBody)
+    changes: dict[str, Any] = {}
+    profile = given.model_dump(include={"givenName", "surname", "email"} & given.model_fields_set, exclude_none=True)
+    if profile:
+        changes["profile"] = profile
+    if given.signedUpAt is not None:
+        changes["signedUpAt"] = given.signedUpAt
+    if given.properties is not None:
+        changes["metadata"] = {**user.metadata, **given.properties}
+    updated = users.update(call, user.id, parse_body(UserUpdateBody, changes))
+    return {"appUser": app_user(call.in_app(), updated)}
+
+
+@v1_api("DELETE", "/appusers/<user_ref>")
+def delete_app_user(call: Call, user_ref: str) -> dict:
+    users.delete(call, _user(call, user_ref).id)
+    return {}
+
+
+@v1_api("DELETE", "/appusers/<user_ref>/profile")
+def delete_app_user_profile(call: Call, user_ref: str) -> dict:
+    """[I] the v2 personal-information wipe."""
+    return {"appUser": app_user(call.in_app(), users.delete_personal_information(call, _user(call, user_ref).id))}
+
+
+# --- messages ---------------------------------------------------------------------------------------------
+
+
+def _content(given: V1MessageBody) -> dict:
+    return _present({"type": given.type, "text": given.text, "mediaUrl": given.mediaUrl, "mediaType": given.mediaType, "altText": given.altText})
+
+
+@v1_api("POST", "/appusers/<user_ref>/messages", status=201)
+def post_message(call: Call, user_ref: str) -> dict:
+    user = _user(call, user_ref)
+    given = read_body(V1MessageBody)
+    if call.principal.scope == END_USER and given.role != "appUser":
+        raise V1Error(403, "forbidden", "Invalid scope", "app_user_as_app_maker")  # [I] an end user speaks only for itself
+    author = _present({"type": "user" if given.role == "appUser" else "business", "displayName": given.name, "avatarUrl": given.avatarUrl})
+    if given.role == "appUser":
+        author["userId"] = user.id
+    posted = parse_body(MessagePostBody, _present({"author": author, "content": _content(given), "metadata": given.metadata}))
+    app = call.in_app()
+    conversation = default_conversation(app, user)
+    if conversation is None:  # the first message opens the user's default conversation (once the message is valid)
+        opening = parse_body(ConversationCreateBody, {"type": "personal", "participants": [{"userId": user.id}]})
+        conversation = conversations.create(call, opening)
+    message = messages.post(call, conversation.id, posted)
+    return {"message": v1_message(app, message), "conversation": _conversation(conversation, user)}
+
+
+def _time_query(name: str) -> float | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise bad_request(f"{name} should be a number of seconds", "message_cursor")  # [I] description
+    return value
+
+
+def _page_link(call: Call, name: str, value: float) -> str:
+    return f"{call.url}?{urlencode({name: repr(value)})}"
+
+
+@v1_api("GET", "/appusers/<user_ref>/messages")
+def list_messages(call: Call, user_ref: str) -> dict:
+    """[C] up to 100 messages, oldest first: the latest ones, those `before` a time (the latest of them) or
+    those `after` it (the earliest of them); `previous` / `next` link the pages on each side."""
+    user = _user(call, user_ref)
+    before, after = _time_query("before"), _time_query("after")
+    if before is not None and after is not None:
+        raise bad_request("Use either before or after, not both", "message_cursors")  # [I]
+    app = call.in_app()
+    conversation = default_conversation(app, user)
+    if conversation is None:
+        return {"messages": []}  # [I] no conversation yet: no messages (and no conversation to show)
+    timed = [(_seconds(m.received) or 0.0, m) for m in conversation.messages]
+    if after is not None:
+        chosen = [pair for pair in timed if pair[0] > after][:MESSAGE_PAGE_SIZE]
+    else:
+        chosen = [pair for pair in timed if before is None or pair[0] < before][-MESSAGE_PAGE_SIZE:]
+    answer: dict[str, Any] = {"conversation": _conversation(conversation, user), "messages": [v1_message(app, m) for _, m in chosen]}
+    if chosen:
+        first, last = chosen[0][0], chosen[-1][0]
+        if any(t < first for t, _ in timed):
+            answer["previous"] = _page_link(call, "before", first)
+        if any(t > last for t, _ in timed):
+            answer["next"] = _page_link(call, "after", last)
+    return answer
+
+
+@v1_api("DELETE", "/appusers/<user_ref>/messages")
+def delete_messages(call: Call, user_ref: str) -> dict:
+    conversation = default_conversation(call.in_app(), _user(call, user_ref))
+    if conversation is not None:
+        messages.delete_all(call, conversation.id)
+    return {}
+
+
+@v1_api("DELETE", "/appusers/<user_ref>/messages/<message_id>")
+def delete_message(call: Call, user_ref: str, message_id: str) -> dict:
+    conversation = default_conversation(call.in_app(), _user(call, user_ref))
+    if conversation is None:
+        raise V1Error(404, "not_found", "Resource not found")
+    messages.delete(call, conversation.id, message_id)
+    return {}
+
+
+@v1_api("POST", "/appusers/<user_ref>/conversation/read")
+def reset_unread_count(call: Call, user_ref: str) -> dict:
+    """The user has read its conversation: the v2 `conversation:read` activity of a user author (unreadCount 0)."""
+    user = _user(call, user_ref)
+    conversation = default_conversation(call.in_app(), user)
+    if conversation is not None:  # [I] nothing to read yet: nothing to do
+        read = parse_body(ActivityBody, {"author": {"type": "user", "userId": user.id}, "type": "conversation:read"})
+        messages.activity(call, conversation.id, read)
+    return {}
