@@ -32,7 +32,7 @@ import secrets
 import socket
 import string
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -67,8 +67,8 @@ def assert_envelope(body: Json) -> None:
         assert isinstance(error["code"], str) and isinstance(error["title"], str), body
 
 
-def check_reply(reply: Reply, what: str) -> Json:
-    """The reply's JSON body, once it is an answer the emulator meant to give, in Sunshine's shape."""
+def check_reply(reply: Reply, what: str, envelope: Callable[[Json], None] = assert_envelope) -> Json:
+    """The reply's JSON body, once it is an answer the emulator meant to give, its refusals in `envelope`."""
     assert UNHANDLED_HEADER not in reply.headers, f"an exception escaped ({reply.headers[UNHANDLED_HEADER]}) on {what}: {reply.text[:300]}"
     assert reply.status < 500, f"{reply.status} on {what}: {reply.text[:300]}"
     assert not TRACEBACK.search(reply.text), f"a traceback in the body on {what}: {reply.text[:300]}"
@@ -76,7 +76,7 @@ def check_reply(reply: Reply, what: str) -> Json:
     assert mimetype == "application/json", f"Content-Type {reply.headers.get('Content-Type')!r} on {what}"
     body = strict_json(reply.body)
     if reply.status >= 400:
-        assert_envelope(body)
+        envelope(body)
     else:
         assert isinstance(body, dict), f"{reply.status} on {what}: {body}"
     return body

@@ -92,17 +92,6 @@ def v1_api(method: str, rule: str, scopes: Iterable[str] = EVERYONE, status: int
 # --- request bodies -----------------------------------------------------------------------------------
 
 
-class PreCreateBody(_Body):
-    userId: _short(1024)  # [C] required (the smooch model refuses None)
-    givenName: _short(128) | None = None
-    surname: _short(128) | None = None
-    email: _short(128) | None = None
-    signedUpAt: Text | None = None
-    properties: dict[str, Any] | None = None
-
-    _properties = field_validator("properties")(lambda value: _check_metadata(value, "User"))
-
-
 class AppUserUpdateBody(_Body):
     givenName: _short(128) | None = None
     surname: _short(128) | None = None
@@ -111,6 +100,10 @@ class AppUserUpdateBody(_Body):
     properties: dict[str, Any] | None = None
 
     _properties = field_validator("properties")(lambda value: _check_metadata(value, "User"))
+
+
+class PreCreateBody(AppUserUpdateBody):
+    userId: _short(1024)  # [C] required (the smooch model refuses None)
 
 
 class V1MessageBody(_Body):
