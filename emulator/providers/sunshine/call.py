@@ -9,6 +9,9 @@ from .auth import Principal
 from .models import App, SunshineState, new_id
 
 
+API_SOURCE = {"type": "api:conversations"}  # [C] the source of what the v2 API does
+
+
 @dataclass
 class Call:
     state: SunshineState
@@ -17,6 +20,7 @@ class Call:
     now: float
     url: str  # the request's URL without its query, for pagination links
     events: list[dict] = field(default_factory=list)
+    source: dict = field(default_factory=lambda: dict(API_SOURCE))  # where what the call does comes from
 
     @property
     def timestamp(self) -> str:

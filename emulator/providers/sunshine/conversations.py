@@ -6,7 +6,7 @@ from .bodies import ConversationCreateBody, ConversationUpdateBody, LeaveBody, P
 from .call import Call
 from .errors import bad_request, conversation_not_found, not_found, user_not_found
 from .models import Conversation, Participant, User
-from .users import API_SOURCE, ensure_sdk_client
+from .users import ensure_sdk_client
 
 
 def find(call: Call, conversation_id: str) -> Conversation:
@@ -61,7 +61,7 @@ def create(call: Call, body: ConversationCreateBody) -> Conversation:
     app.conversations[conversation.id] = conversation
     for user in users:
         user.conversations.append(conversation.id)
-    payload: dict = {"conversation": conversation.truncated(), "creationReason": "none", "source": API_SOURCE}
+    payload: dict = {"conversation": conversation.truncated(), "creationReason": "none", "source": dict(call.source)}
     if conversation.type == "personal":
         payload["user"] = users[0].public()
     call.emit("conversation:create", payload)

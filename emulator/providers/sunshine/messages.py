@@ -7,7 +7,6 @@ from .call import Call
 from .conversations import find as find_conversation
 from .errors import SunshineError, bad_request, resource_not_found, user_not_found
 from .models import Conversation, Message, User
-from .users import API_SOURCE
 
 
 def _author_user(call: Call, conversation: Conversation, author: AuthorBody) -> User | None:
@@ -36,7 +35,7 @@ def post(call: Call, conversation_id: str, body: MessagePostBody) -> Message:
         received=call.timestamp,
         author=author,
         content=body.content.model_dump(exclude_none=True),
-        source=dict(API_SOURCE),
+        source=dict(call.source),
         metadata=body.metadata,
     )
     conversation.messages.append(message)

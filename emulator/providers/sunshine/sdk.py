@@ -436,13 +436,8 @@ def start_conversation(sdk: SdkCall, user: User, body: SdkConversationBody) -> C
             "participants": [{"userId": user.id, "subscribeSDKClient": True}],
         },
     )
-    before = len(call.events)
-    conversation = create_conversation(call, created)
-    device = _calling_device(user, sdk.header_client_id)
-    for event in call.events[before:]:
-        if event["type"] == "conversation:create":
-            event["payload"]["source"] = sdk_source(device)
-    return conversation
+    call.source = sdk_source(_calling_device(user, sdk.header_client_id))
+    return create_conversation(call, created)
 
 
 def _has_history(app: App, user: User) -> bool:
@@ -574,13 +569,8 @@ def post_user_message(sdk: SdkCall, conversation_id: str, body: SdkMessageBody) 
     content = {key: value for key, value in body.message.items() if key not in ("role", "authorId", "name", "avatarUrl", "_id", "received", "source", "metadata")}
     metadata = body.metadata if body.metadata is not None else body.message.get("metadata")
     post_body = parse_body(MessagePostBody, _present({"author": {"type": "user", "userId": user.id}, "content": content, "metadata": metadata}))
-    before = len(sdk.call.events)
-    message = post_message(sdk.call, conversation.id, post_body)
-    message.source = sdk_source(_calling_device(user, sdk.header_client_id))
-    for event in sdk.call.events[before:]:
-        if event["type"] == "conversation:message":
-            event["payload"]["message"]["source"] = dict(message.source)
-    return message
+    sdk.call.source = sdk_source(_calling_device(user, sdk.header_client_id))
+    return post_message(sdk.call, conversation.id, post_body)
 
 
 def parse_message_body(data: Any) -> SdkMessageBody:

@@ -7,9 +7,6 @@ from .call import Call
 from .errors import SunshineError, bad_request, not_found, user_not_found
 from .models import Client, Device, Profile, User
 
-API_SOURCE = {"type": "api:conversations"}  # [C] the source of what the v2 API does
-
-
 def find(call: Call, user_ref: str) -> User:
     user = call.in_app().user(user_ref)
     if user is None:
@@ -45,7 +42,7 @@ def update(call: Call, user_ref: str, body: UserUpdateBody) -> User:
         user.profile = user.profile.model_copy(update=body.profile.model_dump(include=body.profile.model_fields_set))
     if "metadata" in given:
         user.metadata = body.metadata or {}
-    call.emit("user:update", {"user": user.public(), "source": API_SOURCE})
+    call.emit("user:update", {"user": user.public(), "source": dict(call.source)})
     return user
 
 
@@ -106,7 +103,7 @@ def link_client(call: Call, user_ref: str, body: ClientCreateBody) -> Client:
         linkedAt=call.timestamp,
     )
     user.clients.append(client)
-    call.emit("client:add", {"user": user.truncated(), "client": client.public(), "reason": "channelLinking", "conversation": conversation.truncated(), "source": API_SOURCE})
+    call.emit("client:add", {"user": user.truncated(), "client": client.public(), "reason": "channelLinking", "conversation": conversation.truncated(), "source": dict(call.source)})
     return client
 
 
@@ -118,7 +115,7 @@ def remove_client(call: Call, user_ref: str, client_id: str) -> None:
     if client.type == "sdk":
         raise bad_request("Cannot remove a client of type 'sdk'", "sdk_client")  # [C]
     user.clients.remove(client)
-    call.emit("client:remove", {"user": user.truncated(), "client": client.public(), "reason": "api", "source": API_SOURCE})
+    call.emit("client:remove", {"user": user.truncated(), "client": client.public(), "reason": "api", "source": dict(call.source)})
 
 
 def devices(call: Call, user_ref: str) -> list[Device]:
