@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 ALGORITHM = "RS256"
 HMAC_ALGORITHM = "HS256"
+# [I] longest token read: past any real one (Node's HTTP server refuses 16 KiB of headers); none is parsed past it
+MAX_TOKEN_LENGTH = 16 * 1024
 
 
 class _ShortSecretHMAC(HMACAlgorithm):
@@ -48,6 +50,7 @@ class TokenError(Exception):
     WRONG_ISSUER = "wrong_issuer"
     MISSING_CLAIM = "missing_claim"
     REVOKED = "revoked"
+    TOO_LARGE = "token_too_large"
     INJECTED = "injected_failure"
 
     def __init__(self, reason: str, detail: str = "") -> None:
@@ -136,6 +139,8 @@ class KeyRing:
         """Claims of a token signed by a key of `slot`, checked against `now` (never the wall clock)."""
         if not isinstance(token, str) or not token:
             raise TokenError(TokenError.MALFORMED, "not a token")
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise TokenError(TokenError.TOO_LARGE, f"{len(token)} characters")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -164,8 +169,8 @@ class KeyRing:
             raise TokenError(TokenError.BAD_SIGNATURE, str(exc)) from None
         except jwt.PyJWTError as exc:
             raise TokenError(TokenError.MALFORMED, str(exc)) from None
-        if check_expiry:
-            check_time_claims(claims, now)
+        # [I] `nbf` is checked even where an expired token is welcome (LivePerson's refresh)
+        check_time_claims(claims, now, expiry=check_expiry)
         return claims
 
     def slots(self) -> list[str]:
@@ -219,13 +224,13 @@ class KeyRing:
                     self._retire_at[k["kid"]] = float(retire_at)
 
 
-def check_time_claims(claims: dict, now: float) -> None:
-    """Reject a token whose numeric `exp` has passed or whose `nbf` lies ahead of `now`."""
+def check_time_claims(claims: dict, now: float, *, expiry: bool = True) -> None:
+    """Reject a token whose numeric `exp` has passed (unless `expiry` is off) or whose `nbf` lies ahead of `now`."""
     exp = claims.get("exp")
     if exp is not None:
         if not isinstance(exp, (int, float)) or isinstance(exp, bool):
             raise TokenError(TokenError.MALFORMED, "exp is not a number")
-        if now >= exp:
+        if expiry and now >= exp:
             raise TokenError(TokenError.EXPIRED, f"expired at {exp}")
     nbf = claims.get("nbf")
     if nbf is not None:

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 from jwt.exceptions import InvalidSignatureError, PyJWTError
 from jwt.utils import base64url_decode
 
-from ...core.keys import HMAC_ALGORITHM as ALGORITHM, HMAC_JWS as _JWS, TokenError, check_time_claims, sign_hs256
+from ...core.keys import HMAC_ALGORITHM as ALGORITHM, HMAC_JWS as _JWS, MAX_TOKEN_LENGTH, TokenError, check_time_claims, sign_hs256
 from ...core.lifecycle import TokenLifecycle
 from .errors import SunshineError, forbidden, invalid_auth, not_found
 from .models import PROVIDER, App, Integration, SunshineState, key_scope
@@ -77,7 +77,7 @@ def key_id_of(header: str | None) -> str | None:
     try:
         if scheme.lower() == "basic":
             return base64.b64decode(credentials, validate=True).decode().partition(":")[0] or None
-        if scheme.lower() == "bearer":
+        if scheme.lower() == "bearer" and len(credentials) <= MAX_TOKEN_LENGTH:
             kid = _JWS.get_unverified_header(credentials.strip()).get("kid")
             return kid if isinstance(kid, str) else None
     except (binascii.Error, UnicodeDecodeError, PyJWTError, ValueError):
@@ -120,6 +120,8 @@ def _basic(state: SunshineState, credentials: str) -> Principal:
 
 
 def _bearer(state: SunshineState, token: str, now: float, lifecycle: TokenLifecycle, end_users: bool) -> Principal:
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise invalid_auth("Invalid JWT", TokenError.TOO_LARGE)  # [I] refused before it is parsed
     try:
         header = _JWS.get_unverified_header(token)
         _strict_json(base64url_decode(token.split(".", 1)[0]))
