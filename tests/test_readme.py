@@ -7,6 +7,7 @@ import yaml
 
 from emulator.app import create_app
 from emulator.client import AppTransport
+from emulator.config import parse_seed
 from emulator.scenarios import ScenarioRunner, parse_scenario
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -30,3 +31,9 @@ def test_the_readme_scenario_example_passes():
     result = ScenarioRunner(AppTransport(create_app())).run(parse_scenario(document, "README.md"))
     assert result.ok, result.report()
     assert result.variables["sunshine_jwt"].count(".") == 2
+
+
+def test_the_readme_seed_example_is_a_valid_seed():
+    section = README.read_text().split("## Seed files", 1)[1]
+    seed = parse_seed(yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1)))
+    assert sorted(seed.parts()) == ["liveperson", "sunshine"]
