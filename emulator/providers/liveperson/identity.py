@@ -16,10 +16,13 @@ _KEYDATA = Path(__file__).parent / "keydata"
 CONSUMER_JWT_SLOT = KeySlot("liveperson.consumer", "00001", _KEYDATA / "lp-consumer.pem")  # [C] kid 00001
 # [?] kid, issuer and claims of the external unauth JWT are not public: an IDP-signed RS256 JWT is chosen
 EXTERNAL_JWT_SLOT = KeySlot("liveperson.external", "idp-ext-00001", _KEYDATA / "lp-external.pem")
-KEY_SLOTS = (CONSUMER_JWT_SLOT, EXTERNAL_JWT_SLOT)
+# [C] Sentinel's AppJWT and the IDP's ConsumerJWS both carry kid appjwt-13-05-17: one key signs both
+APP_JWT_SLOT = KeySlot("liveperson.appjwt", "appjwt-13-05-17", _KEYDATA / "lp-appjwt.pem")
+KEY_SLOTS = (CONSUMER_JWT_SLOT, EXTERNAL_JWT_SLOT, APP_JWT_SLOT)
 
 
-SELECTOR_KEYS = frozenset({"account", "consumer"})
+# `client_id` (with `account`) selects an app installation's AppJWTs; not `app`, which is Sunshine's key
+SELECTOR_KEYS = frozenset({"account", "consumer", "client_id"})
 
 
 def audience(account_id: str) -> str:
@@ -32,10 +35,20 @@ def token_subjects(account_id: str, consumer_id: str | None = None) -> list[str]
     return subjects + [f"liveperson:consumer:{consumer_id}"] if consumer_id else subjects
 
 
+def app_subject(account_id: str, client_id: str) -> str:
+    """The lifecycle subject of an app installation's tokens (client ids are unique per account only)."""
+    return f"liveperson:app:{account_id}:{client_id}"
+
+
 def selector_subjects(selector: Mapping[str, str]) -> list[str]:
-    """A control call's `{"account"[, "consumer"]}` or `{"consumer"}` as the narrowest subject it names."""
+    """A control call's `{"account"[, "consumer"]}`, `{"consumer"}` or `{"account", "client_id"}` as the
+    narrowest subject it names."""
     if "consumer" in selector:
         return [f"liveperson:consumer:{selector['consumer']}"]
+    if "client_id" in selector:
+        if "account" not in selector:
+            raise ValueError("name the account of the client_id")
+        return [app_subject(selector["account"], selector["client_id"])]
     if "account" in selector:
         return [f"liveperson:account:{selector['account']}"]
     raise ValueError("name an account or a consumer")

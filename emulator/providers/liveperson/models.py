@@ -36,6 +36,8 @@ class AccountSettings(_Model):
     consumer_jwt_ttl: Duration = 3600.0  # [?] LP JWT lifetime from authenticate?v=3.0: 1 h chosen
     signup_jwt_ttl: Duration = 410_240_040.0  # [C] exp - iat of the published signup JWT (~13 years)
     idp_error_status: int = Field(default=401, ge=400, le=599)  # [?] 401 chosen; the real IDP has answered 500
+    app_jwt_ttl: Duration = 3600.0  # [C] Sentinel AppJWT: exp - iat of the published example
+    consumer_jws_ttl: Duration = 24 * 3600.0  # [I] ConsumerJWS lifetime not public: 24 h chosen
 
 
 class Connector(_Model):

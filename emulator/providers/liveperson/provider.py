@@ -6,6 +6,7 @@ from .errors import http_error
 from .identity import KEY_SLOTS, SELECTOR_KEYS, selector_subjects
 from .models import LivePersonState
 from .routes import PROVIDER, blueprint
+from . import sentinel_routes  # noqa: F401  (registers the Sentinel and ConsumerJWS routes on the blueprint)
 
 SPEC = ProviderSpec(
     name=PROVIDER,
