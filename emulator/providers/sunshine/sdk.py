@@ -42,12 +42,12 @@ from .errors import (
     user_not_found,
 )
 from .messages import post as post_message
-from .models import App, Client, Conversation, Device, Message, SunshineState, User
+from .models import App, Conversation, Device, Message, SunshineState, User
+from .sdk_forms import SDK, present, sdk_source, user_conversations
 from .users import ensure_sdk_client
 
 PLATFORMS = ("web", "ios", "android")  # [C] the Device types of the spec
 MESSAGE_PAGE = 100  # [I] messages per GET, as the v2 API's page
-SDK = "sdk"
 
 
 def invalid_scope() -> SunshineError:
@@ -206,153 +206,6 @@ def login_principal(state: SunshineState, app: App, header: str | None, now: flo
     if principal.app_id != app.id:
         raise SunshineError(403, "forbidden", "Forbidden", "key_of_another_app")
     return principal
-
-
-# --- what the SDK sees ------------------------------------------------------------------------------
-
-
-def _epoch(timestamp: str | None) -> float | None:
-    """[I] the SDK API keeps v1's times: epoch seconds (GET messages pages with `?before=<epoch>`)."""
-    return None if timestamp is None else parse_instant(timestamp)
-
-
-def _present(fields: dict) -> dict:
-    """Optional fields are absent, never null or "" (reference, "must get right" 8)."""
-    return {key: value for key, value in fields.items() if value is not None}
-
-
-def client_form(client: Client, device: Device | None = None) -> dict:
-    """ClientDto: one per SDK install (a device of the `sdk` client), one per other channel client."""
-    if device is not None:
-        return _present(
-            {
-                "id": device.guid,
-                "status": device.status,
-                "active": device.status == "active",
-                "lastSeen": device.lastSeen,
-                "platform": device.type,
-                "integrationId": device.integrationId,
-                "pushNotificationToken": device.pushNotificationToken,
-                "appVersion": device.appVersion,
-                "info": device.info,
-            }
-        )
-    return _present(
-        {
-            "id": client.id,
-            "status": client.status,
-            "active": client.status == "active",
-            "lastSeen": client.lastSeen,
-            "platform": client.type,
-            "integrationId": client.integrationId,
-            "displayName": client.displayName,
-            "info": client.info,
-        }
-    )
-
-
-def app_user_form(user: User) -> dict:
-    """AppUserDto: `_id` is the user's id, `userId` its externalId (absent for an anonymous user)."""
-    clients, pending = [], []
-    for client in user.clients:
-        if client.type == SDK:
-            clients += [client_form(client, device) for device in client.devices]
-        else:
-            (pending if client.status == "pending" else clients).append(client_form(client))
-    profile = user.profile
-    return {
-        **_present(
-            {
-                "_id": user.id,
-                "userId": user.externalId,
-                "givenName": profile.givenName,
-                "surname": profile.surname,
-                "email": profile.email,
-                "avatarUrl": profile.avatarUrl,
-                "locale": profile.locale,
-                "signedUpAt": user.signedUpAt,
-            }
-        ),
-        "authenticated": user.authenticated,
-        "properties": dict(user.metadata),
-        "conversationStarted": bool(user.conversations),
-        "clients": clients,
-        "pendingClients": pending,
-    }
-
-
-def conversation_form(app: App, conversation: Conversation) -> dict:
-    last_message = conversation.messages[-1] if conversation.messages else None
-    return {
-        **_present(
-            {
-                "_id": conversation.id,
-                "type": conversation.type,
-                "displayName": conversation.displayName,
-                "description": conversation.description,
-                "iconUrl": conversation.iconUrl,
-                "metadata": conversation.metadata,
-                "businessLastRead": _epoch(conversation.businessLastRead),
-            }
-        ),
-        "isDefault": conversation.isDefault,
-        "lastUpdatedAt": _epoch(conversation.lastUpdatedAt),
-        "participants": [
-            _present(
-                {
-                    "_id": p.id,
-                    "appUserId": p.userId,
-                    "userId": p.userExternalId,
-                    "unreadCount": p.unreadCount,
-                    "lastRead": _epoch(p.lastRead),
-                }
-            )
-            for p in conversation.participants
-        ],
-        "messageCount": len(conversation.messages),
-        **({"lastMessage": message_form(last_message)} if last_message else {}),
-    }
-
-
-def message_form(message: Message) -> dict:
-    """A v1 message: content fields at the top, `role` appUser or business, `authorId` the user's id."""
-    author = message.author
-    role = "appUser" if author.get("type") == "user" else "business"
-    return {
-        **message.content,
-        **_present(
-            {
-                "_id": message.id,
-                "role": role,
-                "authorId": author.get("userId"),
-                "name": author.get("displayName"),
-                "avatarUrl": author.get("avatarUrl"),
-                "metadata": message.metadata,
-            }
-        ),
-        "received": _epoch(message.received),
-        "source": dict(message.source),
-    }
-
-
-def user_conversations(app: App, user: User) -> list[Conversation]:
-    return [app.conversations[c] for c in user.conversations if c in app.conversations]
-
-
-def app_user_response(app: App, user: User, session_token: str | None = None) -> dict:
-    """AppUserResponseDto; `sessionToken` only when an anonymous user is created."""
-    answer = {
-        "appUser": app_user_form(user),
-        "conversations": [conversation_form(app, c) for c in user_conversations(app, user)],
-        "conversationsPagination": {"hasMore": False},
-        "settings": {},  # [I] the app's SDK settings are not emulated
-    }
-    return {**answer, "sessionToken": session_token} if session_token is not None else answer
-
-
-def sdk_source(device: Device | None) -> dict:
-    """The source of what an SDK does: its platform (v2 Source `type`: web, ios, android)."""
-    return {"type": device.type if device is not None else "web"}
 
 
 # --- devices ---------------------------------------------------------------------------------------
@@ -568,7 +421,7 @@ def post_user_message(sdk: SdkCall, conversation_id: str, body: SdkMessageBody) 
     assert user is not None
     content = {key: value for key, value in body.message.items() if key not in ("role", "authorId", "name", "avatarUrl", "_id", "received", "source", "metadata")}
     metadata = body.metadata if body.metadata is not None else body.message.get("metadata")
-    post_body = parse_body(MessagePostBody, _present({"author": {"type": "user", "userId": user.id}, "content": content, "metadata": metadata}))
+    post_body = parse_body(MessagePostBody, present({"author": {"type": "user", "userId": user.id}, "content": content, "metadata": metadata}))
     sdk.call.source = sdk_source(_calling_device(user, sdk.header_client_id))
     return post_message(sdk.call, conversation.id, post_body)
 

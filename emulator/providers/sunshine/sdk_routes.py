@@ -22,7 +22,7 @@ from ...web import (
     read_json_body,
     runtime,
 )
-from . import sdk
+from . import sdk, sdk_forms as forms
 from .auth import END_USER, Principal
 from .bodies import parse_body
 from .call import Call
@@ -92,24 +92,24 @@ A = "/apps/<app_id>"
 def create_app_user(call: sdk.SdkCall) -> dict:
     """[I] 201 with the AppUserResponse and the new user's `sessionToken`."""
     user, token = sdk.create_anonymous(call, sdk_body(sdk.AppUserCreateBody, empty={}))
-    return sdk.app_user_response(call.app, user, token)
+    return forms.app_user_response(call.app, user, token)
 
 
 @sdk_api("GET", A + "/appusers/<app_user_id>")
 def get_app_user(call: sdk.SdkCall, app_user_id: str) -> dict:
-    return sdk.app_user_response(call.app, call.own_user(app_user_id))
+    return forms.app_user_response(call.app, call.own_user(app_user_id))
 
 
 @sdk_api("PUT", A + "/appusers/<app_user_id>")
 def update_app_user(call: sdk.SdkCall, app_user_id: str) -> dict:
     call.own_user(app_user_id)
-    return {"appUser": sdk.app_user_form(sdk.update_app_user(call, app_user_id, sdk_body(sdk.AppUserUpdateBody)))}
+    return {"appUser": forms.app_user_form(sdk.update_app_user(call, app_user_id, sdk_body(sdk.AppUserUpdateBody)))}
 
 
 @sdk_api("POST", A + "/login", auth="login", legacy=True)
 def login(call: sdk.SdkCall, principal: Principal) -> dict:
     """[I] 200 with the AppUserResponse of the identified user (never a session token)."""
-    return sdk.app_user_response(call.app, sdk.login(call, principal, sdk_body(sdk.LoginBody)))
+    return forms.app_user_response(call.app, sdk.login(call, principal, sdk_body(sdk.LoginBody)))
 
 
 @sdk_api("POST", A + "/appusers/<app_user_id>/logout", legacy=True)
@@ -122,20 +122,20 @@ def logout(call: sdk.SdkCall, app_user_id: str) -> dict:
 @sdk_api("GET", A + "/appusers/<app_user_id>/conversations")
 def list_conversations(call: sdk.SdkCall, app_user_id: str) -> dict:
     user = call.own_user(app_user_id)
-    found = sdk.user_conversations(call.app, user)
-    return {"conversations": [sdk.conversation_form(call.app, c) for c in found], "conversationsPagination": {"hasMore": False}}
+    found = forms.user_conversations(call.app, user)
+    return {"conversations": [forms.conversation_form(call.app, c) for c in found], "conversationsPagination": {"hasMore": False}}
 
 
 @sdk_api("POST", A + "/appusers/<app_user_id>/conversations", status=201)
 def create_conversation(call: sdk.SdkCall, app_user_id: str) -> dict:
     user = call.own_user(app_user_id)
     conversation = sdk.start_conversation(call, user, sdk_body(sdk.SdkConversationBody, empty={}))
-    return {"conversation": sdk.conversation_form(call.app, conversation)}
+    return {"conversation": forms.conversation_form(call.app, conversation)}
 
 
 @sdk_api("GET", A + "/conversations/<conversation_id>")
 def get_conversation(call: sdk.SdkCall, conversation_id: str) -> dict:
-    return {"conversation": sdk.conversation_form(call.app, call.own_conversation(conversation_id))}
+    return {"conversation": forms.conversation_form(call.app, call.own_conversation(conversation_id))}
 
 
 @sdk_api("GET", A + "/conversations/<conversation_id>/messages")
@@ -144,8 +144,8 @@ def list_messages(call: sdk.SdkCall, conversation_id: str) -> dict:
     conversation = call.own_conversation(conversation_id)
     found, more = sdk.messages_before(conversation, request.args.get("before"))
     return {
-        "conversation": sdk.conversation_form(call.app, conversation),
-        "messages": [sdk.message_form(m) for m in found],
+        "conversation": forms.conversation_form(call.app, conversation),
+        "messages": [forms.message_form(m) for m in found],
         "hasPrevious": more,
     }
 
@@ -158,4 +158,4 @@ def post_message(call: sdk.SdkCall, conversation_id: str) -> dict:
         raise V1Error(413, "payload_too_large", "Request body is larger than 100kB", "body_too_large")
     message = sdk.post_user_message(call, conversation_id, sdk.parse_message_body(read_json_body(empty=None)))
     conversation = call.own_conversation(conversation_id)
-    return {"message": sdk.message_form(message), "conversation": sdk.conversation_form(call.app, conversation)}
+    return {"message": forms.message_form(message), "conversation": forms.conversation_form(call.app, conversation)}
