@@ -31,6 +31,11 @@ def new_secret() -> str:
     return secrets.token_urlsafe(18)  # 24 characters, like the spec's example secret
 
 
+def without_nulls(fields: dict) -> dict:
+    """Optional fields left out when null: the SDK and v1 forms never send null (the `smooch` models refuse it)."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
 def key_scope(key_id: str) -> str:
     return KEY_SCOPES[key_id.split("_", 1)[0]]
 

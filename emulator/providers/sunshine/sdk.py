@@ -42,8 +42,8 @@ from .errors import (
     user_not_found,
 )
 from .messages import post as post_message
-from .models import App, Conversation, Device, Message, SunshineState, User
-from .sdk_forms import SDK, present, sdk_source, user_conversations
+from .models import App, Conversation, Device, Message, SunshineState, User, without_nulls
+from .sdk_forms import SDK, sdk_source, user_conversations
 from .users import ensure_sdk_client
 
 PLATFORMS = ("web", "ios", "android")  # [C] the Device types of the spec
@@ -421,7 +421,7 @@ def post_user_message(sdk: SdkCall, conversation_id: str, body: SdkMessageBody) 
     assert user is not None
     content = {key: value for key, value in body.message.items() if key not in ("role", "authorId", "name", "avatarUrl", "_id", "received", "source", "metadata")}
     metadata = body.metadata if body.metadata is not None else body.message.get("metadata")
-    post_body = parse_body(MessagePostBody, present({"author": {"type": "user", "userId": user.id}, "content": content, "metadata": metadata}))
+    post_body = parse_body(MessagePostBody, without_nulls({"author": {"type": "user", "userId": user.id}, "content": content, "metadata": metadata}))
     sdk.call.source = sdk_source(_calling_device(user, sdk.header_client_id))
     return post_message(sdk.call, conversation.id, post_body)
 

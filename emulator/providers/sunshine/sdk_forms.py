@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ...core.clock import parse_instant
-from .models import App, Client, Conversation, Device, Message, User
+from .models import App, Client, Conversation, Device, Message, User, without_nulls
 
 SDK = "sdk"
 
@@ -14,15 +14,10 @@ def epoch(timestamp: str | None) -> float | None:
     return None if timestamp is None else parse_instant(timestamp)
 
 
-def present(fields: dict) -> dict:
-    """Optional fields are absent, never null or "" (reference, "must get right" 8)."""
-    return {key: value for key, value in fields.items() if value is not None}
-
-
 def client_form(client: Client, device: Device | None = None) -> dict:
     """ClientDto: one per SDK install (a device of the `sdk` client), one per other channel client."""
     if device is not None:
-        return present(
+        return without_nulls(
             {
                 "id": device.guid,
                 "status": device.status,
@@ -35,7 +30,7 @@ def client_form(client: Client, device: Device | None = None) -> dict:
                 "info": device.info,
             }
         )
-    return present(
+    return without_nulls(
         {
             "id": client.id,
             "status": client.status,
@@ -59,7 +54,7 @@ def app_user_form(user: User) -> dict:
             (pending if client.status == "pending" else clients).append(client_form(client))
     profile = user.profile
     return {
-        **present(
+        **without_nulls(
             {
                 "_id": user.id,
                 "userId": user.externalId,
@@ -82,7 +77,7 @@ def app_user_form(user: User) -> dict:
 def conversation_form(app: App, conversation: Conversation) -> dict:
     last_message = conversation.messages[-1] if conversation.messages else None
     return {
-        **present(
+        **without_nulls(
             {
                 "_id": conversation.id,
                 "type": conversation.type,
@@ -96,7 +91,7 @@ def conversation_form(app: App, conversation: Conversation) -> dict:
         "isDefault": conversation.isDefault,
         "lastUpdatedAt": epoch(conversation.lastUpdatedAt),
         "participants": [
-            present(
+            without_nulls(
                 {
                     "_id": p.id,
                     "appUserId": p.userId,
@@ -118,7 +113,7 @@ def message_form(message: Message) -> dict:
     role = "appUser" if author.get("type") == "user" else "business"
     return {
         **message.content,
-        **present(
+        **without_nulls(
             {
                 "_id": message.id,
                 "role": role,

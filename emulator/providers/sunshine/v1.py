@@ -38,7 +38,7 @@ from .bodies import (
 )
 from .call import Call
 from .errors import SunshineError, V1Error, bad_request, user_not_found
-from .models import PROVIDER, App, Client, Conversation, Message, User
+from .models import PROVIDER, App, Client, Conversation, Message, User, without_nulls
 from .query import MESSAGE_PAGE_SIZE
 from .routes import _publish, _url, blueprint
 from .routes import body as read_body
@@ -127,11 +127,6 @@ def _seconds(instant: str | None) -> float | None:
     return parse_instant(instant) if instant else None
 
 
-def _present(fields: dict) -> dict:
-    """[C] the smooch models refuse an explicit null in fields they treat as required: nulls are left out."""
-    return {name: value for name, value in fields.items() if value is not None}
-
-
 def _without_nulls(value: Any) -> Any:
     """Nested content (actions, items, coordinates) as the smooch models take it: no null anywhere."""
     if isinstance(value, dict):
@@ -145,7 +140,7 @@ def _client(client: Client) -> dict:
     platform = client.type
     if platform == "sdk":  # [I] a v1 SDK client is named by its platform: the first device's, else web
         platform = client.devices[0].type if client.devices else "web"
-    return _present({
+    return without_nulls({
         "id": client.id,
         "platform": platform,
         "active": client.status == "active",
@@ -166,7 +161,7 @@ def default_conversation(app: App, user: User) -> Conversation | None:
 
 
 def app_user(app: App, user: User) -> dict:
-    return _present({
+    return without_nulls({
         "_id": user.id,
         "userId": user.externalId,
         "givenName": user.profile.givenName,
@@ -192,7 +187,7 @@ def v1_message(app: App, message: Message) -> dict:
     if name is None and user is not None:  # [I] a user's message carries the user's name when it has one
         name = " ".join(part for part in (user.profile.givenName, user.profile.surname) if part) or None
     source_type = str(message.source.get("type", "api"))
-    return _present({
+    return without_nulls({
         "_id": message.id,
         "authorId": author.get("userId") if is_user else app.id,  # [I] the business speaks as the app
         "role": "appUser" if is_user else "appMaker",
@@ -208,7 +203,7 @@ def v1_message(app: App, message: Message) -> dict:
 
 def _conversation(conversation: Conversation, user: User) -> dict:
     participant = conversation.participant_of(user.id)
-    return _present({
+    return without_nulls({
         "_id": conversation.id,
         "unreadCount": participant.unreadCount if participant else 0,
         "appMakerLastRead": _seconds(conversation.businessLastRead),
@@ -245,8 +240,8 @@ def _servers_only(principal: Principal) -> None:
 def pre_create(call: Call) -> dict:
     _servers_only(call.principal)
     given = read_body(PreCreateBody)
-    profile = _present({"givenName": given.givenName, "surname": given.surname, "email": given.email})
-    created = users.create(call, parse_body(UserCreateBody, _present({
+    profile = without_nulls({"givenName": given.givenName, "surname": given.surname, "email": given.email})
+    created = users.create(call, parse_body(UserCreateBody, without_nulls({
         "externalId": given.userId,
         "signedUpAt": given.signedUpAt,
         "profile": profile,
@@ -293,7 +288,7 @@ def delete_app_user_profile(call: Call, user_ref: str) -> dict:
 
 
 def _content(given: V1MessageBody) -> dict:
-    return _present({"type": given.type, "text": given.text, "mediaUrl": given.mediaUrl, "mediaType": given.mediaType, "altText": given.altText})
+    return without_nulls({"type": given.type, "text": given.text, "mediaUrl": given.mediaUrl, "mediaType": given.mediaType, "altText": given.altText})
 
 
 @v1_api("POST", "/appusers/<user_ref>/messages", status=201)
@@ -302,10 +297,10 @@ def post_message(call: Call, user_ref: str) -> dict:
     given = read_body(V1MessageBody)
     if call.principal.scope == END_USER and given.role != "appUser":
         raise V1Error(403, "forbidden", "Invalid scope", "app_user_as_app_maker")  # [I] an end user speaks only for itself
-    author = _present({"type": "user" if given.role == "appUser" else "business", "displayName": given.name, "avatarUrl": given.avatarUrl})
+    author = without_nulls({"type": "user" if given.role == "appUser" else "business", "displayName": given.name, "avatarUrl": given.avatarUrl})
     if given.role == "appUser":
         author["userId"] = user.id
-    posted = parse_body(MessagePostBody, _present({"author": author, "content": _content(given), "metadata": given.metadata}))
+    posted = parse_body(MessagePostBody, without_nulls({"author": author, "content": _content(given), "metadata": given.metadata}))
     app = call.in_app()
     conversation = default_conversation(app, user)
     if conversation is None:  # the first message opens the user's default conversation (once the message is valid)
