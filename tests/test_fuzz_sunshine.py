@@ -137,17 +137,21 @@ class World:
         return basic_header(f"{key.id}:{key.secret}".encode())
 
     def resolve(self, value: Json) -> Json:
-        """`"{user}"` and the like -> the world's ids, in strings, lists and objects."""
-        if isinstance(value, str):
-            return PLACEHOLDER.sub(lambda m: self.ids.get(m[1], m[0]), value)
-        if isinstance(value, list):
-            return [self.resolve(item) for item in value]
-        if isinstance(value, dict):
-            return {key: self.resolve(item) for key, item in value.items()}
-        return value
+        return resolve_placeholders(value, self.ids)
 
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def resolve_placeholders(value: Json, ids: Mapping[str, str]) -> Json:
+    """`"{user}"` and the like -> the world's ids, in strings, lists and objects."""
+    if isinstance(value, str):
+        return PLACEHOLDER.sub(lambda m: ids.get(m[1], m[0]), value)
+    if isinstance(value, list):
+        return [resolve_placeholders(item, ids) for item in value]
+    if isinstance(value, dict):
+        return {key: resolve_placeholders(item, ids) for key, item in value.items()}
+    return value
 
 
 def basic_header(credentials: bytes) -> str:

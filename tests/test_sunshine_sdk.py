@@ -28,6 +28,7 @@ from test_fuzz import header_text, json_values
 from test_fuzz_sunshine import (
     BODY_LIMIT,
     check_reply,
+    resolve_placeholders,
     PLACEHOLDER,
     TIME_VALUES,
     bearer_token,
@@ -623,13 +624,7 @@ class SdkWorld:
         return state
 
     def resolve(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return PLACEHOLDER.sub(lambda m: self.ids.get(m[1], m[0]), value)
-        if isinstance(value, list):
-            return [self.resolve(item) for item in value]
-        if isinstance(value, dict):
-            return {key: self.resolve(item) for key, item in value.items()}
-        return value
+        return resolve_placeholders(value, self.ids)
 
     def user_jwt(self, external_id: Any, **claims: Any) -> str:
         return jwt_segments({"alg": "HS256", "kid": self.app.key_id, "typ": "JWT"}, json.dumps({"scope": "user", "external_id": external_id, **claims}).encode(), self.app.secret.encode())
