@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import json as jsonlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -46,11 +47,12 @@ class Transport(Protocol):
 
 
 class HttpTransport:
-    """Requests to an emulator server at `base_url`."""
+    """Requests to an emulator server at `base_url`. Like AppTransport it keeps no cookies (unless given a
+    session of its own): a test sends the cookies it means to send, as a `Cookie` header."""
 
     def __init__(self, base_url: str, session: requests.Session | None = None, timeout: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._session = session or requests.Session()
+        self._session = session or _cookieless_session()
         self._timeout = timeout
 
     def send(self, method, path, *, params=None, json=None, data=None, headers=None, timeout=None) -> Reply:
@@ -59,6 +61,12 @@ class HttpTransport:
             timeout=timeout or self._timeout,
         )  # fmt: skip
         return Reply(response.status_code, response.headers, response.content)
+
+
+def _cookieless_session() -> requests.Session:
+    session = requests.Session()
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))  # stores no cookie
+    return session
 
 
 class AppTransport:
@@ -70,7 +78,7 @@ class AppTransport:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self._client = app.test_client()
+        self._client = app.test_client(use_cookies=False)  # with a jar, werkzeug would drop a `Cookie` header
 
     def send(self, method, path, *, params=None, json=None, data=None, headers=None, timeout=None) -> Reply:
         response = self._client.open(

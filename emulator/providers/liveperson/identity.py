@@ -22,7 +22,7 @@ KEY_SLOTS = (CONSUMER_JWT_SLOT, EXTERNAL_JWT_SLOT, APP_JWT_SLOT)
 
 
 # `client_id` (with `account`) selects an app installation's AppJWTs; not `app`, which is Sunshine's key
-SELECTOR_KEYS = frozenset({"account", "consumer", "client_id"})
+SELECTOR_KEYS = frozenset({"account", "consumer", "client_id", "user"})  # `user` (with `account`): a login user
 
 
 def audience(account_id: str) -> str:
@@ -35,20 +35,29 @@ def token_subjects(account_id: str, consumer_id: str | None = None) -> list[str]
     return subjects + [f"liveperson:consumer:{consumer_id}"] if consumer_id else subjects
 
 
+def user_token_subjects(account_id: str, username: str) -> list[str]:
+    """The lifecycle subjects of a Login Service bearer: its account, and its user (usernames are unique per account only)."""
+    return [f"liveperson:account:{account_id}", f"liveperson:user:{account_id}:{username}"]
+
+
 def app_subject(account_id: str, client_id: str) -> str:
     """The lifecycle subject of an app installation's tokens (client ids are unique per account only)."""
     return f"liveperson:app:{account_id}:{client_id}"
 
 
 def selector_subjects(selector: Mapping[str, str]) -> list[str]:
-    """A control call's `{"account"[, "consumer"]}`, `{"consumer"}` or `{"account", "client_id"}` as the
-    narrowest subject it names."""
+    """A control call's `{"account"[, "consumer"]}`, `{"consumer"}`, `{"account", "client_id"}` or
+    `{"account", "user"}` as the narrowest subject it names."""
     if "consumer" in selector:
         return [f"liveperson:consumer:{selector['consumer']}"]
     if "client_id" in selector:
         if "account" not in selector:
             raise ValueError("name the account of the client_id")
         return [app_subject(selector["account"], selector["client_id"])]
+    if "user" in selector:
+        if "account" not in selector:
+            raise ValueError("name the account of the user")
+        return [user_token_subjects(selector["account"], selector["user"])[1]]
     if "account" in selector:
         return [f"liveperson:account:{selector['account']}"]
     raise ValueError("name an account or a consumer")

@@ -11,6 +11,8 @@ from ...core.clock import parse_duration
 from ...core.validation import check_filed_by_id
 
 UNAUTH_MESSAGING = "Messaging.Un_Auth_Messaging"
+BOT_USER_TYPE = "Common.User_Type_Bot"  # [I] the feature "User Type — Bot" that API-key logins need; name chosen
+MAX_SESSIONS = 1_000  # [I] login sessions an account keeps; a login past it drops the least recently used
 
 
 def _numeric_id(value: object) -> str:
@@ -36,6 +38,7 @@ class AccountSettings(_Model):
     consumer_jwt_ttl: Duration = 3600.0  # [?] LP JWT lifetime from authenticate?v=3.0: 1 h chosen
     signup_jwt_ttl: Duration = 410_240_040.0  # [C] exp - iat of the published signup JWT (~13 years)
     idp_error_status: int = Field(default=401, ge=400, le=599)  # [?] 401 chosen; the real IDP has answered 500
+    login_min_interval: Duration = 0.0  # [I] a user's logins closer than this answer 429; 0: no limit
     app_jwt_ttl: Duration = 3600.0  # [C] Sentinel AppJWT: exp - iat of the published example
     consumer_jws_ttl: Duration = 24 * 3600.0  # [I] ConsumerJWS lifetime not public: 24 h chosen
 
@@ -64,6 +67,11 @@ class User(_Model):
     secret: str | None = None
     access_token: str | None = None
     access_token_secret: str | None = None
+    # [I] how the Login Service treats the user; each refusal is the documented 401 "Bad Authentication"
+    state: Literal["active", "locked", "password_expired"] = "active"
+    user_id: NumericId | None = None  # config.userId; omitted: derived from account and username
+    is_admin: bool = False
+    privileges: list[int] = []
 
     @model_validator(mode="after")
     def _password_or_api_keys(self) -> "User":
@@ -71,6 +79,26 @@ class User(_Model):
         if self.password is None and not all(keys):
             raise ValueError("a user needs a password or all of app_key, secret, access_token, access_token_secret")
         return self
+
+
+class AgentSession(_Model):
+    """A Login Service session: the cookie's id, its bearer and csrf, and a sliding idle lifetime."""
+
+    session_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    username: str = Field(min_length=1)
+    bearer: str = Field(pattern=r"^[0-9a-f]{64}$")
+    csrf: str = Field(pattern=r"^[0-9a-f]{64}$")
+    wsuk: str = Field(pattern=r"^[0-9]{1,20}$")
+    ttl: Duration  # the account's session_ttl at login
+    created_at: float
+    last_active: float  # the login or the latest refresh
+
+    def expires_at(self) -> float:
+        """[I] sliding: idle for `ttl` since the login or the latest refresh."""
+        return self.last_active + self.ttl
+
+    def live(self, now: float) -> bool:
+        return now < self.expires_at()
 
 
 class App(_Model):
@@ -87,17 +115,29 @@ class Consumer(_Model):
 class Account(_Model):
     id: NumericId
     features: list[str] | None = None  # None: every feature on
+    sso_only: bool = False  # [I] users log in through SSO only: a password login is refused
     settings: AccountSettings = AccountSettings()
     connectors: list[Connector] = []
     users: list[User] = []
     apps: list[App] = []
     consumers: dict[str, Consumer] = {}
+    sessions: dict[str, AgentSession] = Field(default={}, max_length=MAX_SESSIONS)  # Login Service sessions by id
+    last_logins: dict[str, float] = {}  # username -> time of the user's latest login, for login_min_interval
 
     @field_validator("connectors")
     @classmethod
     def _unique_connector_ids(cls, connectors: list[Connector]) -> list[Connector]:
         _reject_duplicates("connector id", [c.id for c in connectors])
         return connectors
+
+    @field_validator("users")
+    @classmethod
+    def _unique_usernames(cls, users: list[User]) -> list[User]:
+        _reject_duplicates("username", [u.username for u in users])
+        return users
+
+    def user(self, username: str) -> User | None:
+        return next((u for u in self.users if u.username == username), None)
 
     def has_feature(self, feature: str) -> bool:
         return self.features is None or feature in self.features
@@ -136,6 +176,7 @@ class LivePersonState(_Model):
         check_filed_by_id(self.accounts, lambda account: account.id, "account")
         for account in self.accounts.values():
             check_filed_by_id(account.consumers, lambda consumer: consumer.consumer_id, "consumer")
+            check_filed_by_id(account.sessions, lambda session: session.session_id, "session")
         return self
 
     def tenant_ids(self) -> Iterable[str]:
@@ -145,8 +186,13 @@ class LivePersonState(_Model):
         return ()
 
     def live_credentials(self, now: float) -> list[dict]:
-        """LivePerson's credentials are JWTs: the namespace's token registry lists them."""
-        return []
+        """Login sessions still live on the emulator's clock (their JWTs: the namespace's token registry)."""
+        return [
+            {"kind": "agent session", "subject": f"{account.id} / {session.username}", "expires_at": session.expires_at()}
+            for account in self.accounts.values()
+            for session in account.sessions.values()
+            if session.live(now)
+        ]
 
     def update_settings(self, account_id: str, changes: dict) -> dict:
         """Change an account's settings at run time (e.g. `{"ext_jwt_ttl": "30s"}`); answers them all."""

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, request
 from ...web import MalformedJson, current_namespace, json_response, public_host, read_json_body, runtime
 from .errors import LivePersonError
 from .identity import ConsumerIdentity
+from .login import LOGIN_VERSIONS, SESSION_COOKIE, LoginService, cookie_pairs, login_body, session_cookie_values
 from .models import Account, Connector, LivePersonState
 
 PROVIDER = "liveperson"
@@ -158,3 +159,43 @@ def signup(account_id: str) -> Response:
     with runtime().store.lock:
         token = ConsumerIdentity(current_namespace(), _account(account_id)).signup()
     return json_response({"jwt": token})
+
+
+# --- Login Service (agentVep) ---------------------------------------------------------------------
+
+
+@blueprint.post("/api/account/<account_id>/login")
+def agent_login(account_id: str) -> Response:
+    """A user or bot logs in: the session's bearer, csrf and config, and a `session_id` cookie."""
+    if request.args.get("v") not in LOGIN_VERSIONS:
+        raise LivePersonError(400, "unsupported version: use v=1.3", "unsupported_version")  # [C] v is required
+    body = _json_object_body()
+    with runtime().store.lock:
+        namespace = current_namespace()
+        account = _account(account_id)
+        session, user = LoginService(namespace, account).login(body)
+        base_uris = [_service_entry(account_id, s) for s in SERVICES]
+        answer = json_response(login_body(account, session, user, base_uris, namespace.clock.now()))
+    # [I] the cookie name and attributes are not public; Secure only over TLS, so plain-http clients replay it
+    answer.set_cookie(SESSION_COOKIE, session.session_id, path="/", httponly=True, secure=request.is_secure)
+    return answer
+
+
+@blueprint.post("/api/account/<account_id>/refresh")
+def agent_refresh(account_id: str) -> Response:
+    """The session cookie and `{"csrf"}`: 200 with an empty body, the session's idle lifetime restarted."""
+    return _session_call(account_id, LoginService.refresh)
+
+
+@blueprint.post("/api/account/<account_id>/logout")
+def agent_logout(account_id: str) -> Response:
+    """The session cookie and `{"csrf"}`: 200 with an empty body, the session ended."""
+    return _session_call(account_id, LoginService.logout)
+
+
+def _session_call(account_id: str, action) -> Response:
+    body = _json_object_body()  # [I] any `v`, or none: the doc sends none, clients send 1.2 or 1.3
+    cookies = session_cookie_values(cookie_pairs(request.cookies))
+    with runtime().store.lock:
+        action(LoginService(current_namespace(), _account(account_id)), cookies, body)
+    return Response(b"", status=200, mimetype="text/plain")  # [C] an empty body
