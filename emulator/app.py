@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
+from typing import Any
 
 from flask import Flask, Request, Response, g, request
 from werkzeug.datastructures import EnvironHeaders
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.sansio.utils import get_current_url
 from werkzeug.wsgi import get_content_length
 
@@ -20,7 +21,17 @@ from .core.journal import Journal
 from .core.store import DEFAULT_NAMESPACE, Store, check_namespace_name
 from .providers import PROVIDERS
 from .raw_path import keep_encoded_slashes
-from .web import NAMESPACE_HEADER, UNHANDLED_HEADER, ProviderSpec, Runtime, runtime
+from .web import (
+    BODY_REFUSED_KEY,
+    NAMESPACE_HEADER,
+    REASON_HEADER,
+    UNHANDLED_HEADER,
+    ProviderSpec,
+    Runtime,
+    body_limit,
+    runtime,
+    size_text,
+)
 
 log = logging.getLogger("emulator")
 
@@ -81,14 +92,75 @@ def _provider_for_request(state: Runtime | None = None) -> ProviderSpec | None:
 
 
 def _bind_namespace() -> Response | None:
-    """A provider request belongs to its tenant's namespace, else the header's, else `default`."""
+    """A provider request belongs to its tenant's namespace, else the header's, else `default`.
+
+    A body past its limit is refused here, unread (`_body_too_large`): the tenant is then found without
+    it, and the 413 is the owner's (after the namespace is known, so that it is journaled there)."""
     flags = g._get_current_object()
     state = runtime()
     flags.namespace = DEFAULT_NAMESPACE
     flags.provider = provider = _provider_for_request(state)
     flags.tenant = None
+    refused = flags.body_refused = _body_too_large(state, provider)
     if provider is None:
+        return _refuse_body(refused, None) if refused else None
+    answer = _find_namespace(flags, state, provider)
+    return _refuse_body(refused, provider) if refused else answer
+
+
+def _body_too_large(state: Runtime, provider: ProviderSpec | None) -> int | None:
+    """The limit the request's body is over (Content-Length, or the server stopped reading it), else None.
+
+    A body without Content-Length that the server did not read itself (`wsgi.input_terminated`; waitress
+    always reads and sets it) is read through `CappedInput`: past the limit, the read raises 413."""
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
+    environ = req.environ
+    limit = g.body_limit = body_limit(state, provider, req.path)
+    if BODY_REFUSED_KEY in environ:
+        return limit
+    length = req.content_length
+    if length is None:
+        if environ.get("wsgi.input_terminated"):
+            environ["wsgi.input"] = CappedInput(environ["wsgi.input"], limit)
         return None
+    return limit if length > limit else None
+
+
+class CappedInput:
+    """A WSGI input that raises RequestEntityTooLarge once more than `limit` bytes were read from it."""
+
+    def __init__(self, stream: Any, limit: int) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._read = 0
+
+    def _counted(self, data: bytes) -> bytes:
+        self._read += len(data)
+        if self._read > self._limit:
+            raise RequestEntityTooLarge()
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(65536), b""))
+        return self._counted(self._stream.read(min(size, self._limit + 1 - self._read)))
+
+    def readline(self, size: int | None = -1) -> bytes:
+        room = self._limit + 1 - self._read
+        return self._counted(self._stream.readline(room if size is None or size < 0 else min(size, room)))
+
+
+def _refuse_body(limit: int, provider: ProviderSpec | None) -> Response:
+    message = f"Request body is larger than {size_text(limit)}"
+    if provider is None:
+        response = control_error(413, "payload_too_large", message)
+    else:
+        response = provider.http_error(413, message)
+        response.headers[REASON_HEADER] = "body_too_large"
+    return response
+
+
+def _find_namespace(flags: Any, state: Runtime, provider: ProviderSpec) -> Response | None:
     tenants = iter(provider.tenants_of_request())  # read only as far as the first that has a namespace
     tenant = flags.tenant = next(tenants, None)
     store = state.store
@@ -141,9 +213,12 @@ _HEADER_KEYS = ("HTTP_", "CONTENT_TYPE", "CONTENT_LENGTH")  # every key of the e
 def _request_body(req: Request) -> bytes:
     """`req.get_data(cache=True)`, without building the input stream of a request that cannot have a body:
     with no `wsgi.input_terminated` and no (or a zero) Content-Length, Werkzeug reads it as empty."""
-    if "wsgi.input_terminated" not in req.environ and not get_content_length(req.environ):
+    if g.get("body_refused") or ("wsgi.input_terminated" not in req.environ and not get_content_length(req.environ)):
         return b""
-    return req.get_data(cache=True)
+    try:
+        return req.get_data(cache=True)
+    except RequestEntityTooLarge:  # a body without Content-Length, cut at the limit while a route read it
+        return b""
 
 
 def _journal_response(response: Response) -> Response:
@@ -178,6 +253,9 @@ def _answer_http_error(error: HTTPException) -> Response:
     """Routing and protocol errors in the shape of whoever owns the path."""
     status = error.code or 500
     provider = g.get("provider") or _provider_for_request()
+    if isinstance(error, RequestEntityTooLarge):  # a body without Content-Length, cut while a route read it
+        g.body_refused = limit = g.get("body_limit") or body_limit(runtime(), provider, request.path)
+        return _refuse_body(limit, provider)
     if provider is not None:
         return provider.http_error(status, error.description or error.name)
     return control_error(status, error.name.lower().replace(" ", "_"), error.description or error.name)

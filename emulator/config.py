@@ -84,3 +84,7 @@ class EmulatorConfig:
     public_host: str | None = None  # host[:port] the Domain API hands out; None: the request's own host
     journal_capacity: int = 10_000
     control_token: str | None = None  # when set, every /__emulator/ call must carry it (X-Emulator-Token)
+    # [I] request bodies past these are refused with 413 before they are read: a provider's own limit
+    # (`ProviderSpec.max_body_bytes`) wins under its paths; the control API takes whole state imports
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_control_body_bytes: int = 64 * 1024 * 1024

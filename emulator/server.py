@@ -6,16 +6,27 @@ import signal
 import socket
 import struct
 import threading
-from typing import Any
+from io import BytesIO
+from typing import Any, Callable
 
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
 from waitress.server import create_server
-from waitress.task import WSGITask
+from waitress.task import ErrorTask, WSGITask
+from waitress.utilities import RequestEntityTooLarge
 
 from .core.faults import ABORT_KEY
 from .fault_injection import Abort
+from .web import BODY_REFUSED_KEY, Runtime, body_limit_of_path
 
 DEFAULT_THREADS = 8
+# [I] kept at waitress's default: a request line plus headers past 256 KiB get waitress's own plain-text 431
+# (Node's HTTP server, in front of the real APIs, answers 431 too, for far less); a token past 16 KiB is
+# refused by the verifiers themselves, in the provider's shape
+MAX_REQUEST_HEADER_BYTES = 256 * 1024
+# [I] after a refused body, what the client still sends of it is read and dropped (up to this much) before
+# the connection closes, so that a client that sends its whole body before reading sees the 413, not a reset
+LINGER_BYTES = 16 * 1024 * 1024
 
 
 class FaultAwareTask(WSGITask):
@@ -34,16 +45,112 @@ class FaultAwareTask(WSGITask):
         return None
 
 
+class LimitedBodyParser(HTTPRequestParser):
+    """Waitress's request parser, with a body limit per path (`body_limit`): a Content-Length past it is
+    refused as soon as the headers are read, a chunked body as soon as what arrived passes it."""
+
+    body_limit: Callable[[str], int | None] = staticmethod(lambda path: None)
+    refused_body = False
+    _limit: int | None = None
+
+    def received(self, data: bytes) -> int:
+        consumed = super().received(data)
+        if self.error is None and self.headers_finished and self.body_rcv is not None:
+            if self._limit is None:
+                self._limit = self.body_limit(self.path) or self.adj.max_request_body_size
+            size = len(self.body_rcv) if self.chunked else self.content_length
+            if size > self._limit:
+                self.error = RequestEntityTooLarge(f"exceeds the body limit of {self._limit}")
+                self.refused_body = True
+                self.completed = True
+                self.expect_continue = False  # no `100 Continue`: the body is not wanted
+                return len(data)  # the rest is body, dropped (never parsed as a next request)
+        return consumed
+
+
+class RefusedBodyTask(FaultAwareTask):
+    """The error task: a body refused by `LimitedBodyParser` goes to the app without its body (marked
+    BODY_REFUSED_KEY), which answers 413 in the shape of the path's owner and journals it; any other
+    protocol error is waitress's own plain-text answer."""
+
+    def execute(self) -> None:
+        if not getattr(self.request, "refused_body", False):
+            self.complete = True  # as ErrorTask: its body is written without start_response
+            return ErrorTask.execute(self)  # type: ignore[arg-type]
+        return super().execute()
+
+    def build_response_header(self) -> bytes:
+        if getattr(self.request, "refused_body", False):
+            self.set_close_on_finish()  # `Connection: close`: the rest of the body is never read
+        return super().build_response_header()
+
+    def get_environment(self) -> dict:
+        environ = super().get_environment()
+        if getattr(self.request, "refused_body", False):
+            environ["wsgi.input"] = BytesIO()
+            environ[BODY_REFUSED_KEY] = True
+        return environ
+
+
 class FaultAwareChannel(HTTPChannel):
     task_class = FaultAwareTask
 
 
+class LingeringChannel(FaultAwareChannel):
+    """Once a body is refused, the rest of what the client sends is dropped unread; after the 413 is out,
+    the connection is half-closed and drained (up to LINGER_BYTES, or until the client closes), since a
+    close with unread data would reset it and lose the answer for a client still sending."""
+
+    error_task_class = RefusedBodyTask
+    dropping = False  # a body was refused: no more requests on this connection
+    dropped = 0
+    half_closed = False
+
+    def received(self, data: bytes) -> bool:
+        if self.dropping:
+            self.dropped += len(data)
+            if self.dropped > LINGER_BYTES:
+                self.will_close = True
+            return True
+        result = super().received(data)
+        if any(getattr(request, "refused_body", False) for request in self.requests):
+            self.dropping = True
+        return result
+
+    def handle_close(self) -> None:
+        if self.dropping and not self.half_closed and self.connected and not self.total_outbufs_len and self.dropped <= LINGER_BYTES:
+            self.half_closed = True  # the answer is out: FIN, then read and drop until the client closes
+            try:
+                self.socket.shutdown(socket.SHUT_WR)
+            except OSError:
+                return super().handle_close()
+            self.will_close = self.close_when_flushed = False
+            return None
+        return super().handle_close()
+
+
+def _channel_class(body_limit: Callable[[str], int | None]) -> type[HTTPChannel]:
+    parser = type("EmulatorParser", (LimitedBodyParser,), {"body_limit": staticmethod(body_limit)})
+    return type("EmulatorChannel", (LingeringChannel,), {"parser_class": parser})
+
+
+def _body_limit_of(app: Any) -> Callable[[str], int | None]:
+    """The emulator app's body limit per path; none for another WSGI app."""
+    state: Runtime | None = getattr(app, "extensions", {}).get("emulator")
+    if state is None:
+        return lambda path: None
+    return lambda path: body_limit_of_path(state, path)
+
+
 def _create_server(app: Any, host: str, port: int, threads: int) -> Any:
-    server = create_server(app, host=host, port=port, threads=threads, ident="messaging-auth-emulator")
+    server = create_server(
+        app, host=host, port=port, threads=threads, ident="messaging-auth-emulator", max_request_header_size=MAX_REQUEST_HEADER_BYTES
+    )
+    channel_class = _channel_class(_body_limit_of(app))
     listeners = [server] if hasattr(server, "channel_class") else list(server.map.values())
     for listener in listeners:
         if hasattr(listener, "channel_class"):
-            listener.channel_class = FaultAwareChannel
+            listener.channel_class = channel_class
     return server
 
 

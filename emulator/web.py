@@ -38,6 +38,7 @@ class ProviderSpec:
     selector_keys: frozenset[str]  # every key a token selector of this provider may use
     token_subjects: Callable[[Mapping[str, str]], list[str]]  # selector -> lifecycle subjects
     raw_segments: bool = False  # path variables may hold an encoded `/` (see raw_path.py)
+    max_body_bytes: int | None = None  # the provider's published body limit; None: the config's `max_body_bytes`
 
 
 @dataclass
@@ -48,6 +49,31 @@ class Runtime:
     store: Store
     journal: Journal
     providers: dict[str, ProviderSpec] = field(default_factory=dict)
+
+
+CONTROL_PREFIX = "/__emulator/"
+BODY_REFUSED_KEY = "emulator.body_refused"  # environ: the server stopped reading a body past its limit
+
+
+def body_limit(state: Runtime, provider: ProviderSpec | None, path: str) -> int:
+    """The most bytes a request body may have: the provider's own limit, else the config's cap for
+    provider traffic, or the control API's larger one (state imports)."""
+    if provider is not None:
+        return provider.max_body_bytes or state.config.max_body_bytes
+    if path.startswith(CONTROL_PREFIX):
+        return state.config.max_control_body_bytes
+    return state.config.max_body_bytes
+
+
+def body_limit_of_path(state: Runtime, path: str) -> int:
+    """`body_limit` for a path alone, for the server that reads the body before any route is known."""
+    provider = next((p for p in state.providers.values() if path.startswith(p.path_prefixes)), None)
+    return body_limit(state, provider, path)
+
+
+def size_text(limit: int) -> str:
+    """`100kB`, `4MB`: a limit as the messages name it (kB and MB of 1024)."""
+    return f"{limit // (1024 * 1024)}MB" if limit % (1024 * 1024) == 0 else f"{limit // 1024}kB"
 
 
 REASON_HEADER = "X-Emulator-Reason"  # emulator-only: why a request was refused; no provider sends it
@@ -80,7 +106,10 @@ def current_namespace() -> Namespace:
 
 
 def read_json_body(empty: Any = None) -> Any:
-    """The request's JSON body, `empty` when there is none; MalformedJson when it does not parse."""
+    """The request's JSON body, `empty` when there is none (or when it was refused as too large, unread);
+    MalformedJson when it does not parse."""
+    if g.get("body_refused"):
+        return empty
     raw = request.get_data(cache=True)
     if not raw.strip():
         return empty
