@@ -13,7 +13,7 @@ from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import create_server
 from waitress.task import ErrorTask, WSGITask
-from waitress.utilities import RequestEntityTooLarge
+from waitress.utilities import RequestEntityTooLarge, RequestHeaderFieldsTooLarge
 
 from .core.faults import ABORT_KEY
 from .fault_injection import Abort
@@ -97,7 +97,7 @@ class FaultAwareChannel(HTTPChannel):
 
 
 class LingeringChannel(FaultAwareChannel):
-    """Once a body is refused, the rest of what the client sends is dropped unread; after the 413 is out,
+    """Once a body (or a header past MAX_REQUEST_HEADER_BYTES) is refused, the rest of what the client sends is dropped unread; after the 413 is out,
     the connection is half-closed and drained (up to LINGER_BYTES, or until the client closes), since a
     close with unread data would reset it and lose the answer for a client still sending."""
 
@@ -113,7 +113,7 @@ class LingeringChannel(FaultAwareChannel):
                 self.will_close = True
             return True
         result = super().received(data)
-        if any(getattr(request, "refused_body", False) for request in self.requests):
+        if any(getattr(request, "refused_body", False) or isinstance(request.error, RequestHeaderFieldsTooLarge) for request in self.requests):
             self.dropping = True
         return result
 

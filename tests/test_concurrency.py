@@ -10,7 +10,8 @@ Mindbehind client tokens issued on the same channel for a few shared clients. Af
 - every refresh kept the consumer (`sub`) and gave a token of its own (`jti`);
 - each Mindbehind client exists once in its company;
 - the journal holds one entry per request, with the status the client saw, and one event per message;
-- the state export imports into a fresh emulator.
+- exports read during the burst are consistent snapshots (the message count never goes back), and the
+  final export imports into a fresh emulator.
 """
 
 from __future__ import annotations
@@ -99,6 +100,23 @@ def burst(
     return outcome
 
 
+def message_count(state: dict, app_id: str) -> int:
+    (namespace_state,) = state["namespaces"].values()
+    app = namespace_state["providers"]["sunshine"]["apps"][app_id]
+    return sum(len(conversation["messages"]) for conversation in _as_list(app["conversations"]))
+
+
+def export_while_busy(control: Any, app_id: str, start: threading.Barrier, done: threading.Event) -> list[int]:
+    """Export the namespace (and read its journal) over and over while the burst runs: the message count
+    of each export, in order."""
+    start.wait()
+    counts = []
+    while not done.is_set():
+        counts.append(message_count(control.export_state(), app_id))
+        control.journal(limit=10)
+    return counts
+
+
 def listed_messages(app: SunshineApp, conversation_id: str) -> list[dict]:
     """Every message of the conversation, oldest first, through the API's pages (newest page first)."""
     messages: list[dict] = []
@@ -130,14 +148,20 @@ def test_a_burst_of_parallel_clients_leaves_consistent_state(
     control = emulator_server.control
     control.clear_journal()
 
-    start = threading.Barrier(THREADS)
+    start = threading.Barrier(THREADS + 1)
+    done = threading.Event()
     began = time.monotonic()
-    with ThreadPoolExecutor(THREADS) as pool:
+    with ThreadPoolExecutor(THREADS + 1) as pool:
         futures = [
             pool.submit(burst, base_url, sunshine_app, conversations, users, lp_account, first_token, mindbehind_channel, thread, start)
             for thread in range(THREADS)
         ]  # fmt: skip
-        outcomes = [future.result(timeout=TIME_LIMIT_SECONDS) for future in futures]
+        snapshots = pool.submit(export_while_busy, control, sunshine_app.id, start, done)
+        try:
+            outcomes = [future.result(timeout=TIME_LIMIT_SECONDS) for future in futures]
+        finally:
+            done.set()
+        counts = snapshots.result(timeout=TIME_LIMIT_SECONDS)
     elapsed = time.monotonic() - began
     journal = control.journal()
 
@@ -147,6 +171,9 @@ def test_a_burst_of_parallel_clients_leaves_consistent_state(
     statuses = [entry for outcome in outcomes for entry in outcome.statuses]
     assert len(statuses) == THREADS * REQUESTS_PER_THREAD
     assert elapsed < TIME_LIMIT_SECONDS
+
+    # the exports taken during the burst were whole snapshots: the count of messages never went back
+    assert len(counts) >= 2 and counts == sorted(counts) and counts[-1] <= len([m for outcome in outcomes for m in outcome.messages]), counts
 
     # Sunshine: each accepted message listed once, in an order consistent with each thread's posting order
     posted = [message for outcome in outcomes for message in outcome.messages]

@@ -233,6 +233,13 @@ def test_a_url_of_100_kb_is_an_ordinary_answer_of_its_owner(emulator_server: Emu
     assert_serving(emulator_server)
 
 
+def test_a_url_past_the_header_limit_is_the_same_plain_431(emulator_server: EmulatorHandle, owners: dict) -> None:
+    path, _, _, _ = owners["liveperson"]
+    status, headers, body = exchange(emulator_server.base_url, head("GET", path + "?q=" + "x" * MAX_REQUEST_HEADER_BYTES))
+    assert (status, headers["content-type"]) == (431, "text/plain; charset=utf-8") and body.startswith(b"Request Header Fields Too Large")
+    assert_serving(emulator_server)
+
+
 @pytest.mark.parametrize("owner", OWNERS)
 def test_a_thousand_query_parameters_change_nothing(emulator_server: EmulatorHandle, owners: dict, owner: str) -> None:
     path, lines, shape, _ = owners[owner]
