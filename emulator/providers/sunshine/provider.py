@@ -5,7 +5,7 @@ from ...web import ProviderSpec
 from .auth import selector_subjects
 from .errors import V1_PREFIXES, http_error
 from .models import PROVIDER, SunshineState
-from .routes import PREFIXES, blueprint, tenants_of_request
+from .routes import BODY_LIMIT, PREFIXES, blueprint, tenants_of_request
 from . import sdk_routes  # noqa: F401  (registers the SDK API on the blueprint)
 from . import v1  # noqa: F401  (the v1.1 routes register on the blueprint)
 
@@ -20,4 +20,5 @@ SPEC = ProviderSpec(
     selector_keys=frozenset({"app", "key"}),
     token_subjects=selector_subjects,
     raw_segments=True,
+    max_body_bytes=BODY_LIMIT,  # [C] 100 kB of JSON
 )
