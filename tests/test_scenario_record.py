@@ -310,3 +310,17 @@ def test_a_sunshine_session_records_and_replays_with_fresh_ids(emulator, sunshin
     assert request_steps(document)[2]["request"]["path"] == "/v2/apps/${app}/conversations/${conversation_id}/messages"
     result = replay(emulator, document)
     assert result.variables["app"] != sunshine_app.id
+
+
+def test_a_login_session_records_and_replays_its_cookie_and_bearer(emulator, lp_agent_session):
+    """The session cookie and the csrf of the login answer are wired into the refresh; sessions are not seed."""
+    assert lp_agent_session.refresh().status == 200
+    document = record_scenario(emulator.control, fresh_ids=True)
+
+    account = document["seed"]["liveperson"]["accounts"][0]
+    assert "sessions" not in account and "last_logins" not in account
+    login, refresh = request_steps(document)[-2:]
+    assert login["save"] == {"sessionId": "$.sessionId", "csrf": "$.csrf"}
+    assert refresh["request"]["headers"]["Cookie"] == "session_id=${sessionId}"
+    assert refresh["request"]["json"] == {"csrf": "${csrf}"}
+    replay(emulator, document)

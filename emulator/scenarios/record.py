@@ -13,7 +13,7 @@ A session of a test, or of a person using the docker server, becomes a regressio
   (the same bytes: a JSON text sent as a form stays a form);
 * a value an answer gave (a string of 8 characters or more, at the top level or one level down in a
   wrapper object or a list's first object) that a later request sends back whole, as a path segment, a
-  query value, a JSON string or a word of a raw body, is saved from that answer (`save: {token: $.token}`,
+  query value, a JSON string, or a word of a raw body or of a recorded header, is saved from that answer (`save: {token: $.token}`,
   `save: {user_id: $.user.id}`) and sent as `${token}`;
 * `fresh_ids`: the tenant ids become variables (`${account}`, `${connector}`, ...) drawn anew on each run
   (`${random_digits(8)}`, `${random_digits(10)}`), so the recording replays next to the namespace it
@@ -51,7 +51,7 @@ _WORD = re.compile(r"[A-Za-z0-9._~-]+")  # a token, UUID or id inside a raw (non
 _CLIPPED = re.compile(r"\.\.\.\[[0-9]+ more characters\]\Z")  # the journal's mark on a clipped body
 _DROPPED_ERROR = {"hang": "timeout", "truncated": "truncated"}  # any other dropped connection: "connection"
 # the headers a replay needs: the body's type and the providers' credentials (a recording holds test secrets)
-RECORDED_HEADERS = ("Content-Type", "Authorization", "apiToken")
+RECORDED_HEADERS = ("Content-Type", "Authorization", "apiToken", "Cookie")
 _FAULT_FIELDS = ("status", "headers", "duration", "content_type")  # what a fault step copies from its rule
 
 _DOCUMENT_ORDER = ("name", "seed", "vars", "steps")
@@ -113,9 +113,9 @@ class SeedExporter:
 
 
 def _liveperson_seed(state: Any) -> dict | None:
-    """The accounts without their consumers (run-time state, not seed), defaults left out."""
+    """The accounts without their consumers and login sessions (run-time state, not seed), defaults left out."""
     accounts = [
-        account.model_dump(mode="json", exclude={"consumers"}, exclude_defaults=True)
+        account.model_dump(mode="json", exclude={"consumers", "sessions", "last_logins"}, exclude_defaults=True)
         for _, account in sorted(state.accounts.items())
     ]
     return {"accounts": accounts} if accounts else None
@@ -298,7 +298,7 @@ class _Recorder:
         content_type = _header(entry.request_headers, "Content-Type")
         kept = {name: _header(entry.request_headers, name) for name in RECORDED_HEADERS}
         if any(kept.values()):
-            request["headers"] = {name: self._whole(value) for name, value in kept.items() if value}
+            request["headers"] = {name: self._raw(value) for name, value in kept.items() if value}
         sent = _json_or_none(entry.request_body) if content_type and "json" in content_type.lower() else None
         if sent is not None:
             request["json"] = self._json(sent)
