@@ -8,8 +8,10 @@ the session it belongs to.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import math
+import operator
 import secrets
 import uuid
 from typing import Iterable, Mapping
@@ -33,6 +35,7 @@ TOO_MANY_LOGINS = "Too many login requests: wait before logging in again"  # [I]
 API_KEY_FIELDS = {"appKey": "app_key", "secret": "secret", "accessToken": "access_token", "accessTokenSecret": "access_token_secret"}
 TIME_ZONE = "UTC"  # [I] the emulator's server and accounts keep UTC: timeDiff and serverTimeGMTDiff are 0
 MAIN_GROUP = {"id": -1, "deleted": False, "name": "Main Group"}  # [C] the doc example's accountData
+_LAST_ACTIVE = operator.attrgetter("last_active")
 
 
 class LoginTooSoon(LivePersonError):
@@ -76,13 +79,23 @@ def user_id_of(account_id: str, user: User) -> str:
     """`config.userId`: the seeded `user_id`, else ten digits derived from account and username [I]."""
     if user.user_id is not None:
         return user.user_id
-    digest = uuid.uuid5(uuid.NAMESPACE_URL, f"liveperson:{account_id}:{user.username}").int
-    return str(10**9 + digest % (9 * 10**9))
+    return _derived_user_id(account_id, user.username)
 
 
 def user_pid_of(account_id: str, user: User) -> str:
     """`config.userPid` (node-agent-sdk's `agentId`): [I] a UUID derived from account and user id."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"liveperson:{account_id}:user:{user_id_of(account_id, user)}"))
+    return _derived_user_pid(account_id, user_id_of(account_id, user))
+
+
+@functools.lru_cache(maxsize=4096)  # pure functions of their arguments: each login would hash them again
+def _derived_user_id(account_id: str, username: str) -> str:
+    digest = uuid.uuid5(uuid.NAMESPACE_URL, f"liveperson:{account_id}:{username}").int
+    return str(10**9 + digest % (9 * 10**9))
+
+
+@functools.lru_cache(maxsize=4096)
+def _derived_user_pid(account_id: str, user_id: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"liveperson:{account_id}:user:{user_id}"))
 
 
 def session_cookie_values(cookies: Iterable[tuple[str, str]]) -> list[str]:
@@ -176,11 +189,12 @@ class LoginService:
 
     def _prune(self) -> None:
         """Forget sessions idle past their TTL, and the least recently used beyond MAX_SESSIONS - 1."""
-        sessions = self._account.sessions
-        for session_id in [s.session_id for s in sessions.values() if not s.live(self._now)]:
+        sessions, now = self._account.sessions, self._now
+        # `AgentSession.live` inlined (this runs on every login, over up to MAX_SESSIONS sessions)
+        for session_id in [s.session_id for s in sessions.values() if not now < s.last_active + s.ttl]:
             del sessions[session_id]
         while len(sessions) >= MAX_SESSIONS:
-            del sessions[min(sessions.values(), key=lambda s: s.last_active).session_id]
+            del sessions[min(sessions.values(), key=_LAST_ACTIVE).session_id]
 
     # --- refresh and logout --------------------------------------------------------------------------
 
