@@ -55,15 +55,20 @@ def _json_object_body() -> dict:
 # --- Domain API (CSDS) -------------------------------------------------------------------------
 
 
-def _service_entry(account_id: str, service: str) -> dict:
-    return {"service": service, "account": account_id, "baseURI": public_host()}
+def _service_entry(account_id: str, service: str, host: str | None = None) -> dict:
+    return {"service": service, "account": account_id, "baseURI": host or public_host()}
+
+
+def _all_service_entries(account_id: str) -> list[dict]:
+    host = public_host()
+    return [_service_entry(account_id, service, host) for service in SERVICES]
 
 
 @blueprint.get("/api/account/<account_id>/service/baseURI.json")
 @blueprint.get("/api/account/<account_id>/service/baseURI")
 def all_services(account_id: str) -> Response:
     _account(account_id)
-    return json_response({"baseURIs": [_service_entry(account_id, s) for s in SERVICES]})
+    return json_response({"baseURIs": _all_service_entries(account_id)})
 
 
 @blueprint.get("/api/account/<account_id>/service/<service>/baseURI.json")
@@ -174,7 +179,7 @@ def agent_login(account_id: str) -> Response:
         namespace = current_namespace()
         account = _account(account_id)
         session, user = LoginService(namespace, account).login(body)
-        base_uris = [_service_entry(account_id, s) for s in SERVICES]
+        base_uris = _all_service_entries(account_id)
         answer = json_response(login_body(account, session, user, base_uris, namespace.clock.now()))
     # [I] the cookie name and attributes are not public; Secure only over TLS, so plain-http clients replay it
     answer.set_cookie(SESSION_COOKIE, session.session_id, path="/", httponly=True, secure=request.is_secure)
