@@ -131,7 +131,7 @@ def is_loopback(host: str) -> bool:
 
 
 def _walkthrough(seed: Seed, base_url: str) -> str:
-    """The seeded tenants, and a curl walk-through of LivePerson's unauthenticated flow."""
+    """The seeded tenants, and curl walk-throughs of Sunshine's users and LivePerson's unauthenticated flow."""
     lines = [f"messaging-auth-emulator {__version__} listening on {base_url}", ""]
     accounts = seed.liveperson.accounts if seed.liveperson else []
     for account in accounts:
@@ -143,6 +143,20 @@ def _walkthrough(seed: Seed, base_url: str) -> str:
             lines.append(f"  user {user.username} ({secret})")
         for app in account.apps:
             lines.append(f"  app client_id {app.client_id} client_secret {app.client_secret}")
+    apps = seed.sunshine.apps if seed.sunshine else []
+    for app in apps:
+        lines.append(f"Sunshine app {app.id}")
+        lines += [f"  key {key.id} secret {key.secret}" for key in app.keys]
+    if seed.sunshine:
+        lines += [f"Sunshine account key {key.id} secret {key.secret}" for key in seed.sunshine.account_keys]
+    if apps and apps[0].keys:
+        key = apps[0].keys[0]
+        lines += [
+            "",
+            "Sunshine walk-through (Basic with the app key):",
+            f"  curl -s -u {key.id}:{key.secret} -H 'Content-Type: application/json' -d '{{\"externalId\":\"ext-1\"}}' \"{base_url}/v2/apps/{apps[0].id}/users\"",
+            f"  curl -s -u {key.id}:{key.secret} \"{base_url}/v2/apps/{apps[0].id}/users/ext-1\"",
+        ]
     unauth = next(
         ((a.id, c.id) for a in accounts if a.has_feature("Messaging.Un_Auth_Messaging") for c in a.connectors if c.type == "unauthenticated"),
         None,

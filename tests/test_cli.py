@@ -193,6 +193,18 @@ def test_the_printed_curl_walkthrough_runs(serve: StartServer) -> None:
     assert authenticate(server.base_url, DEMO_ACCOUNT, DEMO_CONNECTOR, refreshed.strip()).status_code == 200
 
 
+@pytest.mark.skipif(not shutil.which("curl"), reason="the walk-through needs curl")
+def test_the_printed_sunshine_walkthrough_runs(serve: StartServer) -> None:
+    server = serve()
+    server.wait_for_line(re.compile(r"# refresh$"), time.monotonic() + STARTUP_SECONDS)  # the banner's last line
+    section = server.stdout().split("Sunshine walk-through (Basic with the app key):\n", 1)[1].split("\n\n", 1)[0]
+    script = "\n".join(line.strip() for line in section.splitlines() if line.strip())
+    run = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=STARTUP_SECONDS)
+    assert run.returncode == 0, run.stderr
+    created, fetched = json_documents(run.stdout)
+    assert created["user"]["externalId"] == "ext-1" and fetched == created
+
+
 def test_public_host_is_what_the_domain_api_hands_out(serve: StartServer) -> None:
     base_url = serve("--public-host", "example.test:9000").base_url
     assert idp_base_uri(base_url, DEMO_ACCOUNT) == "example.test:9000"
