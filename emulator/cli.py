@@ -7,6 +7,7 @@ import ipaddress
 import json
 import logging
 import os
+import ssl
 import sys
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -20,7 +21,8 @@ from .client import AppTransport, HttpTransport
 from .persistence import PeriodicSaver, StateFileError, restore_state, save_state
 from .scenarios import ScenarioError, ScenarioRunner, StepResult, load_scenario
 from .scenarios.junit import write_junit
-from .server import run_server
+from .server import run_server, run_tls_server
+from .tls import server_context, write_self_signed
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,6 +62,16 @@ def _parser() -> argparse.ArgumentParser:
         "--log-json", action=argparse.BooleanOptionalAction, default=_env("LOG_JSON", "false"),
         help="log one JSON object a line (time, level, logger, message) [EMULATOR_LOG_JSON]",
     )  # fmt: skip
+    serve.add_argument(
+        "--tls-self-signed", metavar="DIR", nargs="?", const=DEFAULT_TLS_DIR, default=_env("TLS_SELF_SIGNED"),
+        help=f"serve HTTPS with a fresh self-signed CA and a certificate for localhost, 127.0.0.1 and ::1, "
+        f"written to DIR (default ./{DEFAULT_TLS_DIR}); prints the CA to trust [EMULATOR_TLS_SELF_SIGNED]",
+    )  # fmt: skip
+    serve.add_argument(
+        "--tls-cert", metavar="PATH", default=_env("TLS_CERT"),
+        help="serve HTTPS with this PEM certificate (chain); needs --tls-key [EMULATOR_TLS_CERT]",
+    )  # fmt: skip
+    serve.add_argument("--tls-key", metavar="PATH", default=_env("TLS_KEY"), help="the PEM private key of --tls-cert [EMULATOR_TLS_KEY]")
     replay = commands.add_parser("replay", help="run scenario files; exit status 0 only if every step held")
     replay.add_argument("files", nargs="+", metavar="FILE", help="scenario files (YAML)")
     replay.add_argument("--target", metavar="URL", help="a running emulator (default: one in this process)")
@@ -69,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 ENV_PREFIX = "EMULATOR_"
+DEFAULT_TLS_DIR = "emulator-tls"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -206,6 +219,13 @@ def _serve(args: argparse.Namespace) -> int:
             "reset, rewrite or read the emulator's state; set --control-token (EMULATOR_CONTROL_TOKEN)",
             args.host or "(all interfaces)",
         )
+    tls_context = None
+    if args.tls_self_signed or args.tls_cert:
+        try:
+            tls_context, tls_lines = _tls_setup(args)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            print(f"messaging-auth-emulator: invalid TLS certificate or key: {exc}", file=sys.stderr)
+            return 2
     saver = PeriodicSaver(app, state_file, args.save_interval) if state_file and args.save_interval > 0 else None
 
     def announce(port: int) -> None:
@@ -216,12 +236,17 @@ def _serve(args: argparse.Namespace) -> int:
             f"save_interval={args.save_interval:g} control_token={'set' if args.control_token else 'unset'}",
             flush=True,
         )
-        print(_walkthrough(seed, f"http://{host}:{port}"), flush=True)
+        if tls_context is not None:
+            print("\n".join(tls_lines), flush=True)
+        print(_walkthrough(seed, f"{'https' if tls_context is not None else 'http'}://{host}:{port}"), flush=True)
         if saver is not None:
             saver.start()
 
     try:
-        run_server(app, args.host, args.port, on_ready=announce)
+        if tls_context is not None:
+            run_tls_server(app, args.host, args.port, tls_context, on_ready=announce)
+        else:
+            run_server(app, args.host, args.port, on_ready=announce)
     finally:
         if saver is not None:
             saver.stop()
@@ -233,6 +258,22 @@ def _serve(args: argparse.Namespace) -> int:
             return 1
         log.info("state saved to %s (%d namespaces)", state_file, saved)
     return 0
+
+
+def _tls_setup(args: argparse.Namespace) -> tuple[ssl.SSLContext, list[str]]:
+    """The TLS context of `serve --tls-self-signed` (certificates written first) or `--tls-cert/--tls-key`,
+    and the lines that tell a client what to trust."""
+    if args.tls_self_signed:
+        cert, key, ca = (path.resolve() for path in write_self_signed(args.tls_self_signed))
+        lines = [
+            f"tls: self-signed certificate {cert} key {key}",
+            f"trust this CA: NODE_EXTRA_CA_CERTS={ca}",
+            f"  (requests: verify={str(ca)!r} or REQUESTS_CA_BUNDLE={ca}; curl: --cacert {ca})",
+        ]
+    else:
+        cert, key = Path(args.tls_cert).resolve(), Path(args.tls_key).resolve()
+        lines = [f"tls: certificate {cert} key {key}"]
+    return server_context(cert, key), lines
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -261,6 +302,18 @@ def _print_step(step: StepResult) -> None:
             print(f"       {line}", flush=True)
 
 
+def _check_tls_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """`--tls-self-signed` or `--tls-cert` with `--tls-key`, not both; EMULATOR_TLS_SELF_SIGNED=true/false
+    turns the default folder on or off."""
+    self_signed = args.tls_self_signed
+    if isinstance(self_signed, str) and self_signed.strip().lower() in _TRUE | _FALSE:
+        args.tls_self_signed = DEFAULT_TLS_DIR if self_signed.strip().lower() in _TRUE else None
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together (EMULATOR_TLS_CERT, EMULATOR_TLS_KEY)")
+    if args.tls_cert and args.tls_self_signed:
+        parser.error("--tls-self-signed and --tls-cert/--tls-key exclude each other")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -268,4 +321,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.log_json = _flag(args.log_json)
         if args.log_json is None:
             parser.error(f"{ENV_PREFIX}LOG_JSON: expected true or false, got {os.environ[ENV_PREFIX + 'LOG_JSON']!r}")
+        _check_tls_options(parser, args)
     return _replay(args) if args.command == "replay" else _serve(args)

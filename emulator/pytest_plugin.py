@@ -16,12 +16,13 @@ from typing import Any, Iterator, Mapping
 import pytest
 
 from .app import create_app
-from .client import AppTransport, EmulatorClient, EmulatorError, HttpTransport, Reply, Transport
+from .client import AppTransport, EmulatorClient, EmulatorError, HttpTransport, Reply, Transport, _cookieless_session
 from .config import EmulatorConfig
 from .providers.liveperson.models import Account
 from .providers.sunshine.auth import sign_jwt
 from .scenarios import ScenarioError, ScenarioResult, ScenarioRunner, load_scenario
-from .server import BackgroundServer
+from .server import BackgroundServer, BackgroundTlsServer
+from .tls import write_self_signed
 from .web import NAMESPACE_HEADER
 
 TIME_MARKER = "emulator_time"
@@ -195,6 +196,40 @@ def emulator_server(emulator_server_url: str, request: pytest.FixtureRequest) ->
     """The session's HTTP emulator, with a fresh namespace for this test; `base_url` for your client."""
     transport = HttpTransport(emulator_server_url)
     with emulator_namespace(transport, emulator_server_url, _test_setup(request)) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def _emulator_tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """(cert, key, CA) written once per session and xdist worker."""
+    return write_self_signed(tmp_path_factory.mktemp("emulator-tls"))
+
+
+@pytest.fixture(scope="session")
+def emulator_tls_ca(_emulator_tls_files: tuple[Path, Path, Path]) -> str:
+    """Path of the CA certificate that signed the TLS emulator's certificate: `verify=` for requests,
+    NODE_EXTRA_CA_CERTS for Node clients."""
+    return str(_emulator_tls_files[2])
+
+
+@pytest.fixture(scope="session")
+def emulator_tls_server_url(emulator_config: EmulatorConfig, _emulator_tls_files: tuple[Path, Path, Path]) -> Iterator[str]:
+    """Base URL (https://127.0.0.1:PORT) of a real HTTPS emulator, one per session and xdist worker;
+    its certificate (localhost, 127.0.0.1, ::1) is signed by `emulator_tls_ca`."""
+    cert, key, _ = _emulator_tls_files
+    with BackgroundTlsServer(create_app(emulator_config), str(cert), str(key)) as server:
+        yield server.url
+
+
+@pytest.fixture
+def emulator_tls_server(emulator_tls_server_url: str, emulator_tls_ca: str, request: pytest.FixtureRequest) -> Iterator[EmulatorHandle]:
+    """`emulator_server` over HTTPS: the session's TLS emulator with a fresh namespace for this test; its
+    transport trusts `emulator_tls_ca` (whatever REQUESTS_CA_BUNDLE says)."""
+    session = _cookieless_session()
+    session.verify = emulator_tls_ca
+    session.trust_env = False  # else REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE win over session.verify
+    transport = HttpTransport(emulator_tls_server_url, session=session)
+    with emulator_namespace(transport, emulator_tls_server_url, _test_setup(request)) as handle:
         yield handle
 
 

@@ -1,9 +1,11 @@
-"""Serving the app on waitress, in the foreground (CLI) or on a background thread (tests)."""
+"""Serving the app on waitress, in the foreground (CLI) or on a background thread (tests); over TLS on
+Werkzeug's threaded server (waitress has no TLS)."""
 
 from __future__ import annotations
 
 import signal
 import socket
+import ssl
 import struct
 import threading
 from io import BytesIO
@@ -14,9 +16,11 @@ from waitress.parser import HTTPRequestParser
 from waitress.server import create_server
 from waitress.task import ErrorTask, WSGITask
 from waitress.utilities import RequestEntityTooLarge, RequestHeaderFieldsTooLarge
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .core.faults import ABORT_KEY
 from .fault_injection import Abort
+from .tls import server_context
 from .web import BODY_REFUSED_KEY, Runtime, body_limit_of_path
 
 DEFAULT_THREADS = 8
@@ -214,3 +218,129 @@ def _stop_on_sigterm() -> Any:
     if threading.current_thread() is not threading.main_thread():
         return None
     return signal.signal(signal.SIGTERM, _interrupt)
+
+
+# --- TLS: Werkzeug's threaded server (waitress has no TLS) ----------------------------------------------
+
+
+TLS_HANDSHAKE_SECONDS = 10.0  # a connection that has not finished its handshake by then is closed
+
+
+class _Dropped(ConnectionAbortedError):
+    """Raised by `_dropping_aborts` so that Werkzeug writes nothing and ends the connection."""
+
+
+def _dropping_aborts(app: Any) -> Any:
+    """The app, for Werkzeug: a response marked ABORT_KEY is never written; the connection is dropped
+    instead, as FaultAwareTask does on waitress (reset and hang: RST via SO_LINGER 0; empty: close)."""
+
+    def wsgi(environ: dict, start_response: Any) -> Any:
+        result = app(environ, start_response)  # Werkzeug writes nothing before the first body chunk
+        abort: Abort | None = environ.get(ABORT_KEY)
+        if abort is None:
+            return result
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+        if abort.kind == "hang" and abort.released is not None:
+            abort.released.wait(abort.hold_seconds)  # this connection's thread waits; the others serve on
+        if abort.kind in ("reset", "hang"):
+            sock = environ["werkzeug.socket"]
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        raise _Dropped(abort.kind)
+
+    return wsgi
+
+
+class _TlsRequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler with the TLS handshake in the connection's own thread (Werkzeug would run it
+    in the accept loop, where one silent client stalls every other), no access log (as waitress), and
+    the fault aborts of `_dropping_aborts`."""
+
+    def setup(self) -> None:
+        context: ssl.SSLContext = self.server.ssl_context  # type: ignore[assignment]
+        self.request = context.wrap_socket(self.request, server_side=True, do_handshake_on_connect=False)
+        super().setup()
+
+    def handle(self) -> None:
+        try:
+            self.connection.settimeout(TLS_HANDSHAKE_SECONDS)
+            self.connection.do_handshake()
+            self.connection.settimeout(None)
+        except (OSError, ValueError):  # a client that does not trust the certificate, plain HTTP, a port scan
+            return
+        super().handle()
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.connection.close()  # the TLS socket: the server only knows the plain one, now detached
+
+    def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
+        if isinstance(error, _Dropped):
+            self.close_connection = True
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+def _create_tls_server(app: Any, host: str, port: int, context: ssl.SSLContext) -> BaseWSGIServer:
+    server = make_server(host, port, _dropping_aborts(app), threaded=True, request_handler=_TlsRequestHandler)
+    server.ssl_context = context  # set after binding: the handler wraps each connection (see above)
+    return server
+
+
+class BackgroundTlsServer:
+    """BackgroundServer over HTTPS: `with BackgroundTlsServer(app, cert, key) as server: server.url`.
+    Werkzeug's threaded server (a thread per connection); `context` may replace cert and key."""
+
+    def __init__(
+        self, app: Any, cert_path: str | None = None, key_path: str | None = None, host: str = "127.0.0.1",
+        port: int = 0, context: ssl.SSLContext | None = None,
+    ) -> None:  # fmt: skip
+        if context is None:
+            if cert_path is None or key_path is None:
+                raise ValueError("BackgroundTlsServer needs cert_path and key_path, or a context")
+            context = server_context(cert_path, key_path)
+        self._server = _create_tls_server(app, host, port, context)
+        self.host = host
+        self.port = int(self._server.server_port)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"emulator-tls-server-{self.port}", daemon=True)  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"https://{host}:{self.port}"
+
+    def start(self) -> "BackgroundTlsServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+        self._server.server_close()
+
+    def __enter__(self) -> "BackgroundTlsServer":
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def run_tls_server(app: Any, host: str, port: int, context: ssl.SSLContext, on_ready: Any = None) -> None:
+    """run_server over HTTPS on Werkzeug's threaded server: until Ctrl-C or SIGTERM, then return."""
+    server = _create_tls_server(app, host, port, context)
+    previous = _stop_on_sigterm()
+    try:
+        if on_ready is not None:
+            on_ready(int(server.server_port))
+        server.serve_forever(poll_interval=0.2)  # ends on KeyboardInterrupt, closing the socket
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,98 @@
+"""Certificates for serving the emulator over TLS: a self-signed CA and a server certificate it signs.
+
+Clients that hard-code `https://` (LivePerson's node-agent-sdk) trust the CA through
+`NODE_EXTRA_CA_CERTS=ca.pem`; `requests` through `verify="ca.pem"`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import ssl
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .core.clock import Clock
+
+CERT_FILE = "server.pem"
+KEY_FILE = "server-key.pem"
+CA_FILE = "ca.pem"
+SERVER_NAMES = ("localhost",)
+SERVER_ADDRESSES = ("127.0.0.1", "::1")
+VALIDITY = timedelta(days=365)  # wall clock: certificates never follow the emulator's clock
+BACKDATE = timedelta(minutes=5)  # tolerate a client clock slightly behind
+
+
+def write_self_signed(folder: str | os.PathLike[str], now: datetime | None = None) -> tuple[Path, Path, Path]:
+    """Write a fresh CA (`ca.pem`) and a server certificate it signs (`server.pem`, key `server-key.pem`)
+    for localhost, 127.0.0.1 and ::1 into `folder` (created if missing); (cert_path, key_path, ca_path).
+    The keys are EC P-256; the private key file is readable by its owner only. Files there are replaced.
+    Valid from `now` (default: the wall clock, never an emulator's moved clock) for VALIDITY."""
+    root = Path(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    if now is None:
+        now = datetime.fromtimestamp(Clock().now(), timezone.utc)  # a fresh Clock is the wall clock
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "messaging-auth-emulator test CA")])
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(now + VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )  # key_cert_sign, crl_sign
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    names = [x509.DNSName(name) for name in SERVER_NAMES] + [x509.IPAddress(ipaddress.ip_address(a)) for a in SERVER_ADDRESSES]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(now + VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True
+        )  # digital_signature, key_encipherment
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert_path, key_path, ca_path = root / CERT_FILE, root / KEY_FILE, root / CA_FILE
+    pem = serialization.Encoding.PEM
+    ca_path.write_bytes(ca_cert.public_bytes(pem))
+    cert_path.write_bytes(cert.public_bytes(pem) + ca_cert.public_bytes(pem))  # the chain, leaf first
+    _write_private(key_path, key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return cert_path, key_path, ca_path
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+
+
+def server_context(cert_path: str | os.PathLike[str], key_path: str | os.PathLike[str]) -> ssl.SSLContext:
+    """A server-side TLS context (TLS 1.2 or later) with this certificate (chain) and key; raises
+    OSError / ssl.SSLError when the files are missing or do not match."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(cert_path), str(key_path))
+    return context
