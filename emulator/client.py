@@ -52,7 +52,7 @@ class HttpTransport:
 
     def __init__(self, base_url: str, session: requests.Session | None = None, timeout: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._session = session or _cookieless_session()
+        self._session = session or cookieless_session()
         self._timeout = timeout
 
     def send(self, method, path, *, params=None, json=None, data=None, headers=None, timeout=None) -> Reply:
@@ -63,7 +63,7 @@ class HttpTransport:
         return Reply(response.status_code, response.headers, response.content)
 
 
-def _cookieless_session() -> requests.Session:
+def cookieless_session() -> requests.Session:
     session = requests.Session()
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))  # stores no cookie
     return session

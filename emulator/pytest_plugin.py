@@ -16,7 +16,7 @@ from typing import Any, Iterator, Mapping
 import pytest
 
 from .app import create_app
-from .client import AppTransport, EmulatorClient, EmulatorError, HttpTransport, Reply, Transport, _cookieless_session
+from .client import AppTransport, EmulatorClient, EmulatorError, HttpTransport, Reply, Transport, cookieless_session
 from .config import EmulatorConfig
 from .providers.liveperson.models import Account
 from .providers.sunshine.auth import sign_jwt
@@ -225,7 +225,7 @@ def emulator_tls_server_url(emulator_config: EmulatorConfig, _emulator_tls_files
 def emulator_tls_server(emulator_tls_server_url: str, emulator_tls_ca: str, request: pytest.FixtureRequest) -> Iterator[EmulatorHandle]:
     """`emulator_server` over HTTPS: the session's TLS emulator with a fresh namespace for this test; its
     transport trusts `emulator_tls_ca` (whatever REQUESTS_CA_BUNDLE says)."""
-    session = _cookieless_session()
+    session = cookieless_session()
     session.verify = emulator_tls_ca
     session.trust_env = False  # else REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE win over session.verify
     transport = HttpTransport(emulator_tls_server_url, session=session)
