@@ -7,12 +7,13 @@ from .identity import KEY_SLOTS, SELECTOR_KEYS, selector_subjects
 from .models import LivePersonState
 from .routes import PROVIDER, blueprint
 from . import sentinel_routes  # noqa: F401  (registers the Sentinel and ConsumerJWS routes on the blueprint)
+from . import agent_ws  # noqa: F401  (registers the agent WebSocket on the blueprint)
 
 SPEC = ProviderSpec(
     name=PROVIDER,
     blueprint=blueprint,
     tenants_of_request=url_tenant("account_id"),
-    path_prefixes=("/api/account/", "/csdr/", "/sentinel/"),
+    path_prefixes=("/api/account/", "/csdr/", "/sentinel/", "/ws_api/"),
     http_error=http_error,
     state_type=StateType(PROVIDER, LivePersonState, LivePersonState.restore, KEY_SLOTS),
     tenant_key="account",
