@@ -613,13 +613,19 @@ def serialisable(data: Any) -> Any:
     return data
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def bench_arguments(doc: str | None, argv: list[str] | None) -> argparse.Namespace:
+    """`--rounds N --json PATH`, the options every benchmark of this folder takes."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds to run (at least 3 for comparisons; default 3)")
     parser.add_argument("--json", metavar="PATH", help="also write the figures and per-round data as JSON")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = bench_arguments(__doc__, argv)
 
     started = time.perf_counter()
     app = create_app(EmulatorConfig())  # the session app, shared by every round as by a test session

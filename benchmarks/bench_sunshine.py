@@ -24,7 +24,6 @@ Not part of the test suite (pytest collects only `tests/`).
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import secrets
@@ -41,6 +40,7 @@ from bench_foundation import (  # also puts the repository on sys.path when need
     Pair,
     Run,
     Stats,
+    bench_arguments,
     environment,
     figure,
     measure_interleaved,
@@ -237,12 +237,7 @@ def one_round(prepared: Setup) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3, help="rounds to run (at least 3 for comparisons; default 3)")
-    parser.add_argument("--json", metavar="PATH", help="also write the figures and per-round data as JSON")
-    args = parser.parse_args(argv)
-    if args.rounds < 1:
-        parser.error("--rounds must be at least 1")
+    args = bench_arguments(__doc__, argv)
 
     started = time.perf_counter()
     emulator = create_app(EmulatorConfig())  # the session app, shared by every round as by a test session

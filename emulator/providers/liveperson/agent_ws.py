@@ -127,7 +127,10 @@ def agent_socket(ws, account_id: str, bearer: str) -> None:
             return
         if isinstance(frame, bytes):
             frame = frame.decode("utf-8", "replace")
-        ws.send(json.dumps(answer(frame)))
+        try:
+            ws.send(json.dumps(answer(frame)))
+        except OSError:  # the peer went away mid-send (ssl.SSLEOFError and kin): nothing left to answer
+            return
 
 
 def _close(ws, code: int) -> None:
