@@ -63,6 +63,19 @@ def selector_subjects(selector: Mapping[str, str]) -> list[str]:
     raise ValueError("name an account or a consumer")
 
 
+def verify_lp_consumer_jwt(namespace: Namespace, account: Account, token: object) -> dict:
+    """The claims of an LP consumer JWT of `account` (TokenError otherwise): our key (kid 00001), `aud`
+    `acc:{account}`, `iss` the IDP, a string `sub`, unexpired on the namespace's clock, no lifecycle override."""
+    now = namespace.clock.now()
+    claims = namespace.keys.verify(
+        CONSUMER_JWT_SLOT.name, token, now, audience=audience(account.id), issuer=IDP_ISSUER, required=("exp", "iat", "sub")
+    )
+    if not isinstance(claims["sub"], str) or not claims["sub"]:
+        raise TokenError(TokenError.MISSING_CLAIM, "sub")
+    namespace.tokens.check(token, now)  # type: ignore[arg-type]  # verify() accepted only a string
+    return claims
+
+
 class ConsumerIdentity:
     """The IDP's rules for one account, on the namespace's clock and keys."""
 

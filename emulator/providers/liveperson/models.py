@@ -11,6 +11,9 @@ from ...core.clock import parse_duration
 from ...core.validation import check_filed_by_id
 
 UNAUTH_MESSAGING = "Messaging.Un_Auth_Messaging"
+ASYNC_MESSAGING = "Common.Async_Messaging"  # [C] step-up requirement
+IDENTITY_ONLY = "Shark.Consumer_Journey_Identity_Only_Support"  # [C] step-up requirement
+STEP_UP_FEATURES = (ASYNC_MESSAGING, UNAUTH_MESSAGING, IDENTITY_ONLY)
 BOT_USER_TYPE = "Common.User_Type_Bot"  # [I] the feature "User Type — Bot" that API-key logins need; name chosen
 MAX_SESSIONS = 1_000  # [I] login sessions an account keeps; a login past it drops the least recently used
 
@@ -106,10 +109,46 @@ class App(_Model):
     client_secret: str = Field(min_length=1)
 
 
+ConsumerKind = Literal["anonymous", "signup", "external", "authenticated"]
+
+
 class Consumer(_Model):
+    """A consumer the IDP has seen. `external`: a Connector API consumer (ConsumerJWS); `authenticated`: a
+    brand-authenticated consumer, with the brand's claims in `ext` (`lp.ext`) and `profile`."""
+
     consumer_id: str
-    kind: Literal["anonymous", "signup"]
+    kind: ConsumerKind
     first_seen: float
+    ext: dict | None = None  # authenticated: `{"sub", "iss"[, "lp_sdes"]}` as in the LP JWT's `lp.ext`
+    profile: dict = {}  # standard claims (given_name, ...) and `lp_sdes`, from the brand JWT or SetUserProfile
+
+
+class MessagingEvent(_Model):
+    """One published event of a conversation, at its sequence (0, 1, 2, ... without gaps)."""
+
+    sequence: int = Field(ge=0)
+    originator_id: str
+    role: Literal["CONSUMER", "ASSIGNED_AGENT"]
+    event: dict  # as published: ContentEvent, RichContentEvent or AcceptStatusEvent
+    server_timestamp: int  # milliseconds on the emulator's clock
+
+
+class Conversation(_Model):
+    """A messaging conversation of one consumer (its owner changes once, at step-up)."""
+
+    id: str
+    consumer_id: str
+    state: Literal["OPEN", "CLOSE"] = "OPEN"
+    started_at: float
+    ended_at: float | None = None
+    close_reason: Literal["CONSUMER", "AGENT", "SYSTEM"] | None = None
+    skill_id: str = "-1"
+    context: dict = {}
+    campaign: dict = {}
+    agent_ids: list[str] = []  # agents (user ids) that published into it, in order
+    events: list[MessagingEvent] = []
+    stepped_up_from: str | None = None  # the unauthenticated consumer it belonged to before step-up
+    stepped_up_at: float | None = None
 
 
 class Account(_Model):
@@ -121,6 +160,7 @@ class Account(_Model):
     users: list[User] = []
     apps: list[App] = []
     consumers: dict[str, Consumer] = {}
+    conversations: dict[str, Conversation] = {}  # by id
     sessions: dict[str, AgentSession] = Field(default={}, max_length=MAX_SESSIONS)  # Login Service sessions by id
     last_logins: dict[str, float] = {}  # username -> time of the user's latest login, for login_min_interval
 
@@ -145,9 +185,13 @@ class Account(_Model):
     def connector(self, connector_id: str) -> Connector | None:
         return next((c for c in self.connectors if c.id == connector_id), None)
 
-    def remember_consumer(self, consumer_id: str, kind: Literal["anonymous", "signup"], now: float) -> None:
+    def remember_consumer(self, consumer_id: str, kind: ConsumerKind, now: float) -> Consumer:
         if consumer_id not in self.consumers:
             self.consumers[consumer_id] = Consumer(consumer_id=consumer_id, kind=kind, first_seen=now)
+        return self.consumers[consumer_id]
+
+    def step_up_enabled(self) -> bool:
+        return all(self.has_feature(feature) for feature in STEP_UP_FEATURES)
 
 
 class LivePersonSeed(_Model):
@@ -177,6 +221,7 @@ class LivePersonState(_Model):
         for account in self.accounts.values():
             check_filed_by_id(account.consumers, lambda consumer: consumer.consumer_id, "consumer")
             check_filed_by_id(account.sessions, lambda session: session.session_id, "session")
+            check_filed_by_id(account.conversations, lambda conversation: conversation.id, "conversation")
         return self
 
     def tenant_ids(self) -> Iterable[str]:

@@ -1,0 +1,261 @@
+"""LivePerson messaging conversations: the rules every surface shares (Connector API, consumer and agent
+WebSockets, step-up), on the namespace's clock. Reference: liveperson.md sections 6.2 to 6.6 and 7.
+
+A surface parses its request, calls `Conversations` under the store lock, answers, and then hands the
+`changes` it collected to `notifications.dispatch` (outside the lock) so that subscribed sockets get pushes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from ...core.store import Namespace
+from .models import Account, Consumer, Conversation, MessagingEvent
+
+CONSUMER = "CONSUMER"
+AGENT = "ASSIGNED_AGENT"
+CONTENT_EVENT = "ContentEvent"
+RICH_CONTENT_EVENT = "RichContentEvent"
+CHAT_STATE_EVENT = "ChatStateEvent"
+ACCEPT_STATUS_EVENT = "AcceptStatusEvent"
+CHAT_STATES = ("ACTIVE", "INACTIVE", "GONE", "COMPOSING", "PAUSE")  # [C] section 6.3
+ACCEPT_STATUSES = ("ACCEPT", "READ", "ACCESS", "NACK", "ACTION")  # [C] section 6.3
+MAX_MESSAGE_CHARACTERS = 10_000  # [I] LivePerson's limit on a text message is not public
+# [I] LivePerson keeps one open messaging conversation per consumer: a second request is refused
+ALREADY_OPEN = "consumer already has an open conversation"
+
+
+class MessagingError(Exception):
+    """A refused messaging request; each surface answers it in its own shape (`code` is an HTTP status)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a socket may be told about: a conversation changed, and the event published into it, if any.
+    Snapshots, taken under the store lock, so pushes never read live state."""
+
+    namespace: str
+    account_id: str
+    conversation: dict  # `conversation_details`
+    consumer_ids: tuple[str, ...]  # consumers that may see it (the owner; at step-up also the previous owner)
+    event: dict | None = None  # `event_change` of a published event
+    transient: bool = False  # a ChatStateEvent: pushed, never stored
+
+
+class Conversations:
+    """The messaging rules of one account."""
+
+    def __init__(self, namespace: Namespace, account: Account) -> None:
+        self._namespace = namespace
+        self._account = account
+        self._now = namespace.clock.now()
+        self.changes: list[Change] = []
+
+    # --- reads ---------------------------------------------------------------------------------------
+
+    def get(self, conversation_id: object) -> Conversation:
+        conversation = self._account.conversations.get(conversation_id) if isinstance(conversation_id, str) else None
+        if conversation is None:
+            raise MessagingError(404, f"conversation {conversation_id} not found")  # [I]
+        return conversation
+
+    def of_consumer(self, consumer_id: str) -> list[Conversation]:
+        """The consumer's conversations, oldest first."""
+        return [c for c in self._account.conversations.values() if c.consumer_id == consumer_id]
+
+    def open_of(self, consumer_id: str) -> Conversation | None:
+        return next((c for c in self.of_consumer(consumer_id) if c.state == "OPEN"), None)
+
+    def owned_by(self, conversation_id: object, consumer_id: str) -> Conversation:
+        """A consumer's own conversation; another consumer's is refused as if it did not exist. [I]"""
+        conversation = self.get(conversation_id)
+        if conversation.consumer_id != consumer_id:
+            raise MessagingError(404, f"conversation {conversation_id} not found")
+        return conversation
+
+    # --- writes --------------------------------------------------------------------------------------
+
+    def set_profile(self, consumer: Consumer, body: object) -> None:
+        """`userprofile.SetUserProfile`: `{}` or `{"authenticatedData": {"lp_sdes": [...]}}`, merged into the profile."""
+        if not isinstance(body, dict):
+            raise MessagingError(400, "body must be an object")
+        data = body.get("authenticatedData", {})
+        if not isinstance(data, dict):
+            raise MessagingError(400, "authenticatedData must be an object")
+        sdes = data.get("lp_sdes", [])
+        if not isinstance(sdes, list) or not all(isinstance(sde, dict) and isinstance(sde.get("type"), str) for sde in sdes):
+            raise MessagingError(400, "lp_sdes must be a list of objects with a type")
+        if sdes:
+            consumer.profile = {**consumer.profile, "lp_sdes": sdes}
+
+    def request_conversation(self, consumer_id: str, body: object) -> Conversation:
+        """`cm.ConsumerRequestConversation`: a new open conversation for the consumer."""
+        if not isinstance(body, dict):
+            raise MessagingError(400, "body must be an object")
+        brand_id = body.get("brandId", self._account.id)
+        if brand_id != self._account.id:
+            raise MessagingError(400, f"brandId {brand_id} is not this account")  # [I]
+        skill_id = body.get("skillId", "-1")
+        if isinstance(skill_id, int) and not isinstance(skill_id, bool):
+            skill_id = str(skill_id)
+        if not isinstance(skill_id, str):
+            raise MessagingError(400, "skillId must be a string")
+        context = body.get("conversationContext", {})
+        campaign = body.get("campaignInfo", {})
+        if not isinstance(context, dict) or not isinstance(campaign, dict):
+            raise MessagingError(400, "conversationContext and campaignInfo must be objects")
+        if self.open_of(consumer_id) is not None:
+            raise MessagingError(400, ALREADY_OPEN)
+        conversation = Conversation(
+            id=str(uuid.uuid4()), consumer_id=consumer_id, started_at=self._now, skill_id=skill_id,
+            context=context, campaign=campaign,
+        )  # fmt: skip
+        self._account.conversations[conversation.id] = conversation
+        self._changed(conversation)
+        return conversation
+
+    def publish(self, conversation: Conversation, originator_id: str, role: str, event: object) -> int | None:
+        """`ms.PublishEvent` into an open conversation: the event's sequence (None for a ChatStateEvent)."""
+        checked = check_event(event, conversation)
+        if conversation.state != "OPEN":
+            raise MessagingError(400, f"conversation {conversation.id} is closed")  # [I] the text is not public
+        now_ms = int(self._now * 1000)
+        if checked["type"] == CHAT_STATE_EVENT:  # [I] typing states are pushed to subscribers, never stored
+            transient = MessagingEvent(sequence=0, originator_id=originator_id, role=role, event=checked, server_timestamp=now_ms)
+            self._changed(conversation, event_change(conversation, transient, sequence=-1), transient=True)
+            return None
+        if role == AGENT and originator_id not in conversation.agent_ids:
+            conversation.agent_ids.append(originator_id)
+        stored = MessagingEvent(
+            sequence=len(conversation.events), originator_id=originator_id, role=role, event=checked,
+            server_timestamp=now_ms,
+        )  # fmt: skip
+        conversation.events.append(stored)
+        self._changed(conversation, event_change(conversation, stored))
+        return stored.sequence
+
+    def close(self, conversation: Conversation, role: str) -> None:
+        """`cm.UpdateConversationField` with `ConversationStateField` CLOSE (role CONSUMER, ASSIGNED_AGENT, or
+        SYSTEM for the emulator's own closes); closing twice is refused. [I]"""
+        if conversation.state != "OPEN":
+            raise MessagingError(400, f"conversation {conversation.id} is already closed")
+        conversation.state = "CLOSE"
+        conversation.ended_at = self._now
+        conversation.close_reason = {CONSUMER: "CONSUMER", AGENT: "AGENT"}.get(role, "SYSTEM")
+        self._changed(conversation)
+
+    def move_to(self, conversation: Conversation, consumer_id: str) -> None:
+        """Step-up: the conversation now belongs to `consumer_id`, with every event and sequence kept."""
+        previous = conversation.consumer_id
+        conversation.consumer_id = consumer_id
+        conversation.stepped_up_from = previous
+        conversation.stepped_up_at = self._now
+        self._changed(conversation, extra_consumers=(previous,))
+
+    def _changed(self, conversation: Conversation, event: dict | None = None, transient: bool = False,
+                 extra_consumers: tuple[str, ...] = ()) -> None:  # fmt: skip
+        self.changes.append(Change(
+            namespace=self._namespace.name, account_id=self._account.id,
+            conversation=conversation_details(self._account, conversation),
+            consumer_ids=(conversation.consumer_id, *extra_consumers), event=event, transient=transient,
+        ))  # fmt: skip
+
+
+def check_event(event: object, conversation: Conversation) -> dict:
+    """A publishable event, or MessagingError 400 naming what is wrong."""
+    if not isinstance(event, dict):
+        raise MessagingError(400, "event must be an object")
+    kind = event.get("type")
+    if kind == CONTENT_EVENT:
+        message = event.get("message")
+        if not isinstance(message, str):
+            raise MessagingError(400, "ContentEvent.message must be a string")
+        if len(message) > MAX_MESSAGE_CHARACTERS:
+            raise MessagingError(400, f"ContentEvent.message is longer than {MAX_MESSAGE_CHARACTERS} characters")
+        content_type = event.get("contentType", "text/plain")
+        if not isinstance(content_type, str):
+            raise MessagingError(400, "ContentEvent.contentType must be a string")
+        return {"type": kind, "contentType": content_type, "message": message}
+    if kind == RICH_CONTENT_EVENT:
+        if not isinstance(event.get("content"), dict):
+            raise MessagingError(400, "RichContentEvent.content must be an object")
+        return {"type": kind, "content": event["content"]}
+    if kind == CHAT_STATE_EVENT:
+        if event.get("chatState") not in CHAT_STATES:
+            raise MessagingError(400, f"ChatStateEvent.chatState must be one of {', '.join(CHAT_STATES)}")
+        return {"type": kind, "chatState": event["chatState"]}
+    if kind == ACCEPT_STATUS_EVENT:
+        if event.get("status") not in ACCEPT_STATUSES:
+            raise MessagingError(400, f"AcceptStatusEvent.status must be one of {', '.join(ACCEPT_STATUSES)}")
+        sequences = event.get("sequenceList")
+        last = len(conversation.events) - 1
+        if not isinstance(sequences, list) or not sequences or not all(
+            isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= last for s in sequences
+        ):
+            raise MessagingError(400, "AcceptStatusEvent.sequenceList must list sequences of the conversation")
+        return {"type": kind, "status": event["status"], "sequenceList": sequences}
+    raise MessagingError(400, f"unknown event type: {kind}")
+
+
+def conversation_details(account: Account, conversation: Conversation) -> dict:
+    """The conversation as the socket notifications describe it ([CC] the `conversationDetails` of an
+    ExConversationChangeNotification; `stepUp` and `authenticated` are the emulator's [I])."""
+    consumer = account.consumers.get(conversation.consumer_id)
+    authenticated = consumer is not None and consumer.kind == "authenticated"
+    participants = [{"id": conversation.consumer_id, "role": CONSUMER}]
+    participants += [{"id": agent, "role": AGENT} for agent in conversation.agent_ids]
+    details = {
+        "convId": conversation.id,
+        "brandId": account.id,
+        "skillId": conversation.skill_id,
+        "state": conversation.state,
+        "stage": conversation.state,
+        "startTs": int(conversation.started_at * 1000),
+        "endTs": int(conversation.ended_at * 1000) if conversation.ended_at is not None else -1,
+        "closeReason": conversation.close_reason,
+        "participants": participants,
+        "dialogs": [{"dialogId": conversation.id, "dialogType": "MAIN", "channelType": "MESSAGING",
+                     "state": conversation.state}],  # fmt: skip
+        "context": conversation.context,
+        "lastSequence": len(conversation.events) - 1,
+        "authenticated": authenticated,
+        "consumerProfile": consumer_profile(consumer) if consumer is not None else {},
+        "stepUp": None if conversation.stepped_up_from is None else {
+            "fromConsumerId": conversation.stepped_up_from, "at": int((conversation.stepped_up_at or 0) * 1000),
+        },
+    }  # fmt: skip
+    return details
+
+
+def consumer_profile(consumer: Consumer) -> dict:
+    """What an agent sees of a consumer (`.ams.userprofile.GetUserProfile`, conversation details). [I]"""
+    return {
+        "consumerId": consumer.consumer_id,
+        "authenticated": consumer.kind == "authenticated",
+        "ext": consumer.ext,
+        **consumer.profile,
+    }
+
+
+def event_change(conversation: Conversation, stored: MessagingEvent, sequence: int | None = None) -> dict:
+    """One `changes` entry of an `ms.MessagingEventNotification` ([C] section 6.5)."""
+    return {
+        "sequence": stored.sequence if sequence is None else sequence,
+        "originatorId": stored.originator_id,
+        "originatorMetadata": {"id": stored.originator_id, "role": stored.role},
+        "serverTimestamp": stored.server_timestamp,
+        "event": stored.event,
+        "conversationId": conversation.id,
+        "dialogId": conversation.id,
+    }
+
+
+def history(conversation: Conversation) -> list[dict]:
+    """Every stored event of the conversation, as notification changes, in sequence order."""
+    return [event_change(conversation, stored) for stored in conversation.events]
