@@ -8,6 +8,9 @@ from .models import LivePersonState
 from .routes import PROVIDER, blueprint
 from . import sentinel_routes  # noqa: F401  (registers the Sentinel and ConsumerJWS routes on the blueprint)
 from . import agent_ws  # noqa: F401  (registers the agent WebSocket on the blueprint)
+from . import brand_routes  # noqa: F401  (registers the brand authorization server's routes)
+from . import connector_api  # noqa: F401  (registers the Connector API routes)
+from . import consumer_ws  # noqa: F401  (registers the consumer WebSocket)
 
 SPEC = ProviderSpec(
     name=PROVIDER,

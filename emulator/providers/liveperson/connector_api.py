@@ -1,0 +1,1 @@
+"""LivePerson Connector API (asyncMessagingEnt): conversation and send, with AppJWT + X-LP-ON-BEHALF ConsumerJWS."""
