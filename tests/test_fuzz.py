@@ -233,7 +233,16 @@ LP_GET_ROUTES = (
     Route("GET", "/csdr/account/{a}/service/{s}/baseURI.lpCsds", {"cb": "lpCb12345"}),
     CONNECTORS,
 )
-LP_ROUTES = (*LP_GET_ROUTES, AUTHORIZE, AUTHENTICATE, SIGNUP)
+LOGIN_SERVICE_ROUTES = (
+    Route("POST", "/api/account/{a}/login", {"v": "1.3"}),
+    Route("POST", "/api/account/{a}/refresh"),
+    Route("POST", "/api/account/{a}/logout"),
+)
+APP_CREDENTIAL_ROUTES = (
+    Route("POST", "/sentinel/api/account/{a}/app/token", {"v": "1.0", "grant_type": "client_credentials"}),
+    Route("POST", "/api/account/{a}/consumer", {"v": "1.0"}),
+)
+LP_ROUTES = (*LP_GET_ROUTES, AUTHORIZE, AUTHENTICATE, SIGNUP, *LOGIN_SERVICE_ROUTES, *APP_CREDENTIAL_ROUTES)
 CONTROL_ROUTES = tuple(
     Route(method, CONTROL + tail)
     for method, tail in (
