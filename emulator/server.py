@@ -20,6 +20,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .core.faults import ABORT_KEY
 from .fault_injection import Abort
+from .serialized_socket import SerializedTlsSocket
 from .tls import server_context
 from .web import BODY_REFUSED_KEY, Runtime, body_limit_of_path
 
@@ -270,6 +271,11 @@ class _TlsRequestHandler(WSGIRequestHandler):
         except (OSError, ValueError):  # a client that does not trust the certificate, plain HTTP, a port scan
             return
         super().handle()
+
+    def make_environ(self) -> dict:
+        environ = super().make_environ()
+        environ["werkzeug.socket"] = SerializedTlsSocket(self.connection)  # a WebSocket reads and writes at once
+        return environ
 
     def finish(self) -> None:
         try:
