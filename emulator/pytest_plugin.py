@@ -31,6 +31,7 @@ ACCOUNT_MARKER = "lp_account"
 SCENARIO_MARKER = "emulator_scenario"
 SCENARIO_FOLDERS = "emulator_scenarios"
 _SESSION_APP = pytest.StashKey[Any]()
+pytest_plugins = ["emulator.plugin_liveperson_consumers", "emulator.plugin_liveperson_conversations"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -261,6 +261,7 @@ class _TlsRequestHandler(WSGIRequestHandler):
     def setup(self) -> None:
         context: ssl.SSLContext = self.server.ssl_context  # type: ignore[assignment]
         self.request = context.wrap_socket(self.request, server_side=True, do_handshake_on_connect=False)
+        self.shared_socket = SerializedTlsSocket(self.request)
         super().setup()
 
     def handle(self) -> None:
@@ -274,14 +275,16 @@ class _TlsRequestHandler(WSGIRequestHandler):
 
     def make_environ(self) -> dict:
         environ = super().make_environ()
-        environ["werkzeug.socket"] = SerializedTlsSocket(self.connection)  # a WebSocket reads and writes at once
+        environ["werkzeug.socket"] = self.shared_socket  # a WebSocket reads and writes at once
         return environ
 
     def finish(self) -> None:
         try:
             super().finish()
         finally:
-            self.connection.close()  # the TLS socket: the server only knows the plain one, now detached
+            # the TLS socket (the server only knows the plain one, now detached), closed under the shared
+            # socket's lock so that a WebSocket's reader thread never reads after it
+            self.shared_socket.close()
 
     def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
         if isinstance(error, _Dropped):

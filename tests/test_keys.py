@@ -58,6 +58,11 @@ def test_not_before_in_the_future_is_refused(ring):
     assert reason_of(ring, ring.sign(SLOT, claims(nbf=NOW + 5))) == TokenError.NOT_YET_VALID
 
 
+@pytest.mark.parametrize("token", ["\ud800", "eyJ\u00e9.e30.sig", "\ud83d\ude00.e30.x"])
+def test_a_token_that_is_not_ascii_is_malformed_not_a_crash(ring, token):
+    assert reason_of(ring, token) == TokenError.MALFORMED
+
+
 def test_alg_none_is_refused(ring):
     token = jwt.encode(claims(), None, algorithm="none", headers={"kid": "00001"})
     assert reason_of(ring, token) == TokenError.MALFORMED

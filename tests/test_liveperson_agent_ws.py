@@ -85,6 +85,9 @@ def test_subscribe_agent_state_and_unsubscribe_answer_200(agent_socket: Client) 
     subscribed = _call(agent_socket, ".ams.aam.SubscribeExConversations", 1, {"convState": ["OPEN"]})
     assert (subscribed["reqId"], subscribed["code"], subscribed["kind"]) == (1, 200, "resp")
     assert isinstance(subscribed["body"]["subscriptionId"], str)
+    initial = json.loads(agent_socket.receive(timeout=CLOSE_WAIT_SECONDS))  # the account's conversations: none yet
+    assert initial == {"kind": "notification", "type": ".ams.aam.ExConversationChangeNotification",
+                       "body": {"subscriptionId": subscribed["body"]["subscriptionId"], "changes": []}}  # fmt: skip
     assert _call(agent_socket, ".ams.routing.SetAgentState", 2, {"availability": "ONLINE"})["code"] == 200
     assert _call(agent_socket, ".ams.aam.UnsubscribeExConversations", 3)["code"] == 200
 

@@ -192,7 +192,7 @@ def test_the_sdk_logs_in_connects_gets_the_clock_and_refreshes(mode: str, run_ag
     paths = _paths(emulator_tls_server, lp_account)
     assert paths[:2] == [f"GET /api/account/{lp_account.id}/service/baseURI.json",
                          f"POST /api/account/{lp_account.id}/login"], paths  # fmt: skip
-    [ws] = emulator_tls_server.control.journal(path="/ws_api/**")
+    [ws] = _wait_for_journal(emulator_tls_server, "/ws_api/**")  # journaled when the server's side of the socket ends
     assert ws["path"] == f"/ws_api/account/{lp_account.id}/messaging/brand/{body['bearer']}" and ws["query"] == "v=2.1"
     assert not _header(ws, "Authorization")  # the bearer rides in the path only
     [login] = emulator_tls_server.control.journal(path=f"/api/account/{lp_account.id}/login")

@@ -141,6 +141,8 @@ class KeyRing:
             raise TokenError(TokenError.MALFORMED, "not a token")
         if len(token) > MAX_TOKEN_LENGTH:
             raise TokenError(TokenError.TOO_LARGE, f"{len(token)} characters")
+        if not token.isascii():  # a compact JWT is base64url and dots; PyJWT fails on lone surrogates
+            raise TokenError(TokenError.MALFORMED, "a compact JWT is ASCII")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -148,27 +150,7 @@ class KeyRing:
         key = next((k for k in self._keys[slot] if k.kid == header.get("kid")), None)
         if key is None or now >= self._retire_at.get(key.kid, now + 1):
             raise TokenError(TokenError.UNKNOWN_KEY, f"kid {header.get('kid')!r}")
-        options = {
-            "verify_exp": False,  # time claims are checked below against the emulator's clock
-            "verify_iat": False,
-            "verify_nbf": False,
-            "verify_aud": audience is not None,
-            "require": list(required),
-        }
-        try:
-            claims = jwt.decode(
-                token, key.public_key, algorithms=[ALGORITHM], audience=audience, issuer=issuer, options=options
-            )
-        except jwt.InvalidAudienceError as exc:
-            raise TokenError(TokenError.WRONG_AUDIENCE, str(exc)) from None
-        except jwt.InvalidIssuerError as exc:
-            raise TokenError(TokenError.WRONG_ISSUER, str(exc)) from None
-        except jwt.MissingRequiredClaimError as exc:
-            raise TokenError(TokenError.MISSING_CLAIM, str(exc)) from None
-        except jwt.InvalidSignatureError as exc:
-            raise TokenError(TokenError.BAD_SIGNATURE, str(exc)) from None
-        except jwt.PyJWTError as exc:
-            raise TokenError(TokenError.MALFORMED, str(exc)) from None
+        claims = decode_rs256(token, key.public_key, required, audience=audience, issuer=issuer)
         # [I] `nbf` is checked even where an expired token is welcome (LivePerson's refresh)
         check_time_claims(claims, now, expiry=check_expiry)
         return claims
@@ -222,6 +204,32 @@ class KeyRing:
                     if not isinstance(retire_at, (int, float)) or isinstance(retire_at, bool) or not math.isfinite(retire_at):
                         raise ValueError(f"key {k['kid']!r}: retire_at is a time in seconds")
                     self._retire_at[k["kid"]] = float(retire_at)
+
+
+def decode_rs256(
+    token: str, public_key: rsa.RSAPublicKey, required: Iterable[str], *, audience: str | None = None, issuer: str | None = None
+) -> dict:
+    """The claims of an RS256 token signed by `public_key` (TokenError otherwise). Time claims are not checked
+    here: callers check them against the emulator's clock (`check_time_claims`)."""
+    options = {
+        "verify_exp": False,
+        "verify_iat": False,
+        "verify_nbf": False,
+        "verify_aud": audience is not None,
+        "require": list(required),
+    }
+    try:
+        return jwt.decode(token, public_key, algorithms=[ALGORITHM], audience=audience, issuer=issuer, options=options)
+    except jwt.InvalidAudienceError as exc:
+        raise TokenError(TokenError.WRONG_AUDIENCE, str(exc)) from None
+    except jwt.InvalidIssuerError as exc:
+        raise TokenError(TokenError.WRONG_ISSUER, str(exc)) from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise TokenError(TokenError.MISSING_CLAIM, str(exc)) from None
+    except jwt.InvalidSignatureError as exc:
+        raise TokenError(TokenError.BAD_SIGNATURE, str(exc)) from None
+    except jwt.PyJWTError as exc:
+        raise TokenError(TokenError.MALFORMED, str(exc)) from None
 
 
 def check_time_claims(claims: dict, now: float, *, expiry: bool = True) -> None:

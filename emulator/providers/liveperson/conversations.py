@@ -7,6 +7,7 @@ A surface parses its request, calls `Conversations` under the store lock, answer
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ CHAT_STATE_EVENT = "ChatStateEvent"
 ACCEPT_STATUS_EVENT = "AcceptStatusEvent"
 CHAT_STATES = ("ACTIVE", "INACTIVE", "GONE", "COMPOSING", "PAUSE")  # [C] section 6.3
 ACCEPT_STATUSES = ("ACCEPT", "READ", "ACCESS", "NACK", "ACTION")  # [C] section 6.3
+MAX_JSON_DEPTH = 32  # [I] deepest nesting a request may have: what is stored must stay exportable
 MAX_MESSAGE_CHARACTERS = 10_000  # [I] LivePerson's limit on a text message is not public
 # [I] LivePerson keeps one open messaging conversation per consumer: a second request is refused
 ALREADY_OPEN = "consumer already has an open conversation"
@@ -259,3 +261,30 @@ def event_change(conversation: Conversation, stored: MessagingEvent, sequence: i
 def history(conversation: Conversation) -> list[dict]:
     """Every stored event of the conversation, as notification changes, in sequence order."""
     return [event_change(conversation, stored) for stored in conversation.events]
+
+
+def unstorable(value: object, depth: int = MAX_JSON_DEPTH) -> str | None:
+    """Why a parsed JSON value (a request body or frame) cannot be kept and exported as is, or None: too deep, NaN / Infinity (also
+    what `1e400` parses to), or a lone surrogate (`"\\ud800"`) that UTF-8 cannot encode. [I]"""
+    if depth < 0:
+        return f"request body is nested deeper than {MAX_JSON_DEPTH} levels"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "numbers must be finite"
+    if isinstance(value, str):
+        return None if _encodable(value) else "strings must be valid Unicode"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and not _encodable(key):
+            return "strings must be valid Unicode"
+        problem = unstorable(item, depth - 1)
+        if problem:
+            return problem
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -1,7 +1,10 @@
-"""LivePerson's IDP for unauthenticated consumers: external JWTs, their refresh, and the LP consumer JWT."""
+"""LivePerson's IDP: unauthenticated consumers (external JWTs, their refresh), brand-authenticated
+consumers, and the LP consumer JWT."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from pathlib import Path
 from typing import Mapping
@@ -9,7 +12,7 @@ from typing import Mapping
 from ...core.keys import KeySlot, TokenError
 from ...core.store import Namespace
 from .errors import InvalidCustomerJwt, LivePersonError
-from .models import UNAUTH_MESSAGING, Account
+from .models import UNAUTH_MESSAGING, Account, Connector
 
 IDP_ISSUER = "https://idp.liveperson.net"  # [C] iss of LP consumer JWTs
 _KEYDATA = Path(__file__).parent / "keydata"
@@ -63,6 +66,22 @@ def selector_subjects(selector: Mapping[str, str]) -> list[str]:
     raise ValueError("name an account or a consumer")
 
 
+# [C] reference 5.5: the standard claims an agent is shown
+PROFILE_CLAIMS = ("given_name", "family_name", "email", "gender", "preferred_username", "phone_number")
+
+
+def authenticated_consumer_id(account_id: str, issuer: str, sub: str) -> str:
+    """[I] the 64-hex consumer id of a brand's user: a digest of account, issuer and the brand's `sub`, the
+    same at every login (and across restarts), different per account and per brand."""
+    text = f"liveperson-authenticated:{account_id}:{issuer}:{sub}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def opaque_sdes(sdes: object) -> str:
+    """[C] `lp.ext.lp_sdes` is an encrypted hex string; [I] the emulator's is a digest of the SDEs."""
+    return hashlib.sha256(json.dumps(sdes, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def verify_lp_consumer_jwt(namespace: Namespace, account: Account, token: object) -> dict:
     """The claims of an LP consumer JWT of `account` (TokenError otherwise): our key (kid 00001), `aud`
     `acc:{account}`, `iss` the IDP, a string `sub`, unexpired on the namespace's clock, no lifecycle override."""
@@ -110,15 +129,41 @@ class ConsumerIdentity:
 
     def exchange(self, connector_id: str, id_token: object) -> str:
         """`app/{connectorId}/authenticate?v=3.0`: an unexpired external JWT for the LP consumer JWT."""
-        connector = self._account.connector(connector_id)
-        if connector is None:
-            raise LivePersonError(404, f"connector {connector_id} not found", "unknown_connector")
+        connector = self.connector(connector_id)
         self._require_unauth_messaging()
         if connector.type != "unauthenticated":
             # [I] an IDP-issued unauth token never verifies against a brand's key: the invalid-JWT answer
             raise self._invalid("authenticated_connector")
         claims = self._verify_external(id_token, check_expiry=True)
         return self._sign_consumer_jwt(claims["sub"], self._account.settings.consumer_jwt_ttl)
+
+    def connector(self, connector_id: str) -> Connector:
+        connector = self._account.connector(connector_id)
+        if connector is None:
+            raise LivePersonError(404, f"connector {connector_id} not found", "unknown_connector")
+        return connector
+
+    def legacy_connector(self) -> Connector:
+        """Legacy `authenticate` names no connector: the account's first authenticated one. [I]"""
+        connector = next((c for c in self._account.connectors if c.type == "authenticated"), None)
+        if connector is None:
+            raise LivePersonError(404, "the account has no authenticated connector", "no_authenticated_connector")  # [I]
+        return connector
+
+    def sign_in_authenticated(self, brand_claims: dict) -> tuple[str, str]:
+        """A verified brand JWT (string `iss` and `sub`): its consumer, remembered with `ext` and `profile`,
+        and its LP JWT with `lp.ext`; (consumer id, LP JWT)."""
+        issuer, sub = brand_claims["iss"], brand_claims["sub"]
+        consumer_id = authenticated_consumer_id(self._account.id, issuer, sub)
+        ext = {"sub": sub, "iss": issuer}
+        profile = {name: brand_claims[name] for name in PROFILE_CLAIMS if isinstance(brand_claims.get(name), str)}
+        if brand_claims.get("lp_sdes") is not None:
+            ext["lp_sdes"] = opaque_sdes(brand_claims["lp_sdes"])
+            profile["lp_sdes"] = brand_claims["lp_sdes"]
+        consumer = self._account.remember_consumer(consumer_id, "authenticated", self._now)
+        consumer.ext = ext
+        consumer.profile = profile  # [I] each login's claims replace the profile
+        return consumer_id, self._sign_consumer_jwt(consumer_id, self._account.settings.consumer_jwt_ttl, ext)
 
     def signup(self) -> str:
         """Legacy `signup`: a new unauthenticated consumer and its LP JWT at once."""
@@ -145,9 +190,11 @@ class ConsumerIdentity:
         }
         return self._issued(self._keys.sign(EXTERNAL_JWT_SLOT.name, claims), consumer_id, claims["exp"])
 
-    def _sign_consumer_jwt(self, consumer_id: str, ttl: float) -> str:
+    def _sign_consumer_jwt(self, consumer_id: str, ttl: float, ext: dict | None = None) -> str:
         iat = int(self._now)
         claims = {"sub": consumer_id, "aud": audience(self._account.id), "iss": IDP_ISSUER, "exp": iat + int(ttl), "iat": iat}
+        if ext is not None:
+            claims["lp.ext"] = ext  # [C] authenticated consumers
         return self._issued(self._keys.sign(CONSUMER_JWT_SLOT.name, claims), consumer_id, claims["exp"])
 
     def _issued(self, token: str, consumer_id: str, expires_at: int) -> str:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 from typing import Annotated, Iterable, Literal
 
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from ...core.clock import parse_duration
@@ -15,6 +20,7 @@ ASYNC_MESSAGING = "Common.Async_Messaging"  # [C] step-up requirement
 IDENTITY_ONLY = "Shark.Consumer_Journey_Identity_Only_Support"  # [C] step-up requirement
 STEP_UP_FEATURES = (ASYNC_MESSAGING, UNAUTH_MESSAGING, IDENTITY_ONLY)
 BOT_USER_TYPE = "Common.User_Type_Bot"  # [I] the feature "User Type — Bot" that API-key logins need; name chosen
+MAX_BRAND_CODES = 1_000  # [I] unexchanged codes a brand keeps; issuing past it drops the oldest
 MAX_SESSIONS = 1_000  # [I] login sessions an account keeps; a login past it drops the least recently used
 
 
@@ -47,20 +53,143 @@ class AccountSettings(_Model):
 
 
 class Connector(_Model):
+    """A messaging connector. An authenticated one takes one key source for the brand's JWTs: `brand` (a brand
+    of the namespace's `brands`: its key, issuer and in-process code flow), `jwt_public_key` (base64
+    SubjectPublicKeyInfo), `jwks` (an inline `{"keys": [...]}`) or `jwks_url`; the code flow also needs
+    `token_endpoint`, `client_id` and `client_secret` (a `brand` connector may name its client instead)."""
+
     id: NumericId
     type: Literal["unauthenticated", "authenticated"]
     name: str | None = None
-    issuer: str | None = None
+    issuer: str | None = None  # a `brand` connector: defaults to the brand's issuer
+    brand: str | None = None
     jwt_public_key: str | None = None
+    jwks: dict | None = None
     jwks_url: str | None = None
+    token_endpoint: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
 
     @model_validator(mode="after")
     def _authenticated_needs_issuer_and_key(self) -> "Connector":
-        if self.type == "authenticated" and not self.issuer:
+        if self.type == "unauthenticated":
+            return self
+        sources = [name for name in KEY_SOURCES if getattr(self, name) is not None]
+        if not sources:
+            raise ValueError("an authenticated connector needs brand, jwt_public_key, jwks or jwks_url")
+        if len(sources) > 1:
+            raise ValueError(f"an authenticated connector takes one key source, not {' and '.join(sources)}")  # [I]
+        if not self.issuer and not self.brand:
             raise ValueError("an authenticated connector needs an issuer")
-        if self.type == "authenticated" and not (self.jwt_public_key or self.jwks_url):
-            raise ValueError("an authenticated connector needs jwt_public_key or jwks_url")
+        if self.jwks is not None:
+            _check_jwks(self.jwks)
+        if self.brand is not None and self.token_endpoint is not None:
+            raise ValueError("a brand connector exchanges codes with its brand: no token_endpoint")
+        code_flow = [self.token_endpoint, self.client_id, self.client_secret]
+        if self.brand is None and any(code_flow) and not all(code_flow):
+            raise ValueError("the code flow needs token_endpoint, client_id and client_secret")
         return self
+
+
+KEY_SOURCES = ("brand", "jwt_public_key", "jwks", "jwks_url")
+
+
+def _check_jwks(jwks: dict) -> None:
+    """An inline JWKS: `{"keys": [...]}` of RSA keys PyJWT can read."""
+    keys = jwks.get("keys")
+    if not isinstance(keys, list) or not keys:
+        raise ValueError('jwks must be {"keys": [...]} with at least one key')
+    for key in keys:
+        try:
+            parsed = jwt.PyJWK.from_dict(key)
+        except (jwt.PyJWTError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"jwks holds a key PyJWT cannot read: {exc}") from None
+        if parsed.key_type != "RSA":
+            raise ValueError("jwks keys are RSA keys (RS256)")
+
+
+class BrandClient(_Model):
+    """A client of a brand's authorization server (LivePerson's connector is one)."""
+
+    client_id: str = Field(min_length=1)
+    client_secret: str = Field(min_length=1)
+    redirect_uris: list[str] | None = None  # None: any redirect_uri [I]
+
+
+class BrandUser(_Model):
+    """A brand user who can log in at the brand's authorize endpoint; `claims` go into their id_token."""
+
+    sub: str = Field(min_length=1)
+    password: str | None = None  # None: no password asked [I]
+    claims: dict = {}
+
+    @field_validator("claims")
+    @classmethod
+    def _no_protocol_claims(cls, claims: dict) -> dict:
+        reserved = sorted(set(claims) & {"iss", "sub", "aud", "iat", "exp", "nbf"})
+        if reserved:
+            raise ValueError(f"claims are profile claims; {reserved[0]} is set by the brand")
+        return claims
+
+
+class BrandCode(_Model):
+    """An authorization code the brand issued: single use, short-lived on the namespace's clock."""
+
+    code: str
+    client_id: str
+    redirect_uri: str
+    sub: str
+    expires_at: float
+
+
+class Brand(_Model):
+    """The emulator as a brand's OpenID Connect server: it signs id_tokens with its own RSA key."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    issuer: str | None = None  # omitted: https://brand.example/{id}
+    private_key_pem: str | None = None  # omitted: an RSA 2048 key generated at seed time
+    kid: str | None = None  # omitted: derived from the public key
+    clients: list[BrandClient] = []
+    users: list[BrandUser] = []
+    id_token_ttl: Duration = 3600.0  # [I] 1 h
+    codes: dict[str, BrandCode] = Field(default={}, max_length=MAX_BRAND_CODES)
+
+    @model_validator(mode="after")
+    def _complete(self) -> "Brand":
+        _reject_duplicates("client_id", [c.client_id for c in self.clients])
+        _reject_duplicates("user sub", [u.sub for u in self.users])
+        check_filed_by_id(self.codes, lambda code: code.code, "code")
+        self.issuer = self.issuer or f"https://brand.example/{self.id}"  # [I]
+        if self.private_key_pem is None:
+            self.private_key_pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ).decode()
+        key = brand_signing_key(self.private_key_pem)
+        self.kid = self.kid or "brand-" + hashlib.sha256(public_key_der(key)).hexdigest()[:16]  # [I]
+        return self
+
+    def client(self, client_id: object) -> BrandClient | None:
+        return next((c for c in self.clients if c.client_id == client_id), None)
+
+    def user(self, sub: object) -> BrandUser | None:
+        return next((u for u in self.users if u.sub == sub), None)
+
+
+@functools.lru_cache(maxsize=256)
+def brand_signing_key(pem: str) -> rsa.RSAPrivateKey:
+    """A brand's RSA private key, parsed once per process (ValueError when it is not one)."""
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"private_key_pem is not a PEM private key: {exc}") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("private_key_pem must be an RSA key (RS256)")
+    return key
+
+
+def public_key_der(key: rsa.RSAPrivateKey) -> bytes:
+    """The SubjectPublicKeyInfo of a key (base64 of it is a connector's `jwt_public_key`)."""
+    return key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 class User(_Model):
@@ -198,6 +327,7 @@ class LivePersonSeed(_Model):
     """The `liveperson` part of a seed file."""
 
     accounts: list[Account] = []
+    brands: list[Brand] = []
 
     @field_validator("accounts")
     @classmethod
@@ -205,19 +335,33 @@ class LivePersonSeed(_Model):
         _reject_duplicates("account id", [a.id for a in accounts])
         return accounts
 
+    @field_validator("brands")
+    @classmethod
+    def _unique_brand_ids(cls, brands: list[Brand]) -> list[Brand]:
+        _reject_duplicates("brand id", [b.id for b in brands])
+        return brands
+
     def tenant_ids(self) -> list[str]:
-        return [account.id for account in self.accounts]
+        """Accounts, and the lookup keys of brands, so that a brand id taken by another namespace is refused."""
+        return [account.id for account in self.accounts] + [brand_lookup_key(brand.id) for brand in self.brands]
+
+
+def brand_lookup_key(brand_id: str) -> str:
+    """The key that routes `/brand/{brandId}/...` to the namespace of the brand."""
+    return f"brand:{brand_id}"
 
 
 class LivePersonState(_Model):
     """LivePerson's state in one namespace."""
 
     accounts: dict[str, Account] = {}
+    brands: dict[str, Brand] = {}
 
     @model_validator(mode="after")
     def _filed_under_their_own_ids(self) -> "LivePersonState":
         """An account filed under another id would answer for that id with its own keys and consumers."""
         check_filed_by_id(self.accounts, lambda account: account.id, "account")
+        check_filed_by_id(self.brands, lambda brand: brand.id, "brand")
         for account in self.accounts.values():
             check_filed_by_id(account.consumers, lambda consumer: consumer.consumer_id, "consumer")
             check_filed_by_id(account.sessions, lambda session: session.session_id, "session")
@@ -228,7 +372,7 @@ class LivePersonState(_Model):
         return self.accounts.keys()
 
     def lookup_keys(self) -> Iterable[str]:
-        return ()
+        return [brand_lookup_key(brand_id) for brand_id in self.brands]
 
     def live_credentials(self, now: float) -> list[dict]:
         """Login sessions still live on the emulator's clock (their JWTs: the namespace's token registry)."""
@@ -248,9 +392,11 @@ class LivePersonState(_Model):
         return account.settings.model_dump()
 
     def apply_seed(self, part: LivePersonSeed) -> None:
-        """Add the seed's accounts; an account seeded again is replaced."""
+        """Add the seed's accounts and brands; one seeded again is replaced."""
         for account in part.accounts:
             self.accounts[account.id] = account.model_copy(deep=True)
+        for brand in part.brands:
+            self.brands[brand.id] = brand.model_copy(deep=True)
 
     def export(self) -> dict:
         return self.model_dump(mode="json")

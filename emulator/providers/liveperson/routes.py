@@ -8,6 +8,8 @@ import re
 from flask import Blueprint, Response, request
 
 from ...web import MalformedJson, current_namespace, json_response, public_host, read_json_body, runtime
+from . import brand_auth, notifications, stepup
+from .brand_idp import DEFAULT_REDIRECT_URI
 from .errors import LivePersonError
 from .identity import ConsumerIdentity
 from .login import LOGIN_VERSIONS, SESSION_COOKIE, LoginService, cookie_pairs, login_body, session_cookie_values
@@ -101,9 +103,12 @@ def _known_service(account_id: str, service: str) -> dict:
 
 
 def _connector_json(connector: Connector) -> dict:
-    """[I] the shape of reference section 8; `type` 1 for both kinds is a guess."""
+    """[I] the shape of reference section 8; `type` 1 for both kinds is a guess. A `brand` connector shows
+    its seeded brand's issuer and endpoints on this emulator; a client secret is never shown. [I]"""
     unauthenticated = connector.type == "unauthenticated"
     validation = None if unauthenticated else ("PUBLIC_JWT_KEY" if connector.jwt_public_key else "JWKS")
+    brand_url = f"{request.scheme}://{public_host()}/brand/{connector.brand}" if connector.brand else None
+    brand = current_namespace().state(PROVIDER).brands.get(connector.brand) if connector.brand else None
     return {
         "id": int(connector.id),
         "type": 1,
@@ -112,15 +117,15 @@ def _connector_json(connector: Connector) -> dict:
             "preferred": False,
             "jwtValidationType": validation,
             "issuerDisplayName": connector.name,
-            "authorizationEndpoint": None,
-            "issuer": connector.issuer,
+            "authorizationEndpoint": brand_url and f"{brand_url}/authorize",
+            "issuer": connector.issuer or (brand.issuer if brand else None),
             "jwtPublicKey": connector.jwt_public_key,
             "jsMethodName": UNAUTH_JS_METHOD if unauthenticated else AUTH_JS_METHOD,
             "jsContext": "window",
-            "tokenEndpoint": None,
-            "clientId": None,
+            "tokenEndpoint": connector.token_endpoint or (brand_url and f"{brand_url}/token"),
+            "clientId": connector.client_id,
             "clientSecret": None,
-            "jwksEndpoint": connector.jwks_url,
+            "jwksEndpoint": connector.jwks_url or (brand_url and f"{brand_url}/.well-known/jwks.json"),
         },
     }
 
@@ -147,16 +152,62 @@ def anonymous_authorize(account_id: str) -> Response:
 
 @blueprint.post("/api/account/<account_id>/app/<connector_id>/authenticate")
 def authenticate(account_id: str, connector_id: str) -> Response:
+    """An unauthenticated connector: `{"id_token": <external JWT>}`; an authenticated one: `{"id_token": <brand
+    JWT>}` or `{"code", "redirect_uri"}`, with `Authorization: jwt <unauth LP JWT>` for step-up."""
     if request.args.get("v") != "3.0":
         # [?] other versions (the mobile SDKs' v=2.0) have no public body: refused as a bad request
         raise LivePersonError(400, "unsupported version: use v=3.0", "unsupported_version")
     body = _json_object_body()
     with runtime().store.lock:
-        account = _account(account_id)
-        if "id_token" not in body:
-            raise LivePersonError(400, "id_token is required", "missing_id_token")  # [?] not public
-        token = ConsumerIdentity(current_namespace(), account).exchange(connector_id, body["id_token"])
-    return json_response({"token": token})
+        identity = ConsumerIdentity(current_namespace(), _account(account_id))
+        connector = identity.connector(connector_id)
+        if connector.type == "unauthenticated":
+            if "id_token" not in body:
+                raise LivePersonError(400, "id_token is required", "missing_id_token")  # [?] not public
+            return json_response({"token": identity.exchange(connector_id, body["id_token"])})
+    credential = _brand_credential(body.get("id_token"), body.get("code"), body.get("redirect_uri"))
+    return json_response({"token": _sign_in_with_brand(account_id, connector, credential)})
+
+
+@blueprint.post("/api/account/<account_id>/authenticate")
+def legacy_authenticate(account_id: str) -> Response:
+    """[C] the older `{"authCode": <brand JWT or code>}` -> `{"jwt"}`, on the account's authenticated connector."""
+    body = _json_object_body()
+    with runtime().store.lock:
+        connector = ConsumerIdentity(current_namespace(), _account(account_id)).legacy_connector()
+    auth_code = body.get("authCode")
+    if not isinstance(auth_code, str) or not auth_code:
+        raise LivePersonError(400, "authCode is required", "missing_auth_code")  # [I]
+    looks_like_jwt = auth_code.count(".") in (2, 4)  # [I] a JWS (3 segments) or a JWE (5): implicit; else a code
+    credential = _brand_credential(auth_code if looks_like_jwt else None, None if looks_like_jwt else auth_code, body.get("redirect_uri"))
+    return json_response({"jwt": _sign_in_with_brand(account_id, connector, credential)})
+
+
+def _brand_credential(id_token: object, code: object, redirect_uri: object) -> brand_auth.Credential:
+    """A brand JWT wins over a code when both are sent. [I]"""
+    if redirect_uri is not None and not isinstance(redirect_uri, str):
+        raise LivePersonError(400, "redirect_uri must be a string", "bad_redirect_uri")  # [I]
+    if id_token is not None:
+        return brand_auth.Credential(id_token=id_token)
+    if code is None:
+        raise LivePersonError(400, "id_token or code is required", "missing_id_token")  # [?] not public
+    if not isinstance(code, str) or not code:
+        raise LivePersonError(400, "code must be a non-empty string", "bad_code")  # [I]
+    return brand_auth.Credential(code=code, redirect_uri=redirect_uri or DEFAULT_REDIRECT_URI)
+
+
+def _sign_in_with_brand(account_id: str, connector: Connector, credential: brand_auth.Credential) -> str:
+    """Plan under the lock, call the brand outside it, then verify and sign in under it; pushes after."""
+    unauth_jwt = stepup.presented_unauth_jwt(request.headers)
+    with runtime().store.lock:
+        namespace = current_namespace()
+        plan = brand_auth.plan(namespace, _account(account_id), connector)
+    fetched = brand_auth.fetch(namespace, plan, credential)
+    with runtime().store.lock:  # the state may have changed meanwhile: read it again
+        namespace = current_namespace()
+        token, changes = brand_auth.complete(namespace, _account(account_id), plan, credential, fetched, unauth_jwt)
+    notifications.dispatch(changes)
+    return token
 
 
 @blueprint.post("/api/account/<account_id>/signup")
