@@ -582,3 +582,19 @@ def test_device_not_found(seeded):
     assert send(seeded.app, "GET", f"users/seeded-sue/devices/{'0' * 24}") == not_found
     assert send(seeded.app, "GET", f"users/seeded-bare/devices/{seeded.web_id}") == not_found  # another user's device
     assert send(seeded.app, "GET", "users/seeded-bare/devices") == (200, {"devices": []})
+
+
+@pytest.mark.parametrize("avatar", ["AAA", "not a uri", "//no-scheme.example/a.png"])
+def test_an_avatar_url_that_is_no_uri_is_refused_in_the_validators_words(sunshine_app, avatar) -> None:
+    reply = sunshine_app.request("POST", "users", json={"externalId": "u-avatar", "profile": {"avatarUrl": avatar}})
+    assert reply.status == 400
+    assert reply.json()["errors"] == [{"code": "bad_request", "title": '.profile.avatarUrl should match format "uri"'}]
+    assert sunshine_app.request("GET", "users/u-avatar").status == 404
+
+
+@pytest.mark.parametrize("email", ["AAA", "a@b", "two@@example.com", "space in@example.com"])
+def test_an_email_that_is_no_address_is_refused_in_the_validators_words(sunshine_app, email) -> None:
+    reply = sunshine_app.request("POST", "users", json={"externalId": "u-email", "profile": {"email": email}})
+    assert reply.status == 400
+    assert reply.json()["errors"] == [{"code": "bad_request", "title": '.profile.email should match format "email"'}]
+    assert sunshine_app.request("GET", "users/u-email").status == 404

@@ -41,8 +41,19 @@ Text = Annotated[StrictStr, Field(min_length=1)]
 WEBHOOK_TARGET = r"^https?://[^\s/?#]+(?:[/?#]\S*)?$"  # [I] an http(s) URL with a host and no whitespace
 
 
+# [C] the spec's `format: uri` (avatarUrl, iconUrl) and `format: email` (profile.email); [I] enforced as a validator
+# with formats would: an absolute URI, an address with one @ and a dotted domain
+URI = r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+FORMAT_NAMES = {URI: "uri", EMAIL: "email"}
+
+
 def _short(limit: int) -> Any:
     return Annotated[StrictStr, Field(min_length=1, max_length=limit)]
+
+
+def _formatted(limit: int, pattern: str) -> Any:
+    return Annotated[StrictStr, Field(min_length=1, max_length=limit, pattern=pattern)]
 
 
 class _Body(BaseModel):
@@ -63,8 +74,8 @@ def _check_metadata(value: dict | None, owner: str) -> dict | None:
 class ProfileBody(_Body):
     givenName: _short(128) | None = None
     surname: _short(128) | None = None
-    email: _short(128) | None = None
-    avatarUrl: _short(2048) | None = None
+    email: _formatted(128, EMAIL) | None = None
+    avatarUrl: _formatted(2048, URI) | None = None
     locale: _short(64) | None = None
 
 
@@ -114,7 +125,7 @@ class ConversationCreateBody(_Body):
     participants: list[ParticipantRef] | None = Field(default=None, max_length=10)
     displayName: _short(100) | None = None
     description: _short(100) | None = None
-    iconUrl: _short(2048) | None = None
+    iconUrl: _formatted(2048, URI) | None = None
     metadata: dict[str, Any] | None = None
 
     _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "Conversation"))
@@ -123,7 +134,7 @@ class ConversationCreateBody(_Body):
 class ConversationUpdateBody(_Body):
     displayName: _short(100) | None = None
     description: _short(100) | None = None
-    iconUrl: _short(2048) | None = None
+    iconUrl: _formatted(2048, URI) | None = None
     metadata: dict[str, Any] | None = None
 
     _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "Conversation"))
@@ -147,7 +158,7 @@ class AuthorBody(_Body):
     userExternalId: Text | None = None
     brandId: _short(24) | None = None
     displayName: Text | None = None
-    avatarUrl: _short(2048) | None = None
+    avatarUrl: _formatted(2048, URI) | None = None
     subtypes: list[Literal["AI", "activity"]] | None = Field(default=None, min_length=1, max_length=1)
 
     @model_validator(mode="after")
@@ -352,6 +363,9 @@ def _title(error: ValidationError) -> str:
     if first["type"] == "value_error":
         return first["msg"].removeprefix("Value error, ")
     words = _TYPE_WORDS.get(first["type"])
+    format_name = FORMAT_NAMES.get((first.get("ctx") or {}).get("pattern"))
+    if first["type"] == "string_pattern_mismatch" and format_name:
+        words = f'should match format "{format_name}"'  # the validator's words for a format
     message = words.format(**(first.get("ctx") or {})) if words else first["msg"]
     return f"{_data_path(location)} {message}".strip()
 

@@ -63,7 +63,7 @@ class Key(_Model):
         return value
 
     def public(self) -> dict:
-        return self.model_dump()
+        return without_nulls(self.model_dump())  # a seeded key may have no displayName; the spec's is a string
 
 
 class Webhook(_Model):

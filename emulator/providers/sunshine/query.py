@@ -91,25 +91,34 @@ def paginate(
     """One page of `records` (oldest first). Without a cursor the first page is the oldest, or with
     `newest_first_page` the newest (messages page backwards). `hasMore` speaks of the direction taken."""
     size = fixed_size or page.size or DEFAULT_PAGE_SIZE
-    ids = [id_of(record) for record in records]
+    count = len(records)
+
+    def id_at(index: int) -> str:
+        return id_of(records[index])
+
+    def index_of(cursor: str) -> int | None:
+        """Where the cursor's record stands (a scan only when a cursor is given: the newest page needs none)."""
+        return next((index for index, record in enumerate(records) if id_of(record) == cursor), None)
+
     if page.after is not None:
-        start = ids.index(page.after) + 1 if page.after in ids else len(ids)  # [I] an unknown cursor: nothing after it
+        found = index_of(page.after)
+        start = count if found is None else found + 1  # [I] an unknown cursor: nothing after it
         items = list(records[start : start + size])
-        more = start + size < len(records)
-        after = ids[start + len(items) - 1] if more and items else None
-        before = ids[start] if items and start > 0 else None
+        more = start + size < count
+        after = id_at(start + len(items) - 1) if more and items else None
+        before = id_at(start) if items and start > 0 else None
     else:
         if page.before is not None:
-            end = ids.index(page.before) if page.before in ids else 0  # [I] an unknown cursor: nothing before it
+            end = index_of(page.before) or 0  # [I] an unknown cursor: nothing before it
         else:
-            end = len(ids) if newest_first_page else min(size, len(ids))
+            end = count if newest_first_page else min(size, count)
         start = max(0, end - size)
         items = list(records[start:end])
         more = start > 0
-        before = ids[start] if more and items else None
-        after = ids[end - 1] if items and end < len(ids) else None
+        before = id_at(start) if more and items else None
+        after = id_at(end - 1) if items and end < count else None
         if page.before is None and not newest_first_page:  # the oldest page: "more" lies after it
-            more = end < len(ids)
+            more = end < count
             before = None
     meta: dict = {"hasMore": more}
     links: dict = {}

@@ -170,7 +170,8 @@ def list_apps(call: Call) -> dict:
 
 @api("GET", "/apps/<app_id>", APP_OR_ACCOUNT)
 def get_app(call: Call) -> dict:
-    return {"app": {**call.in_app().public(), "subdomain": call.in_app().subdomain}}
+    app = call.in_app()
+    return {"app": {**app.public(), **({"subdomain": app.subdomain} if app.subdomain else {})}}  # [C] a string when there is one
 
 
 @api("PATCH", "/apps/<app_id>", APP_OR_ACCOUNT)
