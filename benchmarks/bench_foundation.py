@@ -7,7 +7,13 @@ Run from the repository root with the project's virtualenv:
 It measures, in one run (the machine is noisy, so every comparison is a ratio taken in the same round):
 
 1. the `emulator` fixture per test: `emulator_namespace(AppTransport(app))` entered and left (reset
-   included) on a session app, empty and with one seeded LivePerson account;
+   included) on a session app, empty and with one seeded LivePerson account; the `emulator_server` fixture
+   per test: `emulator_namespace(HttpTransport(url), url)` (a new `requests` session, so a new connection,
+   per test, as the fixture) against a session app on a waitress `BackgroundServer`, empty; both fixtures,
+   empty, on an app where another namespace holds 1,000 LivePerson accounts vs an app without one,
+   alternating request by request (the ratio is what a test pays for the big namespace's presence); and
+   `POST /__emulator/reset` of a namespace holding 1,000 LivePerson accounts (seeded in one `POST
+   /__emulator/seed`, untimed; its time shown as info), in-process and over HTTP (keep-alive session);
 2. in-process requests through the Flask test client against bare Flask apps doing the same crypto:
    `anonymous/authorize` vs a POST signing one RS256 JWT, `authenticate?v=3.0` vs a POST verifying one
    and signing one, and a Domain API read vs a bare GET JSON route;
@@ -19,7 +25,10 @@ It measures, in one run (the machine is noisy, so every comparison is a ratio ta
    by request (chunks of one, the order flipped every pair): in chunks of CHUNK, no rules vs no rules itself
    came out anywhere in 0.96..1.08x on a 2-core machine, too coarse for a 10 % bound; the A/A line (no rules
    vs no rules, read) shows the resolution of each run. Also, as info, one `FaultRules.decide` call with
-   those ten rules, timed directly in batches (microseconds per call).
+   those ten rules, timed directly in batches (microseconds per call);
+5. the requests of 2. over HTTP: the emulator app and the bare app each on a waitress `BackgroundServer`
+   (`emulator.server`, the `emulator_server` fixture's stack) in this process, one keep-alive `http.client`
+   connection to each, the two alternating request by request (chunks of one, the order flipped every pair).
 
 Not part of the test suite (pytest collects only `tests/`).
 """
@@ -33,6 +42,7 @@ import json
 import platform
 import re
 import secrets
+import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +52,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 try:
@@ -55,11 +66,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask, Response, request
 
 from emulator.app import create_app
-from emulator.client import AppTransport, EmulatorClient
+from emulator.client import AppTransport, EmulatorClient, HttpTransport, cookieless_session
 from emulator.config import EmulatorConfig
 from emulator.core.faults import FaultRules, FaultSpec, RequestInfo
 from emulator.providers.liveperson.identity import EXTERNAL_JWT_SLOT, IDP_ISSUER, audience
 from emulator.pytest_plugin import emulator_namespace
+from emulator.server import BackgroundServer
 
 FIXTURE_ITERATIONS = 3000  # per round and variant
 REQUEST_ITERATIONS = 2000  # per round and endpoint (emulator and baseline each)
@@ -77,6 +89,11 @@ FAULT_ITERATIONS = 4000  # per round and request, with ten rules and with none e
 FAULT_RATIO_TARGET = 1.10  # ten non-matching rules vs none: at most 10 % slower
 DECIDE_BATCH = 1000  # `FaultRules.decide` calls timed together (one call is a few microseconds)
 DECIDE_BATCHES = 40  # per round and variant
+
+SERVER_FIXTURE_ITERATIONS = 1000  # per round and variant of the `emulator_server` fixture
+BIG_NAMESPACE_TENANTS = 1000  # LivePerson accounts in the namespace whose presence and reset are timed
+BIG_RESETS = 15  # per round and transport: seed 1,000 accounts (untimed), reset them (timed)
+HTTP_ITERATIONS = 2000  # per round and pair over HTTP, each side, strictly alternating
 
 
 # --- statistics --------------------------------------------------------------------------------------
@@ -154,6 +171,16 @@ def fixture_seeded(app: Flask) -> Callable[[], None]:
     return run
 
 
+def server_fixture_empty(url: str) -> Callable[[], None]:
+    """Exactly the body of the `emulator_server` fixture: a new HttpTransport (its own session), enter, reset on exit."""
+
+    def run() -> None:
+        with emulator_namespace(HttpTransport(url), url):
+            pass
+
+    return run
+
+
 def measure_fixture(app: Flask) -> dict[str, Stats]:
     empty, seeded = fixture_empty(app), fixture_seeded(app)
     warm_up(empty, seeded)
@@ -161,6 +188,66 @@ def measure_fixture(app: Flask) -> dict[str, Stats]:
     for name, operation in (("empty", empty), ("seeded", seeded)):
         gc.collect()
         results[name] = Stats.of(timed(operation, FIXTURE_ITERATIONS))
+    return results
+
+
+def big_seed() -> dict:
+    """BIG_NAMESPACE_TENANTS LivePerson accounts with fresh ids, one seed."""
+    accounts = [lp_account_seed()["liveperson"]["accounts"][0] for _ in range(BIG_NAMESPACE_TENANTS)]
+    if len({account["id"] for account in accounts}) != len(accounts):
+        return big_seed()  # two random ids met: draw again
+    return {"liveperson": {"accounts": accounts}}
+
+
+@dataclass
+class FixtureSetup:
+    """Session apps for the fixture figures: `plain` and `crowded` (another namespace holds 1,000 accounts),
+    each also on a waitress server."""
+
+    plain: Flask
+    crowded: Flask
+    plain_url: str
+    crowded_url: str
+    servers: list[BackgroundServer]
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+def fixture_setup(app: Flask) -> FixtureSetup:
+    crowded = create_app(EmulatorConfig())
+    EmulatorClient(namespace=f"bench-big-{secrets.token_hex(6)}", transport=AppTransport(crowded)).seed(big_seed())
+    servers = [BackgroundServer(app).start(), BackgroundServer(crowded).start()]
+    return FixtureSetup(app, crowded, servers[0].url, servers[1].url, servers)
+
+
+def seed_and_reset(transport: Any) -> tuple[float, float]:
+    """Seconds to seed 1,000 accounts into a fresh namespace (one POST /seed) and to reset it (POST /reset)."""
+    control = EmulatorClient(namespace=f"bench-reset-{secrets.token_hex(6)}", transport=transport)
+    seed = big_seed()
+    gc.collect()
+    start = time.perf_counter()
+    control.seed(seed)
+    seeded = time.perf_counter()
+    control.reset()
+    return seeded - start, time.perf_counter() - seeded
+
+
+def measure_crowded(setup: FixtureSetup) -> dict:
+    """The fixtures with and without a 1,000-tenant namespace beside them, and resets of such a namespace."""
+    results: dict[str, Any] = {
+        "emulator": measure_interleaved(Pair("emulator", fixture_empty(setup.crowded), fixture_empty(setup.plain)), FIXTURE_ITERATIONS),
+        "emulator_server": measure_interleaved(
+            Pair("emulator_server", server_fixture_empty(setup.crowded_url), server_fixture_empty(setup.plain_url)),
+            SERVER_FIXTURE_ITERATIONS,
+        ),
+    }
+    session_transport = HttpTransport(setup.plain_url, session=cookieless_session())
+    for name, transport in (("in_process", AppTransport(setup.plain)), ("http", session_transport)):
+        samples = [seed_and_reset(transport) for _ in range(BIG_RESETS)]
+        results[f"reset_{name}"] = Stats.of([reset for _, reset in samples])
+        results[f"seed_{name}"] = Stats.of([seed for seed, _ in samples])
     return results
 
 
@@ -229,13 +316,14 @@ class Pair:
     baseline: Callable[[], None]
 
 
-def request_pairs(app: Flask, key: rsa.RSAPrivateKey) -> list[Pair]:
-    """The three pairs, on an account seeded in a namespace of the session app (as a test would)."""
+def request_pairs(app: Flask, key: rsa.RSAPrivateKey, clients: Callable[[Flask], Any] = Flask.test_client) -> list[Pair]:
+    """The three pairs, on an account seeded in a namespace of the session app (as a test would); `clients`
+    makes the client of an app (in-process test client, or `Served().client` over HTTP)."""
     seed = lp_account_seed(settings={"ext_jwt_ttl": "1h"})
     account = seed["liveperson"]["accounts"][0]
     account_id, connector_id = account["id"], account["connectors"][0]["id"]
     EmulatorClient(namespace=f"bench-{secrets.token_hex(8)}", transport=AppTransport(app)).seed(seed)
-    client, bare = app.test_client(), bare_app(key, account_id).test_client()
+    client, bare = clients(app), clients(bare_app(key, account_id))
     idp = f"/api/account/{account_id}"
     ext_jwt = client.post(f"{idp}/anonymous/authorize").get_json()["token"]
     bare_jwt = jwt.encode(bare_claims(account_id, ttl=3600), key, algorithm="RS256", headers={"kid": EXTERNAL_JWT_SLOT.kid})
@@ -269,6 +357,83 @@ def measure_pair(pair: Pair) -> dict[str, Stats]:
         baseline_samples += timed(pair.baseline, CHUNK)
         emulator_samples += timed(pair.emulator, CHUNK)
     return {"emulator": Stats.of(emulator_samples), "baseline": Stats.of(baseline_samples)}
+
+
+# --- 5. over HTTP ----------------------------------------------------------------------------------
+
+
+def encode_json(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+@dataclass
+class HttpReply:
+    """What `HttpClient` answers: the parts of a Flask test response the benchmarks read."""
+
+    status_code: int
+    data: bytes
+
+    def get_data(self, as_text: bool = False) -> bytes | str:
+        return self.data.decode() if as_text else self.data
+
+    def get_json(self) -> Any:
+        return json.loads(self.data)
+
+
+class NoDelayConnection(http.client.HTTPConnection):
+    """`http.client` sends a request's headers and body in two writes: without TCP_NODELAY (which urllib3,
+    under `requests`, sets) Nagle's algorithm holds the body back until the headers are acknowledged."""
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class HttpClient:
+    """One keep-alive `http.client` connection to a server, called like a Flask test client (`get`, `post`,
+    `delete` with `query_string`, `headers`, `json`); it keeps no cookies."""
+
+    def __init__(self, server: BackgroundServer) -> None:
+        self.connection = NoDelayConnection(server.host, server.port, timeout=30)
+
+    def open(self, method: str, path: str, query_string: dict | None = None, headers: dict | None = None, json: Any = None) -> HttpReply:
+        sent = dict(headers or {})
+        body = None
+        if json is not None:
+            body = encode_json(json)
+            sent["Content-Type"] = "application/json"
+        if query_string:
+            path = f"{path}?{urlencode(query_string)}"
+        self.connection.request(method, path, body=body, headers=sent)
+        response = self.connection.getresponse()
+        return HttpReply(response.status, response.read())
+
+    def get(self, path: str, **options: Any) -> HttpReply:
+        return self.open("GET", path, **options)
+
+    def post(self, path: str, **options: Any) -> HttpReply:
+        return self.open("POST", path, **options)
+
+    def delete(self, path: str, **options: Any) -> HttpReply:
+        return self.open("DELETE", path, **options)
+
+
+class Served:
+    """Apps on waitress `BackgroundServer`s (the `emulator_server` stack, default threads) in this process;
+    `client(app)` starts one for `app` and answers a keep-alive client of it. Pass it where a benchmark
+    takes `clients` (Flask.test_client for in-process)."""
+
+    def __init__(self) -> None:
+        self.servers: list[BackgroundServer] = []
+
+    def client(self, app: Flask) -> HttpClient:
+        server = BackgroundServer(app).start()
+        self.servers.append(server)
+        return HttpClient(server)
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
 
 
 # --- 3. start-up ------------------------------------------------------------------------------------
@@ -506,21 +671,30 @@ def summarise(run: Run) -> list[Figure]:
                [(r["fixture"]["seeded"].median_ms, r["fixture"]["seeded"].p99_ms) for r in rounds],
                target=FIXTURE_TARGET_MS),
     ]  # fmt: skip
+    tenants = f"{BIG_NAMESPACE_TENANTS:,}"
+    for key, label in (("emulator", "fixture (A/B run)"), ("emulator_server", "emulator_server fixture (HTTP, new session)")):
+        pairs = [r["crowded"][key] for r in rounds]
+        figures += [
+            figure("1", f"{label} setup+reset, empty namespace", "ms", [(p["baseline"].median_ms, p["baseline"].p99_ms) for p in pairs]),
+            figure("1", f"  the same, another namespace holds {tenants} accounts", "ms",
+                   [(p["emulator"].median_ms, p["emulator"].p99_ms) for p in pairs]),
+            figure("1", f"  ratio with {tenants} / without", "x", [pair_ratio(p) for p in pairs]),
+        ]  # fmt: skip
+    for transport in ("in_process", "http"):
+        where = "in-process" if transport == "in_process" else "over HTTP"
+        figures += [
+            figure("1", f"POST /__emulator/reset of a namespace of {tenants} accounts, {where}", "ms",
+                   [(r["crowded"][f"reset_{transport}"].median_ms, r["crowded"][f"reset_{transport}"].p99_ms) for r in rounds]),
+            figure("1", f"  context: POST /__emulator/seed of those {tenants} accounts", "ms",
+                   [(r["crowded"][f"seed_{transport}"].median_ms, r["crowded"][f"seed_{transport}"].p99_ms) for r in rounds]),
+        ]  # fmt: skip
     labels = {
         "authorize": ("POST anonymous/authorize", "bare POST, sign 1 RS256", AUTHORIZE_RATIO_TARGET),
         "authenticate": ("POST authenticate?v=3.0", "bare POST, verify+sign RS256", None),
         "read": ("GET service/idp/baseURI.json", "bare GET JSON", None),
     }
     for key, (emulator_label, baseline_label, ratio_target) in labels.items():
-        pairs = [r["requests"][key] for r in rounds]
-        figures += [
-            figure("2", emulator_label, "ms", [(p["emulator"].median_ms, p["emulator"].p99_ms) for p in pairs]),
-            figure("2", f"  baseline: {baseline_label}", "ms", [(p["baseline"].median_ms, p["baseline"].p99_ms) for p in pairs]),
-            figure("2", f"  ratio {key} / baseline", "x",
-                   [(p["emulator"].median_ms / p["baseline"].median_ms, p["emulator"].p99_ms / p["baseline"].p99_ms)
-                    for p in pairs],
-                   target=ratio_target),
-        ]  # fmt: skip
+        figures += pair_figures("2", key, emulator_label, baseline_label, [r["requests"][key] for r in rounds], ratio_target)
     for key, label, target in (
         ("emulator", "start-up: serve --port 0 -> 200 health", STARTUP_TARGET_S),
         ("import_flask", '  context: python -c "import flask"', None),
@@ -552,7 +726,24 @@ def summarise(run: Run) -> list[Figure]:
         ("none", "  context: FaultRules.decide, no rules"),
     ):
         figures.append(figure("4", label, "us", [(r["faults"]["decide_us"][key]["median"], r["faults"]["decide_us"][key]["p99"]) for r in rounds]))
+    for key, (emulator_label, baseline_label, _) in labels.items():
+        figures += pair_figures("5", key, f"HTTP {emulator_label}", f"HTTP {baseline_label}", [r["http"][key] for r in rounds])
     return figures
+
+
+def pair_ratio(pair: dict[str, Stats]) -> tuple[float, float]:
+    """Emulator over baseline: (median ratio, p99 ratio)."""
+    return pair["emulator"].median_ms / pair["baseline"].median_ms, pair["emulator"].p99_ms / pair["baseline"].p99_ms
+
+
+def pair_figures(section: str, key: str, emulator_label: str, baseline_label: str, pairs: list[dict[str, Stats]],
+                 ratio_target: float | None = None) -> list[Figure]:
+    """The emulator's line, its baseline's and their ratio, over the rounds' measurements of one pair."""
+    return [
+        figure(section, emulator_label, "ms", [(p["emulator"].median_ms, p["emulator"].p99_ms) for p in pairs]),
+        figure(section, f"  baseline: {baseline_label}", "ms", [(p["baseline"].median_ms, p["baseline"].p99_ms) for p in pairs]),
+        figure(section, f"  ratio {key} / baseline", "x", [pair_ratio(p) for p in pairs], target=ratio_target),
+    ]  # fmt: skip
 
 
 def show(value: float | None, unit: str) -> str:
@@ -596,11 +787,25 @@ def environment() -> dict:
 # --- main -------------------------------------------------------------------------------------------
 
 
-def one_round(app: Flask, pairs: list[Pair], fault_pairs: list[Pair], decide_cases: list[DecideCase]) -> dict:
+@dataclass
+class Prepared:
+    """What every round measures, set up once."""
+
+    app: Flask
+    fixtures: FixtureSetup
+    pairs: list[Pair]
+    http_pairs: list[Pair]
+    fault_pairs: list[Pair]
+    decide_cases: list[DecideCase]
+
+
+def one_round(prepared: Prepared) -> dict:
     return {
-        "fixture": measure_fixture(app),
-        "requests": {pair.name: measure_pair(pair) for pair in pairs},
-        "faults": measure_faults(fault_pairs, decide_cases),
+        "fixture": measure_fixture(prepared.app),
+        "crowded": measure_crowded(prepared.fixtures),
+        "requests": {pair.name: measure_pair(pair) for pair in prepared.pairs},
+        "http": {pair.name: measure_interleaved(pair, HTTP_ITERATIONS) for pair in prepared.http_pairs},
+        "faults": measure_faults(prepared.fault_pairs, prepared.decide_cases),
         "startup": measure_startup(),
     }
 
@@ -630,12 +835,16 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     app = create_app(EmulatorConfig())  # the session app, shared by every round as by a test session
     key = load_key()
-    pairs = request_pairs(app, key)
-    fault_pairs, decide_cases = fault_setup(app)
+    served = Served()
+    prepared = Prepared(app, fixture_setup(app), request_pairs(app, key), request_pairs(app, key, served.client), *fault_setup(app))
     run = Run()
-    for number in range(1, args.rounds + 1):
-        print(f"round {number}/{args.rounds} ...", file=sys.stderr, flush=True)
-        run.rounds.append(one_round(app, pairs, fault_pairs, decide_cases))
+    try:
+        for number in range(1, args.rounds + 1):
+            print(f"round {number}/{args.rounds} ...", file=sys.stderr, flush=True)
+            run.rounds.append(one_round(prepared))
+    finally:
+        served.stop()
+        prepared.fixtures.stop()
     figures = summarise(run)
     elapsed = time.perf_counter() - started
 
@@ -650,6 +859,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"faults: {FAULT_ITERATIONS} requests per round and variant, alternating one by one; the 10 rules add"
           f" {added_us:.1f} us to the read's median (decide alone, in a tight loop: {decide_us:.1f} us);"
           f" decide p99 is over batches of {DECIDE_BATCH} calls ({DECIDE_BATCHES} per round)")
+    print(f"emulator_server fixture: {SERVER_FIXTURE_ITERATIONS} per round and variant; resets of {BIG_NAMESPACE_TENANTS:,}"
+          f" accounts: {BIG_RESETS} per round and transport; HTTP (5): {HTTP_ITERATIONS} requests per round and side,"
+          f" waitress BackgroundServer, keep-alive http.client, alternating one by one")  # fmt: skip
     print(f"{len(figures)} figures, {sum(f.result == 'PASS' for f in figures)} PASS, {len(misses)} MISS"
           f" ({args.rounds} rounds, {elapsed:.0f} s; ratios are per-round, medians over rounds)")  # fmt: skip
     if args.json:
@@ -659,6 +871,8 @@ def main(argv: list[str] | None = None) -> int:
                 "rounds": args.rounds, "fixture_iterations": FIXTURE_ITERATIONS,
                 "request_iterations": REQUEST_ITERATIONS, "startup_spawns": STARTUP_SPAWNS,
                 "fault_iterations": FAULT_ITERATIONS, "decide_batch": DECIDE_BATCH, "decide_batches": DECIDE_BATCHES,
+                "server_fixture_iterations": SERVER_FIXTURE_ITERATIONS, "big_namespace_tenants": BIG_NAMESPACE_TENANTS,
+                "big_resets": BIG_RESETS, "http_iterations": HTTP_ITERATIONS,
             },
             "figures": [f.to_dict() for f in figures],
             "rounds": [serialisable(r) for r in run.rounds],

@@ -17,7 +17,15 @@ c) the Basic GET in an app holding 100,000 users vs the same GET in an app holdi
    and put in place through the store (about 3x faster than a control seed, which validates and then copies);
 d) `POST /v2/apps/{app}/conversations/{id}/messages` (a business text message) vs a bare Flask POST that parses
    the JSON body and answers 201 with a message of the same shape (info). The conversation's messages are
-   deleted through the API between rounds, so it never nears the provider's per-conversation limit.
+   deleted through the API between rounds, so it never nears the provider's per-conversation limit;
+e) the token-issuing endpoint: SDK `POST /sdk/v2/apps/{app}/appusers` (a fresh client id each time) creates an
+   anonymous user and issues its `sessionToken`, vs a bare POST that parses the JSON body, draws an id and a
+   `secrets.token_urlsafe(32)`, keeps them in a dict and answers 201 with a body of the same shape (the
+   emulator's, captured once); in an app of its own, since every call adds a user (info);
+f) over HTTP: a)'s Basic GET (read), b)'s Bearer GET (validates a token) and e)'s appusers (issues one), the
+   emulator app and the bare app each on a waitress `BackgroundServer` (`emulator.server`, the
+   `emulator_server` fixture's stack) in this process, one keep-alive `http.client` connection to each,
+   alternating request by request as above (info).
 
 Not part of the test suite (pytest collects only `tests/`).
 """
@@ -39,11 +47,13 @@ from bench_foundation import (  # also puts the repository on sys.path when need
     Figure,
     Pair,
     Run,
+    Served,
     Stats,
     bench_arguments,
     environment,
     figure,
     measure_interleaved,
+    pair_figures,
     serialisable,
     table,
 )
@@ -129,9 +139,20 @@ def answering(status: int, call: Callable[[], Any]) -> Callable[[], None]:
     return run
 
 
-def bare_app(users: dict[str, dict]) -> Flask:
-    """The baselines: a bare Flask app at the same paths, answering from a dict / parsing the posted JSON."""
+def bare_app(users: dict[str, dict], app_user: dict | None = None) -> Flask:
+    """The baselines: a bare Flask app at the same paths, answering from a dict / parsing the posted JSON;
+    `app_user`: the emulator's SDK appusers answer, whose shape the bare appusers route answers."""
     app = Flask("bare")
+    sessions: dict[str, str] = {}
+
+    @app.post("/sdk/v2/apps/<app_id>/appusers")
+    def create_app_user(app_id: str) -> Response:
+        body = request.get_json()
+        user_id, token = secrets.token_hex(12), secrets.token_urlsafe(32)
+        sessions[token] = user_id
+        client = {**app_user["appUser"]["clients"][0], "id": body["client"]["id"]}
+        answer = {**app_user, "appUser": {**app_user["appUser"], "_id": user_id, "clients": [client]}, "sessionToken": token}
+        return Response(json.dumps(answer), status=201, mimetype="application/json")
 
     @app.get("/v2/apps/<app_id>/users/<user_id>")
     def get_user(app_id: str, user_id: str) -> Response:
@@ -199,6 +220,35 @@ def setup(emulator: Flask) -> Setup:
     return Setup(pairs, answering(200, lambda: client.delete(messages, headers=basic)))
 
 
+def sdk_body() -> dict:
+    return {"client": {"id": secrets.token_hex(16), "platform": "web"}}
+
+
+def issuing_pairs(emulator: Flask, clients: Callable[[Flask], Any], with_reads: bool) -> list[Pair]:
+    """e)'s appusers pair on a fresh app, and with `with_reads` a)'s and b)'s GETs on it too (before any
+    appusers call, so they read a user seeded with it), the emulator and its bare app through `clients(app)`."""
+    app = seed_app(emulator, SMALL_APP_USERS)
+    client = clients(emulator)
+    path = f"/sdk/v2/apps/{app.id}/appusers"
+    app_user = client.post(path, json=sdk_body())
+    if app_user.status_code != 201:
+        raise RuntimeError(f"SDK appusers answered {app_user.status_code}: {app_user.get_data(as_text=True)}")
+    user_id = app.user_ids[3]
+    user_body = client.get(app.path(f"users/{user_id}"), headers=app.basic).get_json()["user"]
+    bare = clients(bare_app({user_id: user_body}, app_user.get_json()))
+    if set(bare.post(path, json=sdk_body()).get_json()) != set(app_user.get_json()):
+        raise RuntimeError("the bare appusers route does not answer the emulator's shape")
+    user_path, basic, bearer = app.path(f"users/{user_id}"), app.basic, app.bearer()
+    bare_get = answering(200, lambda: bare.get(user_path, headers=basic))
+    pairs = [Pair("appusers", answering(201, lambda: client.post(path, json=sdk_body())), answering(201, lambda: bare.post(path, json=sdk_body())))]
+    if with_reads:
+        pairs += [
+            Pair("http_basic", answering(200, lambda: client.get(user_path, headers=basic)), bare_get),
+            Pair("http_jwt", answering(200, lambda: client.get(user_path, headers=bearer)), bare_get),
+        ]
+    return pairs
+
+
 # --- report -----------------------------------------------------------------------------------------
 
 
@@ -207,6 +257,12 @@ LABELS = {  # pair -> section, emulator label, baseline label, ratio target
     "jwt": ("b", "GET users/{id}, Bearer app JWT", "bare GET JSON, same body", None),
     "big_app": ("c", f"GET users/{{id}}, app of {BIG_APP_USERS:,} users", f"same GET, app of {SMALL_APP_USERS} users", BIG_APP_RATIO_TARGET),
     "post_message": ("d", "POST conversations/{id}/messages", "bare POST, parse JSON, 201", None),
+}
+ISSUING_LABELS = {  # (transport, pair) -> section, emulator label, baseline label
+    ("in_process", "appusers"): ("e", "SDK POST appusers (issues a sessionToken)", "bare POST, random id+token, 201 same shape"),
+    ("http", "http_basic"): ("f", "HTTP GET users/{id}, Basic", "HTTP bare GET JSON, same body"),
+    ("http", "http_jwt"): ("f", "HTTP GET users/{id}, Bearer app JWT", "HTTP bare GET JSON, same body"),
+    ("http", "appusers"): ("f", "HTTP SDK POST appusers (issues a sessionToken)", "HTTP bare POST, random id+token, 201"),
 }
 
 
@@ -225,15 +281,20 @@ def summarise(run: Run) -> list[Figure]:
         ]
         if key == "big_app":
             figures.append(figure(section, "  A/A: 10 users / 10 users (other app)", "x", [ratio(r["small_app_noise"]) for r in run.rounds]))
+    for (transport, key), (section, emulator_label, baseline_label) in ISSUING_LABELS.items():
+        figures += pair_figures(section, key, emulator_label, baseline_label, [r[transport][key] for r in run.rounds])
     return figures
 
 
 # --- main -------------------------------------------------------------------------------------------
 
 
-def one_round(prepared: Setup) -> dict:
+def one_round(prepared: Setup, issuing: dict[str, list[Pair]]) -> dict:
     prepared.clear_messages()
-    return {pair.name: measure_interleaved(pair, ITERATIONS) for pair in prepared.pairs}
+    measured: dict[str, Any] = {pair.name: measure_interleaved(pair, ITERATIONS) for pair in prepared.pairs}
+    for transport, pairs in issuing.items():
+        measured[transport] = {pair.name: measure_interleaved(pair, ITERATIONS) for pair in pairs}
+    return measured
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,10 +303,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     emulator = create_app(EmulatorConfig())  # the session app, shared by every round as by a test session
     prepared = setup(emulator)
+    served = Served()
+    issuing = {"in_process": issuing_pairs(emulator, Flask.test_client, False), "http": issuing_pairs(emulator, served.client, True)}
     run = Run()
-    for number in range(1, args.rounds + 1):
-        print(f"round {number}/{args.rounds} ...", file=sys.stderr, flush=True)
-        run.rounds.append(one_round(prepared))
+    try:
+        for number in range(1, args.rounds + 1):
+            print(f"round {number}/{args.rounds} ...", file=sys.stderr, flush=True)
+            run.rounds.append(one_round(prepared, issuing))
+    finally:
+        served.stop()
     figures = summarise(run)
     elapsed = time.perf_counter() - started
 

@@ -218,3 +218,72 @@ def test_a_burst_of_parallel_clients_leaves_consistent_state(
 
 def _as_list(items: Any) -> list:
     return list(items.values()) if isinstance(items, dict) else list(items)
+
+
+LP_THREADS = 12
+LP_SENDS_PER_THREAD = 30
+SEND_PATH = "messaging/consumer/conversation/send"
+
+
+def lp_burst(base_url: str, account: LivePersonAccount, consumers: list, conversations: list[str], session_call: Any,
+             thread: int, start: threading.Barrier) -> Outcome:  # fmt: skip
+    """Connector API messages into shared conversations, and refreshes of one shared agent session, interleaved."""
+    outcome = Outcome(thread)
+    http = requests.Session()
+    start.wait()
+    for i in range(LP_SENDS_PER_THREAD):
+        if i % 3 == 2:
+            reply = session_call(http)
+            provider, expected = "liveperson-refresh", 200
+        else:
+            n = (thread + i) % len(conversations)
+            text = f"t{thread}-m{i}"
+            body = {"kind": "req", "id": f"{thread}-{i}", "type": "ms.PublishEvent",
+                    "body": {"dialogId": conversations[n], "event": {"type": "ContentEvent", "contentType": "text/plain", "message": text}}}  # fmt: skip
+            reply = http.post(f"{base_url}{account.idp_path(SEND_PATH)}", params={"v": "3"}, json=body, headers=consumers[n].headers(), timeout=10)
+            provider, expected = "liveperson-send", 200
+            if reply.status_code == 200:
+                outcome.messages.append((conversations[n], str(reply.json()["body"]["sequence"]), text))
+        outcome.statuses.append((provider, reply.status_code))
+        if reply.status_code != expected or UNHANDLED_HEADER in reply.headers:
+            outcome.problems.append(f"{provider} {reply.status_code} {reply.headers.get(UNHANDLED_HEADER)} {reply.text[:200]}")
+    http.close()
+    return outcome
+
+
+def test_parallel_sends_into_shared_liveperson_conversations_get_gap_free_sequences(
+    emulator_server: EmulatorHandle, lp_account: LivePersonAccount, lp_app_jwt, lp_agent_session
+) -> None:
+    consumers = [lp_app_jwt.issue_consumer_jws() for _ in range(CONVERSATIONS)]
+    conversations = []
+    for consumer in consumers:
+        opened = lp_account.handle.post(
+            lp_account.idp_path("messaging/consumer/conversation"), params={"v": "3"}, headers=consumer.headers(), json=[
+                {"kind": "req", "id": "1", "type": "userprofile.SetUserProfile", "body": {}},
+                {"kind": "req", "id": "2", "type": "cm.ConsumerRequestConversation", "body": {"brandId": lp_account.id}},
+            ])  # fmt: skip
+        conversations.append(opened.json()[1]["body"]["conversationId"])
+
+    def refresh(http: requests.Session) -> requests.Response:
+        return http.post(f"{emulator_server.base_url}{lp_account.idp_path('refresh')}", params={"v": "1.3"},
+                         json={"csrf": lp_agent_session.csrf}, headers=lp_agent_session.headers(), timeout=10)  # fmt: skip
+
+    start = threading.Barrier(LP_THREADS)
+    with ThreadPoolExecutor(LP_THREADS) as pool:
+        futures = [pool.submit(lp_burst, emulator_server.base_url, lp_account, consumers, conversations, refresh, t, start)
+                   for t in range(LP_THREADS)]  # fmt: skip
+        outcomes = [future.result(timeout=TIME_LIMIT_SECONDS) for future in futures]
+
+    assert [p for o in outcomes for p in o.problems] == []
+    state = emulator_server.control.export_state()["namespaces"][emulator_server.namespace]
+    stored = state["providers"]["liveperson"]["accounts"][lp_account.id]["conversations"]
+    for conversation in conversations:
+        sent = [(int(seq), text) for o in outcomes for (c, seq, text) in o.messages if c == conversation]
+        events = stored[conversation]["events"]
+        assert [e["sequence"] for e in events] == list(range(len(events))) == sorted(seq for seq, _ in sent)  # unique, gap-free
+        assert {e["sequence"]: e["event"]["message"] for e in events} == dict(sent)  # none lost, none duplicated
+        for outcome in outcomes:  # each thread's messages in the order it sent them
+            mine = [seq for (c, seq, _) in outcome.messages if c == conversation]
+            assert mine == sorted(mine, key=int)
+    refreshes = Counter(status for o in outcomes for (provider, status) in o.statuses if provider == "liveperson-refresh")
+    assert refreshes == Counter({200: LP_THREADS * (LP_SENDS_PER_THREAD // 3)})
