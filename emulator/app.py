@@ -241,10 +241,12 @@ def _journal_response(response: Response) -> Response:
         path=req.path,
         query=req.query_string,
         status=0 if dropped else response.status_code,
-        headers=EnvironHeaders(headers),  # as `request.headers` reads them, from a copy
+        # as `request.headers` reads them, from a copy; pairs of strings and a tuple hold nothing the garbage
+        # collector must walk, so 10,000 journal entries do not lengthen its full collections
+        headers=tuple(EnvironHeaders(headers).items()),
         request_body=_request_body(req),
         response_body=b"" if dropped else response.get_data(),
-        faults=flags.get("faults", []),
+        faults=tuple(flags.get("faults", ())),
     )
     return response
 

@@ -6,7 +6,7 @@ import itertools
 import threading
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 from .clock import format_instant
 from .patterns import path_matches
@@ -73,7 +73,7 @@ class _Incoming:
                 request_headers=dict(headers),
                 request_body=_text(request_body),
                 response_body=_text(response_body),
-                faults=faults,
+                faults=list(faults),
             )  # fmt: skip
             self._entry, self._raw = entry, None
         return entry
@@ -121,7 +121,7 @@ class Journal:
         headers: Mapping[str, str] | Iterable[tuple[str, str]],
         request_body: bytes,
         response_body: bytes,
-        faults: list,
+        faults: Sequence,
     ) -> None:
         """An incoming request, as `record` with `time=format_instant(at)`, `query` decoded as Latin-1,
         `request_headers=dict(headers)` and each body decoded as UTF-8 and clipped: all that is done when
