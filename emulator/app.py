@@ -7,7 +7,6 @@ from functools import lru_cache
 from typing import Any
 
 from flask import Flask, Request, Response, g, request
-from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.sansio.utils import get_current_url
 from werkzeug.wsgi import get_content_length
@@ -208,6 +207,13 @@ def _spoil_response(response: Response) -> Response:
 
 
 _HEADER_KEYS = ("HTTP_", "CONTENT_TYPE", "CONTENT_LENGTH")  # every key of the environ EnvironHeaders reads
+_SHADOWED_KEYS = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})  # EnvironHeaders skips these too
+
+
+@lru_cache(maxsize=1024)
+def _header_name(environ_key: str) -> str:
+    """`HTTP_USER_AGENT` -> `User-Agent`, `CONTENT_TYPE` -> `Content-Type`: as `request.headers` names them."""
+    return environ_key.removeprefix("HTTP_").replace("_", "-").title()
 
 
 def _request_body(req: Request) -> bytes:
@@ -232,7 +238,13 @@ def _journal_response(response: Response) -> Response:
     namespace = flags.namespace
     # the client gets no answer at all (recorded as status 0): only a fault's answer carries the order
     dropped = flags.get("fault") is not None and ABORT_HEADER in response.headers
-    headers = {key: value for key, value in req.environ.items() if key.startswith(_HEADER_KEYS)}
+    # pairs of strings in a tuple: nothing the garbage collector must walk, so 10,000 journal entries do not
+    # lengthen its full collections (an EnvironHeaders would also keep the whole environ alive)
+    headers = tuple(
+        (_header_name(key), value)
+        for key, value in req.environ.items()
+        if key.startswith(_HEADER_KEYS) and key not in _SHADOWED_KEYS
+    )
     state.journal.record_request(
         at=state.store.view(namespace).clock.now(),
         namespace=namespace,
@@ -241,9 +253,7 @@ def _journal_response(response: Response) -> Response:
         path=req.path,
         query=req.query_string,
         status=0 if dropped else response.status_code,
-        # as `request.headers` reads them, from a copy; pairs of strings and a tuple hold nothing the garbage
-        # collector must walk, so 10,000 journal entries do not lengthen its full collections
-        headers=tuple(EnvironHeaders(headers).items()),
+        headers=headers,
         request_body=_request_body(req),
         response_body=b"" if dropped else response.get_data(),
         faults=tuple(flags.get("faults", ())),
