@@ -385,6 +385,8 @@ BAD_CONNECTORS = {
     "brand_with_token_endpoint": {"brand": "b", "token_endpoint": "https://b.example/t"},
     "jwks_without_keys": {"issuer": "https://b.example", "jwks": {"keys": []}},
     "jwks_with_a_bad_key": {"issuer": "https://b.example", "jwks": {"keys": [{"kty": "RSA", "n": "x"}]}},
+    "jwks_kid_not_a_string": {"issuer": "https://b.example", "jwks": {"keys": [{
+        **jwt.algorithms.RSAAlgorithm.to_jwk(other_key().public_key(), as_dict=True), "kid": ["k"]}]}},
 }
 
 
@@ -503,3 +505,24 @@ def test_refused_step_up_refuses_the_exchange_and_changes_nothing(emulator_app, 
 def test_expired_unauth_jwt_cannot_step_up(lp_account, lp_jwt, brand_idp, emulator_clock):
     emulator_clock.advance("2h")
     assert_invalid_jwt(brand_idp.authenticate_reply(id_token=brand_idp.id_token("stepper"), unauth_jwt=lp_jwt), "step_up_expired")
+
+
+def test_claims_the_state_could_not_hold_are_refused_and_the_state_stays_exportable(lp_account, brand_idp):
+    nested: list = []
+    for _ in range(300):
+        nested = [nested]
+    assert_invalid_jwt(brand_idp.authenticate_reply(id_token=brand_idp.id_token("deep", lp_sdes=nested)), "malformed")
+    assert lp_state(lp_account)["accounts"][lp_account.id]["consumers"] == {}
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
+def test_a_time_claim_that_is_not_finite_is_refused(brand_idp, claim):
+    token = jwt.encode({"iss": brand_idp.issuer, "sub": "nan", "iat": 1, "exp": 4_000_000_000, claim: float("nan")},
+                       brand_idp_key(brand_idp), algorithm="RS256", headers={"kid": brand_idp.kid})  # fmt: skip
+    assert_invalid_jwt(brand_idp.authenticate_reply(id_token=token), "malformed")
+
+
+def brand_idp_key(brand_idp):
+    from emulator.providers.liveperson.models import brand_signing_key
+
+    return brand_signing_key(brand_idp.brand.private_key_pem)

@@ -279,3 +279,27 @@ def test_seed_refuses_bad_brands(emulator):
         with pytest.raises(EmulatorError) as refused:
             emulator.control.seed({"liveperson": {"brands": [brand]}})
         assert refused.value.code == "invalid_seed"
+
+
+def _brand_codes(lp_account, brand_id: str) -> list[str]:
+    handle = lp_account.handle
+    return list(handle.control.export_state()["namespaces"][handle.namespace]["providers"]["liveperson"]["brands"][brand_id]["codes"])
+
+
+def test_a_refused_exchange_leaves_the_brands_code_unspent(lp_account, brand_idp):
+    wrong_issuer = add_lp_connector(lp_account, type="authenticated", brand=brand_idp.brand_id, issuer="https://other.example")
+    code = brand_idp.code("kept")
+    reply = brand_idp.authenticate_reply(code=code, connector_id=wrong_issuer)
+    assert (reply.status, reply.json()) == (401, {"internalErrorCode": "9007"})
+    assert _brand_codes(lp_account, brand_idp.brand_id) == [code]
+    assert brand_idp.authenticate_reply(code=code).status == 200  # still good where it verifies
+
+
+def test_an_expired_code_refused_at_the_token_endpoint_is_not_removed_by_the_refusal(lp_account, brand_idp, emulator_clock):
+    emulator_clock.freeze()
+    code = brand_idp.code("late")
+    emulator_clock.advance(61)
+    reply = token_call(lp_account.handle, brand_idp.brand_id, {"grant_type": "authorization_code", "code": code},
+                       basic(BRAND_CLIENT_ID, brand_idp.client_secret))  # fmt: skip
+    assert_brand_error(reply, 400, "invalid_code")
+    assert _brand_codes(lp_account, brand_idp.brand_id) == [code]

@@ -294,7 +294,7 @@ def test_client_properties_header(lp_account, lp_consumer_jws, emulator):
     properties = json.dumps({"type": ".ClientProperties", "features": ["AUTO_MESSAGES"]})
     assert create(lp_consumer_jws, headers={"Client-Properties": properties}).status == 200
     before = lp_state(emulator)
-    for malformed in ("{nope", "[1]", '"x"', ""):
+    for malformed in ("{nope", "[1]", '"x"', "", "[" * 3000):  # the last: nested deeper than Python's stack
         reply = create(lp_consumer_jws, [PROFILE], headers={"Client-Properties": malformed})
         assert_refused(reply, 400, "Client-Properties must be a JSON object", "bad_client_properties")
     assert lp_state(emulator) == before

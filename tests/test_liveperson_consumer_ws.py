@@ -389,3 +389,9 @@ def test_at_step_up_the_previous_owner_is_told_the_conversation_left_then_nothin
     details = upsert["body"]["changes"][0]["result"]["conversationDetails"]
     assert (details["authenticated"], details["stepUp"]) == (True, {"fromConsumerId": "unauth", "at": 1_000_000})
     assert [f["type"] for f in new.frames_for(published)] == ["cqm.ExConversationChangeNotification", "ms.MessagingEventNotification"]
+
+
+def test_a_frame_whose_id_is_nan_is_refused_with_a_null_req_id_that_stays_json(consumer: Peer) -> None:
+    consumer.ws.send('{"kind":"req","type":"GetClock","id":NaN}')
+    raw = consumer.ws.receive(timeout=WAIT_SECONDS)
+    assert "NaN" not in raw and json.loads(raw)["reqId"] is None and json.loads(raw)["code"] == 400

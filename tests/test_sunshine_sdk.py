@@ -847,3 +847,8 @@ def test_any_mix_of_malformed_sdk_parts(sdk_world: SdkWorld, data: st.DataObject
     event(f"{sorted(garbled)}: {reply.status}")
     if credential is not None and credential[1] is True and reply.status < 400:
         raise AssertionError(f"{credential[2]} was let through: {reply.status} {body} on {request}")
+
+
+def test_an_sdk_profile_email_that_is_no_address_is_refused_like_the_v2_profile(anonymous_sdk_user) -> None:
+    reply = anonymous_sdk_user.request("PUT", f"appusers/{anonymous_sdk_user.app_user_id}", json={"email": "not an email"})
+    assert reply.status == 400 and 'should match format \\"email\\"' in reply.text, reply.text

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from flask import Blueprint, Response, request
 
+from ..core.keys import same_secret
 from ..core.store import DEFAULT_NAMESPACE, check_namespace_name
 from ..web import MalformedJson, json_response, read_json_body, runtime
 
@@ -53,7 +53,7 @@ def _require_control_token() -> Response | None:
     if not expected or request.endpoint in OPEN_ENDPOINTS:
         return None
     presented = _presented_token()
-    if presented is not None and hmac.compare_digest(presented.encode(), expected.encode()):
+    if presented is not None and same_secret(presented, expected):
         return None
     refusal = control_error(401, "unauthorized", f"this emulator's control API needs its token in the {TOKEN_HEADER} header")
     refusal.headers["WWW-Authenticate"] = 'Bearer realm="messaging-auth-emulator control"'

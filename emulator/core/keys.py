@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hmac
 import json
 import math
 from dataclasses import dataclass
@@ -137,16 +138,7 @@ class KeyRing:
         check_expiry: bool = True,
     ) -> dict:
         """Claims of a token signed by a key of `slot`, checked against `now` (never the wall clock)."""
-        if not isinstance(token, str) or not token:
-            raise TokenError(TokenError.MALFORMED, "not a token")
-        if len(token) > MAX_TOKEN_LENGTH:
-            raise TokenError(TokenError.TOO_LARGE, f"{len(token)} characters")
-        if not token.isascii():  # a compact JWT is base64url and dots; PyJWT fails on lone surrogates
-            raise TokenError(TokenError.MALFORMED, "a compact JWT is ASCII")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise TokenError(TokenError.MALFORMED, str(exc)) from None
+        header = unverified_header(token)
         key = next((k for k in self._keys[slot] if k.kid == header.get("kid")), None)
         if key is None or now >= self._retire_at.get(key.kid, now + 1):
             raise TokenError(TokenError.UNKNOWN_KEY, f"kid {header.get('kid')!r}")
@@ -206,6 +198,26 @@ class KeyRing:
                     self._retire_at[k["kid"]] = float(retire_at)
 
 
+def same_secret(given: str, expected: str) -> bool:
+    """A constant-time comparison of two secrets (any text, lone surrogates included)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
+
+
+def unverified_header(token: object) -> dict:
+    """The JOSE header of a compact JWT, before any verification (TokenError when it is not one): a
+    non-empty ASCII string of at most MAX_TOKEN_LENGTH characters whose header PyJWT can read."""
+    if not isinstance(token, str) or not token:
+        raise TokenError(TokenError.MALFORMED, "not a token")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise TokenError(TokenError.TOO_LARGE, f"{len(token)} characters")
+    if not token.isascii():  # a compact JWT is base64url and dots; PyJWT fails on lone surrogates
+        raise TokenError(TokenError.MALFORMED, "a compact JWT is ASCII")
+    try:
+        return jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise TokenError(TokenError.MALFORMED, str(exc)) from None
+
+
 def decode_rs256(
     token: str, public_key: rsa.RSAPublicKey, required: Iterable[str], *, audience: str | None = None, issuer: str | None = None
 ) -> dict:
@@ -236,13 +248,20 @@ def check_time_claims(claims: dict, now: float, *, expiry: bool = True) -> None:
     """Reject a token whose numeric `exp` has passed (unless `expiry` is off) or whose `nbf` lies ahead of `now`."""
     exp = claims.get("exp")
     if exp is not None:
-        if not isinstance(exp, (int, float)) or isinstance(exp, bool):
+        if not is_time(exp):
             raise TokenError(TokenError.MALFORMED, "exp is not a number")
         if expiry and now >= exp:
             raise TokenError(TokenError.EXPIRED, f"expired at {exp}")
     nbf = claims.get("nbf")
     if nbf is not None:
-        if not isinstance(nbf, (int, float)) or isinstance(nbf, bool):
+        if not is_time(nbf):
             raise TokenError(TokenError.MALFORMED, "nbf is not a number")
         if now < nbf:
             raise TokenError(TokenError.NOT_YET_VALID, f"not before {nbf}")
+
+
+def is_time(value: object) -> bool:
+    """A NumericDate: a finite number (an `exp` of NaN or Infinity would never expire)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))  # a huge int is finite

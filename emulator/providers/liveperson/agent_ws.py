@@ -17,13 +17,16 @@ socket (consumer_ws.py): one lock per connection orders its frames, and nothing 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import uuid
+from contextlib import nullcontext
 from typing import Callable
 
 from flask import Response, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
+from wsproto.utilities import LocalProtocolError
 
 from ...core.keys import TokenError
 from ...web import current_namespace, runtime
@@ -112,7 +115,8 @@ def request_id(frame: str | bytes) -> object:
         message = json.loads(frame)
     except (ValueError, RecursionError, TypeError):
         return None
-    return message.get("id") if isinstance(message, dict) else None
+    req_id = message.get("id") if isinstance(message, dict) else None
+    return None if isinstance(req_id, float) and not math.isfinite(req_id) else req_id  # NaN is no JSON to echo
 
 
 def state_filter(body: dict) -> tuple[str, ...] | None:
@@ -164,7 +168,7 @@ class Connection:
         """Send one frame (hold `lock`); False when the peer is gone."""
         try:
             self.ws.send(json.dumps(frame))
-        except (OSError, ConnectionClosed):  # the peer went away mid-send (ssl.SSLEOFError and kin)
+        except (OSError, ConnectionClosed, LocalProtocolError):  # the peer went away mid-send, or the socket is closing
             return False
         return True
 
@@ -243,14 +247,14 @@ def serve(connection: Connection, close_code: Callable[[], int | None], close_me
         while True:
             code = close_code()
             if code is not None:
-                close(connection.ws, code, close_message(code))
+                close(connection.ws, code, close_message(code), connection.lock)
                 return
             frame = connection.ws.receive(timeout=IDLE_TICK_SECONDS)
             if frame is None:
                 continue
             code = close_code()
             if code is not None:
-                close(connection.ws, code, close_message(code))
+                close(connection.ws, code, close_message(code), connection.lock)
                 return
             if not connection.handle(frame):
                 return
@@ -258,10 +262,13 @@ def serve(connection: Connection, close_code: Callable[[], int | None], close_me
         registry.remove(connection.namespace, connection.account_id, connection)
 
 
-def close(ws, code: int, message: str) -> None:
-    """Send the close frame, then wait (bounded) for the client's: the socket's reader thread must be done
-    with the connection before Werkzeug closes it, or its last read could land on a reused descriptor."""
-    ws.close(reason=code, message=message)
+def close(ws, code: int, message: str, lock: threading.Lock | None = None) -> None:
+    """Send the close frame (under the connection's `lock`, so that no push is written mid-close), then wait
+    (bounded, outside it) for the client's: the socket's reader thread must be done with the connection
+    before Werkzeug closes it."""
+    with lock or nullcontext():
+        if ws.connected:
+            ws.close(reason=code, message=message)
     ws.thread.join(CLOSE_HANDSHAKE_SECONDS)
 
 

@@ -20,11 +20,11 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ...core.keys import ALGORITHM, MAX_TOKEN_LENGTH, TokenError, check_time_claims, decode_rs256
+from ...core.keys import ALGORITHM, TokenError, check_time_claims, decode_rs256, is_time, unverified_header
 from ...core.store import Namespace
 from . import stepup
 from .brand_idp import DEFAULT_REDIRECT_URI, BrandError, BrandServer
-from .conversations import Change, Conversations
+from .conversations import Change, Conversations, unstorable
 from .errors import InvalidCustomerJwt, LivePersonError
 from .identity import ConsumerIdentity
 from .models import Account, Brand, Connector, LivePersonState, brand_signing_key
@@ -88,7 +88,7 @@ def jwks_key_set(document: object) -> KeySet:
         keys = jwt.PyJWKSet.from_dict(document).keys  # type: ignore[arg-type]
     except (jwt.PyJWTError, TypeError, ValueError, AttributeError, KeyError) as exc:
         raise TokenError(JWKS_UNAVAILABLE, f"not a JWKS: {exc}") from None
-    return KeySet(by_kid={k.key_id: k.key for k in keys if k.key_id and k.key_type == "RSA"})
+    return KeySet(by_kid={k.key_id: k.key for k in keys if isinstance(k.key_id, str) and k.key_id and k.key_type == "RSA"})
 
 
 def brand_key_set(brand: Brand) -> KeySet:
@@ -128,7 +128,7 @@ def fetch_jwks(url: str) -> KeySet:
     try:
         reply = requests.get(url, timeout=HTTP_TIMEOUT, headers={"Accept": "application/json"})
         document = reply.json() if reply.status_code == 200 else None
-    except (requests.RequestException, ValueError) as exc:
+    except (requests.RequestException, ValueError, RecursionError) as exc:
         raise TokenError(JWKS_UNAVAILABLE, f"{url}: {exc}") from None
     if document is None:
         raise TokenError(JWKS_UNAVAILABLE, f"{url} answered {reply.status_code}")
@@ -140,29 +140,18 @@ def fetch_jwks(url: str) -> KeySet:
 
 def unverified_kid(token: object) -> object:
     """The `kid` of a JWS header, None when there is none or the token does not parse (verify says why)."""
-    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
-        return None
     try:
-        return jwt.get_unverified_header(token).get("kid")
-    except jwt.PyJWTError:
+        return unverified_header(token).get("kid")
+    except TokenError:
         return None
 
 
 def verify_brand_jwt(token: object, keys: KeySet, issuer: str, now: float) -> dict:
     """The claims of a brand JWT (TokenError otherwise): RS256 only, a key of the connector's key source,
     `iss` the connector's issuer, `iat`, `exp` and `sub` present, `exp`/`nbf`/`iat` right on `now`."""
-    if not isinstance(token, str) or not token:
-        raise TokenError(TokenError.MALFORMED, "not a token")
-    if len(token) > MAX_TOKEN_LENGTH:
-        raise TokenError(TokenError.TOO_LARGE, f"{len(token)} characters")
-    if not token.isascii():
-        raise TokenError(TokenError.MALFORMED, "a compact JWT is ASCII")
-    if token.count(".") == 4:
+    if isinstance(token, str) and token.count(".") == 4:
         raise TokenError(ENCRYPTED, "a JWE: the emulator decrypts nothing")
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError as exc:
-        raise TokenError(TokenError.MALFORMED, str(exc)) from None
+    header = unverified_header(token)
     if header.get("alg") != ALGORITHM:
         raise TokenError(WRONG_ALGORITHM, f"alg {header.get('alg')!r}: only RS256")
     key = keys.key_for(header.get("kid"))
@@ -174,11 +163,14 @@ def verify_brand_jwt(token: object, keys: KeySet, issuer: str, now: float) -> di
     if not isinstance(claims["sub"], str) or not claims["sub"]:
         raise TokenError(TokenError.MISSING_CLAIM, "sub is a non-empty string")
     iat = claims["iat"]
-    if not isinstance(iat, (int, float)) or isinstance(iat, bool):
+    if not is_time(iat):
         raise TokenError(TokenError.MALFORMED, "iat is not a number")
     if iat > now:
         raise TokenError(TokenError.NOT_YET_VALID, f"issued at {iat}, in the future")  # [I] no leeway
     check_time_claims(claims, now)
+    problem = unstorable(claims)  # the profile keeps `lp_sdes`: it must stay exportable
+    if problem:
+        raise TokenError(TokenError.MALFORMED, problem)
     return claims
 
 
@@ -253,7 +245,7 @@ def exchange_code_over_http(connector: Connector, credential: Credential) -> str
         raise auth_service_failed("token_endpoint_unreachable") from None
     try:
         body = reply.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     if reply.status_code != 200:
         error = body.get("error") if isinstance(body, dict) else None
@@ -275,7 +267,8 @@ def complete(
         except stepup.StepUpRefused as refused:
             raise InvalidCustomerJwt(invalid, refused.reason) from None
     id_token = fetched.id_token
-    if credential.code is not None and plan.connector.brand is not None:
+    in_process = credential.code is not None and plan.connector.brand is not None
+    if in_process:
         id_token = _exchange_in_process(namespace, account, plan, credential)
     if fetched.keys is None:
         raise InvalidCustomerJwt(invalid, JWKS_UNAVAILABLE)
@@ -284,6 +277,8 @@ def complete(
     except TokenError as error:
         refusal = EncryptedJwtRefused if error.reason == ENCRYPTED else InvalidCustomerJwt
         raise refusal(invalid, error.reason) from None
+    if in_process:  # spent only now: a refused exchange leaves the brand's code as it was
+        BrandServer(namespace, _brand(namespace, account, plan.connector.brand or "")).spend(credential.code or "")
     consumer_id, token = ConsumerIdentity(namespace, account).sign_in_authenticated(claims)
     conversations = Conversations(namespace, account)
     if unauth_id is not None:
@@ -300,7 +295,9 @@ def _exchange_in_process(namespace: Namespace, account: Account, plan: Plan, cre
         raise auth_service_failed("brand_unauthorized_client")
     secret = connector.client_secret or client.client_secret
     try:
-        answer = BrandServer(namespace, brand).exchange("authorization_code", credential.code, credential.redirect_uri, client.client_id, secret)
+        answer = BrandServer(namespace, brand).exchange(
+            "authorization_code", credential.code, credential.redirect_uri, client.client_id, secret, spend=False
+        )
     except BrandError as error:
         raise auth_service_failed(f"brand_{error.message}: {error.reason}") from None
     return answer["id_token"]

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import json
 import secrets
 
 import jwt
 from jwt.algorithms import RSAAlgorithm
 
+from ...core.keys import same_secret
 from ...core.store import Namespace
 from ...web import ProviderError
 from .models import MAX_BRAND_CODES, Brand, BrandClient, BrandCode, brand_signing_key
@@ -66,10 +66,6 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
     return (client_id, secret) if colon else None
 
 
-def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
-
-
 class BrandServer:
     """One brand's authorization server, on the namespace's clock. Call it under the store lock."""
 
@@ -90,7 +86,7 @@ class BrandServer:
             raise BrandError(INVALID_REQUEST, "redirect_uri_not_allowed")
         user = self._brand.user(fields["sub"])
         password = fields["password"]
-        if user is None or (user.password is not None and not (isinstance(password, str) and _same(password, user.password))):
+        if user is None or (user.password is not None and not (isinstance(password, str) and same_secret(password, user.password))):
             raise BrandError(ACCESS_DENIED, "unknown_user" if user is None else "wrong_password")
         code = BrandCode(
             code=secrets.token_urlsafe(24), client_id=client.client_id, redirect_uri=redirect_uri, sub=user.sub,
@@ -99,8 +95,11 @@ class BrandServer:
         self._keep(code)
         return {"code": code.code, "redirect_uri": redirect_uri}
 
-    def exchange(self, grant_type: object, code: object, redirect_uri: object, client_id: str, client_secret: str) -> dict:
-        """The token endpoint: a code of this client, once, before it expires, for the user's id_token."""
+    def exchange(
+        self, grant_type: object, code: object, redirect_uri: object, client_id: str, client_secret: str, spend: bool = True
+    ) -> dict:
+        """The token endpoint: a code of this client, once, before it expires, for the user's id_token. With
+        `spend` off the code stays until `spend(code)`: a caller that may still refuse spends it last."""
         client = self._client(client_id, client_secret)
         if grant_type != AUTHORIZATION_CODE:
             raise BrandError(UNSUPPORTED_GRANT_TYPE, f"grant_type {grant_type!r}")
@@ -108,13 +107,13 @@ class BrandServer:
         if issued is None:
             raise BrandError(INVALID_CODE, "unknown_code")  # never issued, or already exchanged
         if self._now >= issued.expires_at:
-            del self._brand.codes[issued.code]
-            raise BrandError(INVALID_CODE, "code_expired")
+            raise BrandError(INVALID_CODE, "code_expired")  # a refusal changes nothing: `_keep` prunes it later
         if issued.client_id != client.client_id:
             raise BrandError(INVALID_CODE, "code_of_another_client")
         if (redirect_uri or DEFAULT_REDIRECT_URI) != issued.redirect_uri:
             raise BrandError(INVALID_CODE, "redirect_uri_mismatch")  # [I] RFC 6749 4.1.3: must match
-        del self._brand.codes[issued.code]  # single use
+        if spend:
+            self.spend(issued.code)
         return {
             "access_token": secrets.token_hex(32),
             "token_type": "Bearer",
@@ -134,9 +133,13 @@ class BrandServer:
 
     def _client(self, client_id: str, client_secret: str) -> BrandClient:
         client = self._brand.client(client_id)
-        if client is None or not _same(client_secret, client.client_secret):
+        if client is None or not same_secret(client_secret, client.client_secret):
             raise BrandError(UNAUTHORIZED_CLIENT, "unknown_client" if client is None else "wrong_client_secret")
         return client
+
+    def spend(self, code: str) -> None:
+        """A code is single use."""
+        self._brand.codes.pop(code, None)
 
     def _keep(self, code: BrandCode) -> None:
         codes = self._brand.codes

@@ -121,7 +121,7 @@ def check_request_meta() -> None:
         return
     try:
         parsed = json.loads(properties)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
         parsed = None
     if not isinstance(parsed, dict):
         raise refusal("Client-Properties must be a JSON object", "bad_client_properties")  # [I]

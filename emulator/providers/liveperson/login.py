@@ -9,7 +9,6 @@ the session it belongs to.
 from __future__ import annotations
 
 import functools
-import hmac
 import math
 import operator
 import secrets
@@ -18,7 +17,7 @@ from typing import Iterable, Mapping
 
 from flask import Response
 
-from ...core.keys import TokenError
+from ...core.keys import TokenError, same_secret
 from ...core.lifecycle import TokenLifecycle
 from ...core.store import Namespace
 from .errors import LivePersonError
@@ -61,9 +60,8 @@ def _session_refused(reason: str, message: str = SESSION_INVALID) -> LivePersonE
 
 
 def _same(given: str, expected: str | None) -> bool:
-    if expected is None:
-        return False
-    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
+    """A secret the user may not have (a password of an API-key user) never matches."""
+    return expected is not None and same_secret(given, expected)
 
 
 def _text_field(body: dict, field: str) -> str:

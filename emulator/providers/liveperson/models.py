@@ -106,6 +106,8 @@ def _check_jwks(jwks: dict) -> None:
             raise ValueError(f"jwks holds a key PyJWT cannot read: {exc}") from None
         if parsed.key_type != "RSA":
             raise ValueError("jwks keys are RSA keys (RS256)")
+        if "kid" in key and not isinstance(key["kid"], str):
+            raise ValueError("a jwks key's kid is a string")
 
 
 class BrandClient(_Model):

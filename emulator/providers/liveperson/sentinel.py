@@ -8,10 +8,9 @@ claims tell them apart (an AppJWT has `aud`/`azp`/`scope`/`iss`, a ConsumerJWS `
 from __future__ import annotations
 
 import hashlib
-import hmac
 import uuid
 
-from ...core.keys import TokenError
+from ...core.keys import TokenError, same_secret
 from ...core.store import Namespace
 from .errors import LivePersonError
 from .identity import APP_JWT_SLOT, app_subject, token_subjects
@@ -40,10 +39,6 @@ class SentinelError(LivePersonError):
     bodies are not public; the statuses follow OAuth 2.0, RFC 6749 section 5.2, which Sentinel says it follows)."""
 
 
-def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
-
-
 class AppCredentials:
     """Sentinel's and the IDP's rules for one account, on the namespace's clock and keys."""
 
@@ -62,7 +57,7 @@ class AppCredentials:
             # [I] RFC 6749: "no client authentication included" is invalid_client, 401
             raise SentinelError(401, "invalid_client: client_id and client_secret are required", "missing_client_credentials")
         app = _app(self._account, client_id)
-        if app is None or not _same(client_secret, app.client_secret):
+        if app is None or not same_secret(client_secret, app.client_secret):
             raise SentinelError(401, "invalid_client: client authentication failed", "unknown_client" if app is None else "wrong_client_secret")
         iat = int(self._now)
         ttl = int(self._account.settings.app_jwt_ttl)
@@ -112,7 +107,7 @@ class AppCredentials:
 
 
 def _app(account: Account, client_id: str) -> App | None:
-    return next((app for app in account.apps if _same(client_id, app.client_id)), None)
+    return next((app for app in account.apps if same_secret(client_id, app.client_id)), None)
 
 
 def verify_app_jwt(namespace: Namespace, account: Account, token: object) -> dict:

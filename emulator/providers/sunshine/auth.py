@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import json
 import math
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from typing import Any, Iterable
 from jwt.exceptions import InvalidSignatureError, PyJWTError
 from jwt.utils import base64url_decode
 
-from ...core.keys import HMAC_ALGORITHM as ALGORITHM, HMAC_JWS as _JWS, MAX_TOKEN_LENGTH, TokenError, check_time_claims, sign_hs256
+from ...core.keys import HMAC_ALGORITHM as ALGORITHM, HMAC_JWS as _JWS, MAX_TOKEN_LENGTH, TokenError, check_time_claims, same_secret, sign_hs256
 from ...core.lifecycle import TokenLifecycle
 from .errors import SunshineError, forbidden, invalid_auth, not_found
 from .models import PROVIDER, App, Integration, SunshineState, key_scope
@@ -114,7 +113,7 @@ def _basic(state: SunshineState, credentials: str) -> Principal:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise invalid_auth("Invalid Basic authorization", "malformed_basic") from None
     found = _principal(state, key_id) if separator else None
-    if found is None or not hmac.compare_digest(found[1].encode(), secret.encode()):
+    if found is None or not same_secret(secret, found[1]):
         raise invalid_auth("Invalid key id or secret", "bad_credentials")
     return found[0]
 

@@ -22,11 +22,13 @@ from pydantic import StrictStr, field_validator
 from ...core.clock import parse_instant
 from .auth import END_USER, Principal, authenticate
 from .bodies import (
+    EMAIL,
     METADATA_LIMIT,
     ConversationCreateBody,
     MessagePostBody,
     _Body,
     _check_metadata,
+    _formatted,
     _short,
     parse_body,
 )
@@ -79,7 +81,7 @@ class ClientBody(_Body):
 class _ProfileFields(_Body):
     givenName: _short(128) | None = None
     surname: _short(128) | None = None
-    email: _short(128) | None = None
+    email: _formatted(128, EMAIL) | None = None  # [C] the spec's format: email, as the v2 profile
     locale: _short(64) | None = None
     properties: dict[str, Any] | None = None
 

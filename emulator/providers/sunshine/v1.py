@@ -25,6 +25,7 @@ from ...web import MalformedJson, current_namespace, json_response, runtime
 from . import conversations, messages, users
 from .auth import ACCOUNT, APP, END_USER, Principal, authenticate, authorize
 from .bodies import (
+    EMAIL,
     ActivityBody,
     ConversationCreateBody,
     MessagePostBody,
@@ -33,6 +34,7 @@ from .bodies import (
     UserUpdateBody,
     _Body,
     _check_metadata,
+    _formatted,
     _short,
     parse_body,
 )
@@ -95,7 +97,7 @@ def v1_api(method: str, rule: str, scopes: Iterable[str] = EVERYONE, status: int
 class AppUserUpdateBody(_Body):
     givenName: _short(128) | None = None
     surname: _short(128) | None = None
-    email: _short(128) | None = None
+    email: _formatted(128, EMAIL) | None = None  # [C] the spec's format: email, as the v2 profile
     signedUpAt: Text | None = None
     properties: dict[str, Any] | None = None
 
