@@ -14,7 +14,7 @@ from werkzeug.wsgi import get_content_length
 
 from .config import EmulatorConfig
 from .fault_injection import replacing_response, spoil
-from .control import blueprint as control_blueprint, control_error
+from .control import blueprint as control_blueprint, control_error, require_control_token
 from .core.clock import wall_sleep
 from .core.faults import ABORT_HEADER, HOLD_KEY, REPLACING_KINDS, SPOILING_KINDS, RequestInfo
 from .core.journal import Journal
@@ -66,6 +66,7 @@ def create_app(config: EmulatorConfig | None = None) -> Flask:
     for spec in PROVIDERS:
         app.register_blueprint(spec.blueprint)
     app.register_blueprint(control_blueprint)
+    app.before_request(require_control_token)  # first: a refused call is neither journaled nor faulted
     app.before_request(_bind_namespace)
     app.before_request(_inject_fault)
     app.after_request(_journal_response)
