@@ -18,7 +18,7 @@ from . import __version__
 from .app import create_app
 from .config import DEMO_SEED_PATH, EmulatorConfig, Seed, SeedError, load_seed_file
 from .client import AppTransport, HttpTransport
-from .persistence import PeriodicSaver, StateFileError, restore_state, save_state
+from .persistence import PeriodicSaver, StateFileError, remove_stale_temp_files, restore_state, save_state
 from .scenarios import ScenarioError, ScenarioRunner, StepResult, load_scenario
 from .scenarios.junit import write_junit
 from .server import run_server, run_tls_server
@@ -208,6 +208,9 @@ def _serve(args: argparse.Namespace) -> int:
     log = logging.getLogger("emulator.cli")
     state_file: str | None = args.state_file
     config = EmulatorConfig(public_host=args.public_host, control_token=args.control_token)
+    if state_file:
+        for stale in remove_stale_temp_files(state_file):
+            log.warning("removed %s, left by a save that never finished", stale)
     if state_file and Path(state_file).exists():
         app = create_app(config)  # the state file wins: the seed is not even read
         try:
