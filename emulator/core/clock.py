@@ -63,7 +63,7 @@ def wall_monotonic() -> float:
 
 
 def wall_sleep(seconds: float) -> None:
-    """Spend real time: only injected latency does this, never the emulated clock."""
+    """Spend real time (injected latency, a watchdog's period), never the emulated clock."""
     time.sleep(seconds)
 
 
