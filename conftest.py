@@ -6,11 +6,14 @@ from hypothesis import HealthCheck, settings
 
 pytest_plugins = ("pytester",)
 
-settings.register_profile(
-    "emulator",
-    deadline=None,
-    max_examples=75,
-    derandomize=os.environ.get("CI") == "true",  # CI replays the same examples; local runs explore
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-settings.load_profile("emulator")
+PROFILE_VARIABLE = "EMULATOR_HYPOTHESIS_PROFILE"
+COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]}
+
+# dev: local runs explore new examples and replay failures kept in .hypothesis/
+settings.register_profile("dev", max_examples=75, **COMMON)
+# ci: the same examples every run (derandomize implies no database), so a red build is the code's fault
+settings.register_profile("ci", max_examples=75, derandomize=True, **COMMON)
+# nightly: a longer random exploration; tests that pin their own max_examples keep it
+settings.register_profile("nightly", max_examples=1000, **COMMON)
+
+settings.load_profile(os.environ.get(PROFILE_VARIABLE) or ("ci" if os.environ.get("CI") == "true" else "dev"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from functools import lru_cache
 from typing import Any
 
@@ -13,9 +14,9 @@ from werkzeug.wsgi import get_content_length
 
 from .config import EmulatorConfig
 from .fault_injection import replacing_response, spoil
-from .control import blueprint as control_blueprint, control_error
+from .control import blueprint as control_blueprint, control_error, require_control_token
 from .core.clock import wall_sleep
-from .core.faults import ABORT_HEADER, REPLACING_KINDS, SPOILING_KINDS, RequestInfo
+from .core.faults import ABORT_HEADER, HOLD_KEY, REPLACING_KINDS, SPOILING_KINDS, RequestInfo
 from .core.journal import Journal
 from .core.store import DEFAULT_NAMESPACE, Store, check_namespace_name
 from .providers import PROVIDERS
@@ -65,6 +66,7 @@ def create_app(config: EmulatorConfig | None = None) -> Flask:
     for spec in PROVIDERS:
         app.register_blueprint(spec.blueprint)
     app.register_blueprint(control_blueprint)
+    app.before_request(require_control_token)  # first: a refused call is neither journaled nor faulted
     app.before_request(_bind_namespace)
     app.before_request(_inject_fault)
     app.after_request(_journal_response)
@@ -193,7 +195,8 @@ def _inject_fault() -> Response | None:
     decision = rules.decide(RequestInfo(provider.name, req.method, req.path, flags.tenant))
     flags.faults = [{"rule": rule, "kind": "latency"} for rule in decision.delayed_by]
     if decision.delay:
-        wall_sleep(decision.delay)
+        with req.environ.get(HOLD_KEY, nullcontext)():  # on waitress, a worker lent for the wait
+            wall_sleep(decision.delay)
     flags.fault = decision.fault
     if decision.fault is None:
         return None

@@ -18,7 +18,7 @@ from . import __version__
 from .app import create_app
 from .config import DEMO_SEED_PATH, EmulatorConfig, Seed, SeedError, load_seed_file
 from .client import AppTransport, HttpTransport
-from .persistence import PeriodicSaver, StateFileError, restore_state, save_state
+from .persistence import PeriodicSaver, StateFileError, remove_stale_temp_files, restore_state, save_state
 from .scenarios import ScenarioError, ScenarioRunner, StepResult, load_scenario
 from .scenarios.junit import write_junit
 from .server import run_server, run_tls_server
@@ -58,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
         "--control-token", metavar="TOKEN", default=_env("CONTROL_TOKEN"),
         help="require this token on the /__emulator control API [EMULATOR_CONTROL_TOKEN]",
     )
+    serve.add_argument(
+        "--show-secrets", action=argparse.BooleanOptionalAction, default=_env("SHOW_SECRETS", "false"),
+        help="print the seeded passwords, app secrets and keys in the banner (masked by default) [EMULATOR_SHOW_SECRETS]",
+    )  # fmt: skip
     serve.add_argument(
         "--log-json", action=argparse.BooleanOptionalAction, default=_env("LOG_JSON", "false"),
         help="log one JSON object a line (time, level, logger, message) [EMULATOR_LOG_JSON]",
@@ -143,8 +147,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _walkthrough(seed: Seed, base_url: str) -> str:
-    """The seeded tenants, and curl walk-throughs of Sunshine's users and LivePerson's unauthenticated flow."""
+MASK = "********"
+
+
+def _walkthrough(seed: Seed, base_url: str, show_secrets: bool = False) -> str:
+    """The seeded tenants, and curl walk-throughs of Sunshine's users and LivePerson's unauthenticated flow;
+    secrets masked unless `show_secrets`."""
+
+    def shown(secret: str | None) -> str | None:
+        return secret if show_secrets or secret is None else MASK
+
     lines = [f"messaging-auth-emulator {__version__} listening on {base_url}", ""]
     accounts = seed.liveperson.accounts if seed.liveperson else []
     for account in accounts:
@@ -152,23 +164,23 @@ def _walkthrough(seed: Seed, base_url: str) -> str:
         for connector in account.connectors:
             lines.append(f"  connector {connector.id} ({connector.type})")
         for user in account.users:
-            secret = f"password {user.password}" if user.password is not None else f"app_key {user.app_key}"
+            secret = f"password {shown(user.password)}" if user.password is not None else f"app_key {shown(user.app_key)}"
             lines.append(f"  user {user.username} ({secret})")
         for app in account.apps:
-            lines.append(f"  app client_id {app.client_id} client_secret {app.client_secret}")
+            lines.append(f"  app client_id {app.client_id} client_secret {shown(app.client_secret)}")
     apps = seed.sunshine.apps if seed.sunshine else []
     for app in apps:
         lines.append(f"Sunshine app {app.id}")
-        lines += [f"  key {key.id} secret {key.secret}" for key in app.keys]
+        lines += [f"  key {key.id} secret {shown(key.secret)}" for key in app.keys]
     if seed.sunshine:
-        lines += [f"Sunshine account key {key.id} secret {key.secret}" for key in seed.sunshine.account_keys]
+        lines += [f"Sunshine account key {key.id} secret {shown(key.secret)}" for key in seed.sunshine.account_keys]
     if apps and apps[0].keys:
         key = apps[0].keys[0]
         lines += [
             "",
             "Sunshine walk-through (Basic with the app key):",
-            f"  curl -s -u {key.id}:{key.secret} -H 'Content-Type: application/json' -d '{{\"externalId\":\"ext-1\"}}' \"{base_url}/v2/apps/{apps[0].id}/users\"",
-            f"  curl -s -u {key.id}:{key.secret} \"{base_url}/v2/apps/{apps[0].id}/users/ext-1\"",
+            f"  curl -s -u {key.id}:{shown(key.secret)} -H 'Content-Type: application/json' -d '{{\"externalId\":\"ext-1\"}}' \"{base_url}/v2/apps/{apps[0].id}/users\"",
+            f"  curl -s -u {key.id}:{shown(key.secret)} \"{base_url}/v2/apps/{apps[0].id}/users/ext-1\"",
         ]
     unauth = next(
         ((a.id, c.id) for a in accounts if a.has_feature("Messaging.Un_Auth_Messaging") for c in a.connectors if c.type == "unauthenticated"),
@@ -196,6 +208,9 @@ def _serve(args: argparse.Namespace) -> int:
     log = logging.getLogger("emulator.cli")
     state_file: str | None = args.state_file
     config = EmulatorConfig(public_host=args.public_host, control_token=args.control_token)
+    if state_file:
+        for stale in remove_stale_temp_files(state_file):
+            log.warning("removed %s, left by a save that never finished", stale)
     if state_file and Path(state_file).exists():
         app = create_app(config)  # the state file wins: the seed is not even read
         try:
@@ -238,7 +253,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
         if tls_context is not None:
             print("\n".join(tls_lines), flush=True)
-        print(_walkthrough(seed, f"{'https' if tls_context is not None else 'http'}://{host}:{port}"), flush=True)
+        print(_walkthrough(seed, f"{'https' if tls_context is not None else 'http'}://{host}:{port}", args.show_secrets), flush=True)
         if saver is not None:
             saver.start()
 
@@ -321,5 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.log_json = _flag(args.log_json)
         if args.log_json is None:
             parser.error(f"{ENV_PREFIX}LOG_JSON: expected true or false, got {os.environ[ENV_PREFIX + 'LOG_JSON']!r}")
+        args.show_secrets = _flag(args.show_secrets)
+        if args.show_secrets is None:
+            parser.error(f"{ENV_PREFIX}SHOW_SECRETS: expected true or false, got {os.environ[ENV_PREFIX + 'SHOW_SECRETS']!r}")
         _check_tls_options(parser, args)
     return _replay(args) if args.command == "replay" else _serve(args)

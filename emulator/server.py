@@ -9,23 +9,31 @@ import socket
 import ssl
 import struct
 import threading
+from contextlib import contextmanager
 from io import BytesIO
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import create_server
-from waitress.task import ErrorTask, WSGITask
+from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 from waitress.utilities import RequestEntityTooLarge, RequestHeaderFieldsTooLarge
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from .core.faults import ABORT_KEY
+from .core.faults import ABORT_KEY, HOLD_KEY
 from .fault_injection import Abort
 from .serialized_socket import SerializedTlsSocket
 from .tls import server_context
-from .web import BODY_REFUSED_KEY, Runtime, body_limit_of_path
+from .web import BODY_REFUSED_KEY, CONTROL_PREFIX, Runtime, body_limit_of_path
 
-DEFAULT_THREADS = 8
+DEFAULT_THREADS = 8  # provider workers; the control API has its own (CONTROL_THREADS)
+CONTROL_THREADS = 4  # health, faults, clock, state: a test reaches them however busy the providers are
+MAX_HOLDS = 512  # requests a fault may hold at once, each on a worker of its own (beyond it they queue)
+# sized for many test workers, each with a pool of keep-alive connections; an idle one is closed after
+# IDLE_SECONDS (waitress's `channel_timeout`, checked every CLEANUP_SECONDS; Werkzeug's TLS server: a read timeout)
+CONNECTION_LIMIT = 1000
+IDLE_SECONDS = 30
+CLEANUP_SECONDS = 5
 # [I] kept at waitress's default: a request line plus headers past 256 KiB get waitress's own plain-text 431
 # (Node's HTTP server, in front of the real APIs, answers 431 too, for far less); a token past 16 KiB is
 # refused by the verifiers themselves, in the provider's shape
@@ -36,14 +44,21 @@ LINGER_BYTES = 16 * 1024 * 1024
 
 
 class FaultAwareTask(WSGITask):
-    """A waitress task that can drop its connection, for the fault kinds that need the raw socket."""
+    """A waitress task that can drop its connection, for the fault kinds that need the raw socket, and
+    that lets a fault's wait borrow a worker (HOLD_KEY, see SplitDispatcher)."""
+
+    def get_environment(self) -> dict:
+        environ = super().get_environment()
+        environ[HOLD_KEY] = self.channel.server.task_dispatcher.holding
+        return environ
 
     def finish(self) -> None:
         abort: Abort | None = (self.environ or {}).get(ABORT_KEY)
         if abort is None:
             return super().finish()
         if abort.kind == "hang" and abort.released is not None:
-            abort.released.wait(abort.hold_seconds)  # a thread of the pool waits; the others serve on
+            with self.environ[HOLD_KEY]():  # this thread waits on a worker lent for the hold
+                abort.released.wait(abort.hold_seconds)
         if abort.kind in ("reset", "hang"):
             # SO_LINGER 0: closing sends RST instead of FIN, the client sees "connection reset by peer"
             self.channel.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -98,6 +113,51 @@ class RefusedBodyTask(FaultAwareTask):
         return environ
 
 
+class SplitDispatcher:
+    """Waitress's task dispatcher, as two pools: the control API's requests (CONTROL_PREFIX) on workers
+    of their own, every other request on the provider pool. A request that a fault holds (hang, latency)
+    lends the provider pool one more worker for as long as it holds one: holds never take the last
+    workers, and a test can always clear the fault."""
+
+    def __init__(self, threads: int, control_threads: int = CONTROL_THREADS) -> None:
+        self.providers = ThreadedTaskDispatcher()
+        self.control = ThreadedTaskDispatcher()
+        self.providers.set_thread_count(threads)
+        self.control.set_thread_count(control_threads)
+        self._threads = threads
+        self._holds = 0
+        self._changed = threading.Condition()
+
+    def add_task(self, channel: HTTPChannel) -> None:
+        requests = getattr(channel, "requests", None) or [None]
+        path = getattr(requests[0], "path", None) or ""
+        (self.control if path.startswith(CONTROL_PREFIX) else self.providers).add_task(channel)
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Around a wait a fault imposes on a provider request: one more provider worker meanwhile."""
+        self._add_hold(1)
+        try:
+            yield
+        finally:
+            self._add_hold(-1)
+
+    def _add_hold(self, step: int) -> None:
+        with self._changed:
+            self._holds += step
+            self.providers.set_thread_count(self._threads + min(self._holds, MAX_HOLDS))
+            self._changed.notify_all()
+
+    def wait_for_holds(self, count: int, timeout: float) -> bool:
+        """Until `count` requests are held (True), or `timeout` seconds passed (False)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._holds >= count, timeout)
+
+    def shutdown(self, cancel_pending: bool = True, timeout: float = 5) -> None:
+        self.providers.shutdown(cancel_pending, timeout)
+        self.control.shutdown(cancel_pending, timeout)
+
+
 class FaultAwareChannel(HTTPChannel):
     task_class = FaultAwareTask
 
@@ -148,9 +208,11 @@ def _body_limit_of(app: Any) -> Callable[[str], int | None]:
     return lambda path: body_limit_of_path(state, path)
 
 
-def _create_server(app: Any, host: str, port: int, threads: int) -> Any:
+def _create_server(app: Any, host: str, port: int, threads: int, idle_seconds: int = IDLE_SECONDS) -> Any:
     server = create_server(
-        app, host=host, port=port, threads=threads, ident="messaging-auth-emulator", max_request_header_size=MAX_REQUEST_HEADER_BYTES
+        app, host=host, port=port, threads=threads, ident="messaging-auth-emulator", max_request_header_size=MAX_REQUEST_HEADER_BYTES,
+        connection_limit=CONNECTION_LIMIT, channel_timeout=idle_seconds, cleanup_interval=min(CLEANUP_SECONDS, idle_seconds),
+        _dispatcher=SplitDispatcher(threads),
     )
     channel_class = _channel_class(_body_limit_of(app))
     listeners = [server] if hasattr(server, "channel_class") else list(server.map.values())
@@ -169,8 +231,11 @@ def bound_port(server: Any) -> int:
 class BackgroundServer:
     """A real HTTP server on a thread, for tests: `with BackgroundServer(app) as server: server.url`."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = DEFAULT_THREADS) -> None:
-        self._server = _create_server(app, host, port, threads)
+    def __init__(
+        self, app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = DEFAULT_THREADS, idle_seconds: int = IDLE_SECONDS
+    ) -> None:
+        self._server = _create_server(app, host, port, threads, idle_seconds)
+        self.dispatcher: SplitDispatcher = self._server.task_dispatcher
         self.host = host
         self.port = bound_port(self._server)
         self._thread = threading.Thread(target=self._server.run, name=f"emulator-server-{self.port}", daemon=True)
@@ -278,7 +343,7 @@ class _TlsRequestHandler(WSGIRequestHandler):
         try:
             self.connection.settimeout(TLS_HANDSHAKE_SECONDS)
             self.connection.do_handshake()
-            self.connection.settimeout(None)
+            self.connection.settimeout(self.server.idle_seconds)  # a keep-alive connection idle this long is closed
         except (OSError, ValueError):  # a client that does not trust the certificate, plain HTTP, a port scan
             return
         super().handle()
@@ -304,9 +369,10 @@ class _TlsRequestHandler(WSGIRequestHandler):
         pass
 
 
-def _create_tls_server(app: Any, host: str, port: int, context: ssl.SSLContext) -> BaseWSGIServer:
+def _create_tls_server(app: Any, host: str, port: int, context: ssl.SSLContext, idle_seconds: float = IDLE_SECONDS) -> BaseWSGIServer:
     server = make_server(host, port, _dropping_aborts(app), threaded=True, request_handler=_TlsRequestHandler)
     server.ssl_context = context  # set after binding: the handler wraps each connection (see above)
+    server.idle_seconds = idle_seconds  # type: ignore[attr-defined]
     return server
 
 
@@ -316,13 +382,13 @@ class BackgroundTlsServer:
 
     def __init__(
         self, app: Any, cert_path: str | None = None, key_path: str | None = None, host: str = "127.0.0.1",
-        port: int = 0, context: ssl.SSLContext | None = None,
+        port: int = 0, context: ssl.SSLContext | None = None, idle_seconds: float = IDLE_SECONDS,
     ) -> None:  # fmt: skip
         if context is None:
             if cert_path is None or key_path is None:
                 raise ValueError("BackgroundTlsServer needs cert_path and key_path, or a context")
             context = server_context(cert_path, key_path)
-        self._server = _create_tls_server(app, host, port, context)
+        self._server = _create_tls_server(app, host, port, context, idle_seconds)
         self.host = host
         self.port = int(self._server.server_port)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},

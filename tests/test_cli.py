@@ -195,7 +195,7 @@ def test_the_printed_curl_walkthrough_runs(serve: StartServer) -> None:
 
 @pytest.mark.skipif(not shutil.which("curl"), reason="the walk-through needs curl")
 def test_the_printed_sunshine_walkthrough_runs(serve: StartServer) -> None:
-    server = serve()
+    server = serve("--show-secrets")  # the curl lines hold the app key's secret
     server.wait_for_line(re.compile(r"# refresh$"), time.monotonic() + STARTUP_SECONDS)  # the banner's last line
     section = server.stdout().split("Sunshine walk-through (Basic with the app key):\n", 1)[1].split("\n\n", 1)[0]
     script = "\n".join(line.strip() for line in section.splitlines() if line.strip())
@@ -259,9 +259,16 @@ def test_seed_file_replaces_the_demo_seed(serve: StartServer, tmp_path: Path, as
     assert server.stop() == clean_exit()
     banner = server.stdout()
     assert f"seed: {seed_path}\n" in banner
-    assert "LivePerson account 87654321\n  connector 1357 (unauthenticated)\n  user alice (password wonderland)" in banner
+    assert "LivePerson account 87654321\n  connector 1357 (unauthenticated)\n  user alice (password ********)" in banner
+    assert "wonderland" not in banner
     assert "BASE=" in banner and "ACCOUNT=87654321 CONNECTOR=1357" in banner
     assert DEMO_ACCOUNT not in banner
+
+
+def test_show_secrets_prints_the_seeded_secrets(serve: StartServer, tmp_path: Path) -> None:
+    server = serve("--seed", str(write_seed(tmp_path, "seed.yaml", CUSTOM_SEED)), "--show-secrets")
+    assert server.stop() == clean_exit()
+    assert "  user alice (password wonderland)" in server.stdout()
 
 
 def test_seed_without_unauthenticated_messaging_prints_no_walkthrough(serve: StartServer, tmp_path: Path) -> None:

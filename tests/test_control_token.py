@@ -1,7 +1,7 @@
 """`EmulatorConfig.control_token`: the /__emulator control API refuses calls without it (401), in-process.
 
-Health stays open for container healthchecks; provider routes and the Mindbehind hooks under
-/__emulator/mindbehind/ (the widget's side of a test, provider traffic) never need it.
+Health stays open for container healthchecks and provider routes never need it; the emulator-defined
+Mindbehind hooks under /__emulator/mindbehind/ (no real provider exposes them) do. Wrong tokens are counted.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from emulator.app import create_app
 from emulator.client import AppTransport, EmulatorClient, EmulatorError
 from emulator.config import EmulatorConfig, parse_seed
+from emulator.control.guesses import FREE_GUESSES, GuessCounter
 
 TOKEN = "s3cret-control-token"
 ACCOUNT = "12345678"
@@ -101,17 +102,69 @@ def test_provider_routes_need_no_control_token(http: FlaskClient) -> None:
     assert f"/api/account/{ACCOUNT}/anonymous/authorize" in paths
 
 
-def test_mindbehind_hooks_under_the_control_prefix_need_no_control_token(http: FlaskClient) -> None:
-    opened = http.post("/__emulator/mindbehind/webchat/sessions", json={"channelID": CHANNEL, "auth": "anonymous"})
+HOOK_CALLS = [
+    ("POST", "/__emulator/mindbehind/webchat/sessions", {"json": {"channelID": CHANNEL, "auth": "anonymous"}}),
+    ("POST", "/__emulator/mindbehind/webchat/otp", {"json": {"channelID": CHANNEL, "phone": "+900000000"}}),
+    ("GET", "/__emulator/mindbehind/otp", {"query_string": {"channelID": CHANNEL, "phone": "+900000000"}}),
+    ("POST", "/__emulator/mindbehind/bot-reply", {"json": {"channelID": CHANNEL, "clientID": "c", "text": "hi"}}),
+    ("POST", "/__emulator/mindbehind/human-action", {"json": {"channelID": CHANNEL, "clientID": "c", "reason": "x"}}),
+    ("POST", f"/__emulator/mindbehind/channels/{CHANNEL}/rotate-token", {}),
+    ("GET", "/__emulator/no-such-route", {}),
+]
+
+
+@pytest.mark.parametrize("method, path, kwargs", HOOK_CALLS, ids=[call[1] for call in HOOK_CALLS])
+def test_emulator_defined_hooks_need_the_token_too(http: FlaskClient, method: str, path: str, kwargs: dict) -> None:
+    before = http.get("/__emulator/state", query_string={"namespace": "*"}, headers=GOOD).get_json()
+    assert_unauthorized(http.open(path, method=method, **kwargs))
+    assert_unauthorized(http.open(path, method=method, headers={"X-Emulator-Token": "wrong"}, **kwargs))
+    assert http.get("/__emulator/state", query_string={"namespace": "*"}, headers=GOOD).get_json() == before
+
+
+def test_the_mindbehind_hooks_work_with_the_token(http: FlaskClient) -> None:
+    opened = http.post("/__emulator/mindbehind/webchat/sessions", json={"channelID": CHANNEL, "auth": "anonymous"}, headers=GOOD)
     assert opened.status_code == 201, opened.get_data(as_text=True)
-    assert opened.get_json()["success"] is True
-    sent = http.post("/__emulator/mindbehind/webchat/otp", json={"channelID": CHANNEL, "phone": "+900000000"})
-    assert sent.status_code == 200, sent.get_data(as_text=True)
-    code = http.get("/__emulator/mindbehind/otp", query_string={"channelID": CHANNEL, "phone": "+900000000"})
-    assert code.status_code == 200 and code.get_json()["code"]
+    rotated = http.post(f"/__emulator/mindbehind/channels/{CHANNEL}/rotate-token", headers=GOOD)
+    assert rotated.status_code == 200, rotated.get_data(as_text=True)
     # a refusal there is Mindbehind's, never the control API's 401
-    unknown = http.post("/__emulator/mindbehind/webchat/sessions", json={"channelID": "nope", "auth": "anonymous"})
+    unknown = http.post("/__emulator/mindbehind/webchat/sessions", json={"channelID": "nope", "auth": "anonymous"}, headers=GOOD)
     assert unknown.status_code != 401 and "error" not in unknown.get_json()
+
+
+def test_wrong_guesses_past_the_allowance_make_the_address_wait(http: FlaskClient) -> None:
+    for _ in range(FREE_GUESSES + 1):
+        assert_unauthorized(http.get("/__emulator/clock", headers={"X-Emulator-Token": "guess"}))
+    for headers in ({"X-Emulator-Token": "guess"}, GOOD):  # even the right token waits: guessing gains nothing
+        waiting = http.get("/__emulator/clock", headers=headers)
+        assert waiting.status_code == 429 and waiting.get_json()["error"]["code"] == "too_many_attempts"
+        assert waiting.headers["Retry-After"] == "1"
+    elsewhere = http.get("/__emulator/clock", headers=GOOD, environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    assert elsewhere.status_code == 200, "another address waited too"
+    assert http.get("/__emulator/health").status_code == 200
+
+
+def test_calls_without_a_token_are_no_guesses(http: FlaskClient) -> None:
+    for _ in range(FREE_GUESSES * 3):
+        assert_unauthorized(http.get("/__emulator/clock"))
+    assert http.get("/__emulator/clock", headers=GOOD).status_code == 200
+
+
+def test_the_wait_doubles_on_the_wall_clock_and_a_right_token_ends_it() -> None:
+    now = [1000.0]
+    counter = GuessCounter(now=lambda: now[0])
+    for _ in range(FREE_GUESSES):
+        counter.failed("a")
+    assert counter.wait_left("a") == 0
+    waits = []
+    for _ in range(8):
+        counter.failed("a")
+        waits.append(counter.wait_left("a"))
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60]
+    now[0] += 60
+    assert counter.wait_left("a") == 0 and counter.wait_left("b") == 0
+    counter.succeeded("a")
+    counter.failed("a")
+    assert counter.wait_left("a") == 0  # the count started again
 
 
 def test_without_a_configured_token_nothing_is_required() -> None:

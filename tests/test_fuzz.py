@@ -293,7 +293,7 @@ CONTENT_TYPES = (
     "application/x-www-form-urlencoded", "multipart/form-data", "multipart/form-data; boundary=x", "*/*",
 )  # fmt: skip
 
-nasty = st.sampled_from(NASTY_VALUES)
+nasty = st.sampled_from(NASTY_VALUES).map(copy.deepcopy)  # a copy per draw: a caller that edits it edits no shared pick
 header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_categories=("Cc",)), max_size=40)
 short_text = st.text(max_size=12)
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20), nasty)

@@ -607,7 +607,7 @@ def test_key_rotation_with_any_body_is_refused_or_works(scene: Scene, body: Json
 
 LIFECYCLE_SECTIONS = ("tokens", "keys")  # what /tokens calls write into a namespace's export
 lifecycle_values = st.one_of(
-    nasty, json_values, st.sampled_from([int("9" * 4300), -(2**63), 2**64, [-1, []], [1, ["x"]], [[-5, None]], "1e400"]),
+    nasty, json_values, st.sampled_from([int("9" * 4300), -(2**63), 2**64, [-1, []], [1, ["x"]], [[-5, None]], "1e400"]).map(copy.deepcopy),
 )
 
 

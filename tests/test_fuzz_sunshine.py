@@ -437,7 +437,7 @@ def encode(value: Json) -> bytes:
 
 deep = st.builds(lambda kind, depth: f"@@{kind}:{depth}@@", st.sampled_from(["deep-list", "deep-object"]), st.sampled_from([2, 50, 254, 300, 900, 3000, 50_000]) | st.integers(1, 1200))
 huge = st.one_of(st.sampled_from([4_097, 50_000, BODY_LIMIT - 100, BODY_LIMIT + 1, 250_000]), st.integers(100, 200_000)).map(lambda n: f"@@huge:{n}@@")
-bad_values = st.one_of(json_values, deep, huge, st.sampled_from([[], {}, [{}], "", " ", 0, -1, 10**30, True, None, float("nan"), float("inf")]))
+bad_values = st.one_of(json_values, deep, huge, st.sampled_from([[], {}, [{}], "", " ", 0, -1, 10**30, True, None, float("nan"), float("inf")]).map(copy.deepcopy))
 object_keys = st.one_of(short_text, st.sampled_from(["__proto__", "constructor", "$where", "id", "type", "", " ", "a.b", "author", "content"]))
 
 

@@ -136,8 +136,12 @@ def test_without_a_state_file_yet_the_seed_initialises_it(start, tmp_path: Path)
         (b"[1, 2, 3]", "expected a JSON object"),
         (b'{"namespaces": {"default": {"clock": "soon"}}}', "not a saved emulator state"),
         (b'{"namespaces": {"default": {}, "bad name!": {}}}', "invalid namespace name"),
+        (b"", "the file is empty"),
+        (b'{"version": 1, "namespaces": {"default": {"clock": {', "the document ends early"),
+        (b'{"version": 2, "namespaces": {}}', "version 2 is not one this emulator reads"),
+        (b'{"version": 1}', "no 'namespaces' object"),
     ],
-    ids=["garbage", "a-list", "bad-clock", "one-bad-namespace"],
+    ids=["garbage", "a-list", "bad-clock", "one-bad-namespace", "empty", "cut-short", "other-version", "no-namespaces"],
 )
 def test_a_corrupt_state_file_is_refused(tmp_path: Path, content: bytes, expected: str) -> None:
     state = tmp_path / "state.json"
@@ -151,6 +155,17 @@ def test_a_corrupt_state_file_is_refused(tmp_path: Path, content: bytes, expecte
     assert expected in done.stderr
     assert "listening on" not in done.stdout
     assert state.read_bytes() == content  # left as it was
+
+
+def test_temp_files_of_a_killed_save_are_removed_at_start(start, tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    stale = [tmp_path / ".state.json.k9x2_a.tmp", tmp_path / ".state.json.7hq.tmp"]
+    kept = [tmp_path / ".other.json.k9x2_a.tmp", tmp_path / "state.json.tmp"]
+    for path in stale + kept:
+        path.write_text('{"namespaces": {')
+    server = start("--state-file", str(state))
+    assert not any(path.exists() for path in stale), server.output()
+    assert all(path.exists() for path in kept)
 
 
 def test_restore_is_all_or_nothing(tmp_path: Path) -> None:

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
 from ..core.keys import same_secret
 from ..core.store import DEFAULT_NAMESPACE, check_namespace_name
 from ..web import MalformedJson, json_response, read_json_body, runtime
+from .guesses import GuessCounter
 
 CONTROL_PREFIX = "/__emulator"
 ALL_NAMESPACES = "*"
 TOKEN_HEADER = "X-Emulator-Token"
 OPEN_ENDPOINTS = frozenset({"control.health"})  # container healthchecks carry no token
 DASHBOARD_ENDPOINT = "control.dashboard"
+GUESSES_KEY = "control.guesses"  # app extension: the GuessCounter of failed control tokens
 blueprint = Blueprint("control", __name__, url_prefix=CONTROL_PREFIX)
 
 
@@ -43,18 +45,28 @@ def _presented_token() -> str | None:
     return request.args.get("token") if request.endpoint == DASHBOARD_ENDPOINT else None
 
 
-@blueprint.before_request
-def _require_control_token() -> Response | None:
-    """With `EmulatorConfig.control_token` set, a control call without it is refused (401) before it acts.
-
-    Only this blueprint's routes: the Mindbehind hooks under /__emulator/mindbehind/ are provider traffic.
-    """
+def require_control_token() -> Response | None:
+    """With `EmulatorConfig.control_token` set, a call to any route under CONTROL_PREFIX without it is
+    refused (401) before it acts: the control API and the emulator-defined provider hooks (Mindbehind's),
+    which no real provider exposes. Health stays open. Failed guesses are counted (guesses.py): past
+    their allowance, an address waits (429) before it may try again."""
     expected = runtime().config.control_token
-    if not expected or request.endpoint in OPEN_ENDPOINTS:
+    path = request.path
+    if not expected or not (path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")) or request.endpoint in OPEN_ENDPOINTS:
         return None
+    guesses: GuessCounter = current_app.extensions.setdefault(GUESSES_KEY, GuessCounter())
+    address = request.remote_addr or ""
+    wait = guesses.wait_left(address)
+    if wait:
+        refusal = control_error(429, "too_many_attempts", f"too many wrong control tokens from this address: retry in {wait} s")
+        refusal.headers["Retry-After"] = str(wait)
+        return refusal
     presented = _presented_token()
     if presented is not None and same_secret(presented, expected):
+        guesses.succeeded(address)
         return None
+    if presented is not None:
+        guesses.failed(address)
     refusal = control_error(401, "unauthorized", f"this emulator's control API needs its token in the {TOKEN_HEADER} header")
     refusal.headers["WWW-Authenticate"] = 'Bearer realm="messaging-auth-emulator control"'
     return refusal

@@ -57,8 +57,13 @@ def format_instant(epoch: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def wall_monotonic() -> float:
+    """Real seconds from an arbitrary start, never moved: for limits that no emulated clock may lift."""
+    return time.monotonic()
+
+
 def wall_sleep(seconds: float) -> None:
-    """Spend real time: only injected latency does this, never the emulated clock."""
+    """Spend real time (injected latency, a watchdog's period), never the emulated clock."""
     time.sleep(seconds)
 
 

@@ -18,6 +18,7 @@ from .validation import first_error
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 ABORT_KEY = "emulator.abort"  # WSGI environ key: the server must drop this connection (see fault_injection.py)
+HOLD_KEY = "emulator.hold"  # WSGI environ key: a context manager the server gives for a wait a fault imposes
 ABORT_HEADER = "X-Emulator-Abort"  # the same order for the in-process transport, which never sees the environ
 MAX_DELAY = 120.0  # seconds: a latency or hang longer than this is a mistake in the test
 

@@ -21,12 +21,10 @@ import math
 import threading
 import uuid
 from contextlib import nullcontext
-from typing import Callable
+from typing import Callable, ContextManager
 
 from flask import Response, request
 from flask_sock import Sock
-from simple_websocket import ConnectionClosed
-from wsproto.utilities import LocalProtocolError
 
 from ...core.keys import TokenError
 from ...web import current_namespace, runtime
@@ -35,6 +33,7 @@ from .conversations import AGENT, Change, Conversations, MessagingError, consume
 from .errors import LivePersonError
 from .login import session_of_bearer, user_pid_of
 from .models import Account, LivePersonState
+from .outbound import Outbound
 from .routes import PROVIDER, blueprint
 
 PATH = "/ws_api/account/<account_id>/messaging/brand/<bearer>"
@@ -161,16 +160,13 @@ class Connection:
         self.namespace = namespace
         self.account_id = account_id
         self.lock = threading.Lock()  # held while answering a frame and while pushing: frames never interleave
+        self.outbound = Outbound(ws)  # frames are queued, and written by a thread of the socket's own
         self.conversation_subscriptions: dict[str, tuple[str, ...] | None] = {}  # subscriptionId -> convState
         self.dialogs: dict[str, int] = {}  # subscribed dialog -> the next stored sequence to push
 
     def send(self, frame: dict) -> bool:
-        """Send one frame (hold `lock`); False when the peer is gone."""
-        try:
-            self.ws.send(json.dumps(frame))
-        except (OSError, ConnectionClosed, LocalProtocolError):  # the peer went away mid-send, or the socket is closing
-            return False
-        return True
+        """Queue one frame (hold `lock`); False when the peer is gone, or dropped for not reading."""
+        return self.outbound.put(json.dumps(frame))
 
     def notify(self, change: Change) -> None:
         with self.lock:
@@ -247,14 +243,14 @@ def serve(connection: Connection, close_code: Callable[[], int | None], close_me
         while True:
             code = close_code()
             if code is not None:
-                close(connection.ws, code, close_message(code), connection.lock)
+                close(connection.ws, code, close_message(code), connection.outbound.drained())
                 return
             frame = connection.ws.receive(timeout=IDLE_TICK_SECONDS)
             if frame is None:
                 continue
             code = close_code()
             if code is not None:
-                close(connection.ws, code, close_message(code), connection.lock)
+                close(connection.ws, code, close_message(code), connection.outbound.drained())
                 return
             if not connection.handle(frame):
                 return
@@ -262,8 +258,8 @@ def serve(connection: Connection, close_code: Callable[[], int | None], close_me
         registry.remove(connection.namespace, connection.account_id, connection)
 
 
-def close(ws, code: int, message: str, lock: threading.Lock | None = None) -> None:
-    """Send the close frame (under the connection's `lock`, so that no push is written mid-close), then wait
+def close(ws, code: int, message: str, lock: ContextManager | None = None) -> None:
+    """Send the close frame (under `lock`, the connection's `Outbound.drained()`, so that it follows what was queued), then wait
     (bounded, outside it) for the client's: the socket's reader thread must be done with the connection
     before Werkzeug closes it."""
     with lock or nullcontext():
