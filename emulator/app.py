@@ -6,7 +6,7 @@ import logging
 from functools import lru_cache
 from typing import Any
 
-from flask import Flask, Request, Response, g, request
+from flask import Flask, Request, Response, g, has_app_context, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.sansio.utils import get_current_url
 from werkzeug.wsgi import get_content_length
@@ -55,7 +55,7 @@ def create_app(config: EmulatorConfig | None = None) -> Flask:
     app = Flask("emulator")
     app.request_class = EmulatorRequest
     app.url_map.merge_slashes = False  # a provider answers `//path` itself; no redirect page
-    store = Store(spec.state_type for spec in PROVIDERS)
+    store = Store((spec.state_type for spec in PROVIDERS), binding=_bound_namespace)
     app.extensions["emulator"] = Runtime(
         config=config,
         store=store,
@@ -87,6 +87,11 @@ def _provider_for_request(state: Runtime | None = None) -> ProviderSpec | None:
     return next((p for p in providers.values() if req.path.startswith(p.path_prefixes)), None)
 
 
+def _bound_namespace() -> str | None:
+    """The namespace of the request under way (`store.lock` locks it); None outside a request."""
+    return g.get("namespace") if has_app_context() else None
+
+
 # The hooks run on every request: each takes the request and `g` out of their proxies once.
 
 
@@ -102,9 +107,18 @@ def _bind_namespace() -> Response | None:
     flags.tenant = None
     refused = flags.body_refused = _body_too_large(state, provider)
     if provider is None:
+        flags.namespace = _control_namespace()
         return _refuse_body(refused, None) if refused else None
     answer = _find_namespace(flags, state, provider)
     return _refuse_body(refused, provider) if refused else answer
+
+
+def _control_namespace() -> str | None:
+    """A control call's `?namespace=` (what `store.lock` locks in its code); None for `*` or a bad name."""
+    try:
+        return check_namespace_name(request.args.get("namespace", DEFAULT_NAMESPACE))
+    except ValueError:
+        return None
 
 
 def _body_too_large(state: Runtime, provider: ProviderSpec | None) -> int | None:

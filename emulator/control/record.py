@@ -32,8 +32,8 @@ def record() -> Response:
     entries = [entry for entry in state.journal.query(namespace=name) if entry.direction == "incoming"]
     if not entries:
         raise ControlError(409, "empty_journal", f"namespace {name!r} has no journaled request to record")
-    with state.store.lock:
-        namespace = state.store.view(name)
+    namespace = state.store.view(name)
+    with namespace.lock:
         try:
             seed, variables, ids = export_seed(namespace, fresh_ids)
         except RecordError as exc:
