@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Request, Response, g, has_app_context, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing import Rule
 from werkzeug.sansio.utils import get_current_url
 from werkzeug.wsgi import get_content_length
 
@@ -49,11 +50,28 @@ class EmulatorRequest(Request):
         return _host_url(self.scheme, self.host)
 
 
+class LazyBuilderRule(Rule):
+    """A URL rule whose URL builder (what `url_for` runs) is compiled on first use: Werkzeug compiles one
+    per rule as the rule is added, most of the time `create_app` takes, for builders nothing calls."""
+
+    def _compile_builder(self, append_unknown: bool = True) -> Any:
+        compile_builder = super()._compile_builder
+        compiled: list[Any] = []
+
+        def build(rule: Rule, *args: Any, **kwargs: Any) -> Any:
+            if not compiled:
+                compiled.append(compile_builder(append_unknown).__get__(rule, None))
+            return compiled[0](*args, **kwargs)
+
+        return build
+
+
 def create_app(config: EmulatorConfig | None = None) -> Flask:
     """A fresh emulator: empty store (plus the config's seed in `default`), its own journal."""
     config = config or EmulatorConfig()
     app = Flask("emulator")
     app.request_class = EmulatorRequest
+    app.url_rule_class = LazyBuilderRule
     app.url_map.merge_slashes = False  # a provider answers `//path` itself; no redirect page
     store = Store((spec.state_type for spec in PROVIDERS), binding=_bound_namespace)
     app.extensions["emulator"] = Runtime(

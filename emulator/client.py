@@ -6,11 +6,12 @@ import http.cookiejar
 import json as jsonlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping, Protocol
-
-import requests
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 from .core.faults import ABORT_HEADER
+
+if TYPE_CHECKING:  # requests is imported on first use: a test run that never calls out does not load it
+    import requests
 
 CONTROL = "/__emulator"
 TOKEN_HEADER = "X-Emulator-Token"
@@ -64,6 +65,8 @@ class HttpTransport:
 
 
 def cookieless_session() -> requests.Session:
+    import requests
+
     session = requests.Session()
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))  # stores no cookie
     return session
@@ -86,19 +89,22 @@ class AppTransport:
         )
         abort = response.headers.get(ABORT_HEADER)
         if abort in _ABORT_ERRORS:
-            raise _ABORT_ERRORS[abort](f"injected fault: {abort} (in-process)")
+            raise _requests_error(_ABORT_ERRORS[abort], f"injected fault: {abort} (in-process)")
         body = response.get_data()
         promised = response.headers.get("Content-Length")
         if method.upper() != "HEAD" and promised is not None and promised.isdigit() and int(promised) > len(body):
-            raise requests.exceptions.ChunkedEncodingError("injected fault: body cut short (in-process)")
+            raise _requests_error("ChunkedEncodingError", "injected fault: body cut short (in-process)")
         return Reply(response.status_code, response.headers, body)
 
 
-_ABORT_ERRORS = {
-    "reset": requests.exceptions.ConnectionError,
-    "empty": requests.exceptions.ConnectionError,
-    "hang": requests.exceptions.ReadTimeout,
-}
+_ABORT_ERRORS = {"reset": "ConnectionError", "empty": "ConnectionError", "hang": "ReadTimeout"}
+
+
+def _requests_error(name: str, message: str) -> Exception:
+    """The `requests.exceptions` error called `name` (requests imported only when a fault needs it)."""
+    import requests
+
+    return getattr(requests.exceptions, name)(message)
 
 
 class EmulatorError(Exception):

@@ -24,12 +24,9 @@ from contextlib import nullcontext
 from typing import Callable
 
 from flask import Response, request
-from flask_sock import Sock
-from simple_websocket import ConnectionClosed
-from wsproto.utilities import LocalProtocolError
 
 from ...core.keys import TokenError
-from ...web import current_namespace, runtime
+from ...web import LazySock, current_namespace, runtime
 from . import notifications
 from .conversations import AGENT, Change, Conversations, MessagingError, consumer_profile, conversation_details, history, unstorable
 from .errors import LivePersonError
@@ -54,7 +51,7 @@ CLOSE_FIELD = "ConversationStateField"
 PARTICIPANTS_FIELD = "ParticipantsChange"
 CONVERSATION_STATES = ("OPEN", "CLOSE")
 
-sock = Sock()
+sock = LazySock()
 
 
 def require_upgrade(versions: tuple[str, ...], hint: str) -> None:
@@ -166,6 +163,9 @@ class Connection:
 
     def send(self, frame: dict) -> bool:
         """Send one frame (hold `lock`); False when the peer is gone."""
+        from simple_websocket import ConnectionClosed  # loaded by then: the socket is one of its
+        from wsproto.utilities import LocalProtocolError
+
         try:
             self.ws.send(json.dumps(frame))
         except (OSError, ConnectionClosed, LocalProtocolError):  # the peer went away mid-send, or the socket is closing
