@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # requests is imported on first use: a test run that never ca
     import requests
 
 CONTROL = "/__emulator"
+RECORD_PATH = "/record"  # under CONTROL: a namespace's journal as a scenario (control/record.py)
 TOKEN_HEADER = "X-Emulator-Token"
 
 

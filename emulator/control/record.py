@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, request
 
-from ..scenarios.record import RECORD_PATH, RecordError, build_scenario, export_seed
+from ..client import RECORD_PATH
 from ..web import json_response, runtime
 from .base import ControlError, blueprint, namespace_arg
 
@@ -25,6 +25,8 @@ def record() -> Response:
     An empty journal answers 409 `empty_journal` rather than a scenario without steps, which no
     scenario runner would accept. The namespace is read, never created.
     """
+    from ..scenarios.record import RecordError, build_scenario, export_seed  # the scenario package, on first use
+
     name = namespace_arg()
     fresh_ids = _flag_arg("fresh_ids")
     state = runtime()
