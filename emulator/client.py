@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import http.cookiejar
 import json as jsonlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
-from .core.faults import ABORT_HEADER
-
 if TYPE_CHECKING:  # requests is imported on first use: a test run that never calls out does not load it
     import requests
 
 CONTROL = "/__emulator"
+NAMESPACE_HEADER = "X-Emulator-Namespace"  # the namespace of a provider request that names no known tenant
 RECORD_PATH = "/record"  # under CONTROL: a namespace's journal as a scenario (control/record.py)
 TOKEN_HEADER = "X-Emulator-Token"
 
@@ -66,6 +64,8 @@ class HttpTransport:
 
 
 def cookieless_session() -> requests.Session:
+    import http.cookiejar
+
     import requests
 
     session = requests.Session()
@@ -88,6 +88,8 @@ class AppTransport:
         response = self._client.open(
             path, method=method, query_string=params, json=json, data=data, headers=dict(headers or {})
         )
+        from .core.faults import ABORT_HEADER  # not at import: it loads pydantic, which the plugin defers
+
         abort = response.headers.get(ABORT_HEADER)
         if abort in _ABORT_ERRORS:
             raise _requests_error(_ABORT_ERRORS[abort], f"injected fault: {abort} (in-process)")

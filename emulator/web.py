@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
+from .client import NAMESPACE_HEADER  # noqa: F401  (the server reads what the client sends)
 from .core.clock import format_instant
 from .core.deliveries import Attempt, Delivery
 from .core.journal import Journal, clip
@@ -17,7 +18,6 @@ from .core.store import Namespace, StateType, Store
 if TYPE_CHECKING:
     from .config import EmulatorConfig
 
-NAMESPACE_HEADER = "X-Emulator-Namespace"
 UNHANDLED_HEADER = "X-Emulator-Unhandled"
 
 
