@@ -7,8 +7,9 @@ from contextlib import nullcontext
 from functools import lru_cache
 from typing import Any
 
-from flask import Flask, Request, Response, g, request
+from flask import Flask, Request, Response, g, has_app_context, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing import Rule
 from werkzeug.sansio.utils import get_current_url
 from werkzeug.wsgi import get_content_length
 
@@ -50,13 +51,30 @@ class EmulatorRequest(Request):
         return _host_url(self.scheme, self.host)
 
 
+class LazyBuilderRule(Rule):
+    """A URL rule whose URL builder (what `url_for` runs) is compiled on first use: Werkzeug compiles one
+    per rule as the rule is added, most of the time `create_app` takes, for builders nothing calls."""
+
+    def _compile_builder(self, append_unknown: bool = True) -> Any:
+        compile_builder = super()._compile_builder
+        compiled: list[Any] = []
+
+        def build(rule: Rule, *args: Any, **kwargs: Any) -> Any:
+            if not compiled:
+                compiled.append(compile_builder(append_unknown).__get__(rule, None))
+            return compiled[0](*args, **kwargs)
+
+        return build
+
+
 def create_app(config: EmulatorConfig | None = None) -> Flask:
     """A fresh emulator: empty store (plus the config's seed in `default`), its own journal."""
     config = config or EmulatorConfig()
     app = Flask("emulator")
     app.request_class = EmulatorRequest
+    app.url_rule_class = LazyBuilderRule
     app.url_map.merge_slashes = False  # a provider answers `//path` itself; no redirect page
-    store = Store(spec.state_type for spec in PROVIDERS)
+    store = Store((spec.state_type for spec in PROVIDERS), binding=_bound_namespace)
     app.extensions["emulator"] = Runtime(
         config=config,
         store=store,
@@ -89,6 +107,11 @@ def _provider_for_request(state: Runtime | None = None) -> ProviderSpec | None:
     return next((p for p in providers.values() if req.path.startswith(p.path_prefixes)), None)
 
 
+def _bound_namespace() -> str | None:
+    """The namespace of the request under way (`store.lock` locks it); None outside a request."""
+    return g.get("namespace") if has_app_context() else None
+
+
 # The hooks run on every request: each takes the request and `g` out of their proxies once.
 
 
@@ -104,9 +127,18 @@ def _bind_namespace() -> Response | None:
     flags.tenant = None
     refused = flags.body_refused = _body_too_large(state, provider)
     if provider is None:
+        flags.namespace = _control_namespace()
         return _refuse_body(refused, None) if refused else None
     answer = _find_namespace(flags, state, provider)
     return _refuse_body(refused, provider) if refused else answer
+
+
+def _control_namespace() -> str | None:
+    """A control call's `?namespace=` (what `store.lock` locks in its code); None for `*` or a bad name."""
+    try:
+        return check_namespace_name(request.args.get("namespace", DEFAULT_NAMESPACE))
+    except ValueError:
+        return None
 
 
 def _body_too_large(state: Runtime, provider: ProviderSpec | None) -> int | None:

@@ -12,17 +12,16 @@ import sys
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from . import __version__
 from .app import create_app
 from .config import DEMO_SEED_PATH, EmulatorConfig, Seed, SeedError, load_seed_file
-from .client import AppTransport, HttpTransport
 from .persistence import PeriodicSaver, StateFileError, remove_stale_temp_files, restore_state, save_state
-from .scenarios import ScenarioError, ScenarioRunner, StepResult, load_scenario
-from .scenarios.junit import write_junit
 from .server import run_server, run_tls_server
-from .tls import server_context, write_self_signed
+
+if TYPE_CHECKING:  # `replay` and TLS load their modules when used: `serve` starts without them
+    from .scenarios import StepResult
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -278,6 +277,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _tls_setup(args: argparse.Namespace) -> tuple[ssl.SSLContext, list[str]]:
     """The TLS context of `serve --tls-self-signed` (certificates written first) or `--tls-cert/--tls-key`,
     and the lines that tell a client what to trust."""
+    from .tls import server_context, write_self_signed
+
     if args.tls_self_signed:
         cert, key, ca = (path.resolve() for path in write_self_signed(args.tls_self_signed))
         lines = [
@@ -292,6 +293,10 @@ def _tls_setup(args: argparse.Namespace) -> tuple[ssl.SSLContext, list[str]]:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from .client import AppTransport, HttpTransport
+    from .scenarios import ScenarioError, ScenarioRunner, load_scenario
+    from .scenarios.junit import write_junit
+
     try:
         scenarios = [load_scenario(path) for path in args.files]
     except ScenarioError as exc:

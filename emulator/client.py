@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import http.cookiejar
 import json as jsonlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
-import requests
-
-from .core.faults import ABORT_HEADER
+if TYPE_CHECKING:  # requests is imported on first use: a test run that never calls out does not load it
+    import requests
 
 CONTROL = "/__emulator"
+NAMESPACE_HEADER = "X-Emulator-Namespace"  # the namespace of a provider request that names no known tenant
+RECORD_PATH = "/record"  # under CONTROL: a namespace's journal as a scenario (control/record.py)
 TOKEN_HEADER = "X-Emulator-Token"
 
 
@@ -64,6 +64,10 @@ class HttpTransport:
 
 
 def cookieless_session() -> requests.Session:
+    import http.cookiejar
+
+    import requests
+
     session = requests.Session()
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))  # stores no cookie
     return session
@@ -84,21 +88,26 @@ class AppTransport:
         response = self._client.open(
             path, method=method, query_string=params, json=json, data=data, headers=dict(headers or {})
         )
+        from .core.faults import ABORT_HEADER  # not at import: it loads pydantic, which the plugin defers
+
         abort = response.headers.get(ABORT_HEADER)
         if abort in _ABORT_ERRORS:
-            raise _ABORT_ERRORS[abort](f"injected fault: {abort} (in-process)")
+            raise _requests_error(_ABORT_ERRORS[abort], f"injected fault: {abort} (in-process)")
         body = response.get_data()
         promised = response.headers.get("Content-Length")
         if method.upper() != "HEAD" and promised is not None and promised.isdigit() and int(promised) > len(body):
-            raise requests.exceptions.ChunkedEncodingError("injected fault: body cut short (in-process)")
+            raise _requests_error("ChunkedEncodingError", "injected fault: body cut short (in-process)")
         return Reply(response.status_code, response.headers, body)
 
 
-_ABORT_ERRORS = {
-    "reset": requests.exceptions.ConnectionError,
-    "empty": requests.exceptions.ConnectionError,
-    "hang": requests.exceptions.ReadTimeout,
-}
+_ABORT_ERRORS = {"reset": "ConnectionError", "empty": "ConnectionError", "hang": "ReadTimeout"}
+
+
+def _requests_error(name: str, message: str) -> Exception:
+    """The `requests.exceptions` error called `name` (requests imported only when a fault needs it)."""
+    import requests
+
+    return getattr(requests.exceptions, name)(message)
 
 
 class EmulatorError(Exception):

@@ -9,14 +9,19 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .client import EmulatorClient
-from .providers.liveperson.models import Brand, brand_signing_key, public_key_der
+from .lazy import LazyName, lazy_module
 from .pytest_plugin import LivePersonAccount, _expect_token, _fresh_numeric_id
+
+# imported when a fixture first uses them: a test run that uses none pays nothing for them
+jwt = lazy_module("jwt")
+serialization = lazy_module("cryptography.hazmat.primitives.serialization")
+rsa = lazy_module("cryptography.hazmat.primitives.asymmetric.rsa")
+Brand = LazyName("emulator.providers.liveperson.models", "Brand")
+brand_signing_key = LazyName("emulator.providers.liveperson.models", "brand_signing_key")
+public_key_der = LazyName("emulator.providers.liveperson.models", "public_key_der")
 
 BRAND_CLIENT_ID = "liveperson"
 DEFAULT_REDIRECT_URI = "https://liveperson.net"

@@ -9,10 +9,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-import jwt
 import pytest
 
+from .lazy import lazy_module
 from .pytest_plugin import LivePersonAccount, LivePersonAgentSession
+
+jwt = lazy_module("jwt")  # imported when a fixture first uses it
 
 # [I] the fixture's conversation so far: the consumer asks, the agent asks them to log in
 DEFAULT_HISTORY = (

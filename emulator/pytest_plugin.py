@@ -11,19 +11,26 @@ import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import pytest
 
-from .app import create_app
-from .client import AppTransport, EmulatorClient, EmulatorError, HttpTransport, Reply, Transport, cookieless_session
-from .config import EmulatorConfig
-from .providers.liveperson.models import Account
-from .providers.sunshine.auth import sign_jwt
-from .scenarios import ScenarioError, ScenarioResult, ScenarioRunner, load_scenario
-from .server import BackgroundServer, BackgroundTlsServer
-from .tls import write_self_signed
-from .web import NAMESPACE_HEADER
+from .client import NAMESPACE_HEADER, AppTransport, EmulatorClient, EmulatorError, HttpTransport, Reply, Transport, cookieless_session
+from .lazy import LazyName
+
+# imported when a fixture or a scenario first uses them: a test run that uses none pays nothing for them
+create_app = LazyName("emulator.app", "create_app")
+EmulatorConfig = LazyName("emulator.config", "EmulatorConfig")
+Account = LazyName("emulator.providers.liveperson.models", "Account")
+sign_jwt = LazyName("emulator.providers.sunshine.auth", "sign_jwt")
+ScenarioError = LazyName("emulator.scenarios", "ScenarioError")
+ScenarioRunner = LazyName("emulator.scenarios", "ScenarioRunner")
+load_scenario = LazyName("emulator.scenarios", "load_scenario")
+BackgroundServer = LazyName("emulator.server", "BackgroundServer")
+BackgroundTlsServer = LazyName("emulator.server", "BackgroundTlsServer")
+write_self_signed = LazyName("emulator.tls", "write_self_signed")
+if TYPE_CHECKING:
+    from .scenarios import ScenarioResult
 
 TIME_MARKER = "emulator_time"
 FAULT_MARKER = "emulator_fault"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
+from .client import NAMESPACE_HEADER  # noqa: F401  (the server reads what the client sends)
 from .core.clock import format_instant
 from .core.deliveries import Attempt, Delivery
 from .core.journal import Journal, clip
@@ -16,7 +18,6 @@ from .core.store import Namespace, StateType, Store
 if TYPE_CHECKING:
     from .config import EmulatorConfig
 
-NAMESPACE_HEADER = "X-Emulator-Namespace"
 UNHANDLED_HEADER = "X-Emulator-Unhandled"
 
 
@@ -159,6 +160,38 @@ def url_tenant(view_arg: str) -> Callable[[], list[str]]:
         return [value] if value else []
 
     return tenants
+
+
+class LazySock:
+    """flask_sock's `Sock().route(path, bp=...)`, with flask_sock imported on the first connection: it loads
+    simple_websocket, wsproto, h11 and asyncio, a fifth of the start-up, which a run without sockets never uses."""
+
+    def route(self, path: str, bp: Blueprint) -> Callable[[Callable], Callable]:
+        def decorator(handler: Callable) -> Callable:
+            accepting: list[Callable] = []  # flask_sock's view of `handler`, made on the first connection
+
+            @functools.wraps(handler)
+            def websocket_route(*args: Any, **kwargs: Any) -> Any:
+                if not accepting:
+                    from flask_sock import Sock
+
+                    Sock().route(path, bp=_Capture(accepting))(handler)
+                return accepting[0](*args, **kwargs)
+
+            bp.route(path, websocket=True)(websocket_route)
+            return handler
+
+        return decorator
+
+
+class _Capture:
+    """Stands in for a blueprint: keeps the view a `route` decorator is given instead of registering it."""
+
+    def __init__(self, views: list[Callable]) -> None:
+        self._views = views
+
+    def route(self, path: str, **options: Any) -> Callable[[Callable], None]:
+        return self._views.append
 
 
 def public_host() -> str:

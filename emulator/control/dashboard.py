@@ -18,8 +18,8 @@ def dashboard() -> Response:
     """Tenants, live tokens and sessions with their expiry, fault rules and the latest journal entries."""
     name = namespace_arg()
     state = runtime()
-    with state.store.lock:
-        namespace = state.store.view(name)
+    namespace = state.store.view(name)
+    with namespace.lock:
         now = namespace.clock.now()
         credentials = [
             {"kind": "JWT", "subject": ", ".join(row["subjects"]), "expires_at": row["expires_at"]}

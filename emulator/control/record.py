@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, request
 
-from ..scenarios.record import RECORD_PATH, RecordError, build_scenario, export_seed
+from ..client import RECORD_PATH
 from ..web import json_response, runtime
 from .base import ControlError, blueprint, namespace_arg
 
@@ -25,6 +25,8 @@ def record() -> Response:
     An empty journal answers 409 `empty_journal` rather than a scenario without steps, which no
     scenario runner would accept. The namespace is read, never created.
     """
+    from ..scenarios.record import RecordError, build_scenario, export_seed  # the scenario package, on first use
+
     name = namespace_arg()
     fresh_ids = _flag_arg("fresh_ids")
     state = runtime()
@@ -32,8 +34,8 @@ def record() -> Response:
     entries = [entry for entry in state.journal.query(namespace=name) if entry.direction == "incoming"]
     if not entries:
         raise ControlError(409, "empty_journal", f"namespace {name!r} has no journaled request to record")
-    with state.store.lock:
-        namespace = state.store.view(name)
+    namespace = state.store.view(name)
+    with namespace.lock:
         try:
             seed, variables, ids = export_seed(namespace, fresh_ids)
         except RecordError as exc:

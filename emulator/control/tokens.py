@@ -105,8 +105,8 @@ def expire_tokens() -> Response:
     """Expire a token, or every token of a tenant/consumer, now or `at` a given time (still refreshable)."""
     body = json_object()
     requested = _at(body)
-    with runtime().store.lock:
-        namespace, token, subjects = _target(body)
+    namespace, token, subjects = _target(body)
+    with namespace.lock:
         at = namespace.clock.now() if requested is None else requested
         if token:
             namespace.tokens.expire_token(token, at)
@@ -119,8 +119,8 @@ def expire_tokens() -> Response:
 def revoke_tokens() -> Response:
     """Revoke a token, or every token of a tenant/consumer issued so far: no refresh brings them back."""
     body = json_object()
-    with runtime().store.lock:
-        namespace, token, subjects = _target(body)
+    namespace, token, subjects = _target(body)
+    with namespace.lock:
         if token:
             namespace.tokens.revoke_token(token)
         else:
@@ -138,8 +138,8 @@ def fail_token() -> Response:
     if not isinstance(times, int) or isinstance(times, bool) or not 1 <= times <= 1_000_000:
         raise ControlError(400, "invalid_body", "times is a whole number from 1", "times")
     token = _text(body, "token")
-    with runtime().store.lock:
-        namespace = _namespace_of_token(token)
+    namespace = _namespace_of_token(token)
+    with namespace.lock:
         namespace.tokens.fail_next(token, times)
     return json_response({"failing": times, "namespace": namespace.name})
 
@@ -155,8 +155,8 @@ def rotate_keys() -> Response:
         raise ControlError(400, "invalid_body", str(exc), "grace") from None
     selector = _selector(body)
     provider = _provider(body, selector) if selector or "provider" in body else None
-    with runtime().store.lock:
-        namespace = _namespace_of_selector(provider, selector) if provider else runtime().store.namespace(namespace_arg())
+    namespace = _namespace_of_selector(provider, selector) if provider else runtime().store.namespace(namespace_arg())
+    with namespace.lock:
         slots = [slot.name for slot in provider.state_type.key_slots] if provider else namespace.keys.slots()
         retire_at = None if grace_seconds is None else namespace.clock.now() + grace_seconds
         rotated = [{"slot": slot, "kid": namespace.keys.rotate(slot, retire_at).kid} for slot in slots]
@@ -171,8 +171,8 @@ def change_lifetimes() -> Response:
     provider = _provider(body, {k: v for k, v in body.items() if k in {p.tenant_key for p in providers.values()}})
     tenant = _text(body, provider.tenant_key)
     changes: dict[str, Any] = {k: v for k, v in body.items() if k not in {provider.tenant_key, "provider"}}
-    with runtime().store.lock:
-        namespace = _namespace_of_selector(provider, {provider.tenant_key: tenant})
+    namespace = _namespace_of_selector(provider, {provider.tenant_key: tenant})
+    with namespace.lock:
         try:
             settings = namespace.state(provider.name).update_settings(tenant, changes)
         except KeyError:

@@ -19,8 +19,6 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Mapping
 
-import requests
-
 RETRY_SCHEDULE = (30.0, 120.0, 600.0, 3600.0)  # [I] seconds after each failed attempt; then the delivery fails
 ATTEMPT_TIMEOUT = 5.0  # seconds of wall time a receiver gets to answer one attempt
 HISTORY_LIMIT = 1_000  # deliveries kept per namespace, delivered and failed ones first to go
@@ -86,6 +84,8 @@ Recorder = Callable[[Delivery, Attempt], None]
 
 
 def post_json(url: str, payload: dict, headers: Mapping[str, str], timeout: float) -> int:
+    import requests  # on the first delivery: start-up does not pay for it
+
     return requests.post(url, json=payload, headers=dict(headers) or None, timeout=timeout).status_code
 
 
@@ -189,6 +189,8 @@ class Outbox:
             self._idle.notify_all()
 
     def _attempt(self, delivery: Delivery, now: float) -> Attempt:
+        import requests  # on the first delivery: start-up does not pay for it
+
         policy = delivery.policy
         try:
             return Attempt(now, self._poster(delivery.url, delivery.payload, policy.headers, policy.attempt_timeout()))

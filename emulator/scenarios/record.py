@@ -39,12 +39,11 @@ from urllib.parse import parse_qsl
 import yaml
 from jsonpath_ng.ext import parse as parse_jsonpath
 
-from ..client import CONTROL, EmulatorClient, EmulatorError
+from ..client import CONTROL, RECORD_PATH, EmulatorClient, EmulatorError
 from ..config import parse_seed
 from ..core.journal import JournalEntry
 from ..core.store import Namespace
 
-RECORD_PATH = "/record"
 SAVED_MIN_LENGTH = 8  # shorter answer values ("idp", "true", ...) are too likely to recur by chance
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _WORD = re.compile(r"[A-Za-z0-9._~-]+")  # a token, UUID or id inside a raw (non-JSON) body

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import urlencode
 
-import requests
 from jsonpath_ng.ext import parse as parse_jsonpath
 
 from ..client import EmulatorClient, EmulatorError, Reply, Transport
@@ -144,6 +143,8 @@ class ScenarioRunner:
         sent = f"sent {method} {path}{'?' + urlencode(query) if query else ''}" + (
             f" {json.dumps(json_body)}" if json_body is not None else f" {body}" if body else ""
         )
+        import requests  # on the first step: loading the scenario package does not pay for it
+
         try:
             reply = self.transport.send(
                 method, path, params=query, json=json_body, data=body, headers=headers, timeout=spec.timeout

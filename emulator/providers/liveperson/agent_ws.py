@@ -24,10 +24,9 @@ from contextlib import nullcontext
 from typing import Callable, ContextManager
 
 from flask import Response, request
-from flask_sock import Sock
 
 from ...core.keys import TokenError
-from ...web import current_namespace, runtime
+from ...web import LazySock, current_namespace, runtime
 from . import notifications
 from .conversations import AGENT, Change, Conversations, MessagingError, consumer_profile, conversation_details, history, unstorable
 from .errors import LivePersonError
@@ -53,7 +52,7 @@ CLOSE_FIELD = "ConversationStateField"
 PARTICIPANTS_FIELD = "ParticipantsChange"
 CONVERSATION_STATES = ("OPEN", "CLOSE")
 
-sock = Sock()
+sock = LazySock()
 
 
 def require_upgrade(versions: tuple[str, ...], hint: str) -> None:

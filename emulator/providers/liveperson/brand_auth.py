@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
-import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -125,6 +124,8 @@ JWKS_CACHE = JwksCache()
 
 
 def fetch_jwks(url: str) -> KeySet:
+    import requests  # on the first brand call: start-up does not pay for it
+
     try:
         reply = requests.get(url, timeout=HTTP_TIMEOUT, headers={"Accept": "application/json"})
         document = reply.json() if reply.status_code == 200 else None
@@ -239,6 +240,8 @@ def exchange_code_over_http(connector: Connector, credential: Credential) -> str
     """[C] POST form `code`, `grant_type`, `redirect_uri` with Basic client auth; the 200 JSON's `id_token`."""
     basic = base64.b64encode(f"{connector.client_id}:{connector.client_secret}".encode("utf-8", "surrogatepass")).decode()
     form = {"code": credential.code, "grant_type": "authorization_code", "redirect_uri": credential.redirect_uri}
+    import requests  # on the first brand call: start-up does not pay for it
+
     try:
         reply = requests.post(connector.token_endpoint or "", data=form, headers={"Authorization": f"Basic {basic}"}, timeout=HTTP_TIMEOUT)
     except requests.RequestException:

@@ -96,9 +96,11 @@ def verify_lp_consumer_jwt(namespace: Namespace, account: Account, token: object
 
 
 class ConsumerIdentity:
-    """The IDP's rules for one account, on the namespace's clock and keys."""
+    """The IDP's rules for one account, on the namespace's clock and keys. It holds the namespace's lock
+    only while it changes the account: it signs and verifies outside it, so requests sign in parallel."""
 
     def __init__(self, namespace: Namespace, account: Account) -> None:
+        self._lock = namespace.lock
         self._keys = namespace.keys
         self._tokens = namespace.tokens
         self._now = namespace.clock.now()
@@ -108,7 +110,8 @@ class ConsumerIdentity:
         """`anonymous/authorize` without a body: a new anonymous consumer and its first external JWT."""
         self._require_unauth_messaging()
         consumer_id = str(uuid.uuid4())
-        self._account.remember_consumer(consumer_id, "anonymous", self._now)
+        with self._lock:
+            self._account.remember_consumer(consumer_id, "anonymous", self._now)
         return self._sign_external(consumer_id, first_issued=int(self._now))
 
     def refresh_external_token(self, id_token: object) -> str:
@@ -124,7 +127,8 @@ class ConsumerIdentity:
             raise self._invalid("missing_claim: auth_time")
         if self._now >= first_issued + self._account.settings.ext_jwt_refresh_window:
             raise self._invalid("refresh_window_ended")
-        self._account.remember_consumer(claims["sub"], "anonymous", self._now)
+        with self._lock:
+            self._account.remember_consumer(claims["sub"], "anonymous", self._now)
         return self._sign_external(claims["sub"], first_issued=first_issued)
 
     def exchange(self, connector_id: str, id_token: object) -> str:
@@ -169,7 +173,8 @@ class ConsumerIdentity:
         """Legacy `signup`: a new unauthenticated consumer and its LP JWT at once."""
         self._require_unauth_messaging()  # [?] chosen: signup is the unauthenticated flow's older form
         consumer_id = str(uuid.uuid4())
-        self._account.remember_consumer(consumer_id, "signup", self._now)
+        with self._lock:
+            self._account.remember_consumer(consumer_id, "signup", self._now)
         return self._sign_consumer_jwt(consumer_id, self._account.settings.signup_jwt_ttl)
 
     def _require_unauth_messaging(self) -> None:

@@ -16,8 +16,6 @@ from collections import deque
 from contextlib import contextmanager
 from typing import Iterator
 
-from simple_websocket import ConnectionClosed
-from wsproto.utilities import LocalProtocolError
 
 from ...core.clock import wall_monotonic, wall_sleep
 
@@ -89,6 +87,9 @@ class Outbound:
             pass  # already closed
 
     def _write(self) -> None:
+        from simple_websocket import ConnectionClosed  # loaded by then: the socket is one of its
+        from wsproto.utilities import LocalProtocolError
+
         while True:
             with self._changed:
                 self._changed.wait_for(lambda: self._frames or self.dropped or not self._ws.connected, WATCH_SECONDS)

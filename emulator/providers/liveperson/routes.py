@@ -141,12 +141,11 @@ def all_connectors(account_id: str) -> Response:
 @blueprint.post("/api/account/<account_id>/anonymous/authorize")
 def anonymous_authorize(account_id: str) -> Response:
     body = _json_object_body()
-    with runtime().store.lock:
-        identity = ConsumerIdentity(current_namespace(), _account(account_id))
-        if body.get("id_token") is None:  # [I] an explicit null asks for a new token, like no body
-            token = identity.issue_external_token()
-        else:
-            token = identity.refresh_external_token(body["id_token"])
+    identity = ConsumerIdentity(current_namespace(), _account(account_id))  # it locks only to change state
+    if body.get("id_token") is None:  # [I] an explicit null asks for a new token, like no body
+        token = identity.issue_external_token()
+    else:
+        token = identity.refresh_external_token(body["id_token"])
     return json_response({"token": token})
 
 
@@ -158,13 +157,12 @@ def authenticate(account_id: str, connector_id: str) -> Response:
         # [?] other versions (the mobile SDKs' v=2.0) have no public body: refused as a bad request
         raise LivePersonError(400, "unsupported version: use v=3.0", "unsupported_version")
     body = _json_object_body()
-    with runtime().store.lock:
-        identity = ConsumerIdentity(current_namespace(), _account(account_id))
-        connector = identity.connector(connector_id)
-        if connector.type == "unauthenticated":
-            if "id_token" not in body:
-                raise LivePersonError(400, "id_token is required", "missing_id_token")  # [?] not public
-            return json_response({"token": identity.exchange(connector_id, body["id_token"])})
+    identity = ConsumerIdentity(current_namespace(), _account(account_id))  # it locks only to change state
+    connector = identity.connector(connector_id)
+    if connector.type == "unauthenticated":
+        if "id_token" not in body:
+            raise LivePersonError(400, "id_token is required", "missing_id_token")  # [?] not public
+        return json_response({"token": identity.exchange(connector_id, body["id_token"])})
     credential = _brand_credential(body.get("id_token"), body.get("code"), body.get("redirect_uri"))
     return json_response({"token": _sign_in_with_brand(account_id, connector, credential)})
 
@@ -212,8 +210,7 @@ def _sign_in_with_brand(account_id: str, connector: Connector, credential: brand
 
 @blueprint.post("/api/account/<account_id>/signup")
 def signup(account_id: str) -> Response:
-    with runtime().store.lock:
-        token = ConsumerIdentity(current_namespace(), _account(account_id)).signup()
+    token = ConsumerIdentity(current_namespace(), _account(account_id)).signup()  # it locks only to change state
     return json_response({"jwt": token})
 
 
