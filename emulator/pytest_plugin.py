@@ -977,8 +977,9 @@ def logged_in_sdk_user(sunshine_app: SunshineApp, sunshine_user_jwt: Any) -> Sun
 
 @pytest.fixture
 def emulator_intercept(emulator_backend: EmulatorHandle) -> Iterator[EmulatorHandle]:
-    """`requests` calls to the real provider hosts (`*.liveperson.net`, `accdn.lpsnmedia.net`, `api[.eu-1].smooch.io`,
-    `*.zendesk.com/sc`, `app.mindbehind.com`) answered by `emulator_backend` in this test's namespace."""
+    """Calls to the real provider hosts (`*.liveperson.net`, `accdn.lpsnmedia.net`, `api[.eu-1].smooch.io`,
+    `*.zendesk.com/sc`, `app.mindbehind.com`) by `requests`, `urllib3`, `httpx` or `aiohttp` answered by
+    `emulator_backend` in this test's namespace; any other client is refused those hosts."""
     from .interception import intercept
 
     with intercept(emulator_backend):
