@@ -1,4 +1,4 @@
-"""The `messaging-auth-emulator` command: `serve` a standalone emulator, `replay` scenario files."""
+"""The `messaging-auth-emulator` command: `serve` a standalone emulator, `replay` scenario files, `health`."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import logging
 import os
 import ssl
 import sys
+import urllib.request
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
+from urllib.parse import urlsplit
 
 from . import __version__
 from .app import create_app
@@ -72,11 +74,29 @@ def _parser() -> argparse.ArgumentParser:
         help="serve HTTPS with this PEM certificate (chain); needs --tls-key [EMULATOR_TLS_CERT]",
     )  # fmt: skip
     serve.add_argument("--tls-key", metavar="PATH", default=_env("TLS_KEY"), help="the PEM private key of --tls-cert [EMULATOR_TLS_KEY]")
+    serve.add_argument(
+        "--tls-name", metavar="NAME", action="append", dest="tls_names",
+        help="another host name or address of the self-signed certificate (repeatable; --public-host's host is "
+        "always there) [EMULATOR_TLS_NAMES, comma-separated]",
+    )  # fmt: skip
     replay = commands.add_parser("replay", help="run scenario files; exit status 0 only if every step held")
     replay.add_argument("files", nargs="+", metavar="FILE", help="scenario files (YAML)")
     replay.add_argument("--target", metavar="URL", help="a running emulator (default: one in this process)")
     replay.add_argument("--junit", metavar="PATH", help="also write a JUnit XML report there")
     replay.add_argument("--keep", action="store_true", help="keep each scenario's namespace instead of resetting it")
+    replay.add_argument(
+        "--token", metavar="TOKEN", default=_env("CONTROL_TOKEN"),
+        help="the --target emulator's control token [EMULATOR_CONTROL_TOKEN]",
+    )  # fmt: skip
+    health = commands.add_parser(
+        "health",
+        help="exit 0 if the emulator that `serve` with this environment starts answers its health route",
+        description="Ask /__emulator/health of the emulator `serve` would start with this environment "
+        "(EMULATOR_HOST, EMULATOR_PORT, and https when EMULATOR_TLS_SELF_SIGNED or EMULATOR_TLS_CERT is set); "
+        "the certificate is not checked. For a container's HEALTHCHECK.",
+    )
+    health.add_argument("--url", help="the emulator's base URL instead")
+    health.add_argument("--timeout", type=float, default=4.0, help="seconds (default 4)")
     return parser
 
 
@@ -264,9 +284,10 @@ def _tls_setup(args: argparse.Namespace) -> tuple[ssl.SSLContext, list[str]]:
     """The TLS context of `serve --tls-self-signed` (certificates written first) or `--tls-cert/--tls-key`,
     and the lines that tell a client what to trust."""
     if args.tls_self_signed:
-        cert, key, ca = (path.resolve() for path in write_self_signed(args.tls_self_signed))
+        names = certificate_names(args.public_host, args.tls_names)
+        cert, key, ca = (path.resolve() for path in write_self_signed(args.tls_self_signed, names=names))
         lines = [
-            f"tls: self-signed certificate {cert} key {key}",
+            f"tls: self-signed certificate {cert} key {key} for {', '.join(dict.fromkeys(['localhost', '127.0.0.1', '::1', *names]))}",
             f"trust this CA: NODE_EXTRA_CA_CERTS={ca}",
             f"  (requests: verify={str(ca)!r} or REQUESTS_CA_BUNDLE={ca}; curl: --cacert {ca})",
         ]
@@ -276,6 +297,36 @@ def _tls_setup(args: argparse.Namespace) -> tuple[ssl.SSLContext, list[str]]:
     return server_context(cert, key), lines
 
 
+def certificate_names(public_host: str | None, extra: Sequence[str] | None) -> list[str]:
+    """The names the self-signed certificate adds: --public-host's host, then --tls-name (else EMULATOR_TLS_NAMES)."""
+    names = list(extra) if extra is not None else [n.strip() for n in (_env("TLS_NAMES") or "").split(",") if n.strip()]
+    host = urlsplit(f"//{public_host}").hostname if public_host else None
+    return ([host] if host else []) + names
+
+
+def default_base_url() -> str:
+    """The base URL `serve` listens on with this environment, as seen from this machine."""
+    host = _env("HOST", "127.0.0.1") or "127.0.0.1"
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # a wildcard address: ask loopback
+    tls = (_flag(_env("TLS_SELF_SIGNED") or "false") is not False) or bool(_env("TLS_CERT"))
+    host = f"[{host}]" if ":" in host else host
+    return f"{'https' if tls else 'http'}://{host}:{_env('PORT', '8080')}"
+
+
+def _health(args: argparse.Namespace) -> int:
+    url = (args.url or default_base_url()).rstrip("/") + "/__emulator/health"
+    unchecked = ssl.create_default_context()
+    unchecked.check_hostname, unchecked.verify_mode = False, ssl.CERT_NONE  # a liveness probe of a local process
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout, context=unchecked) as answer:  # noqa: S310
+            status = json.loads(answer.read()).get("status")
+    except (OSError, ValueError) as exc:
+        print(f"messaging-auth-emulator: {url}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{url}: {status}")
+    return 0 if status == "ok" else 1
+
+
 def _replay(args: argparse.Namespace) -> int:
     try:
         scenarios = [load_scenario(path) for path in args.files]
@@ -283,7 +334,7 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"messaging-auth-emulator: invalid scenario: {exc}", file=sys.stderr)
         return 2
     transport = HttpTransport(args.target) if args.target else AppTransport(create_app())
-    runner = ScenarioRunner(transport, on_step=_print_step)
+    runner = ScenarioRunner(transport, on_step=_print_step, token=args.token)
     results = []
     for scenario in scenarios:
         print(f"scenario {scenario.name} ({scenario.source})", flush=True)
@@ -322,4 +373,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.log_json is None:
             parser.error(f"{ENV_PREFIX}LOG_JSON: expected true or false, got {os.environ[ENV_PREFIX + 'LOG_JSON']!r}")
         _check_tls_options(parser, args)
-    return _replay(args) if args.command == "replay" else _serve(args)
+    return {"replay": _replay, "health": _health, "serve": _serve}[args.command](args)

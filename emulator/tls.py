@@ -11,6 +11,7 @@ import os
 import ssl
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -28,9 +29,12 @@ VALIDITY = timedelta(days=365)  # wall clock: certificates never follow the emul
 BACKDATE = timedelta(minutes=5)  # tolerate a client clock slightly behind
 
 
-def write_self_signed(folder: str | os.PathLike[str], now: datetime | None = None) -> tuple[Path, Path, Path]:
+def write_self_signed(
+    folder: str | os.PathLike[str], now: datetime | None = None, names: Sequence[str] = ()
+) -> tuple[Path, Path, Path]:
     """Write a fresh CA (`ca.pem`) and a server certificate it signs (`server.pem`, key `server-key.pem`)
-    for localhost, 127.0.0.1 and ::1 into `folder` (created if missing); (cert_path, key_path, ca_path).
+    for localhost, 127.0.0.1, ::1 and `names` (host names or IP addresses) into `folder` (created if
+    missing); (cert_path, key_path, ca_path).
     The keys are EC P-256; the private key file is readable by its owner only. Files there are replaced.
     Valid from `now` (default: the wall clock, never an emulator's moved clock) for VALIDITY."""
     root = Path(folder)
@@ -55,7 +59,7 @@ def write_self_signed(folder: str | os.PathLike[str], now: datetime | None = Non
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.DNSName(name) for name in SERVER_NAMES] + [x509.IPAddress(ipaddress.ip_address(a)) for a in SERVER_ADDRESSES]
+    alt_names = subject_alt_names([*SERVER_NAMES, *SERVER_ADDRESSES, *names])
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
@@ -65,7 +69,7 @@ def write_self_signed(folder: str | os.PathLike[str], now: datetime | None = Non
         .not_valid_before(now - BACKDATE)
         .not_valid_after(now + VALIDITY)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(
             x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True
@@ -80,6 +84,19 @@ def write_self_signed(folder: str | os.PathLike[str], now: datetime | None = Non
     cert_path.write_bytes(cert.public_bytes(pem) + ca_cert.public_bytes(pem))  # the chain, leaf first
     _write_private(key_path, key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     return cert_path, key_path, ca_path
+
+
+def subject_alt_names(names: Sequence[str]) -> list[x509.GeneralName]:
+    """Each name once, as an IP address entry if it is one, else as a DNS name (lower case, no trailing dot)."""
+    found: list[x509.GeneralName] = []
+    for name in names:
+        try:
+            entry: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(name.strip("[]")))
+        except ValueError:
+            entry = x509.DNSName(name.lower().rstrip("."))
+        if entry not in found:
+            found.append(entry)
+    return found
 
 
 def _write_private(path: Path, data: bytes) -> None:
