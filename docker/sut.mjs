@@ -21,6 +21,6 @@ const socket = new WebSocket(`wss://${baseURI}/ws_api/account/${account}/messagi
 socket.onopen = () => socket.send(JSON.stringify({
   kind: "req", id: "1", type: "InitConnection", headers: [{ type: ".ams.headers.ConsumerAuthentication", jwt }],
 }));
-socket.onmessage = (event) => { console.log(event.data); socket.close(); };
+socket.onmessage = (event) => { console.log(event.data); process.exit(JSON.parse(event.data).code === 200 ? 0 : 1); };
 socket.onerror = (event) => { console.error(`socket error: ${event.message ?? event.type}`); process.exit(1); };
-socket.onclose = (event) => process.exit(event.code === 1000 || event.code === 1005 ? 0 : 1);
+socket.onclose = (event) => { console.error(`socket closed: ${event.code} ${event.reason}`); process.exit(1); };
