@@ -20,6 +20,8 @@ from . import __version__
 from .app import create_app
 from .config import DEMO_SEED_PATH, EmulatorConfig, Seed, SeedError, load_seed_file
 from .client import AppTransport, HttpTransport
+from .interception.hosts import PROVIDER_HOST_NAMES
+from .proxy import ProxyServer
 from .persistence import PeriodicSaver, StateFileError, restore_state, save_state
 from .scenarios import ScenarioError, ScenarioRunner, StepResult, load_scenario
 from .scenarios.junit import write_junit
@@ -79,6 +81,20 @@ def _parser() -> argparse.ArgumentParser:
         help="another host name or address of the self-signed certificate (repeatable; --public-host's host is "
         "always there) [EMULATOR_TLS_NAMES, comma-separated]",
     )  # fmt: skip
+    serve.add_argument(
+        "--proxy-port", metavar="PORT", type=int, default=_env("PROXY_PORT"),
+        help="also run an HTTP/HTTPS forward proxy on this port (0: any free port): the provider hosts are answered "
+        "by this emulator under certificates of the proxy's own CA, other hosts refused unless --proxy-pass [EMULATOR_PROXY_PORT]",
+    )  # fmt: skip
+    serve.add_argument(
+        "--proxy-pass", metavar="PATTERN", action="append",
+        help="a host (fnmatch pattern, such as *.example.com) the proxy relays instead of refusing (repeatable) "
+        "[EMULATOR_PROXY_PASS, comma-separated]",
+    )  # fmt: skip
+    serve.add_argument(
+        "--proxy-ca", metavar="DIR", default=_env("PROXY_CA", DEFAULT_PROXY_CA_DIR),
+        help=f"where the proxy writes its fresh CA (ca.pem, to trust) and the host certificates (default ./{DEFAULT_PROXY_CA_DIR}) [EMULATOR_PROXY_CA]",
+    )  # fmt: skip
     replay = commands.add_parser("replay", help="run scenario files; exit status 0 only if every step held")
     replay.add_argument("files", nargs="+", metavar="FILE", help="scenario files (YAML)")
     replay.add_argument("--target", metavar="URL", help="a running emulator (default: one in this process)")
@@ -102,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
 
 ENV_PREFIX = "EMULATOR_"
 DEFAULT_TLS_DIR = "emulator-tls"
+DEFAULT_PROXY_CA_DIR = "emulator-proxy-ca"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -109,6 +126,11 @@ _FALSE = {"0", "false", "no", "off", ""}
 def _env(name: str, default: str | None = None) -> str | None:
     """EMULATOR_<name> when set and not empty, else `default` (argparse converts either with the option's type)."""
     return os.environ.get(ENV_PREFIX + name) or default
+
+
+def _env_list(name: str) -> list[str]:
+    """EMULATOR_<name> as a comma-separated list."""
+    return [item.strip() for item in (_env(name) or "").split(",") if item.strip()]
 
 
 def _seconds(text: str) -> float:
@@ -258,16 +280,28 @@ def _serve(args: argparse.Namespace) -> int:
         )
         if tls_context is not None:
             print("\n".join(tls_lines), flush=True)
+        if proxy is not None:
+            print(
+                f"proxy: {proxy.url} (HTTPS_PROXY / HTTP_PROXY) answers {', '.join(PROVIDER_HOST_NAMES)}; passes "
+                f"{', '.join(proxy_pass) or 'no other host'}\ntrust the proxy's CA: {proxy.ca_path.resolve()}",
+                flush=True,
+            )
         print(_walkthrough(seed, f"{'https' if tls_context is not None else 'http'}://{host}:{port}"), flush=True)
         if saver is not None:
             saver.start()
 
+    proxy_pass = args.proxy_pass if args.proxy_pass is not None else _env_list("PROXY_PASS")
+    proxy = None
     try:
+        if args.proxy_port is not None:
+            proxy = ProxyServer(app, args.proxy_ca, host=args.host, port=args.proxy_port, passed=proxy_pass).start()
         if tls_context is not None:
             run_tls_server(app, args.host, args.port, tls_context, on_ready=announce)
         else:
             run_server(app, args.host, args.port, on_ready=announce)
     finally:
+        if proxy is not None:
+            proxy.stop()
         if saver is not None:
             saver.stop()
     if state_file:
@@ -299,7 +333,7 @@ def _tls_setup(args: argparse.Namespace) -> tuple[ssl.SSLContext, list[str]]:
 
 def certificate_names(public_host: str | None, extra: Sequence[str] | None) -> list[str]:
     """The names the self-signed certificate adds: --public-host's host, then --tls-name (else EMULATOR_TLS_NAMES)."""
-    names = list(extra) if extra is not None else [n.strip() for n in (_env("TLS_NAMES") or "").split(",") if n.strip()]
+    names = list(extra) if extra is not None else _env_list("TLS_NAMES")
     host = urlsplit(f"//{public_host}").hostname if public_host else None
     return ([host] if host else []) + names
 

@@ -27,6 +27,7 @@ SERVER_NAMES = ("localhost",)
 SERVER_ADDRESSES = ("127.0.0.1", "::1")
 VALIDITY = timedelta(days=365)  # wall clock: certificates never follow the emulator's clock
 BACKDATE = timedelta(minutes=5)  # tolerate a client clock slightly behind
+PEM = serialization.Encoding.PEM
 
 
 def write_self_signed(
@@ -41,8 +42,18 @@ def write_self_signed(
     root.mkdir(parents=True, exist_ok=True)
     if now is None:
         now = datetime.fromtimestamp(Clock().now(), timezone.utc)  # a fresh Clock is the wall clock
+    ca_cert, ca_key = new_ca(now)
+    cert, key = issue(ca_cert, ca_key, [*SERVER_NAMES, *SERVER_ADDRESSES, *names], now)
+    cert_path, key_path, ca_path = root / CERT_FILE, root / KEY_FILE, root / CA_FILE
+    ca_path.write_bytes(ca_cert.public_bytes(PEM))
+    write_leaf(cert_path, key_path, cert, key, ca_cert)
+    return cert_path, key_path, ca_path
+
+
+def new_ca(now: datetime, name: str = "messaging-auth-emulator test CA") -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A fresh self-signed CA (EC P-256) valid from `now` for VALIDITY, and its key."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "messaging-auth-emulator test CA")])
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     ca_cert = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -58,32 +69,41 @@ def write_self_signed(
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
+    return ca_cert, ca_key
+
+
+def issue(
+    ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, names: Sequence[str], now: datetime
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A server certificate for `names` (the first is its common name) signed by the CA, and its key."""
     key = ec.generate_private_key(ec.SECP256R1())
-    alt_names = subject_alt_names([*SERVER_NAMES, *SERVER_ADDRESSES, *names])
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - BACKDATE)
         .not_valid_after(now + VALIDITY)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        .add_extension(x509.SubjectAlternativeName(subject_alt_names(names)), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(
             x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True
         )  # digital_signature, key_encipherment
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    cert_path, key_path, ca_path = root / CERT_FILE, root / KEY_FILE, root / CA_FILE
-    pem = serialization.Encoding.PEM
-    ca_path.write_bytes(ca_cert.public_bytes(pem))
-    cert_path.write_bytes(cert.public_bytes(pem) + ca_cert.public_bytes(pem))  # the chain, leaf first
-    _write_private(key_path, key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    return cert_path, key_path, ca_path
+    return cert, key
+
+
+def write_leaf(
+    cert_path: Path, key_path: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate
+) -> None:
+    """The chain (leaf first) at `cert_path`, the key at `key_path` (owner-only)."""
+    cert_path.write_bytes(cert.public_bytes(PEM) + ca_cert.public_bytes(PEM))
+    _write_private(key_path, key.private_bytes(PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
 
 
 def subject_alt_names(names: Sequence[str]) -> list[x509.GeneralName]:

@@ -29,6 +29,9 @@ NOT_PROVIDER_URL = re.compile(r"(?!" + PROVIDER_URL.pattern + r")", re.IGNORECAS
 PROVIDER_HOST = re.compile(r"(?:" + "|".join((*PROVIDER_HOSTS, _ZENDESK_HOST)) + r")\.?", re.IGNORECASE)
 
 
+PROVIDER_HOST_NAMES = ("*.liveperson.net", "accdn.lpsnmedia.net", "api[.*].smooch.io", "*.zendesk.com/sc", "app.mindbehind.com")  # for people
+
+
 def is_provider_url(url: str) -> bool:
     return PROVIDER_URL.match(url) is not None
 
