@@ -360,6 +360,19 @@ def test_faults_and_expiry_through_a_separate_server_process(serve: StartServer)
     assert [call["status"] for call in calls] == [503, 200, 0, 200]  # 0: the connection was dropped
 
 
+def test_serve_with_a_proxy_answers_the_real_host_names(serve: StartServer, tmp_path: Path) -> None:
+    server = serve("--proxy-port", "0", "--proxy-ca", str(tmp_path / "proxy-ca"))
+    proxy_url = re.search(r"^proxy: (\S+) ", server.stdout(), re.M)[1]
+    ca = re.search(r"^trust the proxy's CA: (\S+)$", server.stdout(), re.M)[1]
+    assert Path(ca) == (tmp_path / "proxy-ca" / "ca.pem").resolve()
+    proxies = {"https": proxy_url, "http": proxy_url}
+    url = "https://api.liveperson.net/api/account/12345678/service/idp/baseURI.json"
+    answer = requests.get(url, params={"version": "1.0"}, proxies=proxies, verify=ca, timeout=10)
+    assert answer.json() == {"service": "idp", "account": "12345678", "baseURI": "api.liveperson.net"}
+    with pytest.raises(requests.exceptions.ProxyError):
+        requests.get("https://example.com/", proxies=proxies, verify=ca, timeout=10)
+
+
 # --- replay ----------------------------------------------------------------------------------------
 
 TUTORIAL = Path(__file__).resolve().parents[1] / "scenarios" / "liveperson_unauthenticated_messaging.yaml"
