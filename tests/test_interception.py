@@ -383,3 +383,14 @@ def test_a_client_not_covered_fails_loudly_without_the_network(lookups, emulator
         call()
     assert isinstance(getattr(raised.value, "reason", raised.value), NotIntercepted)  # urllib wraps it in a URLError
     assert lookups == []
+
+
+def test_an_encoded_slash_in_an_id_survives_every_client(emulator_intercept, sunshine_app) -> None:
+    """`%2F` inside a path segment stays one segment (the emulator's raw-path handling), through each adapter."""
+    auth = (sunshine_app.key_id, sunshine_app.secret)
+    users = f"https://api.smooch.io/v2/apps/{sunshine_app.id}/users"
+    assert httpx.post(users, json={"externalId": "a/b"}, auth=auth).status_code == 201
+    headers = urllib3.make_headers(basic_auth=":".join(auth))
+    assert urllib3.PoolManager().request("GET", users + "/a%2Fb", headers=headers).json()["user"]["externalId"] == "a/b"
+    assert httpx.get(users + "/a%2Fb", auth=auth).json()["user"]["externalId"] == "a/b"
+    assert requests.get(users + "/a%2Fb", auth=auth).json()["user"]["externalId"] == "a/b"
