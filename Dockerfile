@@ -1,14 +1,18 @@
 # messaging-auth-emulator as a container: `docker build -t messaging-auth-emulator .`
 #   docker run --rm -p 8080:8080 messaging-auth-emulator
-#   docker run --rm -p 8080:8080 -v "$PWD/seed.yaml:/data/seed.yaml:ro" messaging-auth-emulator \
-#       serve --host 0.0.0.0 --port 8080 --seed /data/seed.yaml --public-host localhost:8080
-# Seed, state and TLS files go under the /data volume (--seed /data/seed.yaml, later --tls-cert /data/...).
-# Arguments after the image name replace the whole CMD: repeat `serve --host 0.0.0.0 --port 8080`.
+#   docker run --rm -p 8443:8443 -e EMULATOR_PORT=8443 -e EMULATOR_TLS_SELF_SIGNED=/data/tls \
+#       -e EMULATOR_PUBLIC_HOST=localhost:8443 -v "$PWD/seed.yaml:/data/seed.yaml:ro" -e EMULATOR_SEED=/data/seed.yaml \
+#       messaging-auth-emulator
+# Configure it through EMULATOR_* variables (see `serve --help`): the healthcheck reads the same ones (port,
+# http or https). Flags after the image name (`serve --port 9000`) still win, but the healthcheck cannot see them.
+# Seed, state and TLS files go under the /data volume (EMULATOR_TLS_SELF_SIGNED=/data/tls writes the CA there).
 FROM python:3.11.9-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    EMULATOR_HOST=0.0.0.0 \
+    EMULATOR_PORT=8080
 
 WORKDIR /src
 COPY pyproject.toml setup.cfg README.md ./
@@ -16,8 +20,8 @@ COPY emulator ./emulator
 RUN pip install --no-cache-dir . \
     && groupadd --system --gid 10001 emulator \
     && useradd --system --no-log-init --no-create-home --uid 10001 --gid 10001 --shell /usr/sbin/nologin emulator \
-    && mkdir /data \
-    && chown 10001:10001 /data
+    && mkdir -p /data/tls \
+    && chown -R 10001:10001 /data
 
 # numeric, so that `runAsNonRoot` (Kubernetes) can check it is not root
 USER 10001:10001
@@ -25,9 +29,9 @@ WORKDIR /data
 VOLUME /data
 EXPOSE 8080
 
-# The slim image has no curl: Python's urllib asks the (token-free) health route; any error exits non-zero.
+# `health` asks the (token-free) health route at EMULATOR_PORT, over https when EMULATOR_TLS_* is set.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/__emulator/health', timeout=4)"]
+    CMD ["messaging-auth-emulator", "health"]
 
 ENTRYPOINT ["messaging-auth-emulator"]
-CMD ["serve", "--host", "0.0.0.0", "--port", "8080"]
+CMD ["serve"]

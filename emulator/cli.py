@@ -1,4 +1,4 @@
-"""The `messaging-auth-emulator` command: `serve` a standalone emulator, `replay` scenario files."""
+"""The `messaging-auth-emulator` command: `serve` a standalone emulator, `replay` scenario files, `health`."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import logging
 import os
 import ssl
 import sys
+import urllib.request
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
+from urllib.parse import urlsplit
 
 from . import __version__
 from .app import create_app
@@ -75,16 +77,49 @@ def _parser() -> argparse.ArgumentParser:
         help="serve HTTPS with this PEM certificate (chain); needs --tls-key [EMULATOR_TLS_CERT]",
     )  # fmt: skip
     serve.add_argument("--tls-key", metavar="PATH", default=_env("TLS_KEY"), help="the PEM private key of --tls-cert [EMULATOR_TLS_KEY]")
+    serve.add_argument(
+        "--tls-name", metavar="NAME", action="append", dest="tls_names",
+        help="another host name or address of the self-signed certificate (repeatable; --public-host's host is "
+        "always there) [EMULATOR_TLS_NAMES, comma-separated]",
+    )  # fmt: skip
+    serve.add_argument(
+        "--proxy-port", metavar="PORT", type=int, default=_env("PROXY_PORT"),
+        help="also run an HTTP/HTTPS forward proxy on this port (0: any free port): the provider hosts are answered "
+        "by this emulator under certificates of the proxy's own CA, other hosts refused unless --proxy-pass [EMULATOR_PROXY_PORT]",
+    )  # fmt: skip
+    serve.add_argument(
+        "--proxy-pass", metavar="PATTERN", action="append",
+        help="a host (fnmatch pattern, such as *.example.com) the proxy relays instead of refusing (repeatable) "
+        "[EMULATOR_PROXY_PASS, comma-separated]",
+    )  # fmt: skip
+    serve.add_argument(
+        "--proxy-ca", metavar="DIR", default=_env("PROXY_CA", DEFAULT_PROXY_CA_DIR),
+        help=f"where the proxy writes its fresh CA (ca.pem, to trust) and the host certificates (default ./{DEFAULT_PROXY_CA_DIR}) [EMULATOR_PROXY_CA]",
+    )  # fmt: skip
     replay = commands.add_parser("replay", help="run scenario files; exit status 0 only if every step held")
     replay.add_argument("files", nargs="+", metavar="FILE", help="scenario files (YAML)")
     replay.add_argument("--target", metavar="URL", help="a running emulator (default: one in this process)")
     replay.add_argument("--junit", metavar="PATH", help="also write a JUnit XML report there")
     replay.add_argument("--keep", action="store_true", help="keep each scenario's namespace instead of resetting it")
+    replay.add_argument(
+        "--token", metavar="TOKEN", default=_env("CONTROL_TOKEN"),
+        help="the --target emulator's control token [EMULATOR_CONTROL_TOKEN]",
+    )  # fmt: skip
+    health = commands.add_parser(
+        "health",
+        help="exit 0 if the emulator that `serve` with this environment starts answers its health route",
+        description="Ask /__emulator/health of the emulator `serve` would start with this environment "
+        "(EMULATOR_HOST, EMULATOR_PORT, and https when EMULATOR_TLS_SELF_SIGNED or EMULATOR_TLS_CERT is set); "
+        "the certificate is not checked. For a container's HEALTHCHECK.",
+    )
+    health.add_argument("--url", help="the emulator's base URL instead")
+    health.add_argument("--timeout", type=float, default=4.0, help="seconds (default 4)")
     return parser
 
 
 ENV_PREFIX = "EMULATOR_"
 DEFAULT_TLS_DIR = "emulator-tls"
+DEFAULT_PROXY_CA_DIR = "emulator-proxy-ca"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -92,6 +127,11 @@ _FALSE = {"0", "false", "no", "off", ""}
 def _env(name: str, default: str | None = None) -> str | None:
     """EMULATOR_<name> when set and not empty, else `default` (argparse converts either with the option's type)."""
     return os.environ.get(ENV_PREFIX + name) or default
+
+
+def _env_list(name: str) -> list[str]:
+    """EMULATOR_<name> as a comma-separated list."""
+    return [item.strip() for item in (_env(name) or "").split(",") if item.strip()]
 
 
 def _seconds(text: str) -> float:
@@ -252,16 +292,32 @@ def _serve(args: argparse.Namespace) -> int:
         )
         if tls_context is not None:
             print("\n".join(tls_lines), flush=True)
+        if proxy is not None:
+            from .interception.hosts import PROVIDER_HOST_NAMES  # the package loads `responses`: only for the proxy
+
+            print(
+                f"proxy: {proxy.url} (HTTPS_PROXY / HTTP_PROXY) answers {', '.join(PROVIDER_HOST_NAMES)}; passes "
+                f"{', '.join(proxy_pass) or 'no other host'}\ntrust the proxy's CA: {proxy.ca_path.resolve()}",
+                flush=True,
+            )
         print(_walkthrough(seed, f"{'https' if tls_context is not None else 'http'}://{host}:{port}", args.show_secrets), flush=True)
         if saver is not None:
             saver.start()
 
+    proxy_pass = args.proxy_pass if args.proxy_pass is not None else _env_list("PROXY_PASS")
+    proxy = None
     try:
+        if args.proxy_port is not None:
+            from .proxy import ProxyServer  # loaded when asked for: `serve` starts without it
+
+            proxy = ProxyServer(app, args.proxy_ca, host=args.host, port=args.proxy_port, passed=proxy_pass).start()
         if tls_context is not None:
             run_tls_server(app, args.host, args.port, tls_context, on_ready=announce)
         else:
             run_server(app, args.host, args.port, on_ready=announce)
     finally:
+        if proxy is not None:
+            proxy.stop()
         if saver is not None:
             saver.stop()
     if state_file:
@@ -280,9 +336,10 @@ def _tls_setup(args: argparse.Namespace) -> tuple[ssl.SSLContext, list[str]]:
     from .tls import server_context, write_self_signed
 
     if args.tls_self_signed:
-        cert, key, ca = (path.resolve() for path in write_self_signed(args.tls_self_signed))
+        names = certificate_names(args.public_host, args.tls_names)
+        cert, key, ca = (path.resolve() for path in write_self_signed(args.tls_self_signed, names=names))
         lines = [
-            f"tls: self-signed certificate {cert} key {key}",
+            f"tls: self-signed certificate {cert} key {key} for {', '.join(dict.fromkeys(['localhost', '127.0.0.1', '::1', *names]))}",
             f"trust this CA: NODE_EXTRA_CA_CERTS={ca}",
             f"  (requests: verify={str(ca)!r} or REQUESTS_CA_BUNDLE={ca}; curl: --cacert {ca})",
         ]
@@ -290,6 +347,36 @@ def _tls_setup(args: argparse.Namespace) -> tuple[ssl.SSLContext, list[str]]:
         cert, key = Path(args.tls_cert).resolve(), Path(args.tls_key).resolve()
         lines = [f"tls: certificate {cert} key {key}"]
     return server_context(cert, key), lines
+
+
+def certificate_names(public_host: str | None, extra: Sequence[str] | None) -> list[str]:
+    """The names the self-signed certificate adds: --public-host's host, then --tls-name (else EMULATOR_TLS_NAMES)."""
+    names = list(extra) if extra is not None else _env_list("TLS_NAMES")
+    host = urlsplit(f"//{public_host}").hostname if public_host else None
+    return ([host] if host else []) + names
+
+
+def default_base_url() -> str:
+    """The base URL `serve` listens on with this environment, as seen from this machine."""
+    host = _env("HOST", "127.0.0.1") or "127.0.0.1"
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # a wildcard address: ask loopback
+    tls = (_flag(_env("TLS_SELF_SIGNED") or "false") is not False) or bool(_env("TLS_CERT"))
+    host = f"[{host}]" if ":" in host else host
+    return f"{'https' if tls else 'http'}://{host}:{_env('PORT', '8080')}"
+
+
+def _health(args: argparse.Namespace) -> int:
+    url = (args.url or default_base_url()).rstrip("/") + "/__emulator/health"
+    unchecked = ssl.create_default_context()
+    unchecked.check_hostname, unchecked.verify_mode = False, ssl.CERT_NONE  # a liveness probe of a local process
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout, context=unchecked) as answer:  # noqa: S310
+            status = json.loads(answer.read()).get("status")
+    except (OSError, ValueError) as exc:
+        print(f"messaging-auth-emulator: {url}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{url}: {status}")
+    return 0 if status == "ok" else 1
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -303,7 +390,7 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"messaging-auth-emulator: invalid scenario: {exc}", file=sys.stderr)
         return 2
     transport = HttpTransport(args.target) if args.target else AppTransport(create_app())
-    runner = ScenarioRunner(transport, on_step=_print_step)
+    runner = ScenarioRunner(transport, on_step=_print_step, token=args.token)
     results = []
     for scenario in scenarios:
         print(f"scenario {scenario.name} ({scenario.source})", flush=True)
@@ -345,4 +432,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.show_secrets is None:
             parser.error(f"{ENV_PREFIX}SHOW_SECRETS: expected true or false, got {os.environ[ENV_PREFIX + 'SHOW_SECRETS']!r}")
         _check_tls_options(parser, args)
-    return _replay(args) if args.command == "replay" else _serve(args)
+    return {"replay": _replay, "health": _health, "serve": _serve}[args.command](args)

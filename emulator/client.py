@@ -88,22 +88,30 @@ class AppTransport:
         response = self._client.open(
             path, method=method, query_string=params, json=json, data=data, headers=dict(headers or {})
         )
-        from .core.faults import ABORT_HEADER  # not at import: it loads pydantic, which the plugin defers
-
-        abort = response.headers.get(ABORT_HEADER)
-        if abort in _ABORT_ERRORS:
-            raise _requests_error(_ABORT_ERRORS[abort], f"injected fault: {abort} (in-process)")
         body = response.get_data()
-        promised = response.headers.get("Content-Length")
-        if method.upper() != "HEAD" and promised is not None and promised.isdigit() and int(promised) > len(body):
-            raise _requests_error("ChunkedEncodingError", "injected fault: body cut short (in-process)")
+        failure = dropped_connection(method, response.headers, body)
+        if failure is not None:
+            raise failure
         return Reply(response.status_code, response.headers, body)
+
+
+def dropped_connection(method: str, headers: Mapping[str, str], body: bytes) -> requests.RequestException | None:
+    """What a client over a socket would get instead of an in-process answer that a fault drops or cuts short."""
+    from .core.faults import ABORT_HEADER  # not at import: it loads pydantic, which the plugin defers
+
+    abort = headers.get(ABORT_HEADER)
+    if abort in _ABORT_ERRORS:
+        return _requests_error(_ABORT_ERRORS[abort], f"injected fault: {abort} (in-process)")
+    promised = headers.get("Content-Length")
+    if method.upper() != "HEAD" and promised is not None and promised.isdigit() and int(promised) > len(body):
+        return _requests_error("ChunkedEncodingError", "injected fault: body cut short (in-process)")
+    return None
 
 
 _ABORT_ERRORS = {"reset": "ConnectionError", "empty": "ConnectionError", "hang": "ReadTimeout"}
 
 
-def _requests_error(name: str, message: str) -> Exception:
+def _requests_error(name: str, message: str) -> requests.RequestException:
     """The `requests.exceptions` error called `name` (requests imported only when a fault needs it)."""
     import requests
 

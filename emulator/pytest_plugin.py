@@ -38,7 +38,7 @@ ACCOUNT_MARKER = "lp_account"
 SCENARIO_MARKER = "emulator_scenario"
 SCENARIO_FOLDERS = "emulator_scenarios"
 _SESSION_APP = pytest.StashKey[Any]()
-pytest_plugins = ["emulator.plugin_liveperson_consumers", "emulator.plugin_liveperson_conversations"]
+pytest_plugins = ["emulator.plugin_liveperson_consumers", "emulator.plugin_liveperson_conversations", "emulator.plugin_proxy"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -186,25 +186,36 @@ def emulator_app(emulator_config: EmulatorConfig) -> Any:
 
 
 @pytest.fixture
-def emulator(emulator_app: Any, request: pytest.FixtureRequest) -> Iterator[EmulatorHandle]:
-    """In-process emulator, no socket: a fresh namespace for this test, reset afterwards."""
+def _emulator_test_namespace(emulator_app: Any, request: pytest.FixtureRequest) -> Iterator[EmulatorHandle]:
+    """This test's fresh namespace on the session's app, reset afterwards: the handle of every transport
+    (in-process, HTTP, HTTPS) names it, so whatever one fills the others see."""
     with emulator_namespace(AppTransport(emulator_app), setup=_test_setup(request)) as handle:
         yield handle
 
 
+def _over(handle: EmulatorHandle, transport: Transport, base_url: str) -> EmulatorHandle:
+    """The same namespace as `handle`, reached (provider and control calls alike) through `transport`."""
+    control = EmulatorClient(namespace=handle.namespace, transport=transport, token=handle.control.token)
+    return EmulatorHandle(handle.namespace, control, transport, base_url)
+
+
+@pytest.fixture
+def emulator(_emulator_test_namespace: EmulatorHandle) -> EmulatorHandle:
+    """In-process emulator, no socket: a fresh namespace for this test, reset afterwards."""
+    return _emulator_test_namespace
+
+
 @pytest.fixture(scope="session")
-def emulator_server_url(emulator_config: EmulatorConfig) -> Iterator[str]:
-    """Base URL of a real HTTP emulator on a free port, one per session and xdist worker."""
-    with BackgroundServer(create_app(emulator_config)) as server:
+def emulator_server_url(emulator_app: Any) -> Iterator[str]:
+    """Base URL of a real HTTP server of the session's emulator app on a free port (one per xdist worker)."""
+    with BackgroundServer(emulator_app) as server:
         yield server.url
 
 
 @pytest.fixture
-def emulator_server(emulator_server_url: str, request: pytest.FixtureRequest) -> Iterator[EmulatorHandle]:
-    """The session's HTTP emulator, with a fresh namespace for this test; `base_url` for your client."""
-    transport = HttpTransport(emulator_server_url)
-    with emulator_namespace(transport, emulator_server_url, _test_setup(request)) as handle:
-        yield handle
+def emulator_server(_emulator_test_namespace: EmulatorHandle, emulator_server_url: str) -> EmulatorHandle:
+    """This test's namespace (the one of `emulator` and the provider fixtures) over HTTP; `base_url` for your client."""
+    return _over(_emulator_test_namespace, HttpTransport(emulator_server_url), emulator_server_url)
 
 
 @pytest.fixture(scope="session")
@@ -221,29 +232,28 @@ def emulator_tls_ca(_emulator_tls_files: tuple[Path, Path, Path]) -> str:
 
 
 @pytest.fixture(scope="session")
-def emulator_tls_server_url(emulator_config: EmulatorConfig, _emulator_tls_files: tuple[Path, Path, Path]) -> Iterator[str]:
-    """Base URL (https://127.0.0.1:PORT) of a real HTTPS emulator, one per session and xdist worker;
-    its certificate (localhost, 127.0.0.1, ::1) is signed by `emulator_tls_ca`."""
+def emulator_tls_server_url(emulator_app: Any, _emulator_tls_files: tuple[Path, Path, Path]) -> Iterator[str]:
+    """Base URL (https://127.0.0.1:PORT) of a real HTTPS server of the session's emulator app (one per xdist
+    worker); its certificate (localhost, 127.0.0.1, ::1) is signed by `emulator_tls_ca`."""
     cert, key, _ = _emulator_tls_files
-    with BackgroundTlsServer(create_app(emulator_config), str(cert), str(key)) as server:
+    with BackgroundTlsServer(emulator_app, str(cert), str(key)) as server:
         yield server.url
 
 
 @pytest.fixture
-def emulator_tls_server(emulator_tls_server_url: str, emulator_tls_ca: str, request: pytest.FixtureRequest) -> Iterator[EmulatorHandle]:
-    """`emulator_server` over HTTPS: the session's TLS emulator with a fresh namespace for this test; its
-    transport trusts `emulator_tls_ca` (whatever REQUESTS_CA_BUNDLE says)."""
+def emulator_tls_server(_emulator_test_namespace: EmulatorHandle, emulator_tls_server_url: str, emulator_tls_ca: str) -> EmulatorHandle:
+    """`emulator_server` over HTTPS: this test's namespace on the session's TLS server; its transport trusts
+    `emulator_tls_ca` (whatever REQUESTS_CA_BUNDLE says)."""
     session = cookieless_session()
     session.verify = emulator_tls_ca
     session.trust_env = False  # else REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE win over session.verify
-    transport = HttpTransport(emulator_tls_server_url, session=session)
-    with emulator_namespace(transport, emulator_tls_server_url, _test_setup(request)) as handle:
-        yield handle
+    return _over(_emulator_test_namespace, HttpTransport(emulator_tls_server_url, session=session), emulator_tls_server_url)
 
 
 @pytest.fixture
 def emulator_backend(emulator: EmulatorHandle) -> EmulatorHandle:
-    """The emulator the provider fixtures use: in-process; override with `emulator_server` for HTTP."""
+    """The transport the provider fixtures call through: in-process; override with `emulator_server` for HTTP.
+    Whichever it is, `emulator`, `emulator_server` and `emulator_tls_server` see the same namespace."""
     return emulator
 
 
@@ -974,8 +984,9 @@ def logged_in_sdk_user(sunshine_app: SunshineApp, sunshine_user_jwt: Any) -> Sun
 
 @pytest.fixture
 def emulator_intercept(emulator_backend: EmulatorHandle) -> Iterator[EmulatorHandle]:
-    """`requests` calls to the real provider hosts (`*.liveperson.net`, `accdn.lpsnmedia.net`, `api[.eu-1].smooch.io`,
-    `*.zendesk.com/sc`, `app.mindbehind.com`) answered by `emulator_backend` in this test's namespace."""
+    """Calls to the real provider hosts (`*.liveperson.net`, `accdn.lpsnmedia.net`, `api[.eu-1].smooch.io`,
+    `*.zendesk.com/sc`, `app.mindbehind.com`) by `requests`, `urllib3`, `httpx` or `aiohttp` answered by
+    `emulator_backend` in this test's namespace; any other client is refused those hosts."""
     from .interception import intercept
 
     with intercept(emulator_backend):

@@ -28,7 +28,7 @@ import yaml
 
 from emulator import __version__
 from emulator.client import EmulatorClient
-from emulator_process import EmulatorProcess
+from emulator_process import EmulatorProcess, without_emulator_variables
 
 MODULE = (sys.executable, "-m", "emulator")
 CONSOLE_SCRIPT = Path(sys.executable).with_name("messaging-auth-emulator")
@@ -367,6 +367,19 @@ def test_faults_and_expiry_through_a_separate_server_process(serve: StartServer)
     assert [call["status"] for call in calls] == [503, 200, 0, 200]  # 0: the connection was dropped
 
 
+def test_serve_with_a_proxy_answers_the_real_host_names(serve: StartServer, tmp_path: Path) -> None:
+    server = serve("--proxy-port", "0", "--proxy-ca", str(tmp_path / "proxy-ca"))
+    proxy_url = re.search(r"^proxy: (\S+) ", server.stdout(), re.M)[1]
+    ca = re.search(r"^trust the proxy's CA: (\S+)$", server.stdout(), re.M)[1]
+    assert Path(ca) == (tmp_path / "proxy-ca" / "ca.pem").resolve()
+    proxies = {"https": proxy_url, "http": proxy_url}
+    url = "https://api.liveperson.net/api/account/12345678/service/idp/baseURI.json"
+    answer = requests.get(url, params={"version": "1.0"}, proxies=proxies, verify=ca, timeout=10)
+    assert answer.json() == {"service": "idp", "account": "12345678", "baseURI": "api.liveperson.net"}
+    with pytest.raises(requests.exceptions.ProxyError):
+        requests.get("https://example.com/", proxies=proxies, verify=ca, timeout=10)
+
+
 # --- replay ----------------------------------------------------------------------------------------
 
 TUTORIAL = Path(__file__).resolve().parents[1] / "scenarios" / "liveperson_unauthenticated_messaging.yaml"
@@ -417,3 +430,16 @@ def test_replay_against_a_server_in_another_process(serve: StartServer, tmp_path
     done = run_command("replay", str(TUTORIAL), "--target", server.base_url, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert EmulatorClient(server.base_url).in_namespace("*").export_state()["namespaces"].keys() <= {"default"}
+
+
+def test_replay_sends_the_control_token_of_a_guarded_server(serve: StartServer, tmp_path: Path) -> None:
+    server = serve("--control-token", "s3cret-token")
+    refused = run_command("replay", str(TUTORIAL), "--target", server.base_url, cwd=tmp_path)
+    assert refused.returncode == 1 and "401" in refused.stdout, refused.stdout + refused.stderr
+    by_flag = run_command("replay", str(TUTORIAL), "--target", server.base_url, "--token", "s3cret-token", cwd=tmp_path)
+    assert by_flag.returncode == 0, by_flag.stdout + by_flag.stderr
+    by_env = subprocess.run(
+        [*MODULE, "replay", str(TUTORIAL), "--target", server.base_url], cwd=tmp_path, capture_output=True, text=True,
+        timeout=STARTUP_SECONDS, env=without_emulator_variables({"EMULATOR_CONTROL_TOKEN": "s3cret-token"}),
+    )  # fmt: skip
+    assert by_env.returncode == 0, by_env.stdout + by_env.stderr

@@ -1,9 +1,10 @@
-"""The Dockerfile and docker-compose.yml, checked without a Docker engine.
+"""The Dockerfile and docker-compose.yml, checked without a Docker engine (none on this machine or in CI).
 
-hadolint lints the Dockerfile; its ENTRYPOINT + CMD run as a plain process (0.0.0.0 -> 127.0.0.1, port
-8080 -> 0, the port read from the `listening on http://HOST:PORT` banner) and its HEALTHCHECK command must
-pass against it. The compose file's emulator command runs the same way, with its seed volume mapped back
-to the host file, and the SUT's one-liner must get an answer naming the service (`--public-host`).
+hadolint lints the Dockerfile; its ENTRYPOINT + CMD run as a plain process with the image's ENV (0.0.0.0 ->
+127.0.0.1, the port -> a free one) and its HEALTHCHECK command must pass against it, over http or https as
+the environment says. The compose file's emulator runs the same way with its environment (its volumes
+mapped back to host paths), and its Node SUT, trusting the CA and resolving the service name to loopback
+as the compose network would, must reach it over HTTPS and the consumer WebSocket.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -22,7 +26,7 @@ import pytest
 import requests
 import yaml
 
-from emulator_process import EmulatorProcess
+from emulator_process import EmulatorProcess, without_emulator_variables
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -33,7 +37,8 @@ HADOLINT = BIN / "hadolint"
 CONSOLE_SCRIPT = "messaging-auth-emulator"
 IMAGE_PORT = "8080"
 STARTUP_SECONDS = 15.0
-BANNER = re.compile(r"http://(?P<host>[^:/\s]+):(?P<port>\d+)")  # the banner's URL
+BANNER = re.compile(r"https?://(?P<host>[^:/\s]+):(?P<port>\d+)")  # the banner's URL
+NODE_RESOLVER = ROOT / "tests" / "node" / "resolve_as_loopback.cjs"
 
 
 # --- the Dockerfile, parsed -----------------------------------------------------------------------
@@ -78,6 +83,24 @@ def healthcheck_command() -> list[str]:
     return exec_form(command)
 
 
+def image_environment() -> dict[str, str]:
+    """The Dockerfile's ENV."""
+    return dict(part.split("=", 1) for part in shlex.split(instruction("ENV")))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def env_on_this_host(env: dict[str, str], port: int, paths: dict[str, str] | None = None) -> dict[str, str]:
+    """A container's environment here: loopback, `port` for the image's or compose's port, container paths mapped."""
+    swapped = {"0.0.0.0": "127.0.0.1", **(paths or {})}
+    container_port = env.get("EMULATOR_PORT", IMAGE_PORT)
+    return {k: swapped.get(v, v).replace(f":{container_port}", f":{port}") if k != "EMULATOR_PORT" else str(port) for k, v in env.items()}
+
+
 def on_this_host(command: Sequence[str], port: int) -> list[str]:
     """A container command run here: its programs from this venv, listening on loopback and any free port."""
     programs = {CONSOLE_SCRIPT: str(BIN / CONSOLE_SCRIPT), "python": sys.executable}
@@ -100,11 +123,12 @@ def banner_port(server: EmulatorProcess) -> int:
 
 @pytest.fixture
 def start(tmp_path: Path) -> Iterator:
-    """`start(command)` runs `command`; every server is stopped (Ctrl-C, else SIGTERM) at the end."""
+    """`start(command, env)` runs `command` (with EMULATOR_* from `env` only, when given); every server is
+    stopped (Ctrl-C, else SIGTERM) at the end."""
     servers: list[EmulatorProcess] = []
 
-    def run(command: Sequence[str]) -> EmulatorProcess:
-        server = EmulatorProcess(command, tmp_path)
+    def run(command: Sequence[str], env: dict[str, str] | None = None) -> EmulatorProcess:
+        server = EmulatorProcess(command, tmp_path, env=env)
         servers.append(server)
         return server
 
@@ -113,14 +137,23 @@ def start(tmp_path: Path) -> Iterator:
         server.stop(timeout=STARTUP_SECONDS)
 
 
-def run_until_healthy(command: Sequence[str], port: int, server: EmulatorProcess) -> subprocess.CompletedProcess[str]:
-    """The healthcheck command, retried while the server comes up (as Docker's --start-period would)."""
+def run_until_healthy(
+    command: Sequence[str], port: int, server: EmulatorProcess, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """The healthcheck command in the container's environment, retried while the server comes up (as
+    Docker's --start-period would)."""
     deadline = time.monotonic() + STARTUP_SECONDS
     while True:
-        check = subprocess.run(on_this_host(command, port), capture_output=True, text=True, timeout=STARTUP_SECONDS)
+        check = run_health(command, port, env)
         if check.returncode == 0 or time.monotonic() > deadline or server.exit_status() is not None:
             return check
         time.sleep(0.05)  # noqa: sleep-ok - bounded poll: the banner is out, the socket may not answer yet
+
+
+def run_health(command: Sequence[str], port: int, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        on_this_host(command, port), capture_output=True, text=True, timeout=STARTUP_SECONDS, env=without_emulator_variables(env)
+    )
 
 
 # --- hadolint -------------------------------------------------------------------------------------
@@ -148,8 +181,9 @@ def test_dockerfile_shape() -> None:
     for variable in ("PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1"):
         assert variable in keywords["ENV"]
     assert exec_form(keywords["ENTRYPOINT"]) == [CONSOLE_SCRIPT]
-    assert exec_form(keywords["CMD"]) == ["serve", "--host", "0.0.0.0", "--port", IMAGE_PORT]
-    assert "/__emulator/health" in " ".join(healthcheck_command())
+    assert exec_form(keywords["CMD"]) == ["serve"], "settings come from the environment, so that EMULATOR_* works"
+    assert {"EMULATOR_HOST": "0.0.0.0", "EMULATOR_PORT": IMAGE_PORT}.items() <= image_environment().items()
+    assert healthcheck_command() == [CONSOLE_SCRIPT, "health"]
 
 
 def test_build_context_keeps_what_the_dockerfile_copies() -> None:
@@ -167,17 +201,28 @@ def test_build_context_keeps_what_the_dockerfile_copies() -> None:
         assert source not in ignored, f"{source} is copied but excluded by .dockerignore"
 
 
-def test_entrypoint_and_cmd_serve_and_the_healthcheck_passes(start, tmp_path: Path) -> None:
+@pytest.mark.parametrize("settings", ["image defaults", "another port", "self-signed TLS"])
+def test_entrypoint_and_cmd_follow_the_environment_and_so_does_the_healthcheck(start, tmp_path: Path, settings: str) -> None:
+    overrides = {"another port": {"EMULATOR_PORT": "9000"}, "self-signed TLS": {"EMULATOR_TLS_SELF_SIGNED": "/data/tls"}}
+    port = free_port()
+    env = env_on_this_host({**image_environment(), **overrides.get(settings, {})}, port, {"/data/tls": str(tmp_path / "tls")})
     command = exec_form(instruction("ENTRYPOINT")) + exec_form(instruction("CMD"))
-    server = start(on_this_host(command, 0))
-    port = banner_port(server)
-
-    check = run_until_healthy(healthcheck_command(), port, server)
+    server = start(on_this_host(command, port), env)
+    assert banner_port(server) == port
+    assert server.announced_url.startswith("https://" if settings == "self-signed TLS" else "http://")
+    check = run_until_healthy(healthcheck_command(), port, server, env)
     assert check.returncode == 0, check.stdout + check.stderr + server.output()
 
     assert server.stop(timeout=STARTUP_SECONDS) in (0, -signal.SIGTERM)
-    refused = subprocess.run(on_this_host(healthcheck_command(), port), capture_output=True, timeout=STARTUP_SECONDS)
+    refused = run_health(healthcheck_command(), port, env)
     assert refused.returncode != 0, "the healthcheck must fail once the server is gone"
+
+
+def test_a_flag_after_the_image_name_still_wins(start, tmp_path: Path) -> None:
+    port = free_port()
+    env = env_on_this_host(image_environment(), free_port())
+    server = start(on_this_host([CONSOLE_SCRIPT, "serve", "--port", str(port)], port), env)
+    assert banner_port(server) == port
 
 
 # --- docker-compose.yml ---------------------------------------------------------------------------
@@ -189,37 +234,65 @@ def compose() -> dict:
     return document["services"]
 
 
-def test_compose_file_wires_the_sut_to_a_healthy_emulator() -> None:
+def volumes_of(service: dict) -> dict[str, str]:
+    """Container path -> host path (relative to the repository) or volume name."""
+    return {parts[1]: parts[0] for parts in (volume.split(":") for volume in service["volumes"])}
+
+
+def test_compose_file_wires_a_tls_sut_to_a_healthy_emulator() -> None:
     services = compose()
     emulator, sut = services["emulator"], services["sut"]
     assert emulator["build"] in (".", {"context": "."})
-    assert f"{IMAGE_PORT}:{IMAGE_PORT}" in [str(port) for port in emulator["ports"]]
-    assert emulator["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL")
-    assert "/__emulator/health" in " ".join(emulator["healthcheck"]["test"])
+    assert "command" not in emulator, "the image's command, configured by the environment"
+    env = emulator["environment"]
+    assert env["EMULATOR_PUBLIC_HOST"] == f"emulator:{env['EMULATOR_PORT']}"
+    assert f"{env['EMULATOR_PORT']}:{env['EMULATOR_PORT']}" in [str(port) for port in emulator["ports"]]
+    assert emulator["healthcheck"]["test"] == ["CMD", *healthcheck_command()]
     assert sut["depends_on"] == {"emulator": {"condition": "service_healthy"}}
-    assert "http://emulator:8080/api/account/12345678/service/idp/baseURI.json?version=1.0" in " ".join(sut["command"])
+    # the CA folder is one volume: written by the emulator, read by the SUT, which trusts the CA in it
+    tls_volume = volumes_of(emulator)[env["EMULATOR_TLS_SELF_SIGNED"]]
+    sut_tls = next(path for path, source in volumes_of(sut).items() if source == tls_volume)
+    assert sut["environment"]["NODE_EXTRA_CA_CERTS"] == f"{sut_tls}/ca.pem"
+    assert sut["environment"]["EMULATOR_URL"] == f"https://{env['EMULATOR_PUBLIC_HOST']}"
+    assert (ROOT / volumes_of(emulator)[env["EMULATOR_SEED"]]).is_file()
 
-    command = emulator["command"]
-    assert command[0] == "serve" and command[command.index("--public-host") + 1] == "emulator:8080"
-    mounts = dict(volume.rsplit(":", 1)[0].split(":", 1) for volume in emulator["volumes"])
-    seed = command[command.index("--seed") + 1]
-    assert seed in mounts.values() and (ROOT / next(h for h, c in mounts.items() if c == seed)).is_file()
 
-
-def test_compose_emulator_command_serves_and_the_sut_sees_the_service_name(start) -> None:
+def test_compose_runs_its_sut_over_https_and_a_websocket(start, tmp_path: Path) -> None:
+    """The compose file, as processes: the emulator with its environment, the healthcheck, then the Node SUT
+    (the service name resolved to loopback), trusting the CA, over HTTPS and the consumer socket."""
+    node = shutil.which("node")
+    assert node, "node is required (the compose file's SUT)"
     services = compose()
-    emulator = services["emulator"]
-    in_container = {container: str(ROOT / host) for host, container in (v.rsplit(":", 1)[0].split(":", 1) for v in emulator["volumes"])}
-    command = [in_container.get(part, part) for part in [CONSOLE_SCRIPT, *emulator["command"]]]
-    server = start(on_this_host(command, 0))
-    port = banner_port(server)
+    emulator, sut = services["emulator"], services["sut"]
+    tls = tmp_path / "tls"
+    port = free_port()
+    paths = {container: str(tls) if not source.startswith(".") else str(ROOT / source) for container, source in volumes_of(emulator).items()}
+    env = env_on_this_host(emulator["environment"], port, paths)
+    server = start([str(BIN / CONSOLE_SCRIPT), "serve"], env)
+    assert banner_port(server) == port
+    check = run_until_healthy(emulator["healthcheck"]["test"][1:], port, server, env)
+    assert check.returncode == 0, check.stdout + check.stderr + server.output()
+    # the certificate names the service: a client checking the host name `emulator` accepts it
+    trusting = ssl.create_default_context(cafile=str(tls / "ca.pem"))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, trusting.wrap_socket(raw, server_hostname="emulator") as tls_socket:
+        assert tls_socket.version() in ("TLSv1.2", "TLSv1.3")
 
-    check = run_until_healthy(emulator["healthcheck"]["test"][1:], port, server)
-    assert check.returncode == 0, check.stderr + server.output()
+    sut_paths = {container: str(tls) if source == volumes_of(emulator)["/data/tls"] else str(ROOT / source) for container, source in volumes_of(sut).items()}
+    sut_env = {k: _mapped(v, sut_paths).replace(f":{emulator['environment']['EMULATOR_PORT']}", f":{port}") for k, v in sut["environment"].items()}
+    program, *args = [_mapped(part, sut_paths) for part in sut["command"]]
+    answer = subprocess.run(
+        [node, "--require", str(NODE_RESOLVER), *args], capture_output=True, text=True, timeout=30,
+        env=without_emulator_variables({**sut_env, "RESOLVE_AS_LOOPBACK": "emulator"}),
+    )  # fmt: skip
+    assert program == "node"
+    assert answer.returncode == 0, answer.stdout + answer.stderr + server.output()
+    frame = json.loads(answer.stdout)
+    assert (frame["type"], frame["code"], frame["reqId"]) == ("InitConnectionResponse", 200, "1")
 
-    sut = [part.replace("emulator:8080", f"127.0.0.1:{port}") for part in services["sut"]["command"]]
-    answer = subprocess.run(on_this_host(sut, port), capture_output=True, text=True, timeout=STARTUP_SECONDS)
-    assert answer.returncode == 0, answer.stderr
-    assert json.loads(answer.stdout) == {"service": "idp", "account": "12345678", "baseURI": "emulator:8080"}
-    reply = requests.get(f"http://127.0.0.1:{port}/api/account/12345678/service/idp/baseURI.json", timeout=5)
-    assert reply.json()["baseURI"] == "emulator:8080"
+
+def _mapped(value: str, paths: dict[str, str]) -> str:
+    """`value` with a container path that starts it replaced by its host path."""
+    for container, host in paths.items():
+        if value.startswith(container):
+            return host + value[len(container):]
+    return value

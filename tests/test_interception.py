@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import http.client
 import http.server
 import socket
 import threading
+import urllib.request
 from collections.abc import Iterator
 
+import aiohttp
+import httpx
 import pytest
 import requests
 import responses
+import sunshine_conversations_client as sc
+import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool
 
-from emulator.interception import intercept, is_provider_url
+from emulator.interception import NotIntercepted, intercept, is_provider_url
 from emulator.web import NAMESPACE_HEADER
 
 ORIGINAL_SEND = HTTPAdapter.send
@@ -189,11 +197,15 @@ def test_decorator_form(emulator_backend, lp_account) -> None:
 
 
 def test_off_after_the_context_exits(emulator_backend) -> None:
+    patched = (HTTPConnectionPool, "urlopen"), (socket, "getaddrinfo"), (aiohttp.ClientSession, "_request")
+    before = [getattr(owner, name) for owner, name in patched]
     interception = intercept(emulator_backend)
     with interception as mock:
         assert HTTPAdapter.send is not ORIGINAL_SEND
-        assert mock.registered() and interception._active == [mock]
+        assert mock.registered() and len(interception._active) == 1
+        assert all(getattr(owner, name) is not was for (owner, name), was in zip(patched, before))
     assert HTTPAdapter.send is ORIGINAL_SEND
+    assert [getattr(owner, name) for owner, name in patched] == before
     assert interception._active == []
 
 
@@ -243,3 +255,142 @@ def test_an_outer_responses_mock_still_answers_other_hosts(emulator_backend, lp_
 )
 def test_provider_hosts(url: str, provider: bool) -> None:
     assert is_provider_url(url) is provider
+
+
+# --- every Python HTTP client ------------------------------------------------------------------------------
+
+
+def _authorize_url(account) -> str:
+    return f"https://va.idp.liveperson.net/api/account/{account.id}/anonymous/authorize"
+
+
+def _base_uri_url(account) -> str:
+    return f"https://api.liveperson.net/api/account/{account.id}/service/idp/baseURI.json?version=1.0"
+
+
+def test_urllib3_pool_manager(emulator_intercept, lp_account, lookups) -> None:
+    http = urllib3.PoolManager()
+    issued = http.request("POST", _authorize_url(lp_account))
+    assert issued.status == 200 and issued.json()["token"].count(".") == 2
+    base = http.request("GET", _base_uri_url(lp_account))
+    assert base.json() == {"service": "idp", "account": lp_account.id, "baseURI": "api.liveperson.net"}
+    assert base.headers["Content-Type"].startswith("application/json")
+    streamed = http.request("GET", _base_uri_url(lp_account), preload_content=False)
+    assert b"baseURI" in streamed.read()
+    assert _network_touched_provider(lookups) == []
+
+
+def test_the_official_sunshine_client_unchanged(emulator_intercept, sunshine_app, lookups) -> None:
+    """sunshine-conversations-client on its own default host (api.smooch.io), through urllib3."""
+    config = sc.Configuration(username=sunshine_app.key_id, password=sunshine_app.secret)
+    assert config.host.startswith("https://api.smooch.io")
+    users = sc.UsersApi(sc.ApiClient(config))
+    created = users.create_user(sunshine_app.id, sc.UserCreateBody(external_id="intercepted-1"))
+    assert created.user.external_id == "intercepted-1"
+    assert users.get_user(sunshine_app.id, "intercepted-1").user.id == created.user.id
+    with pytest.raises(sc.exceptions.NotFoundException):
+        users.get_user(sunshine_app.id, "nobody")
+    assert _network_touched_provider(lookups) == []
+
+
+def test_httpx_sync(emulator_intercept, lp_account, mindbehind_channel, lookups) -> None:
+    with httpx.Client() as client:
+        issued = client.post(_authorize_url(lp_account))
+        assert issued.status_code == 200 and "token" in issued.json()
+        token = client.post(
+            "https://app.mindbehind.com/external/v1/incoming/mbWebChat/token",
+            json={"clientID": "+905551112233", "channelID": mindbehind_channel.channel_id},
+            headers={"apiToken": mindbehind_channel.management_token},
+        )
+        assert token.status_code == 200 and token.json()["success"] is True
+    assert httpx.get(_base_uri_url(lp_account)).json()["baseURI"] == "api.liveperson.net"
+    assert _network_touched_provider(lookups) == []
+
+
+def test_httpx_async(emulator_intercept, sunshine_app) -> None:
+    async def calls() -> tuple[httpx.Response, httpx.Response]:
+        async with httpx.AsyncClient(auth=(sunshine_app.key_id, sunshine_app.secret)) as client:
+            url = f"https://api.eu-1.smooch.io/v2/apps/{sunshine_app.id}/users"
+            created = await client.post(url, json={"externalId": "async-1"})
+            return created, await client.get(f"{url}/async-1")
+
+    created, fetched = asyncio.run(calls())
+    assert created.status_code == 201 and fetched.status_code == 200
+    assert fetched.json()["user"]["id"] == created.json()["user"]["id"]
+
+
+def test_aiohttp(emulator_intercept, sunshine_app, lp_account, lookups) -> None:
+    async def calls() -> list[tuple[int, object]]:
+        auth = aiohttp.BasicAuth(sunshine_app.key_id, sunshine_app.secret)
+        async with aiohttp.ClientSession() as session:
+            users = f"https://acme.zendesk.com/sc/v2/apps/{sunshine_app.id}/users"
+            answers = []
+            async with session.post(users, json={"externalId": "aio-1"}, auth=auth) as created:
+                answers.append((created.status, await created.json()))
+            async with session.get(f"{users}/aio-1", auth=auth) as fetched:
+                answers.append((fetched.status, await fetched.json()))
+            async with session.get(f"{users}/aio-1") as refused:  # no credentials
+                answers.append((refused.status, await refused.json()))
+            async with session.post(_authorize_url(lp_account)) as issued:
+                answers.append((issued.status, await issued.json()))
+            return answers
+
+    (created, user), (fetched, same), (refused, error), (issued, token) = asyncio.run(calls())
+    assert (created, fetched, refused, issued) == (201, 200, 401, 200)
+    assert same["user"]["id"] == user["user"]["id"] and "errors" in error and "token" in token
+    assert _network_touched_provider(lookups) == []
+
+
+def test_other_hosts_pass_through_every_client(emulator_intercept, local_site) -> None:
+    async def aio() -> str:
+        async with aiohttp.ClientSession() as session, session.get(local_site + "/aio") as response:
+            return await response.text()
+
+    assert urllib3.PoolManager().request("GET", local_site + "/urllib3").data == b"hello from /urllib3"
+    assert httpx.get(local_site + "/httpx").text == "hello from /httpx"
+    assert asyncio.run(aio()) == "hello from /aio"
+
+
+def test_a_dropped_connection_raises_each_clients_own_error(emulator_intercept, lp_account) -> None:
+    emulator_intercept.control.add_fault("reset", match={"path": "/api/account/**"}, times=3)
+
+    async def aio() -> None:
+        async with aiohttp.ClientSession() as session:
+            await session.post(_authorize_url(lp_account))
+
+    with pytest.raises(urllib3.exceptions.ProtocolError):
+        urllib3.PoolManager().request("POST", _authorize_url(lp_account))
+    with pytest.raises(httpx.ConnectError):
+        httpx.post(_authorize_url(lp_account))
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        asyncio.run(aio())
+    assert httpx.post(_authorize_url(lp_account)).status_code == 200  # the three drops are spent
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: urllib.request.urlopen("https://api.smooch.io/v2/apps/x/users", timeout=5),
+        lambda: http.client.HTTPSConnection("va.idp.liveperson.net", timeout=5).request("GET", "/"),
+        lambda: socket.create_connection(("app.mindbehind.com", 443), timeout=5),
+        lambda: socket.getaddrinfo("acme.zendesk.com.", 443),
+    ],
+    ids=["urllib.request", "http.client", "socket", "zendesk-fqdn"],
+)
+def test_a_client_not_covered_fails_loudly_without_the_network(lookups, emulator_intercept, call) -> None:
+    """`lookups` first: what it records is what passed the guard."""
+    with pytest.raises(OSError, match="is a provider host and this client is not intercepted") as raised:
+        call()
+    assert isinstance(getattr(raised.value, "reason", raised.value), NotIntercepted)  # urllib wraps it in a URLError
+    assert lookups == []
+
+
+def test_an_encoded_slash_in_an_id_survives_every_client(emulator_intercept, sunshine_app) -> None:
+    """`%2F` inside a path segment stays one segment (the emulator's raw-path handling), through each adapter."""
+    auth = (sunshine_app.key_id, sunshine_app.secret)
+    users = f"https://api.smooch.io/v2/apps/{sunshine_app.id}/users"
+    assert httpx.post(users, json={"externalId": "a/b"}, auth=auth).status_code == 201
+    headers = urllib3.make_headers(basic_auth=":".join(auth))
+    assert urllib3.PoolManager().request("GET", users + "/a%2Fb", headers=headers).json()["user"]["externalId"] == "a/b"
+    assert httpx.get(users + "/a%2Fb", auth=auth).json()["user"]["externalId"] == "a/b"
+    assert requests.get(users + "/a%2Fb", auth=auth).json()["user"]["externalId"] == "a/b"

@@ -191,6 +191,54 @@ def test_each_test_gets_a_fresh_namespace_and_ids_reset_afterwards(pytester: pyt
     assert_all_pass(result, 2)
 
 
+def test_one_emulator_behind_every_transport(pytester: pytest.Pytester) -> None:
+    """The provider fixtures fill the same emulator `emulator_server` and `emulator_tls_server` serve, in
+    the same namespace, whichever of them `emulator_backend` is."""
+    result = run_suite(
+        pytester,
+        """
+        def test_lp_account_seeded_in_process_is_served_over_http(lp_account, emulator_server, emulator_clock):
+            session = requests.Session()  # the downstream code's own client
+            url = f"{emulator_server.base_url}/api/account/{lp_account.id}/anonymous/authorize"
+            first = session.post(url, timeout=10)
+            assert first.status_code == 200, first.text
+            connector = lp_account.unauth_connector_id
+            exchanged = session.post(
+                f"{emulator_server.base_url}/api/account/{lp_account.id}/app/{connector}/authenticate",
+                params={"v": "3.0"}, json={"id_token": first.json()["token"]}, timeout=10,
+            )
+            assert exchanged.status_code == 200, exchanged.text
+            emulator_clock.advance(lp_account.ext_jwt_ttl + 1)  # the in-process clock is the server's
+            late = session.post(
+                f"{emulator_server.base_url}/api/account/{lp_account.id}/app/{connector}/authenticate",
+                params={"v": "3.0"}, json={"id_token": first.json()["token"]}, timeout=10,
+            )
+            assert late.status_code == 401, late.text
+            assert len(emulator_server.control.journal(provider="liveperson")) == 3
+
+
+        def test_every_handle_names_one_namespace(emulator, emulator_server, emulator_tls_server, emulator_backend):
+            assert emulator_backend is emulator
+            assert emulator.namespace == emulator_server.namespace == emulator_tls_server.namespace
+            emulator_server.control.advance("1h")
+            assert abs(emulator.control.now() - emulator_tls_server.control.now()) < timedelta(seconds=5)
+            assert emulator.control.now() - datetime.now(timezone.utc) > timedelta(minutes=59)
+
+
+        class TestOverHttp:
+            @pytest.fixture
+            def emulator_backend(self, emulator_server):
+                return emulator_server
+
+            def test_lp_jwt_issued_over_http_is_seen_in_process(self, lp_jwt, lp_account, emulator):
+                paths = [entry["path"] for entry in emulator.control.journal(provider="liveperson")]
+                assert paths == [lp_account.idp_path("anonymous/authorize"),
+                                 lp_account.idp_path(f"app/{lp_account.unauth_connector_id}/authenticate")]
+        """,
+    )
+    assert_all_pass(result, 3)
+
+
 # --- markers ---------------------------------------------------------------------------------------
 
 

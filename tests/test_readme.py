@@ -19,6 +19,12 @@ def test_the_readme_example_passes(pytester):
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
+def test_the_readme_interception_examples_pass(pytester):
+    section = README.read_text().split("## Interception", 1)[1]
+    pytester.makepyfile(test_clients=re.search(r"```python\n(.*?)```", section, re.S).group(1))
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=6)
+
+
 def test_the_readme_test_command_is_what_ci_runs():
     ci = (README.parent / ".ci" / "run").read_text()
     command = ci.strip().splitlines()[-1]

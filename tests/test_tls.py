@@ -17,6 +17,7 @@ import pytest
 import requests
 from cryptography import x509
 
+from emulator.cli import certificate_names
 from emulator.tls import write_self_signed
 from emulator_process import EmulatorProcess
 
@@ -44,6 +45,17 @@ def test_the_certificate_names_localhost_and_both_loopback_addresses(tmp_path: P
     assert leaf.issuer == ca.subject and ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     assert 364 <= (leaf.not_valid_after_utc - leaf.not_valid_before_utc).days <= 366
     assert key_path.stat().st_mode & 0o077 == 0
+
+
+def test_extra_names_and_the_public_host_join_the_certificate(tmp_path: Path) -> None:
+    names = certificate_names("Emulator:8443", ["emulator.internal", "10.0.0.5", "localhost"])
+    assert names == ["emulator", "emulator.internal", "10.0.0.5", "localhost"]
+    cert_path, _, _ = write_self_signed(tmp_path / "tls", names=names)
+    leaf = x509.load_pem_x509_certificates(cert_path.read_bytes())[0]
+    found = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert found.get_values_for_type(x509.DNSName) == ["localhost", "emulator", "emulator.internal"]
+    assert sorted(str(a) for a in found.get_values_for_type(x509.IPAddress)) == ["10.0.0.5", "127.0.0.1", "::1"]
+    assert certificate_names("[::2]:443", None) == ["::2"] and certificate_names(None, None) == []
 
 
 def test_health_answers_a_client_that_trusts_the_ca(emulator_tls_server_url: str, emulator_tls_ca: str) -> None:

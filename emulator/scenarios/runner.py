@@ -60,13 +60,16 @@ def _clip(text: str) -> str:
 class ScenarioRunner:
     """Runs scenarios through one transport, each in a fresh namespace that is reset afterwards."""
 
-    def __init__(self, transport: Transport, on_step: Callable[[StepResult], None] | None = None) -> None:
+    def __init__(
+        self, transport: Transport, on_step: Callable[[StepResult], None] | None = None, token: str | None = None
+    ) -> None:
         self.transport = transport
         self.on_step = on_step or (lambda _: None)
+        self.token = token  # the emulator's control token, if it has one
 
     def run(self, scenario: Scenario, namespace: str | None = None, keep: bool = False, **variables: Any) -> ScenarioResult:
         """Run every step; stop at the first failure (later steps build on earlier ones)."""
-        control = EmulatorClient(namespace=namespace or f"scenario-{secrets.token_hex(6)}", transport=self.transport)
+        control = EmulatorClient(namespace=namespace or f"scenario-{secrets.token_hex(6)}", transport=self.transport, token=self.token)
         result = ScenarioResult(scenario, control.namespace, variables={**variables})
         try:
             for name, value in {**scenario.variables, **variables}.items():  # in order: later ones may use earlier ones
