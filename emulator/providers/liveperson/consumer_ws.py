@@ -17,7 +17,7 @@ from ...core.keys import TokenError
 from ...web import current_namespace, runtime
 from .agent_ws import (
     Connection, account_of, clock_ms, close, close_requested, conversation_change, notification, parse_request, require_upgrade,
-    resp, serve, sock, state_filter, sequence_from,
+    resp, serve, sock, sequence_from,
 )  # fmt: skip
 from .conversations import CONSUMER, Change, Conversations, MessagingError, conversation_details, history
 from .errors import LivePersonError
@@ -25,6 +25,7 @@ from .identity import verify_lp_consumer_jwt
 from .models import Account
 from .routes import PROVIDER, blueprint
 from .stepup import presented_unauth_jwt
+from .subscriptions import state_filter
 
 PATH = "/ws_api/account/<account_id>/messaging/consumer"
 ENDPOINT = f"{PROVIDER}.consumer_socket"
@@ -86,6 +87,11 @@ def own_details(details: dict) -> dict:
     return details
 
 
+def matches(states: tuple[str, ...] | None, details: dict) -> bool:
+    """Whether a conversation is in a subscription's `convState` (None: every state)."""
+    return states is None or details["state"] in states
+
+
 class ConsumerConnection(Connection):
     """The consumer socket of one consumer (the JWT's `sub`): it sees and acts on its own conversations only."""
 
@@ -113,7 +119,7 @@ class ConsumerConnection(Connection):
             gone = {"type": "DELETE", "result": {"convId": details["convId"]}}
             return [notification(CONVERSATION_NOTIFICATION, {"subscriptionId": s, "changes": [gone]}) for s in self.conversation_subscriptions]
         frames = [
-            notification(CONVERSATION_NOTIFICATION, {"subscriptionId": s, "changes": [conversation_change(states, details, own_details)]})
+            notification(CONVERSATION_NOTIFICATION, {"subscriptionId": s, "changes": [conversation_change(matches(states, details), details, own_details)]})
             for s, states in self.conversation_subscriptions.items()
         ]  # fmt: skip
         event = self.new_event(change)
@@ -158,7 +164,7 @@ class ConsumerConnection(Connection):
         states = state_filter(body)
         subscription = self.subscribe_conversations(states)
         own = [conversation_details(account, c) for c in conversations.of_consumer(self.consumer_id)]
-        changes = [conversation_change(states, details, own_details) for details in own if states is None or details["state"] in states]
+        changes = [conversation_change(True, details, own_details) for details in own if matches(states, details)]
         return [
             resp(req_id, 200, {"subscriptionId": subscription}, "cqm.SubscribeExConversationsResponse"),  # [I] the type's name
             notification(CONVERSATION_NOTIFICATION, {"subscriptionId": subscription, "changes": changes}),
