@@ -137,7 +137,7 @@ class FieldUpdate:
             if role == AGENT:
                 if conversation.assigned_agent() is None:
                     raise MessagingError(400, f"conversation {conversation.id} has no assigned agent to remove")  # [C] fails
-                self._removed_assigned = True
+                self._removed_assigned = True  # [I] whatever agent `userId` names (node-agent-sdk puts the caller's there)
                 self._steps.append(lambda: self._remove(lambda p: p.role == AGENT and p.state == "ACTIVE"))
             else:
                 if not any(p.id == agent and p.role == role for p in conversation.participants):
