@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_liveperson_consumer_ws import TEXT, Peer, connect_consumer, state_of, sub_of
 
 from emulator.plugin_liveperson_routing import CONVERSATIONS, ROUTING_TASKS, LivePersonRoutingAgent, start_routing_agent
@@ -131,6 +133,8 @@ def test_rings_reach_only_available_agents_of_the_skill_and_a_rejected_ring_is_n
 def test_a_ring_expires_on_the_emulators_clock(lp_routing_agent: LivePersonRoutingAgent, consumer: Peer, emulator_clock) -> None:
     ring = lp_routing_agent.wait_for_ring(_open(consumer, lp_routing_agent.skill))
     emulator_clock.advance("73s")
+    expired = lp_routing_agent.wait_for_ring(ring["conversationId"], state="EXPIRED")  # pushed on the socket's next idle tick
+    assert expired["taskCompleted"] is True and expired["ringsDetails"][0]["ringId"] == ring["ringsDetails"][0]["ringId"]
     late = lp_routing_agent.answer(ring)
     assert (late["code"], late["body"]) == (400, {"msg": f"ring {ring['ringsDetails'][0]['ringId']} is EXPIRED"})
 
@@ -236,3 +240,34 @@ def test_every_request_type_of_node_agent_sdk_is_answered_or_refused_with_a_reas
         assert answer["kind"] == "resp" and isinstance(answer["code"], int), answer
         if answer["code"] >= 400:
             assert isinstance(answer["body"]["msg"], str) and "unknown request type" not in answer["body"]["msg"], (kind, answer)
+
+
+FIELD_NAMES = st.sampled_from(["ParticipantsChange", "Skill", "TTRField", "ManualETTR", "CSATRate", "DelayField", "Note", "DialogChange", "Nope"])
+VALUES = st.none() | st.booleans() | st.integers(-2, 400) | st.sampled_from(["ADD", "REMOVE", "SUGGEST", "UPDATE", "MANAGER", "READER",
+                                                                                  "ASSIGNED_AGENT", "URGENT", "FILLED", "NIGHT", "12", "x"])  # fmt: skip
+FIELD = st.fixed_dictionaries({"field": FIELD_NAMES}, optional={key: VALUES for key in (
+    "type", "role", "skill", "ttrType", "value", "time", "csatRate", "status", "tillWhen", "userId")})  # fmt: skip
+RING_BODIES = st.fixed_dictionaries({}, optional={"ringId": VALUES, "ringState": VALUES})
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fields=st.lists(FIELD, min_size=1, max_size=3), ring=RING_BODIES)
+def test_field_changes_and_ring_answers_are_answered_and_a_refused_one_changes_nothing(
+    lp_routing_agent: LivePersonRoutingAgent, assigned: str, emulator_tls_server: EmulatorHandle, fields: list[dict], ring: dict
+) -> None:
+    for kind, body in ((".ams.cm.UpdateConversationField", {"conversationId": assigned, "conversationField": fields}),
+                       (".ams.routing.UpdateRingState", ring)):  # fmt: skip
+        before = state_of(emulator_tls_server)
+        answer = lp_routing_agent.socket.call(kind, body)
+        assert answer["code"] in (200, 400, 404), answer
+        if answer["code"] != 200:
+            assert isinstance(answer["body"]["msg"], str)
+            assert state_of(emulator_tls_server) == before, (kind, body, answer)
+
+
+@pytest.fixture
+def assigned(lp_routing_agent: LivePersonRoutingAgent, consumer: Peer) -> str:
+    """A conversation of the agent's skill, assigned to it."""
+    conversation = _open(consumer, lp_routing_agent.skill)
+    _assigned(lp_routing_agent, consumer, conversation)
+    return conversation

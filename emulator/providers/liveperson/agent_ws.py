@@ -184,6 +184,9 @@ class Connection:
     def refused(self, req_id: object, error: MessagingError) -> dict:
         return resp(req_id, error.code, {"msg": error.message})
 
+    def idle(self) -> None:
+        """Called on every idle tick: what became due on the emulator's clock meanwhile."""
+
     def run(self, handler: Callable | None, kind: str, req_id: object, body: dict) -> tuple[list[dict], list[Change]]:
         """A conversation request's handler, under the store lock: its frames and the changes to dispatch."""
         if handler is None:
@@ -246,6 +249,7 @@ def serve(connection: Connection, close_code: Callable[[], int | None], close_me
                 return
             frame = connection.ws.receive(timeout=IDLE_TICK_SECONDS)
             if frame is None:
+                connection.idle()
                 continue
             code = close_code()
             if code is not None:
@@ -371,6 +375,16 @@ class AgentConnection(Connection):
         return frames + self.routing_frames(details["convId"])
 
     # --- routing ---------------------------------------------------------------------------------------
+
+    def idle(self) -> None:
+        """Push the end of rings that expired on the emulator's clock meanwhile. [I]"""
+        if not self.rung:
+            return
+        with self.lock:
+            for conversation_id in list(self.rung):
+                for frame in self.routing_frames(conversation_id):
+                    if not self.send(frame):
+                        return
 
     def routing_frames(self, conversation_id: str) -> list[dict]:
         """After a change of a conversation: the end of this agent's ring for it (accepted, cancelled, expired),
