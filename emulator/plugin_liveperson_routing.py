@@ -11,7 +11,6 @@ import queue
 import secrets
 import ssl
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -44,9 +43,10 @@ class AgentSocket:
         except (ConnectionClosed, OSError, TypeError, ValueError):
             self._frames.put(None)
 
-    def _next(self, deadline: float, what: str) -> dict:
+    def _next(self, what: str) -> dict:
+        """The next frame, waiting at most WAIT_SECONDS of wall time for it."""
         try:
-            frame = self._frames.get(timeout=max(deadline - time.monotonic(), 0))
+            frame = self._frames.get(timeout=WAIT_SECONDS)
         except queue.Empty:
             raise AssertionError(f"no {what} within {WAIT_SECONDS}s; pushes so far: {self.pushes}") from None
         if frame is None:
@@ -57,22 +57,20 @@ class AgentSocket:
         """Send a request; its `resp` (notifications arriving meanwhile are kept for `push`)."""
         req_id = next(self._ids)
         self.ws.send(json.dumps({"kind": "req", "id": req_id, "type": kind, "body": {} if body is None else body}))
-        deadline = time.monotonic() + WAIT_SECONDS
         while True:
-            frame = self._next(deadline, f"answer to {kind}")
+            frame = self._next(f"answer to {kind}")
             if frame.get("kind") == "resp" and frame.get("reqId") == req_id:
                 return frame
             self.pushes.append(frame)
 
     def push(self, kind: str, matching: Callable[[dict], bool] = lambda body: True) -> dict:
         """The first notification of `kind` whose body matches, not taken before (earlier ones stay)."""
-        deadline = time.monotonic() + WAIT_SECONDS
         while True:
             found = next((p for p in self.pushes if p.get("type") == kind and matching(p["body"])), None)
             if found is not None:
                 self.pushes.remove(found)
                 return found
-            self.pushes.append(self._next(deadline, f"{kind} notification"))
+            self.pushes.append(self._next(f"{kind} notification"))
 
     def close(self) -> None:
         self.ws.close()
