@@ -207,6 +207,26 @@ def test_participants_ttr_ettr_csat_delay_and_close_change_the_conversation_and_
     assert _fields(agent, conversation, {"field": "TTRField", "ttrType": "URGENT", "value": 1})["body"]["msg"] == f"conversation {conversation} is closed"
 
 
+def test_the_consumer_asks_for_urgency_and_rates_and_the_agent_is_told(lp_routing_agent: LivePersonRoutingAgent, assigned: str, consumer: Peer) -> None:
+    agent = lp_routing_agent
+    agent.socket.call(".ams.aam.SubscribeExConversations", {"convState": ["OPEN"]})
+    agent.socket.push(CONVERSATIONS, lambda body: bool(body["changes"]))
+    fields = [{"field": "TTRField", "ttrType": "URGENT", "value": 60},
+              {"field": "CSATRate", "csatRate": 5, "status": "FILLED"}]  # fmt: skip
+    answer = consumer.call("cm.UpdateConversationField", {"conversationId": assigned, "conversationField": fields})
+    assert (answer["code"], answer["body"]) == (200, {})
+    told = agent.socket.push(CONVERSATIONS, lambda body: body["changes"][0]["result"]["conversationDetails"]["ttr"]["ttrType"] == "URGENT")
+    details = told["body"]["changes"][0]["result"]["conversationDetails"]
+    assert details["csat"] == {"csatRate": 5, "status": "FILLED", "csatResolutionConfirmation": False}
+    join = {"field": "ParticipantsChange", "type": "ADD", "role": "MANAGER"}
+    refused = consumer.call("cm.UpdateConversationField", {"conversationId": assigned, "conversationField": [join]})
+    assert (refused["code"], refused["body"]["msg"]) == (400, "the consumer may change only ConversationStateField, DialogChange, TTRField, CSATRate")
+    close = {"field": "DialogChange", "type": "UPDATE", "dialog": {"dialogId": assigned, "state": "CLOSE", "closedCause": "Closed by consumer"}}
+    assert consumer.call("cm.UpdateConversationField", {"conversationId": assigned, "conversationField": [close]})["body"] == "OK Conversation resolved successfully"
+    closed = agent.socket.push(CONVERSATIONS, lambda body: body["changes"][0]["type"] == "DELETE")["body"]["changes"][0]["result"]
+    assert closed["conversationDetails"]["closeReason"] == "CONSUMER"
+
+
 def test_subscription_filters_skill_ids_and_min_last_updated_time(lp_routing_agent: LivePersonRoutingAgent, consumer: Peer, emulator_clock) -> None:
     agent = lp_routing_agent
     conversation = _open(consumer, agent.skill)

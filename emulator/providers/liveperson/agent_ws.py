@@ -56,8 +56,6 @@ REFUSED_TYPES = {
     ".ams.ms.GenerateURLForDownloadFile": "file sharing is not emulated on the agent socket",
     ".ams.ms.GenerateURLForUploadFile": "file sharing is not emulated on the agent socket",
 }
-CLOSE_FIELD = "ConversationStateField"
-PARTICIPANTS_FIELD = "ParticipantsChange"
 
 sock = Sock()
 
@@ -129,22 +127,6 @@ def sequence_from(body: dict, field: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise MessagingError(400, f"{field} must be a non-negative integer")  # [I]
     return value
-
-
-def close_requested(body: dict) -> bool:
-    """Whether `cm.UpdateConversationField` asks to close (`conversationField` an object or a list of them);
-    True for a ConversationStateField CLOSE, False for fields the emulator accepts without change, else 400."""
-    fields = body.get("conversationField")
-    fields = [fields] if isinstance(fields, dict) else fields
-    if not isinstance(fields, list) or not fields or not all(isinstance(field, dict) for field in fields):
-        raise MessagingError(400, "conversationField must be an object or a list of objects")
-    closing = False
-    for field in fields:
-        if field.get("field") == CLOSE_FIELD and field.get("conversationState") == "CLOSE":
-            closing = True
-        elif field.get("field") != PARTICIPANTS_FIELD:  # [I] a participants change (join, leave) is accepted, changes nothing
-            raise MessagingError(400, "only ConversationStateField CLOSE and ParticipantsChange are supported")  # [I]
-    return closing
 
 
 class Connection:

@@ -16,9 +16,10 @@ from flask import Response, request
 from ...core.keys import TokenError
 from ...web import current_namespace, runtime
 from .agent_ws import (
-    Connection, account_of, clock_ms, close, close_requested, conversation_change, notification, parse_request, require_upgrade,
+    Connection, account_of, clock_ms, close, conversation_change, notification, parse_request, require_upgrade,
     resp, serve, sock, sequence_from,
 )  # fmt: skip
+from .conversation_fields import FieldUpdate
 from .conversations import CONSUMER, Change, Conversations, MessagingError, conversation_details, history
 from .errors import LivePersonError
 from .identity import verify_lp_consumer_jwt
@@ -148,9 +149,8 @@ class ConsumerConnection(Connection):
 
     def _update_field(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
         conversation = conversations.owned_by(body.get("conversationId"), self.consumer_id)
-        if close_requested(body):
-            conversations.close(conversation, role=CONSUMER)
-        return [resp(req_id, 200, {}, "cm.UpdateConversationFieldResponse")]  # [I] body and type not public
+        answer = FieldUpdate(conversations, conversation, self.consumer_id, None).apply(body)
+        return [resp(req_id, 200, answer, "cm.UpdateConversationFieldResponse")]  # [I] the type; [C] a string for a dialog close
 
     def _set_profile(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
         consumer = account.consumers.get(self.consumer_id)

@@ -1,4 +1,5 @@
-"""`cm.UpdateConversationField` from the agent side: participants, transfers, TTR, manual ETTR, CSAT, delay, close.
+"""`cm.UpdateConversationField`: from an agent participants, transfers, TTR, manual ETTR, CSAT, delay and close;
+from the consumer ([C] Messaging Window tutorials) TTR, CSAT and close.
 
 Reference: liveperson-outbound.md section 4. Every field of a request is checked before any changes, so a
 refused request changes nothing; the changes then go out as one conversation change (and a close as its own).
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .conversations import AGENT, Conversations, MessagingError
+from .conversations import AGENT, CONSUMER, Conversations, MessagingError
 from .models import AgentParticipant, Conversation, Ttr
 
 PARTICIPANT_ROLES = ("ASSIGNED_AGENT", "MANAGER", "READER")  # [C] ParticipantsChange.json
@@ -19,6 +20,7 @@ DELAY_TYPES = ("NIGHT", "WEEKEND", "HOLIDAY")  # [C] notification schema
 AGENT_ADDED = "OK Agent added successfully"  # [C] NAS README
 AGENT_REMOVED = "OK Agent removed successfully"  # [C] NAS README
 RESOLVED = "OK Conversation resolved successfully"  # [C] NAS README, PCS tutorial (DialogChange close)
+CONSUMER_FIELDS = ("ConversationStateField", "DialogChange", "TTRField", "CSATRate")  # [I] what the consumer docs show
 
 
 def _int(field: dict, name: str, low: int = 0, high: int | None = None) -> int:
@@ -46,14 +48,15 @@ def fields_of(body: dict) -> list[dict]:
 
 
 class FieldUpdate:
-    """One agent's `UpdateConversationField` on one conversation: checked whole, then applied."""
+    """One `UpdateConversationField` on one conversation, by an agent or (`agent_pid` None) its consumer:
+    checked whole, then applied."""
 
     def __init__(self, conversations: Conversations, conversation: Conversation, actor: str,
-                 agent_pid: Callable[[object], str | None]) -> None:  # fmt: skip
+                 agent_pid: Callable[[object], str | None] | None) -> None:  # fmt: skip
         self._conversations = conversations
         self._conversation = conversation
-        self._actor = actor  # the agent's PID
-        self._agent_pid = agent_pid  # resolves a `userId` (PID or "{account}.{userId}")
+        self._actor = actor  # the agent's PID, or the consumer's id
+        self._agent_pid = agent_pid  # resolves a `userId` (PID or "{account}.{userId}"); None: the consumer asks
         self._steps: list[Callable[[], None]] = []
         self._closing = False
         self._answer: object = {}
@@ -77,13 +80,15 @@ class FieldUpdate:
             self._conversations.changed(self._conversation)
         if self._closing:
             role = self._conversation.participant(self._actor)
-            self._conversations.close(self._conversation, role=role.role if role else AGENT)
+            self._conversations.close(self._conversation, role=CONSUMER if self._agent_pid is None else role.role if role else AGENT)
         return self._answer
 
     # --- checks: each queues the step that applies it ------------------------------------------------------
 
     def _check(self, field: dict) -> None:
         kind = field.get("field")
+        if self._agent_pid is None and kind not in CONSUMER_FIELDS:
+            raise MessagingError(400, f"the consumer may change only {', '.join(CONSUMER_FIELDS)}")  # [I]
         if kind == "ConversationStateField":
             if field.get("conversationState") != "CLOSE":
                 raise MessagingError(400, "ConversationStateField.conversationState must be CLOSE")  # [I]
@@ -129,7 +134,7 @@ class FieldUpdate:
         change = _one_of(field, "type", PARTICIPANT_CHANGES)
         role = _one_of(field, "role", PARTICIPANT_ROLES)
         user = field.get("userId", self._actor)
-        agent = self._agent_pid(user)
+        agent = self._agent_pid(user) if self._agent_pid is not None else None
         if agent is None:
             raise MessagingError(400, f"ParticipantsChange.userId {user} is not an agent of this account")  # [I]
         conversation = self._conversation
