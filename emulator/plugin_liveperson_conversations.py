@@ -97,7 +97,8 @@ def add_lp_conversation(
     conversation_id = str(uuid.uuid4())
     agents = [agent_id] if any(role == "ASSIGNED_AGENT" for role, _ in messages) else []
     document.setdefault("conversations", {})[conversation_id] = {
-        "id": conversation_id, "consumer_id": consumer_id, "started_at": now, "agent_ids": agents, "events": events,
+        "id": conversation_id, "consumer_id": consumer_id, "started_at": now, "events": events,
+        "participants": [{"id": agent, "role": "ASSIGNED_AGENT"} for agent in agents],
     }  # fmt: skip
     account.handle.control.seed({"liveperson": {"accounts": [document]}})
     return conversation_id

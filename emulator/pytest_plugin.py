@@ -38,7 +38,12 @@ ACCOUNT_MARKER = "lp_account"
 SCENARIO_MARKER = "emulator_scenario"
 SCENARIO_FOLDERS = "emulator_scenarios"
 _SESSION_APP = pytest.StashKey[Any]()
-pytest_plugins = ["emulator.plugin_liveperson_consumers", "emulator.plugin_liveperson_conversations", "emulator.plugin_proxy"]
+pytest_plugins = [
+    "emulator.plugin_liveperson_consumers",
+    "emulator.plugin_liveperson_conversations",
+    "emulator.plugin_liveperson_routing",
+    "emulator.plugin_proxy",
+]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

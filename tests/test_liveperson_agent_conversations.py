@@ -125,14 +125,18 @@ def test_query_messages_as_node_agent_sdk_sends_it_then_online_event_distributio
     assert (online["sequence"], online["dialogId"], online["originatorPId"]) == (1, conversation, sub_of(lp_jwt))
 
 
-def test_get_user_profile_answers_the_consumer_and_an_unknown_one_404(agent: Peer, consumer: Peer, lp_jwt) -> None:
+def test_get_user_profile_takes_the_consumer_id_as_the_body_and_answers_the_raw_profile(agent: Peer, consumer: Peer, lp_jwt) -> None:
     sdes = [{"type": "personal", "personal": {"firstname": "Ada"}}]
     consumer.call("userprofile.SetUserProfile", {"authenticatedData": {"lp_sdes": sdes}})
-    profile = agent.call(".ams.userprofile.GetUserProfile", {"userId": sub_of(lp_jwt)})
-    assert profile == {"kind": "resp", "reqId": "r1", "code": 200, "body": {
+    profile = agent.call(".ams.userprofile.GetUserProfile", sub_of(lp_jwt))  # [C] the body is the bare consumer id
+    assert profile == {"kind": "resp", "reqId": "r1", "code": 200, "type": ".ams.userprofile.GetUserProfile$Response", "body": {
+        "authenticatedData": {"lp_sdes": sdes},  # what node-agent-sdk turns into SDEs
         "consumerId": sub_of(lp_jwt), "authenticated": False, "ext": None, "lp_sdes": sdes, "stepUp": None}}  # fmt: skip
-    unknown = agent.call(".ams.userprofile.GetUserProfile", {"userId": "nobody"})
-    assert (unknown["code"], unknown["body"]) == (404, {"msg": "user nobody not found"})
+    assert agent.call(".ams.userprofile.GetUserProfile", {"userId": sub_of(lp_jwt)})["body"] == profile["body"]  # LABS's form
+    unknown = agent.call(".ams.userprofile.GetUserProfile", "nobody")
+    assert (unknown["code"], unknown["type"], unknown["body"]) == (200, ".ams.userprofile.GetUserProfile$Response", {})
+    refused = agent.call(".ams.userprofile.GetUserProfile", ["nobody"])
+    assert (refused["code"], refused["body"]) == (400, {"msg": "body must be an object"})
 
 
 def test_an_unknown_dialog_answers_404(agent: Peer) -> None:
@@ -160,12 +164,18 @@ REFUSED_REQUESTS = st.sampled_from([
     (".ams.cm.UpdateConversationField", CLOSE), (".ams.userprofile.GetUserProfile", {"userId": ["nobody"]}),
     (".ams.ms.QueryMessages", {"dialogId": None}), ("no.Such", {}),
 ])  # fmt: skip
+def _profile_by_id(frame: str) -> bool:
+    """GetUserProfile with a string body: the consumer id, a valid request."""
+    message = json.loads(frame)
+    return message["type"] == ".ams.userprofile.GetUserProfile" and isinstance(message["body"], str)
+
+
 FRAMES = st.one_of(
     TEXTS.map(lambda text: "{" + text),
     JSON.filter(lambda value: not isinstance(value, dict)).map(json.dumps),
     st.dictionaries(TEXTS, JSON, max_size=4).map(lambda value: json.dumps({**value, "kind": "nope"})),
     st.builds(lambda kind, body: json.dumps({"kind": "req", "id": "x", "type": kind, "body": body}), st.sampled_from(TYPES),
-              JSON.filter(lambda value: not isinstance(value, dict))),
+              JSON.filter(lambda value: not isinstance(value, dict))).filter(lambda frame: not _profile_by_id(frame)),
     REFUSED_REQUESTS.map(lambda request: json.dumps({"kind": "req", "id": "x", "type": request[0], "body": request[1]})),
     st.binary(max_size=20),
 )  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -103,7 +104,12 @@ def test_an_unknown_bearer_is_closed_with_4401(emulator_tls_server: EmulatorHand
     ws = Client.connect(_url(emulator_tls_server, lp_agent_session.account.id, "not-a-bearer"), ssl_context=tls_context)
     assert _closed_with(ws) == 4401
     _hang_up(ws)
-    emulator_tls_server.control.assert_called(path=SOCKET.format(account=lp_agent_session.account.id, bearer="not-a-bearer"))
+    path = SOCKET.format(account=lp_agent_session.account.id, bearer="not-a-bearer")
+    for _ in range(int(CLOSE_WAIT_SECONDS * 10)):  # journaled when the server's side ends, a moment after the client's
+        if emulator_tls_server.control.calls(path=path):
+            break
+        time.sleep(0.1)  # noqa: sleep-ok - bounded poll of the server thread that ends the socket
+    emulator_tls_server.control.assert_called(path=path)
 
 
 def test_a_session_past_its_lifetime_is_closed_with_4407_on_the_next_frame(agent_socket: Client, lp_agent_session, emulator_clock) -> None:

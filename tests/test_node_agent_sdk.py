@@ -61,10 +61,10 @@ def emulator_backend(emulator_tls_server: EmulatorHandle) -> EmulatorHandle:
 class SdkAgent:
     """One `node tests/node/agent.js` process; its JSON event lines, read on a thread."""
 
-    def __init__(self, node: str, ca: str, config: dict) -> None:
+    def __init__(self, node: str, ca: str, config: dict, script: Path = AGENT_JS) -> None:
         env = {**os.environ, "NODE_EXTRA_CA_CERTS": ca}
         env.pop("NODE_TLS_REJECT_UNAUTHORIZED", None)
-        self.process = subprocess.Popen([node, str(AGENT_JS), json.dumps(config)], cwd=NODE_DIR, env=env,
+        self.process = subprocess.Popen([node, str(script), json.dumps(config)], cwd=NODE_DIR, env=env,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True)  # fmt: skip
         self.events: list[dict] = []
@@ -243,3 +243,64 @@ def test_an_expired_session_is_a_401_at_the_next_refresh(run_agent, lp_account: 
     assert error["code"] == 401 and error["message"] == "session unauthorized", error
     refreshes = emulator_tls_server.control.journal(path=f"/api/account/{lp_account.id}/refresh")
     assert refreshes and refreshes[-1]["status"] == 401, refreshes
+
+
+# --- a bot on the SDK, as examples/agent-bot: rung, accepts, answers a Connector API consumer, transfers ---------
+
+BOT_JS = NODE_DIR / "bot.js"
+
+
+def _conversation_state(handle: EmulatorHandle, account: LivePersonAccount, conversation: str) -> dict:
+    state = handle.control.export_state()["namespaces"][handle.namespace]["providers"]["liveperson"]
+    return state["accounts"][account.id]["conversations"][conversation]
+
+
+def test_a_bot_is_rung_accepts_answers_a_connector_api_consumer_and_transfers_to_a_skill(
+    node: str, emulator_tls_server: EmulatorHandle, emulator_tls_ca: str, lp_account: LivePersonAccount,
+    lp_consumer_jws, lp_routing_agent,
+) -> None:  # fmt: skip
+    from test_liveperson_connector_api import PROFILE, SDES, create, request_conversation, send, text
+
+    bot_skill = "31337"
+    credentials = {"username": f"bot-{secrets.token_hex(4)}", "password": secrets.token_urlsafe(12)}
+    add_lp_user(lp_account, **credentials, skills=[bot_skill])
+    config = {"accountId": lp_account.id, "csdsDomain": urlsplit(emulator_tls_server.base_url).netloc,
+              "credentials": credentials, "transferSkill": lp_routing_agent.skill, "timeoutMs": 20000}  # fmt: skip
+    bot = SdkAgent(node, emulator_tls_ca, config, BOT_JS)
+    try:
+        bot_id = bot.wait_for("connected")["agentId"]
+        opening = request_conversation(lp_account.id)
+        opening["body"]["skillId"] = bot_skill
+        reply = create(lp_consumer_jws, [PROFILE, opening])
+        assert reply.status == 200, reply.text
+        conversation = reply.json()[1]["body"]["conversationId"]
+
+        ring = bot.wait_for("ring")
+        assert (ring["conversationId"], ring["ringState"], ring["skillId"]) == (conversation, "WAITING", bot_skill)
+        assert bot.wait_for("accepted")["body"] == "Ring state updated successfully"
+        assigned = bot.wait_for("conversation")  # the SDK's v3 participants, rebuilt from participantsPId
+        assert assigned["convId"] == conversation and sorted(assigned["participants"], key=lambda p: p["role"]) == [
+            {"id": bot_id, "role": "ASSIGNED_AGENT"}, {"id": lp_consumer_jws.lp_consumer_id, "role": "CONSUMER"}]
+        # the SDK's transformer turned the raw GetUserProfile$Response into SDEs (authenticatedData's get `auth`)
+        assert bot.wait_for("profile")["profile"] == [{**sde, "auth": {}} for sde in SDES]
+
+        assert send(lp_consumer_jws, text(conversation, "where is my parcel?")).status == 200
+        heard = bot.wait_for("message")
+        assert (heard["dialogId"], heard["message"]) == (conversation, "where is my parcel?")
+        assert isinstance(bot.wait_for("replied")["body"]["sequence"], int)
+        assert bot.wait_for("transferred")["body"] == "OK Agent removed successfully"
+        assert bot.wait_for("deleted")["convId"] == conversation  # left the bot's agentIds subscription
+        # the conversation waits in the new skill's queue: that skill's agent is rung
+        assert lp_routing_agent.wait_for_ring(conversation)["skillId"] == lp_routing_agent.skill
+        errors = [e for e in bot.events if e["event"] == "error"]
+        assert not errors, errors
+    finally:
+        bot.stop()
+
+    stored = _conversation_state(emulator_tls_server, lp_account, conversation)
+    said = [(e["role"], e["event"]["type"], e["event"].get("message", e["event"].get("status"))) for e in stored["events"]]
+    [greeting] = [entry for entry in said if entry[2].startswith("Just joined to conversation with [")]  # races the consumer
+    assert greeting[:2] == ("ASSIGNED_AGENT", "ContentEvent")
+    assert [entry for entry in said if entry != greeting] == [("CONSUMER", "ContentEvent", "where is my parcel?"), ("ASSIGNED_AGENT", "AcceptStatusEvent", "READ"),
+                        ("ASSIGNED_AGENT", "ContentEvent", "you said: where is my parcel?")]  # fmt: skip
+    assert (stored["skill_id"], stored["participants"], stored["transferred"]) == (lp_routing_agent.skill, [], True)

@@ -28,12 +28,15 @@ from flask import Response, request
 from ...core.keys import TokenError
 from ...web import LazySock, current_namespace, runtime
 from . import notifications
+from .conversation_fields import FieldUpdate
 from .conversations import AGENT, Change, Conversations, MessagingError, consumer_profile, conversation_details, history, unstorable
 from .errors import LivePersonError
 from .login import session_of_bearer, user_pid_of
-from .models import Account, LivePersonState
+from .models import Account, Consumer, Conversation, LivePersonState, Ring
 from .outbound import Outbound
 from .routes import PROVIDER, blueprint
+from .routing import AVAILABILITIES, Presence, Routing, agent_pid, presence_of, ring_state, routing_task, waiting
+from .subscriptions import ConversationFilter, View
 
 PATH = "/ws_api/account/<account_id>/messaging/brand/<bearer>"
 ENDPOINT = f"{PROVIDER}.agent_socket"
@@ -43,14 +46,14 @@ CLOSE_EXPIRED = 4407  # [C] an authentication problem; [I] the emulator's code f
 IDLE_TICK_SECONDS = 1.0  # wall time between re-checks of an idle socket's credential
 CLOSE_HANDSHAKE_SECONDS = 2.0  # wall time a closing socket waits for the client's close frame
 NO_UPGRADE = "WebSocket upgrade not supported by this server"  # [I] waitress and the Flask test client
-# [O]/[CC] request types seen in node-agent-sdk that change nothing: they answer `{}` with code 200 [I]
-ACCEPTED_TYPES = (
-    ".ams.routing.SetAgentState", ".ams.routing.SubscribeRoutingTasks", ".ams.routing.UpdateRingState",
-    ".ams.routing.UpdateRoutingTaskSubscription", ".ams.routing.SubscribeAgentsState",
-)  # fmt: skip
-CLOSE_FIELD = "ConversationStateField"
-PARTICIPANTS_FIELD = "ParticipantsChange"
-CONVERSATION_STATES = ("OPEN", "CLOSE")
+USER_PROFILE = ".ams.userprofile.GetUserProfile"  # [C] its body is the consumer id, a bare string
+# [I] node-agent-sdk request types the emulator refuses, each with its reason (none silently accepted)
+REFUSED_TYPES = {
+    ".ams.cm.AgentRequestConversation": "agent-initiated conversations are not emulated",
+    ".ams.routing.UpdateRoutingTaskSubscription": "UpdateRoutingTaskSubscription is not emulated (its request shape is not public)",
+    ".ams.ms.GenerateURLForDownloadFile": "file sharing is not emulated on the agent socket",
+    ".ams.ms.GenerateURLForUploadFile": "file sharing is not emulated on the agent socket",
+}
 
 sock = LazySock()
 
@@ -89,7 +92,7 @@ def notification(kind: str, body: dict) -> dict:
 
 
 def parse_request(frame: str | bytes) -> dict:
-    """A `req` frame as a dict (`id`, `type`, `body` an object), or MessagingError 400."""
+    """A `req` frame as a dict (`id`, `type`, `body` an object; a string for GetUserProfile), or MessagingError 400."""
     if isinstance(frame, bytes):
         frame = frame.decode("utf-8", "replace")
     try:
@@ -102,7 +105,7 @@ def parse_request(frame: str | bytes) -> dict:
     if problem:
         raise MessagingError(400, problem)  # what is stored must stay exportable
     body = message.get("body", {})
-    if not isinstance(body, dict):
+    if not isinstance(body, dict) and not (message["type"] == USER_PROFILE and isinstance(body, str)):
         raise MessagingError(400, "body must be an object")  # [I]
     return {**message, "body": body}
 
@@ -117,37 +120,11 @@ def request_id(frame: str | bytes) -> object:
     return None if isinstance(req_id, float) and not math.isfinite(req_id) else req_id  # NaN is no JSON to echo
 
 
-def state_filter(body: dict) -> tuple[str, ...] | None:
-    """A subscription's `convState` (None: every state), or MessagingError 400."""
-    states = body.get("convState")
-    if states is None:
-        return None
-    if not isinstance(states, list) or not all(state in CONVERSATION_STATES for state in states):
-        raise MessagingError(400, f"convState must list states among {', '.join(CONVERSATION_STATES)}")  # [I]
-    return tuple(states)
-
-
 def sequence_from(body: dict, field: str) -> int:
     value = body.get(field, 0)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise MessagingError(400, f"{field} must be a non-negative integer")  # [I]
     return value
-
-
-def close_requested(body: dict) -> bool:
-    """Whether `cm.UpdateConversationField` asks to close (`conversationField` an object or a list of them);
-    True for a ConversationStateField CLOSE, False for fields the emulator accepts without change, else 400."""
-    fields = body.get("conversationField")
-    fields = [fields] if isinstance(fields, dict) else fields
-    if not isinstance(fields, list) or not fields or not all(isinstance(field, dict) for field in fields):
-        raise MessagingError(400, "conversationField must be an object or a list of objects")
-    closing = False
-    for field in fields:
-        if field.get("field") == CLOSE_FIELD and field.get("conversationState") == "CLOSE":
-            closing = True
-        elif field.get("field") != PARTICIPANTS_FIELD:  # [I] a participants change (join, leave) is accepted, changes nothing
-            raise MessagingError(400, "only ConversationStateField CLOSE and ParticipantsChange are supported")  # [I]
-    return closing
 
 
 class Connection:
@@ -183,6 +160,9 @@ class Connection:
 
     def refused(self, req_id: object, error: MessagingError) -> dict:
         return resp(req_id, error.code, {"msg": error.message})
+
+    def idle(self) -> None:
+        """Called on every idle tick: what became due on the emulator's clock meanwhile."""
 
     def run(self, handler: Callable | None, kind: str, req_id: object, body: dict) -> tuple[list[dict], list[Change]]:
         """A conversation request's handler, under the store lock: its frames and the changes to dispatch."""
@@ -246,6 +226,7 @@ def serve(connection: Connection, close_code: Callable[[], int | None], close_me
                 return
             frame = connection.ws.receive(timeout=IDLE_TICK_SECONDS)
             if frame is None:
+                connection.idle()
                 continue
             code = close_code()
             if code is not None:
@@ -308,15 +289,13 @@ def agent_details(details: dict) -> dict:
     by_role: dict[str, list[str]] = {}
     for participant in details["participants"]:
         by_role.setdefault(participant["role"], []).append(participant["id"])
-    in_dialog = [{"id": p["id"], "role": p["role"], "state": "ACTIVE"} for p in details["participants"]]
-    dialogs = [{**dialog, "participantsDetails": in_dialog} for dialog in details["dialogs"]]
-    return {**details, "participants": by_role, "participantsPId": by_role, "dialogs": dialogs}
+    return {**details, "participants": by_role, "participantsPId": by_role}
 
 
-def conversation_change(subscription: tuple[str, ...] | None, details: dict, shown: Callable[[dict], dict]) -> dict:
+def conversation_change(matches: bool, details: dict, shown: Callable[[dict], dict]) -> dict:
     """One `changes` entry of an ExConversationChangeNotification: UPSERT while the conversation matches the
-    subscription's states, DELETE once it left them. [I] (`effectiveTTR` -1: no time to respond is kept)"""
-    kind = "UPSERT" if subscription is None or details["state"] in subscription else "DELETE"
+    subscription, DELETE once it left it. [I] (`effectiveTTR` -1: no effective time to respond is computed)"""
+    kind = "UPSERT" if matches else "DELETE"
     return {"type": kind, "result": {"convId": details["convId"], "effectiveTTR": -1, "conversationDetails": shown(details)}}
 
 
@@ -325,49 +304,155 @@ def agent_event(change: dict) -> dict:
     return {**change, "originatorPId": change["originatorId"]}
 
 
-class AgentConnection(Connection):
-    """The agent socket of one login session; its agent publishes as `config.userPid` (role ASSIGNED_AGENT). [I]"""
+ROUTING_TASKS = ".ams.routing.RoutingTaskNotification"  # [CC] the raw type node-agent-sdk rewrites
+AGENT_STATE = ".ams.routing.AgentStateNotification"  # [CC]
 
-    def __init__(self, ws, namespace: str, account_id: str, agent_id: str) -> None:
+
+class AgentConnection(Connection):
+    """The agent socket of one login session; its agent publishes as `config.userPid` (role ASSIGNED_AGENT). [I]
+    Its availability and routing subscription live with the socket: [I] a closed socket is an OFFLINE agent."""
+
+    def __init__(self, ws, namespace: str, account_id: str, agent_id: str, username: str) -> None:
         super().__init__(ws, namespace, account_id)
         self.agent_id = agent_id
+        self.username = username
         self.online_dialogs: set[str] = set()  # dialogs followed through `.ams.ms.QueryMessages`
+        self.views: dict[str, View] = {}  # conversation subscriptions by id
+        self.availability = "OFFLINE"  # [I] until SetAgentState
+        self.routing_subscription: str | None = None
+        self.state_subscriptions: list[str] = []
+        self.rung: dict[str, str] = {}  # conversation -> the ring pushed WAITING, until its end is pushed
 
     def answer(self, message: dict) -> tuple[list[dict], list[Change]]:
         req_id, kind, body = message.get("id"), message["type"], message["body"]
         if kind == ".GetClock":
             return [resp(req_id, 200, {"currentTime": _locked(clock_ms)})], []
-        if kind in ACCEPTED_TYPES:
-            return [resp(req_id, 200, {})], []
+        if kind in REFUSED_TYPES:
+            raise MessagingError(400, REFUSED_TYPES[kind])
         if kind == ".ams.aam.UnsubscribeExConversations":
-            self.conversation_subscriptions.pop(str(body.get("subscriptionId")), None)
+            self.views.pop(str(body.get("subscriptionId")), None)
             return [resp(req_id, 200, {})], []
         return self.run(AGENT_HANDLERS.get(kind), kind, req_id, body)
 
     def frames_for(self, change: Change) -> list[dict]:
-        frames = [
-            notification(".ams.aam.ExConversationChangeNotification", {
-                "subscriptionId": subscription, "changes": [conversation_change(states, change.conversation, agent_details)],
-            })
-            for subscription, states in self.conversation_subscriptions.items()
-        ]  # fmt: skip
+        details = change.conversation
+        frames = []
+        for subscription, view in self.views.items():
+            kind = view.change(details)
+            if kind is not None:
+                body = {"subscriptionId": subscription, "changes": [conversation_change(kind == "UPSERT", details, agent_details)]}
+                frames.append(notification(".ams.aam.ExConversationChangeNotification", body))
         event = self.new_event(change)
         if event is not None:
-            dialog = change.conversation["convId"]
+            dialog = details["convId"]
             if dialog in self.online_dialogs:
                 frames.append(notification(".ams.ms.OnlineEventDistribution", agent_event(event)))
             else:
                 frames.append(notification("ms.MessagingEventNotification", {"dialogId": dialog, "changes": [agent_event(event)]}))
-        return frames
+        return frames + self.routing_frames(details["convId"])
+
+    # --- routing ---------------------------------------------------------------------------------------
+
+    def idle(self) -> None:
+        """Push the end of rings that expired on the emulator's clock meanwhile. [I]"""
+        if not self.rung:
+            return
+        with self.lock:
+            for conversation_id in list(self.rung):
+                for frame in self.routing_frames(conversation_id):
+                    if not self.send(frame):
+                        return
+
+    def routing_frames(self, conversation_id: str) -> list[dict]:
+        """After a change of a conversation: the end of this agent's ring for it (accepted, cancelled, expired),
+        or a new ring when it now waits for this agent (hold `lock`; takes the store lock)."""
+        if self.routing_subscription is None:
+            return []
+        with runtime().store.lock:
+            namespace = runtime().store.view(self.namespace)
+            account = namespace.state(PROVIDER).accounts.get(self.account_id)
+            conversation = None if account is None else account.conversations.get(conversation_id)
+            if conversation is None:
+                return []
+            now = namespace.clock.now()
+            pushed = self.rung.get(conversation_id)
+            ring = next((r for r in conversation.rings if r.ring_id == pushed), None)
+            if ring is not None and ring_state(ring, now) == "WAITING" and waiting(conversation):
+                return []  # still ringing
+            self.rung.pop(conversation_id, None)
+            frames = [] if ring is None else [self.ring_frame(conversation, ring, now)]
+            presence = self.presence(account)
+            new = None if presence is None else Routing(Conversations(namespace, account), account, now).ring(conversation, presence)
+            if new is not None:
+                frames.append(self.ring_frame(conversation, new, now))
+            return frames
+
+    def ring_frame(self, conversation: Conversation, ring: Ring, now: float) -> dict:
+        """The ring as a RoutingTaskNotification (hold the store lock); a WAITING one is remembered."""
+        task = routing_task(self.account_id, conversation, ring, now)
+        if task["result"]["ringsDetails"][0]["ringState"] == "WAITING":
+            self.rung[conversation.id] = ring.ring_id
+        else:
+            self.rung.pop(conversation.id, None)
+        return notification(ROUTING_TASKS, {"subscriptionId": self.routing_subscription, "changes": [task]})
+
+    def presence(self, account: Account) -> Presence | None:
+        user = account.user(self.username)
+        return None if user is None else presence_of(account, user, self.availability)
+
+    def rings_now(self, conversations: Conversations, account: Account) -> list[dict]:
+        """Rings of every conversation waiting for this agent, once it subscribed and is available."""
+        presence = self.presence(account)
+        if self.routing_subscription is None or presence is None:
+            return []
+        now = current_namespace().clock.now()
+        rung = Routing(conversations, account, now).ring_waiting(presence)
+        return [self.ring_frame(conversation, ring, now) for conversation, ring in rung]
+
+    def agent_state(self, subscription: str) -> dict:
+        result = {"channels": ["MESSAGING"], "availability": self.availability, "description": "",
+                  "agentUserId": self.agent_id}  # fmt: skip
+        return notification(AGENT_STATE, {"subscriptionId": subscription, "changes": [{"type": "UPSERT", "result": result}]})
 
     # --- handlers (under the store lock) -------------------------------------------------------------
 
+    def _set_agent_state(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
+        """[C] `availability` among the schema's states (and OCCUPIED); the answer is a string."""
+        availability = body.get("availability")
+        if availability not in AVAILABILITIES:
+            raise MessagingError(400, f"availability must be one of {', '.join(AVAILABILITIES)}")  # [I]
+        self.availability = availability
+        states = [self.agent_state(subscription) for subscription in self.state_subscriptions]
+        return [resp(req_id, 200, "Agent state updated successfully"), *states, *self.rings_now(conversations, account)]
+
+    def _subscribe_agent_state(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
+        subscription = str(uuid.uuid4())  # [I]
+        self.state_subscriptions.append(subscription)
+        return [resp(req_id, 200, {"subscriptionId": subscription}), self.agent_state(subscription)]
+
+    def _subscribe_routing(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
+        """[C] `{subscriptionId}`; then a ring for each conversation waiting for this agent, if it is available."""
+        self.routing_subscription = self.routing_subscription or str(uuid.uuid4())  # [I] one per socket
+        return [resp(req_id, 200, {"subscriptionId": self.routing_subscription}), *self.rings_now(conversations, account)]
+
+    def _update_ring(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
+        """[C] ACCEPTED or REJECTED; the ring's end is pushed with the conversation's change (or here, if none)."""
+        routing = Routing(conversations, account, current_namespace().clock.now())
+        conversation, ring = routing.answer(self.agent_id, body)
+        frames = [resp(req_id, 200, "Ring state updated successfully")]
+        if not conversations.changes and self.routing_subscription is not None:
+            frames.append(self.ring_frame(conversation, ring, current_namespace().clock.now()))
+        return frames
+
     def _subscribe_conversations(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
-        states = state_filter(body)
-        subscription = self.subscribe_conversations(states)
+        """[C] the subscription's id, then the matching conversations changed since `minLastUpdatedTime`."""
+        view = View(ConversationFilter.parse(body, lambda agent: agent_pid(account, agent)))
+        subscription = str(uuid.uuid4())  # [I] the id's format is not public
         every = [conversation_details(account, conversation) for conversation in account.conversations.values()]
-        shown = [details for details in every if states is None or details["state"] in states]
-        changes = [conversation_change(states, details, agent_details) for details in shown]
+        shown = [details for details in every if view.filter.first_fetch(details)]
+        view.shown.update(details["convId"] for details in shown)
+        self.views[subscription] = view
+        changes = [conversation_change(True, details, agent_details) for details in shown]
         return [
             resp(req_id, 200, {"subscriptionId": subscription}),
             notification(".ams.aam.ExConversationChangeNotification", {"subscriptionId": subscription, "changes": changes}),
@@ -398,19 +483,37 @@ class AgentConnection(Connection):
 
     def _update_field(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
         conversation = conversations.get(body.get("conversationId"))
-        if close_requested(body):
-            conversations.close(conversation, role=AGENT)
-        return [resp(req_id, 200, {})]
+        update = FieldUpdate(conversations, conversation, self.agent_id, lambda agent: agent_pid(account, agent))
+        return [resp(req_id, 200, update.apply(body))]
 
-    def _user_profile(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
-        """The consumer's profile, with `stepUp` of its latest stepped-up conversation (None if none). [I]"""
-        user_id = body.get("userId")
-        consumer = account.consumers.get(user_id) if isinstance(user_id, str) else None
+    def _user_profile(self, req_id: object, body: object, conversations: Conversations, account: Account) -> list[dict]:
+        """[C] the body is the consumer id (a string; [CC] LABS sent `{"userId"}`, also accepted); the answer is
+        `.ams.userprofile.GetUserProfile$Response` with the raw object node-agent-sdk turns into SDEs [CC],
+        `{}` for an unknown consumer [I]. The emulator adds the consumer's own fields and `stepUp`. [I]"""
+        user_id = body if isinstance(body, str) else body.get("userId") if isinstance(body, dict) else None
+        if not isinstance(user_id, str):
+            raise MessagingError(400, "the body must be the consumer id (a string)")  # [I]
+        consumer = account.consumers.get(user_id)
         if consumer is None:
-            raise MessagingError(404, f"user {user_id} not found")  # [I]
+            return [resp(req_id, 200, {}, PROFILE_RESPONSE)]
         stepped = [c for c in conversations.of_consumer(consumer.consumer_id) if c.stepped_up_from is not None]
         step_up = conversation_details(account, stepped[-1])["stepUp"] if stepped else None
-        return [resp(req_id, 200, {**consumer_profile(consumer), "stepUp": step_up})]
+        return [resp(req_id, 200, {**raw_profile(consumer), **consumer_profile(consumer), "stepUp": step_up}, PROFILE_RESPONSE)]
+
+
+PROFILE_RESPONSE = ".ams.userprofile.GetUserProfile$Response"  # [CC] the type node-agent-sdk transforms
+
+
+def raw_profile(consumer: Consumer) -> dict:
+    """The consumer's profile in the raw form node-agent-sdk reads ([CC] Transformer.js): `authenticatedData.lp_sdes`,
+    `firstName`, `lastName`, `privateData.email`."""
+    profile = consumer.profile
+    raw: dict = {"authenticatedData": {"lp_sdes": profile.get("lp_sdes", [])}}
+    names = {"firstName": profile.get("given_name"), "lastName": profile.get("family_name")}
+    raw |= {name: value for name, value in names.items() if isinstance(value, str)}
+    if isinstance(profile.get("email"), str):
+        raw["privateData"] = {"email": profile["email"]}
+    return raw
 
 
 AGENT_HANDLERS = {
@@ -419,7 +522,11 @@ AGENT_HANDLERS = {
     ".ams.ms.QueryMessages": AgentConnection._query_messages,
     ".ams.ms.PublishEvent": AgentConnection._publish,
     ".ams.cm.UpdateConversationField": AgentConnection._update_field,
-    ".ams.userprofile.GetUserProfile": AgentConnection._user_profile,
+    USER_PROFILE: AgentConnection._user_profile,
+    ".ams.routing.SetAgentState": AgentConnection._set_agent_state,
+    ".ams.routing.SubscribeAgentsState": AgentConnection._subscribe_agent_state,
+    ".ams.routing.SubscribeRoutingTasks": AgentConnection._subscribe_routing,
+    ".ams.routing.UpdateRingState": AgentConnection._update_ring,
 }
 
 
@@ -428,20 +535,20 @@ def _locked(read: Callable[[], int]) -> int:
         return read()
 
 
-def _agent_id(account_id: str, bearer: str) -> str | None:
-    """The session's agent (`config.userPid`), or None when the bearer does not hold."""
+def _agent(account_id: str, bearer: str) -> tuple[str, str] | None:
+    """The session's agent (`config.userPid`) and username, or None when the bearer does not hold."""
     with runtime().store.lock:
         namespace = current_namespace()
         account = account_of(account_id)
         session = None if account is None else session_of_bearer(account, bearer, namespace.clock.now(), namespace.tokens)
         user = None if session is None else account.user(session.username)  # type: ignore[union-attr]
-        return None if user is None else user_pid_of(account_id, user)
+        return None if user is None else (user_pid_of(account_id, user), user.username)
 
 
 @sock.route(PATH, bp=blueprint)
 def agent_socket(ws, account_id: str, bearer: str) -> None:
     """Accept the upgrade; close with 4401/4407 as soon as the bearer is no longer good."""
-    agent_id = _agent_id(account_id, bearer)
-    check = lambda: close_code(account_id, bearer) or (None if agent_id is not None else CLOSE_INVALID)  # noqa: E731
-    connection = AgentConnection(ws, current_namespace().name, account_id, agent_id or "")
+    agent = _agent(account_id, bearer)
+    check = lambda: close_code(account_id, bearer) or (None if agent is not None else CLOSE_INVALID)  # noqa: E731
+    connection = AgentConnection(ws, current_namespace().name, account_id, *(agent or ("", "")))
     serve(connection, check, lambda code: "expired" if code == CLOSE_EXPIRED else "unauthorized")

@@ -16,15 +16,17 @@ from flask import Response, request
 from ...core.keys import TokenError
 from ...web import current_namespace, runtime
 from .agent_ws import (
-    Connection, account_of, clock_ms, close, close_requested, conversation_change, notification, parse_request, require_upgrade,
-    resp, serve, sock, state_filter, sequence_from,
+    Connection, account_of, clock_ms, close, conversation_change, notification, parse_request, require_upgrade,
+    resp, serve, sock, sequence_from,
 )  # fmt: skip
+from .conversation_fields import FieldUpdate
 from .conversations import CONSUMER, Change, Conversations, MessagingError, conversation_details, history
 from .errors import LivePersonError
 from .identity import verify_lp_consumer_jwt
 from .models import Account
 from .routes import PROVIDER, blueprint
 from .stepup import presented_unauth_jwt
+from .subscriptions import state_filter
 
 PATH = "/ws_api/account/<account_id>/messaging/consumer"
 ENDPOINT = f"{PROVIDER}.consumer_socket"
@@ -86,6 +88,11 @@ def own_details(details: dict) -> dict:
     return details
 
 
+def matches(states: tuple[str, ...] | None, details: dict) -> bool:
+    """Whether a conversation is in a subscription's `convState` (None: every state)."""
+    return states is None or details["state"] in states
+
+
 class ConsumerConnection(Connection):
     """The consumer socket of one consumer (the JWT's `sub`): it sees and acts on its own conversations only."""
 
@@ -113,7 +120,7 @@ class ConsumerConnection(Connection):
             gone = {"type": "DELETE", "result": {"convId": details["convId"]}}
             return [notification(CONVERSATION_NOTIFICATION, {"subscriptionId": s, "changes": [gone]}) for s in self.conversation_subscriptions]
         frames = [
-            notification(CONVERSATION_NOTIFICATION, {"subscriptionId": s, "changes": [conversation_change(states, details, own_details)]})
+            notification(CONVERSATION_NOTIFICATION, {"subscriptionId": s, "changes": [conversation_change(matches(states, details), details, own_details)]})
             for s, states in self.conversation_subscriptions.items()
         ]  # fmt: skip
         event = self.new_event(change)
@@ -142,9 +149,8 @@ class ConsumerConnection(Connection):
 
     def _update_field(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
         conversation = conversations.owned_by(body.get("conversationId"), self.consumer_id)
-        if close_requested(body):
-            conversations.close(conversation, role=CONSUMER)
-        return [resp(req_id, 200, {}, "cm.UpdateConversationFieldResponse")]  # [I] body and type not public
+        answer = FieldUpdate(conversations, conversation, self.consumer_id, None).apply(body)
+        return [resp(req_id, 200, answer, "cm.UpdateConversationFieldResponse")]  # [I] the type; [C] a string for a dialog close
 
     def _set_profile(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
         consumer = account.consumers.get(self.consumer_id)
@@ -158,7 +164,7 @@ class ConsumerConnection(Connection):
         states = state_filter(body)
         subscription = self.subscribe_conversations(states)
         own = [conversation_details(account, c) for c in conversations.of_consumer(self.consumer_id)]
-        changes = [conversation_change(states, details, own_details) for details in own if states is None or details["state"] in states]
+        changes = [conversation_change(True, details, own_details) for details in own if matches(states, details)]
         return [
             resp(req_id, 200, {"subscriptionId": subscription}, "cqm.SubscribeExConversationsResponse"),  # [I] the type's name
             notification(CONVERSATION_NOTIFICATION, {"subscriptionId": subscription, "changes": changes}),

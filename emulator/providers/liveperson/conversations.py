@@ -12,10 +12,11 @@ import uuid
 from dataclasses import dataclass
 
 from ...core.store import Namespace
-from .models import Account, Consumer, Conversation, MessagingEvent
+from .models import Account, AgentParticipant, Consumer, Conversation, MessagingEvent
 
 CONSUMER = "CONSUMER"
 AGENT = "ASSIGNED_AGENT"
+MANAGER = "MANAGER"
 CONTENT_EVENT = "ContentEvent"
 RICH_CONTENT_EVENT = "RichContentEvent"
 CHAT_STATE_EVENT = "ChatStateEvent"
@@ -119,7 +120,7 @@ class Conversations:
             context=context, campaign=campaign,
         )  # fmt: skip
         self._account.conversations[conversation.id] = conversation
-        self._changed(conversation)
+        self._changed(conversation)  # metaDataLastUpdateTs: startTs
         return conversation
 
     def publish(self, conversation: Conversation, originator_id: str, role: str, event: object) -> int | None:
@@ -132,15 +133,38 @@ class Conversations:
             transient = MessagingEvent(sequence=0, originator_id=originator_id, role=role, event=checked, server_timestamp=now_ms)
             self._changed(conversation, event_change(conversation, transient, sequence=-1), transient=True)
             return None
-        if role == AGENT and originator_id not in conversation.agent_ids:
-            conversation.agent_ids.append(originator_id)
+        joined = False
+        if role == AGENT:
+            role, joined = self._agent_role(conversation, originator_id)
         stored = MessagingEvent(
             sequence=len(conversation.events), originator_id=originator_id, role=role, event=checked,
             server_timestamp=now_ms,
         )  # fmt: skip
         conversation.events.append(stored)
-        self._changed(conversation, event_change(conversation, stored))
+        self._changed(conversation, event_change(conversation, stored), touched=joined)
         return stored.sequence
+
+    def _agent_role(self, conversation: Conversation, agent_id: str) -> tuple[str, bool]:
+        """The role an agent publishes in, and whether publishing made it the assigned agent: [I] an agent that
+        is no participant of a conversation without an assigned agent takes it; otherwise it must take part."""
+        participant = conversation.participant(agent_id)
+        if participant is not None and participant.state == "ACTIVE" and participant.role in (AGENT, MANAGER):
+            return participant.role, False
+        if participant is None and conversation.assigned_agent() is None:
+            conversation.participants.append(AgentParticipant(id=agent_id, role=AGENT))
+            return AGENT, True
+        raise MessagingError(400, f"agent {agent_id} may not publish into conversation {conversation.id}")  # [I]
+
+    def assign(self, conversation: Conversation, agent_id: str) -> None:
+        """The agent becomes the ASSIGNED_AGENT (an accepted ring): a suggestion it had is made active."""
+        if conversation.state != "OPEN":
+            raise MessagingError(400, f"conversation {conversation.id} is closed")
+        if conversation.assigned_agent() is not None:
+            raise MessagingError(400, f"conversation {conversation.id} already has an assigned agent")  # [I]
+        conversation.participants = [p for p in conversation.participants if not (p.role == AGENT and p.state == "SUGGESTED")]
+        conversation.participants = [p for p in conversation.participants if p.id != agent_id]
+        conversation.participants.append(AgentParticipant(id=agent_id, role=AGENT))
+        self.changed(conversation)
 
     def close(self, conversation: Conversation, role: str) -> None:
         """`cm.UpdateConversationField` with `ConversationStateField` CLOSE (role CONSUMER, ASSIGNED_AGENT, or
@@ -149,8 +173,10 @@ class Conversations:
             raise MessagingError(400, f"conversation {conversation.id} is already closed")
         conversation.state = "CLOSE"
         conversation.ended_at = self._now
-        conversation.close_reason = {CONSUMER: "CONSUMER", AGENT: "AGENT"}.get(role, "SYSTEM")
-        self._changed(conversation)
+        conversation.close_reason = {CONSUMER: "CONSUMER", AGENT: "AGENT", MANAGER: "AGENT"}.get(role, "SYSTEM")
+        for ring in conversation.rings:
+            ring.state = "CANCELLED" if ring.state == "WAITING" else ring.state
+        self.changed(conversation)
 
     def move_to(self, conversation: Conversation, consumer_id: str) -> None:
         """Step-up: the conversation now belongs to `consumer_id`, with every event and sequence kept."""
@@ -158,10 +184,16 @@ class Conversations:
         conversation.consumer_id = consumer_id
         conversation.stepped_up_from = previous
         conversation.stepped_up_at = self._now
-        self._changed(conversation, extra_consumers=(previous,))
+        self._changed(conversation, extra_consumers=(previous,), touched=True)
+
+    def changed(self, conversation: Conversation) -> None:
+        """The conversation's metadata changed (participants, skill, TTR, state, ...): stamp it and tell listeners."""
+        self._changed(conversation, touched=True)
 
     def _changed(self, conversation: Conversation, event: dict | None = None, transient: bool = False,
-                 extra_consumers: tuple[str, ...] = ()) -> None:  # fmt: skip
+                 extra_consumers: tuple[str, ...] = (), touched: bool = False) -> None:  # fmt: skip
+        if touched:
+            conversation.updated_at = self._now
         self.changes.append(Change(
             namespace=self._namespace.name, account_id=self._account.id,
             conversation=conversation_details(self._account, conversation),
@@ -211,19 +243,28 @@ def conversation_details(account: Account, conversation: Conversation) -> dict:
     consumer = account.consumers.get(conversation.consumer_id)
     authenticated = consumer is not None and consumer.kind == "authenticated"
     participants = [{"id": conversation.consumer_id, "role": CONSUMER}]
-    participants += [{"id": agent, "role": AGENT} for agent in conversation.agent_ids]
+    participants += [{"id": p.id, "role": p.role} for p in conversation.participants if p.state == "ACTIVE"]
+    in_dialog = [{"id": conversation.consumer_id, "role": CONSUMER, "state": "ACTIVE"}]
+    in_dialog += [{"id": p.id, "role": p.role, "state": p.state} for p in conversation.participants]
+    started_ms = int(conversation.started_at * 1000)
+    updated_ms = started_ms if conversation.updated_at is None else int(conversation.updated_at * 1000)
+    dialog = {"dialogId": conversation.id, "participantsDetails": in_dialog, "dialogType": "MAIN", "channelType": "MESSAGING",
+              "state": conversation.state, "creationTs": started_ms, "metaDataLastUpdateTs": updated_ms}  # fmt: skip
+    if conversation.ended_at is not None:
+        dialog |= {"endTs": int(conversation.ended_at * 1000), "closedBy": conversation.close_reason}
     details = {
         "convId": conversation.id,
         "brandId": account.id,
         "skillId": conversation.skill_id,
         "state": conversation.state,
         "stage": conversation.state,
-        "startTs": int(conversation.started_at * 1000),
+        "startTs": started_ms,
         "endTs": int(conversation.ended_at * 1000) if conversation.ended_at is not None else -1,
         "closeReason": conversation.close_reason,
+        "metaDataLastUpdateTs": updated_ms,
+        "ttr": conversation.ttr.model_dump(),
         "participants": participants,
-        "dialogs": [{"dialogId": conversation.id, "dialogType": "MAIN", "channelType": "MESSAGING",
-                     "state": conversation.state}],  # fmt: skip
+        "dialogs": [dialog],
         "context": conversation.context,
         "lastSequence": len(conversation.events) - 1,
         "authenticated": authenticated,
@@ -232,7 +273,8 @@ def conversation_details(account: Account, conversation: Conversation) -> dict:
             "fromConsumerId": conversation.stepped_up_from, "at": int((conversation.stepped_up_at or 0) * 1000),
         },
     }  # fmt: skip
-    return details
+    optional = {"manualETTR": conversation.manual_ettr, "csat": conversation.csat, "delay": conversation.delay}  # [C] schema
+    return details | {name: value for name, value in optional.items() if value is not None}
 
 
 def consumer_profile(consumer: Consumer) -> dict:

@@ -206,6 +206,7 @@ class User(_Model):
     user_id: NumericId | None = None  # config.userId; omitted: derived from account and username
     is_admin: bool = False
     privileges: list[int] = []
+    skills: list[NumericId] = []  # [I] the skills whose conversations ring this agent (routing)
 
     @model_validator(mode="after")
     def _password_or_api_keys(self) -> "User":
@@ -254,12 +255,42 @@ class Consumer(_Model):
     profile: dict = {}  # standard claims (given_name, ...) and `lp_sdes`, from the brand JWT or SetUserProfile
 
 
+AgentRole = Literal["ASSIGNED_AGENT", "MANAGER", "READER"]
+RingState = Literal["WAITING", "ACCEPTED", "REJECTED", "EXPIRED", "CANCELLED"]
+
+
+class AgentParticipant(_Model):
+    """An agent taking part in a conversation (by PID); SUGGESTED: proposed by a transfer, not yet accepted."""
+
+    id: str
+    role: AgentRole
+    state: Literal["ACTIVE", "SUGGESTED"] = "ACTIVE"
+
+
+class Ttr(_Model):
+    """A conversation's time to respond ([C] `ttrType` and `value` in seconds)."""
+
+    ttrType: Literal["CUSTOM", "NORMAL", "PRIORITIZED", "URGENT"] = "PRIORITIZED"  # [I] the webhook example's default
+    value: int = Field(default=600, ge=0)
+
+
+class Ring(_Model):
+    """A routing-task ring offered to one agent."""
+
+    ring_id: str
+    agent_id: str  # PID
+    task: int = 0  # the conversation's routing task it belongs to
+    state: RingState = "WAITING"
+    created_at: float
+    expires_at: float
+
+
 class MessagingEvent(_Model):
     """One published event of a conversation, at its sequence (0, 1, 2, ... without gaps)."""
 
     sequence: int = Field(ge=0)
     originator_id: str
-    role: Literal["CONSUMER", "ASSIGNED_AGENT"]
+    role: Literal["CONSUMER", "ASSIGNED_AGENT", "MANAGER"]
     event: dict  # as published: ContentEvent, RichContentEvent or AcceptStatusEvent
     server_timestamp: int  # milliseconds on the emulator's clock
 
@@ -276,10 +307,35 @@ class Conversation(_Model):
     skill_id: str = "-1"
     context: dict = {}
     campaign: dict = {}
-    agent_ids: list[str] = []  # agents (user ids) that published into it, in order
+    participants: list[AgentParticipant] = []  # the agents in it (the consumer is `consumer_id`)
     events: list[MessagingEvent] = []
     stepped_up_from: str | None = None  # the unauthenticated consumer it belonged to before step-up
     stepped_up_at: float | None = None
+    updated_at: float | None = None  # metaDataLastUpdateTs; None: `started_at`
+    ttr: Ttr = Ttr()
+    manual_ettr: int | None = None  # epoch ms
+    csat: dict | None = None
+    delay: dict | None = None
+    transferred: bool = False  # back in a queue after an agent held it (OCCUPIED agents are rung too)
+    routing_task: int = 0  # counts the times it went back to a queue
+    rings: list[Ring] = []  # of the current routing task (and the previous one's, once pushed)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _agents_of_earlier_exports(cls, data: object) -> object:
+        """An export from before routing lists `agent_ids`: each an active ASSIGNED_AGENT."""
+        if isinstance(data, dict) and "agent_ids" in data:
+            agents = data["agent_ids"]
+            data = {key: value for key, value in data.items() if key != "agent_ids"}
+            if isinstance(agents, list):
+                data.setdefault("participants", [{"id": agent, "role": "ASSIGNED_AGENT"} for agent in agents])
+        return data
+
+    def assigned_agent(self) -> str | None:
+        return next((p.id for p in self.participants if p.role == "ASSIGNED_AGENT" and p.state == "ACTIVE"), None)
+
+    def participant(self, agent_id: str) -> AgentParticipant | None:
+        return next((p for p in self.participants if p.id == agent_id), None)
 
 
 class Account(_Model):
