@@ -38,12 +38,16 @@ class DeliveryPolicy:
     final_statuses: frozenset[int] = frozenset()  # answers that fail the delivery at once (no retry)
     headers: Mapping[str, str] = field(default_factory=dict)  # sent with every attempt
     background: bool = False  # attempted on a worker thread, not in the thread that pumps
+    success_statuses: frozenset[int] | None = None  # answers that deliver; None: any 2xx
 
     def schedule(self) -> tuple[float, ...]:
         return RETRY_SCHEDULE if self.retry_schedule is None else self.retry_schedule
 
     def attempt_timeout(self) -> float:
         return ATTEMPT_TIMEOUT if self.timeout is None else self.timeout
+
+    def delivered(self, status: int) -> bool:
+        return 200 <= status < 300 if self.success_statuses is None else status in self.success_statuses
 
 
 DEFAULT_POLICY = DeliveryPolicy()
@@ -66,6 +70,7 @@ class Delivery:
     next_attempt_at: float | None = None
     attempts: list[Attempt] = field(default_factory=list)
     policy: DeliveryPolicy = DEFAULT_POLICY
+    body: bytes | None = None  # the exact bytes to POST (e.g. signed ones); None: `payload` as JSON
 
     def to_dict(self) -> dict:
         return {
@@ -80,12 +85,15 @@ class Delivery:
         }
 
 
-# POST json to url with extra headers and a timeout -> status; raises requests.RequestException
-Poster = Callable[[str, dict, Mapping[str, str], float], int]
+# POST a payload (JSON, or the exact bytes given) to url with extra headers and a timeout -> status;
+# raises requests.RequestException
+Poster = Callable[[str, "dict | bytes", Mapping[str, str], float], int]
 Recorder = Callable[[Delivery, Attempt], None]
 
 
-def post_json(url: str, payload: dict, headers: Mapping[str, str], timeout: float) -> int:
+def post_json(url: str, payload: dict | bytes, headers: Mapping[str, str], timeout: float) -> int:
+    if isinstance(payload, bytes):
+        return requests.post(url, data=payload, headers=dict(headers) or None, timeout=timeout).status_code
     return requests.post(url, json=payload, headers=dict(headers) or None, timeout=timeout).status_code
 
 
@@ -104,10 +112,12 @@ class Outbox:
     def held(self) -> bool:
         return self._held
 
-    def queue(self, kind: str, url: str, payload: dict, now: float, policy: DeliveryPolicy = DEFAULT_POLICY) -> Delivery:
-        """Add a delivery due now; the caller pumps the outbox to attempt it."""
+    def queue(self, kind: str, url: str, payload: dict, now: float, policy: DeliveryPolicy = DEFAULT_POLICY,
+              body: bytes | None = None) -> Delivery:  # fmt: skip
+        """Add a delivery due now (`body`: the exact bytes to send for `payload`); the caller pumps the
+        outbox to attempt it."""
         with self._lock:
-            delivery = Delivery(f"delivery-{next(self._ids)}", kind, url, payload, next_attempt_at=now, policy=policy)
+            delivery = Delivery(f"delivery-{next(self._ids)}", kind, url, payload, next_attempt_at=now, policy=policy, body=body)
             self._deliveries.append(delivery)
             self._trim()
             return delivery
@@ -172,7 +182,7 @@ class Outbox:
             with self._lock:
                 delivery.attempts.append(attempt)
                 schedule = delivery.policy.schedule()
-                if 200 <= attempt.status < 300:
+                if delivery.policy.delivered(attempt.status):
                     delivery.state = "delivered"
                 elif attempt.status in delivery.policy.final_statuses or len(delivery.attempts) > len(schedule):
                     delivery.state = "failed"
@@ -191,7 +201,8 @@ class Outbox:
     def _attempt(self, delivery: Delivery, now: float) -> Attempt:
         policy = delivery.policy
         try:
-            return Attempt(now, self._poster(delivery.url, delivery.payload, policy.headers, policy.attempt_timeout()))
+            sent = delivery.payload if delivery.body is None else delivery.body
+            return Attempt(now, self._poster(delivery.url, sent, policy.headers, policy.attempt_timeout()))
         except (requests.RequestException, ValueError) as exc:  # ValueError: a URL urllib3 cannot parse
             return Attempt(now, 0, type(exc).__name__)
 
