@@ -14,6 +14,7 @@ from . import brand_routes  # registers the brand authorization server's routes
 from . import connector_api  # registers the Connector API routes
 from . import consumer_ws  # noqa: F401  (registers the consumer WebSocket)
 from . import webhooks  # noqa: F401  (listens to every account's changes)
+from . import app_installations  # noqa: F401  (registers the App Installation API)
 
 
 def _http_error(status: int, message: str) -> Response:
