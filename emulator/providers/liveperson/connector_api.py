@@ -20,7 +20,7 @@ from flask import Response, request
 from ...core.keys import TokenError
 from ...core.store import Namespace
 from ...web import MalformedJson, current_namespace, json_response, read_json_body, runtime
-from . import notifications
+from . import files, notifications
 from .conversations import CONSUMER, Conversations, MessagingError, unstorable
 from .errors import LivePersonError
 from .models import Account, Consumer
@@ -251,18 +251,20 @@ def _messaging(action: Callable[..., T], *args: object) -> T:
 
 @blueprint.post(BASE + "/send")
 def send(account_id: str) -> Response:
-    """One request object: `ms.PublishEvent` or `cm.UpdateConversationField` (close)."""
+    """One request object: `ms.PublishEvent`, `cm.UpdateConversationField` (close), or a file's temp URL."""
     with runtime().store.lock:
         namespace = current_namespace()
         account = _account(account_id)
         consumer_id, _ = authorize(namespace, account)
         check_request_meta()
-        req = parse_req(json_body(), (PUBLISH_EVENT, UPDATE_CONVERSATION_FIELD))
+        req = parse_req(json_body(), (PUBLISH_EVENT, UPDATE_CONVERSATION_FIELD, files.GENERATE_UPLOAD_URL, files.GENERATE_DOWNLOAD_URL))
         conversations = Conversations(namespace, account)
         if req.type == PUBLISH_EVENT:
             answer = publish(conversations, consumer_id, req.body)
-        else:
+        elif req.type == UPDATE_CONVERSATION_FIELD:
             answer = close(conversations, consumer_id, req.body)
+        else:
+            answer = _messaging(files.generate_url, namespace, account, req.type, req.body)
     notifications.dispatch(conversations.changes)
     return json_response({"reqId": req.req_id, "code": "OK", "body": answer})  # [C] key order of the doc
 

@@ -19,6 +19,7 @@ from .agent_ws import (
     Connection, account_of, clock_ms, close, close_requested, conversation_change, notification, parse_request, require_upgrade,
     resp, serve, sock, state_filter, sequence_from,
 )  # fmt: skip
+from . import files
 from .conversations import CONSUMER, Change, Conversations, MessagingError, conversation_details, history
 from .errors import LivePersonError
 from .identity import verify_lp_consumer_jwt
@@ -164,6 +165,15 @@ class ConsumerConnection(Connection):
             notification(CONVERSATION_NOTIFICATION, {"subscriptionId": subscription, "changes": changes}),
         ]
 
+    def _upload_url(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
+        """A file's upload temp URL ([C] outbound 6: `ms.GenerateURLResponse`)."""
+        answer = files.generate_url(current_namespace(), account, files.GENERATE_UPLOAD_URL, body)
+        return [resp(req_id, 200, answer, files.GENERATE_URL_RESPONSE)]
+
+    def _download_url(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
+        answer = files.generate_url(current_namespace(), account, files.GENERATE_DOWNLOAD_URL, body)
+        return [resp(req_id, 200, answer, files.GENERATE_URL_RESPONSE)]
+
     def _subscribe_events(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
         """The answer, then the history from `fromSeq` as one notification (none when empty [I]), then each new event."""
         conversation = conversations.owned_by(body.get("dialogId"), self.consumer_id)
@@ -183,6 +193,8 @@ CONSUMER_HANDLERS = {
     "userprofile.SetUserProfile": ConsumerConnection._set_profile,
     "cqm.SubscribeExConversations": ConsumerConnection._subscribe_conversations,
     "ms.SubscribeMessagingEvents": ConsumerConnection._subscribe_events,
+    files.GENERATE_UPLOAD_URL: ConsumerConnection._upload_url,
+    files.GENERATE_DOWNLOAD_URL: ConsumerConnection._download_url,
 }
 
 

@@ -24,6 +24,9 @@ CHAT_STATES = ("ACTIVE", "INACTIVE", "GONE", "COMPOSING", "PAUSE")  # [C] sectio
 ACCEPT_STATUSES = ("ACCEPT", "READ", "ACCESS", "NACK", "ACTION")  # [C] section 6.3
 MAX_JSON_DEPTH = 32  # [I] deepest nesting a request may have: what is stored must stay exportable
 MAX_MESSAGE_CHARACTERS = 10_000  # [I] LivePerson's limit on a text message is not public
+HOSTED_FILE = "hosted/file"  # [C] a ContentEvent whose message is an uploaded file
+HOSTED_FILE_TYPES = ("IMG", "JPG", "JPEG", "PNG", "GIF", "TXT", "PDF")  # [C] the schema's enum and the examples' JPEG
+MAX_PREVIEW_CHARACTERS = 30 * 1024  # [C] a preview under 30 KB
 # [I] LivePerson keeps one open messaging conversation per consumer: a second request is refused
 ALREADY_OPEN = "consumer already has an open conversation"
 
@@ -176,6 +179,8 @@ def check_event(event: object, conversation: Conversation) -> dict:
     kind = event.get("type")
     if kind == CONTENT_EVENT:
         message = event.get("message")
+        if event.get("contentType") == HOSTED_FILE:
+            return {"type": kind, "contentType": HOSTED_FILE, "message": hosted_file(message)}
         if not isinstance(message, str):
             raise MessagingError(400, "ContentEvent.message must be a string")
         if len(message) > MAX_MESSAGE_CHARACTERS:
@@ -203,6 +208,26 @@ def check_event(event: object, conversation: Conversation) -> dict:
             raise MessagingError(400, "AcceptStatusEvent.sequenceList must list sequences of the conversation")
         return {"type": kind, "status": event["status"], "sequenceList": sequences}
     raise MessagingError(400, f"unknown event type: {kind}")
+
+
+def hosted_file(message: object) -> dict:
+    """The `message` of a `hosted/file` ContentEvent ([C] outbound 6: `relativePath`, `fileType`, optional
+    `caption` and `preview`), or MessagingError 400."""
+    if not isinstance(message, dict):
+        raise MessagingError(400, "a hosted/file ContentEvent's message must be an object")
+    path, file_type = message.get("relativePath"), message.get("fileType")
+    if not isinstance(path, str) or not path.startswith("/") or len(path) > 512:
+        raise MessagingError(400, "message.relativePath must be the relativePath of an uploaded file")
+    if file_type not in HOSTED_FILE_TYPES:
+        raise MessagingError(400, f"message.fileType must be one of {', '.join(HOSTED_FILE_TYPES)}")
+    shown = {"relativePath": path, "fileType": file_type}
+    for name, limit in (("caption", MAX_MESSAGE_CHARACTERS), ("preview", MAX_PREVIEW_CHARACTERS)):
+        value = message.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > limit):
+            raise MessagingError(400, f"message.{name} must be a string of at most {limit} characters")
+        if value is not None:
+            shown[name] = value
+    return shown
 
 
 def conversation_details(account: Account, conversation: Conversation) -> dict:

@@ -23,7 +23,7 @@ BOT_USER_TYPE = "Common.User_Type_Bot"  # [I] the feature "User Type — Bot" th
 MAX_BRAND_CODES = 1_000  # [I] unexchanged codes a brand keeps; issuing past it drops the oldest
 MAX_SESSIONS = 1_000  # [I] login sessions an account keeps; a login past it drops the least recently used
 MAX_FILE_BYTES = 3 * 1024 * 1024  # [C] file sharing: at most 3 MB per file
-MAX_FILES = 20  # [I] shared files an account keeps; a new upload slot past it drops the oldest
+MAX_FILES = 10  # [I] shared files an account keeps (in its exported state); a new upload URL past it drops the oldest
 MAX_TEMP_URLS = 20  # [I] live temp URLs of one file; a new one past it drops the oldest
 
 
@@ -362,13 +362,15 @@ class Conversation(_Model):
 
 
 class StoredFile(_Model):
-    """A shared file (reference outbound 6): its upload slot, then its bytes (base64) once uploaded."""
+    """A shared file (reference outbound 6): its upload temp URL, then its bytes (base64) once uploaded."""
 
     relative_path: str
     file_type: str
     size: int = Field(ge=0, le=MAX_FILE_BYTES)  # announced at GenerateURLForUploadFile
+    upload_sig: str  # temp_url_sig of the upload URL (PUT)
+    upload_expires: int  # its temp_url_expires (epoch seconds)
     data: str | None = None  # base64 of the uploaded bytes
-    temp_urls: dict[str, float] = Field(default={}, max_length=MAX_TEMP_URLS)  # temp_url_sig -> temp_url_expires
+    download_urls: dict[str, int] = Field(default={}, max_length=MAX_TEMP_URLS)  # temp_url_sig -> temp_url_expires (GET)
 
 
 class Account(_Model):
