@@ -10,7 +10,7 @@ import ssl
 
 import pytest
 from simple_websocket import Client
-from test_liveperson_consumer_ws import Peer
+from test_liveperson_consumer_ws import Peer, connect_consumer, open_conversation
 
 from emulator.plugin_liveperson_connector_app import LivePersonConnectorApp, install_connector_app, notification_key
 from emulator.providers.liveperson import webhooks
@@ -297,3 +297,43 @@ def test_the_agent_reply_and_close_reach_the_connector(lp_connector_app: LivePer
     closed = app.wait_for(CONVERSATION, lambda body: body["body"]["changes"][0]["result"]["conversationDetails"]["state"] == "CLOSE")
     details = closed["body"]["changes"][0]["result"]["conversationDetails"]
     assert details["closeReason"] == "AGENT" and {"id": lp_agent_session.user_pid, "role": "ASSIGNED_AGENT"} in details["participants"]
+
+
+PRIVATE = {"type": "ContentEvent", "contentType": "text/plain", "message": "between us agents"}
+PUBLIC = {"type": "ContentEvent", "contentType": "text/plain", "message": "for everyone"}
+
+
+def test_a_private_message_never_reaches_the_connector(lp_connector_app: LivePersonConnectorApp, agent: Peer) -> None:
+    app = lp_connector_app
+    consumer = app.consumer()
+    conversation = app.open_conversation(consumer)
+    private = agent.call(".ams.ms.PublishEvent", {"dialogId": conversation, "event": PRIVATE, "messageAudience": "AGENTS_AND_MANAGERS"})
+    assert private["code"] == 200 and private["body"] == {"sequence": 0}
+    assert agent.call(".ams.ms.PublishEvent", {"dialogId": conversation, "event": PUBLIC})["body"] == {"sequence": 1}
+    refused = agent.call(".ams.ms.PublishEvent", {"dialogId": conversation, "event": PUBLIC, "messageAudience": "SOME"})
+    assert refused["code"] == 400
+    app.account.handle.control.flush_deliveries()
+    messages = [b["body"]["changes"][0] for b in app.notifications(CONTENT)]
+    assert [(m["sequence"], m["messageAudience"], m["event"]["message"]) for m in messages] == [(1, "ALL", "for everyone")]
+
+
+@pytest.fixture
+def consumer_socket(emulator_tls_server, lp_account, lp_jwt, emulator_tls_ca, agent):
+    peer = Peer(connect_consumer(emulator_tls_server, lp_account.id, emulator_tls_ca, lp_jwt))
+    try:
+        yield peer
+    finally:
+        peer.hang_up()
+
+
+def test_a_private_message_never_reaches_the_consumer_socket(consumer_socket: Peer, agent: Peer) -> None:
+    conversation = open_conversation(consumer_socket)
+    assert consumer_socket.call("ms.SubscribeMessagingEvents", {"dialogId": conversation})["code"] == 200
+    agent.call(".ams.ms.PublishEvent", {"dialogId": conversation, "event": PRIVATE, "messageAudience": "AGENTS_AND_MANAGERS"})
+    agent.call(".ams.ms.PublishEvent", {"dialogId": conversation, "event": PUBLIC})
+    pushed = consumer_socket.push("ms.MessagingEventNotification")["body"]["changes"]
+    assert [(c["sequence"], c["event"]["message"]) for c in pushed] == [(1, "for everyone")]
+    again = consumer_socket.call("ms.SubscribeMessagingEvents", {"dialogId": conversation, "fromSeq": 0})
+    assert again["code"] == 200
+    history = consumer_socket.push("ms.MessagingEventNotification")["body"]["changes"]
+    assert [c["event"]["message"] for c in history] == ["for everyone"]

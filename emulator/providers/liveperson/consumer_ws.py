@@ -38,6 +38,7 @@ ERROR_TYPE = ".ReqBody$ErrorResp"  # [I] the Connector API's error type (section
 CONVERSATION_NOTIFICATION = "cqm.ExConversationChangeNotification"
 EVENT_NOTIFICATION = "ms.MessagingEventNotification"
 PROFILE_SET = {"msg": "OK User Profile set successfully"}  # [C] the Connector API's answer (section 6.2)
+PRIVATE_AUDIENCE = "AGENTS_AND_MANAGERS"  # [C] "to all conversation participants, excluding the consumer"
 
 
 @blueprint.before_request
@@ -118,7 +119,7 @@ class ConsumerConnection(Connection):
             for s, states in self.conversation_subscriptions.items()
         ]  # fmt: skip
         event = self.new_event(change)
-        if event is not None:
+        if event is not None and event["messageAudience"] != PRIVATE_AUDIENCE:
             frames.append(notification(EVENT_NOTIFICATION, {"changes": [event]}))
         return frames
 
@@ -178,6 +179,7 @@ class ConsumerConnection(Connection):
         """The answer, then the history from `fromSeq` as one notification (none when empty [I]), then each new event."""
         conversation = conversations.owned_by(body.get("dialogId"), self.consumer_id)
         events = self.events_after(conversation.id, history(conversation), sequence_from(body, "fromSeq"))
+        events = [event for event in events if event["messageAudience"] != PRIVATE_AUDIENCE]
         frames = [resp(req_id, 200, {}, "GenericSubscribeResponse")]  # [I] the type's name
         if events:
             frames.append(notification(EVENT_NOTIFICATION, {"changes": events}))

@@ -22,6 +22,7 @@ CHAT_STATE_EVENT = "ChatStateEvent"
 ACCEPT_STATUS_EVENT = "AcceptStatusEvent"
 CHAT_STATES = ("ACTIVE", "INACTIVE", "GONE", "COMPOSING", "PAUSE")  # [C] section 6.3
 ACCEPT_STATUSES = ("ACCEPT", "READ", "ACCESS", "NACK", "ACTION")  # [C] section 6.3
+AUDIENCES = ("ALL", "AGENTS_AND_MANAGERS")  # [C] `messageAudience`; the second never reaches the consumer
 MAX_JSON_DEPTH = 32  # [I] deepest nesting a request may have: what is stored must stay exportable
 MAX_MESSAGE_CHARACTERS = 10_000  # [I] LivePerson's limit on a text message is not public
 HOSTED_FILE = "hosted/file"  # [C] a ContentEvent whose message is an uploaded file
@@ -125,21 +126,23 @@ class Conversations:
         self._changed(conversation)
         return conversation
 
-    def publish(self, conversation: Conversation, originator_id: str, role: str, event: object) -> int | None:
+    def publish(self, conversation: Conversation, originator_id: str, role: str, event: object, audience: object = "ALL") -> int | None:
         """`ms.PublishEvent` into an open conversation: the event's sequence (None for a ChatStateEvent)."""
         checked = check_event(event, conversation)
+        if audience not in AUDIENCES:
+            raise MessagingError(400, f"messageAudience must be one of {', '.join(AUDIENCES)}")
         if conversation.state != "OPEN":
             raise MessagingError(400, f"conversation {conversation.id} is closed")  # [I] the text is not public
         now_ms = int(self._now * 1000)
         if checked["type"] == CHAT_STATE_EVENT:  # [I] typing states are pushed to subscribers, never stored
-            transient = MessagingEvent(sequence=0, originator_id=originator_id, role=role, event=checked, server_timestamp=now_ms)
+            transient = MessagingEvent(sequence=0, originator_id=originator_id, role=role, event=checked, server_timestamp=now_ms, audience=audience)
             self._changed(conversation, event_change(conversation, transient, sequence=-1), transient=True)
             return None
         if role == AGENT and originator_id not in conversation.agent_ids:
             conversation.agent_ids.append(originator_id)
         stored = MessagingEvent(
             sequence=len(conversation.events), originator_id=originator_id, role=role, event=checked,
-            server_timestamp=now_ms,
+            server_timestamp=now_ms, audience=audience,
         )  # fmt: skip
         conversation.events.append(stored)
         self._changed(conversation, event_change(conversation, stored))
@@ -280,6 +283,7 @@ def event_change(conversation: Conversation, stored: MessagingEvent, sequence: i
         "event": stored.event,
         "conversationId": conversation.id,
         "dialogId": conversation.id,
+        "messageAudience": stored.audience,
     }
 
 

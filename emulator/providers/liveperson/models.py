@@ -340,6 +340,7 @@ class MessagingEvent(_Model):
     role: Literal["CONSUMER", "ASSIGNED_AGENT"]
     event: dict  # as published: ContentEvent, RichContentEvent or AcceptStatusEvent
     server_timestamp: int  # milliseconds on the emulator's clock
+    audience: Literal["ALL", "AGENTS_AND_MANAGERS"] = "ALL"  # [C] `messageAudience`: a private message skips the consumer
 
 
 class Conversation(_Model):
