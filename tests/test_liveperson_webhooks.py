@@ -76,12 +76,11 @@ def test_a_close_change_renders_byte_for_byte_as_the_published_close_notificatio
 
 
 def test_the_retry_schedules() -> None:
-    endpoint = lambda retries: webhooks.WebhookEndpoint(endpoint="https://x.example/hook", max_retries=retries)  # noqa: E731
-    assert webhooks.retry_schedule(endpoint(0), None) == ()
-    assert webhooks.retry_schedule(endpoint(3), None) == (30.0, 30.0, 30.0)
-    assert webhooks.retry_schedule(endpoint(1), 60) == (2.0, 4.0, 8.0, 16.0)  # 30 s waited; 32 more would pass 60
-    assert max(webhooks.retry_schedule(endpoint(1), 3600)) == 300.0
-    assert webhooks.retry_schedule(endpoint(0), 3600) == ()  # [C] max_retries 0 under TTL retry: dropped
+    assert webhooks.retry_schedule(0, None) == ()
+    assert webhooks.retry_schedule(3, None) == (30.0, 30.0, 30.0)
+    assert webhooks.retry_schedule(1, 60) == (2.0, 4.0, 8.0, 16.0)  # 30 s waited; 32 more would pass 60
+    assert max(webhooks.retry_schedule(1, 3600)) == 300.0
+    assert webhooks.retry_schedule(0, 3600) == ()  # [C] max_retries 0 under TTL retry: dropped
 
 
 # --- end to end over the Connector API -----------------------------------------------------------------
@@ -188,7 +187,28 @@ def test_only_200_and_201_deliver_and_max_retries_counts_on_the_emulated_clock(l
         receiver.close()
 
 
-def test_a_retry_delivers_once_the_receiver_answers(lp_connector_app: LivePersonConnectorApp) -> None:
+def test_retention_time_retries_two_four_eight_seconds_apart_within_it(lp_account) -> None:
+    receiver = WebhookReceiver()
+    try:
+        client_id, client_secret = install_connector_app(lp_account, receiver.url, max_retries=1)
+        control = lp_account.handle.control
+        document = control.export_state()["namespaces"][lp_account.handle.namespace]["providers"]["liveperson"]["accounts"][lp_account.id]
+        document["apps"][0]["capabilities"]["webhooks"]["retry"] = {"retention_time": 10}
+        control.seed({"liveperson": {"accounts": [document]}})
+        app = LivePersonConnectorApp(lp_account, client_id, client_secret, receiver, issue_lp_app_jwt(lp_account, client_id, client_secret))
+        receiver.respond(500, times=5)
+        app.open_conversation(app.consumer())
+        control.flush_deliveries()
+        for step in ("2s", "4s"):
+            control.advance(step)
+        [delivery] = control.deliveries()
+        attempts = [a["at"] - delivery["attempts"][0]["at"] for a in delivery["attempts"]]
+        assert attempts == [0.0, 2.0, 6.0] and delivery["state"] == "failed"  # 8 s more would pass the 10 s retention
+    finally:
+        receiver.close()
+
+
+def test_without_max_retries_a_failed_attempt_is_final(lp_connector_app: LivePersonConnectorApp) -> None:
     app = lp_connector_app
     control = app.account.handle.control
     app.receiver.respond(503)

@@ -100,6 +100,7 @@ def post_json(url: str, payload: dict | bytes, headers: Mapping[str, str], timeo
 class Outbox:
     def __init__(self, poster: Poster = post_json) -> None:
         self._deliveries: list[Delivery] = []
+        self._waiting: list[Delivery] = []  # the pending deliveries not taken yet (each has a next_attempt_at)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)  # notified when the last attempt under way ends
@@ -119,6 +120,7 @@ class Outbox:
         with self._lock:
             delivery = Delivery(f"delivery-{next(self._ids)}", kind, url, payload, next_attempt_at=now, policy=policy, body=body)
             self._deliveries.append(delivery)
+            self._waiting.append(delivery)
             self._trim()
             return delivery
 
@@ -128,7 +130,9 @@ class Outbox:
         with self._lock:
             if self._held:
                 return []
-            due = [d for d in self._deliveries if d.state == "pending" and d.next_attempt_at is not None and d.next_attempt_at <= now]
+            due = [d for d in self._waiting if d.next_attempt_at is not None and d.next_attempt_at <= now]
+            if due:
+                self._waiting = [d for d in self._waiting if d.next_attempt_at is None or d.next_attempt_at > now]
             for delivery in due:
                 delivery.next_attempt_at = None  # taken: a concurrent pump does not attempt it twice
             self._in_flight += len(due)
@@ -172,6 +176,7 @@ class Outbox:
                 delivery, now, record = lane.popleft()
                 if self._held:  # held after it was taken: due again on release
                     delivery.next_attempt_at = now
+                    self._waiting.append(delivery)
                     self._done()
                     continue
             self._run(delivery, now, record)
@@ -188,6 +193,7 @@ class Outbox:
                     delivery.state = "failed"
                 else:
                     delivery.next_attempt_at = now + schedule[len(delivery.attempts) - 1]
+                    self._waiting.append(delivery)
             record(delivery, attempt)
         finally:
             with self._lock:
@@ -214,3 +220,4 @@ class Outbox:
         while len(self._deliveries) > HISTORY_LIMIT:
             done = next((d for d in self._deliveries if d.state != "pending"), self._deliveries[0])
             self._deliveries.remove(done)
+            self._waiting = [d for d in self._waiting if d is not done]

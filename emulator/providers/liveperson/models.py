@@ -283,9 +283,9 @@ class Capabilities(BaseModel):
     model_config = ConfigDict(extra="allow", allow_inf_nan=False)
     webhooks: Annotated[dict, BeforeValidator(lambda value: _check_webhooks(value) if isinstance(value, dict) else value)] = {}
 
-    def endpoint(self, event_type: str) -> WebhookEndpoint | None:
-        value = self.webhooks.get(event_type)
-        return None if value is None or event_type == WEBHOOK_RETRY_KEY else WebhookEndpoint.model_validate(value)
+    def endpoint(self, event_type: str) -> dict | None:
+        """The event type's endpoint in its JSON form (`endpoint`, and `max_retries`, `headers` when set)."""
+        return None if event_type == WEBHOOK_RETRY_KEY else self.webhooks.get(event_type)
 
     def retention_time(self) -> int | None:
         retry = self.webhooks.get(WEBHOOK_RETRY_KEY)

@@ -21,7 +21,7 @@ from ...core.store import Store
 from ...web import pump_deliveries, runtime
 from . import notifications
 from .conversations import CHAT_STATE_EVENT, Change
-from .models import App, Conversation, LivePersonState, WebhookEndpoint
+from .models import App, Conversation, LivePersonState
 
 PROVIDER = "liveperson"
 KIND = f"{PROVIDER}.webhook"
@@ -50,12 +50,12 @@ def serialize(notification: dict) -> bytes:
     return json.dumps(notification, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def retry_schedule(endpoint: WebhookEndpoint, retention_time: int | None) -> tuple[float, ...]:
+def retry_schedule(max_retries: int, retention_time: int | None) -> tuple[float, ...]:
     """Seconds after each failed attempt: `max_retries` × 30 s; under the app's `retry.retention_time`,
     2 s doubling up to 5 min while within the retention, and none for a webhook with `max_retries` 0. [C]"""
     if retention_time is None:
-        return (RETRY_INTERVAL,) * endpoint.max_retries
-    if endpoint.max_retries == 0:
+        return (RETRY_INTERVAL,) * max_retries
+    if max_retries == 0:
         return ()
     gaps: list[float] = []
     gap, waited = TTL_FIRST_GAP, 0.0
@@ -158,9 +158,9 @@ def target_of(state: LivePersonState, change: Change) -> Target | None:
     endpoint = app.capabilities.endpoint(event_type_key(change))
     if endpoint is None:
         return None
-    headers = tuple((h.header_name, h.header_value) for h in endpoint.headers)
-    schedule = retry_schedule(endpoint, app.capabilities.retention_time())
-    return Target(endpoint.endpoint, app.client_id, app.client_secret, headers, schedule)
+    headers = tuple((h["header_name"], h["header_value"]) for h in endpoint.get("headers", ()))
+    schedule = retry_schedule(endpoint.get("max_retries", 0), app.capabilities.retention_time())
+    return Target(endpoint["endpoint"], app.client_id, app.client_secret, headers, schedule)
 
 
 def queue(store: Store, change: Change) -> bool:
