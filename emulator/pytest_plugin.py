@@ -11,7 +11,7 @@ import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 import pytest
 
@@ -43,6 +43,7 @@ pytest_plugins = [
     "emulator.plugin_liveperson_conversations",
     "emulator.plugin_liveperson_routing",
     "emulator.plugin_proxy",
+    "emulator.plugin_liveperson_connector_app",
 ]
 
 
@@ -840,6 +841,13 @@ class WebhookReceiver:
         with self._arrived:
             if not self._arrived.wait_for(lambda: len(self._received) >= count, timeout):
                 raise AssertionError(f"the webhook receiver got {len(self._received)} request(s), not {count}, in {timeout} s")
+            return list(self._received)
+
+    def wait_until(self, holds: Callable[[list[ReceivedRequest]], bool], timeout: float = 5.0) -> list[ReceivedRequest]:
+        """Wait (without polling) until `holds(deliveries)`, at most `timeout` seconds; answers the deliveries."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: holds(self._received), timeout):
+                raise AssertionError(f"the webhook receiver's {len(self._received)} request(s) did not hold in {timeout} s")
             return list(self._received)
 
     def events(self, event_type: str | None = None) -> list[dict]:

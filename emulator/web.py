@@ -142,7 +142,7 @@ def pump_deliveries(namespace: Namespace, wait: bool = False) -> None:
             query="",
             status=attempt.status,
             request_headers=dict(delivery.policy.headers),
-            request_body=clip(json.dumps(delivery.payload)),
+            request_body=clip(json.dumps(delivery.payload) if delivery.body is None else delivery.body.decode()),
             response_body=attempt.error,
             direction="outgoing",
         )

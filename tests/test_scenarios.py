@@ -698,3 +698,41 @@ def test_jwt_claim_reads_a_claim_of_a_saved_token(runner: ScenarioRunner) -> Non
     assert len(result.variables["consumer"]) == 36
     broken = run(runner, scenario({"let": {"x": '${jwt_claim("not-a-jwt", "sub")}'}}))
     assert "jwt_claim()" in details(failed_step(broken))
+
+
+# --- expect_deliveries ---------------------------------------------------------------------------------
+
+
+def mindbehind_reply() -> tuple[Doc, Doc]:
+    """A seed with a Mindbehind generic channel whose send webhook listens nowhere, and a bot reply to it."""
+    channel = {"id": "${channel}", "type": "mindbehind", "management_token": "mt-${channel}", "send_webhook": "http://127.0.0.1:9/send"}
+    seed = {"mindbehind": {"companies": [{"id": "c-${channel}", "channels": [channel], "clients": [{"clientID": "client-1", "name": "Ada"}]}]}}
+    reply = {"request": {"method": "POST", "path": "/__emulator/mindbehind/bot-reply",
+                         "json": {"channelID": "${channel}", "clientID": "client-1", "text": "hello"}}, "expect": {"status": 202}}  # fmt: skip
+    return seed, reply
+
+
+def test_expect_deliveries_checks_any_providers_deliveries(runner: ScenarioRunner) -> None:
+    seed, reply = mindbehind_reply()
+    expectation = {"kind": "mindbehind.send", "url": "http://127.0.0.1:9/*", "times": 1}
+    result = passed(run(runner, scenario(reply, {"expect_deliveries": expectation}, seed=seed, vars={"channel": "${random_hex(12)}"})))
+    assert result.steps[-1].details == ["1 matching deliveries of 1"]
+
+
+def test_expect_deliveries_failure_lists_the_deliveries(runner: ScenarioRunner) -> None:
+    seed, reply = mindbehind_reply()
+    expectation = {"kind": "mindbehind.send", "state": "delivered"}
+    step = failed_step(run(runner, scenario(reply, {"expect_deliveries": expectation}, seed=seed, vars={"channel": "${random_hex(12)}"})))
+    assert step.details[0] == "expected at least one matching deliveries, found 0 of 1"
+    assert step.details[1] == "mindbehind.send pending http://127.0.0.1:9/send: state is 'pending'"
+
+
+def test_expect_deliveries_with_times_zero_holds_when_nothing_was_sent(runner: ScenarioRunner) -> None:
+    passed(run(runner, scenario({"expect_deliveries": {"times": 0}})))
+    step = failed_step(run(runner, scenario({"expect_deliveries": {}})))
+    assert step.details == ["expected at least one matching deliveries, found 0 of 0"]
+
+
+def test_expect_deliveries_fields_are_checked_when_loaded() -> None:
+    with pytest.raises(ScenarioError, match=r"steps\[0\]\.expect_deliveries\.status"):
+        parse_scenario(scenario({"expect_deliveries": {"status": 200}}), "t.yaml")

@@ -36,12 +36,16 @@ class DeliveryPolicy:
     final_statuses: frozenset[int] = frozenset()  # answers that fail the delivery at once (no retry)
     headers: Mapping[str, str] = field(default_factory=dict)  # sent with every attempt
     background: bool = False  # attempted on a worker thread, not in the thread that pumps
+    success_statuses: frozenset[int] | None = None  # answers that deliver; None: any 2xx
 
     def schedule(self) -> tuple[float, ...]:
         return RETRY_SCHEDULE if self.retry_schedule is None else self.retry_schedule
 
     def attempt_timeout(self) -> float:
         return ATTEMPT_TIMEOUT if self.timeout is None else self.timeout
+
+    def delivered(self, status: int) -> bool:
+        return 200 <= status < 300 if self.success_statuses is None else status in self.success_statuses
 
 
 DEFAULT_POLICY = DeliveryPolicy()
@@ -64,6 +68,7 @@ class Delivery:
     next_attempt_at: float | None = None
     attempts: list[Attempt] = field(default_factory=list)
     policy: DeliveryPolicy = DEFAULT_POLICY
+    body: bytes | None = None  # the exact bytes to POST (e.g. signed ones); None: `payload` as JSON
 
     def to_dict(self) -> dict:
         return {
@@ -78,20 +83,24 @@ class Delivery:
         }
 
 
-# POST json to url with extra headers and a timeout -> status; raises requests.RequestException
-Poster = Callable[[str, dict, Mapping[str, str], float], int]
+# POST a payload (JSON, or the exact bytes given) to url with extra headers and a timeout -> status;
+# raises requests.RequestException
+Poster = Callable[[str, "dict | bytes", Mapping[str, str], float], int]
 Recorder = Callable[[Delivery, Attempt], None]
 
 
-def post_json(url: str, payload: dict, headers: Mapping[str, str], timeout: float) -> int:
+def post_json(url: str, payload: dict | bytes, headers: Mapping[str, str], timeout: float) -> int:
     import requests  # on the first delivery: start-up does not pay for it
 
+    if isinstance(payload, bytes):
+        return requests.post(url, data=payload, headers=dict(headers) or None, timeout=timeout).status_code
     return requests.post(url, json=payload, headers=dict(headers) or None, timeout=timeout).status_code
 
 
 class Outbox:
     def __init__(self, poster: Poster = post_json) -> None:
         self._deliveries: list[Delivery] = []
+        self._waiting: list[Delivery] = []  # the pending deliveries not taken yet (each has a next_attempt_at)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)  # notified when the last attempt under way ends
@@ -104,11 +113,14 @@ class Outbox:
     def held(self) -> bool:
         return self._held
 
-    def queue(self, kind: str, url: str, payload: dict, now: float, policy: DeliveryPolicy = DEFAULT_POLICY) -> Delivery:
-        """Add a delivery due now; the caller pumps the outbox to attempt it."""
+    def queue(self, kind: str, url: str, payload: dict, now: float, policy: DeliveryPolicy = DEFAULT_POLICY,
+              body: bytes | None = None) -> Delivery:  # fmt: skip
+        """Add a delivery due now (`body`: the exact bytes to send for `payload`); the caller pumps the
+        outbox to attempt it."""
         with self._lock:
-            delivery = Delivery(f"delivery-{next(self._ids)}", kind, url, payload, next_attempt_at=now, policy=policy)
+            delivery = Delivery(f"delivery-{next(self._ids)}", kind, url, payload, next_attempt_at=now, policy=policy, body=body)
             self._deliveries.append(delivery)
+            self._waiting.append(delivery)
             self._trim()
             return delivery
 
@@ -118,7 +130,9 @@ class Outbox:
         with self._lock:
             if self._held:
                 return []
-            due = [d for d in self._deliveries if d.state == "pending" and d.next_attempt_at is not None and d.next_attempt_at <= now]
+            due = [d for d in self._waiting if d.next_attempt_at is not None and d.next_attempt_at <= now]
+            if due:
+                self._waiting = [d for d in self._waiting if d.next_attempt_at is None or d.next_attempt_at > now]
             for delivery in due:
                 delivery.next_attempt_at = None  # taken: a concurrent pump does not attempt it twice
             self._in_flight += len(due)
@@ -162,6 +176,7 @@ class Outbox:
                 delivery, now, record = lane.popleft()
                 if self._held:  # held after it was taken: due again on release
                     delivery.next_attempt_at = now
+                    self._waiting.append(delivery)
                     self._done()
                     continue
             self._run(delivery, now, record)
@@ -172,12 +187,13 @@ class Outbox:
             with self._lock:
                 delivery.attempts.append(attempt)
                 schedule = delivery.policy.schedule()
-                if 200 <= attempt.status < 300:
+                if delivery.policy.delivered(attempt.status):
                     delivery.state = "delivered"
                 elif attempt.status in delivery.policy.final_statuses or len(delivery.attempts) > len(schedule):
                     delivery.state = "failed"
                 else:
                     delivery.next_attempt_at = now + schedule[len(delivery.attempts) - 1]
+                    self._waiting.append(delivery)
             record(delivery, attempt)
         finally:
             with self._lock:
@@ -193,7 +209,8 @@ class Outbox:
 
         policy = delivery.policy
         try:
-            return Attempt(now, self._poster(delivery.url, delivery.payload, policy.headers, policy.attempt_timeout()))
+            sent = delivery.payload if delivery.body is None else delivery.body
+            return Attempt(now, self._poster(delivery.url, sent, policy.headers, policy.attempt_timeout()))
         except (requests.RequestException, ValueError) as exc:  # ValueError: a URL urllib3 cannot parse
             return Attempt(now, 0, type(exc).__name__)
 
@@ -205,3 +222,4 @@ class Outbox:
         while len(self._deliveries) > HISTORY_LIMIT:
             done = next((d for d in self._deliveries if d.state != "pending"), self._deliveries[0])
             self._deliveries.remove(done)
+            self._waiting = [d for d in self._waiting if d is not done]

@@ -124,13 +124,32 @@ class JournalStep(_Strict):
         return self
 
 
+class DeliveryExpectation(_Strict):
+    """Outgoing webhook deliveries (`GET /__emulator/deliveries`, after a flush) that must be there: filters
+    `kind`, `url` (a glob), `state`, `headers` (a subset), `json` (a subset of the payload) and `jsonpath` (on
+    the payload); `times`: exactly how many match (omitted: at least one)."""
+
+    kind: str | None = None
+    url: str | None = None
+    state: Literal["pending", "delivered", "failed"] | None = None
+    headers: dict[str, str] = {}
+    json_subset: Any = Field(default=None, alias="json")
+    jsonpath: dict[str, Any] = {}
+    times: int | None = Field(default=None, ge=0)
+
+
+class DeliveriesStep(_Strict):
+    name: str | None = None
+    expect_deliveries: DeliveryExpectation
+
+
 class RepeatStep(_Strict):
     name: str | None = None
     repeat: int = Field(ge=1, le=10_000)
     steps: list["Step"]
 
 
-Step = RequestStep | ClockStep | ControlStep | LetStep | JournalStep | RepeatStep
+Step = RequestStep | ClockStep | ControlStep | LetStep | JournalStep | DeliveriesStep | RepeatStep
 _STEP_KINDS: dict[str, type[BaseModel]] = {
     "request": RequestStep,
     "clock": ClockStep,
@@ -139,6 +158,7 @@ _STEP_KINDS: dict[str, type[BaseModel]] = {
     "revoke": ControlStep,
     "let": LetStep,
     "expect_journal": JournalStep,
+    "expect_deliveries": DeliveriesStep,
     "repeat": RepeatStep,
 }
 

@@ -112,9 +112,9 @@ class SeedExporter:
 
 
 def _liveperson_seed(state: Any) -> dict | None:
-    """The accounts without their consumers and login sessions (run-time state, not seed), defaults left out."""
+    """The accounts without their consumers, login sessions and shared files (run-time state, not seed), defaults left out."""
     accounts = [
-        account.model_dump(mode="json", exclude={"consumers", "sessions", "last_logins"}, exclude_defaults=True)
+        account.model_dump(mode="json", exclude={"consumers", "sessions", "last_logins", "files"}, exclude_defaults=True)
         for _, account in sorted(state.accounts.items())
     ]
     return {"accounts": accounts} if accounts else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import secrets
@@ -13,7 +14,9 @@ from jsonpath_ng.ext import parse as parse_jsonpath
 
 from ..client import EmulatorClient, EmulatorError, Reply, Transport
 from ..web import NAMESPACE_HEADER
-from .model import ClockStep, ControlStep, Expect, JournalStep, LetStep, RepeatStep, RequestStep, Scenario, Step
+from .model import (
+    ClockStep, ControlStep, DeliveriesStep, DeliveryExpectation, Expect, JournalStep, LetStep, RepeatStep, RequestStep, Scenario, Step,
+)  # fmt: skip
 from .values import ScenarioValueError, interpolate
 
 BODY_SHOWN = 600  # characters of a body a report shows
@@ -119,6 +122,8 @@ class ScenarioRunner:
                 control.assert_called(times=times, **filters)
             except AssertionError as exc:
                 raise StepFailed(*str(exc).splitlines()) from None
+        elif isinstance(step, DeliveriesStep):
+            return _expect_deliveries(step.expect_deliveries, control, variables)
         return []
 
     def _control(self, step: ControlStep, control: EmulatorClient, variables: dict) -> None:
@@ -196,6 +201,32 @@ def _differences(expect: Expect, reply: Reply, variables: Mapping[str, Any]) -> 
     return found
 
 
+def _expect_deliveries(expect: DeliveryExpectation, control: EmulatorClient, variables: dict) -> list[str]:
+    """Flush (every due attempt made and ended), then count the deliveries that match every filter."""
+    wanted = DeliveryExpectation.model_validate(interpolate(expect.model_dump(by_alias=True, exclude_unset=True), variables))
+    deliveries = control.flush_deliveries()
+    matching = [d for d in deliveries if not _delivery_differences(wanted, d)]
+    held = len(matching) == wanted.times if wanted.times is not None else bool(matching)
+    if held:
+        return [f"{len(matching)} matching deliveries of {len(deliveries)}"]
+    seen = [f"{d['kind']} {d['state']} {d['url']}: {'; '.join(_delivery_differences(wanted, d))}" for d in deliveries[-10:]]
+    expected = f"exactly {wanted.times}" if wanted.times is not None else "at least one"
+    raise StepFailed(f"expected {expected} matching deliveries, found {len(matching)} of {len(deliveries)}", *seen)
+
+
+def _delivery_differences(wanted: DeliveryExpectation, delivery: dict) -> list[str]:
+    found = [f"{name} is {delivery[name]!r}" for name in ("kind", "state") if getattr(wanted, name) not in (None, delivery[name])]
+    if wanted.url is not None and not fnmatch.fnmatchcase(delivery["url"], wanted.url):
+        found.append(f"url is {delivery['url']!r}")
+    headers = {name.lower(): value for name, value in delivery["headers"].items()}
+    found += [f"header {name} is {headers.get(name.lower())!r}" for name, value in wanted.headers.items() if headers.get(name.lower()) != value]
+    if wanted.json_subset is not None:
+        found += [f"json{path}: {problem}" for path, problem in _subset(wanted.json_subset, delivery["payload"], "")]
+    for path, value in wanted.jsonpath.items():
+        found += _jsonpath_problems(path, value, delivery["payload"])
+    return found
+
+
 def _subset(wanted: Any, actual: Any, where: str) -> Iterator[tuple[str, str]]:
     """Every key and value of `wanted` is in `actual` (lists: same length, element by element)."""
     if isinstance(wanted, dict):
@@ -270,4 +301,6 @@ def _describe(step: Step) -> str:
         return "let " + ", ".join(step.let)
     if isinstance(step, JournalStep):
         return "expect_journal " + " ".join(f"{k}={v}" for k, v in step.expect_journal.items())
+    if isinstance(step, DeliveriesStep):
+        return "expect_deliveries " + " ".join(f"{k}={v}" for k, v in step.expect_deliveries.model_dump(exclude_unset=True).items())
     return "step"

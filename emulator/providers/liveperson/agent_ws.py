@@ -478,7 +478,7 @@ class AgentConnection(Connection):
 
     def _publish(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
         conversation = conversations.get(body.get("dialogId"))
-        sequence = conversations.publish(conversation, self.agent_id, AGENT, body.get("event"))
+        sequence = conversations.publish(conversation, self.agent_id, AGENT, body.get("event"), body.get("messageAudience", "ALL"))
         return [resp(req_id, 200, {} if sequence is None else {"sequence": sequence})]  # [I] a ChatStateEvent has none
 
     def _update_field(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:

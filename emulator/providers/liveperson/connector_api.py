@@ -20,7 +20,7 @@ from flask import Response, request
 from ...core.keys import TokenError
 from ...core.store import Namespace
 from ...web import MalformedJson, current_namespace, json_response, read_json_body, runtime
-from . import notifications
+from . import files, notifications
 from .conversations import CONSUMER, Conversations, MessagingError, unstorable
 from .errors import LivePersonError
 from .models import Account, Consumer
@@ -92,14 +92,14 @@ def unauthorized(entry: tuple[int, str, str], reason: str) -> ConnectorError:
 # --- credentials and request checks --------------------------------------------------------------------
 
 
-def authorize(namespace: Namespace, account: Account) -> str:
-    """The AppJWT first, then the ConsumerJWS: the consumer's `lp_consumer_id`. [I] a ConsumerJWS obtained
-    with another app of the same account is accepted: it names no app."""
+def authorize(namespace: Namespace, account: Account) -> tuple[str, str]:
+    """The AppJWT first, then the ConsumerJWS: the consumer's `lp_consumer_id` and the app's `client_id`
+    (`azp`). [I] a ConsumerJWS obtained with another app of the same account is accepted: it names no app."""
     app_jwt = _raw_authorization()
     if app_jwt is None:
         raise unauthorized(APP_JWT_MISSING, "missing_app_jwt")
     try:
-        verify_app_jwt(namespace, account, app_jwt)
+        client_id = verify_app_jwt(namespace, account, app_jwt)["azp"]
     except TokenError as error:
         entry = MISSING_PARAMETER if error.reason == TokenError.MISSING_CLAIM else APP_JWT_INVALID
         raise unauthorized(entry, error.reason) from None
@@ -107,7 +107,7 @@ def authorize(namespace: Namespace, account: Account) -> str:
     if not consumer_jws:
         raise unauthorized(CONSUMER_JWS_MISSING, "missing_consumer_jws")
     try:
-        return verify_consumer_jws(namespace, account, consumer_jws)["lp_consumer_id"]
+        return verify_consumer_jws(namespace, account, consumer_jws)["lp_consumer_id"], client_id
     except TokenError as error:
         raise unauthorized(CONSUMER_JWS_INVALID, error.reason) from None
 
@@ -181,11 +181,13 @@ def conversation(account_id: str) -> Response:
     with runtime().store.lock:
         namespace = current_namespace()
         account = _account(account_id)
-        consumer_id = authorize(namespace, account)
+        consumer_id, client_id = authorize(namespace, account)
         check_request_meta()
         reqs = parse_requests(json_body(), account, consumer_id)
         conversations = Conversations(namespace, account)
         answers = apply_requests(conversations, account, consumer_id, reqs, namespace.clock.now())
+        for opened in conversations.changes:  # [I] the opening app's webhooks follow the conversation
+            account.conversations[opened.conversation["convId"]].app_client_id = client_id
     notifications.dispatch(conversations.changes)
     return json_response(answers)
 
@@ -249,18 +251,20 @@ def _messaging(action: Callable[..., T], *args: object) -> T:
 
 @blueprint.post(BASE + "/send")
 def send(account_id: str) -> Response:
-    """One request object: `ms.PublishEvent` or `cm.UpdateConversationField` (close)."""
+    """One request object: `ms.PublishEvent`, `cm.UpdateConversationField` (close), or a file's temp URL."""
     with runtime().store.lock:
         namespace = current_namespace()
         account = _account(account_id)
-        consumer_id = authorize(namespace, account)
+        consumer_id, _ = authorize(namespace, account)
         check_request_meta()
-        req = parse_req(json_body(), (PUBLISH_EVENT, UPDATE_CONVERSATION_FIELD))
+        req = parse_req(json_body(), (PUBLISH_EVENT, UPDATE_CONVERSATION_FIELD, files.GENERATE_UPLOAD_URL, files.GENERATE_DOWNLOAD_URL))
         conversations = Conversations(namespace, account)
         if req.type == PUBLISH_EVENT:
             answer = publish(conversations, consumer_id, req.body)
-        else:
+        elif req.type == UPDATE_CONVERSATION_FIELD:
             answer = close(conversations, consumer_id, req.body)
+        else:
+            answer = _messaging(files.generate_url, namespace, account, req.type, req.body)
     notifications.dispatch(conversations.changes)
     return json_response({"reqId": req.req_id, "code": "OK", "body": answer})  # [C] key order of the doc
 

@@ -19,6 +19,7 @@ from .agent_ws import (
     Connection, account_of, clock_ms, close, conversation_change, notification, parse_request, require_upgrade,
     resp, serve, sock, sequence_from,
 )  # fmt: skip
+from . import files
 from .conversation_fields import FieldUpdate
 from .conversations import CONSUMER, Change, Conversations, MessagingError, conversation_details, history
 from .errors import LivePersonError
@@ -39,6 +40,7 @@ ERROR_TYPE = ".ReqBody$ErrorResp"  # [I] the Connector API's error type (section
 CONVERSATION_NOTIFICATION = "cqm.ExConversationChangeNotification"
 EVENT_NOTIFICATION = "ms.MessagingEventNotification"
 PROFILE_SET = {"msg": "OK User Profile set successfully"}  # [C] the Connector API's answer (section 6.2)
+PRIVATE_AUDIENCE = "AGENTS_AND_MANAGERS"  # [C] "to all conversation participants, excluding the consumer"
 
 
 @blueprint.before_request
@@ -124,7 +126,7 @@ class ConsumerConnection(Connection):
             for s, states in self.conversation_subscriptions.items()
         ]  # fmt: skip
         event = self.new_event(change)
-        if event is not None:
+        if event is not None and event["messageAudience"] != PRIVATE_AUDIENCE:
             frames.append(notification(EVENT_NOTIFICATION, {"changes": [event]}))
         return frames
 
@@ -170,10 +172,20 @@ class ConsumerConnection(Connection):
             notification(CONVERSATION_NOTIFICATION, {"subscriptionId": subscription, "changes": changes}),
         ]
 
+    def _upload_url(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
+        """A file's upload temp URL ([C] outbound 6: `ms.GenerateURLResponse`)."""
+        answer = files.generate_url(current_namespace(), account, files.GENERATE_UPLOAD_URL, body)
+        return [resp(req_id, 200, answer, files.GENERATE_URL_RESPONSE)]
+
+    def _download_url(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
+        answer = files.generate_url(current_namespace(), account, files.GENERATE_DOWNLOAD_URL, body)
+        return [resp(req_id, 200, answer, files.GENERATE_URL_RESPONSE)]
+
     def _subscribe_events(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
         """The answer, then the history from `fromSeq` as one notification (none when empty [I]), then each new event."""
         conversation = conversations.owned_by(body.get("dialogId"), self.consumer_id)
         events = self.events_after(conversation.id, history(conversation), sequence_from(body, "fromSeq"))
+        events = [event for event in events if event["messageAudience"] != PRIVATE_AUDIENCE]
         frames = [resp(req_id, 200, {}, "GenericSubscribeResponse")]  # [I] the type's name
         if events:
             frames.append(notification(EVENT_NOTIFICATION, {"changes": events}))
@@ -189,6 +201,8 @@ CONSUMER_HANDLERS = {
     "userprofile.SetUserProfile": ConsumerConnection._set_profile,
     "cqm.SubscribeExConversations": ConsumerConnection._subscribe_conversations,
     "ms.SubscribeMessagingEvents": ConsumerConnection._subscribe_events,
+    files.GENERATE_UPLOAD_URL: ConsumerConnection._upload_url,
+    files.GENERATE_DOWNLOAD_URL: ConsumerConnection._download_url,
 }
 
 

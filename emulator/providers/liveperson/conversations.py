@@ -23,8 +23,12 @@ CHAT_STATE_EVENT = "ChatStateEvent"
 ACCEPT_STATUS_EVENT = "AcceptStatusEvent"
 CHAT_STATES = ("ACTIVE", "INACTIVE", "GONE", "COMPOSING", "PAUSE")  # [C] section 6.3
 ACCEPT_STATUSES = ("ACCEPT", "READ", "ACCESS", "NACK", "ACTION")  # [C] section 6.3
+AUDIENCES = ("ALL", "AGENTS_AND_MANAGERS")  # [C] `messageAudience`; the second never reaches the consumer
 MAX_JSON_DEPTH = 32  # [I] deepest nesting a request may have: what is stored must stay exportable
 MAX_MESSAGE_CHARACTERS = 10_000  # [I] LivePerson's limit on a text message is not public
+HOSTED_FILE = "hosted/file"  # [C] a ContentEvent whose message is an uploaded file
+HOSTED_FILE_TYPES = ("IMG", "JPG", "JPEG", "PNG", "GIF", "TXT", "PDF")  # [C] the schema's enum and the examples' JPEG
+MAX_PREVIEW_CHARACTERS = 30 * 1024  # [C] a preview under 30 KB
 # [I] LivePerson keeps one open messaging conversation per consumer: a second request is refused
 ALREADY_OPEN = "consumer already has an open conversation"
 
@@ -123,14 +127,16 @@ class Conversations:
         self._changed(conversation)  # metaDataLastUpdateTs: startTs
         return conversation
 
-    def publish(self, conversation: Conversation, originator_id: str, role: str, event: object) -> int | None:
+    def publish(self, conversation: Conversation, originator_id: str, role: str, event: object, audience: object = "ALL") -> int | None:
         """`ms.PublishEvent` into an open conversation: the event's sequence (None for a ChatStateEvent)."""
         checked = check_event(event, conversation)
+        if audience not in AUDIENCES:
+            raise MessagingError(400, f"messageAudience must be one of {', '.join(AUDIENCES)}")
         if conversation.state != "OPEN":
             raise MessagingError(400, f"conversation {conversation.id} is closed")  # [I] the text is not public
         now_ms = int(self._now * 1000)
         if checked["type"] == CHAT_STATE_EVENT:  # [I] typing states are pushed to subscribers, never stored
-            transient = MessagingEvent(sequence=0, originator_id=originator_id, role=role, event=checked, server_timestamp=now_ms)
+            transient = MessagingEvent(sequence=0, originator_id=originator_id, role=role, event=checked, server_timestamp=now_ms, audience=audience)
             self._changed(conversation, event_change(conversation, transient, sequence=-1), transient=True)
             return None
         joined = False
@@ -138,7 +144,7 @@ class Conversations:
             role, joined = self._agent_role(conversation, originator_id)
         stored = MessagingEvent(
             sequence=len(conversation.events), originator_id=originator_id, role=role, event=checked,
-            server_timestamp=now_ms,
+            server_timestamp=now_ms, audience=audience,
         )  # fmt: skip
         conversation.events.append(stored)
         self._changed(conversation, event_change(conversation, stored), touched=joined)
@@ -208,6 +214,8 @@ def check_event(event: object, conversation: Conversation) -> dict:
     kind = event.get("type")
     if kind == CONTENT_EVENT:
         message = event.get("message")
+        if event.get("contentType") == HOSTED_FILE:
+            return {"type": kind, "contentType": HOSTED_FILE, "message": hosted_file(message)}
         if not isinstance(message, str):
             raise MessagingError(400, "ContentEvent.message must be a string")
         if len(message) > MAX_MESSAGE_CHARACTERS:
@@ -235,6 +243,26 @@ def check_event(event: object, conversation: Conversation) -> dict:
             raise MessagingError(400, "AcceptStatusEvent.sequenceList must list sequences of the conversation")
         return {"type": kind, "status": event["status"], "sequenceList": sequences}
     raise MessagingError(400, f"unknown event type: {kind}")
+
+
+def hosted_file(message: object) -> dict:
+    """The `message` of a `hosted/file` ContentEvent ([C] outbound 6: `relativePath`, `fileType`, optional
+    `caption` and `preview`), or MessagingError 400."""
+    if not isinstance(message, dict):
+        raise MessagingError(400, "a hosted/file ContentEvent's message must be an object")
+    path, file_type = message.get("relativePath"), message.get("fileType")
+    if not isinstance(path, str) or not path.startswith("/") or len(path) > 512:
+        raise MessagingError(400, "message.relativePath must be the relativePath of an uploaded file")
+    if file_type not in HOSTED_FILE_TYPES:
+        raise MessagingError(400, f"message.fileType must be one of {', '.join(HOSTED_FILE_TYPES)}")
+    shown = {"relativePath": path, "fileType": file_type}
+    for name, limit in (("caption", MAX_MESSAGE_CHARACTERS), ("preview", MAX_PREVIEW_CHARACTERS)):
+        value = message.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > limit):
+            raise MessagingError(400, f"message.{name} must be a string of at most {limit} characters")
+        if value is not None:
+            shown[name] = value
+    return shown
 
 
 def conversation_details(account: Account, conversation: Conversation) -> dict:
@@ -297,6 +325,7 @@ def event_change(conversation: Conversation, stored: MessagingEvent, sequence: i
         "event": stored.event,
         "conversationId": conversation.id,
         "dialogId": conversation.id,
+        "messageAudience": stored.audience,
     }
 
 

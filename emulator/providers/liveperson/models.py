@@ -22,6 +22,9 @@ STEP_UP_FEATURES = (ASYNC_MESSAGING, UNAUTH_MESSAGING, IDENTITY_ONLY)
 BOT_USER_TYPE = "Common.User_Type_Bot"  # [I] the feature "User Type — Bot" that API-key logins need; name chosen
 MAX_BRAND_CODES = 1_000  # [I] unexchanged codes a brand keeps; issuing past it drops the oldest
 MAX_SESSIONS = 1_000  # [I] login sessions an account keeps; a login past it drops the least recently used
+MAX_FILE_BYTES = 3 * 1024 * 1024  # [C] file sharing: at most 3 MB per file
+MAX_FILES = 10  # [I] shared files an account keeps (in its exported state); a new upload URL past it drops the oldest
+MAX_TEMP_URLS = 20  # [I] live temp URLs of one file; a new one past it drops the oldest
 
 
 def _numeric_id(value: object) -> str:
@@ -236,9 +239,84 @@ class AgentSession(_Model):
         return now < self.expires_at()
 
 
+WEBHOOK_EVENT_TYPES = (
+    "ms.MessagingEventNotification.ContentEvent", "ms.MessagingEventNotification.RichContentEvent",
+    "ms.MessagingEventNotification.AcceptStatusEvent", "ms.MessagingEventNotification.ChatStateEvent",
+    "cqm.ExConversationChangeNotification",
+)  # fmt: skip  # [C] the keys of `capabilities.webhooks` (reference outbound 1.2)
+WEBHOOK_RETRY_KEY = "retry"  # [C] `{"retention_time": seconds}`, app-wide, beside the event types
+
+
+class WebhookHeader(_Model):
+    header_name: str = Field(min_length=1, max_length=256)
+    header_value: str = Field(max_length=4096)
+
+
+class WebhookEndpoint(_Model):
+    """One event type's endpoint ([C] outbound 1.1). [I] `http://` is accepted besides `https://`, so that a
+    test's local receiver can be one."""
+
+    endpoint: str = Field(pattern=r"^https?://[^\s]+$", max_length=2048)
+    max_retries: int = Field(default=0, ge=0, le=5)
+    headers: list[WebhookHeader] = Field(default=[], max_length=20)
+
+
+class WebhookRetry(_Model):
+    retention_time: int = Field(ge=2, le=259_200)  # [C] seconds
+
+
+def _check_webhooks(webhooks: dict) -> dict:
+    """`capabilities.webhooks`: the five event types (one endpoint each) and `retry`, in their JSON form."""
+    checked = {}
+    for key, value in webhooks.items():
+        if key == WEBHOOK_RETRY_KEY:
+            checked[key] = WebhookRetry.model_validate(value).model_dump(mode="json")
+        elif key in WEBHOOK_EVENT_TYPES:
+            checked[key] = WebhookEndpoint.model_validate(value).model_dump(mode="json", exclude_defaults=True)
+        else:
+            raise ValueError(f"unknown webhook event type {key!r}: one of {', '.join(WEBHOOK_EVENT_TYPES)} or retry")
+    return checked
+
+
+class Capabilities(BaseModel):
+    """An installation's `capabilities`: `webhooks` checked; [I] others (`engagement`, `broadcast`) kept as sent."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+    webhooks: Annotated[dict, BeforeValidator(lambda value: _check_webhooks(value) if isinstance(value, dict) else value)] = {}
+
+    def endpoint(self, event_type: str) -> dict | None:
+        """The event type's endpoint in its JSON form (`endpoint`, and `max_retries`, `headers` when set)."""
+        return None if event_type == WEBHOOK_RETRY_KEY else self.webhooks.get(event_type)
+
+    def retention_time(self) -> int | None:
+        retry = self.webhooks.get(WEBHOOK_RETRY_KEY)
+        return None if retry is None else retry["retention_time"]
+
+
 class App(_Model):
-    client_id: str = Field(min_length=1)
-    client_secret: str = Field(min_length=1)
+    """An app installation ([C] outbound 2: the manifest's fields, and the credentials the server adds)."""
+
+    client_id: str = Field(min_length=1, max_length=256)
+    client_secret: str = Field(min_length=1, max_length=256)
+    id: str | None = None  # omitted: the client_id ([CC] DEMO puts the client_id in the `{id}` slot)
+    client_name: str | None = Field(default=None, max_length=128)
+    display_name: str | None = Field(default=None, max_length=256)
+    description: str | None = Field(default=None, max_length=256)
+    enabled: bool = True  # [I] false: no webhook is delivered; Sentinel still issues AppJWTs
+    grant_types: list[str] = ["client_credentials"]
+    response_types: list[str] | None = None
+    redirect_uris: list[str] | None = None
+    scope: str = "msg.consumer"
+    logo_uri: str | None = None
+    entry_uri: str | None = None
+    quick_launch_enabled: bool | None = None
+    capabilities: Capabilities = Capabilities()
+    client_id_issued_at: int | None = None  # epoch seconds
+    client_secret_expires_at: int = 0
+    deleted: bool = False
+
+    def installation_id(self) -> str:
+        return self.id or self.client_id
 
 
 ConsumerKind = Literal["anonymous", "signup", "external", "authenticated"]
@@ -293,6 +371,7 @@ class MessagingEvent(_Model):
     role: Literal["CONSUMER", "ASSIGNED_AGENT", "MANAGER"]
     event: dict  # as published: ContentEvent, RichContentEvent or AcceptStatusEvent
     server_timestamp: int  # milliseconds on the emulator's clock
+    audience: Literal["ALL", "AGENTS_AND_MANAGERS"] = "ALL"  # [C] `messageAudience`: a private message skips the consumer
 
 
 class Conversation(_Model):
@@ -319,6 +398,7 @@ class Conversation(_Model):
     transferred: bool = False  # back in a queue after an agent held it (OCCUPIED agents are rung too)
     routing_task: int = 0  # counts the times it went back to a queue
     rings: list[Ring] = []  # of the current routing task (and the previous one's, once pushed)
+    app_client_id: str | None = None  # the installation whose AppJWT opened it (Connector API), for its webhooks
 
     @model_validator(mode="before")
     @classmethod
@@ -337,6 +417,22 @@ class Conversation(_Model):
     def participant(self, agent_id: str) -> AgentParticipant | None:
         return next((p for p in self.participants if p.id == agent_id), None)
 
+    def active_agents(self) -> list[str]:
+        """The agents taking part now, whatever their role, in the order they joined."""
+        return [p.id for p in self.participants if p.state == "ACTIVE"]
+
+
+class StoredFile(_Model):
+    """A shared file (reference outbound 6): its upload temp URL, then its bytes (base64) once uploaded."""
+
+    relative_path: str
+    file_type: str
+    size: int = Field(ge=0, le=MAX_FILE_BYTES)  # announced at GenerateURLForUploadFile
+    upload_sig: str  # temp_url_sig of the upload URL (PUT)
+    upload_expires: int  # its temp_url_expires (epoch seconds)
+    data: str | None = None  # base64 of the uploaded bytes
+    download_urls: dict[str, int] = Field(default={}, max_length=MAX_TEMP_URLS)  # temp_url_sig -> temp_url_expires (GET)
+
 
 class Account(_Model):
     id: NumericId
@@ -346,6 +442,8 @@ class Account(_Model):
     connectors: list[Connector] = []
     users: list[User] = []
     apps: list[App] = []
+    apps_revision: int = 0  # [I] the installations collection's `ac-revision`, raised by every change
+    files: dict[str, StoredFile] = Field(default={}, max_length=MAX_FILES)  # shared files by relativePath
     consumers: dict[str, Consumer] = {}
     conversations: dict[str, Conversation] = {}  # by id
     sessions: dict[str, AgentSession] = Field(default={}, max_length=MAX_SESSIONS)  # Login Service sessions by id
@@ -363,8 +461,19 @@ class Account(_Model):
         _reject_duplicates("username", [u.username for u in users])
         return users
 
+    @field_validator("apps")
+    @classmethod
+    def _unique_apps(cls, apps: list[App]) -> list[App]:
+        _reject_duplicates("app client_id", [a.client_id for a in apps])
+        _reject_duplicates("app id", [a.installation_id() for a in apps])
+        return apps
+
     def user(self, username: str) -> User | None:
         return next((u for u in self.users if u.username == username), None)
+
+    def app(self, installation_id: object) -> App | None:
+        """The installation with this id (or client_id, as DEMO calls it)."""
+        return next((a for a in self.apps if installation_id in (a.installation_id(), a.client_id)), None)
 
     def has_feature(self, feature: str) -> bool:
         return self.features is None or feature in self.features
@@ -424,6 +533,7 @@ class LivePersonState(_Model):
             check_filed_by_id(account.consumers, lambda consumer: consumer.consumer_id, "consumer")
             check_filed_by_id(account.sessions, lambda session: session.session_id, "session")
             check_filed_by_id(account.conversations, lambda conversation: conversation.id, "conversation")
+            check_filed_by_id(account.files, lambda stored: stored.relative_path, "file")
         return self
 
     def tenant_ids(self) -> Iterable[str]:

@@ -51,9 +51,18 @@ def listeners() -> Listeners:
     return current_app.extensions.setdefault(EXTENSION_KEY, Listeners())
 
 
+_EVERY_ACCOUNT: list[Listener] = []  # listeners of every account of every app (the webhooks), added at import
+
+
+def listen_to_every_account(listener: Listener) -> None:
+    """Hand `listener` every change of every account (it reads the app it runs in from `current_app`)."""
+    _EVERY_ACCOUNT.append(listener)
+
+
 def dispatch(changes: Iterable[Change]) -> None:
-    """Hand every change to the listeners of its account, in order. Call it outside the store lock."""
+    """Hand every change to the listeners of every account and of its own account, in order. Call it
+    outside the store lock."""
     registry = listeners()
     for change in changes:
-        for listener in registry.of(change.namespace, change.account_id):
+        for listener in (*_EVERY_ACCOUNT, *registry.of(change.namespace, change.account_id)):
             listener.notify(change)

@@ -13,6 +13,10 @@ from . import agent_ws  # noqa: F401  (registers the agent WebSocket on the blue
 from . import brand_routes  # registers the brand authorization server's routes
 from . import connector_api  # registers the Connector API routes
 from . import consumer_ws  # noqa: F401  (registers the consumer WebSocket)
+from . import webhooks  # noqa: F401  (listens to every account's changes)
+from . import app_installations  # noqa: F401  (registers the App Installation API)
+from . import files  # noqa: F401  (registers the file storage)
+from . import history  # registers the Messaging Interactions API
 
 
 def _http_error(status: int, message: str) -> Response:
@@ -26,7 +30,7 @@ SPEC = ProviderSpec(
     name=PROVIDER,
     blueprint=blueprint,
     tenants_of_request=brand_routes.tenants_of_request,
-    path_prefixes=("/api/account/", "/csdr/", "/sentinel/", "/ws_api/", brand_routes.PREFIX),
+    path_prefixes=("/api/account/", "/csdr/", "/sentinel/", "/ws_api/", brand_routes.PREFIX, files.STORAGE_PREFIX, history.PREFIX),
     http_error=_http_error,
     state_type=StateType(PROVIDER, LivePersonState, LivePersonState.restore, KEY_SLOTS),
     tenant_key="account",
