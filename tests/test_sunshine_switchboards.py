@@ -5,6 +5,8 @@ triggers and their payload schemas). In-process; deliveries are flushed, never w
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from emulator.plugin_sunshine_switchboard import SunshineSwitchboard
@@ -29,8 +31,6 @@ def new_integration(app: SunshineApp, target: str = "https://example.com/hook") 
 
 def integration_headers(app: SunshineApp, integration_id: str) -> dict:
     """Basic auth of a fresh `int_` key of the integration (integration scope)."""
-    import base64
-
     key = created(app.request("POST", f"integrations/{integration_id}/keys", json={"displayName": "k"}), "key")
     return {"Authorization": "Basic " + base64.b64encode(f"{key['id']}:{key['secret']}".encode()).decode()}
 
@@ -71,6 +71,7 @@ def test_create_list_update_delete_a_switchboard(sunshine_app):
     assert (code, title) == ("bad_request", "Only one switchboard can be created per app")
 
     path = f"switchboards/{switchboard['id']}"
+    assert error_of(sunshine_app.request("PATCH", path, json={"enabled": None}), 400) == ("bad_request", ".enabled should be boolean")
     # an enabled switchboard needs a default switchboard integration
     code, title = error_of(sunshine_app.request("PATCH", path, json={"enabled": True}), 404)
     assert (code, title) == ("switchboard_integration_not_found", "Enabled switchboard must have an associated default switchboardIntegration")
@@ -131,6 +132,9 @@ def test_create_list_update_delete_a_switchboard_integration(sunshine_app, switc
     assert reply.json()["switchboardIntegration"] == {**member, **patch}
     cleared = sunshine_app.request("PATCH", f"{switchboard_path}/{member['id']}", json={"nextSwitchboardIntegrationId": None})
     assert cleared.json()["switchboardIntegration"]["nextSwitchboardIntegrationId"] is None
+    for field in ("name", "deliverStandbyEvents"):  # not nullable
+        refused = sunshine_app.request("PATCH", f"{switchboard_path}/{member['id']}", json={field: None})
+        assert error_of(refused, 400)[0] == "bad_request"
 
     assert sunshine_app.request("DELETE", f"{switchboard_path}/{member['id']}").json() == {}
     assert [m["id"] for m in sunshine_app.request("GET", switchboard_path).json()["switchboardIntegrations"]] == [desk["id"]]
@@ -150,6 +154,7 @@ def test_create_list_update_delete_a_switchboard_integration(sunshine_app, switc
         ({"name": "bot", "integrationType": "custom", "deliverStandbyEvents": "yes"}, ".deliverStandbyEvents should be boolean"),
         ({"name": "bot", "integrationType": "custom", "messageHistoryCount": 11}, ".messageHistoryCount should be <= 10"),
         ({"name": "bot", "integrationType": "custom", "nextSwitchboardIntegrationId": "0" * 24}, "nextSwitchboardIntegrationId should name another switchboard integration"),
+        ({"name": "bot", "integrationType": None}, ".integrationType should be string"),
     ],
 )
 def test_a_refused_switchboard_integration_is_400_and_changes_nothing(sunshine_app, switchboard_path, body, title):

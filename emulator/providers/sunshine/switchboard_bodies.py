@@ -17,15 +17,19 @@ HistoryCount = Annotated[StrictInt, Field(ge=1, le=10)]  # [C] messageHistoryCou
 
 
 class SwitchboardUpdateBody(_Body):
-    enabled: StrictBool | None = None
-    defaultSwitchboardIntegrationId: Reference | None = None
+    """[C] neither field is nullable: an explicit null is refused, an omitted one left as it is."""
+
+    enabled: StrictBool = None  # type: ignore[assignment]
+    defaultSwitchboardIntegrationId: Reference = None  # type: ignore[assignment]
 
 
 class SwitchboardIntegrationUpdateBody(_Body):
-    name: SwitchboardName | None = None
-    integrationId: Reference | None = None
-    integrationType: Reference | None = None
-    deliverStandbyEvents: StrictBool | None = None
+    """[C] only `nextSwitchboardIntegrationId` and `messageHistoryCount` are nullable."""
+
+    name: SwitchboardName = None  # type: ignore[assignment]
+    integrationId: Reference = None  # type: ignore[assignment]
+    integrationType: Reference = None  # type: ignore[assignment]
+    deliverStandbyEvents: StrictBool = None  # type: ignore[assignment]
     nextSwitchboardIntegrationId: Reference | None = None
     messageHistoryCount: HistoryCount | None = None
 

@@ -38,10 +38,9 @@ def find(call: Call, switchboard_id: str) -> Switchboard:
 
 def update(call: Call, switchboard_id: str, body: SwitchboardUpdateBody) -> Switchboard:
     switchboard = find(call, switchboard_id)
-    given = body.model_fields_set
-    default_id = body.defaultSwitchboardIntegrationId if "defaultSwitchboardIntegrationId" in given else switchboard.defaultSwitchboardIntegrationId
-    enabled = body.enabled if "enabled" in given and body.enabled is not None else switchboard.enabled
-    if "defaultSwitchboardIntegrationId" in given and default_id is not None and switchboard.member(default_id) is None:
+    default_id = body.defaultSwitchboardIntegrationId or switchboard.defaultSwitchboardIntegrationId
+    enabled = switchboard.enabled if body.enabled is None else body.enabled
+    if body.defaultSwitchboardIntegrationId is not None and switchboard.member(default_id) is None:
         raise switchboard_integration_not_found()  # [I]
     if enabled and default_id is None:
         # [C] the spec's words for this 404 (listed under UpdateSwitchboardIntegration); [I] raised here
@@ -84,8 +83,7 @@ def _link(app: App, switchboard: Switchboard, body: SwitchboardIntegrationUpdate
 
 
 def _check_fields(switchboard: Switchboard, body: SwitchboardIntegrationUpdateBody, own_id: str | None) -> None:
-    given = body.model_fields_set
-    if "name" in given and body.name is not None and any(m.name == body.name and m.id != own_id for m in switchboard.integrations):
+    if body.name is not None and any(m.name == body.name and m.id != own_id for m in switchboard.integrations):
         raise bad_request("A switchboard integration with this name already exists", "duplicate_name")  # [I]
     next_id = body.nextSwitchboardIntegrationId
     if next_id is not None and (next_id == own_id or switchboard.member(next_id) is None):
@@ -117,13 +115,12 @@ def update_member(call: Call, switchboard_id: str, switchboard_integration_id: s
     switchboard = find(call, switchboard_id)
     found = member(call, switchboard_id, switchboard_integration_id)
     _check_fields(switchboard, body, found.id)
-    given = body.model_fields_set
     changes: dict = _link(app, switchboard, body, found.id)
-    for name in ("name", "deliverStandbyEvents"):  # [C] neither is nullable
-        if name in given and getattr(body, name) is not None:
+    for name in ("name", "deliverStandbyEvents"):  # [C] neither is nullable (a null was refused)
+        if getattr(body, name) is not None:
             changes[name] = getattr(body, name)
-    for name in ("nextSwitchboardIntegrationId", "messageHistoryCount"):  # [C] nullable
-        if name in given:
+    for name in ("nextSwitchboardIntegrationId", "messageHistoryCount"):  # [C] nullable: a null clears it
+        if name in body.model_fields_set:
             changes[name] = getattr(body, name)
     updated = found.model_copy(update=changes)
     switchboard.integrations[switchboard.integrations.index(found)] = updated
