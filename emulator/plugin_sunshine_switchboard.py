@@ -68,9 +68,9 @@ def sunshine_switchboard(sunshine_app: SunshineApp, webhook_receiver: WebhookRec
     switchboard_id = _created(sunshine_app.request("POST", "switchboards"), "switchboard")["id"]
     bot = _member(sunshine_app, webhook_receiver, switchboard_id, "bot")
     desk = _member(sunshine_app, webhook_receiver, switchboard_id, "agent-desk")
-    members = f"switchboards/{switchboard_id}/switchboardIntegrations"
-    _patched(sunshine_app.request("PATCH", f"{members}/{bot.switchboard_integration_id}", json={"nextSwitchboardIntegrationId": desk.switchboard_integration_id}), "switchboardIntegration")
-    _patched(sunshine_app.request("PATCH", f"{members}/{desk.switchboard_integration_id}", json={"nextSwitchboardIntegrationId": bot.switchboard_integration_id}), "switchboardIntegration")
+    for member, after in ((bot, desk), (desk, bot)):
+        path = f"switchboards/{switchboard_id}/switchboardIntegrations/{member.switchboard_integration_id}"
+        _patched(sunshine_app.request("PATCH", path, json={"nextSwitchboardIntegrationId": after.switchboard_integration_id}), "switchboardIntegration")
     enabled = {"enabled": True, "defaultSwitchboardIntegrationId": bot.switchboard_integration_id}
     _patched(sunshine_app.request("PATCH", f"switchboards/{switchboard_id}", json=enabled), "switchboard")
     return SunshineSwitchboard(sunshine_app, switchboard_id, bot, desk, webhook_receiver)
