@@ -31,7 +31,8 @@ g) a)'s GET and d)'s POST in an app with a switchboard present and ten webhooks 
    enabled switchboard (the first the default, so active in the conversation; neither gets standby events),
    vs the same bare routes; each message is routed by control and queued for nine webhooks. The namespace's
    deliveries are held, so events are rendered and queued but never attempted (targets are never called);
-   compare with a)'s and d)'s ratios of the same run.
+   compare with a)'s and d)'s ratios of the same run. The same POST vs the same POST in an app with the same
+   ten webhooks and no switchboard (emulator against emulator) isolates what the switchboard costs.
 
 Not part of the test suite (pytest collects only `tests/`).
 """
@@ -185,8 +186,9 @@ def created(reply: Any, wrapper: str) -> dict:
     return reply.get_json()[wrapper]
 
 
-def switchboard_app(emulator: Flask) -> tuple[SunshineApp, str]:
-    """g)'s app and the path of its conversation's messages (see the module's docstring)."""
+def switchboard_app(emulator: Flask, switchboard: bool = True) -> tuple[SunshineApp, str]:
+    """g)'s app and the path of its conversation's messages (see the module's docstring); without
+    `switchboard`, the same ten webhooks and no switchboard."""
     app = seed_app(emulator, SMALL_APP_USERS)
     client = emulator.test_client()
     integrations = [
@@ -194,18 +196,19 @@ def switchboard_app(emulator: Flask) -> tuple[SunshineApp, str]:
             {"target": f"http://127.0.0.1:9/hook-{number}", "triggers": ["conversation:message"]}]}), "integration")
         for number in range(SWITCHBOARD_WEBHOOKS)
     ]  # fmt: skip
-    switchboard = created(client.post(app.path("switchboards"), headers=app.basic), "switchboard")["id"]
-    members = [
-        created(client.post(app.path(f"switchboards/{switchboard}/switchboardIntegrations"), headers=app.basic,
-                            json={"name": name, "integrationId": integration["id"], "deliverStandbyEvents": False}), "switchboardIntegration")
-        for name, integration in zip(("bot", "desk"), integrations)
-    ]  # fmt: skip
-    enabled = client.patch(app.path(f"switchboards/{switchboard}"), headers=app.basic, json={"enabled": True, "defaultSwitchboardIntegrationId": members[0]["id"]})
-    if enabled.status_code != 200:
-        raise RuntimeError(f"cannot enable the benchmark's switchboard: {enabled.get_data(as_text=True)}")
+    if switchboard:
+        board = created(client.post(app.path("switchboards"), headers=app.basic), "switchboard")["id"]
+        members = [
+            created(client.post(app.path(f"switchboards/{board}/switchboardIntegrations"), headers=app.basic,
+                                json={"name": name, "integrationId": integration["id"], "deliverStandbyEvents": False}), "switchboardIntegration")
+            for name, integration in zip(("bot", "desk"), integrations)
+        ]  # fmt: skip
+        enabled = client.patch(app.path(f"switchboards/{board}"), headers=app.basic, json={"enabled": True, "defaultSwitchboardIntegrationId": members[0]["id"]})
+        if enabled.status_code != 200:
+            raise RuntimeError(f"cannot enable the benchmark's switchboard: {enabled.get_data(as_text=True)}")
     EmulatorClient(namespace=app.namespace, transport=AppTransport(emulator)).hold_deliveries()
     conversation = created(client.post(app.path("conversations"), headers=app.basic, json={"type": "personal", "participants": [{"userId": app.user_ids[3]}]}), "conversation")
-    if conversation.get("activeSwitchboardIntegration", {}).get("name") != "bot":
+    if switchboard and conversation.get("activeSwitchboardIntegration", {}).get("name") != "bot":
         raise RuntimeError("the benchmark's conversation is not under the switchboard")
     return app, app.path(f"conversations/{conversation['id']}/messages")
 
@@ -254,23 +257,23 @@ def setup(emulator: Flask) -> Setup:
         ),
     ]
     switched, switched_messages = switchboard_app(emulator)
+    unswitched, unswitched_messages = switchboard_app(emulator, switchboard=False)
+    switched_post = answering(201, lambda: client.post(switched_messages, headers=switched.basic, json=MESSAGE))
     pairs += [
         Pair("switchboard_get", get(switched, switched.user_ids[3], switched.basic), bare_get),
-        Pair(
-            "switchboard_post",
-            answering(201, lambda: client.post(switched_messages, headers=switched.basic, json=MESSAGE)),
-            answering(201, lambda: bare.post(messages, headers=basic, json=MESSAGE)),
-        ),
+        Pair("switchboard_post", switched_post, answering(201, lambda: bare.post(messages, headers=basic, json=MESSAGE))),
+        Pair("switchboard_cost", switched_post, answering(201, lambda: client.post(unswitched_messages, headers=unswitched.basic, json=MESSAGE))),
     ]
     for pair in pairs:
         pair.emulator()
         pair.baseline()
     clear_plain = answering(200, lambda: client.delete(messages, headers=basic))
     clear_switched = answering(200, lambda: client.delete(switched_messages, headers=switched.basic))
+    clear_unswitched = answering(200, lambda: client.delete(unswitched_messages, headers=unswitched.basic))
 
     def clear_messages() -> None:
-        clear_plain()
-        clear_switched()
+        for clear in (clear_plain, clear_switched, clear_unswitched):
+            clear()
 
     return Setup(pairs, clear_messages)
 
@@ -314,6 +317,7 @@ LABELS = {  # pair -> section, emulator label, baseline label, ratio target
     "post_message": ("d", "POST conversations/{id}/messages", "bare POST, parse JSON, 201", None),
     "switchboard_get": ("g", "GET users/{id}, Basic, switchboard + 10 webhooks", "bare GET JSON, same body", None),
     "switchboard_post": ("g", "POST messages, switchboard + 10 webhooks (held)", "bare POST, parse JSON, 201", None),
+    "switchboard_cost": ("g", "POST messages, switchboard + 10 webhooks (held)", "same POST, 10 webhooks, no switchboard", None),
 }
 ISSUING_LABELS = {  # (transport, pair) -> section, emulator label, baseline label
     ("in_process", "appusers"): ("e", "SDK POST appusers (issues a sessionToken)", "bare POST, random id+token, 201 same shape"),

@@ -63,7 +63,10 @@ def queue(store: Store, namespace_name: str, app_id: str | None, events: list[di
 
 
 def render(app: App, webhook: Webhook, event: dict) -> dict:
-    """The event as this webhook receives it: its own copy, with full users and sources if it asked."""
+    """The event as this webhook receives it: its own copy, with full users and sources if it asked (else
+    the event itself, shared by the deliveries and never changed)."""
+    if not (webhook.includeFullUser or webhook.includeFullSource):
+        return event
     shown = copy.deepcopy(event)
     payload = shown.get("payload") or {}
     message = payload.get("message") if isinstance(payload.get("message"), dict) else None
