@@ -404,8 +404,15 @@ class HttpClient:
             sent["Content-Type"] = "application/json"
         if query_string:
             path = f"{path}?{urlencode(query_string)}"
-        self.connection.request(method, path, body=body, headers=sent)
-        response = self.connection.getresponse()
+        try:
+            self.connection.request(method, path, body=body, headers=sent)
+            response = self.connection.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # the server closed the connection while it sat idle (waitress' channel_timeout, 120 s), as a
+            # round's in-process part can take that long on a busy machine: connect again, once
+            self.connection.close()
+            self.connection.request(method, path, body=body, headers=sent)
+            response = self.connection.getresponse()
         return HttpReply(response.status, response.read())
 
     def get(self, path: str, **options: Any) -> HttpReply:

@@ -26,6 +26,13 @@ f) over HTTP: a)'s Basic GET (read), b)'s Bearer GET (validates a token) and e)'
    emulator app and the bare app each on a waitress `BackgroundServer` (`emulator.server`, the
    `emulator_server` fixture's stack) in this process, one keep-alive `http.client` connection to each,
    alternating request by request as above (info).
+g) a)'s GET and d)'s POST in an app with a switchboard present and ten webhooks subscribed: ten custom
+   integrations, each with one webhook subscribed to `conversation:message`, the first two linked in an
+   enabled switchboard (the first the default, so active in the conversation; neither gets standby events),
+   vs the same bare routes; each message is routed by control and queued for nine webhooks. The namespace's
+   deliveries are held, so events are rendered and queued but never attempted (targets are never called);
+   compare with a)'s and d)'s ratios of the same run. The same POST vs the same POST in an app with the same
+   ten webhooks and no switchboard (emulator against emulator) isolates what the switchboard costs.
 
 Not part of the test suite (pytest collects only `tests/`).
 """
@@ -69,6 +76,7 @@ from emulator.providers.sunshine.models import PROVIDER, App, SunshineSeed
 ITERATIONS = 3000  # per round and pair: requests of each side, strictly alternating
 BIG_APP_USERS = 100_000
 SMALL_APP_USERS = 10
+SWITCHBOARD_WEBHOOKS = 10  # the most webhooks an app may have
 
 BASIC_RATIO_TARGET = 1.5
 BIG_APP_RATIO_TARGET = 1.2
@@ -87,6 +95,7 @@ class SunshineApp:
     key_id: str
     secret: str
     user_ids: list[str]
+    namespace: str = ""
 
     @property
     def basic(self) -> dict[str, str]:
@@ -125,7 +134,7 @@ def seed_app(emulator: Flask, users: int) -> SunshineApp:
             store.namespace(namespace).state(PROVIDER).apps[full.id] = full
             store.reindex(namespace)
     key = seed["keys"][0]
-    return SunshineApp(seed["id"], key["id"], key["secret"], [user["id"] for user in seed["users"]])
+    return SunshineApp(seed["id"], key["id"], key["secret"], [user["id"] for user in seed["users"]], namespace)
 
 
 def answering(status: int, call: Callable[[], Any]) -> Callable[[], None]:
@@ -171,10 +180,43 @@ def bare_app(users: dict[str, dict], app_user: dict | None = None) -> Flask:
     return app
 
 
+def created(reply: Any, wrapper: str) -> dict:
+    if reply.status_code != 201:
+        raise RuntimeError(f"benchmark set-up refused: {reply.status_code} {reply.get_data(as_text=True)}")
+    return reply.get_json()[wrapper]
+
+
+def switchboard_app(emulator: Flask, switchboard: bool = True) -> tuple[SunshineApp, str]:
+    """g)'s app and the path of its conversation's messages (see the module's docstring); without
+    `switchboard`, the same ten webhooks and no switchboard."""
+    app = seed_app(emulator, SMALL_APP_USERS)
+    client = emulator.test_client()
+    integrations = [
+        created(client.post(app.path("integrations"), headers=app.basic, json={"type": "custom", "webhooks": [
+            {"target": f"http://127.0.0.1:9/hook-{number}", "triggers": ["conversation:message"]}]}), "integration")
+        for number in range(SWITCHBOARD_WEBHOOKS)
+    ]  # fmt: skip
+    if switchboard:
+        board = created(client.post(app.path("switchboards"), headers=app.basic), "switchboard")["id"]
+        members = [
+            created(client.post(app.path(f"switchboards/{board}/switchboardIntegrations"), headers=app.basic,
+                                json={"name": name, "integrationId": integration["id"], "deliverStandbyEvents": False}), "switchboardIntegration")
+            for name, integration in zip(("bot", "desk"), integrations)
+        ]  # fmt: skip
+        enabled = client.patch(app.path(f"switchboards/{board}"), headers=app.basic, json={"enabled": True, "defaultSwitchboardIntegrationId": members[0]["id"]})
+        if enabled.status_code != 200:
+            raise RuntimeError(f"cannot enable the benchmark's switchboard: {enabled.get_data(as_text=True)}")
+    EmulatorClient(namespace=app.namespace, transport=AppTransport(emulator)).hold_deliveries()
+    conversation = created(client.post(app.path("conversations"), headers=app.basic, json={"type": "personal", "participants": [{"userId": app.user_ids[3]}]}), "conversation")
+    if switchboard and conversation.get("activeSwitchboardIntegration", {}).get("name") != "bot":
+        raise RuntimeError("the benchmark's conversation is not under the switchboard")
+    return app, app.path(f"conversations/{conversation['id']}/messages")
+
+
 @dataclass
 class Setup:
     pairs: list[Pair]
-    clear_messages: Callable[[], None]  # untimed, before each round
+    clear_messages: Callable[[], None]  # untimed, before each round (every conversation of the set-up)
 
 
 def setup(emulator: Flask) -> Setup:
@@ -214,10 +256,26 @@ def setup(emulator: Flask) -> Setup:
             answering(201, lambda: bare.post(messages, headers=basic, json=MESSAGE)),
         ),
     ]
+    switched, switched_messages = switchboard_app(emulator)
+    unswitched, unswitched_messages = switchboard_app(emulator, switchboard=False)
+    switched_post = answering(201, lambda: client.post(switched_messages, headers=switched.basic, json=MESSAGE))
+    pairs += [
+        Pair("switchboard_get", get(switched, switched.user_ids[3], switched.basic), bare_get),
+        Pair("switchboard_post", switched_post, answering(201, lambda: bare.post(messages, headers=basic, json=MESSAGE))),
+        Pair("switchboard_cost", switched_post, answering(201, lambda: client.post(unswitched_messages, headers=unswitched.basic, json=MESSAGE))),
+    ]
     for pair in pairs:
         pair.emulator()
         pair.baseline()
-    return Setup(pairs, answering(200, lambda: client.delete(messages, headers=basic)))
+    clear_plain = answering(200, lambda: client.delete(messages, headers=basic))
+    clear_switched = answering(200, lambda: client.delete(switched_messages, headers=switched.basic))
+    clear_unswitched = answering(200, lambda: client.delete(unswitched_messages, headers=unswitched.basic))
+
+    def clear_messages() -> None:
+        for clear in (clear_plain, clear_switched, clear_unswitched):
+            clear()
+
+    return Setup(pairs, clear_messages)
 
 
 def sdk_body() -> dict:
@@ -257,6 +315,9 @@ LABELS = {  # pair -> section, emulator label, baseline label, ratio target
     "jwt": ("b", "GET users/{id}, Bearer app JWT", "bare GET JSON, same body", None),
     "big_app": ("c", f"GET users/{{id}}, app of {BIG_APP_USERS:,} users", f"same GET, app of {SMALL_APP_USERS} users", BIG_APP_RATIO_TARGET),
     "post_message": ("d", "POST conversations/{id}/messages", "bare POST, parse JSON, 201", None),
+    "switchboard_get": ("g", "GET users/{id}, Basic, switchboard + 10 webhooks", "bare GET JSON, same body", None),
+    "switchboard_post": ("g", "POST messages, switchboard + 10 webhooks (held)", "bare POST, parse JSON, 201", None),
+    "switchboard_cost": ("g", "POST messages, switchboard + 10 webhooks (held)", "same POST, 10 webhooks, no switchboard", None),
 }
 ISSUING_LABELS = {  # (transport, pair) -> section, emulator label, baseline label
     ("in_process", "appusers"): ("e", "SDK POST appusers (issues a sessionToken)", "bare POST, random id+token, 201 same shape"),

@@ -44,6 +44,7 @@ pytest_plugins = [
     "emulator.plugin_liveperson_routing",
     "emulator.plugin_proxy",
     "emulator.plugin_liveperson_connector_app",
+    "emulator.plugin_sunshine_switchboard",
 ]
 
 

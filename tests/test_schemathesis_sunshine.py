@@ -30,7 +30,7 @@ import schemathesis  # noqa: E402  (only needed, and only imported, when the spe
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import response_schema_conformance  # noqa: E402
 
-NOT_EMULATED = r"/(attachments|passControl|releaseControl|offerControl|acceptControl|download|conversionEvents|switchboards)|/sync$"
+NOT_EMULATED = r"/(attachments|download|conversionEvents)|/sync$"
 
 
 def without_boolean_required(node: Any) -> Any:
@@ -78,10 +78,13 @@ class World:
     user_id: str
     conversation_id: str
     integration_id: str
+    switchboard_id: str
+    switchboard_integration_id: str
 
     def path_parameters(self) -> dict[str, str]:
         return {"appId": self.app.id, "userIdOrExternalId": self.user_id, "conversationId": self.conversation_id,
-                "integrationId": self.integration_id}  # fmt: skip
+                "integrationId": self.integration_id, "switchboardId": self.switchboard_id,
+                "switchboardIntegrationId": self.switchboard_integration_id}  # fmt: skip
 
     def headers(self, method: str, path: str) -> dict[str, str]:
         """Basic with the app key; with the account key on the account-only routes (apps, app keys)."""
@@ -97,11 +100,18 @@ def created(app: SunshineApp, tail: str, body: dict, wrapper: str) -> str:
 
 @pytest.fixture
 def world(sunshine_app: SunshineApp) -> World:
-    """A user with a personal conversation and a custom integration, in a fresh app."""
+    """A user with a personal conversation and a custom integration, in a fresh app whose enabled switchboard
+    links the integration (the default, so active in the conversation) and a second, spare one."""
     user_id = created(sunshine_app, "users", {"externalId": "schemathesis-user"}, "user")
-    conversation_id = created(sunshine_app, "conversations", {"type": "personal", "participants": [{"userId": user_id}]}, "conversation")
     integration_id = created(sunshine_app, "integrations", {"type": "custom", "displayName": "Fuzz", "webhooks": [WEBHOOK]}, "integration")
-    return World(sunshine_app, user_id, conversation_id, integration_id)
+    switchboard_id = created(sunshine_app, "switchboards", {}, "switchboard")
+    members = f"switchboards/{switchboard_id}/switchboardIntegrations"
+    default_id = created(sunshine_app, members, {"name": "bot", "integrationId": integration_id}, "switchboardIntegration")
+    spare_id = created(sunshine_app, members, {"name": "desk", "integrationType": "zd:agentWorkspace"}, "switchboardIntegration")
+    enabled = sunshine_app.request("PATCH", f"switchboards/{switchboard_id}", json={"enabled": True, "defaultSwitchboardIntegrationId": default_id})
+    assert enabled.status == 200, enabled.text
+    conversation_id = created(sunshine_app, "conversations", {"type": "personal", "participants": [{"userId": user_id}]}, "conversation")
+    return World(sunshine_app, user_id, conversation_id, integration_id, switchboard_id, spare_id)
 
 
 def check(case: schemathesis.Case, world: World, app: object) -> None:
@@ -129,3 +139,64 @@ def test_sunshine_conforms_to_the_published_spec(case: schemathesis.Case, world:
 def test_sunshine_messages_and_clients_conform(case: schemathesis.Case, world: World, emulator_app: object) -> None:
     """The messages and clients operations, with fewer examples (their bodies are slow to generate)."""
     check(case, world, emulator_app)
+
+
+# --- webhook events against the spec's event schemas (x-webhooks "EventWebhooks") -------------------------
+
+
+def json_schema(node: Any) -> Any:
+    """An OpenAPI 3.0 schema as JSON Schema: `nullable: true` also admits null."""
+    if isinstance(node, list):
+        return [json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {k: json_schema(v) for k, v in node.items() if k not in ("nullable", "example", "examples", "description")}
+    if node.get("nullable") is True:
+        return {"anyOf": [{"type": "null"}, converted]}
+    return converted
+
+
+def event_schemas(document: dict) -> dict[str, dict]:
+    """Trigger -> the schema of its event, for every event schema the webhook body's `events` names (each
+    schema's `title` is its trigger), refs resolvable against the spec's components."""
+    body = document["x-webhooks"]["Webhook Event"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    components = json_schema(document["components"])
+    schemas = {}
+    for choice in body["properties"]["events"]["items"]["anyOf"]:
+        name = choice["$ref"].rsplit("/", 1)[1]
+        schemas[document["components"]["schemas"][name]["title"]] = {"$ref": choice["$ref"], "components": components}
+    return schemas
+
+
+def test_switchboard_events_conform_to_the_spec(sunshine_switchboard: Any, sunshine_user: Any, emulator_backend: Any) -> None:
+    """Every `switchboard:*` trigger of the spec, raised by the calls that cause it, and the events around a
+    handoff (create, message), each valid against its event schema; the envelope's `app` and `webhook` too."""
+    import jsonschema_rs  # schemathesis' own validator
+
+    document = loaded_spec()
+    schemas = event_schemas(document)
+    board, app = sunshine_switchboard, sunshine_switchboard.app
+    conversation = app.request("POST", "conversations", json={"type": "personal", "participants": [{"userId": sunshine_user.id}]}).json()["conversation"]["id"]
+    said = {"author": {"type": "user", "userId": sunshine_user.id}, "content": {"type": "text", "text": "hi"}}
+    calls = [
+        ("passControl", {"switchboardIntegration": "nobody"}), ("offerControl", {"switchboardIntegration": "bot"}),
+        ("acceptControl", {}), ("offerControl", {"switchboardIntegration": "next", "metadata": {"step": 1}}),
+        ("acceptControl", {"metadata": {"step": 2}}), ("passControl", {"switchboardIntegration": "next", "metadata": {"step": 3}}),
+        ("releaseControl", {"metadata": {"step": 4}}),
+    ]  # fmt: skip
+    for action, body in calls:
+        assert board.act(conversation, action, **body).status == 200
+    assert app.request("POST", f"conversations/{conversation}/messages", json=said).status == 201
+    emulator_backend.control.flush_deliveries()
+
+    envelope = document["x-webhooks"]["Webhook Event"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    seen = set()
+    for delivery in board.receiver.deliveries:
+        for part in ("app", "webhook"):
+            jsonschema_rs.validate({**envelope["properties"][part], "components": json_schema(document["components"])}, delivery.body[part])
+        for event in delivery.body["events"]:
+            jsonschema_rs.validate(schemas[event["type"]], event)
+            seen.add(event["type"])
+    switchboard_triggers = {trigger for trigger in schemas if trigger.startswith("switchboard:")}
+    assert switchboard_triggers == {t for t in seen if t.startswith("switchboard:")}
+    assert {"conversation:create", "conversation:message"} <= seen

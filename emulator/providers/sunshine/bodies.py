@@ -349,6 +349,7 @@ _TYPE_WORDS = {
     "string_too_long": "should NOT be longer than {max_length} characters",
     "too_short": "should NOT have fewer than {min_length} items", "too_long": "should NOT have more than {max_length} items",
     "string_pattern_mismatch": "should be a URL", "greater_than_equal": "should be >= {ge}",
+    "less_than_equal": "should be <= {le}",
 }
 
 
@@ -366,6 +367,8 @@ def _title(error: ValidationError) -> str:
     format_name = FORMAT_NAMES.get((first.get("ctx") or {}).get("pattern"))
     if first["type"] == "string_pattern_mismatch" and format_name:
         words = f'should match format "{format_name}"'  # the validator's words for a format
+    elif first["type"] == "string_pattern_mismatch" and first["ctx"]["pattern"] != WEBHOOK_TARGET:
+        words = 'should match pattern "{pattern}"'  # the validator's words for a pattern (a webhook target is a URL)
     message = words.format(**(first.get("ctx") or {})) if words else first["msg"]
     return f"{_data_path(location)} {message}".strip()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import control
 from .bodies import ConversationCreateBody, ConversationUpdateBody, LeaveBody, ParticipantRef
 from .call import Call
 from .errors import bad_request, conversation_not_found, not_found, user_not_found
@@ -59,6 +60,7 @@ def create(call: Call, body: ConversationCreateBody) -> Conversation:
     )
     conversation.participants = [_participant(call, user, bool(ref.subscribeSDKClient)) for user, ref in zip(users, refs)]
     app.conversations[conversation.id] = conversation
+    control.assign_default(app, conversation)
     for user in users:
         user.conversations.append(conversation.id)
     payload: dict = {"conversation": conversation.truncated(), "creationReason": "none", "source": dict(call.source)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import control
 from .bodies import ActivityBody, AuthorBody, MessagePostBody
 from .call import Call
 from .conversations import find as find_conversation
@@ -40,6 +41,8 @@ def post(call: Call, conversation_id: str, body: MessagePostBody) -> Message:
     )
     conversation.messages.append(message)
     conversation.lastUpdatedAt = message.received
+    if user is not None:
+        control.assign_default(call.in_app(), conversation)  # [C] a user active again in a conversation no one controls
     for participant in conversation.participants:  # the author has read its own message; everyone else has one more unread
         if user is not None and participant.userId == user.id:
             participant.unreadCount, participant.lastRead = 0, message.received

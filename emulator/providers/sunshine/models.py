@@ -1,5 +1,5 @@
 """Sunshine Conversations state: apps, their API keys, integrations and webhooks, users with their clients
-and devices, conversations with their participants and messages.
+and devices, conversations with their participants and messages, the app's switchboard.
 
 One model for seed and state; every record keeps the field names of the v2 API, so that its public form is
 a plain dump. Ids are 24 lowercase hex characters, as the provider's (MongoDB ObjectIds).
@@ -93,6 +93,46 @@ class Integration(_Model):
         return {**self.model_dump(exclude={"keys", "webhooks"}), "webhooks": [w.public() for w in self.webhooks]}
 
 
+class SwitchboardIntegrationRef(_Model):
+    """A switchboard integration as a conversation names it (`activeSwitchboardIntegration`, `pending...`)."""
+
+    id: str
+    name: str
+    integrationId: str
+    integrationType: str
+
+
+class SwitchboardIntegration(_Model):
+    id: str = Field(default_factory=new_id)
+    name: str
+    integrationId: str
+    integrationType: str
+    deliverStandbyEvents: bool = True
+    nextSwitchboardIntegrationId: str | None = None
+    messageHistoryCount: int | None = None
+
+    def public(self) -> dict:
+        return self.model_dump()
+
+    def ref(self) -> SwitchboardIntegrationRef:
+        return SwitchboardIntegrationRef(id=self.id, name=self.name, integrationId=self.integrationId, integrationType=self.integrationType)
+
+
+class Switchboard(_Model):
+    """The app's switchboard (at most one) and its switchboard integrations."""
+
+    id: str = Field(default_factory=new_id)
+    enabled: bool = False
+    defaultSwitchboardIntegrationId: str | None = None
+    integrations: list[SwitchboardIntegration] = []
+
+    def public(self) -> dict:
+        return without_nulls(self.model_dump(exclude={"integrations"}))
+
+    def member(self, switchboard_integration_id: str | None) -> SwitchboardIntegration | None:
+        return next((i for i in self.integrations if i.id == switchboard_integration_id), None)
+
+
 class Limits(_Model):
     """The provider's limits, lowerable per app so a test can reach them quickly."""
 
@@ -152,6 +192,7 @@ class Client(_Model):
 
 _USER_INTERNAL = {"clients", "conversations"}
 _CONVERSATION_INTERNAL = {"participants", "messages"}
+_CONTROL = ("activeSwitchboardIntegration", "pendingSwitchboardIntegration")  # [C] omitted when there is none
 
 
 class User(_Model):
@@ -215,14 +256,21 @@ class Conversation(_Model):
     businessLastRead: str | None = None
     lastUpdatedAt: str
     createdAt: str
+    activeSwitchboardIntegration: SwitchboardIntegrationRef | None = None
+    pendingSwitchboardIntegration: SwitchboardIntegrationRef | None = None
     participants: list[Participant] = []
     messages: list[Message] = []
 
     def public(self) -> dict:
-        return self.model_dump(exclude=_CONVERSATION_INTERNAL)
+        return self.model_dump(exclude=_CONVERSATION_INTERNAL | {name for name in _CONTROL if getattr(self, name) is None})
 
     def truncated(self) -> dict:
-        return {"id": self.id, "type": self.type, "metadata": self.metadata}
+        shown = {"id": self.id, "type": self.type, "metadata": self.metadata}
+        for name in _CONTROL:
+            ref = getattr(self, name)
+            if ref is not None:
+                shown[name] = ref.model_dump()
+        return shown
 
     def participant_of(self, user_id: str) -> Participant | None:
         return next((p for p in self.participants if p.userId == user_id), None)
@@ -237,6 +285,7 @@ class App(_Model):
     keys: list[Key] = []
     integrations: list[Integration] = []
     limits: Limits = Limits()
+    switchboards: list[Switchboard] = Field(default=[], max_length=1)  # [C] one per app
     users: dict[str, User] = {}
     conversations: dict[str, Conversation] = {}
     sdk_sessions: dict[str, str] = {}  # SDK API: anonymous user id -> sha256 (hex) of its session token

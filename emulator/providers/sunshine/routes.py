@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from ...core.clock import format_instant
 from ...core.journal import clip
 from ...web import MalformedJson, current_namespace, json_response, pump_deliveries, read_json_body, runtime
-from . import admin, conversations, messages, users, webhooks
+from . import admin, control, conversations, messages, switchboards, users, webhooks
 from .auth import ACCOUNT, APP, INTEGRATION, authenticate, authorize, key_id_of
 from .bodies import (
     ActivityBody,
@@ -41,6 +41,13 @@ from .call import Call
 from .errors import SunshineError, bad_request, resource_not_found
 from .models import PROVIDER, key_lookup
 from .query import MESSAGE_PAGE_SIZE, Window, paginate, query_object, read_page
+from .switchboard_bodies import (
+    AcceptControlBody,
+    SwitchboardIntegrationCreateBody,
+    SwitchboardIntegrationUpdateBody,
+    SwitchboardUpdateBody,
+    TargetControlBody,
+)
 
 # [C] api.smooch.io and {subdomain}.zendesk.com/sc; [O] a client host ending in `/` (the Python client joins
 # host and path as they are, so `…/sc/` calls `/sc//v2/…`) is harmless against the provider
@@ -92,10 +99,11 @@ def _url() -> str:
 B = TypeVar("B", bound=BaseModel)
 
 
-def body(model: type[B]) -> B:
+def body(model: type[B], empty: dict | None = None) -> B:
+    """The request's JSON body as `model`; `empty` stands for a missing body where the body is optional."""
     if (request.content_length or 0) > BODY_LIMIT or len(request.get_data(cache=True)) > BODY_LIMIT:
         raise SunshineError(413, "payload_too_large", "Request body is larger than 100kB", "body_too_large")  # [I] code
-    return parse_body(model, read_json_body(empty=None))
+    return parse_body(model, read_json_body(empty=empty))
 
 
 def api(method: str, rule: str, scopes: Iterable[str] = EVERYONE, status: int = 200, reindex: bool = False) -> Callable:
@@ -429,4 +437,75 @@ def delete_message(call: Call, conversation_id: str, message_id: str) -> dict:
 @api("POST", "/apps/<app_id>/conversations/<conversation_id>/activity")
 def post_activity(call: Call, conversation_id: str) -> dict:
     messages.activity(call, conversation_id, body(ActivityBody))
+    return {}
+
+
+# --- switchboards and switchboard actions ---------------------------------------------------------------
+
+
+@api("POST", "/apps/<app_id>/switchboards", APP_OR_ACCOUNT, status=201)
+def create_switchboard(call: Call) -> dict:
+    return {"switchboard": switchboards.create(call).public()}
+
+
+@api("GET", "/apps/<app_id>/switchboards", APP_OR_ACCOUNT)
+def list_switchboards(call: Call) -> dict:
+    return {"switchboards": [switchboard.public() for switchboard in call.in_app().switchboards]}
+
+
+@api("PATCH", "/apps/<app_id>/switchboards/<switchboard_id>", APP_OR_ACCOUNT)
+def update_switchboard(call: Call, switchboard_id: str) -> dict:
+    return {"switchboard": switchboards.update(call, switchboard_id, body(SwitchboardUpdateBody)).public()}
+
+
+@api("DELETE", "/apps/<app_id>/switchboards/<switchboard_id>", APP_OR_ACCOUNT)
+def delete_switchboard(call: Call, switchboard_id: str) -> dict:
+    switchboards.delete(call, switchboard_id)
+    return {}
+
+
+@api("POST", "/apps/<app_id>/switchboards/<switchboard_id>/switchboardIntegrations", APP_OR_ACCOUNT, status=201)
+def create_switchboard_integration(call: Call, switchboard_id: str) -> dict:
+    created = switchboards.create_member(call, switchboard_id, body(SwitchboardIntegrationCreateBody))
+    return {"switchboardIntegration": created.public()}
+
+
+@api("GET", "/apps/<app_id>/switchboards/<switchboard_id>/switchboardIntegrations", APP_OR_ACCOUNT)
+def list_switchboard_integrations(call: Call, switchboard_id: str) -> dict:
+    return {"switchboardIntegrations": [member.public() for member in switchboards.find(call, switchboard_id).integrations]}
+
+
+@api("PATCH", "/apps/<app_id>/switchboards/<switchboard_id>/switchboardIntegrations/<member_id>", APP_OR_ACCOUNT)
+def update_switchboard_integration(call: Call, switchboard_id: str, member_id: str) -> dict:
+    updated = switchboards.update_member(call, switchboard_id, member_id, body(SwitchboardIntegrationUpdateBody))
+    return {"switchboardIntegration": updated.public()}
+
+
+@api("DELETE", "/apps/<app_id>/switchboards/<switchboard_id>/switchboardIntegrations/<member_id>", APP_OR_ACCOUNT)
+def delete_switchboard_integration(call: Call, switchboard_id: str, member_id: str) -> dict:
+    switchboards.delete_member(call, switchboard_id, member_id)
+    return {}
+
+
+@api("POST", "/apps/<app_id>/conversations/<conversation_id>/passControl")
+def pass_control(call: Call, conversation_id: str) -> dict:
+    control.pass_control(call, conversation_id, body(TargetControlBody))
+    return {}
+
+
+@api("POST", "/apps/<app_id>/conversations/<conversation_id>/offerControl")
+def offer_control(call: Call, conversation_id: str) -> dict:
+    control.offer_control(call, conversation_id, body(TargetControlBody))
+    return {}
+
+
+@api("POST", "/apps/<app_id>/conversations/<conversation_id>/acceptControl")
+def accept_control(call: Call, conversation_id: str) -> dict:
+    control.accept_control(call, conversation_id, body(AcceptControlBody))
+    return {}
+
+
+@api("POST", "/apps/<app_id>/conversations/<conversation_id>/releaseControl")
+def release_control(call: Call, conversation_id: str) -> dict:
+    control.release_control(call, conversation_id, body(AcceptControlBody, empty={}))  # [C] the body is optional
     return {}

@@ -12,6 +12,7 @@ import copy
 
 from ...core.deliveries import Delivery, DeliveryPolicy
 from ...core.store import Store
+from . import control
 from .models import PROVIDER, App, SunshineState, User, Webhook
 
 KIND = f"{PROVIDER}.webhook"
@@ -47,8 +48,9 @@ def queue(store: Store, namespace_name: str, app_id: str | None, events: list[di
         if app is None:
             return []
         queued = []
-        for _, webhook in app.webhooks():
-            matching = [event for event in events if subscribes(webhook, event["type"])]
+        routes = control.routing(app)
+        for integration, webhook in app.webhooks():
+            matching = [e for e in events if subscribes(webhook, e["type"]) and control.delivers(routes, integration.id, e)]
             if not matching:
                 continue
             payload = {
@@ -61,7 +63,10 @@ def queue(store: Store, namespace_name: str, app_id: str | None, events: list[di
 
 
 def render(app: App, webhook: Webhook, event: dict) -> dict:
-    """The event as this webhook receives it: its own copy, with full users and sources if it asked."""
+    """The event as this webhook receives it: its own copy, with full users and sources if it asked (else
+    the event itself, shared by the deliveries and never changed)."""
+    if not (webhook.includeFullUser or webhook.includeFullSource):
+        return event
     shown = copy.deepcopy(event)
     payload = shown.get("payload") or {}
     message = payload.get("message") if isinstance(payload.get("message"), dict) else None
