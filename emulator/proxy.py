@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import urlsplit
 
+import requests
+
 from .client import AppTransport
 from .core.clock import Clock
 from .interception.forward import Forwarder, reply_headers
@@ -144,7 +146,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
         if is_provider_url(self.path):
             try:
                 reply = Forwarder(AppTransport(self.app), None).send(self.command, self.path, headers, body)
-            except Exception:  # an injected fault that drops the connection
+            except requests.exceptions.RequestException:  # an injected fault that drops the connection
                 return self._drop()
             return self._answer(reply.status, reply_headers(reply), reply.body)
         if not self._is_passed(url.hostname):

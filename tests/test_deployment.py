@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import pytest
-import requests
 import yaml
 
 from emulator_process import EmulatorProcess, without_emulator_variables

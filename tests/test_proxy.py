@@ -137,3 +137,12 @@ def test_a_node_client_over_https_and_a_websocket(emulator_proxy, lp_account) ->
     answer = json.loads(done.stdout)
     assert answer["status"] == 200 and answer["baseURI"].endswith("liveperson.net")
     assert (answer["frame"]["type"], answer["frame"]["code"]) == ("GetClockResponse", 200)
+
+
+def test_a_dropped_connection_reaches_a_plain_http_client(emulator_proxy, sunshine_app) -> None:
+    sunshine_app.handle.control.add_fault("reset", match={"path": "/v2/**"}, times=1)
+    via = ("--proxy", emulator_proxy.url, "-u", f"{sunshine_app.key_id}:{sunshine_app.secret}")
+    url = f"http://api.smooch.io/v2/apps/{sunshine_app.id}/users/nobody"
+    dropped = curl(*via, url)
+    assert dropped.returncode in (52, 56), (dropped.returncode, dropped.stdout, dropped.stderr)
+    assert json.loads(curl(*via, url).stdout)["errors"][0]["code"] == "user_not_found"

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json as jsonlib
-from functools import partial
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, Iterator
 from urllib.parse import urlencode
 
