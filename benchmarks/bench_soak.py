@@ -7,8 +7,9 @@ Run from the repository root with the project's virtualenv:
 One app (the demo seed, plus a Mindbehind company), driven in-process through Flask's test client (over
 HTTP this machine serves too few requests a second to reach the bounds within ten minutes): a loop in which
 each request adds a per-request record: LivePerson `anonymous/authorize` (a new consumer) and
-`authenticate?v=3.0` with its token, Mindbehind `mbWebChat/token` (a new client token) and an anonymous web
-chat session (a new session and client), and a health call. The process's RSS (/proc/self/status) is
+`authenticate?v=3.0` with its token, Mindbehind `mbWebChat/token` (a new client token, for one of CLIENTS
+named clients: a named client is data a test reads back, kept) and an anonymous web chat session (a new
+session and anonymous client), and a health call. The process's RSS (/proc/self/status) is
 sampled every SAMPLE_SECONDS; the table prints each sample, and the ratio of the last one to the one at
 WARMUP_SECONDS (by then the journal holds its 10,000 entries and the records their bounds: 10,000 of each).
 Flat memory: a ratio near 1. `--duration 600` is the ten-minute run; the default is shorter. `--bound N`
@@ -35,6 +36,7 @@ from emulator.providers.mindbehind import models as mindbehind_models
 
 ACCOUNT, CONNECTOR = "12345678", "2468"  # the demo seed's
 COMPANY, CHANNEL, MANAGEMENT_TOKEN = "soak-co", "soak-web", "soak-management-token"
+CLIENTS = 100
 SAMPLE_SECONDS = 10.0
 WARMUP_SECONDS = 120.0
 
@@ -49,7 +51,7 @@ def one_round(http, n: int) -> int:
     """One pass of the mixed load; the requests made."""
     ext = http.post(f"/api/account/{ACCOUNT}/anonymous/authorize", json={}).get_json()["token"]
     http.post(f"/api/account/{ACCOUNT}/app/{CONNECTOR}/authenticate", query_string={"v": "3.0"}, json={"id_token": ext})
-    http.post("/external/v1/incoming/mbWebChat/token", headers={"apiToken": MANAGEMENT_TOKEN}, json={"clientID": f"client-{n}", "channelID": CHANNEL})
+    http.post("/external/v1/incoming/mbWebChat/token", headers={"apiToken": MANAGEMENT_TOKEN}, json={"clientID": f"client-{n % CLIENTS}", "channelID": CHANNEL})
     http.post("/__emulator/mindbehind/webchat/sessions", json={"channelID": CHANNEL, "auth": "anonymous"})
     http.get("/__emulator/health")
     return 5
