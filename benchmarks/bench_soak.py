@@ -11,9 +11,10 @@ each request adds a per-request record: LivePerson `anonymous/authorize` (a new 
 named clients: a named client is data a test reads back, kept) and an anonymous web chat session (a new
 session and anonymous client), and a health call. The process's RSS (/proc/self/status) is
 sampled every SAMPLE_SECONDS; the table prints each sample, and the ratio of the last one to the one at
-WARMUP_SECONDS (by then the journal holds its 10,000 entries and the records their bounds: 10,000 of each).
+WARMUP_SECONDS (by then the journal holds its 10,000 entries and the records their bounds: 10,000 of each;
+the namespace's token registry keeps 50,000, two tokens a round).
 Flat memory: a ratio near 1. `--duration 600` is the ten-minute run; the default is shorter. `--bound N`
-lowers those bounds (and the journal's capacity) to N, the same rules with smaller numbers, for a machine
+lowers those bounds (and the journal's capacity, and the registry's to 5 N) to N, the same rules with smaller numbers, for a machine
 too slow to reach 10,000 within the run. `--rounds` is accepted (and ignored) so that benchmarks/run.py can
 call it like the others.
 
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from emulator.app import create_app
 from emulator.config import DEMO_SEED_PATH, EmulatorConfig, load_seed_file
+from emulator.core import lifecycle
 from emulator.providers.liveperson import models as liveperson_models
 from emulator.providers.mindbehind import models as mindbehind_models
 
@@ -67,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     config = EmulatorConfig(seed=load_seed_file(DEMO_SEED_PATH))
     if args.bound:
         liveperson_models.MAX_IDLE_ANONYMOUS = args.bound
+        lifecycle.REGISTRY_LIMIT = 5 * args.bound
         for name in ("MAX_CLIENT_TOKENS", "MAX_SESSIONS", "MAX_CODES"):
             setattr(mindbehind_models, name, args.bound)
         config = EmulatorConfig(seed=config.seed, journal_capacity=args.bound)
