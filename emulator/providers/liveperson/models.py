@@ -25,6 +25,11 @@ MAX_SESSIONS = 1_000  # [I] login sessions an account keeps; a login past it dro
 MAX_FILE_BYTES = 3 * 1024 * 1024  # [C] file sharing: at most 3 MB per file
 MAX_FILES = 10  # [I] shared files an account keeps (in its exported state); a new upload URL past it drops the oldest
 MAX_TEMP_URLS = 20  # [I] live temp URLs of one file; a new one past it drops the oldest
+# [I] anonymous consumers with nothing of their own (no conversation, no profile) an account keeps; they are
+# looked at every PRUNE_EVERY new consumers: forgotten once every token they could hold has expired, and past
+# this many the ones first seen earliest (a forgotten one that refreshes is simply remembered again)
+MAX_IDLE_ANONYMOUS = 10_000
+PRUNE_EVERY = 1_000
 
 
 def _numeric_id(value: object) -> str:
@@ -484,7 +489,25 @@ class Account(_Model):
     def remember_consumer(self, consumer_id: str, kind: ConsumerKind, now: float) -> Consumer:
         if consumer_id not in self.consumers:
             self.consumers[consumer_id] = Consumer(consumer_id=consumer_id, kind=kind, first_seen=now)
+            if len(self.consumers) % PRUNE_EVERY == 0:
+                self.forget_idle_anonymous(now)
         return self.consumers[consumer_id]
+
+    def forget_idle_anonymous(self, now: float) -> None:
+        """Forget the anonymous consumers that have no conversation and no profile once their refresh window,
+        their last external JWT and the LP JWT it could buy have all ended; past MAX_IDLE_ANONYMOUS of them,
+        the ones first seen earliest too."""
+        settings = self.settings
+        lifetime = settings.ext_jwt_refresh_window + settings.ext_jwt_ttl + settings.consumer_jwt_ttl
+        with_conversations = {conversation.consumer_id for conversation in self.conversations.values()}
+        idle = [
+            consumer for consumer in self.consumers.values()
+            if consumer.kind == "anonymous" and not consumer.profile and consumer.consumer_id not in with_conversations
+        ]  # fmt: skip
+        idle.sort(key=lambda consumer: consumer.first_seen)
+        ended = sum(1 for consumer in idle if consumer.first_seen + lifetime <= now)
+        for consumer in idle[: max(ended, len(idle) - MAX_IDLE_ANONYMOUS)]:
+            del self.consumers[consumer.consumer_id]
 
     def step_up_enabled(self) -> bool:
         return all(self.has_feature(feature) for feature in STEP_UP_FEATURES)

@@ -14,6 +14,16 @@ from ...core.validation import check_filed_by_id, keyed_by_id
 
 CHANNEL_TYPES = ("mbWebChat", "mindbehind")  # [I] the path segments of the web chat and generic endpoints
 PROFILE_FIELDS = ("name", "surname", "email", "phone")  # [I] token `properties` that fill the client object
+# [I] what a company keeps of per-request records, looked at every PRUNE_EVERY new ones (Company.forget_stale):
+# client tokens and SMS codes are forgotten a day after they expire (until then they answer "expired", then
+# "unknown"); past these counts the oldest go first; an anonymous client goes with its last session
+EXPIRED_MEMORY_SECONDS = 24 * 3600.0
+MAX_CLIENT_TOKENS = 10_000
+MAX_SESSIONS = 10_000
+MAX_CODES = 10_000
+MAX_MESSAGES = 1_000
+PRUNE_EVERY = 1_000
+ANONYMOUS_CLIENT_PREFIX = "anonymous-"
 
 
 class _Model(BaseModel):
@@ -136,6 +146,29 @@ class Company(_Model):
         if client_id not in self.clients:
             self.clients[client_id] = Client(clientID=client_id, channelType=channel_type)
         return self.clients[client_id]
+
+    def added_record(self, now: float) -> None:
+        """Call after adding a token, session, code or message: every PRUNE_EVERY of them, `forget_stale`."""
+        if (len(self.tokens) + len(self.sessions) + len(self.codes) + len(self.messages)) % PRUNE_EVERY == 0:
+            self.forget_stale(now)
+
+    def forget_stale(self, now: float) -> None:
+        """Bound the per-request records (the rules at EXPIRED_MEMORY_SECONDS)."""
+        forgotten = now - EXPIRED_MEMORY_SECONDS
+        self.tokens = _newest({k: t for k, t in self.tokens.items() if t.expires_at > forgotten}, MAX_CLIENT_TOKENS)
+        self.codes = _newest({k: c for k, c in self.codes.items() if c.expires_at > forgotten}, MAX_CODES)
+        kept = _newest(self.sessions, MAX_SESSIONS)
+        in_use = {session.clientID for session in kept.values()}
+        for session in self.sessions.values():
+            if session.session_id not in kept and session.clientID.startswith(ANONYMOUS_CLIENT_PREFIX) and session.clientID not in in_use:
+                self.clients.pop(session.clientID, None)
+        self.sessions = kept
+        del self.messages[:-MAX_MESSAGES]
+
+
+def _newest(records: dict[str, Any], most: int) -> dict[str, Any]:
+    """The last `most` records, in the order they were added."""
+    return records if len(records) <= most else dict(list(records.items())[-most:])
 
 
 class MindbehindSeed(_Model):

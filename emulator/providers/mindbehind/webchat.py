@@ -11,7 +11,7 @@ from typing import Any
 from ...core.clock import format_instant
 from ...core.store import Namespace
 from .errors import MindbehindError
-from .models import Channel, Client, ClientToken, Company, MindbehindState, OneTimeCode, WebChatSession
+from .models import ANONYMOUS_CLIENT_PREFIX, Channel, Client, ClientToken, Company, MindbehindState, OneTimeCode, WebChatSession
 
 PROVIDER = "mindbehind"
 HOUR = 3600.0
@@ -67,6 +67,7 @@ def issue_client_token(state: MindbehindState, api_token: str | None, body: dict
         token=token, clientID=client_id, channelID=channel.id, properties=properties, issued_at=now, expires_at=now + hours * HOUR
     )
     company.client(client_id, channel.type)  # [I] the client exists from its first token on
+    company.added_record(now)
     return token
 
 
@@ -77,7 +78,7 @@ def open_session(state: MindbehindState, body: dict, now: float) -> tuple[WebCha
     if auth == "token":
         client_id = _client_of_token(company, channel, _text(body, "MB_TOKEN"), _text(body, "MB_CLIENT"), now)
     elif auth == "anonymous":
-        client_id = f"anonymous-{secrets.token_hex(8)}"
+        client_id = f"{ANONYMOUS_CLIENT_PREFIX}{secrets.token_hex(8)}"
     elif auth == "otp":
         client_id = _client_of_code(company, channel, _text(body, "phone"), _text(body, "code"), now)
     else:
@@ -87,6 +88,7 @@ def open_session(state: MindbehindState, body: dict, now: float) -> tuple[WebCha
         client.phone = client_id
     session = WebChatSession(session_id=secrets.token_hex(12), channelID=channel.id, clientID=client_id, auth=auth, opened_at=now)
     company.sessions[session.session_id] = session
+    company.added_record(now)
     return session, client, company.id
 
 
@@ -110,6 +112,7 @@ def request_code(state: MindbehindState, body: dict, now: float) -> None:
     company.codes[f"{channel.id}/{phone}"] = OneTimeCode(
         phone=phone, channelID=channel.id, code=code, expires_at=now + channel.otp_ttl, attempts_left=channel.otp_attempts
     )
+    company.added_record(now)
 
 
 def _client_of_code(company: Company, channel: Channel, phone: str, code: str, now: float) -> str:
@@ -165,6 +168,7 @@ def receive_generic(state: MindbehindState, api_token: str | None, channel_id: s
     if not isinstance(body, dict):
         raise MindbehindError(400, "the message is a JSON object", "body_not_object")
     company.messages.append({"channelID": channel_id, "received_at": format_instant(now), "body": body})
+    company.added_record(now)
 
 
 def outgoing(state: MindbehindState, body: dict, kind: str, now: float) -> tuple[str, dict]:
