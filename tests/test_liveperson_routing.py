@@ -291,3 +291,12 @@ def assigned(lp_routing_agent: LivePersonRoutingAgent, consumer: Peer) -> str:
     conversation = _open(consumer, lp_routing_agent.skill)
     _assigned(lp_routing_agent, consumer, conversation)
     return conversation
+
+
+def test_an_export_from_before_routing_keeps_its_agents_as_assigned_agents() -> None:
+    from emulator.providers.liveperson.models import Conversation
+
+    earlier = {"id": "c1", "consumer_id": "u1", "started_at": 1.0, "agent_ids": ["pid-1"]}
+    restored = Conversation.model_validate(earlier)
+    assert [(p.id, p.role, p.state) for p in restored.participants] == [("pid-1", "ASSIGNED_AGENT", "ACTIVE")]
+    assert restored.assigned_agent() == "pid-1" and "agent_ids" not in restored.model_dump()
