@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from emulator.plugin_liveperson_connector_app import LivePersonConnectorApp
 from emulator.pytest_plugin import WebhookReceiver, add_lp_user, issue_lp_app_jwt, lp_login
+from emulator.scenarios.record import record_scenario
 
 PATH = "/api/account/{account}/configuration/app-install/installations"
 WEBHOOK_TYPES = (
@@ -185,3 +186,12 @@ def test_seeded_installations_are_exported_and_imported(lp_account) -> None:
     assert app["capabilities"] == manifest()["capabilities"]
     control.import_state(exported)
     assert control.export_state() == exported
+
+
+def test_record_carries_the_installations_into_its_seed(api: Api, lp_account) -> None:
+    sent = manifest()
+    assert api.call("POST", json=sent).status == 201
+    recorded = record_scenario(lp_account.handle.control)
+    [account] = recorded["seed"]["liveperson"]["accounts"]
+    [app] = account["apps"]
+    assert app["capabilities"] == sent["capabilities"] and app["client_name"] == sent["client_name"]

@@ -18,7 +18,7 @@ from flask import Response, request
 
 from ...core.store import Namespace
 from ...web import current_namespace, json_response, read_json_body, runtime
-from .conversations import ACCEPT_STATUS_EVENT, AGENT, CONTENT_EVENT, HOSTED_FILE, RICH_CONTENT_EVENT
+from .conversations import ACCEPT_STATUS_EVENT, AGENT, HOSTED_FILE, RICH_CONTENT_EVENT
 from .errors import LivePersonError
 from .login import session_of_bearer, user_id_of, user_pid_of
 from .models import Account, Conversation, MessagingEvent, User
