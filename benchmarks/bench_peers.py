@@ -459,6 +459,9 @@ TARGETS = [
     Target("HTTP verify + issue c16, req/s vs bare verify-sign (no target: shown)", 0.0, True),
     *[Target(f"read c16, req/s vs bare GET: {row}", 0.8, True) for row in READ_ROWS],
     *[Target(f"read c1 p50 vs bare GET p50: {row}", 1.3, False) for row in READ_ROWS],
+    Target("CPU per request, bare sign over token issue c16 (shown: steadier than req/s on a shared machine)", 0.0, True),
+    Target("CPU per request, bare verify-sign over verify + issue c16 (shown)", 0.0, True),
+    *[Target(f"CPU per request, bare GET over read c16 (shown): {row}", 0.0, True) for row in READ_ROWS],
     Target("start to first answer, s", 0.5, False),
     Target("idle RSS after start, MB", 100.0, False),
 ]
@@ -482,6 +485,11 @@ def round_figures(rows: list[dict], startup: dict[str, float]) -> dict[str, floa
     for index, row in enumerate(READ_ROWS):
         ratio(names[3 + index], (EMULATOR, row), (BARE, BARE_ROWS["get"]))
         ratio(names[3 + len(READ_ROWS) + index], (EMULATOR, row), (BARE, BARE_ROWS["get"]), "p50_ms")
+    cpu = 3 + 2 * len(READ_ROWS)
+    ratio(names[cpu], issue, (BARE, BARE_ROWS["sign"]), "cpu_us", inverse=True)
+    ratio(names[cpu + 1], (EMULATOR, VALIDATE_ROW), (BARE, BARE_ROWS["verify-sign"]), "cpu_us", inverse=True)
+    for index, row in enumerate(READ_ROWS):
+        ratio(names[cpu + 2 + index], (EMULATOR, row), (BARE, BARE_ROWS["get"]), "cpu_us", inverse=True)
     if EMULATOR in startup:
         figures[names[-2]] = startup[EMULATOR]
     idle = [row["idle_rss_mb"] for row in rows if row["server"] == EMULATOR]
