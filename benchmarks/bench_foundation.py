@@ -81,9 +81,9 @@ STARTUP_SPAWNS = 3  # per round, for the emulator and for the baseline each
 STARTUP_TIMEOUT = 20.0
 BANNER = re.compile(r"listening on http://([^\s:]+):(\d+)")
 
-FIXTURE_TARGET_MS = 1.0
-AUTHORIZE_RATIO_TARGET = 1.5
-STARTUP_TARGET_S = 1.0
+FIXTURE_TARGET_MS = 0.5
+AUTHORIZE_RATIO_TARGET = 1.2
+STARTUP_TARGET_S = 0.5
 
 FAULT_ITERATIONS = 4000  # per round and request, with ten rules and with none each, strictly alternating
 FAULT_RATIO_TARGET = 1.10  # ten non-matching rules vs none: at most 10 % slower

@@ -21,8 +21,13 @@ c) peers installed from the registries (`--install-peers`, into `--peers-dir`, d
    static JSON stub, request journal on as by default). A peer that is missing is reported "not run".
 
 The ratio column is the bare Flask route's req/s over the row's (the same round; >1: slower than bare
-Flask), against the bare POST-sign route for rows that sign a JWT and the bare GET otherwise; figures are
-medians over rounds. The machine is noisy: compare only ratios taken in one run.
+Flask), against the bare POST-sign route for rows that issue a JWT, the bare POST verify-and-sign route for
+the row that verifies one and issues another, and the bare GET otherwise; figures are medians over rounds.
+Then the targets, each a ratio taken within one round (median and range over rounds): token issue under
+c16 >= 0.9x bare sign and ahead of oauth2-mock-server; reads under c16 >= 0.8x bare GET and single-client
+p50 <= 1.3x bare; start to first answer <= 0.5 s; idle RSS (right after start) <= 100 MB. The machine is
+noisy: compare only ratios taken in one run. The emulator's bytecode is compiled first (as an installed
+package has it), so that start-up is not timed compiling sources.
 
 Not part of the test suite (pytest collects only `tests/`).
 """
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import compileall
 import http.client
 import json
 import os
@@ -77,7 +83,7 @@ class Endpoint:
     method: str
     path: str
     status: int
-    baseline: str  # "get" or "sign"
+    baseline: str  # "get", "sign" or "verify-sign"
     headers: dict[str, str] = field(default_factory=dict)
     body: str = ""
 
@@ -126,16 +132,21 @@ def emulator_endpoints(base: str) -> list[Endpoint]:
     return [
         Endpoint("LP anonymous/authorize (issues RS256 JWT)", "POST", f"{idp}/anonymous/authorize", 200, "sign"),
         Endpoint("LP authenticate?v=3.0 (verify + issue RS256)", "POST", f"{idp}/app/{DEMO_CONNECTOR}/authenticate?v=3.0",
-                 200, "sign", json_headers(), json.dumps({"id_token": ext_jwt})),
+                 200, "verify-sign", json_headers(), json.dumps({"id_token": ext_jwt})),
         Endpoint("LP service/idp/baseURI.json (read)", "GET", f"{idp}/service/idp/baseURI.json", 200, "get"),
         Endpoint("Sunshine GET users/{id} (Basic)", "GET", f"/v2/apps/{DEMO_APP}/users/{user_id}", 200, "get", basic),
     ]  # fmt: skip
 
 
 def bare_endpoints(base: str) -> list[Endpoint]:
+    status, body = call(base, "POST", "/sign")
+    if status != 200:
+        raise RuntimeError(f"bare /sign answered {status}: {body[:200]!r}")
+    token_body = json.dumps({"id_token": json.loads(body)["token"]})
     return [
         Endpoint("bare GET JSON", "GET", "/read", 200, "get"),
         Endpoint("bare POST, sign one RS256 JWT", "POST", "/sign", 200, "sign"),
+        Endpoint("bare POST, verify one RS256 JWT and sign one", "POST", "/verify-sign", 200, "verify-sign", json_headers(), token_body),
     ]
 
 
@@ -250,6 +261,7 @@ class Running:
     process: subprocess.Popen
     base: str
     startup_s: float
+    idle_rss_mb: float  # right after it first answered, before any load
 
 
 def start(server: Server, log: Path) -> Running:
@@ -267,7 +279,8 @@ def start(server: Server, log: Path) -> Running:
     except BaseException:
         stop(process)
         raise
-    return Running(process, f"http://127.0.0.1:{port}", time.perf_counter() - started)
+    startup = time.perf_counter() - started
+    return Running(process, f"http://127.0.0.1:{port}", startup, rss_mb(process.pid))
 
 
 def read_banner(process: subprocess.Popen) -> int:
@@ -377,6 +390,7 @@ class Row:
     cpu_us: float
     rss_mb: float
     failed: int  # non-2xx/3xx answers and socket errors over both wrk runs
+    idle_rss_mb: float
 
 
 def check(base: str, endpoint: Endpoint) -> None:
@@ -398,7 +412,7 @@ def measure(server: Server, running: Running, endpoint: Endpoint, scripts: Path,
     single = wrk(running.base, endpoint, script, 1, 1, seconds)
     failed = sum(load.errors.values()) + sum(single.errors.values())
     return Row(server.name, endpoint.name, endpoint.baseline, load.rate, single.p50_us / 1000, single.p99_us / 1000,
-               cpu / max(1, load.requests) * 1e6, rss_mb(pid), failed)  # fmt: skip
+               cpu / max(1, load.requests) * 1e6, rss_mb(pid), failed, running.idle_rss_mb)  # fmt: skip
 
 
 def run_server(server: Server, scripts: Path, seconds: float) -> tuple[list[Row], float]:
@@ -421,6 +435,86 @@ def one_round(servers: list[Server], scripts: Path, seconds: float, reverse: boo
         server_rows, startup[server.name] = run_server(server, scripts, seconds)
         rows += server_rows
     return {"rows": rows, "startup_s": startup}
+
+
+# --- targets ----------------------------------------------------------------------------------------
+
+EMULATOR, BARE, OAUTH2 = "emulator (serve, waitress)", "bare Flask (same waitress server)", "oauth2-mock-server (Node)"
+ISSUE_ROW = "LP anonymous/authorize (issues RS256 JWT)"
+VALIDATE_ROW = "LP authenticate?v=3.0 (verify + issue RS256)"
+READ_ROWS = ("LP service/idp/baseURI.json (read)", "Sunshine GET users/{id} (Basic)")
+BARE_ROWS = {"get": "bare GET JSON", "sign": "bare POST, sign one RS256 JWT", "verify-sign": "bare POST, verify one RS256 JWT and sign one"}
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    bound: float
+    at_least: bool  # True: the figure must reach `bound`; False: stay under it
+
+
+TARGETS = [
+    Target("HTTP token issue c16, req/s vs bare sign", 0.9, True),
+    Target("HTTP token issue c16, req/s vs oauth2-mock-server", 1.0, True),
+    Target("HTTP verify + issue c16, req/s vs bare verify-sign (no target: shown)", 0.0, True),
+    *[Target(f"read c16, req/s vs bare GET: {row}", 0.8, True) for row in READ_ROWS],
+    *[Target(f"read c1 p50 vs bare GET p50: {row}", 1.3, False) for row in READ_ROWS],
+    Target("CPU per request, bare sign over token issue c16 (shown: steadier than req/s on a shared machine)", 0.0, True),
+    Target("CPU per request, bare verify-sign over verify + issue c16 (shown)", 0.0, True),
+    *[Target(f"CPU per request, bare GET over read c16 (shown): {row}", 0.0, True) for row in READ_ROWS],
+    Target("start to first answer, s", 0.5, False),
+    Target("idle RSS after start, MB", 100.0, False),
+]
+
+
+def round_figures(rows: list[dict], startup: dict[str, float]) -> dict[str, float]:
+    """The targets' figures in one round (those whose rows ran)."""
+    by = {(row["server"], row["endpoint"]): row for row in rows}
+    figures: dict[str, float] = {}
+
+    def ratio(name: str, ours: tuple[str, str], theirs: tuple[str, str], field: str = "rps", inverse: bool = False) -> None:
+        if ours in by and theirs in by and by[ours][field] and by[theirs][field]:
+            figures[name] = by[ours][field] / by[theirs][field] if not inverse else by[theirs][field] / by[ours][field]
+
+    issue, names = (EMULATOR, ISSUE_ROW), [t.name for t in TARGETS]
+    ratio(names[0], issue, (BARE, BARE_ROWS["sign"]))
+    oauth2 = next((key for key in by if key[0] == OAUTH2), None)
+    if oauth2:
+        ratio(names[1], issue, oauth2)
+    ratio(names[2], (EMULATOR, VALIDATE_ROW), (BARE, BARE_ROWS["verify-sign"]))
+    for index, row in enumerate(READ_ROWS):
+        ratio(names[3 + index], (EMULATOR, row), (BARE, BARE_ROWS["get"]))
+        ratio(names[3 + len(READ_ROWS) + index], (EMULATOR, row), (BARE, BARE_ROWS["get"]), "p50_ms")
+    cpu = 3 + 2 * len(READ_ROWS)
+    ratio(names[cpu], issue, (BARE, BARE_ROWS["sign"]), "cpu_us", inverse=True)
+    ratio(names[cpu + 1], (EMULATOR, VALIDATE_ROW), (BARE, BARE_ROWS["verify-sign"]), "cpu_us", inverse=True)
+    for index, row in enumerate(READ_ROWS):
+        ratio(names[cpu + 2 + index], (EMULATOR, row), (BARE, BARE_ROWS["get"]), "cpu_us", inverse=True)
+    if EMULATOR in startup:
+        figures[names[-2]] = startup[EMULATOR]
+    idle = [row["idle_rss_mb"] for row in rows if row["server"] == EMULATOR]
+    if idle:
+        figures[names[-1]] = idle[0]
+    return figures
+
+
+def targets_table(rounds: list[dict[str, float]]) -> tuple[str, list[dict]]:
+    """Each target's median and range over rounds, and whether the median meets it."""
+    lines = ["| target | median (rounds' range) | bound | met |", "|---|---|---|---|"]
+    verdicts = []
+    for target in TARGETS:
+        values = [figures[target.name] for figures in rounds if target.name in figures]
+        if not values:
+            lines.append(f"| {target.name} | not measured | | |")
+            continue
+        median = statistics.median(values)
+        shown = target.bound == 0.0
+        met = None if shown else (median >= target.bound if target.at_least else median <= target.bound)
+        bound = "-" if shown else f"{'>=' if target.at_least else '<='} {target.bound:g}"
+        lines.append(f"| {target.name} | {median:.2f} ({min(values):.2f}–{max(values):.2f}) | {bound} | {'-' if met is None else 'yes' if met else 'NO'} |")
+        verdicts.append({"target": target.name, "median": median, "range": [min(values), max(values)], "bound": target.bound,
+                         "at_least": target.at_least, "met": met})  # fmt: skip
+    return "\n".join(lines), verdicts
 
 
 # --- report -----------------------------------------------------------------------------------------
@@ -505,6 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if own.install_peers:
         install_peers(own.peers_dir)
+    compileall.compile_dir(ROOT / "emulator", quiet=1)  # as an installed package has it: start-up compiles nothing
     servers = [*emulator_servers(), *peer_servers(own.peers_dir)]
     runnable = [server for server in servers if not server.skipped]
     versions = {server.name: server.version for server in runnable}
@@ -516,11 +611,13 @@ def main(argv: list[str] | None = None) -> int:
             rounds.append(one_round(runnable, Path(scripts), own.duration, reverse=number % 2 == 0))
     per_round = [with_ratios(r["rows"]) for r in rounds]
     summary = summarise(per_round)
+    targets_text, verdicts = targets_table([round_figures(rows, r["startup_s"]) for rows, r in zip(per_round, rounds)])
     skipped = [server for server in servers if server.skipped]
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]
     print(markdown(summary, skipped))
     print("\nversions: " + "; ".join(f"{name}: {version}" for name, version in versions.items()))
     print(startup_line(rounds))
+    print("\ntargets (ratios taken within each round; median over rounds):\n" + targets_text)
     print(f"{wrk_version}; wrk -t2 -c16 -d{own.duration:g}s (req/s, CPU) and -t1 -c1 -d{own.duration:g}s (p50, p99);"
           f" medians over {args.rounds} rounds, {time.perf_counter() - started:.0f} s")  # fmt: skip
     if args.json:
@@ -528,6 +625,7 @@ def main(argv: list[str] | None = None) -> int:
             "environment": {**environment(), "wrk": wrk_version, "peers": versions},
             "settings": {"rounds": args.rounds, "duration_s": own.duration, "warmup_s": WARMUP_S},
             "summary": summary,
+            "targets": verdicts,
             "not_run": {server.name: server.skipped for server in skipped},
             "rounds": [{"rows": rows, "startup_s": r["startup_s"]} for rows, r in zip(per_round, rounds)],
         }

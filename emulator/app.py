@@ -35,6 +35,7 @@ from .web import (
 )
 
 log = logging.getLogger("emulator")
+_NAMESPACE_ENVIRON_KEY = "HTTP_" + NAMESPACE_HEADER.upper().replace("-", "_")
 
 
 @lru_cache(maxsize=64)
@@ -49,6 +50,15 @@ class EmulatorRequest(Request):
     @property
     def host_url(self) -> str:
         return _host_url(self.scheme, self.host)
+
+
+class EmulatorFlask(Flask):
+    """Flask, with `ensure_sync` (Flask asks it of every hook and view on every request, through
+    `inspect`) answered once per function: the emulator's hooks and views are all synchronous."""
+
+    @lru_cache(maxsize=1024)  # noqa: B019  (one app per test at most; the functions live as long as the module)
+    def ensure_sync(self, func: Any) -> Any:
+        return super().ensure_sync(func)
 
 
 class LazyBuilderRule(Rule):
@@ -70,7 +80,7 @@ class LazyBuilderRule(Rule):
 def create_app(config: EmulatorConfig | None = None) -> Flask:
     """A fresh emulator: empty store (plus the config's seed in `default`), its own journal."""
     config = config or EmulatorConfig()
-    app = Flask("emulator")
+    app = EmulatorFlask("emulator")
     app.request_class = EmulatorRequest
     app.url_rule_class = LazyBuilderRule
     app.url_map.merge_slashes = False  # a provider answers `//path` itself; no redirect page
@@ -121,7 +131,7 @@ def _bind_namespace() -> Response | None:
     A body past its limit is refused here, unread (`_body_too_large`): the tenant is then found without
     it, and the 413 is the owner's (after the namespace is known, so that it is journaled there)."""
     flags = g._get_current_object()
-    state = runtime()
+    state = flags.runtime = runtime()  # the later hooks take it from here
     flags.namespace = DEFAULT_NAMESPACE
     flags.provider = provider = _provider_for_request(state)
     flags.tenant = None
@@ -153,10 +163,19 @@ def _body_too_large(state: Runtime, provider: ProviderSpec | None) -> int | None
         return limit
     length = req.content_length
     if length is None:
-        if environ.get("wsgi.input_terminated"):
+        if environ.get("wsgi.input_terminated") and _may_have_body(environ):
             environ["wsgi.input"] = CappedInput(environ["wsgi.input"], limit)
         return None
     return limit if length > limit else None
+
+
+def _may_have_body(environ: dict) -> bool:
+    """A request has a body only with a Content-Length or a Transfer-Encoding (RFC 9112 6.3), unless a server
+    hands over a stream it did not frame (`wsgi.input_terminated`): waitress frames every body it passes on
+    (de-chunked, with a Content-Length), so a request it passes without one has none."""
+    if get_content_length(environ) or "HTTP_TRANSFER_ENCODING" in environ:
+        return True
+    return bool(environ.get("wsgi.input_terminated")) and "waitress.client_disconnected" not in environ  # waitress sets it
 
 
 class CappedInput:
@@ -203,7 +222,7 @@ def _find_namespace(flags: Any, state: Runtime, provider: ProviderSpec) -> Respo
             flags.namespace = owner
             return None
         tenant = next(tenants, None)
-    header = request.headers.get(NAMESPACE_HEADER)
+    header = request.environ.get(_NAMESPACE_ENVIRON_KEY)
     if header is not None:
         try:
             flags.namespace = check_namespace_name(header)
@@ -219,7 +238,7 @@ def _inject_fault() -> Response | None:
     provider: ProviderSpec | None = flags.get("provider")
     if provider is None:
         return None
-    rules = runtime().store.view(flags.namespace).faults
+    rules = flags.runtime.store.view(flags.namespace).faults
     if rules.empty:  # the common case: nothing to decide
         flags.fault = None
         return None
@@ -252,9 +271,8 @@ def _header_name(environ_key: str) -> str:
 
 
 def _request_body(req: Request) -> bytes:
-    """`req.get_data(cache=True)`, without building the input stream of a request that cannot have a body:
-    with no `wsgi.input_terminated` and no (or a zero) Content-Length, Werkzeug reads it as empty."""
-    if g.get("body_refused") or ("wsgi.input_terminated" not in req.environ and not get_content_length(req.environ)):
+    """`req.get_data(cache=True)`, without building the input stream of a request that has no body."""
+    if g.get("body_refused") or not _may_have_body(req.environ):
         return b""
     try:
         return req.get_data(cache=True)
@@ -269,7 +287,7 @@ def _journal_response(response: Response) -> Response:
     if provider is None:
         return response
     req: Request = request._get_current_object()  # type: ignore[attr-defined]
-    state = runtime()
+    state: Runtime = flags.runtime
     namespace = flags.namespace
     # the client gets no answer at all (recorded as status 0): only a fault's answer carries the order
     dropped = flags.get("fault") is not None and ABORT_HEADER in response.headers

@@ -77,10 +77,9 @@ def restore_state(app: Flask, path: str | Path) -> list[str]:
 
 
 def state_document(app: Flask) -> str:
-    """The app's whole state, with the format's version, serialised while the store is locked (a consistent snapshot)."""
-    store = runtime(app).store
-    with store.lock:
-        return json.dumps({"version": VERSION, **store.export()}, separators=(",", ":"))
+    """The app's whole state, with the format's version: each namespace a consistent snapshot taken under its
+    own lock, serialised outside every lock (the other namespaces go on meanwhile)."""
+    return json.dumps({"version": VERSION, **runtime(app).store.export()}, separators=(",", ":"))
 
 
 def _temp_prefix(target: Path) -> str:

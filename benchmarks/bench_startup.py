@@ -1,0 +1,167 @@
+"""Start-up costs: `serve` from launch to a healthy answer, and what the pytest plugin adds to a test run
+that uses none of its fixtures.
+
+Run from the repository root with the project's virtualenv:
+
+    python benchmarks/bench_startup.py [--rounds N] [--json PATH]
+
+Every round, strictly alternating so that drift of the machine hits both sides alike:
+
+a) `python -m emulator serve --port 0` (demo seed) until `GET /__emulator/health` answers 200: wall time
+   and the process's CPU time (user + system, /proc/PID/stat) at that moment, against the bare Flask app
+   on the same waitress server (bench_peers `--serve-bare`) until it answers;
+b) `python -m pytest -q` on one test that uses no fixture, with the plugin (loaded through its `pytest11`
+   entry point) and with `-p no:messaging_auth_emulator`: the difference of the medians (wall, and CPU of
+   the child process) is what the plugin costs such a run;
+c) in a fresh interpreter that already imported pytest: the CPU time of importing the plugin's modules.
+
+The emulator's bytecode is compiled first (as an installed package has it). Targets: start to healthy
+<= 0.5 s; the plugin's cost to a run that uses no fixture <= 50 ms. The machine is noisy: the CPU
+times and the differences within a round are steadier than wall times.
+
+Not part of the test suite (pytest collects only `tests/`).
+"""
+
+from __future__ import annotations
+
+import compileall
+import http.client
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_foundation, also when run from elsewhere
+
+from bench_foundation import BANNER, ROOT, bench_arguments, environment
+
+SPAWNS = 5  # per round and side
+PYTEST_RUNS = 7  # per round and side
+STARTUP_TARGET_S = 0.5
+PLUGIN_TARGET_MS = 50.0
+PLUGIN_ENTRY_POINT = "messaging_auth_emulator"
+PLUGIN_MODULES = ("emulator.pytest_plugin", "emulator.plugin_liveperson_consumers", "emulator.plugin_liveperson_conversations")
+SERVE = [sys.executable, "-m", "emulator", "serve", "--port", "0"]
+BARE = [sys.executable, str(Path(__file__).resolve().parent / "bench_peers.py"), "--serve-bare", "0"]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def answers(port: int, path: str) -> bool:
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        return response.status == 200
+    except OSError:
+        return False
+
+
+def start_to_healthy(command: list[str], path: str) -> tuple[float, float]:
+    """Wall seconds from launch until `path` answers 200, and the process's CPU seconds by then."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout is not None
+        port = next((int(m.group(2)) for line in process.stdout if (m := BANNER.search(line))), None)
+        if port is None:
+            raise RuntimeError(f"{command}: exited without a banner")
+        while not answers(port, path):
+            if time.perf_counter() - started > 60:
+                raise TimeoutError(f"{command}: no answer on {path}")
+            time.sleep(0.002)
+        return time.perf_counter() - started, cpu_seconds(process.pid)
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def pytest_seconds(folder: Path, with_plugin: bool) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, of the child) of `pytest -q` over one fixture-free test, with or
+    without the plugin."""
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder / "test_plain.py")]
+    if not with_plugin:
+        command[3:3] = ["-p", f"no:{PLUGIN_ENTRY_POINT}"]
+    before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    subprocess.run(command, cwd=folder, check=True, capture_output=True)
+    wall, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def plugin_import_cpu_ms() -> float:
+    code = ("import time, pytest\nstarted = time.process_time()\n" + "".join(f"import {m}\n" for m in PLUGIN_MODULES)
+            + "print((time.process_time() - started) * 1000)")  # fmt: skip
+    output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    return float(output.strip())
+
+
+def one_round(folder: Path) -> dict:
+    serve, bare = [], []
+    for _ in range(SPAWNS):
+        serve.append(start_to_healthy(SERVE, "/__emulator/health"))
+        bare.append(start_to_healthy(BARE, "/read"))
+    with_plugin: list[tuple[float, float]] = []
+    without: list[tuple[float, float]] = []
+    for index in range(PYTEST_RUNS):
+        for plugin in (True, False) if index % 2 == 0 else (False, True):
+            (with_plugin if plugin else without).append(pytest_seconds(folder, plugin))
+    wall_with, cpu_with = (statistics.median(side) for side in zip(*with_plugin))
+    wall_without, cpu_without = (statistics.median(side) for side in zip(*without))
+    return {
+        "serve_wall_s": statistics.median(w for w, _ in serve), "serve_cpu_s": statistics.median(c for _, c in serve),
+        "bare_wall_s": statistics.median(w for w, _ in bare), "bare_cpu_s": statistics.median(c for _, c in bare),
+        "pytest_with_plugin_s": wall_with, "pytest_without_plugin_s": wall_without,
+        "pytest_with_plugin_cpu_s": cpu_with, "pytest_without_plugin_cpu_s": cpu_without,
+        "plugin_cost_ms": (wall_with - wall_without) * 1000, "plugin_cost_cpu_ms": (cpu_with - cpu_without) * 1000,
+        "plugin_import_cpu_ms": statistics.median(plugin_import_cpu_ms() for _ in range(3)),
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = bench_arguments(__doc__, argv)
+    compileall.compile_dir(ROOT / "emulator", quiet=1)
+    rounds = []
+    with tempfile.TemporaryDirectory(prefix="bench-startup-") as folder:
+        (Path(folder) / "test_plain.py").write_text("def test_plain():\n    assert 1 + 1 == 2\n")
+        for number in range(1, args.rounds + 1):
+            print(f"round {number}/{args.rounds} ...", file=sys.stderr, flush=True)
+            rounds.append(one_round(Path(folder)))
+    summary = {name: statistics.median(r[name] for r in rounds) for name in rounds[0]}
+    spread = {name: (min(r[name] for r in rounds), max(r[name] for r in rounds)) for name in rounds[0]}
+    rows = [
+        ("serve: launch to healthy, wall s", "serve_wall_s", f"<= {STARTUP_TARGET_S}", summary["serve_wall_s"] <= STARTUP_TARGET_S),
+        ("serve: CPU s by then", "serve_cpu_s", "-", None),
+        ("bench_peers' bare Flask server (it loads the emulator's modules too): launch to answer, wall s", "bare_wall_s", "-", None),
+        ("that bare server: CPU s by then", "bare_cpu_s", "-", None),
+        ("pytest, one plain test, with the plugin: wall s", "pytest_with_plugin_s", "-", None),
+        ("pytest, one plain test, without it: wall s", "pytest_without_plugin_s", "-", None),
+        ("pytest, one plain test, with the plugin: CPU s", "pytest_with_plugin_cpu_s", "-", None),
+        ("pytest, one plain test, without it: CPU s", "pytest_without_plugin_cpu_s", "-", None),
+        ("the plugin's cost to that run, wall ms", "plugin_cost_ms", f"<= {PLUGIN_TARGET_MS:g}", summary["plugin_cost_ms"] <= PLUGIN_TARGET_MS),
+        ("the plugin's cost to that run, CPU ms", "plugin_cost_cpu_ms", f"<= {PLUGIN_TARGET_MS:g}", summary["plugin_cost_cpu_ms"] <= PLUGIN_TARGET_MS),
+        ("importing the plugin's modules, CPU ms", "plugin_import_cpu_ms", "-", None),
+    ]
+    print("| figure | median (rounds' range) | target | met |\n|---|---|---|---|")
+    for label, name, target, met in rows:
+        low, high = spread[name]
+        print(f"| {label} | {summary[name]:.3f} ({low:.3f}–{high:.3f}) | {target} | {'-' if met is None else 'yes' if met else 'NO'} |")
+    print(f"\n{SPAWNS} spawns and {PYTEST_RUNS} pytest runs per side and round, alternating; medians over {args.rounds} rounds")
+    if args.json:
+        document = {"environment": environment(), "settings": {"rounds": args.rounds, "spawns": SPAWNS, "pytest_runs": PYTEST_RUNS},
+                    "summary": summary, "spread": spread, "rounds": rounds}  # fmt: skip
+        Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
