@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from . import __version__
+from . import __version__, request_log
 from .app import create_app
 from .config import DEMO_SEED_PATH, EmulatorConfig, Seed, SeedError, load_seed_file
 from .client import AppTransport, HttpTransport
@@ -60,7 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--log-json", action=argparse.BooleanOptionalAction, default=_env("LOG_JSON", "false"),
-        help="log one JSON object a line (time, level, logger, message) [EMULATOR_LOG_JSON]",
+        help="log one JSON object a line (time, level, logger, message; a request's fields too) [EMULATOR_LOG_JSON]",
+    )  # fmt: skip
+    serve.add_argument(
+        "--quiet", action=argparse.BooleanOptionalAction, default=_env("QUIET", "false"),
+        help="no request log: by default each request is logged on one line [EMULATOR_QUIET]",
     )  # fmt: skip
     serve.add_argument(
         "--tls-self-signed", metavar="DIR", nargs="?", const=DEFAULT_TLS_DIR, default=_env("TLS_SELF_SIGNED"),
@@ -119,6 +123,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        entry.update(getattr(record, "fields", {}))  # a request log line's own fields (request_log.py)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -213,6 +218,8 @@ def _serve(args: argparse.Namespace) -> int:
             return 2
         app = create_app(replace(config, seed=seed))
         source = f"seed: {seed_path}"
+    if not args.quiet:
+        request_log.install(app)
     if not is_loopback(args.host) and not args.control_token:
         log.warning(
             "%s is not a loopback address and no control token is set: anyone who can reach this port can "
@@ -318,8 +325,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "serve":
-        args.log_json = _flag(args.log_json)
-        if args.log_json is None:
-            parser.error(f"{ENV_PREFIX}LOG_JSON: expected true or false, got {os.environ[ENV_PREFIX + 'LOG_JSON']!r}")
+        for name in ("log_json", "quiet"):
+            setattr(args, name, _flag(getattr(args, name)))
+            if getattr(args, name) is None:
+                variable = ENV_PREFIX + name.upper()
+                parser.error(f"{variable}: expected true or false, got {os.environ[variable]!r}")
         _check_tls_options(parser, args)
     return _replay(args) if args.command == "replay" else _serve(args)
