@@ -16,6 +16,7 @@ from flask import Flask, Response, g, request
 
 from .core.clock import format_instant, wall_timer
 from .core.faults import ABORT_HEADER
+from .core.store import DEFAULT_NAMESPACE
 from .web import runtime
 
 log = logging.getLogger("emulator.requests")
@@ -33,7 +34,8 @@ def _describe(response: Response) -> Response:
     provider = g.get("provider")
     if provider is None and request.method in ("GET", "HEAD", "OPTIONS"):
         return response
-    namespace = g.get("namespace") or request.args.get("namespace") or "default"
+    # a provider request's namespace is its tenant's; a control call names its own
+    namespace = g.namespace if provider is not None else request.args.get("namespace", DEFAULT_NAMESPACE)
     dropped = g.get("fault") is not None and ABORT_HEADER in response.headers
     request.environ[_LINE_KEY] = {
         "emulated_time": format_instant(runtime().store.view(namespace).clock.now()),

@@ -20,6 +20,8 @@ from ..core.lifecycle import fingerprint
 MASK = "••••"
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "apitoken"})
+_SCHEMED_HEADERS = frozenset({"authorization", "proxy-authorization"})  # `<scheme> <credentials>`: the scheme stays
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,19}")
 # keys whose string values are credentials: passwords, secrets, tokens of any kind, API and app keys
 _SECRET_KEY = re.compile(r"(?i).*(pass(word|wd)?|secret|token|api_?key|app_?key|jwt|assertion|code_verifier)$")
 _FORM = re.compile(r"[^=&\s]+=[^&\s]*(&[^=&\s]+=[^&\s]*)*")
@@ -49,11 +51,12 @@ class Masker:
         return _JWT.sub(lambda match: self.secret(match.group(0)), text)
 
     def header(self, name: str, value: str) -> str:
-        if name.lower() not in _SECRET_HEADERS:
+        lowered = name.lower()
+        if lowered not in _SECRET_HEADERS:
             return self.text(value)
         scheme, _, credentials = value.partition(" ")
-        if not credentials:
-            return self.secret(value)
+        if lowered not in _SCHEMED_HEADERS or not credentials or not _SCHEME.fullmatch(scheme):
+            return self.secret(value.strip())
         if scheme.lower() == "basic":
             return f"{scheme} {_basic_user(credentials)}:{MASK}"
         return f"{scheme} {self.secret(credentials.strip())}"
