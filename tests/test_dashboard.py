@@ -144,9 +144,10 @@ class Page:
         return path
 
 
-def seeded(base_url: str, namespace: str) -> tuple[EmulatorClient, dict]:
-    """A namespace with a LivePerson account (and a client secret), a Sunshine app and a conversation with
-    a message, and three LivePerson requests: issue, refresh, and one refused."""
+def seeded(base_url: str, namespace: str, receiver) -> tuple[EmulatorClient, dict]:
+    """A namespace with a LivePerson account (and a client secret), a Sunshine app whose webhook posts to
+    `receiver` (its first attempt answered 500), a conversation with a message, and three LivePerson
+    requests: issue, refresh, and one refused."""
     client = EmulatorClient(base_url, namespace=namespace, token=CONTROL_TOKEN)
     account, app_id, key_id, secret = "77" + str(secrets.randbelow(10**6)).zfill(6), secrets.token_hex(12), f"app_{secrets.token_hex(12)}", secrets.token_urlsafe(18)
     client_secret = "cs-" + secrets.token_hex(10)
@@ -160,6 +161,9 @@ def seeded(base_url: str, namespace: str) -> tuple[EmulatorClient, dict]:
     requests.post(f"{base_url}/api/account/{account}/anonymous/authorize", json={"id_token": "not-a-token"}, timeout=10)
     sunshine = f"{base_url}/v2/apps/{app_id}"
     auth = (key_id, secret)
+    receiver.respond(500, times=1)
+    webhook = {"type": "custom", "webhooks": [{"target": receiver.url, "triggers": ["conversation:message"]}]}
+    assert requests.post(f"{sunshine}/integrations", json=webhook, auth=auth, timeout=10).status_code == 201
     user = requests.post(f"{sunshine}/users", json={"externalId": "dash-user"}, auth=auth, timeout=10).json()["user"]
     conversation = requests.post(
         f"{sunshine}/conversations", json={"type": "personal", "participants": [{"userId": user["id"]}]}, auth=auth, timeout=10
@@ -170,9 +174,9 @@ def seeded(base_url: str, namespace: str) -> tuple[EmulatorClient, dict]:
 
 
 @needs_chromium
-def test_the_dashboard_in_a_browser_shows_requests_tokens_conversations_and_drives_every_control(guarded_server, browser):
+def test_the_dashboard_in_a_browser_shows_requests_tokens_conversations_and_drives_every_control(guarded_server, browser, webhook_receiver):
     namespace = f"dash-{secrets.token_hex(4)}"
-    client, facts = seeded(guarded_server, namespace)
+    client, facts = seeded(guarded_server, namespace, webhook_receiver)
     page = Page(browser, guarded_server, namespace)
 
     # without the token the page says so; with it, it is live
@@ -214,7 +218,9 @@ def test_the_dashboard_in_a_browser_shows_requests_tokens_conversations_and_driv
     page.screenshot("02-token-timeline")
     page.click("#token-expire")
     page.status_says("Token expired.")
-    assert not any(token["fingerprint"].startswith(used_key_prefix) for token in client.timeline()["tokens"])
+    timeline = client.timeline()
+    (expired,) = [token for token in timeline["tokens"] if token["fingerprint"].startswith(used_key_prefix)]
+    assert expired["expires_at"] == timeline["now_epoch"] and expired["refresh_until"] > timeline["now_epoch"]  # refreshable still
     live_before = len(client.timeline()["tokens"])
     page.find("#timeline button.bar").click()
     page.until(lambda: page.all("#token-revoke"), "no revoke button")
@@ -265,8 +271,11 @@ def test_the_dashboard_in_a_browser_shows_requests_tokens_conversations_and_driv
     assert facts["conversation"] in page.find("#conversations").text
     page.screenshot("04-conversations")
 
-    # webhook deliveries: hold, release, flush
+    # webhook deliveries: the message's delivery with its attempts (500, then 200 once the clock moved) and payload
     page.click("#tab-webhooks")
+    page.until(lambda: "hello from the business" in page.find("#deliveries").get_attribute("textContent"), "the delivery never showed")
+    attempts = [cell.text for cell in page.all("#deliveries tbody td:nth-child(2)")]
+    assert attempts == ["500", "200"] and "delivered" in page.find("#deliveries").text
     page.button("Hold").click()
     page.until(lambda: "held" in page.find("#deliveries-held").text and "Release" in page.find("#deliveries-held").text, "hold never showed")
     assert client._call("GET", "/deliveries")["held"] is True

@@ -120,6 +120,7 @@ def test_the_timeline_shows_live_tokens_and_sessions_and_a_token_its_claims(emul
     (row,) = timeline["tokens"]
     assert row["fingerprint"] == fingerprint(token) and row["issued_at"] == timeline["now_epoch"]
     assert row["expires_at"] == timeline["now_epoch"] + 600 and row["revoked"] is False
+    assert row["refresh_until"] == timeline["now_epoch"] + 730 * 3600  # LivePerson's default refresh window
     assert any(session["subject"].startswith(sunshine_app.id) for session in timeline["sessions"])
     details = emulator.control.token_details(row["fingerprint"])
     assert details["claims"]["aud"] == f"acc:{lp_account.id}" and details["header"]["alg"] == "RS256"
@@ -131,7 +132,9 @@ def test_expire_and_revoke_by_fingerprint_act_as_by_token(emulator, lp_account):
     expired, revoked = lp_account.issue_ext_jwt(), lp_account.issue_ext_jwt()
     emulator.control.expire(fingerprint=fingerprint(expired))
     emulator.control.revoke(fingerprint=fingerprint(revoked))
-    assert emulator.control.timeline()["tokens"] == []
+    timeline = emulator.control.timeline()
+    (still_refreshable,) = timeline["tokens"]  # the revoked one is gone; the expired one can still be refreshed
+    assert still_refreshable["fingerprint"] == fingerprint(expired) and still_refreshable["expires_at"] == timeline["now_epoch"]
     assert emulator.control.token_details(fingerprint(revoked))["revoked"] is True
     assert emulator.post(lp_account.idp_path("anonymous/authorize"), json={"id_token": revoked}).status == 401
     assert emulator.post(lp_account.idp_path("anonymous/authorize"), json={"id_token": expired}).status == 200  # expired: still refreshable

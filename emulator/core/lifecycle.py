@@ -32,6 +32,7 @@ class _Issued:
     subjects: tuple[str, ...]
     expires_at: float | None = None  # the token's own expiry, for the dashboard
     issued_at: float | None = None  # on the namespace's clock; None: from before an export
+    refresh_until: float | None = None  # the end of its refresh window, if the provider refreshes it
 
 
 @dataclass
@@ -58,13 +59,15 @@ class TokenLifecycle:
         self._overrides: dict[str, _Override] = {}
         self._cuts: dict[str, list[_SubjectCut]] = {}
 
-    def issued(self, token: str, subjects: Iterable[str], expires_at: float | None = None) -> None:
-        """Remember a token the namespace just issued."""
+    def issued(
+        self, token: str, subjects: Iterable[str], expires_at: float | None = None, refresh_until: float | None = None
+    ) -> None:
+        """Remember a token the namespace just issued (`refresh_until`: for the dashboard, not enforced here)."""
         key = fingerprint(token)
         issued_at = self._now() if self._now is not None else None
         with self._lock:
             self._last_sequence = next(self._sequence)
-            self._issued[key] = _Issued(self._last_sequence, tuple(subjects), expires_at, issued_at)
+            self._issued[key] = _Issued(self._last_sequence, tuple(subjects), expires_at, issued_at, refresh_until)
             if len(self._issued) > REGISTRY_LIMIT:
                 self._issued.popitem(last=False)
             self._recent[key] = token
@@ -82,12 +85,12 @@ class TokenLifecycle:
         return self._recent.get(key)
 
     def live(self, now: float, limit: int = 50) -> list[dict]:
-        """The newest tokens not yet expired on `now` (by their own exp, an override or a subject cut), newest first."""
+        """The newest tokens not yet expired on `now` (by their own exp, an override or a subject cut), or
+        expired but still inside their refresh window; newest first."""
         with self._lock:
             newest = list(itertools.islice(reversed(self._issued.items()), limit * 4))
             rows = [self._row(key, entry) for key, entry in newest]
-        live = [row for row in rows if not row["revoked"] and (row["expires_at"] is None or row["expires_at"] > now)]
-        return live[:limit]
+        return [row for row in rows if _showing(row, now)][:limit]
 
     def details(self, key: str) -> dict | None:
         """What the namespace knows of the token of this fingerprint (see `_row`), or None."""
@@ -108,6 +111,7 @@ class TokenLifecycle:
             "subjects": list(entry.subjects),
             "issued_at": entry.issued_at,
             "expires_at": min(expiries) if expiries else None,
+            "refresh_until": entry.refresh_until,
             "revoked": bool(override and override.revoked) or any(cut.expires_at is None for cut in cuts),
         }
 
@@ -180,6 +184,15 @@ class TokenLifecycle:
             self._recent = OrderedDict()
             self._last_sequence = last
             self._sequence = itertools.count(last + 1)
+
+
+def _showing(row: dict, now: float) -> bool:
+    """Not revoked, and not expired or still refreshable at `now`."""
+    if row["revoked"]:
+        return False
+    if row["expires_at"] is None:
+        return True
+    return max(row["expires_at"], row["refresh_until"] or 0) > now
 
 
 Seconds = StrictFloat | StrictInt

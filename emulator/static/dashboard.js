@@ -164,11 +164,12 @@ const epoch = (iso) => Date.parse(iso) / 1000;
 function drawTimeline(data) {
   const now = data.now_epoch;
   const tokens = data.tokens.map((token) => ({
-    kind: "token", key: token.fingerprint, label: `JWT ${token.subjects.join(", ")}`,
-    start: token.issued_at, end: token.expires_at,
+    kind: "token", key: token.fingerprint, start: token.issued_at, end: token.expires_at, refresh: token.refresh_until,
+    label: `token ${token.fingerprint.slice(0, 8)} · ${token.subjects[token.subjects.length - 1] || ""}`,
   }));
   const sessions = data.sessions.map((session) => ({ kind: "session", label: `${session.kind} ${session.subject}`, start: null, end: session.expires_at }));
   const lanes = tokens.concat(sessions);
+  // the window fits lifetimes; a refresh window (LivePerson's is a month) may run off its right edge
   const times = lanes.flatMap((lane) => [lane.start, lane.end]).filter((t) => t !== null && t !== undefined);
   let from = Math.min(now - 600, ...times);
   let to = Math.max(now + 600, ...times);
@@ -182,14 +183,18 @@ function drawTimeline(data) {
     const title = `${lane.label}: ${lane.start ? `issued ${stamp(lane.start)}` : "issued before this window"}, ${lane.end ? `expires ${stamp(lane.end)}` : "never expires"}`;
     const style = { left: `${left}%`, width: `${Math.max(right - left, 0.4)}%` };
     const bar = lane.kind === "token"
-      ? el("button", { type: "button", class: "bar", style, title, "aria-label": title, onclick: () => showToken(lane.key, false) })
+      ? el("button", { type: "button", class: `bar${lane.key === view.chosenToken ? " chosen" : ""}`, style, title, "aria-label": title, onclick: () => showToken(lane.key, false) })
       : el("span", { class: `bar session${lane.end ? "" : " open-ended"}`, style, title, role: "img", "aria-label": title });
-    return el("div", { class: "lane" }, el("span", { class: "label", title: lane.label }, lane.label), el("div", { class: "track" }, bar));
+    const refreshable = lane.refresh && lane.end && lane.refresh > lane.end
+      ? el("span", { class: `bar refresh${at(lane.refresh) >= 100 ? " open-ended" : ""}`, role: "img", style: { left: `${right}%`, width: `${Math.max(at(lane.refresh) - right, 0.4)}%` },
+          "aria-label": `refresh window until ${stamp(lane.refresh)}`, title: `refresh window until ${stamp(lane.refresh)}` })
+      : null;
+    return el("div", { class: "lane" }, el("span", { class: "label", title: lane.label }, lane.label), el("div", { class: "track" }, refreshable, bar));
   });
   const nowLine = el("div", { class: "now", style: { left: `calc(16rem + (100% - 16rem) * ${at(now) / 100})` }, "aria-hidden": "true" },
     el("span", { class: "now-label" }, "now"));
   const axis = el("div", { class: "axis", "aria-hidden": "true" }, el("span", {}, stamp(from)), el("span", {}, stamp(to)));
-  $("timeline").replaceChildren(axis, ...(rows.length ? rows : [el("p", { class: "muted" }, "No live token or session.")]), nowLine);
+  $("timeline").replaceChildren(...(rows.length ? rows : [el("p", { class: "muted" }, "No live token or session.")]), axis, nowLine);
 }
 
 async function showToken(key, switchTab) {
@@ -197,11 +202,13 @@ async function showToken(key, switchTab) {
   if (switchTab) chooseTab("tokens");
   try {
     const token = await call("GET", `/timeline/tokens/${key}`);
-    const state = token.revoked ? "revoked" : token.expires_at !== null && token.expires_at * 1000 <= Date.parse($("clock-now").textContent) ? "expired" : "live";
+    const expired = token.expires_at !== null && token.expires_at * 1000 <= Date.parse($("clock-now").textContent);
+    const state = token.revoked ? "revoked" : expired ? (token.refresh_until ? "expired, refreshable" : "expired") : "live";
     $("token-detail").replaceChildren(
       el("h3", {}, `Token ${key.slice(0, 12)} (${state})`),
       el("p", {}, `subjects: ${token.subjects.join(", ")}`),
-      el("p", {}, `expires: ${token.expires_at ? new Date(token.expires_at * 1000).toISOString() : "never"}`),
+      el("p", {}, `issued: ${token.issued_at ? new Date(token.issued_at * 1000).toISOString() : "unknown"} · expires: ${token.expires_at ? new Date(token.expires_at * 1000).toISOString() : "never"}`,
+        token.refresh_until ? ` · refreshable until ${new Date(token.refresh_until * 1000).toISOString()}` : ""),
       el("div", { class: "buttons" },
         el("button", { type: "button", id: "token-expire", onclick: () => act("Token expired.", () => call("POST", "/tokens/expire", { body: { fingerprint: key } })) }, "Expire now"),
         el("button", { type: "button", id: "token-revoke", class: "danger", onclick: () => act("Token revoked.", () => call("POST", "/tokens/revoke", { body: { fingerprint: key } })) }, "Revoke")),
