@@ -8,7 +8,7 @@ Each benchmark runs as a subprocess of this interpreter with `--rounds N --json 
 (its table goes to stdout, its progress to stderr, as when run alone); then `benchmarks/results/all.json`
 holds every benchmark's JSON under its name, or why it did not run. `peers` needs wrk on the PATH and is
 skipped without it. `--quick`: one round, and 3-second wrk runs for `peers` (the only benchmark with a
-duration). Benchmarks: foundation, sunshine, liveperson, mindbehind, state, peers.
+duration). Benchmarks: foundation, sunshine, liveperson, mindbehind, state, dashboard, peers.
 
 Not part of the test suite (pytest collects only `tests/`).
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"  # gitignored
-BENCHMARKS = ("foundation", "sunshine", "liveperson", "mindbehind", "state", "peers")
+BENCHMARKS = ("foundation", "sunshine", "liveperson", "mindbehind", "state", "dashboard", "peers")
 QUICK_PEERS_DURATION = "3"
 
 

@@ -7,7 +7,8 @@ import json
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from emulator.client import EmulatorError
 from emulator.control.masking import MASK, Masker, masked_entry

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from emulator_process import EmulatorProcess
 
 from emulator import request_log
 from emulator.app import create_app
 from emulator.client import AppTransport, EmulatorClient
-from emulator_process import EmulatorProcess
 
 MODULE = (sys.executable, "-m", "emulator", "serve", "--port", "0")
 DEADLINE_SECONDS = 20.0

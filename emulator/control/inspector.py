@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 import jwt
 from flask import Response, request
@@ -62,7 +63,7 @@ def _has_fault(entry: JournalEntry, wanted: str) -> bool:
     return bool(entry.faults) if wanted == "any" else any(fault.get("kind") == wanted for fault in entry.faults)
 
 
-def _inspected(entry: JournalEntry, known) -> dict:
+def _inspected(entry: JournalEntry, known: Callable[[str], bool]) -> dict:
     row = masked_entry(entry.to_dict(), known)
     row["reason"] = entry.response_headers.get(REASON_HEADER)
     return row
