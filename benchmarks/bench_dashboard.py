@@ -134,9 +134,9 @@ def request_log_ratio(path: str, account: str) -> dict:
     apps = {}
     for logged in (False, True):
         app = create_app()
-        EmulatorClient(transport=AppTransport(app)).seed({"liveperson": {"accounts": [{"id": account}]}})
         if logged:
-            request_log.install(app)
+            request_log.install(app)  # before the app's first request, as Flask requires
+        EmulatorClient(transport=AppTransport(app)).seed({"liveperson": {"accounts": [{"id": account}]}})
         apps[logged] = app.test_client()
     logger = logging.getLogger("emulator.requests")
     handler = logging.StreamHandler(io.StringIO())

@@ -159,13 +159,17 @@ function chooseRequest(seq) {
 
 // ---- token timeline ----
 
-const epoch = (iso) => Date.parse(iso) / 1000;
+// `liveperson:consumer:0ab6af76-...` -> `consumer 0ab6af76…`: the kind and the start of the id
+function shortSubject(subject) {
+  const [, kind = "", id = ""] = subject.split(":");
+  return id.length > 12 ? `${kind} ${id.slice(0, 8)}…` : `${kind} ${id}`;
+}
 
 function drawTimeline(data) {
   const now = data.now_epoch;
   const tokens = data.tokens.map((token) => ({
     kind: "token", key: token.fingerprint, start: token.issued_at, end: token.expires_at, refresh: token.refresh_until,
-    label: `token ${token.fingerprint.slice(0, 8)} · ${token.subjects[token.subjects.length - 1] || ""}`,
+    label: `token ${token.fingerprint.slice(0, 8)} · ${shortSubject(token.subjects[token.subjects.length - 1] || "")}`,
   }));
   const sessions = data.sessions.map((session) => ({ kind: "session", label: `${session.kind} ${session.subject}`, start: null, end: session.expires_at }));
   const lanes = tokens.concat(sessions);
@@ -173,6 +177,7 @@ function drawTimeline(data) {
   const times = lanes.flatMap((lane) => [lane.start, lane.end]).filter((t) => t !== null && t !== undefined);
   let from = Math.min(now - 600, ...times);
   let to = Math.max(now + 600, ...times);
+  if (lanes.some((lane) => lane.refresh && lane.refresh > to)) to += (to - from) / 2; // room to see refresh windows begin
   from = Math.max(from, now - 2 * 86400); // a window a person can read: two days either side at most
   to = Math.min(to, now + 2 * 86400);
   const at = (t) => Math.min(100, Math.max(0, ((t - from) / (to - from)) * 100));
