@@ -149,7 +149,8 @@ class Journal:
     ) -> list[JournalEntry]:
         """Entries oldest first; `None` filters match anything, `path` is a glob, `after` a sequence number."""
         with self._lock:
-            entries = list(self._entries)
+            # entries are in sequence order: what came after `after` is read from the newest end only
+            entries = list(itertools.takewhile(lambda e: e.seq > after, reversed(self._entries)))[::-1] if after else list(self._entries)
             cleared = dict(self._cleared_through)
         selected = [
             e

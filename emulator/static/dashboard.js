@@ -11,6 +11,7 @@ const view = {
   namespace: new URLSearchParams(location.search).get("namespace") || "default",
   tab: "requests",
   lastSeq: 0, // the newest journal sequence the page has asked about
+  requestsStale: true, // the filters or the namespace changed (or it was reset): load the requests anew
   entries: [], // masked journal entries of the namespace, oldest first
   chosenRequest: null,
   chosenToken: null,
@@ -166,6 +167,10 @@ function shortSubject(subject) {
 }
 
 function drawTimeline(data) {
+  const drawn = JSON.stringify([data, view.chosenToken]);
+  if (drawn === view.drawnTimeline) return; // a frozen clock and nothing new: keep the page (and its focus) as it is
+  view.drawnTimeline = drawn;
+  const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : undefined;
   const now = data.now_epoch;
   const tokens = data.tokens.map((token) => ({
     kind: "token", key: token.fingerprint, start: token.issued_at, end: token.expires_at, refresh: token.refresh_until,
@@ -188,7 +193,7 @@ function drawTimeline(data) {
     const title = `${lane.label}: ${lane.start ? `issued ${stamp(lane.start)}` : "issued before this window"}, ${lane.end ? `expires ${stamp(lane.end)}` : "never expires"}`;
     const style = { left: `${left}%`, width: `${Math.max(right - left, 0.4)}%` };
     const bar = lane.kind === "token"
-      ? el("button", { type: "button", class: `bar${lane.key === view.chosenToken ? " chosen" : ""}`, style, title, "aria-label": title, onclick: () => showToken(lane.key, false) })
+      ? el("button", { type: "button", class: `bar${lane.key === view.chosenToken ? " chosen" : ""}`, style, title, "data-key": lane.key, "aria-label": title, onclick: () => showToken(lane.key, false) })
       : el("span", { class: `bar session${lane.end ? "" : " open-ended"}`, style, title, role: "img", "aria-label": title });
     const refreshable = lane.refresh && lane.end && lane.refresh > lane.end
       ? el("span", { class: `bar refresh${at(lane.refresh) >= 100 ? " open-ended" : ""}`, role: "img", style: { left: `${right}%`, width: `${Math.max(at(lane.refresh) - right, 0.4)}%` },
@@ -200,6 +205,7 @@ function drawTimeline(data) {
     el("span", { class: "now-label" }, "now"));
   const axis = el("div", { class: "axis", "aria-hidden": "true" }, el("span", {}, stamp(from)), el("span", {}, stamp(to)));
   $("timeline").replaceChildren(...(rows.length ? rows : [el("p", { class: "muted" }, "No live token or session.")]), axis, nowLine);
+  if (focused) $("timeline").querySelector(`[data-key="${focused}"]`)?.focus(); // the same token keeps the focus
 }
 
 async function showToken(key, switchTab) {
@@ -298,7 +304,9 @@ function refresh(force = false) {
 
 async function refreshNow(force) {
   if (force) await loadNamespaces();
-  const changed = (await loadRequests(force)) || force;
+  const reload = view.requestsStale;
+  view.requestsStale = false;
+  const changed = (await loadRequests(reload)) || force;
   if (view.tab === "tokens") {
     const timeline = await call("GET", "/timeline");
     drawClock(timeline);
@@ -358,6 +366,7 @@ function wire() {
     event.preventDefault();
     sessionStorage.setItem(TOKEN_KEY, $("token").value);
     $("token").value = "";
+    view.requestsStale = true;
     act("Control token set for this tab.", async () => {});
   });
   $("token-forget").addEventListener("click", () => {
@@ -370,6 +379,7 @@ function wire() {
     view.chosenRequest = null;
     $("request-detail").replaceChildren(el("p", { class: "muted" }, "Choose a request to see its headers and bodies."));
     $("token-detail").replaceChildren();
+    view.requestsStale = true;
     refresh(true).catch(failed);
   });
   for (const button of document.querySelectorAll("[data-advance]")) {
@@ -396,6 +406,7 @@ function wire() {
   }
   $("reset").addEventListener("click", () => {
     if (confirm(`Reset namespace ${view.namespace}? Its tenants, clock, keys and journal are dropped.`)) {
+      view.requestsStale = true;
       act(`Namespace ${view.namespace} reset.`, () => call("POST", "/reset"));
     }
   });
@@ -406,7 +417,10 @@ function wire() {
     const response = await call("GET", "/record", { params: { format: "yaml" }, raw: true });
     download(`scenario-${view.namespace}.yaml`, await response.text(), "application/yaml");
   }));
-  $("filters").addEventListener("input", () => refresh(true).catch(failed));
+  $("filters").addEventListener("input", () => {
+    view.requestsStale = true;
+    refresh(false).catch(failed);
+  });
   $("filters").addEventListener("submit", (event) => event.preventDefault());
   for (const tab of document.querySelectorAll("[role=tab]")) {
     tab.addEventListener("click", () => chooseTab(tab.id.slice(4)));
