@@ -178,6 +178,19 @@ def test_a_stepped_up_liveperson_conversation_shows_its_step_up(emulator, steppe
     assert view["events"][0]["text"] == history[0]["event"]["message"]
 
 
+def test_deliveries_for_the_dashboard_hide_the_webhook_secret(emulator, sunshine_conversation, webhook_receiver):
+    app = sunshine_conversation.user.app
+    hook = webhook_receiver.sunshine_webhook(app, triggers=["conversation:message"])
+    message = {"author": {"type": "business"}, "content": {"type": "text", "text": "hi"}}
+    emulator.post(app.path(f"conversations/{sunshine_conversation.id}/messages"), json=message, headers=app.basic_headers())
+    for verb, path in [("GET", "/__emulator/deliveries"), ("POST", "/__emulator/deliveries/flush")]:
+        reply = emulator.transport.send(verb, path, params={"namespace": emulator.namespace, "masked": "true"})
+        (delivery,) = reply.json()["deliveries"]
+        assert delivery["headers"] == {"X-API-Key": MASK} and hook["secret"] not in reply.text
+        assert delivery["payload"]["events"][0]["payload"]["message"]["content"]["text"] == "hi"
+    assert emulator.control.deliveries()[0]["headers"] == {"X-API-Key": hook["secret"]}  # unmasked for tests
+
+
 def test_namespaces_are_listed(emulator, lp_account):
     assert emulator.namespace in emulator.control.namespaces()
 

@@ -100,6 +100,12 @@ def _basic_user(credentials: str) -> str:
     return user if colon else MASK
 
 
+def masked_delivery(delivery: dict) -> dict:
+    """An outgoing webhook delivery (`Delivery.to_dict()`) with its headers (a webhook's secret) and payload masked."""
+    masker = Masker(known=lambda key: False)
+    return {**delivery, "headers": masker.headers(delivery["headers"]), "payload": masker.value("", delivery["payload"])}
+
+
 def masked_entry(entry: dict, known: Callable[[str], bool]) -> dict:
     """A journal entry (`JournalEntry.to_dict()`) as the dashboard may see it, with the tokens it `used`
     (request side) and `issued` (answer side), by fingerprint."""

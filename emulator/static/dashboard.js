@@ -317,7 +317,7 @@ async function refreshNow(force) {
   if (!changed) return;
   if (view.tab === "faults") drawFaults((await call("GET", "/faults")).faults);
   if (view.tab === "conversations") drawConversations((await call("GET", "/conversations")).conversations);
-  if (view.tab === "webhooks") drawDeliveries(await call("GET", "/deliveries"));
+  if (view.tab === "webhooks") drawDeliveries(await call("GET", "/deliveries", { params: { masked: "true" } }));
 }
 
 async function poll() {
@@ -402,7 +402,7 @@ function wire() {
   });
   for (const button of document.querySelectorAll("[data-deliveries]")) {
     const verb = button.dataset.deliveries;
-    button.addEventListener("click", () => act(`Deliveries: ${verb} done.`, () => call("POST", `/deliveries/${verb}`)));
+    button.addEventListener("click", () => act(`Deliveries: ${verb} done.`, () => call("POST", `/deliveries/${verb}`, { params: { masked: "true" } })));
   }
   $("reset").addEventListener("click", () => {
     if (confirm(`Reset namespace ${view.namespace}? Its tenants, clock, keys and journal are dropped.`)) {
