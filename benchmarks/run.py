@@ -8,7 +8,7 @@ Each benchmark runs as a subprocess of this interpreter with `--rounds N --json 
 (its table goes to stdout, its progress to stderr, as when run alone); then `benchmarks/results/all.json`
 holds every benchmark's JSON under its name, or why it did not run. `peers` needs wrk on the PATH and is
 skipped without it. `--quick`: one round, and 3-second wrk runs for `peers` (the only benchmark with a
-duration). Benchmarks: foundation, startup, sunshine, liveperson, webhooks, mindbehind, state, reach, peers, soak (the server's RSS
+duration). Benchmarks: foundation, startup, sunshine, liveperson, webhooks, mindbehind, state, dashboard, reach, peers, soak (the server's RSS
 under two minutes of mixed load; `bench_soak.py --duration 600` alone for ten), held (health and control
 latency while every provider worker is held by a fault).
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"  # gitignored
-BENCHMARKS = ("foundation", "startup", "sunshine", "liveperson", "webhooks", "mindbehind", "state", "reach", "peers", "soak", "held")
+BENCHMARKS = ("foundation", "startup", "sunshine", "liveperson", "webhooks", "mindbehind", "state", "dashboard", "reach", "peers", "soak", "held")
 QUICK_PEERS_DURATION = "3"
 
 

@@ -310,6 +310,7 @@ def _journal_response(response: Response) -> Response:
         request_body=_request_body(req),
         response_body=b"" if dropped else response.get_data(),
         faults=tuple(flags.get("faults", ())),
+        response_headers=() if dropped else tuple(response.headers.items()),
     )
     return response
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 from urllib.parse import urlsplit
 
-from . import __version__
+from . import __version__, request_log
 from .app import create_app
 from .config import DEMO_SEED_PATH, EmulatorConfig, Seed, SeedError, load_seed_file
 from .persistence import PeriodicSaver, StateFileError, remove_stale_temp_files, restore_state, save_state
@@ -65,7 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     serve.add_argument(
         "--log-json", action=argparse.BooleanOptionalAction, default=_env("LOG_JSON", "false"),
-        help="log one JSON object a line (time, level, logger, message) [EMULATOR_LOG_JSON]",
+        help="log one JSON object a line (time, level, logger, message; a request's fields too) [EMULATOR_LOG_JSON]",
+    )  # fmt: skip
+    serve.add_argument(
+        "--quiet", action=argparse.BooleanOptionalAction, default=_env("QUIET", "false"),
+        help="no request log: by default each request is logged on one line [EMULATOR_QUIET]",
     )  # fmt: skip
     serve.add_argument(
         "--tls-self-signed", metavar="DIR", nargs="?", const=DEFAULT_TLS_DIR, default=_env("TLS_SELF_SIGNED"),
@@ -162,6 +166,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        entry.update(getattr(record, "fields", {}))  # a request log line's own fields (request_log.py)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -267,6 +272,8 @@ def _serve(args: argparse.Namespace) -> int:
             return 2
         app = create_app(replace(config, seed=seed))
         source = f"seed: {seed_path}"
+    if not args.quiet:
+        request_log.install(app)
     if not is_loopback(args.host) and not args.control_token:
         log.warning(
             "%s is not a loopback address and no control token is set: anyone who can reach this port can "
@@ -425,11 +432,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "serve":
-        args.log_json = _flag(args.log_json)
-        if args.log_json is None:
-            parser.error(f"{ENV_PREFIX}LOG_JSON: expected true or false, got {os.environ[ENV_PREFIX + 'LOG_JSON']!r}")
-        args.show_secrets = _flag(args.show_secrets)
-        if args.show_secrets is None:
-            parser.error(f"{ENV_PREFIX}SHOW_SECRETS: expected true or false, got {os.environ[ENV_PREFIX + 'SHOW_SECRETS']!r}")
+        for name in ("log_json", "quiet", "show_secrets"):
+            setattr(args, name, _flag(getattr(args, name)))
+            if getattr(args, name) is None:
+                variable = ENV_PREFIX + name.upper()
+                parser.error(f"{variable}: expected true or false, got {os.environ[variable]!r}")
         _check_tls_options(parser, args)
     return {"replay": _replay, "health": _health, "serve": _serve}[args.command](args)

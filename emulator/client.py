@@ -327,6 +327,37 @@ class EmulatorClient:
         return self._call("POST", "/tokens/ttl", json=settings)["settings"]
 
 
+    # --- what the dashboard shows (secrets masked by the emulator) -----------------------------------
+
+    def namespaces(self) -> list[str]:
+        return self._call("GET", "/namespaces")["namespaces"]
+
+    def requests(
+        self,
+        provider: str | None = None,
+        path: str | None = None,
+        status: int | str | None = None,
+        fault: str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> list[dict]:
+        """This namespace's journal with secrets masked, each entry's `reason` and the `tokens` it `used` and
+        `issued` (fingerprints); `path` is a substring, `status` a code or a class (`"4xx"`), `fault` a kind or `"any"`."""
+        filters = {"provider": provider, "path": path, "status": status, "fault": fault, "after": after, "limit": limit}
+        return self._call("GET", "/requests", params=filters)["entries"]
+
+    def timeline(self) -> dict:
+        """Live tokens (`fingerprint`, `subjects`, `issued_at`, `expires_at`) and sessions, and the clock's `now`."""
+        return self._call("GET", "/timeline")
+
+    def token_details(self, fingerprint: str) -> dict:
+        """One token by fingerprint: subjects, times, `revoked`, and its JWT `header` and `claims` (never the token)."""
+        return self._call("GET", f"/timeline/tokens/{fingerprint}")
+
+    def conversations(self) -> list[dict]:
+        """LivePerson and Sunshine conversations of this namespace: participants, step-up, events in order."""
+        return self._call("GET", "/conversations")["conversations"]
+
 def _target(token: str | None, selector: Mapping[str, str], **extra: Any) -> dict:
     body = {**selector, **{k: v for k, v in extra.items() if v is not None}}
     return {"token": token, **body} if token is not None else body

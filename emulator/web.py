@@ -40,6 +40,7 @@ class ProviderSpec:
     token_subjects: Callable[[Mapping[str, str]], list[str]]  # selector -> lifecycle subjects
     raw_segments: bool = False  # path variables may hold an encoded `/` (see raw_path.py)
     max_body_bytes: int | None = None  # the provider's published body limit; None: the config's `max_body_bytes`
+    conversations: Callable[[Any], list[dict]] | None = None  # its state -> conversations, neutral (dashboard)
 
 
 @dataclass

@@ -14,8 +14,9 @@ from .guesses import GuessCounter
 CONTROL_PREFIX = "/__emulator"
 ALL_NAMESPACES = "*"
 TOKEN_HEADER = "X-Emulator-Token"
-OPEN_ENDPOINTS = frozenset({"control.health"})  # container healthchecks carry no token
-DASHBOARD_ENDPOINT = "control.dashboard"
+# container healthchecks carry no token; the dashboard's page and assets hold no state (the page asks for
+# the token and sends it on each control call it makes)
+OPEN_ENDPOINTS = frozenset({"control.health", "control.dashboard", "control.dashboard_asset"})
 GUESSES_KEY = "control.guesses"  # app extension: the GuessCounter of failed control tokens
 blueprint = Blueprint("control", __name__, url_prefix=CONTROL_PREFIX)
 
@@ -34,15 +35,12 @@ def control_error(status: int, code: str, message: str, field: str | None = None
 
 
 def _presented_token() -> str | None:
-    """The token of the call: the X-Emulator-Token header, else `Authorization: Bearer <token>`; the
-    read-only dashboard also takes `?token=`, since a browser sends no header of its own."""
+    """The token of the call: the X-Emulator-Token header, else `Authorization: Bearer <token>`."""
     header = request.headers.get(TOKEN_HEADER)
     if header is not None:
         return header
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer":
-        return credentials.strip()
-    return request.args.get("token") if request.endpoint == DASHBOARD_ENDPOINT else None
+    return credentials.strip() if scheme.lower() == "bearer" else None
 
 
 def require_control_token() -> Response | None:

@@ -1,49 +1,35 @@
-"""/__emulator/ui: a read-only page per namespace, refreshed by the browser every few seconds."""
+"""/__emulator/ui: the dashboard's page and its assets (plain JS and CSS shipped in the package).
+
+The page holds no state: its script asks for the control token (kept in the tab's sessionStorage), sends
+it in the X-Emulator-Token header, and reads and acts through the control API like any other client.
+"""
 
 from __future__ import annotations
 
-from flask import Response, render_template, request
+from pathlib import Path
+
+from flask import Response, render_template, send_from_directory
 
 from .. import __version__
-from ..core.clock import format_instant
-from ..web import runtime
-from .base import blueprint, namespace_arg
+from .base import CONTROL_PREFIX, blueprint
 
-REFRESH_SECONDS = 2
-JOURNAL_ROWS = 25
+ASSETS = Path(__file__).resolve().parent.parent / "static"
+POLL_MILLISECONDS = 1000  # how often an open page asks for what changed
 
 
 @blueprint.get("/ui")
 def dashboard() -> Response:
-    """Tenants, live tokens and sessions with their expiry, fault rules and the latest journal entries."""
-    name = namespace_arg()
-    state = runtime()
-    namespace = state.store.view(name)
-    with namespace.lock:
-        now = namespace.clock.now()
-        credentials = [
-            {"kind": "JWT", "subject": ", ".join(row["subjects"]), "expires_at": row["expires_at"]}
-            for row in namespace.tokens.live(now)
-        ]
-        for provider_state in namespace.states.values():
-            credentials += provider_state.live_credentials(now)
-        page = {
-            "namespace": name,
-            "namespaces": sorted({*state.store.names(), name}),
-            "clock": namespace.clock.snapshot(),
-            "tenants": namespace.tenants(),
-            "faults": namespace.faults.list(),
-        }
-    for row in credentials:
-        row["expires"] = format_instant(row["expires_at"]) if row["expires_at"] is not None else None
-    journal = [entry.to_dict() for entry in reversed(state.journal.query(namespace=name, limit=JOURNAL_ROWS))]
-    html = render_template(
-        "dashboard.html",
-        credentials=credentials,
-        journal=journal,
-        version=__version__,
-        refresh=REFRESH_SECONDS,
-        token=request.args.get("token"),  # kept in the links, so a token-protected page can be browsed
-        **page,
+    html = render_template("dashboard.html", version=__version__, control=CONTROL_PREFIX, poll=POLL_MILLISECONDS)
+    response = Response(html, mimetype="text/html")
+    # the page runs only its own script and talks only to this emulator; it is never framed
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
     )
-    return Response(html, mimetype="text/html")
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@blueprint.get("/ui/assets/<name>")
+def dashboard_asset(name: str) -> Response:
+    return send_from_directory(ASSETS, name, max_age=0)

@@ -20,15 +20,17 @@ def _flag_arg(name: str) -> bool:
 
 @blueprint.get(RECORD_PATH)
 def record() -> Response:
-    """`{"name", "seed", "steps"}` (and `vars` with `?fresh_ids=true`): see emulator.scenarios.record.
+    """`{"name", "seed", "steps"}` (and `vars` with `?fresh_ids=true`): see emulator.scenarios.record;
+    with `?format=yaml`, the scenario file itself, as a download.
 
     An empty journal answers 409 `empty_journal` rather than a scenario without steps, which no
     scenario runner would accept. The namespace is read, never created.
     """
-    from ..scenarios.record import RecordError, build_scenario, export_seed  # the scenario package, on first use
+    from ..scenarios.record import RecordError, build_scenario, dump_scenario, export_seed  # the scenario package, on first use
 
     name = namespace_arg()
     fresh_ids = _flag_arg("fresh_ids")
+    as_yaml = _format_arg() == "yaml"
     state = runtime()
     # the requests clients made; webhook attempts and events are what the emulator did in answer
     entries = [entry for entry in state.journal.query(namespace=name) if entry.direction == "incoming"]
@@ -51,4 +53,14 @@ def record() -> Response:
         clock_moves=clock_moves,
         fault_rules=rules,
     )
-    return json_response(document)
+    if not as_yaml:
+        return json_response(document)
+    download = f'attachment; filename="scenario-{name}.yaml"'  # namespace names are safe in a header
+    return Response(dump_scenario(document), mimetype="application/yaml", headers={"Content-Disposition": download})
+
+
+def _format_arg() -> str:
+    value = request.args.get("format", "json")
+    if value not in ("json", "yaml"):
+        raise ControlError(400, "invalid_argument", "format is json or yaml", "format")
+    return value

@@ -13,6 +13,7 @@ from ..core.clock import parse_duration, parse_instant
 from ..core.store import TenantConflict
 from ..web import json_response, pump_deliveries, read_json_body, runtime
 from .base import ALL_NAMESPACES, ControlError, blueprint, json_object, namespace_arg
+from .masking import masked_delivery
 
 
 @blueprint.get("/health")
@@ -130,7 +131,11 @@ def release_deliveries() -> Response:
 
 
 def _deliveries(namespace: Any) -> Response:
-    return json_response({"held": namespace.outbox.held, "deliveries": namespace.outbox.list()})
+    """The namespace's deliveries; with `?masked=true` (the dashboard) their secrets masked (masking.py)."""
+    deliveries = namespace.outbox.list()
+    if request.args.get("masked") == "true":
+        deliveries = [masked_delivery(delivery) for delivery in deliveries]
+    return json_response({"held": namespace.outbox.held, "deliveries": deliveries})
 
 
 def _clock_field(body: dict, key: str, parse: Any) -> float | None:

@@ -1,23 +1,27 @@
 """/__emulator/tokens: expire, revoke, fail, rotate keys, change lifetimes, on any token the emulator issued.
 
-A call names a token (`{"token": "..."}`) or a selector of provider keys (`{"account": "123"}`,
+A call names a token (`{"token": "..."}`, or `{"fingerprint": "<sha256 hex of it>"}` as the dashboard
+lists it) or a selector of provider keys (`{"account": "123"}`,
 `{"account": "123", "consumer": "..."}`); a selector reaches the tokens issued before the call.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Response
 from pydantic import ValidationError
 
 from ..core.clock import parse_duration, parse_instant
+from ..core.lifecycle import fingerprint
 from ..core.store import Namespace
 from ..core.validation import first_error
 from ..web import ProviderSpec, json_response, runtime
 from .base import ControlError, blueprint, json_object, namespace_arg
 
-_CALL_KEYS = {"token", "provider", "at", "times", "grace"}
+_CALL_KEYS = {"token", "fingerprint", "provider", "at", "times", "grace"}
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 
 
 def _text(body: dict, key: str) -> str:
@@ -61,13 +65,13 @@ def _namespace_of_selector(provider: ProviderSpec, selector: dict) -> Namespace:
     return store.namespace(owner or namespace_arg())
 
 
-def _namespace_of_token(token: str) -> Namespace:
-    """The namespace that issued the token: the call's first, then any other."""
+def _namespace_of_token(key: str) -> Namespace:
+    """The namespace that issued the token of this fingerprint: the call's first, then any other."""
     store = runtime().store
     names = [namespace_arg(), *store.names()]
     for name in names:
         namespace = store.view(name)
-        if namespace.tokens.knows(token):
+        if namespace.tokens.knows_fingerprint(key):
             return namespace
     raise ControlError(404, "unknown_token", "this emulator did not issue that token (or has forgotten it)", "token")
 
@@ -82,11 +86,23 @@ def _at(body: dict) -> float | None:
         raise ControlError(400, "invalid_body", str(exc), "at") from None
 
 
-def _target(body: dict) -> tuple[Namespace, str | None, list[str]]:
-    """The namespace a call acts in, and what it names: a token, or the subjects of a selector."""
+def _token_key(body: dict) -> str | None:
+    """The fingerprint of the token the call names, by itself or by its fingerprint; None: it names none."""
     if "token" in body:
-        token = _text(body, "token")
-        return _namespace_of_token(token), token, []
+        return fingerprint(_text(body, "token"))
+    if "fingerprint" in body:
+        key = _text(body, "fingerprint")
+        if not _FINGERPRINT.fullmatch(key):
+            raise ControlError(400, "invalid_body", "fingerprint is the token's SHA-256 in lowercase hex", "fingerprint")
+        return key
+    return None
+
+
+def _target(body: dict) -> tuple[Namespace, str | None, list[str]]:
+    """The namespace a call acts in, and what it names: a token's fingerprint, or the subjects of a selector."""
+    key = _token_key(body)
+    if key is not None:
+        return _namespace_of_token(key), key, []
     selector = _selector(body)
     provider = _provider(body, selector)
     try:
@@ -109,7 +125,7 @@ def expire_tokens() -> Response:
     with namespace.lock:
         at = namespace.clock.now() if requested is None else requested
         if token:
-            namespace.tokens.expire_token(token, at)
+            namespace.tokens.expire_fingerprint(token, at)
         else:
             namespace.tokens.expire_subjects(subjects, at)
     return _answer(namespace, token, subjects)
@@ -122,7 +138,7 @@ def revoke_tokens() -> Response:
     namespace, token, subjects = _target(body)
     with namespace.lock:
         if token:
-            namespace.tokens.revoke_token(token)
+            namespace.tokens.revoke_fingerprint(token)
         else:
             namespace.tokens.revoke_subjects(subjects)
     return _answer(namespace, token, subjects)
@@ -138,7 +154,7 @@ def fail_token() -> Response:
     if not isinstance(times, int) or isinstance(times, bool) or not 1 <= times <= 1_000_000:
         raise ControlError(400, "invalid_body", "times is a whole number from 1", "times")
     token = _text(body, "token")
-    namespace = _namespace_of_token(token)
+    namespace = _namespace_of_token(fingerprint(token))
     with namespace.lock:
         namespace.tokens.fail_next(token, times)
     return json_response({"failing": times, "namespace": namespace.name})

@@ -67,6 +67,11 @@ def wall_sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
+def wall_timer() -> float:
+    """Seconds on a monotonic wall clock, to measure how long real work took (never emulated time)."""
+    return time.perf_counter()
+
+
 class Clock:
     """A clock that follows the wall clock plus an offset, or stands still when frozen."""
 

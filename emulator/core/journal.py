@@ -30,6 +30,7 @@ class JournalEntry:
     status: int
     request_headers: dict = field(default_factory=dict)
     request_body: str = ""
+    response_headers: dict = field(default_factory=dict)
     response_body: str = ""
     faults: list = field(default_factory=list)  # the fault rules that acted on this request
     direction: str = "incoming"  # "outgoing": a webhook delivery attempt the emulator made
@@ -66,12 +67,13 @@ class _Incoming:
             raw = self._raw
             if raw is None:  # made by another thread in the meantime
                 return self._entry  # type: ignore[return-value]
-            at, query, headers, request_body, response_body, faults = raw
+            at, query, headers, request_body, response_headers, response_body, faults = raw
             entry = JournalEntry(
                 seq=self.seq, time=format_instant(at), namespace=self.namespace, provider=self.provider,
                 method=self.method, path=self.path, query=query.decode("latin-1"), status=self.status,
                 request_headers=dict(headers),
                 request_body=_text(request_body),
+                response_headers=dict(response_headers),
                 response_body=_text(response_body),
                 faults=list(faults),
             )  # fmt: skip
@@ -122,11 +124,12 @@ class Journal:
         request_body: bytes,
         response_body: bytes,
         faults: Sequence,
+        response_headers: Iterable[tuple[str, str]] = (),
     ) -> None:
         """An incoming request, as `record` with `time=format_instant(at)`, `query` decoded as Latin-1,
         `request_headers=dict(headers)` and each body decoded as UTF-8 and clipped: all that is done when
         the entry is first read, not on the request's path (`headers` must not change in the meantime)."""
-        raw = (at, query, headers, _held_body(request_body), _held_body(response_body), faults)
+        raw = (at, query, headers, _held_body(request_body), response_headers, _held_body(response_body), faults)
         with self._lock:
             if len(self._entries) == self._entries.maxlen:
                 self._evicted(self._entries[0].namespace)
@@ -142,15 +145,18 @@ class Journal:
         path: str | None = None,
         status: int | None = None,
         limit: int | None = None,
+        after: int = 0,
     ) -> list[JournalEntry]:
-        """Entries oldest first; `None` filters match anything, `path` is a glob."""
+        """Entries oldest first; `None` filters match anything, `path` is a glob, `after` a sequence number."""
         with self._lock:
-            entries = list(self._entries)
+            # entries are in sequence order: what came after `after` is read from the newest end only
+            entries = list(itertools.takewhile(lambda e: e.seq > after, reversed(self._entries)))[::-1] if after else list(self._entries)
             cleared = dict(self._cleared_through)
         selected = [
             e
             for e in entries
-            if e.seq > cleared.get(e.namespace, 0)
+            if e.seq > after
+            and e.seq > cleared.get(e.namespace, 0)
             and (namespace is None or e.namespace == namespace)
             and (provider is None or e.provider == provider)
             and (method is None or e.method == method.upper())

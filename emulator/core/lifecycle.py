@@ -12,13 +12,14 @@ import itertools
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Annotated, Iterable
+from typing import Annotated, Callable, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from .keys import TokenError
 
 REGISTRY_LIMIT = 50_000  # tokens remembered per namespace; the oldest are forgotten first
+RECENT_LIMIT = 500  # tokens kept whole (for their claims on the dashboard): the newest only
 
 
 def fingerprint(token: str) -> str:
@@ -30,6 +31,8 @@ class _Issued:
     sequence: int
     subjects: tuple[str, ...]
     expires_at: float | None = None  # the token's own expiry, for the dashboard
+    issued_at: float | None = None  # on the namespace's clock; None: from before an export
+    refresh_until: float | None = None  # the end of its refresh window, if the provider refreshes it
 
 
 @dataclass
@@ -46,7 +49,9 @@ class _SubjectCut:
 
 
 class TokenLifecycle:
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], float] | None = None) -> None:
+        self._now = now
+        self._recent: OrderedDict[str, str] = OrderedDict()  # fingerprint -> token, newest last
         self._lock = threading.Lock()
         self._sequence = itertools.count(1)
         self._last_sequence = 0
@@ -54,40 +59,70 @@ class TokenLifecycle:
         self._overrides: dict[str, _Override] = {}
         self._cuts: dict[str, list[_SubjectCut]] = {}
 
-    def issued(self, token: str, subjects: Iterable[str], expires_at: float | None = None) -> None:
-        """Remember a token the namespace just issued."""
+    def issued(
+        self, token: str, subjects: Iterable[str], expires_at: float | None = None, refresh_until: float | None = None
+    ) -> None:
+        """Remember a token the namespace just issued (`refresh_until`: for the dashboard, not enforced here)."""
+        key = fingerprint(token)
+        issued_at = self._now() if self._now is not None else None
         with self._lock:
             self._last_sequence = next(self._sequence)
-            self._issued[fingerprint(token)] = _Issued(self._last_sequence, tuple(subjects), expires_at)
+            self._issued[key] = _Issued(self._last_sequence, tuple(subjects), expires_at, issued_at, refresh_until)
             if len(self._issued) > REGISTRY_LIMIT:
                 self._issued.popitem(last=False)
+            self._recent[key] = token
+            if len(self._recent) > RECENT_LIMIT:
+                self._recent.popitem(last=False)
 
     def knows(self, token: str) -> bool:
         return fingerprint(token) in self._issued
 
-    def live(self, now: float, limit: int = 50) -> list[dict]:
-        """The newest tokens not yet expired on `now` (by their own exp or an override), newest first."""
-        with self._lock:
-            issued = list(self._issued.items())[-limit * 4 :]
-            overrides = dict(self._overrides)
-        rows = []
-        for key, entry in reversed(issued):
-            override = overrides.get(key)
-            expiries = [t for t in (entry.expires_at, override.expires_at if override else None) if t is not None]
-            expires_at = min(expiries) if expiries else None
-            if (override and override.revoked) or (expires_at is not None and expires_at <= now):
-                continue
-            rows.append({"fingerprint": key[:12], "subjects": list(entry.subjects), "expires_at": expires_at})
-        return rows[:limit]
+    def knows_fingerprint(self, key: str) -> bool:
+        return key in self._issued
 
-    def expire_token(self, token: str, at: float) -> None:
+    def recent_token(self, key: str) -> str | None:
+        """The token of a fingerprint, if it is among the newest issued (for its claims)."""
+        return self._recent.get(key)
+
+    def live(self, now: float, limit: int = 50) -> list[dict]:
+        """The newest tokens not yet expired on `now` (by their own exp, an override or a subject cut), or
+        expired but still inside their refresh window; newest first."""
         with self._lock:
-            override = self._overrides.setdefault(fingerprint(token), _Override())
+            newest = list(itertools.islice(reversed(self._issued.items()), limit * 4))
+            rows = [self._row(key, entry) for key, entry in newest]
+        return [row for row in rows if _showing(row, now)][:limit]
+
+    def details(self, key: str) -> dict | None:
+        """What the namespace knows of the token of this fingerprint (see `_row`), or None."""
+        with self._lock:
+            entry = self._issued.get(key)
+            return None if entry is None else self._row(key, entry)
+
+    def _row(self, key: str, entry: _Issued) -> dict:
+        """A token's subjects, issue time and effective expiry and revocation, overrides and cuts applied."""
+        override = self._overrides.get(key)
+        cuts = [
+            cut for subject in entry.subjects for cut in self._cuts.get(subject, ()) if entry.sequence <= cut.through_sequence
+        ]
+        expiries = [t for t in (entry.expires_at, override.expires_at if override else None) if t is not None]
+        expiries += [cut.expires_at for cut in cuts if cut.expires_at is not None]
+        return {
+            "fingerprint": key,
+            "subjects": list(entry.subjects),
+            "issued_at": entry.issued_at,
+            "expires_at": min(expiries) if expiries else None,
+            "refresh_until": entry.refresh_until,
+            "revoked": bool(override and override.revoked) or any(cut.expires_at is None for cut in cuts),
+        }
+
+    def expire_fingerprint(self, key: str, at: float) -> None:
+        with self._lock:
+            override = self._overrides.setdefault(key, _Override())
             override.expires_at = at if override.expires_at is None else min(override.expires_at, at)
 
-    def revoke_token(self, token: str) -> None:
+    def revoke_fingerprint(self, key: str) -> None:
         with self._lock:
-            self._overrides.setdefault(fingerprint(token), _Override()).revoked = True
+            self._overrides.setdefault(key, _Override()).revoked = True
 
     def fail_next(self, token: str, times: int) -> None:
         """The next `times` validations of this token fail, whatever else holds."""
@@ -146,8 +181,18 @@ class TokenLifecycle:
         last = document.last_sequence
         with self._lock:
             self._issued, self._overrides, self._cuts = issued, overrides, cuts
+            self._recent = OrderedDict()
             self._last_sequence = last
             self._sequence = itertools.count(last + 1)
+
+
+def _showing(row: dict, now: float) -> bool:
+    """Not revoked, and not expired or still refreshable at `now`."""
+    if row["revoked"]:
+        return False
+    if row["expires_at"] is None:
+        return True
+    return max(row["expires_at"], row["refresh_until"] or 0) > now
 
 
 Seconds = StrictFloat | StrictInt

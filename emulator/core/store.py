@@ -101,7 +101,7 @@ class Namespace:
         self.keys = KeyRing(slot for t in types for slot in t.key_slots)
         self.faults = FaultRules()  # test set-up, not state: never exported
         self.outbox = Outbox()  # outgoing webhook deliveries
-        self.tokens = TokenLifecycle()
+        self.tokens = TokenLifecycle(self.clock.now)
         # (journal seq at the time, control body) of each clock move, newest last: Record replays them
         # between the requests they fell between. Not state: never exported.
         self.clock_log: deque[tuple[int, dict]] = deque(maxlen=CLOCK_LOG_SIZE)

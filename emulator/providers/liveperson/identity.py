@@ -193,7 +193,8 @@ class ConsumerIdentity:
             "auth_time": first_issued,
             "jti": str(uuid.uuid4()),  # every token distinct, so expiring one never touches its successor
         }
-        return self._issued(self._keys.sign(EXTERNAL_JWT_SLOT.name, claims), consumer_id, claims["exp"])
+        refresh_until = first_issued + self._account.settings.ext_jwt_refresh_window
+        return self._issued(self._keys.sign(EXTERNAL_JWT_SLOT.name, claims), consumer_id, claims["exp"], refresh_until)
 
     def _sign_consumer_jwt(self, consumer_id: str, ttl: float, ext: dict | None = None) -> str:
         iat = int(self._now)
@@ -202,8 +203,8 @@ class ConsumerIdentity:
             claims["lp.ext"] = ext  # [C] authenticated consumers
         return self._issued(self._keys.sign(CONSUMER_JWT_SLOT.name, claims), consumer_id, claims["exp"])
 
-    def _issued(self, token: str, consumer_id: str, expires_at: int) -> str:
-        self._tokens.issued(token, token_subjects(self._account.id, consumer_id), expires_at)
+    def _issued(self, token: str, consumer_id: str, expires_at: int, refresh_until: float | None = None) -> str:
+        self._tokens.issued(token, token_subjects(self._account.id, consumer_id), expires_at, refresh_until)
         return token
 
     def _verify_external(self, id_token: object, check_expiry: bool) -> dict:

@@ -12,6 +12,7 @@ from . import sentinel_routes  # noqa: F401  (registers the Sentinel and Consume
 from . import agent_ws  # noqa: F401  (registers the agent WebSocket on the blueprint)
 from . import brand_routes  # registers the brand authorization server's routes
 from . import connector_api  # registers the Connector API routes
+from .views import conversation_views
 from . import consumer_ws  # noqa: F401  (registers the consumer WebSocket)
 from . import webhooks  # noqa: F401  (listens to every account's changes)
 from . import app_installations  # noqa: F401  (registers the App Installation API)
@@ -36,4 +37,5 @@ SPEC = ProviderSpec(
     tenant_key="account",
     selector_keys=SELECTOR_KEYS,
     token_subjects=selector_subjects,
+    conversations=conversation_views,
 )
