@@ -292,14 +292,13 @@ def test_login_merges_an_anonymous_user_with_history_into_the_holder(sunshine_ap
     status, answer = login(app, sunshine_user_jwt(external_id), external_id, anonymous.client_id, anonymous)
     assert status == 200 and answer["appUser"]["_id"] == holder_id and answer["appUser"]["userId"] == external_id
     assert (answer["appUser"]["givenName"], answer["appUser"]["surname"]) == ("Holder", "Ymous")  # the survivor's profile, gaps filled
-    assert sorted(c["_id"] for c in answer["conversations"]) == sorted([own_id, anonymous_conversation])
+    assert [c["_id"] for c in answer["conversations"]] == [own_id]
     assert [c["id"] for c in answer["appUser"]["clients"]] == [anonymous.client_id]
-    # the business: the anonymous user is gone, its conversation and messages are the holder's
+    # the business: the anonymous user is gone; its default conversation's messages joined the holder's default
     assert v2(app, "GET", f"users/{anonymous.app_user_id}")[0] == 404
-    assert sorted(v2_conversations(app, userExternalId=external_id)) == sorted([own_id, anonymous_conversation])
-    status, moved = v2(app, "GET", f"conversations/{anonymous_conversation}")
-    assert moved["conversation"]["isDefault"] is False  # the holder keeps its own default
-    assert v2_message_texts(app, anonymous_conversation) == [("user", holder_id, "anonymous words")]
+    assert v2_conversations(app, userExternalId=external_id) == [own_id]
+    assert v2(app, "GET", f"conversations/{anonymous_conversation}")[0] == 404
+    assert v2_message_texts(app, own_id) == [("user", holder_id, "anonymous words")]
     status, devices = v2(app, "GET", f"users/{holder_id}/devices")
     assert [(d["guid"], d["status"]) for d in devices["devices"]] == [(anonymous.client_id, "active")]
     merge = events(app, "user:merge")
@@ -307,6 +306,9 @@ def test_login_merges_an_anonymous_user_with_history_into_the_holder(sunshine_ap
         {"surviving": {"id": holder_id, "externalId": external_id, "authenticated": False}, "discarded": {"id": anonymous.app_user_id, "externalId": None, "authenticated": False}}
     ]
     assert merge[0]["reason"] == "sdkLogin"
+    assert merge[0]["mergedConversations"] == {
+        "surviving": {"id": own_id, "type": "personal", "metadata": None}, "discarded": {"id": anonymous_conversation, "type": "personal", "metadata": None}
+    }
     assert [(e["reason"], e["user"]["id"]) for e in events(app, "client:add")] == [("sdkLogin", holder_id)]
     # the anonymous session token is revoked
     assert as_sdk(anonymous, "GET", f"appusers/{anonymous.app_user_id}") == (401, v1_error("invalid_auth", "Invalid appUserId or sessionToken"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .bodies import ConversationCreateBody, ConversationUpdateBody, LeaveBody, ParticipantRef
+from .attachments import release as release_attachments
 from .call import Call
 from .errors import bad_request, conversation_not_found, not_found, user_not_found
 from .models import Conversation, Participant, User
@@ -86,6 +87,7 @@ def delete(call: Call, conversation_id: str) -> None:
         if user is not None and conversation.id in user.conversations:
             user.conversations.remove(conversation.id)
     del app.conversations[conversation.id]
+    release_attachments(app, conversation.id)
     call.emit("conversation:remove", {"conversation": conversation.truncated()})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .attachments import release as release_attachments
 from .bodies import ActivityBody, AuthorBody, MessagePostBody
 from .call import Call
 from .conversations import find as find_conversation
@@ -53,7 +54,9 @@ def post(call: Call, conversation_id: str, body: MessagePostBody) -> Message:
 
 
 def delete_all(call: Call, conversation_id: str) -> None:
-    find_conversation(call, conversation_id).messages.clear()
+    conversation = find_conversation(call, conversation_id)
+    release_attachments(call.in_app(), conversation.id, conversation.messages)
+    conversation.messages.clear()
 
 
 def delete(call: Call, conversation_id: str, message_id: str) -> None:
@@ -63,6 +66,7 @@ def delete(call: Call, conversation_id: str, message_id: str) -> None:
     if message is None:
         raise resource_not_found()
     conversation.messages.remove(message)
+    release_attachments(call.in_app(), conversation.id, [message])
 
 
 def activity(call: Call, conversation_id: str, body: ActivityBody) -> None:

@@ -43,6 +43,7 @@ from .errors import (
     not_found,
     user_not_found,
 )
+from .merges import merge_users
 from .messages import post as post_message
 from .models import App, Conversation, Device, Message, SunshineState, User, without_nulls
 from .sdk_forms import SDK, sdk_source, user_conversations
@@ -335,7 +336,7 @@ def login(sdk: SdkCall, principal: Principal, body: LoginBody) -> User:
     elif anonymous is not None and _has_history(app, anonymous):
         user = holder
         had_devices = {d.guid for c in user.clients if c.type == SDK for d in c.devices}
-        _merge(sdk, anonymous, user)
+        merge_users(call, anonymous, user, "sdkLogin")
         device, _ = attach_device(call, user, guid, body.client)
         added = guid not in had_devices
     else:
@@ -346,60 +347,6 @@ def login(sdk: SdkCall, principal: Principal, body: LoginBody) -> User:
         assert sdk_client is not None
         call.emit("client:add", {"user": user.truncated(), "client": sdk_client.public(), "reason": "sdkLogin", "source": sdk_source(device)})
     return user
-
-
-def _merge(sdk: SdkCall, discarded: User, surviving: User) -> None:
-    """The anonymous user's conversations, clients and devices move to the identified user, which keeps its
-    own profile ([I] the anonymous one fills its gaps); the anonymous user and its session token go."""
-    call, app = sdk.call, sdk.app
-    had_sdk_client = surviving.sdk_client()
-    surviving_client = ensure_sdk_client(call, surviving)
-    discarded_client = discarded.sdk_client()
-    has_personal = any(c.type == "personal" for c in user_conversations(app, surviving))
-    for conversation in user_conversations(app, discarded):
-        participant = conversation.participant_of(discarded.id)
-        if participant is None:
-            continue
-        if conversation.participant_of(surviving.id) is not None:
-            conversation.participants.remove(participant)
-        else:
-            participant.userId, participant.userExternalId = surviving.id, surviving.externalId
-            for association in participant.clientAssociations:
-                if discarded_client is not None and association.get("clientId") == discarded_client.id:
-                    association["clientId"] = surviving_client.id
-        if conversation.type == "personal" and conversation.isDefault and has_personal:
-            conversation.isDefault = False  # [I] the survivor keeps its own default conversation
-        for message in conversation.messages:
-            if message.author.get("userId") == discarded.id:
-                message.author["userId"] = surviving.id
-        if conversation.id not in surviving.conversations:
-            surviving.conversations.append(conversation.id)
-    known = {d.guid for d in surviving_client.devices}
-    for client in discarded.clients:
-        if client.type == SDK:
-            for device in client.devices:
-                if device.guid not in known:
-                    device.clientId = surviving_client.id
-                    surviving_client.devices.append(device)
-        else:
-            surviving.clients.append(client)
-    gaps = {name: value for name, value in discarded.profile.model_dump().items() if value is not None and getattr(surviving.profile, name) is None}
-    if gaps:
-        surviving.profile = surviving.profile.model_copy(update=gaps)
-    combined = {**discarded.metadata, **surviving.metadata}
-    payload: dict = {
-        "mergedUsers": {"surviving": surviving.truncated(), "discarded": discarded.truncated()},
-        "reason": "sdkLogin",
-    }
-    if len(json.dumps(combined).encode()) <= METADATA_LIMIT:
-        surviving.metadata = combined
-    elif discarded.metadata:
-        payload["discardedMetadata"] = dict(discarded.metadata)
-    if had_sdk_client is not None and discarded_client is not None:
-        payload["mergedClients"] = {"surviving": surviving_client.public(), "discarded": discarded_client.public()}
-    app.revoke_sdk_session(discarded.id)  # [C] the anonymous user's session token is revoked
-    app.remove_user(discarded)
-    call.emit("user:merge", payload)
 
 
 def logout(sdk: SdkCall, app_user_id: str, body: LogoutBody) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .bodies import ClientCreateBody, UserCreateBody, UserUpdateBody
+from .attachments import release as release_attachments
 from .call import Call
 from .errors import SunshineError, bad_request, not_found, user_not_found
 from .models import Client, Device, Profile, User
@@ -57,6 +58,7 @@ def delete(call: Call, user_ref: str) -> None:
             continue
         if conversation.type == "personal":
             del app.conversations[conversation_id]
+            release_attachments(app, conversation_id)
         else:
             conversation.participants = [p for p in conversation.participants if p.userId != user.id]
     app.remove_user(user)
