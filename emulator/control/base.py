@@ -60,6 +60,9 @@ def _require_control_token() -> Response | None:
     return refusal
 
 
+refuse_without_control_token = _require_control_token  # also guards the providers' emulator-only hooks
+
+
 @blueprint.errorhandler(ControlError)
 def _answer_control_error(error: ControlError) -> Response:
     return control_error(error.status, error.code, error.message, error.field)

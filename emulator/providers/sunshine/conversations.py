@@ -33,7 +33,8 @@ def _participant(call: Call, user: User, subscribe_sdk_client: bool) -> Particip
     return Participant(userId=user.id, userExternalId=user.externalId, clientAssociations=associations)
 
 
-def create(call: Call, body: ConversationCreateBody) -> Conversation:
+def create(call: Call, body: ConversationCreateBody, reason: str = "none") -> Conversation:
+    """`reason`: the `creationReason` of `conversation:create` [C] (`none` through the API, `startConversation` from an SDK)."""
     app = call.in_app()
     refs = body.participants or []
     if body.type == "personal" and len(refs) != 1:
@@ -62,7 +63,7 @@ def create(call: Call, body: ConversationCreateBody) -> Conversation:
     app.conversations[conversation.id] = conversation
     for user in users:
         user.conversations.append(conversation.id)
-    payload: dict = {"conversation": conversation.truncated(), "creationReason": "none", "source": dict(call.source)}
+    payload: dict = {"conversation": conversation.truncated(), "creationReason": reason, "source": dict(call.source)}
     if conversation.type == "personal":
         payload["user"] = users[0].public()
     call.emit("conversation:create", payload)

@@ -26,7 +26,7 @@ def merge_users(call: Call, discarded: User, surviving: User, reason: str) -> No
     conversation goes (`mergedConversations`); other conversations move as they are."""
     app = call.in_app()
     had_sdk_client = surviving.sdk_client()
-    surviving_client = ensure_sdk_client(call, surviving)
+    surviving_client = ensure_sdk_client(call, surviving, announce=False)  # the login announces it
     discarded_client = discarded.sdk_client()
     surviving_default = _default_conversation(user_conversations(app, surviving))
     discarded_default = _default_conversation(user_conversations(app, discarded))

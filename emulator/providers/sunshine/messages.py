@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import activities
 from .attachments import release as release_attachments
 from .bodies import ActivityBody, AuthorBody, MessagePostBody
 from .call import Call
@@ -50,6 +51,8 @@ def post(call: Call, conversation_id: str, body: MessagePostBody) -> Message:
     if user is not None:
         webhook_message["author"] = {**author, "user": user.truncated()}
     call.emit("conversation:message", {"conversation": conversation.truncated(), "message": webhook_message})
+    if user is None:
+        activities.deliver(call, conversation, message, [u for p in conversation.participants if (u := call.in_app().users.get(p.userId))])
     return message
 
 
@@ -72,12 +75,4 @@ def delete(call: Call, conversation_id: str, message_id: str) -> None:
 def activity(call: Call, conversation_id: str, body: ActivityBody) -> None:
     """`conversation:read` marks the conversation read by the business or the user; typing changes nothing."""
     conversation = find_conversation(call, conversation_id)
-    user = _author_user(call, conversation, body.author)
-    if body.type != "conversation:read":
-        return
-    if user is None:
-        conversation.businessLastRead = call.timestamp
-        return
-    participant = conversation.participant_of(user.id)
-    if participant is not None:
-        participant.unreadCount, participant.lastRead = 0, call.timestamp
+    activities.record(call, conversation, _author_user(call, conversation, body.author), body.type)

@@ -147,9 +147,10 @@ class Client(_Model):
     raw: dict | None = None
     devices: list[Device] = []
     deliveryError: dict[str, str] | None = None  # emulator-only: deliveries to this client fail with {code, message}
+    linkConversationId: str | None = None  # internal: the conversation a pending channel link targets
 
     def public(self) -> dict:
-        return self.model_dump(exclude={"devices", "deliveryError"})
+        return self.model_dump(exclude={"devices", "deliveryError", "linkConversationId"})
 
 
 _USER_INTERNAL = {"clients", "conversations"}

@@ -9,6 +9,7 @@ from .routes import BODY_LIMIT, PREFIXES, blueprint, tenants_of_request
 from . import sdk_routes  # noqa: F401  (registers the SDK API on the blueprint)
 from . import v1  # noqa: F401  (the v1.1 routes register on the blueprint)
 from . import oauth_routes  # noqa: F401  (OAuth and attachment media routes register on the blueprint)
+from . import hook_routes  # noqa: F401  (the emulator-only hooks register on the blueprint)
 
 UPLOAD_LIMIT = 50 * 1024 * 1024  # [C] file uploads: 50 MB
 
@@ -16,7 +17,7 @@ SPEC = ProviderSpec(
     name=PROVIDER,
     blueprint=blueprint,
     tenants_of_request=tenants_of_request,
-    path_prefixes=tuple(f"{prefix}/" for prefix in PREFIXES) + V1_PREFIXES + ("/oauth/", "/sc/oauth/", "/sc/attachments/"),
+    path_prefixes=tuple(f"{prefix}/" for prefix in PREFIXES) + V1_PREFIXES + ("/oauth/", "/sc/oauth/", "/sc/attachments/", "/__emulator/sunshine/"),
     http_error=http_error,
     state_type=StateType(PROVIDER, SunshineState, SunshineState.restore),
     tenant_key="app",

@@ -223,8 +223,9 @@ def _calling_device(user: User | None, guid: str | None) -> Device | None:
 
 
 def attach_device(call: Call, user: User, guid: str, client: ClientBody | None) -> tuple[Device, bool]:
-    """The user's device for this SDK install, made active and seen now; True when it is new."""
-    sdk_client = ensure_sdk_client(call, user)
+    """The user's device for this SDK install, made active and seen now; True when it is new. The caller
+    announces a new `sdk` client (`client:add`), with the device as its source."""
+    sdk_client = ensure_sdk_client(call, user, announce=False)
     device = next((d for d in sdk_client.devices if d.guid == guid), None)
     added = device is None
     if device is None:
@@ -264,7 +265,10 @@ def create_anonymous(sdk: SdkCall, body: AppUserCreateBody) -> tuple[User, str]:
     user = User(signedUpAt=call.timestamp)
     _apply_profile(user, body)
     app.add_user(user)
-    attach_device(call, user, guid, body.client)
+    device, _ = attach_device(call, user, guid, body.client)
+    sdk_client = user.sdk_client()
+    assert sdk_client is not None
+    call.emit("client:add", {"user": user.truncated(), "client": sdk_client.public(), "source": sdk_source(device)})  # [C] an SDK client is created
     if body.intent == "conversation:start":
         start_conversation(sdk, user, SdkConversationBody())
     return user, app.open_sdk_session(user)
@@ -275,9 +279,11 @@ def update_app_user(sdk: SdkCall, app_user_id: str, body: AppUserUpdateBody) -> 
     merged = {**user.metadata, **(body.properties or {})}
     if len(json.dumps(merged).encode()) > METADATA_LIMIT:
         raise bad_request(f"User metadata is limited to {METADATA_LIMIT} bytes in size.", "metadata_too_large")
+    locale = user.profile.locale
     _apply_profile(user, body)
-    device = _calling_device(user, sdk.header_client_id)
-    sdk.call.emit("user:update", {"user": user.public(), "source": sdk_source(device)})
+    if user.profile.locale != locale:  # [C] user:update for a change of identification only; [I] a new locale is one
+        device = _calling_device(user, sdk.header_client_id)
+        sdk.call.emit("user:update", {"user": user.public(), "reason": "localeDetection", "source": sdk_source(device)})
     return user
 
 
@@ -293,7 +299,7 @@ def start_conversation(sdk: SdkCall, user: User, body: SdkConversationBody) -> C
         },
     )
     call.source = sdk_source(_calling_device(user, sdk.header_client_id))
-    return create_conversation(call, created)
+    return create_conversation(call, created, "startConversation")  # [C] a startConversation call of an SDK
 
 
 def _has_history(app: App, user: User) -> bool:
