@@ -31,7 +31,7 @@ ACCOUNT_MARKER = "lp_account"
 SCENARIO_MARKER = "emulator_scenario"
 SCENARIO_FOLDERS = "emulator_scenarios"
 _SESSION_APP = pytest.StashKey[Any]()
-pytest_plugins = ["emulator.plugin_liveperson_consumers", "emulator.plugin_liveperson_conversations"]
+pytest_plugins = ["emulator.plugin_liveperson_consumers", "emulator.plugin_liveperson_conversations", "emulator.plugin_sunshine_webhooks"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -99,7 +99,8 @@ def authenticate(
     raise invalid_auth("Unsupported authorization scheme", "unsupported_scheme")
 
 
-def oauth_digest(token: str) -> str:
+def token_digest(token: str) -> str:
+    """How bearer secrets the emulator issues (OAuth tokens, auth codes) are kept: their sha256, in hex."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -107,7 +108,7 @@ def _oauth(state: SunshineState, token: str, now: float, lifecycle: TokenLifecyc
     """A marketplace integration's OAuth access token (oauth.py): `integration` scope in its app."""
     if len(token) > MAX_TOKEN_LENGTH or "." in token:  # a JWT is never an OAuth token here
         return None
-    grant = state.oauth_grant(oauth_digest(token))
+    grant = state.oauth_grant(token_digest(token))
     if grant is None:
         return None
     try:

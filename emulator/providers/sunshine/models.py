@@ -80,10 +80,11 @@ class Webhook(_Model):
 
 
 class Integration(_Model):
-    """A custom integration: the owner of webhooks and of `int_` keys. [I] only `custom` is emulated."""
+    """A custom integration, the owner of webhooks and of `int_` keys; or an SDK integration (web, ios,
+    android) that an SDK's config names. [I] the API creates `custom` ones only."""
 
     id: str = Field(default_factory=new_id)
-    type: Literal["custom"] = "custom"
+    type: Literal["custom", "web", "ios", "android"] = "custom"  # [I] the SDK integrations are seeded, never created
     status: Literal["active", "inactive", "error"] = "active"
     displayName: str | None = None
     webhooks: list[Webhook] = []
@@ -266,7 +267,7 @@ class App(_Model):
     attachments: dict[str, Attachment] = {}
     oauth_tokens: dict[str, str] = {}  # sha256 (hex) of an OAuth access token -> the integration it stands for
     oauth_clients: dict[str, str] = {}  # integration id -> the marketplace OAuth client it was authorized for
-    auth_codes: dict[str, str] = {}  # sha256 (hex) of an SDK auth code -> the user it logs in (single use)
+    auth_codes: dict[str, dict[str, Any]] = {}  # sha256 (hex) of an SDK auth code -> {userId, expires} (single use)
     _by_external_id: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("id")

@@ -17,7 +17,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from pydantic import StrictStr
 
 from ...core.keys import same_secret
-from .auth import oauth_digest as digest
+from .auth import token_digest as digest
 from .bodies import _Body
 from .call import Call
 from .errors import SunshineError, bad_request, forbidden, invalid_auth

@@ -10,6 +10,7 @@ from . import sdk_routes  # noqa: F401  (registers the SDK API on the blueprint)
 from . import v1  # noqa: F401  (the v1.1 routes register on the blueprint)
 from . import oauth_routes  # noqa: F401  (OAuth and attachment media routes register on the blueprint)
 from . import hook_routes  # noqa: F401  (the emulator-only hooks register on the blueprint)
+from . import sdk_action_routes  # noqa: F401  (the SDK's activity, postback, referral, files, ... routes)
 
 UPLOAD_LIMIT = 50 * 1024 * 1024  # [C] file uploads: 50 MB
 

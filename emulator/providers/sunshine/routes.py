@@ -18,7 +18,7 @@ from ...core.clock import format_instant
 from ...core.journal import clip
 from ...web import MalformedJson, current_namespace, json_response, pump_deliveries, read_json_body, runtime
 from . import admin, attachments, channels, conversations, merges, messages, oauth, users, webhooks
-from .auth import ACCOUNT, APP, INTEGRATION, authenticate, authorize, key_id_of, oauth_digest
+from .auth import ACCOUNT, APP, INTEGRATION, authenticate, authorize, key_id_of, token_digest
 from .bodies import (
     ActivityBody,
     AppBody,
@@ -76,7 +76,7 @@ def tenants_of_request() -> Iterator[str]:
     """The app in the path, then the key of the credentials (for `/v2/apps`), read only when needed; then
     what names no app: an attachment's id, an OAuth access token, an OAuth client id."""
     path = request.view_args or {}
-    app_id = path.get("app_id")
+    app_id = path.get("app_id") or request.headers.get("x-smooch-appid")  # [I] the SDK config names its app so
     if app_id:
         yield app_id
     if path.get("attachment_id"):
@@ -87,7 +87,7 @@ def tenants_of_request() -> Iterator[str]:
         yield key_lookup(key_id)
     scheme, _, token = (header or "").strip().partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        yield oauth_token_lookup(oauth_digest(token.strip()))
+        yield oauth_token_lookup(token_digest(token.strip()))
     client_id = request.args.get("client_id") or oauth_body_client_id()
     if isinstance(client_id, str) and client_id:
         yield oauth_client_lookup(client_id)
