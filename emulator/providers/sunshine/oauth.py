@@ -104,8 +104,8 @@ def revoke(call: Call) -> None:
 
 
 def token_info(call: Call) -> dict:
-    """`{"app": {..., "subdomain"}}` of the app the OAuth token belongs to."""
-    app = call.app
+    """`{"app": {..., "subdomain"}}` of the app the OAuth token belongs to (the route names no app)."""
+    app = call.state.apps.get(call.principal.app_id or "")
     if app is None or call.principal.integration_id not in app.oauth_clients:
         raise SunshineError(401, "unauthorized", "Invalid OAuth token", "not_an_oauth_token")  # [I]
     return {"app": {**app.public(), **({"subdomain": app.subdomain} if app.subdomain else {})}}
