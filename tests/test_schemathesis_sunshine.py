@@ -30,7 +30,7 @@ import schemathesis  # noqa: E402  (only needed, and only imported, when the spe
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import response_schema_conformance  # noqa: E402
 
-NOT_EMULATED = r"/(attachments|passControl|releaseControl|offerControl|acceptControl|download|conversionEvents|switchboards)|/sync$"
+NOT_EMULATED = r"/(passControl|releaseControl|offerControl|acceptControl|switchboards)"
 
 
 def without_boolean_required(node: Any) -> Any:
@@ -57,7 +57,6 @@ schema = (
     schemathesis.openapi.from_dict(loaded_spec())
     .include(path_regex=r"^/v2/apps")
     .exclude(path_regex=NOT_EMULATED)
-    .exclude(method="PATCH", path="/v2/apps/{appId}/integrations/{integrationId}")  # not emulated (README)
 )
 # the two operations whose bodies are slow to generate (the message content `oneOf`, the client `raw`)
 SLOW = r"/v2/apps/\{appId\}/(conversations/\{conversationId\}/messages|users/\{userIdOrExternalId\}/clients)$"
