@@ -63,7 +63,7 @@ def authorize(state: SunshineState, args: Any, now: float) -> str:
 
 
 def exchange(state: SunshineState, body: TokenBody, now: float) -> tuple[str, App]:
-    """A code for an access token; the code is spent either way once the client is known."""
+    """A code for an access token, spent by its exchange (a refused exchange changes nothing)."""
     client = _client(state, body.client_id)
     if not same_secret(body.client_secret, client.secret):
         raise invalid_auth("Invalid client_secret", "oauth_bad_secret")  # [I]
@@ -72,10 +72,10 @@ def exchange(state: SunshineState, body: TokenBody, now: float) -> tuple[str, Ap
     grant = state.oauth_codes.get(digest(body.code))
     if grant is None or grant["clientId"] != client.id:
         raise bad_request("Invalid code", "oauth_bad_code")  # [I]
-    del state.oauth_codes[digest(body.code)]
     app = state.apps.get(grant["appId"])
     if grant["expires"] <= now or app is None:
         raise bad_request("Invalid code", "oauth_expired_code")  # [I]
+    del state.oauth_codes[digest(body.code)]
     integration = _integration_of(app, client)
     token = secrets.token_urlsafe(32)
     app.oauth_tokens[digest(token)] = integration.id

@@ -119,11 +119,13 @@ def redeem_auth_code(sdk: SdkCall, body: AuthCodeBody) -> tuple[User, str]:
     """`appusers/authcode`: the code's user, this install as its device (`client:add`, reason `authCode`,
     when new), and a session token for it. 401 for a code unknown, spent or expired [I]."""
     call, app = sdk.call, sdk.app
-    grant = app.auth_codes.pop(token_digest(body.authCode), None)
+    guid = sdk.device_id(body.client)
+    grant = app.auth_codes.get(token_digest(body.authCode))
     user = app.users.get(grant["userId"]) if grant is not None and grant["expires"] > call.now else None
     if user is None:
         raise bad_request("Invalid authCode", "bad_auth_code")  # [I]
-    device, added = attach_device(call, user, sdk.device_id(body.client), body.client)
+    del app.auth_codes[token_digest(body.authCode)]
+    device, added = attach_device(call, user, guid, body.client)
     if added:
         sdk_client = user.sdk_client()
         assert sdk_client is not None
