@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import base64
 import secrets
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import yaml
 from sunshine_event_schemas import check_event
 
 from emulator.plugin_sunshine_webhooks import SunshineWebhookEvents
@@ -318,3 +320,19 @@ def test_a_revoked_app_revokes_its_oauth_tokens(emulator: EmulatorHandle, sunshi
     bearer = {"Authorization": f"Bearer {granted['access_token']}"}
     emulator.control.revoke(provider="sunshine", app=sunshine_app.id)
     assert error(emulator.get("/v2/tokenInfo", headers=bearer))[:2] == (401, "invalid_auth")
+
+
+def test_the_demo_seeds_marketplace_client() -> None:
+    """The standalone server's demo seed declares a marketplace client granting its demo app."""
+    from emulator.app import create_app
+    from emulator.config import EmulatorConfig, parse_seed
+
+    seed = yaml.safe_load((Path(__file__).resolve().parents[1] / "emulator" / "demo_seed.yaml").read_text())
+    [client] = seed["sunshine"]["oauth_clients"]
+    http = create_app(EmulatorConfig(seed=parse_seed(seed))).test_client()
+    redirect = http.get(f"/oauth/authorize?response_type=code&client_id={client['id']}")
+    code = parse_qs(urlsplit(redirect.headers["Location"]).query)["code"][0]
+    body = {"code": code, "grant_type": "authorization_code", "client_id": client["id"], "client_secret": client["secret"]}
+    granted = http.post("/oauth/token", json=body).get_json()
+    info = http.get("/v2/tokenInfo", headers={"Authorization": f"Bearer {granted['access_token']}"}).get_json()
+    assert info["app"]["id"] == client["appId"] == seed["sunshine"]["apps"][0]["id"]
