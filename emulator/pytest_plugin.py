@@ -45,6 +45,7 @@ pytest_plugins = [
     "emulator.plugin_proxy",
     "emulator.plugin_liveperson_connector_app",
     "emulator.plugin_sunshine_switchboard",
+    "emulator.plugin_sunshine_webhooks",
 ]
 
 

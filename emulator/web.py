@@ -41,6 +41,7 @@ class ProviderSpec:
     raw_segments: bool = False  # path variables may hold an encoded `/` (see raw_path.py)
     max_body_bytes: int | None = None  # the provider's published body limit; None: the config's `max_body_bytes`
     conversations: Callable[[Any], list[dict]] | None = None  # its state -> conversations, neutral (dashboard)
+    upload_limits: tuple[tuple[str, int], ...] = ()  # (path suffix, limit): upload routes with a larger published limit
 
 
 @dataclass
@@ -61,7 +62,8 @@ def body_limit(state: Runtime, provider: ProviderSpec | None, path: str) -> int:
     """The most bytes a request body may have: the provider's own limit, else the config's cap for
     provider traffic, or the control API's larger one (state imports)."""
     if provider is not None:
-        return provider.max_body_bytes or state.config.max_body_bytes
+        upload = next((limit for suffix, limit in provider.upload_limits if path.endswith(suffix)), None)
+        return upload or provider.max_body_bytes or state.config.max_body_bytes
     if path.startswith(CONTROL_PREFIX):
         return state.config.max_control_body_bytes
     return state.config.max_body_bytes

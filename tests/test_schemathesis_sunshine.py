@@ -30,9 +30,6 @@ import schemathesis  # noqa: E402  (only needed, and only imported, when the spe
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import response_schema_conformance  # noqa: E402
 
-NOT_EMULATED = r"/(attachments|download|conversionEvents)|/sync$"
-
-
 def without_boolean_required(node: Any) -> Any:
     """The spec with a boolean `required` dropped from schemas (dicts with a `type`; parameters and request
     bodies keep theirs): a schema's `required` is a list in OpenAPI 3.0, and the published spec's
@@ -53,12 +50,7 @@ def loaded_spec() -> dict:
     return document
 
 
-schema = (
-    schemathesis.openapi.from_dict(loaded_spec())
-    .include(path_regex=r"^/v2/apps")
-    .exclude(path_regex=NOT_EMULATED)
-    .exclude(method="PATCH", path="/v2/apps/{appId}/integrations/{integrationId}")  # not emulated (README)
-)
+schema = schemathesis.openapi.from_dict(loaded_spec()).include(path_regex=r"^/v2/apps")  # every operation of an app
 # the two operations whose bodies are slow to generate (the message content `oneOf`, the client `raw`)
 SLOW = r"/v2/apps/\{appId\}/(conversations/\{conversationId\}/messages|users/\{userIdOrExternalId\}/clients)$"
 ACCOUNT_ONLY = {("POST", "/v2/apps"), ("GET", "/v2/apps"), ("DELETE", "/v2/apps/{appId}")}

@@ -337,9 +337,10 @@ def test_patch_with_null_metadata_empties_it(sunshine_app):
     assert send(sunshine_app, "PATCH", "users/m-4", json={"metadata": None})[1]["user"]["metadata"] == {}
 
 
-def test_patch_journals_a_user_update_event(sunshine_app, sunshine_user):
-    answer = send(sunshine_app, "PATCH", f"users/{sunshine_user.external_id}", json={"profile": {"givenName": "Ev"}})[1]
-    assert payloads(sunshine_app) == [("user:update", {"user": answer["user"], "source": API_SOURCE})]
+def test_patch_raises_no_user_update_event(sunshine_app, sunshine_user):
+    """[C] `user:update` announces a change of the user's identification only, not a PATCH of its profile."""
+    assert send(sunshine_app, "PATCH", f"users/{sunshine_user.external_id}", json={"profile": {"givenName": "Ev"}})[0] == 200
+    assert payloads(sunshine_app) == []
 
 
 @pytest.mark.parametrize("external_id", ["new-id", None, "same"])

@@ -70,6 +70,7 @@ def require_control_token() -> Response | None:
     return refusal
 
 
+
 @blueprint.errorhandler(ControlError)
 def _answer_control_error(error: ControlError) -> Response:
     return control_error(error.status, error.code, error.message, error.field)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .auth import Principal, integration_for
-from .bodies import AppBody, AppCreateBody, DisplayNameBody, IntegrationCreateBody, WebhookBody, WebhookCreateBody
+from .bodies import AppBody, AppCreateBody, DisplayNameBody, IntegrationCreateBody, WebhookBody, WebhookCreateBody, _Body, _short
 from .call import Call
 from .errors import bad_request, not_found, resource_not_found
 from .models import App, Integration, Key, Webhook, new_id, new_secret
@@ -82,6 +82,19 @@ def integration(call: Call, integration_id: str) -> Integration:
     found = call.in_app().integration(integration_id)
     if found is None:
         raise not_found("integration_not_found", "Integration not found")  # [C]
+    return found
+
+
+class IntegrationUpdateBody(_Body):
+    """[C] customUpdate: `displayName` only, 1-100 characters, null unsets it."""
+
+    displayName: _short(100) | None = None
+
+
+def update_integration(call: Call, integration_id: str, body: IntegrationUpdateBody) -> Integration:
+    found = integration(call, integration_id)
+    if "displayName" in body.model_fields_set:
+        found.displayName = body.displayName
     return found
 
 

@@ -4,6 +4,7 @@ secret and naming it in `kid`; then the route's scopes and the app the key belon
 from __future__ import annotations
 
 import base64
+import hashlib
 import binascii
 import json
 import math
@@ -94,8 +95,28 @@ def authenticate(
     if scheme.lower() == "basic":
         return _basic(state, credentials.strip())
     if scheme.lower() == "bearer":
-        return _bearer(state, credentials.strip(), now, lifecycle, end_users)
+        return _oauth(state, credentials.strip(), now, lifecycle) or _bearer(state, credentials.strip(), now, lifecycle, end_users)
     raise invalid_auth("Unsupported authorization scheme", "unsupported_scheme")
+
+
+def token_digest(token: str) -> str:
+    """How bearer secrets the emulator issues (OAuth tokens, auth codes) are kept: their sha256, in hex."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _oauth(state: SunshineState, token: str, now: float, lifecycle: TokenLifecycle) -> Principal | None:
+    """A marketplace integration's OAuth access token (oauth.py): `integration` scope in its app."""
+    if len(token) > MAX_TOKEN_LENGTH or "." in token:  # a JWT is never an OAuth token here
+        return None
+    grant = state.oauth_grant(token_digest(token))
+    if grant is None:
+        return None
+    try:
+        lifecycle.check(token, now)
+    except TokenError as exc:
+        raise invalid_auth(_TOKEN_TITLES.get(exc.reason, "Invalid token"), exc.reason) from None
+    app, integration_id = grant
+    return Principal(INTEGRATION, "oauth", app.id, integration_id)
 
 
 def _principal(state: SunshineState, key_id: str) -> tuple[Principal, str] | None:

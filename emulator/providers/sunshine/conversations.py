@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import control
 from .bodies import ConversationCreateBody, ConversationUpdateBody, LeaveBody, ParticipantRef
+from .attachments import release as release_attachments
 from .call import Call
 from .errors import bad_request, conversation_not_found, not_found, user_not_found
 from .models import Conversation, Participant, User
@@ -33,7 +34,8 @@ def _participant(call: Call, user: User, subscribe_sdk_client: bool) -> Particip
     return Participant(userId=user.id, userExternalId=user.externalId, clientAssociations=associations)
 
 
-def create(call: Call, body: ConversationCreateBody) -> Conversation:
+def create(call: Call, body: ConversationCreateBody, reason: str = "none") -> Conversation:
+    """`reason`: the `creationReason` of `conversation:create` [C] (`none` through the API, `startConversation` from an SDK)."""
     app = call.in_app()
     refs = body.participants or []
     if body.type == "personal" and len(refs) != 1:
@@ -63,7 +65,7 @@ def create(call: Call, body: ConversationCreateBody) -> Conversation:
     control.assign_default(app, conversation)
     for user in users:
         user.conversations.append(conversation.id)
-    payload: dict = {"conversation": conversation.truncated(), "creationReason": "none", "source": dict(call.source)}
+    payload: dict = {"conversation": conversation.truncated(), "creationReason": reason, "source": dict(call.source)}
     if conversation.type == "personal":
         payload["user"] = users[0].public()
     call.emit("conversation:create", payload)
@@ -88,6 +90,7 @@ def delete(call: Call, conversation_id: str) -> None:
         if user is not None and conversation.id in user.conversations:
             user.conversations.remove(conversation.id)
     del app.conversations[conversation.id]
+    release_attachments(app, conversation.id)
     call.emit("conversation:remove", {"conversation": conversation.truncated()})
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from . import control
+from . import activities, control
+from .attachments import release as release_attachments
 from .bodies import ActivityBody, AuthorBody, MessagePostBody
 from .call import Call
 from .conversations import find as find_conversation
@@ -52,11 +53,15 @@ def post(call: Call, conversation_id: str, body: MessagePostBody) -> Message:
     if user is not None:
         webhook_message["author"] = {**author, "user": user.truncated()}
     call.emit("conversation:message", {"conversation": conversation.truncated(), "message": webhook_message})
+    if user is None:
+        activities.deliver(call, conversation, message, [u for p in conversation.participants if (u := call.in_app().users.get(p.userId))])
     return message
 
 
 def delete_all(call: Call, conversation_id: str) -> None:
-    find_conversation(call, conversation_id).messages.clear()
+    conversation = find_conversation(call, conversation_id)
+    release_attachments(call.in_app(), conversation.id, conversation.messages)
+    conversation.messages.clear()
 
 
 def delete(call: Call, conversation_id: str, message_id: str) -> None:
@@ -66,17 +71,10 @@ def delete(call: Call, conversation_id: str, message_id: str) -> None:
     if message is None:
         raise resource_not_found()
     conversation.messages.remove(message)
+    release_attachments(call.in_app(), conversation.id, [message])
 
 
 def activity(call: Call, conversation_id: str, body: ActivityBody) -> None:
     """`conversation:read` marks the conversation read by the business or the user; typing changes nothing."""
     conversation = find_conversation(call, conversation_id)
-    user = _author_user(call, conversation, body.author)
-    if body.type != "conversation:read":
-        return
-    if user is None:
-        conversation.businessLastRead = call.timestamp
-        return
-    participant = conversation.participant_of(user.id)
-    if participant is not None:
-        participant.unreadCount, participant.lastRead = 0, call.timestamp
+    activities.record(call, conversation, _author_user(call, conversation, body.author), body.type)

@@ -80,10 +80,11 @@ class Webhook(_Model):
 
 
 class Integration(_Model):
-    """A custom integration: the owner of webhooks and of `int_` keys. [I] only `custom` is emulated."""
+    """A custom integration, the owner of webhooks and of `int_` keys; or an SDK integration (web, ios,
+    android) that an SDK's config names. [I] the API creates `custom` ones only."""
 
     id: str = Field(default_factory=new_id)
-    type: Literal["custom"] = "custom"
+    type: Literal["custom", "web", "ios", "android"] = "custom"  # [I] the SDK integrations are seeded, never created
     status: Literal["active", "inactive", "error"] = "active"
     displayName: str | None = None
     webhooks: list[Webhook] = []
@@ -140,6 +141,7 @@ class Limits(_Model):
     keys: int = Field(default=10, ge=0, le=10)  # [C] app keys per app
     webhooks: int = Field(default=10, ge=0, le=10)  # [C] webhooks per app
     participants: int = Field(default=10, ge=1, le=10)  # [C] sdkGroup participants
+    attachment_bytes: int = Field(default=50 * 1024 * 1024, ge=1, le=50 * 1024 * 1024)  # [C] 50 MB per upload
 
 
 class Profile(_Model):
@@ -185,9 +187,11 @@ class Client(_Model):
     info: dict | None = None
     raw: dict | None = None
     devices: list[Device] = []
+    deliveryError: dict[str, str] | None = None  # emulator-only: deliveries to this client fail with {code, message}
+    linkConversationId: str | None = None  # internal: the conversation a pending channel link targets
 
     def public(self) -> dict:
-        return self.model_dump(exclude={"devices"})
+        return self.model_dump(exclude={"devices", "deliveryError", "linkConversationId"})
 
 
 _USER_INTERNAL = {"clients", "conversations"}
@@ -276,6 +280,26 @@ class Conversation(_Model):
         return next((p for p in self.participants if p.userId == user_id), None)
 
 
+class Attachment(_Model):
+    """An uploaded file, served by the emulator at its `mediaUrl` path."""
+
+    id: str
+    fileName: str
+    mediaType: str
+    data: str  # base64
+    conversationId: str | None = None  # `for=message`: deleted with its conversation [C]
+
+
+class OAuthClient(_Model):
+    """An emulated marketplace (partner) integration: its OAuth client, and the app its admin grants. [I]"""
+
+    id: str = Field(min_length=1, max_length=128)
+    secret: str = Field(min_length=1, max_length=256)
+    name: str = "Marketplace integration"
+    redirectUris: list[str] = Field(min_length=1)
+    appId: str  # [I] the app the emulated Zendesk admin picks on the Allow/Deny page
+
+
 class App(_Model):
     id: str = Field(default_factory=new_id)
     displayName: str | None = None
@@ -289,6 +313,10 @@ class App(_Model):
     users: dict[str, User] = {}
     conversations: dict[str, Conversation] = {}
     sdk_sessions: dict[str, str] = {}  # SDK API: anonymous user id -> sha256 (hex) of its session token
+    attachments: dict[str, Attachment] = {}
+    oauth_tokens: dict[str, str] = {}  # sha256 (hex) of an OAuth access token -> the integration it stands for
+    oauth_clients: dict[str, str] = {}  # integration id -> the marketplace OAuth client it was authorized for
+    auth_codes: dict[str, dict[str, Any]] = {}  # sha256 (hex) of an SDK auth code -> {userId, expires} (single use)
     _by_external_id: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("id")
@@ -367,6 +395,7 @@ class App(_Model):
 class SunshineSeed(_Model):
     apps: list[App] = []
     account_keys: list[Key] = []
+    oauth_clients: list[OAuthClient] = []
 
     @model_validator(mode="after")
     def _unique(self) -> "SunshineSeed":
@@ -396,14 +425,31 @@ def key_lookup(key_id: str) -> str:
     return f"key:{key_id}"
 
 
+def attachment_lookup(attachment_id: str) -> str:
+    """An attachment's media URL names no app: it finds its namespace by the attachment id."""
+    return f"attachment:{attachment_id}"
+
+
+def oauth_token_lookup(token_digest: str) -> str:
+    """An OAuth access token names no key and no app: it finds its namespace by its sha256."""
+    return f"oauth-token:{token_digest}"
+
+
+def oauth_client_lookup(client_id: str) -> str:
+    """`/oauth/*` names no app: it finds its namespace by the OAuth client id."""
+    return f"oauth:{client_id}"
+
+
 class SunshineState(_Model):
     apps: dict[str, App] = {}
     account_keys: list[Key] = []
+    oauth_clients: list[OAuthClient] = []
+    oauth_codes: dict[str, dict] = {}  # sha256 (hex) of an authorization code -> {clientId, appId, expires}
 
     @model_validator(mode="after")
     def _filed_under_their_ids(self) -> "SunshineState":
         check_filed_by_id(self.apps, lambda app: app.id, "app")
-        SunshineSeed(apps=list(self.apps.values()), account_keys=self.account_keys)  # ids unique, key kinds right
+        SunshineSeed(apps=list(self.apps.values()), account_keys=self.account_keys, oauth_clients=self.oauth_clients)  # ids unique, key kinds right
         return self
 
     def tenant_ids(self) -> Iterable[str]:
@@ -411,13 +457,17 @@ class SunshineState(_Model):
 
     def lookup_keys(self) -> Iterable[str]:
         keys = [*self.account_keys, *(key for app in self.apps.values() for key in app.all_keys())]
-        return [key_lookup(key.id) for key in keys]
+        attachments = [attachment_lookup(a) for app in self.apps.values() for a in app.attachments]
+        tokens = [oauth_token_lookup(token_digest) for app in self.apps.values() for token_digest in app.oauth_tokens]
+        return [key_lookup(key.id) for key in keys] + attachments + tokens + [oauth_client_lookup(c.id) for c in self.oauth_clients]
 
     def apply_seed(self, part: SunshineSeed) -> None:
         for app in part.apps:
             self.apps[app.id] = app.model_copy(deep=True)
         known = {key.id for key in self.account_keys}
         self.account_keys += [key.model_copy() for key in part.account_keys if key.id not in known]
+        clients = {client.id for client in self.oauth_clients}
+        self.oauth_clients += [client.model_copy() for client in part.oauth_clients if client.id not in clients]
 
     def update_settings(self, tenant_id: str, changes: dict) -> dict:
         """An app's limits at run time: `{"app": id, "messages_per_conversation": 5}`."""
@@ -426,6 +476,14 @@ class SunshineState(_Model):
             raise KeyError(tenant_id)
         app.limits = Limits.model_validate({**app.limits.model_dump(), **changes})
         return app.limits.model_dump()
+
+    def oauth_grant(self, token_digest: str) -> tuple[App, str] | None:
+        """The app and integration an OAuth access token (by its sha256) stands for."""
+        for app in self.apps.values():
+            integration_id = app.oauth_tokens.get(token_digest)
+            if integration_id is not None:
+                return app, integration_id
+        return None
 
     def find_key(self, key_id: str) -> tuple[Key, App | None, Integration | None] | None:
         """A key of any kind with the app (and integration) it belongs to; account keys belong to none."""

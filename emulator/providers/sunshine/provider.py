@@ -9,12 +9,17 @@ from .routes import BODY_LIMIT, PREFIXES, blueprint, tenants_of_request
 from .views import conversation_views
 from . import sdk_routes  # noqa: F401  (registers the SDK API on the blueprint)
 from . import v1  # noqa: F401  (the v1.1 routes register on the blueprint)
+from . import oauth_routes  # noqa: F401  (OAuth and attachment media routes register on the blueprint)
+from . import hook_routes  # noqa: F401  (the emulator-only hooks register on the blueprint)
+from . import sdk_action_routes  # noqa: F401  (the SDK's activity, postback, referral, files, ... routes)
+
+UPLOAD_LIMIT = 50 * 1024 * 1024  # [C] file uploads: 50 MB
 
 SPEC = ProviderSpec(
     name=PROVIDER,
     blueprint=blueprint,
     tenants_of_request=tenants_of_request,
-    path_prefixes=tuple(f"{prefix}/" for prefix in PREFIXES) + V1_PREFIXES,
+    path_prefixes=tuple(f"{prefix}/" for prefix in PREFIXES) + V1_PREFIXES + ("/oauth/", "/sc/oauth/", "/sc/attachments/", "/__emulator/sunshine/"),
     http_error=http_error,
     state_type=StateType(PROVIDER, SunshineState, SunshineState.restore),
     tenant_key="app",
@@ -23,4 +28,5 @@ SPEC = ProviderSpec(
     conversations=conversation_views,
     raw_segments=True,
     max_body_bytes=BODY_LIMIT,  # [C] 100 kB of JSON
+    upload_limits=(("/attachments", UPLOAD_LIMIT), ("/files", UPLOAD_LIMIT)),  # v2 UploadAttachment, the SDK's upload
 )

@@ -17,8 +17,8 @@ from pydantic import BaseModel
 from ...core.clock import format_instant
 from ...core.journal import clip
 from ...web import MalformedJson, current_namespace, json_response, pump_deliveries, read_json_body, runtime
-from . import admin, control, conversations, messages, switchboards, users, webhooks
-from .auth import ACCOUNT, APP, INTEGRATION, authenticate, authorize, key_id_of
+from . import admin, attachments, channels, control, conversations, merges, messages, oauth, switchboards, users, webhooks
+from .auth import ACCOUNT, APP, INTEGRATION, authenticate, authorize, key_id_of, token_digest
 from .bodies import (
     ActivityBody,
     AppBody,
@@ -39,7 +39,7 @@ from .bodies import (
 )
 from .call import Call
 from .errors import SunshineError, bad_request, resource_not_found
-from .models import PROVIDER, key_lookup
+from .models import PROVIDER, attachment_lookup, key_lookup, oauth_client_lookup, oauth_token_lookup
 from .query import MESSAGE_PAGE_SIZE, Window, paginate, query_object, read_page
 from .switchboard_bodies import (
     AcceptControlBody,
@@ -80,13 +80,24 @@ def _decode_segments(endpoint: str | None, values: dict | None) -> None:
 
 
 def tenants_of_request() -> Iterator[str]:
-    """The app in the path, then the key of the credentials (for `/v2/apps`), read only when needed."""
-    app_id = (request.view_args or {}).get("app_id")
+    """The app in the path, then the key of the credentials (for `/v2/apps`), read only when needed; then
+    what names no app: an attachment's id, an OAuth access token, an OAuth client id."""
+    path = request.view_args or {}
+    app_id = path.get("app_id") or request.headers.get("x-smooch-appid")  # [I] the SDK config names its app so
     if app_id:
         yield app_id
-    key_id = key_id_of(request.headers.get("Authorization"))
+    if path.get("attachment_id"):
+        yield attachment_lookup(path["attachment_id"])
+    header = request.headers.get("Authorization")
+    key_id = key_id_of(header)
     if key_id:
         yield key_lookup(key_id)
+    scheme, _, token = (header or "").strip().partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        yield oauth_token_lookup(token_digest(token.strip()))
+    client_id = request.args.get("client_id") or oauth_body_client_id()
+    if isinstance(client_id, str) and client_id:
+        yield oauth_client_lookup(client_id)
 
 
 def _url() -> str:
@@ -106,13 +117,24 @@ def body(model: type[B], empty: dict | None = None) -> B:
     return parse_body(model, read_json_body(empty=empty))
 
 
-def api(method: str, rule: str, scopes: Iterable[str] = EVERYONE, status: int = 200, reindex: bool = False) -> Callable:
-    """Register an operation at every prefix; it receives the Call and the path's variables."""
+def oauth_body_client_id() -> Any:
+    """`client_id` of a `POST /oauth/token` body (JSON, or [I] a form), to find the client's namespace."""
+    if request.method != "POST" or not request.path.endswith("/oauth/token"):
+        return None
+    body = request.get_json(silent=True, cache=True) if request.is_json else request.form
+    return body.get("client_id") if isinstance(body, dict) or hasattr(body, "get") else None
+
+
+def api(method: str, rule: str, scopes: Iterable[str] = EVERYONE, status: int = 200, reindex: bool = False, multipart: bool = False) -> Callable:
+    """Register an operation at every prefix; it receives the Call and the path's variables. A `multipart`
+    body is parsed before the store's lock is taken."""
     allowed = tuple(scopes)
 
     def register(operation: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(operation)
         def view(**path: str) -> Response:
+            if multipart:
+                request.files  # noqa: B018  (reads and parses the upload outside the lock)
             namespace = current_namespace()
             store = runtime().store
             with store.lock:
@@ -233,6 +255,11 @@ def get_integration(call: Call, integration_id: str) -> dict:
     return {"integration": admin.integration(call, integration_id).public()}
 
 
+@api("PATCH", "/apps/<app_id>/integrations/<integration_id>", APP_OR_ACCOUNT)
+def update_integration(call: Call, integration_id: str) -> dict:
+    return {"integration": admin.update_integration(call, integration_id, body(admin.IntegrationUpdateBody)).public()}
+
+
 @api("DELETE", "/apps/<app_id>/integrations/<integration_id>", APP_OR_ACCOUNT, reindex=True)
 def delete_integration(call: Call, integration_id: str) -> dict:
     admin.delete_integration(call, integration_id)
@@ -288,6 +315,30 @@ def delete_webhook(call: Call, integration_id: str, webhook_id: str) -> dict:
     return {}
 
 
+# --- attachments, OAuth token info ----------------------------------------------------------------------
+
+
+@api("POST", "/apps/<app_id>/attachments", status=201, reindex=True, multipart=True)
+def upload_attachment(call: Call) -> dict:
+    source = request.files.get("source")
+    if source is None:
+        raise bad_request("source is required (a multipart/form-data file)", "attachment_source")  # [C] required; [I] title
+    args = request.args
+    found = attachments.upload(call, source.read(), source.filename or "", source.mimetype, args.get("access"), args.get("for"), args.get("conversationId"))
+    return {"attachment": attachments.public(request.host_url, found)}
+
+
+@api("POST", "/apps/<app_id>/attachments/remove", reindex=True)
+def remove_attachment(call: Call) -> dict:
+    attachments.remove(call, body(attachments.AttachmentRemoveBody).mediaUrl)
+    return {}
+
+
+@api("GET", "/tokenInfo", (INTEGRATION,))
+def token_info(call: Call) -> dict:
+    return oauth.token_info(call)
+
+
 # --- users, clients, devices ------------------------------------------------------------------------
 
 
@@ -323,6 +374,11 @@ def delete_user(call: Call, user_ref: str) -> dict:
 @api("DELETE", "/apps/<app_id>/users/<user_ref>/personalinformation")
 def delete_personal_information(call: Call, user_ref: str) -> dict:
     return {"user": users.delete_personal_information(call, user_ref).public()}
+
+
+@api("POST", "/apps/<app_id>/users/<zendesk_id>/sync")
+def sync_user(call: Call, zendesk_id: str) -> dict:
+    return {"user": merges.sync(call, zendesk_id, parse_body(merges.SyncUserBody, read_json_body(empty={}))).public()}  # [C] the body is optional
 
 
 @api("POST", "/apps/<app_id>/users/<user_ref>/clients", status=201)
@@ -397,6 +453,16 @@ def join_conversation(call: Call, conversation_id: str) -> dict:
 def leave_conversation(call: Call, conversation_id: str) -> dict:
     conversations.leave(call, conversation_id, body(LeaveBody))
     return {}
+
+
+@api("POST", "/apps/<app_id>/conversations/<conversation_id>/download")
+def download_message_ref(call: Call, conversation_id: str) -> dict:
+    return channels.download(call, conversation_id, body(channels.DownloadBody))
+
+
+@api("POST", "/apps/<app_id>/conversations/<conversation_id>/conversionEvents")
+def post_conversion_events(call: Call, conversation_id: str) -> dict:
+    return channels.conversion_events(call, conversation_id, body(channels.ConversionEventsBody))
 
 
 @api("GET", "/apps/<app_id>/conversations/<conversation_id>/participants")

@@ -43,6 +43,7 @@ from .errors import (
     not_found,
     user_not_found,
 )
+from .merges import merge_users
 from .messages import post as post_message
 from .models import App, Conversation, Device, Message, SunshineState, User, without_nulls
 from .sdk_forms import SDK, sdk_source, user_conversations
@@ -222,8 +223,9 @@ def _calling_device(user: User | None, guid: str | None) -> Device | None:
 
 
 def attach_device(call: Call, user: User, guid: str, client: ClientBody | None) -> tuple[Device, bool]:
-    """The user's device for this SDK install, made active and seen now; True when it is new."""
-    sdk_client = ensure_sdk_client(call, user)
+    """The user's device for this SDK install, made active and seen now; True when it is new. The caller
+    announces a new `sdk` client (`client:add`), with the device as its source."""
+    sdk_client = ensure_sdk_client(call, user, announce=False)
     device = next((d for d in sdk_client.devices if d.guid == guid), None)
     added = device is None
     if device is None:
@@ -263,7 +265,10 @@ def create_anonymous(sdk: SdkCall, body: AppUserCreateBody) -> tuple[User, str]:
     user = User(signedUpAt=call.timestamp)
     _apply_profile(user, body)
     app.add_user(user)
-    attach_device(call, user, guid, body.client)
+    device, _ = attach_device(call, user, guid, body.client)
+    sdk_client = user.sdk_client()
+    assert sdk_client is not None
+    call.emit("client:add", {"user": user.truncated(), "client": sdk_client.public(), "source": sdk_source(device)})  # [C] an SDK client is created
     if body.intent == "conversation:start":
         start_conversation(sdk, user, SdkConversationBody())
     return user, app.open_sdk_session(user)
@@ -274,9 +279,11 @@ def update_app_user(sdk: SdkCall, app_user_id: str, body: AppUserUpdateBody) -> 
     merged = {**user.metadata, **(body.properties or {})}
     if len(json.dumps(merged).encode()) > METADATA_LIMIT:
         raise bad_request(f"User metadata is limited to {METADATA_LIMIT} bytes in size.", "metadata_too_large")
+    locale = user.profile.locale
     _apply_profile(user, body)
-    device = _calling_device(user, sdk.header_client_id)
-    sdk.call.emit("user:update", {"user": user.public(), "source": sdk_source(device)})
+    if user.profile.locale != locale:  # [C] user:update for a change of identification only; [I] a new locale is one
+        device = _calling_device(user, sdk.header_client_id)
+        sdk.call.emit("user:update", {"user": user.public(), "reason": "localeDetection", "source": sdk_source(device)})
     return user
 
 
@@ -292,7 +299,7 @@ def start_conversation(sdk: SdkCall, user: User, body: SdkConversationBody) -> C
         },
     )
     call.source = sdk_source(_calling_device(user, sdk.header_client_id))
-    return create_conversation(call, created)
+    return create_conversation(call, created, "startConversation")  # [C] a startConversation call of an SDK
 
 
 def _has_history(app: App, user: User) -> bool:
@@ -335,7 +342,7 @@ def login(sdk: SdkCall, principal: Principal, body: LoginBody) -> User:
     elif anonymous is not None and _has_history(app, anonymous):
         user = holder
         had_devices = {d.guid for c in user.clients if c.type == SDK for d in c.devices}
-        _merge(sdk, anonymous, user)
+        merge_users(call, anonymous, user, "sdkLogin")
         device, _ = attach_device(call, user, guid, body.client)
         added = guid not in had_devices
     else:
@@ -346,60 +353,6 @@ def login(sdk: SdkCall, principal: Principal, body: LoginBody) -> User:
         assert sdk_client is not None
         call.emit("client:add", {"user": user.truncated(), "client": sdk_client.public(), "reason": "sdkLogin", "source": sdk_source(device)})
     return user
-
-
-def _merge(sdk: SdkCall, discarded: User, surviving: User) -> None:
-    """The anonymous user's conversations, clients and devices move to the identified user, which keeps its
-    own profile ([I] the anonymous one fills its gaps); the anonymous user and its session token go."""
-    call, app = sdk.call, sdk.app
-    had_sdk_client = surviving.sdk_client()
-    surviving_client = ensure_sdk_client(call, surviving)
-    discarded_client = discarded.sdk_client()
-    has_personal = any(c.type == "personal" for c in user_conversations(app, surviving))
-    for conversation in user_conversations(app, discarded):
-        participant = conversation.participant_of(discarded.id)
-        if participant is None:
-            continue
-        if conversation.participant_of(surviving.id) is not None:
-            conversation.participants.remove(participant)
-        else:
-            participant.userId, participant.userExternalId = surviving.id, surviving.externalId
-            for association in participant.clientAssociations:
-                if discarded_client is not None and association.get("clientId") == discarded_client.id:
-                    association["clientId"] = surviving_client.id
-        if conversation.type == "personal" and conversation.isDefault and has_personal:
-            conversation.isDefault = False  # [I] the survivor keeps its own default conversation
-        for message in conversation.messages:
-            if message.author.get("userId") == discarded.id:
-                message.author["userId"] = surviving.id
-        if conversation.id not in surviving.conversations:
-            surviving.conversations.append(conversation.id)
-    known = {d.guid for d in surviving_client.devices}
-    for client in discarded.clients:
-        if client.type == SDK:
-            for device in client.devices:
-                if device.guid not in known:
-                    device.clientId = surviving_client.id
-                    surviving_client.devices.append(device)
-        else:
-            surviving.clients.append(client)
-    gaps = {name: value for name, value in discarded.profile.model_dump().items() if value is not None and getattr(surviving.profile, name) is None}
-    if gaps:
-        surviving.profile = surviving.profile.model_copy(update=gaps)
-    combined = {**discarded.metadata, **surviving.metadata}
-    payload: dict = {
-        "mergedUsers": {"surviving": surviving.truncated(), "discarded": discarded.truncated()},
-        "reason": "sdkLogin",
-    }
-    if len(json.dumps(combined).encode()) <= METADATA_LIMIT:
-        surviving.metadata = combined
-    elif discarded.metadata:
-        payload["discardedMetadata"] = dict(discarded.metadata)
-    if had_sdk_client is not None and discarded_client is not None:
-        payload["mergedClients"] = {"surviving": surviving_client.public(), "discarded": discarded_client.public()}
-    app.revoke_sdk_session(discarded.id)  # [C] the anonymous user's session token is revoked
-    app.remove_user(discarded)
-    call.emit("user:merge", payload)
 
 
 def logout(sdk: SdkCall, app_user_id: str, body: LogoutBody) -> None:

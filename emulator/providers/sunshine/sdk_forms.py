@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from ...core.clock import parse_instant
+from .activities import with_action_ids
 from .models import App, Client, Conversation, Device, Message, User, without_nulls
 
 SDK = "sdk"
@@ -108,11 +109,12 @@ def conversation_form(app: App, conversation: Conversation) -> dict:
 
 
 def message_form(message: Message) -> dict:
-    """A v1 message: content fields at the top, `role` appUser or business, `authorId` the user's id."""
+    """A v1 message: content fields at the top (each action with the `_id` a postback names), `role`
+    appUser or business, `authorId` the user's id."""
     author = message.author
     role = "appUser" if author.get("type") == "user" else "business"
     return {
-        **message.content,
+        **with_action_ids(message, message.content),
         **without_nulls(
             {
                 "_id": message.id,

@@ -43,14 +43,16 @@ def sdk_body(model: type[B], empty: Any = None) -> B:
     return parse_body(model, read_json_body(empty=empty))
 
 
-def sdk_api(method: str, rule: str, *, auth: str = "user", status: int = 200, legacy: bool = False) -> Callable:
+def sdk_api(method: str, rule: str, *, auth: str = "user", status: int = 200, legacy: bool = False, multipart: bool = False) -> Callable:
     """Register an SDK operation at every SDK prefix. `auth`: `user` (session token or user JWT), `login`
     (user JWT), `none` (creating an anonymous user). The operation gets the SdkCall (and the login's
-    Principal) and the path's variables."""
+    Principal) and the path's variables. A `multipart` body is parsed before the store's lock is taken."""
 
     def register(operation: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(operation)
         def view(**path: str) -> Response:
+            if multipart:
+                request.files  # noqa: B018  (reads and parses the upload outside the lock)
             try:
                 namespace = current_namespace()
                 with runtime().store.lock:

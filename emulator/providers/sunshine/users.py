@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .bodies import ClientCreateBody, UserCreateBody, UserUpdateBody
+from .attachments import release as release_attachments
 from .call import Call
 from .errors import SunshineError, bad_request, not_found, user_not_found
 from .models import Client, Device, Profile, User
@@ -42,8 +43,7 @@ def update(call: Call, user_ref: str, body: UserUpdateBody) -> User:
         user.profile = user.profile.model_copy(update=body.profile.model_dump(include=body.profile.model_fields_set))
     if "metadata" in given:
         user.metadata = body.metadata or {}
-    call.emit("user:update", {"user": user.public(), "source": dict(call.source)})
-    return user
+    return user  # [C] no user:update: it announces a change of identification only
 
 
 def delete(call: Call, user_ref: str) -> None:
@@ -57,6 +57,7 @@ def delete(call: Call, user_ref: str) -> None:
             continue
         if conversation.type == "personal":
             del app.conversations[conversation_id]
+            release_attachments(app, conversation_id)
         else:
             conversation.participants = [p for p in conversation.participants if p.userId != user.id]
     app.remove_user(user)
@@ -80,12 +81,16 @@ def with_email_identity(call: Call, email: str) -> list[User]:
     return [u for u in call.in_app().users.values() if any(i.type == "email" and i.value == email for i in u.identities)]
 
 
-def ensure_sdk_client(call: Call, user: User) -> Client:
-    """The user's one `sdk` client, created when it has none (`subscribeSDKClient`)."""
+def ensure_sdk_client(call: Call, user: User, announce: bool = True) -> Client:
+    """The user's one `sdk` client, created when it has none (`subscribeSDKClient`); its creation raises
+    `client:add` [C] unless the caller announces it itself. [I] without a `reason`: none of the spec's three
+    (channelLinking, sdkLogin, authCode) fits."""
     client = user.sdk_client()
     if client is None:
         client = Client(type="sdk", status="active", linkedAt=call.timestamp, lastSeen=call.timestamp)
         user.clients.append(client)
+        if announce:
+            call.emit("client:add", {"user": user.truncated(), "client": client.public(), "source": dict(call.source)})
     return client
 
 
@@ -101,6 +106,7 @@ def link_client(call: Call, user_ref: str, body: ClientCreateBody) -> Client:
         integrationId=body.matchCriteria.integrationId,
         externalId=body.matchCriteria.channel_address(),  # [I] the phone number or address the link reaches
         linkedAt=call.timestamp,
+        linkConversationId=conversation.id,
     )
     user.clients.append(client)
     call.emit("client:add", {"user": user.truncated(), "client": client.public(), "reason": "channelLinking", "conversation": conversation.truncated(), "source": dict(call.source)})

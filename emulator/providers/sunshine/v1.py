@@ -43,6 +43,7 @@ from .errors import SunshineError, V1Error, bad_request, user_not_found
 from .models import PROVIDER, App, Client, Conversation, Message, User, without_nulls
 from .query import MESSAGE_PAGE_SIZE
 from .routes import _publish, _url, blueprint
+from .sdk_actions import issue_auth_code
 from .routes import body as read_body
 
 PREFIX = "/v1.1"
@@ -250,6 +251,12 @@ def pre_create(call: Call) -> dict:
         "metadata": given.properties,
     })))
     return {"appUser": app_user(call.in_app(), created)}
+
+
+@v1_api("GET", "/appusers/<user_ref>/authcode", (ACCOUNT, APP))  # [I] a server's call, never an end user's
+def get_auth_code(call: Call, user_ref: str) -> dict:
+    """`{"authCode"}`: a single-use code an SDK logs in with (`POST sdk/.../appusers/authcode`)."""
+    return {"authCode": issue_auth_code(call.in_app(), _user(call, user_ref), call.now)}
 
 
 @v1_api("GET", "/appusers/<user_ref>")
