@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from .client import EmulatorClient
-from .lazy import LazyName, lazy_module
+from .lazy import LazyName
 from .pytest_plugin import LivePersonAccount, _expect_token, _fresh_numeric_id
 
 # imported when a fixture first uses them: a test run that uses none pays nothing for them
-jwt = lazy_module("jwt")
-serialization = lazy_module("cryptography.hazmat.primitives.serialization")
-rsa = lazy_module("cryptography.hazmat.primitives.asymmetric.rsa")
+jwt = LazyName("jwt")
+serialization = LazyName("cryptography.hazmat.primitives.serialization")
+rsa = LazyName("cryptography.hazmat.primitives.asymmetric.rsa")
 Brand = LazyName("emulator.providers.liveperson.models", "Brand")
 brand_signing_key = LazyName("emulator.providers.liveperson.models", "brand_signing_key")
 public_key_der = LazyName("emulator.providers.liveperson.models", "public_key_der")

@@ -11,10 +11,10 @@ from typing import Any, Sequence
 
 import pytest
 
-from .lazy import lazy_module
+from .lazy import LazyName
 from .pytest_plugin import LivePersonAccount, LivePersonAgentSession
 
-jwt = lazy_module("jwt")  # imported when a fixture first uses it
+jwt = LazyName("jwt")  # imported when a fixture first uses it
 
 # [I] the fixture's conversation so far: the consumer asks, the agent asks them to log in
 DEFAULT_HISTORY = (

@@ -23,9 +23,9 @@ ON_FIRST_USE = ("requests", "flask_sock", "simple_websocket", "asyncio", "emulat
 
 
 def modules_after(code: str) -> set[str]:
-    """The modules a fresh interpreter has run after `code` (one only promised by `emulator.lazy` is not run)."""
+    """The modules a fresh interpreter has run after `code` (this worktree's emulator first on the path)."""
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
-    listing = "sorted(n for n, m in sys.modules.items() if type(m).__name__ != '_LazyModule')"
+    listing = "sorted(sys.modules)"
     probe = f"{code}\nimport json, sys\nprint(json.dumps({listing}))"
     output = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=environment, cwd=ROOT)
     return set(json.loads(output.stdout.splitlines()[-1]))
@@ -35,6 +35,22 @@ def test_loading_the_plugin_loads_nothing_heavy():
     loaded = modules_after("import pytest\n" + "\n".join(f"import {name}" for name in PLUGIN_MODULES))
     assert set(PLUGIN_MODULES) <= loaded
     assert [name for name in HEAVY if name in loaded] == []
+
+
+def test_a_pytest_run_that_uses_no_fixture_loads_nothing_heavy(tmp_path: Path):
+    """Through the `pytest11` entry point, as every run in an environment with the emulator installed: pytest
+    inspects each name of a plugin module (for fixtures), and that must not import what the names stand for."""
+    heavy = [name for name in HEAVY if name != "requests"] + ["emulator.web"]  # other plugins here load requests
+    (tmp_path / "test_plain.py").write_text(
+        "import sys\n\n"
+        "def test_plain():\n"
+        f"    assert 'emulator.pytest_plugin' in sys.modules\n"
+        f"    assert [name for name in {heavy!r} if name in sys.modules] == []\n"
+    )
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", str(tmp_path / "test_plain.py")]
+    done = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:]
 
 
 def test_serve_leaves_what_it_may_never_need_until_used():
