@@ -7,10 +7,10 @@ Run from the repository root with the project's virtualenv:
 Each benchmark runs as a subprocess of this interpreter with `--rounds N --json benchmarks/results/NAME.json`
 (its table goes to stdout, its progress to stderr, as when run alone); then `benchmarks/results/all.json`
 holds every benchmark's JSON under its name, or why it did not run. `peers` needs wrk on the PATH and is
-skipped without it. `--quick`: one round, and 3-second wrk runs for `peers` (the only benchmark with a
-duration). Benchmarks: foundation, startup, sunshine, liveperson, webhooks, mindbehind, state, dashboard, reach, peers, soak (the server's RSS
-under two minutes of mixed load; `bench_soak.py --duration 600` alone for ten), held (health and control
-latency while every provider worker is held by a fault).
+skipped without it, as is `servers`. `--quick`: one round, and 3-second wrk runs for `peers` and `servers` (the
+benchmarks with a duration). Benchmarks: foundation, startup, sunshine, liveperson, webhooks, mindbehind, state,
+dashboard, reach, peers, servers, soak (the server's RSS under two minutes of mixed load; `bench_soak.py
+--duration 600` alone for ten), held (health and control latency while every provider worker is held by a fault).
 
 Not part of the test suite (pytest collects only `tests/`).
 """
@@ -28,7 +28,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"  # gitignored
-BENCHMARKS = ("foundation", "startup", "sunshine", "liveperson", "webhooks", "mindbehind", "state", "dashboard", "reach", "peers", "soak", "held")
+BENCHMARKS = (
+    "foundation", "startup", "sunshine", "liveperson", "webhooks", "mindbehind", "state", "dashboard", "reach", "peers",
+    "servers", "soak", "held",
+)  # fmt: skip
+WRK_BENCHMARKS = ("peers", "servers")
 QUICK_PEERS_DURATION = "3"
 
 
@@ -53,13 +57,13 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def command(name: str, rounds: int, quick: bool, output: Path) -> list[str]:
     """The benchmark's command line."""
-    extra = ["--duration", QUICK_PEERS_DURATION] if name == "peers" and quick else []
+    extra = ["--duration", QUICK_PEERS_DURATION] if name in WRK_BENCHMARKS and quick else []
     return [sys.executable, str(HERE / f"bench_{name}.py"), "--rounds", str(rounds), "--json", str(output), *extra]
 
 
 def not_run(name: str) -> str | None:
     """Why the benchmark cannot run here, or None."""
-    if name == "peers" and shutil.which("wrk") is None:
+    if name in WRK_BENCHMARKS and shutil.which("wrk") is None:
         return "not run: wrk missing (apt-get install wrk)"
     return None
 

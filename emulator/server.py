@@ -1,5 +1,6 @@
-"""Serving the app on waitress, in the foreground (CLI) or on a background thread (tests); over TLS on
-Werkzeug's threaded server (waitress has no TLS)."""
+"""Serving the app on waitress, in the foreground (CLI) or on a background thread (tests), WebSockets
+included (the upgraded connection is lent to simple_websocket); over TLS on Werkzeug's threaded server
+(waitress has no TLS)."""
 
 from __future__ import annotations
 
@@ -43,16 +44,76 @@ MAX_REQUEST_HEADER_BYTES = 256 * 1024
 LINGER_BYTES = 16 * 1024 * 1024
 
 
+class LentSocket:
+    """A waitress connection's socket, lent to a WebSocket (simple_websocket, through `werkzeug.socket`):
+    blocking once taken (the WebSocket reads on a thread of its own), and its `close` only shuts the
+    connection down, so that the descriptor is closed by waitress alone, after it forgot the channel (a
+    descriptor closed under waitress could be reused by a new connection while the old channel is mapped)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.taken = False
+
+    def _take(self) -> socket.socket:
+        if not self.taken:
+            self.taken = True
+            self._sock.setblocking(True)
+        return self._sock
+
+    def recv(self, size: int) -> bytes:
+        return self._take().recv(size)
+
+    def send(self, data: bytes) -> int:
+        return self._take().send(data)
+
+    def sendall(self, data: bytes) -> None:
+        self._take().sendall(data)
+
+    def close(self) -> None:
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)  # also wakes a reader still blocked in `recv`
+        except OSError:
+            pass  # already shut down, or reset by the client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _is_websocket_upgrade(environ: dict) -> bool:
+    return environ.get("HTTP_UPGRADE", "").lower() == "websocket"
+
+
 class FaultAwareTask(WSGITask):
-    """A waitress task that can drop its connection, for the fault kinds that need the raw socket, and
-    that lets a fault's wait borrow a worker (HOLD_KEY, see SplitDispatcher)."""
+    """A waitress task that can drop its connection, for the fault kinds that need the raw socket, that
+    lets a fault's wait borrow a worker (HOLD_KEY, see SplitDispatcher), and that lends its socket to a
+    WebSocket upgrade (LentSocket), on a worker lent for as long as the WebSocket lives."""
+
+    lent: LentSocket | None = None
 
     def get_environment(self) -> dict:
+        if self.environ is not None:
+            return self.environ
         environ = super().get_environment()
         environ[HOLD_KEY] = self.channel.server.task_dispatcher.holding
+        if _is_websocket_upgrade(environ):
+            self.lent = LentSocket(self.channel.socket)
+            environ["werkzeug.socket"] = self.lent
         return environ
 
+    def execute(self) -> None:
+        if not _is_websocket_upgrade(self.get_environment()):
+            return super().execute()
+        with self.environ[HOLD_KEY]():  # type: ignore[index]
+            try:
+                return super().execute()
+            finally:
+                if self.lent is not None and self.lent.taken:
+                    self.lent.close()
+
     def finish(self) -> None:
+        if self.lent is not None and self.lent.taken:
+            self.close_on_finish = True  # the WebSocket ended: nothing more is written, waitress closes it
+            return None
         abort: Abort | None = (self.environ or {}).get(ABORT_KEY)
         if abort is None:
             return super().finish()

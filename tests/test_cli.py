@@ -443,3 +443,21 @@ def test_replay_sends_the_control_token_of_a_guarded_server(serve: StartServer, 
         timeout=STARTUP_SECONDS, env=without_emulator_variables({"EMULATOR_CONTROL_TOKEN": "s3cret-token"}),
     )  # fmt: skip
     assert by_env.returncode == 0, by_env.stdout + by_env.stderr
+
+
+def test_plain_serve_upgrades_the_consumer_socket_and_stops_cleanly_with_it_open(serve: StartServer) -> None:
+    from simple_websocket import Client
+
+    server = serve()
+    base_url = server.base_url
+    lp_jwt = authenticate(base_url, DEMO_ACCOUNT, DEMO_CONNECTOR, authorize(base_url, DEMO_ACCOUNT).json()["token"]).json()["token"]
+    url = base_url.replace("http://", "ws://") + f"/ws_api/account/{DEMO_ACCOUNT}/messaging/consumer?v=3"
+    ws = Client.connect(url, headers={"Authorization": f"jwt {lp_jwt}"})
+    try:
+        ws.send(json.dumps({"kind": "req", "id": "c1", "type": "GetClock", "body": {}}))
+        answer = json.loads(ws.receive(timeout=10))
+        assert (answer["reqId"], answer["code"], answer["type"]) == ("c1", 200, "GetClockResponse")
+        assert server.stop() == clean_exit()
+    finally:
+        ws.thread.join(10)  # the server's stop ends the socket
+    assert not ws.connected

@@ -143,15 +143,6 @@ def test_another_version_is_refused_before_the_upgrade(emulator_tls_server, lp_a
     assert reply.status_code == 400 and reply.json()["error"]["message"] == "unsupported version: use v=2.1"
 
 
-def test_waitress_cannot_upgrade_and_answers_400_in_the_envelope(emulator_server: EmulatorHandle) -> None:
-    url = _url(emulator_server, "12345678", "some-bearer")
-    with pytest.raises(WsConnectionError) as refused:
-        Client.connect(url)
-    assert refused.value.status_code == 400
-    reply = requests.get(url.replace("ws://", "http://"), headers=UPGRADE, timeout=5)
-    assert reply.status_code == 400 and reply.json()["error"]["message"] == NO_UPGRADE
-
-
 def test_in_process_the_route_answers_400_with_or_without_upgrade_headers() -> None:
     client = create_app().test_client()
     path = SOCKET.format(account="12345678", bearer="b") + "?v=2.1"

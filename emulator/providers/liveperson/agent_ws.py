@@ -1,8 +1,8 @@
 """LivePerson's agent WebSocket (the messaging UMS): `/ws_api/account/{a}/messaging/brand/{bearer}?v=2.1`.
 
 Reference: liveperson.md sections 3.4 (the bearer in the path; close codes 4401/4407/1011), 6.6 (frames)
-and 10.1 (what node-agent-sdk sends). Served with flask-sock, so only Werkzeug's server (plain or TLS)
-can upgrade; under waitress or the Flask test client the route answers 400 in LivePerson's envelope.
+and 10.1 (what node-agent-sdk sends). Served with flask-sock, on either server (emulator/server.py); under
+the Flask test client, which cannot upgrade, the route answers 400 in LivePerson's envelope.
 
 The bearer is checked against the emulator's clock before each frame and on an idle tick of one second
 of wall time, so a session that expires (clock moved), is logged out, or is expired/revoked through the
