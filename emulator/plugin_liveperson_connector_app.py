@@ -11,13 +11,15 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from .providers.liveperson.models import WEBHOOK_EVENT_TYPES
-from .providers.liveperson.webhooks import CLIENT_HEADER, SIGNATURE_HEADER, signature
+from .lazy import LazyName
 from .pytest_plugin import (
     LivePersonAccount, LivePersonAppJwt, LivePersonConsumerJws, ReceivedRequest, WebhookReceiver, issue_lp_app_jwt,
 )  # fmt: skip
 
 CONVERSATION_PATH = "/api/account/{account}/messaging/consumer/conversation"
+
+liveperson_models = LazyName("emulator.providers.liveperson.models")  # loaded when a fixture runs
+liveperson_webhooks = LazyName("emulator.providers.liveperson.webhooks")
 
 
 def notification_key(body: Any) -> str | None:
@@ -80,8 +82,8 @@ class LivePersonConnectorApp:
     def verified(self, delivery: ReceivedRequest) -> bool:
         """Whether the delivery names this app and carries the signature of its exact body bytes."""
         headers = {name.lower(): value for name, value in delivery.headers.items()}
-        expected = signature(self.client_secret, delivery.raw)
-        return headers.get(CLIENT_HEADER) == self.client_id and headers.get(SIGNATURE_HEADER) == expected
+        expected = liveperson_webhooks.signature(self.client_secret, delivery.raw)
+        return headers.get(liveperson_webhooks.CLIENT_HEADER) == self.client_id and headers.get(liveperson_webhooks.SIGNATURE_HEADER) == expected
 
     def notifications(self, key: str | None = None) -> list[dict]:
         """Every notification body received so far, oldest first, optionally only those sent for `key`
@@ -107,7 +109,7 @@ def install_connector_app(account: LivePersonAccount, receiver_url: str, max_ret
     control = account.handle.control
     document = control.export_state()["namespaces"][account.handle.namespace]["providers"]["liveperson"]["accounts"][account.id]
     client_id, client_secret = str(uuid.uuid4()), secrets.token_hex(13)
-    webhooks = {key: {"endpoint": receiver_url, "max_retries": max_retries} for key in WEBHOOK_EVENT_TYPES}
+    webhooks = {key: {"endpoint": receiver_url, "max_retries": max_retries} for key in liveperson_models.WEBHOOK_EVENT_TYPES}
     app = {"client_id": client_id, "client_secret": client_secret, "client_name": "lp_connector_app", "capabilities": {"webhooks": webhooks}}
     document["apps"] = [*document.get("apps", []), app]
     control.seed({"liveperson": {"accounts": [document]}})
