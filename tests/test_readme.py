@@ -1,4 +1,4 @@
-"""The README's example test runs as a downstream user would run it."""
+"""The README's example test and the user guide's examples run as a downstream user would run them."""
 
 import re
 from pathlib import Path
@@ -10,7 +10,9 @@ from emulator.client import AppTransport
 from emulator.config import parse_seed
 from emulator.scenarios import ScenarioRunner, parse_scenario
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+GUIDE = ROOT / "docs" / "guide"
 
 
 def test_the_readme_example_passes(pytester):
@@ -19,8 +21,8 @@ def test_the_readme_example_passes(pytester):
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
-def test_the_readme_interception_examples_pass(pytester):
-    section = README.read_text().split("## Interception", 1)[1]
+def test_the_guides_interception_examples_pass(pytester):
+    section = (GUIDE / "interception.md").read_text()
     pytester.makepyfile(test_clients=re.search(r"```python\n(.*?)```", section, re.S).group(1))
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=6)
 
@@ -31,15 +33,15 @@ def test_the_readme_test_command_is_what_ci_runs():
     assert f"```sh\n{command}\n```" in README.read_text()
 
 
-def test_the_readme_scenario_example_passes():
-    section = README.read_text().split("## Scenarios", 1)[1]
+def test_the_guides_scenario_example_passes():
+    section = (GUIDE / "scenarios.md").read_text()
     document = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))
     result = ScenarioRunner(AppTransport(create_app())).run(parse_scenario(document, "README.md"))
     assert result.ok, result.report()
     assert result.variables["sunshine_jwt"].count(".") == 2
 
 
-def test_the_readme_seed_example_is_a_valid_seed():
-    section = README.read_text().split("## Seed files", 1)[1]
+def test_the_guides_seed_example_is_a_valid_seed():
+    section = (GUIDE / "seed-files.md").read_text()
     seed = parse_seed(yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1)))
     assert sorted(seed.parts()) == ["liveperson", "sunshine"]
