@@ -248,6 +248,8 @@ def test_an_expired_session_is_a_401_at_the_next_refresh(run_agent, lp_account: 
 # --- a bot on the SDK, as examples/agent-bot: rung, accepts, answers a Connector API consumer, transfers ---------
 
 BOT_JS = NODE_DIR / "bot.js"
+WEBHOOK_CONTENT = "ms.MessagingEventNotification.ContentEvent"
+WEBHOOK_CONVERSATION = "cqm.ExConversationChangeNotification"
 
 
 def _conversation_state(handle: EmulatorHandle, account: LivePersonAccount, conversation: str) -> dict:
@@ -257,9 +259,13 @@ def _conversation_state(handle: EmulatorHandle, account: LivePersonAccount, conv
 
 def test_a_bot_is_rung_accepts_answers_a_connector_api_consumer_and_transfers_to_a_skill(
     node: str, emulator_tls_server: EmulatorHandle, emulator_tls_ca: str, lp_account: LivePersonAccount,
-    lp_consumer_jws, lp_routing_agent,
+    lp_connector_app, lp_routing_agent,
 ) -> None:  # fmt: skip
+    """The consumer is a Connector API client of an app installation: its webhook hears the bot's reply, the
+    assignment and the transfer, every delivery signed."""
     from test_liveperson_connector_api import PROFILE, SDES, create, request_conversation, send, text
+
+    lp_consumer_jws = lp_connector_app.consumer()
 
     bot_skill = "31337"
     credentials = {"username": f"bot-{secrets.token_hex(4)}", "password": secrets.token_urlsafe(12)}
@@ -292,6 +298,21 @@ def test_a_bot_is_rung_accepts_answers_a_connector_api_consumer_and_transfers_to
         assert bot.wait_for("deleted")["convId"] == conversation  # left the bot's agentIds subscription
         # the conversation waits in the new skill's queue: that skill's agent is rung
         assert lp_routing_agent.wait_for_ring(conversation)["skillId"] == lp_routing_agent.skill
+
+        def change(body: dict) -> dict:
+            return body["body"]["changes"][0]
+
+        def agents(body: dict) -> list[dict]:
+            return [p for p in change(body)["result"]["conversationDetails"]["participants"] if p["role"] == "ASSIGNED_AGENT"]
+
+        webhook = lp_connector_app  # wait_for fails the test on a delivery whose signature does not verify
+        heard_reply = webhook.wait_for(WEBHOOK_CONTENT, lambda b: change(b)["event"].get("message") == "you said: where is my parcel?", timeout=20)
+        assert change(heard_reply)["originatorMetadata"]["role"] == "ASSIGNED_AGENT"
+        assigned_note = webhook.wait_for(WEBHOOK_CONVERSATION, lambda b: bool(agents(b)), timeout=20)
+        assert change(assigned_note)["result"]["conversationDetails"]["skillId"] == bot_skill
+        moved = webhook.wait_for(WEBHOOK_CONVERSATION, lambda b: change(b)["result"]["conversationDetails"]["skillId"] == lp_routing_agent.skill, timeout=20)
+        assert agents(moved) == [] and change(moved)["result"]["conversationDetails"]["state"] == "OPEN"
+        assert webhook.receiver.deliveries and all(webhook.verified(d) for d in webhook.receiver.deliveries)
         errors = [e for e in bot.events if e["event"] == "error"]
         assert not errors, errors
     finally:
