@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import http.server
 import socket
 import threading
 import urllib.request
-from collections.abc import Iterator
 
 import aiohttp
 import httpx
@@ -58,29 +56,6 @@ def lookups(monkeypatch: pytest.MonkeyPatch) -> list:
 def _network_touched_provider(seen: list) -> list:
     """Lookups or connections other than to the loopback emulator server."""
     return [s for s in seen if (s[1] if s[0] == "resolve" else s[1][0]) not in ("127.0.0.1", "localhost")]
-
-
-@pytest.fixture(scope="module")
-def local_site() -> Iterator[str]:
-    """A tiny HTTP server on 127.0.0.1 that is no provider."""
-
-    class Hello(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = f"hello from {self.path}".encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 # --- LivePerson ------------------------------------------------------------------------------------------
