@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from io import BytesIO
 from typing import Any, Callable, Iterator
 
-from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import create_server
@@ -35,7 +34,6 @@ MAX_HOLDS = 512  # requests a fault may hold at once, each on a worker of its ow
 # IDLE_SECONDS (waitress's `channel_timeout`, checked every CLEANUP_SECONDS; Werkzeug's TLS server: a read timeout)
 CONNECTION_LIMIT = 1000
 IDLE_SECONDS = 30
-STOP_SECONDS = 5.0  # wall time a stopping background server's loop gets to end
 CLEANUP_SECONDS = 5
 # [I] kept at waitress's default: a request line plus headers past 256 KiB get waitress's own plain-text 431
 # (Node's HTTP server, in front of the real APIs, answers 431 too, for far less); a token past 16 KiB is
@@ -312,14 +310,7 @@ class BackgroundServer:
         return self
 
     def stop(self) -> None:
-        """Close the listening socket and every connection from the server's own loop thread (closed from
-        here, they race the loop's `select`, which then fails with EBADF), wait for the loop, then the workers."""
-        if self._thread.is_alive():
-            server_map = self._server._map  # type: ignore[union-attr]
-            self._server.trigger.pull_trigger(lambda: wasyncore.close_all(server_map))  # type: ignore[union-attr]
-            self._thread.join(STOP_SECONDS)
-        else:
-            self._server.close()
+        self._server.close()
         self._server.task_dispatcher.shutdown()  # type: ignore[union-attr]
 
     def __enter__(self) -> "BackgroundServer":
