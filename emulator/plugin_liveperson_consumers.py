@@ -13,7 +13,7 @@ import pytest
 
 from .client import EmulatorClient
 from .lazy import LazyName
-from .pytest_plugin import LivePersonAccount, _expect_token, _fresh_numeric_id
+from .pytest_plugin import LivePersonAccount, expect_token, fresh_numeric_id
 
 # imported when a fixture first uses them: a test run that uses none pays nothing for them
 jwt = LazyName("jwt")
@@ -45,7 +45,7 @@ def add_lp_connector(account: LivePersonAccount, **connector: Any) -> str:
     """Add a connector (fresh id unless given) to a seeded account by seeding the account again; its id."""
     control = account.handle.control
     document = _liveperson_state(account)["accounts"][account.id]
-    connector = {"id": _fresh_numeric_id(10), **connector}
+    connector = {"id": fresh_numeric_id(10), **connector}
     document["connectors"] = [*document["connectors"], connector]
     control.seed({"liveperson": {"accounts": [document]}})
     return str(connector["id"])
@@ -111,13 +111,13 @@ class BrandIdp:
         if sub not in self.users:
             self.add_user(sub, password, **claims)
         form = {"sub": sub, "client_id": BRAND_CLIENT_ID, "redirect_uri": redirect_uri, **({"password": password} if password else {})}
-        return _expect_token(self.account.handle.post(f"/brand/{self.brand_id}/authorize", data=form, headers=_FORM), "code")
+        return expect_token(self.account.handle.post(f"/brand/{self.brand_id}/authorize", data=form, headers=_FORM), "code")
 
     def authenticate(self, id_token: str | None = None, code: str | None = None, unauth_jwt: str | None = None,
                      connector_id: str | None = None) -> str:  # fmt: skip
         """The LP JWT of `authenticate?v=3.0` (with `Authorization: jwt <unauth_jwt>` for a step-up)."""
         reply = self.authenticate_reply(id_token, code, unauth_jwt, connector_id)
-        return _expect_token(reply, "token")
+        return expect_token(reply, "token")
 
     def authenticate_reply(self, id_token: str | None = None, code: str | None = None, unauth_jwt: str | None = None,
                            connector_id: str | None = None, redirect_uri: str | None = None) -> Any:  # fmt: skip

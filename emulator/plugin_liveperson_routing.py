@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 from simple_websocket import Client, ConnectionClosed
 
-from .pytest_plugin import LivePersonAccount, LivePersonAgentSession, _fresh_numeric_id, add_lp_user, lp_login
+from .pytest_plugin import LivePersonAccount, LivePersonAgentSession, fresh_numeric_id, add_lp_user, lp_login
 
 AGENT_SOCKET = "/ws_api/account/{account}/messaging/brand/{bearer}?v=2.1"
 ROUTING_TASKS = ".ams.routing.RoutingTaskNotification"
@@ -136,7 +136,7 @@ def lp_routing_agent(lp_account: LivePersonAccount, request: pytest.FixtureReque
     """An agent user with one fresh skill (`.skill`), logged in, its socket ONLINE and subscribed to routing tasks:
     `.wait_for_ring(conversation_id)`, `.answer(ring, "ACCEPTED"|"REJECTED")`, `.set_state(...)`, `.socket.call/push`."""
     https = lp_account.handle.base_url.startswith("https://")
-    agent = start_routing_agent(lp_account, request.getfixturevalue("emulator_tls_ca") if https else None, [_fresh_numeric_id(6)])
+    agent = start_routing_agent(lp_account, request.getfixturevalue("emulator_tls_ca") if https else None, [fresh_numeric_id(6)])
     try:
         yield agent
     finally:

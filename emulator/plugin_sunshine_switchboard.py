@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from .client import Reply
-from .pytest_plugin import SunshineApp, WebhookReceiver, _created
+from .pytest_plugin import SunshineApp, WebhookReceiver, created_body
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,9 @@ class SunshineSwitchboard:
 def _member(app: SunshineApp, receiver: WebhookReceiver, switchboard_id: str, name: str) -> SwitchboardMember:
     target = f"{receiver.url}/{name}"
     body = {"type": "custom", "displayName": name, "webhooks": [{"target": target, "triggers": ["*"]}]}
-    integration = _created(app.request("POST", "integrations", json=body), "integration")
+    integration = created_body(app.request("POST", "integrations", json=body), "integration")
     linked = {"name": name, "integrationId": integration["id"], "deliverStandbyEvents": False}
-    member = _created(app.request("POST", f"switchboards/{switchboard_id}/switchboardIntegrations", json=linked), "switchboardIntegration")
+    member = created_body(app.request("POST", f"switchboards/{switchboard_id}/switchboardIntegrations", json=linked), "switchboardIntegration")
     return SwitchboardMember(name, integration["id"], integration["webhooks"][0]["id"], urlsplit(target).path, member["id"])
 
 
@@ -65,7 +65,7 @@ def _patched(reply: Reply, wrapper: str) -> dict:
 def sunshine_switchboard(sunshine_app: SunshineApp, webhook_receiver: WebhookReceiver) -> SunshineSwitchboard:
     """A bot and an agent desk in an enabled switchboard of `sunshine_app`, the bot the default (active in
     every new conversation), webhooks posting to `webhook_receiver` at `/webhook/bot` and `/webhook/agent-desk`."""
-    switchboard_id = _created(sunshine_app.request("POST", "switchboards"), "switchboard")["id"]
+    switchboard_id = created_body(sunshine_app.request("POST", "switchboards"), "switchboard")["id"]
     bot = _member(sunshine_app, webhook_receiver, switchboard_id, "bot")
     desk = _member(sunshine_app, webhook_receiver, switchboard_id, "agent-desk")
     for member, after in ((bot, desk), (desk, bot)):

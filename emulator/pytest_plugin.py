@@ -294,21 +294,21 @@ class LivePersonAccount:
 
     def issue_ext_jwt(self) -> str:
         """A new anonymous consumer's external JWT (`anonymous/authorize` without a body)."""
-        return _expect_token(self.handle.post(self.idp_path("anonymous/authorize")), "token")
+        return expect_token(self.handle.post(self.idp_path("anonymous/authorize")), "token")
 
     def exchange(self, ext_jwt: str) -> str:
         """The LP consumer JWT for an external JWT (`app/{connector}/authenticate?v=3.0`)."""
         path = self.idp_path(f"app/{self.unauth_connector_id}/authenticate")
-        return _expect_token(self.handle.post(path, params={"v": "3.0"}, json={"id_token": ext_jwt}), "token")
+        return expect_token(self.handle.post(path, params={"v": "3.0"}, json={"id_token": ext_jwt}), "token")
 
 
-def _expect_token(reply: Reply, field: str) -> str:
+def expect_token(reply: Reply, field: str) -> str:
     if reply.status != 200:
         raise AssertionError(f"the emulator refused to issue a token: {reply.status} {reply.text}")
     return reply.json()[field]
 
 
-def _fresh_numeric_id(digits: int = 8) -> str:
+def fresh_numeric_id(digits: int = 8) -> str:
     return str(secrets.randbelow(9 * 10 ** (digits - 1)) + 10 ** (digits - 1))
 
 
@@ -318,9 +318,9 @@ def lp_account(emulator_backend: EmulatorHandle, request: pytest.FixtureRequest)
     adds seed fields such as `settings={"ext_jwt_ttl": "2m"}` or `features=[]`."""
     marker = request.node.get_closest_marker(ACCOUNT_MARKER)
     fields = dict(marker.kwargs) if marker else {}
-    connector_id = _fresh_numeric_id(10)
+    connector_id = fresh_numeric_id(10)
     for _ in range(5):
-        account_id = _fresh_numeric_id()
+        account_id = fresh_numeric_id()
         account = {"connectors": [{"id": connector_id, "type": "unauthenticated"}], **fields, "id": account_id}
         try:
             emulator_backend.control.seed({"liveperson": {"accounts": [account]}})
@@ -529,7 +529,7 @@ def issue_lp_app_jwt(account: LivePersonAccount, client_id: str, client_secret: 
         data=urlencode({"client_id": client_id, "client_secret": client_secret}),
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
-    return LivePersonAppJwt(_expect_token(reply, "access_token"), client_id, client_secret, account)
+    return LivePersonAppJwt(expect_token(reply, "access_token"), client_id, client_secret, account)
 
 
 @pytest.fixture
@@ -602,7 +602,7 @@ class MindbehindChannel:
             json={"clientID": client_id, "channelID": self.channel_id, **fields},
             headers={"apiToken": self.management_token},
         )
-        return _expect_token(reply, "token")
+        return expect_token(reply, "token")
 
 
 @dataclass(frozen=True)
@@ -713,7 +713,7 @@ class SunshineConversation:
     user: SunshineUser
 
 
-def _created(reply: Reply, wrapper: str) -> dict:
+def created_body(reply: Reply, wrapper: str) -> dict:
     if reply.status != 201:
         raise AssertionError(f"the emulator refused to create a {wrapper}: {reply.status} {reply.text}")
     return reply.json()[wrapper]
@@ -734,7 +734,7 @@ def sunshine_app(emulator_backend: EmulatorHandle) -> SunshineApp:
 def sunshine_user(sunshine_app: SunshineApp) -> SunshineUser:
     """A user created through the API, with a fresh externalId."""
     external_id = f"user-{secrets.token_hex(6)}"
-    user = _created(sunshine_app.request("POST", "users", json={"externalId": external_id}), "user")
+    user = created_body(sunshine_app.request("POST", "users", json={"externalId": external_id}), "user")
     return SunshineUser(user["id"], external_id, sunshine_app)
 
 
@@ -742,7 +742,7 @@ def sunshine_user(sunshine_app: SunshineApp) -> SunshineUser:
 def sunshine_conversation(sunshine_user: SunshineUser) -> SunshineConversation:
     """The user's default (first personal) conversation."""
     body = {"type": "personal", "participants": [{"userId": sunshine_user.id}]}
-    conversation = _created(sunshine_user.app.request("POST", "conversations", json=body), "conversation")
+    conversation = created_body(sunshine_user.app.request("POST", "conversations", json=body), "conversation")
     return SunshineConversation(conversation["id"], sunshine_user)
 
 
@@ -873,7 +873,7 @@ class WebhookReceiver:
     def sunshine_webhook(self, app: SunshineApp, triggers: Any = ("*",), **flags: Any) -> dict:
         """A custom integration of `app` whose one webhook posts to this receiver; answers the webhook."""
         body = {"type": "custom", "displayName": "webhook receiver", "webhooks": [{"target": self.url, "triggers": list(triggers), **flags}]}
-        return _created(app.request("POST", "integrations", json=body), "integration")["webhooks"][0]
+        return created_body(app.request("POST", "integrations", json=body), "integration")["webhooks"][0]
 
     def close(self) -> None:
         self._hung.set()
