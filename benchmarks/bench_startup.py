@@ -45,7 +45,7 @@ PYTEST_RUNS = 7  # per round and side
 STARTUP_TARGET_S = 0.5
 PLUGIN_TARGET_MS = 50.0
 PLUGIN_ENTRY_POINT = "messaging_auth_emulator"
-PLUGIN_MODULES = ("emulator.pytest_plugin", "emulator.plugin_liveperson_consumers", "emulator.plugin_liveperson_conversations")
+PLUGIN_MODULES = ("emulator.pytest_plugin",)  # its pytest_plugins list imports every fixture module
 SERVE = [sys.executable, "-m", "emulator", "serve", "--port", "0"]
 BARE = [sys.executable, str(Path(__file__).resolve().parent / "bench_peers.py"), "--serve-bare", "0"]
 

@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PLUGIN_MODULES = sorted((ROOT / "emulator").glob("plugin*.py")) + sorted((ROOT / "emulator").glob("pytest_plugin*.py"))
+PLUGIN_MODULES = sorted((ROOT / "emulator" / "pytest_plugin").glob("*.py"))
 PREFIXES = ("/sc//", "/sc/", "//")  # Sunshine's Zendesk-host prefix and the doubled slash some clients send
 PROVIDERS = {"liveperson": "LivePerson", "sunshine": "Sunshine Conversations", "mindbehind": "Mindbehind"}
 
@@ -77,13 +77,15 @@ def fixtures_page() -> str:
     lines = [
         "# Fixtures",
         "",
-        "Every fixture the pytest plugin provides, read from the plugin's modules when this site was built.",
-        "",
-        "| fixture | scope | what it gives |",
-        "|---|---|---|",
+        "Every fixture the pytest plugin provides, read from the plugin's modules (`emulator/pytest_plugin/`)",
+        "when this site was built.",
     ]
     for module in PLUGIN_MODULES:
-        lines += [f"| `{name}` | {scope} | {doc} |" for name, scope, doc in fixtures_of(module)]
+        fixtures = fixtures_of(module)
+        if fixtures:
+            lines += ["", f"## {module.stem}", "", summary(ast.get_docstring(ast.parse(module.read_text()))), ""]
+            lines += ["| fixture | scope | what it gives |", "|---|---|---|"]
+            lines += [f"| `{name}` | {scope} | {doc} |" for name, scope, doc in fixtures]
     return "\n".join(lines) + "\n"
 
 

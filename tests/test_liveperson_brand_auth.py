@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from emulator.client import EmulatorError
-from emulator.plugin_liveperson_consumers import add_lp_connector, seed_brand
+from emulator.pytest_plugin.liveperson_consumers import add_lp_connector, seed_brand
 from emulator.providers.liveperson import notifications
 from emulator.providers.liveperson.conversations import Conversations
 from emulator.providers.liveperson.identity import CONSUMER_JWT_SLOT

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from emulator.client import EmulatorError
-from emulator.plugin_liveperson_consumers import BRAND_CLIENT_ID, add_lp_connector, seed_brand
+from emulator.pytest_plugin.liveperson_consumers import BRAND_CLIENT_ID, add_lp_connector, seed_brand
 
 T0 = "2026-03-01T12:00:00Z"
 NOW = 1_772_366_400

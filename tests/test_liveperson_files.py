@@ -11,7 +11,7 @@ import pytest
 import requests
 from test_liveperson_consumer_ws import Peer, connect_consumer, open_conversation
 
-from emulator.plugin_liveperson_connector_app import LivePersonConnectorApp
+from emulator.pytest_plugin.liveperson_connector_app import LivePersonConnectorApp
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 pytestmark = pytest.mark.emulator_time("2026-03-01T00:00:00Z")

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from emulator.plugin_liveperson_connector_app import LivePersonConnectorApp
+from emulator.pytest_plugin.liveperson_connector_app import LivePersonConnectorApp
 
 T0 = "2026-03-01T12:00:00Z"
 T0_MS = 1772366400000

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_liveperson_consumer_ws import TEXT, Peer, connect_consumer, state_of, sub_of
 
-from emulator.plugin_liveperson_routing import CONVERSATIONS, ROUTING_TASKS, LivePersonRoutingAgent, start_routing_agent
+from emulator.pytest_plugin.liveperson_routing import CONVERSATIONS, ROUTING_TASKS, LivePersonRoutingAgent, start_routing_agent
 from emulator.pytest_plugin import EmulatorHandle, LivePersonAccount
 
 CONSUMER_CONVERSATIONS = "cqm.ExConversationChangeNotification"

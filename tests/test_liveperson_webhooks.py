@@ -12,7 +12,7 @@ import pytest
 from simple_websocket import Client
 from test_liveperson_consumer_ws import Peer, connect_consumer, open_conversation
 
-from emulator.plugin_liveperson_connector_app import LivePersonConnectorApp, install_connector_app, notification_key
+from emulator.pytest_plugin.liveperson_connector_app import LivePersonConnectorApp, install_connector_app, notification_key
 from emulator.providers.liveperson import webhooks
 from emulator.providers.liveperson.conversations import Change
 from emulator.pytest_plugin import WebhookReceiver, issue_lp_app_jwt

@@ -13,11 +13,12 @@ from pathlib import Path
 import flask
 from werkzeug.routing import Rule
 
+from emulator import pytest_plugin
 from emulator.app import LazyBuilderRule, create_app
 from emulator.lazy import LazyName
 
 ROOT = Path(__file__).resolve().parent.parent
-PLUGIN_MODULES = ("emulator.pytest_plugin", "emulator.plugin_liveperson_consumers", "emulator.plugin_liveperson_conversations")
+PLUGIN_MODULES = ("emulator.pytest_plugin", *pytest_plugin.pytest_plugins)
 HEAVY = ("flask", "werkzeug", "jwt", "cryptography.hazmat.bindings._rust", "pydantic", "yaml", "requests", "waitress", "emulator.app")
 ON_FIRST_USE = ("requests", "flask_sock", "simple_websocket", "asyncio", "emulator.scenarios", "jsonpath_ng")
 

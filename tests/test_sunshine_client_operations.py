@@ -14,7 +14,7 @@ import requests
 import sunshine_conversations_client as sc
 from sunshine_conversations_client.exceptions import BadRequestException, NotFoundException, UnauthorizedException
 
-from emulator.plugin_sunshine_webhooks import SunshineWebhookEvents
+from emulator.pytest_plugin.sunshine_webhooks import SunshineWebhookEvents
 from emulator.pytest_plugin import EmulatorHandle, SunshineApp
 
 

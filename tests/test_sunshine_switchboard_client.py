@@ -12,7 +12,7 @@ import pytest
 import sunshine_conversations_client as sc
 from sunshine_conversations_client.exceptions import BadRequestException, ForbiddenException, NotFoundException
 
-from emulator.plugin_sunshine_switchboard import SunshineSwitchboard, SwitchboardMember
+from emulator.pytest_plugin.sunshine_switchboard import SunshineSwitchboard, SwitchboardMember
 from emulator.pytest_plugin import EmulatorHandle, SunshineApp, SunshineUser
 
 

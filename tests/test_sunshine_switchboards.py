@@ -9,7 +9,7 @@ import base64
 
 import pytest
 
-from emulator.plugin_sunshine_switchboard import SunshineSwitchboard
+from emulator.pytest_plugin.sunshine_switchboard import SunshineSwitchboard
 from emulator.pytest_plugin import SunshineApp, SunshineConversation
 
 

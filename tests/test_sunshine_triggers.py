@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sunshine_event_schemas import check_event
 
-from emulator.plugin_sunshine_webhooks import SunshineWebhookEvents
+from emulator.pytest_plugin.sunshine_webhooks import SunshineWebhookEvents
 from emulator.pytest_plugin import EmulatorHandle, SunshineApp, SunshineSdkUser
 
 T0 = "2026-03-01T00:00:00.000Z"

@@ -1,13 +1,15 @@
 """pytest fixture `sunshine_webhook_events`: every webhook event of the test's Sunshine app, collected by a
-local receiver and read by trigger. Registered by emulator/pytest_plugin.py."""
+local receiver and read by trigger. Registered by emulator.pytest_plugin."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from .pytest_plugin import EmulatorHandle, SunshineApp, WebhookReceiver
+from .core import EmulatorHandle
+from .sunshine import SunshineApp
+from .webhooks import WebhookReceiver
 
 
 class SunshineWebhookEvents:

@@ -1,18 +1,20 @@
 """pytest fixtures for LivePerson consumer conversations and step-up: `unauth_conversation` (an
 unauthenticated consumer in an open conversation with an agent) and `stepped_up_conversation` (the same
-conversation after the consumer logged in mid-conversation). Registered by emulator/pytest_plugin.py."""
+conversation after the consumer logged in mid-conversation). Registered by emulator.pytest_plugin."""
 
 from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import pytest
 
-from .lazy import LazyName
-from .pytest_plugin import LivePersonAccount, LivePersonAgentSession
+from ..lazy import LazyName
+from .liveperson import LivePersonAccount
+from .liveperson_login import LivePersonAgentSession
 
 jwt = LazyName("jwt")  # imported when a fixture first uses it
 
@@ -31,7 +33,7 @@ class LivePersonConsumer:
     lp_jwt: str
 
     @classmethod
-    def of(cls, lp_jwt: str) -> "LivePersonConsumer":
+    def of(cls, lp_jwt: str) -> LivePersonConsumer:
         return cls(jwt.decode(lp_jwt, options={"verify_signature": False})["sub"], lp_jwt)
 
     def headers(self) -> dict[str, str]:

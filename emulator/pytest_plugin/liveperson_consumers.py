@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from .client import EmulatorClient
-from .lazy import LazyName
-from .pytest_plugin import LivePersonAccount, expect_token, fresh_numeric_id
+from ..client import EmulatorClient
+from ..lazy import LazyName
+from .liveperson import LivePersonAccount, fresh_numeric_id
+from .replies import expect_token
 
 # imported when a fixture first uses them: a test run that uses none pays nothing for them
 jwt = LazyName("jwt")

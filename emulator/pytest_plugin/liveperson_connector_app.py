@@ -1,20 +1,21 @@
 """pytest fixture `lp_connector_app`: an app installation of `lp_account` whose Connector API webhooks all
 post to a local receiver, with the connector's side of a conversation (open, send, close) and a wait for
-signed notifications. Registered by emulator/pytest_plugin.py."""
+signed notifications. Registered by emulator.pytest_plugin."""
 
 from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
-from .lazy import LazyName
-from .pytest_plugin import (
-    LivePersonAccount, LivePersonAppJwt, LivePersonConsumerJws, ReceivedRequest, WebhookReceiver, issue_lp_app_jwt,
-)  # fmt: skip
+from ..lazy import LazyName
+from .liveperson import LivePersonAccount
+from .liveperson_connector import LivePersonAppJwt, LivePersonConsumerJws, issue_lp_app_jwt
+from .webhooks import ReceivedRequest, WebhookReceiver
 
 CONVERSATION_PATH = "/api/account/{account}/messaging/consumer/conversation"
 

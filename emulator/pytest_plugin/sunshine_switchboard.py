@@ -9,8 +9,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .client import Reply
-from .pytest_plugin import SunshineApp, WebhookReceiver, created_body
+from ..client import Reply
+from .replies import created_body
+from .sunshine import SunshineApp
+from .webhooks import WebhookReceiver
 
 
 @dataclass(frozen=True)

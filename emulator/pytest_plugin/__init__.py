@@ -1,0 +1,88 @@
+"""pytest plugin: emulator fixtures, registered through the `pytest11` entry point.
+
+This module holds the hooks (ini option, markers, scenario files as tests, unhandled emulator errors failing
+the test); the fixtures live in the modules of `pytest_plugins`, one for the core and one or more per provider.
+The names users import (`from emulator.pytest_plugin import SunshineApp`) are re-exported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .core import FAULT_MARKER, TIME_MARKER, EmulatorHandle, MarkerSetup, emulator_namespace
+from .liveperson import ACCOUNT_MARKER, LivePersonAccount, fresh_numeric_id
+from .liveperson_connector import LivePersonAppJwt, LivePersonConsumerJws, issue_lp_app_jwt, lp_app_installation
+from .liveperson_connector_app import LivePersonConnectorApp
+from .liveperson_consumers import AuthenticatedConsumer, BrandIdp
+from .liveperson_conversations import LivePersonConsumer, LivePersonConversation, SteppedUpConversation
+from .liveperson_login import LivePersonAgentSession, add_lp_user, lp_login
+from .liveperson_routing import LivePersonRoutingAgent
+from .mindbehind import MindbehindChannel, MindbehindCode, MindbehindToken
+from .replies import created_body, expect_token
+from .scenarios import SCENARIO_FOLDERS, SCENARIO_MARKER, ScenarioFile, ScenarioPlayer
+from .sunshine import SunshineApp, SunshineConversation, SunshineUser
+from .sunshine_sdk import SunshineSdkUser
+from .sunshine_switchboard import SunshineSwitchboard, SwitchboardMember
+from .sunshine_webhooks import SunshineWebhookEvents
+from .webhooks import ReceivedRequest, WebhookReceiver
+
+__all__ = [
+    "EmulatorHandle", "MarkerSetup", "emulator_namespace",
+    "LivePersonAccount", "LivePersonAgentSession", "LivePersonAppJwt", "LivePersonConsumerJws",
+    "LivePersonConnectorApp", "AuthenticatedConsumer", "BrandIdp", "LivePersonConsumer", "LivePersonConversation",
+    "SteppedUpConversation", "LivePersonRoutingAgent",
+    "add_lp_user", "fresh_numeric_id", "issue_lp_app_jwt", "lp_app_installation", "lp_login",
+    "MindbehindChannel", "MindbehindCode", "MindbehindToken",
+    "SunshineApp", "SunshineConversation", "SunshineSdkUser", "SunshineUser", "SunshineSwitchboard", "SwitchboardMember",
+    "SunshineWebhookEvents",
+    "ReceivedRequest", "WebhookReceiver", "ScenarioPlayer", "created_body", "expect_token",
+]  # fmt: skip
+
+pytest_plugins = [
+    "emulator.pytest_plugin.core",
+    "emulator.pytest_plugin.scenarios",
+    "emulator.pytest_plugin.proxy",
+    "emulator.pytest_plugin.webhooks",
+    "emulator.pytest_plugin.liveperson",
+    "emulator.pytest_plugin.liveperson_login",
+    "emulator.pytest_plugin.liveperson_connector",
+    "emulator.pytest_plugin.liveperson_connector_app",
+    "emulator.pytest_plugin.liveperson_consumers",
+    "emulator.pytest_plugin.liveperson_conversations",
+    "emulator.pytest_plugin.liveperson_routing",
+    "emulator.pytest_plugin.sunshine",
+    "emulator.pytest_plugin.sunshine_sdk",
+    "emulator.pytest_plugin.sunshine_switchboard",
+    "emulator.pytest_plugin.sunshine_webhooks",
+    "emulator.pytest_plugin.mindbehind",
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(SCENARIO_FOLDERS, "folders whose *.yaml scenario files are collected as tests", type="paths", default=[])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{TIME_MARKER}(when): start the test's emulator clock frozen at an ISO 8601 time"
+    )
+    config.addinivalue_line(
+        "markers", f"{FAULT_MARKER}(kind, **rule): a fault rule in the test's namespace from the start (repeatable)"
+    )
+    config.addinivalue_line(
+        "markers", f"{ACCOUNT_MARKER}(**fields): seed fields (features, settings, ...) of the lp_account fixture"
+    )
+    config.addinivalue_line(
+        "markers", f"{SCENARIO_MARKER}(path, **vars): run a scenario file in the test's namespace before the test"
+    )
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """A scenario file under a configured folder is one test item."""
+    folders = parent.config.getini(SCENARIO_FOLDERS)
+    if file_path.suffix in (".yaml", ".yml") and any(file_path.is_relative_to(folder) for folder in folders):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
