@@ -330,6 +330,7 @@ def _answer_http_error(error: HTTPException) -> Response:
 def _answer_unhandled(error: Exception) -> Response:
     """A bug of the emulator, never a provider answer: logged, and marked so tests can tell."""
     log.exception("unhandled error on %s %s", request.method, request.path)
+    runtime().unhandled.record(g.get("namespace"), error, f"{request.method} {request.path}")
     provider = g.get("provider")
     message = "emulator internal error (a bug: see the emulator's log)"
     response = provider.http_error(500, message) if provider else control_error(500, "internal_error", message)

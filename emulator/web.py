@@ -14,6 +14,7 @@ from .core.clock import format_instant
 from .core.deliveries import Attempt, Delivery
 from .core.journal import Journal, clip
 from .core.store import Namespace, StateType, Store
+from .unhandled import UnhandledErrors
 
 if TYPE_CHECKING:
     from .config import EmulatorConfig
@@ -52,6 +53,7 @@ class Runtime:
     store: Store
     journal: Journal
     providers: dict[str, ProviderSpec] = field(default_factory=dict)
+    unhandled: UnhandledErrors = field(default_factory=UnhandledErrors)  # emulator bugs, per namespace
 
 
 CONTROL_PREFIX = "/__emulator/"

@@ -174,9 +174,9 @@ def seeded(base_url: str, namespace: str, receiver) -> tuple[EmulatorClient, dic
 
 
 @needs_chromium
-def test_the_dashboard_in_a_browser_shows_requests_tokens_conversations_and_drives_every_control(guarded_server, browser, webhook_receiver):
+def test_the_dashboard_in_a_browser_shows_requests_tokens_conversations_and_drives_every_control(guarded_server, browser, emulator_webhook_receiver):
     namespace = f"dash-{secrets.token_hex(4)}"
-    client, facts = seeded(guarded_server, namespace, webhook_receiver)
+    client, facts = seeded(guarded_server, namespace, emulator_webhook_receiver)
     page = Page(browser, guarded_server, namespace)
 
     # without the token the page says so; with it, it is live

@@ -463,8 +463,8 @@ mutations = st.builds(
 
 
 @pytest.fixture
-def stolen(emulator: EmulatorHandle, lp_account: LivePersonAccount, ext_jwt: str, lp_jwt: str) -> Stolen:
-    return Stolen(ext_jwt, seed_account(emulator).issue_ext_jwt(), lp_jwt)
+def stolen(emulator: EmulatorHandle, lp_account: LivePersonAccount, lp_ext_jwt: str, lp_jwt: str) -> Stolen:
+    return Stolen(lp_ext_jwt, seed_account(emulator).issue_ext_jwt(), lp_jwt)
 
 
 # --- LivePerson: any request ----------------------------------------------------------------------
@@ -621,10 +621,10 @@ def test_expired_token_is_refreshed_but_not_exchanged(
 @settings(max_examples=100)
 @given(mutation=mutations)
 def test_tampered_token_is_refused(
-    emulator: EmulatorHandle, lp_account: LivePersonAccount, ext_jwt: str, mutation: Mutation
+    emulator: EmulatorHandle, lp_account: LivePersonAccount, lp_ext_jwt: str, mutation: Mutation
 ) -> None:
-    token = mutation.apply(ext_jwt)
-    assume(token != ext_jwt)
+    token = mutation.apply(lp_ext_jwt)
+    assume(token != lp_ext_jwt)
     assert_refused(emulator, lp_account, token)
 
 
@@ -638,12 +638,12 @@ CLAIMS = ("iss", "aud", "sub", "iat", "exp", "nbf", "auth_time")
 )
 @example(overrides={"auth_time": 10**400}, dropped=set())
 def test_any_claims_signed_with_the_emulators_key_are_answered(
-    emulator: EmulatorHandle, lp_account: LivePersonAccount, ext_jwt: str, overrides: dict, dropped: set
+    emulator: EmulatorHandle, lp_account: LivePersonAccount, lp_ext_jwt: str, overrides: dict, dropped: set
 ) -> None:
     """The fixed external key ships with the emulator: tokens with any claims it signs are taken or
     refused with 9007, never a crash."""
-    claims = {k: v for k, v in {**claims_of(ext_jwt), **overrides}.items() if k not in dropped}
-    token = signed(jwt.get_unverified_header(ext_jwt), claims, rsa_signer(EXTERNAL_JWT_SLOT.fixed_key().private_key))
+    claims = {k: v for k, v in {**claims_of(lp_ext_jwt), **overrides}.items() if k not in dropped}
+    token = signed(jwt.get_unverified_header(lp_ext_jwt), claims, rsa_signer(EXTERNAL_JWT_SLOT.fixed_key().private_key))
     for route in (AUTHORIZE, AUTHENTICATE):
         reply, body = idp(emulator, route, lp_account, with_id_token(token))
         assert reply.status == 200 or (reply.status, body) == (401, INVALID_JWT), body
@@ -880,7 +880,7 @@ def test_state_import_of_a_tampered_export_is_refused_or_works(emulator: Emulato
 
 
 def test_imported_account_cannot_alias_another_accounts_id(
-    emulator: EmulatorHandle, lp_account: LivePersonAccount, ext_jwt: str
+    emulator: EmulatorHandle, lp_account: LivePersonAccount, lp_ext_jwt: str
 ) -> None:
     """A restored account filed under a key other than its id must not take the tokens of the account
     whose id it carries (the fixed keys are shared by every namespace): refuse the import or the token."""
@@ -891,7 +891,7 @@ def test_imported_account_cannot_alias_another_accounts_id(
         reply, _ = control(emulator, "POST", "/state", Body.of_json(document))
         if reply.status == 200:
             path = AUTHENTICATE.path(alias, connector="5")
-            reply, body = send(emulator, "POST", path, with_id_token(ext_jwt), params=AUTHENTICATE.params)
+            reply, body = send(emulator, "POST", path, with_id_token(lp_ext_jwt), params=AUTHENTICATE.params)
             assert (reply.status, body) == (401, INVALID_JWT), f"account {alias} took account {lp_account.id}'s token"
 
 

@@ -108,8 +108,8 @@ class Scene:
 
 
 @pytest.fixture
-def scene(emulator: EmulatorHandle, lp_account: LivePersonAccount, ext_jwt: str) -> Scene:
-    return Scene(emulator, lp_account, ext_jwt, fresh_account_id())
+def scene(emulator: EmulatorHandle, lp_account: LivePersonAccount, lp_ext_jwt: str) -> Scene:
+    return Scene(emulator, lp_account, lp_ext_jwt, fresh_account_id())
 
 
 @dataclass

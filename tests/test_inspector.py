@@ -178,9 +178,9 @@ def test_a_stepped_up_liveperson_conversation_shows_its_step_up(emulator, steppe
     assert view["events"][0]["text"] == history[0]["event"]["message"]
 
 
-def test_deliveries_for_the_dashboard_hide_the_webhook_secret(emulator, sunshine_conversation, webhook_receiver):
+def test_deliveries_for_the_dashboard_hide_the_webhook_secret(emulator, sunshine_conversation, emulator_webhook_receiver):
     app = sunshine_conversation.user.app
-    hook = webhook_receiver.sunshine_webhook(app, triggers=["conversation:message"])
+    hook = emulator_webhook_receiver.sunshine_webhook(app, triggers=["conversation:message"])
     message = {"author": {"type": "business"}, "content": {"type": "text", "text": "hi"}}
     emulator.post(app.path(f"conversations/{sunshine_conversation.id}/messages"), json=message, headers=app.basic_headers())
     for verb, path in [("GET", "/__emulator/deliveries"), ("POST", "/__emulator/deliveries/flush")]:

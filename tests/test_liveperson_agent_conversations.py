@@ -196,9 +196,9 @@ def test_malformed_frames_answer_a_resp_and_change_nothing(agent: Peer, consumer
     assert state_of(emulator_tls_server) == before
 
 
-def test_a_bearer_already_expired_at_connect_is_closed_with_4407(emulator_tls_server, expired_agent_session, emulator_tls_ca) -> None:
+def test_a_bearer_already_expired_at_connect_is_closed_with_4407(emulator_tls_server, expired_lp_agent_session, emulator_tls_ca) -> None:
     base = emulator_tls_server.base_url.replace("https://", "wss://")
-    url = base + AGENT_SOCKET.format(account=expired_agent_session.account.id, bearer=expired_agent_session.bearer)
+    url = base + AGENT_SOCKET.format(account=expired_lp_agent_session.account.id, bearer=expired_lp_agent_session.bearer)
     ws = Client.connect(url, ssl_context=ssl.create_default_context(cafile=emulator_tls_ca))
     assert closed_with(ws) == 4407
     Peer(ws).hang_up()

@@ -59,79 +59,79 @@ def other_key() -> rsa.RSAPrivateKey:
 
 
 @frozen
-def test_brand_jwt_gives_an_authenticated_lp_jwt(lp_account, brand_idp):
-    token = brand_idp.authenticate(id_token=brand_idp.id_token("+972-3-5555-555", given_name="Eitan", lp_sdes=SDES))
+def test_brand_jwt_gives_an_authenticated_lp_jwt(lp_account, lp_brand_idp):
+    token = lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("+972-3-5555-555", given_name="Eitan", lp_sdes=SDES))
     header, claims = jwt.get_unverified_header(token), claims_of(token)
     assert header == {"kid": "00001", "typ": "JWT", "alg": "RS256"}
-    expected_sub = hashlib.sha256(f"liveperson-authenticated:{lp_account.id}:{brand_idp.issuer}:+972-3-5555-555".encode()).hexdigest()
+    expected_sub = hashlib.sha256(f"liveperson-authenticated:{lp_account.id}:{lp_brand_idp.issuer}:+972-3-5555-555".encode()).hexdigest()
     sdes_hex = hashlib.sha256(json.dumps(SDES, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     assert claims == {
         "sub": expected_sub, "aud": f"acc:{lp_account.id}", "iss": IDP_ISSUER, "iat": NOW, "exp": NOW + 3600,
-        "lp.ext": {"sub": "+972-3-5555-555", "iss": brand_idp.issuer, "lp_sdes": sdes_hex},
+        "lp.ext": {"sub": "+972-3-5555-555", "iss": lp_brand_idp.issuer, "lp_sdes": sdes_hex},
     }  # fmt: skip
     public = CONSUMER_JWT_SLOT.fixed_key().public_key
     assert jwt.decode(token, public, algorithms=["RS256"], audience=f"acc:{lp_account.id}", options={"verify_exp": False})
 
 
-def test_lp_ext_has_no_lp_sdes_without_them(brand_idp):
-    assert claims_of(brand_idp.authenticate(id_token=brand_idp.id_token("u-1")))["lp.ext"] == {"sub": "u-1", "iss": brand_idp.issuer}
+def test_lp_ext_has_no_lp_sdes_without_them(lp_brand_idp):
+    assert claims_of(lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("u-1")))["lp.ext"] == {"sub": "u-1", "iss": lp_brand_idp.issuer}
 
 
 @pytest.mark.lp_account(settings={"consumer_jwt_ttl": "15m"})
-def test_lp_jwt_lives_consumer_jwt_ttl(brand_idp):
-    claims = claims_of(brand_idp.authenticate(id_token=brand_idp.id_token("u-1")))
+def test_lp_jwt_lives_consumer_jwt_ttl(lp_brand_idp):
+    claims = claims_of(lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("u-1")))
     assert claims["exp"] - claims["iat"] == 900
 
 
-def test_the_same_sub_is_the_same_consumer_and_another_sub_another(brand_idp):
-    first = claims_of(brand_idp.authenticate(id_token=brand_idp.id_token("alice")))["sub"]
-    again = claims_of(brand_idp.authenticate(id_token=brand_idp.id_token("alice")))["sub"]
-    other = claims_of(brand_idp.authenticate(id_token=brand_idp.id_token("bob")))["sub"]
+def test_the_same_sub_is_the_same_consumer_and_another_sub_another(lp_brand_idp):
+    first = claims_of(lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("alice")))["sub"]
+    again = claims_of(lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("alice")))["sub"]
+    other = claims_of(lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("bob")))["sub"]
     assert first == again != other and all(len(s) == 64 and int(s, 16) >= 0 for s in (first, other))
 
 
-def test_consumer_remembers_ext_and_standard_claims(lp_account, brand_idp):
+def test_consumer_remembers_ext_and_standard_claims(lp_account, lp_brand_idp):
     claims = {
         "given_name": "Ada", "family_name": "Lovelace", "email": "ada@example.com", "gender": "FEMALE",
         "preferred_username": "ada", "phone_number": "+44 20", "nickname": "not shown", "lp_sdes": SDES,
     }  # fmt: skip
-    token = brand_idp.authenticate(id_token=brand_idp.id_token("ada", **claims))
+    token = lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("ada", **claims))
     consumer = consumers_of(lp_account)[claims_of(token)["sub"]]
     assert consumer["kind"] == "authenticated"
     assert consumer["ext"] == claims_of(token)["lp.ext"]
     assert consumer["profile"] == {name: value for name, value in claims.items() if name != "nickname"}
     # a later login's claims replace the profile
-    brand_idp.authenticate(id_token=brand_idp.id_token("ada", given_name=42, family_name="Byron"))
+    lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("ada", given_name=42, family_name="Byron"))
     assert consumers_of(lp_account)[claims_of(token)["sub"]]["profile"] == {"family_name": "Byron"}
 
 
-def test_authenticated_fixture(authenticated_consumer, lp_account):
-    consumer = consumers_of(lp_account)[authenticated_consumer.consumer_id]
-    assert (consumer["kind"], consumer["ext"]["sub"]) == ("authenticated", authenticated_consumer.sub)
-    assert consumer["profile"]["given_name"] == authenticated_consumer.claims["given_name"]
-    assert claims_of(authenticated_consumer.lp_jwt)["sub"] == authenticated_consumer.consumer_id
+def test_authenticated_fixture(lp_authenticated_consumer, lp_account):
+    consumer = consumers_of(lp_account)[lp_authenticated_consumer.consumer_id]
+    assert (consumer["kind"], consumer["ext"]["sub"]) == ("authenticated", lp_authenticated_consumer.sub)
+    assert consumer["profile"]["given_name"] == lp_authenticated_consumer.claims["given_name"]
+    assert claims_of(lp_authenticated_consumer.lp_jwt)["sub"] == lp_authenticated_consumer.consumer_id
 
 
 @pytest.mark.lp_account(features=[ASYNC_MESSAGING])
-def test_authenticated_connector_needs_no_unauth_messaging(brand_idp):
-    assert brand_idp.authenticate(id_token=brand_idp.id_token("u-1"))
+def test_authenticated_connector_needs_no_unauth_messaging(lp_brand_idp):
+    assert lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("u-1"))
 
 
-def test_unauth_connector_is_unchanged(lp_account, brand_idp):
+def test_unauth_connector_is_unchanged(lp_account, lp_brand_idp):
     """An unauthenticated connector still takes only the IDP's external JWT."""
     path = lp_account.idp_path(f"app/{lp_account.unauth_connector_id}/authenticate")
-    reply = lp_account.handle.post(path, params={"v": "3.0"}, json={"id_token": brand_idp.id_token("u-1")})
+    reply = lp_account.handle.post(path, params={"v": "3.0"}, json={"id_token": lp_brand_idp.id_token("u-1")})
     assert_invalid_jwt(reply, "unknown_key")
 
 
-def test_external_unauth_jwt_is_refused_by_an_authenticated_connector(brand_idp, ext_jwt):
-    assert_invalid_jwt(brand_idp.authenticate_reply(id_token=ext_jwt), "unknown_key")
+def test_external_unauth_jwt_is_refused_by_an_authenticated_connector(lp_brand_idp, lp_ext_jwt):
+    assert_invalid_jwt(lp_brand_idp.authenticate_reply(id_token=lp_ext_jwt), "unknown_key")
 
 
-def test_unknown_connector_and_missing_token(lp_account, brand_idp):
-    reply = brand_idp.authenticate_reply(id_token="x", connector_id="999")
+def test_unknown_connector_and_missing_token(lp_account, lp_brand_idp):
+    reply = lp_brand_idp.authenticate_reply(id_token="x", connector_id="999")
     assert reply.status == 404 and reply.json()["error"]["responseStatus"] == "NOT_FOUND"
-    path = lp_account.idp_path(f"app/{brand_idp.connector_id}/authenticate")
+    path = lp_account.idp_path(f"app/{lp_brand_idp.connector_id}/authenticate")
     for body, reason in (({}, "missing_id_token"), ({"code": 7}, "bad_code"), ({"code": "c", "redirect_uri": 1}, "bad_redirect_uri")):
         reply = lp_account.handle.post(path, params={"v": "3.0"}, json=body)
         assert (reply.status, reply.headers["X-Emulator-Reason"]) == (400, reason)
@@ -139,8 +139,8 @@ def test_unknown_connector_and_missing_token(lp_account, brand_idp):
 
 
 @pytest.mark.lp_account(settings={"idp_error_status": 500})
-def test_refusal_status_is_the_accounts_idp_error_status(brand_idp):
-    reply = brand_idp.authenticate_reply(id_token="not-a-jwt")
+def test_refusal_status_is_the_accounts_idp_error_status(lp_brand_idp):
+    reply = lp_brand_idp.authenticate_reply(id_token="not-a-jwt")
     assert (reply.status, reply.json()) == (500, INVALID_JWT)
 
 
@@ -153,35 +153,35 @@ def test_connector_naming_an_unseeded_brand_refuses(lp_account):
 # --- key sources -------------------------------------------------------------------------------------
 
 
-def test_public_key_connector_verifies_whatever_the_kid(lp_account, brand_idp):
-    connector_id = add_lp_connector(lp_account, type="authenticated", issuer=brand_idp.issuer, jwt_public_key=brand_idp.public_key_base64())
-    token = brand_idp.id_token("pk-user", headers={"kid": "anything"})
-    assert claims_of(brand_idp.authenticate(id_token=token, connector_id=connector_id))["lp.ext"]["sub"] == "pk-user"
-    pem = brand_signing_key(brand_idp.brand.private_key_pem).public_key().public_bytes(
+def test_public_key_connector_verifies_whatever_the_kid(lp_account, lp_brand_idp):
+    connector_id = add_lp_connector(lp_account, type="authenticated", issuer=lp_brand_idp.issuer, jwt_public_key=lp_brand_idp.public_key_base64())
+    token = lp_brand_idp.id_token("pk-user", headers={"kid": "anything"})
+    assert claims_of(lp_brand_idp.authenticate(id_token=token, connector_id=connector_id))["lp.ext"]["sub"] == "pk-user"
+    pem = brand_signing_key(lp_brand_idp.brand.private_key_pem).public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode()
-    pem_connector = add_lp_connector(lp_account, type="authenticated", issuer=brand_idp.issuer, jwt_public_key=pem)
-    assert brand_idp.authenticate(id_token=token, connector_id=pem_connector)
+    pem_connector = add_lp_connector(lp_account, type="authenticated", issuer=lp_brand_idp.issuer, jwt_public_key=pem)
+    assert lp_brand_idp.authenticate(id_token=token, connector_id=pem_connector)
 
 
 @pytest.mark.parametrize("key", ["MIIB", "bm90IGEga2V5"])
-def test_unreadable_public_key_refuses(lp_account, brand_idp, key):
-    connector_id = add_lp_connector(lp_account, type="authenticated", issuer=brand_idp.issuer, jwt_public_key=key)
-    assert_invalid_jwt(brand_idp.authenticate_reply(id_token=brand_idp.id_token("u"), connector_id=connector_id), "bad_connector_key")
+def test_unreadable_public_key_refuses(lp_account, lp_brand_idp, key):
+    connector_id = add_lp_connector(lp_account, type="authenticated", issuer=lp_brand_idp.issuer, jwt_public_key=key)
+    assert_invalid_jwt(lp_brand_idp.authenticate_reply(id_token=lp_brand_idp.id_token("u"), connector_id=connector_id), "bad_connector_key")
 
 
-def test_inline_jwks_selects_the_key_by_kid(lp_account, brand_idp):
-    jwks = lp_account.handle.get(f"/brand/{brand_idp.brand_id}/.well-known/jwks.json").json()
+def test_inline_jwks_selects_the_key_by_kid(lp_account, lp_brand_idp):
+    jwks = lp_account.handle.get(f"/brand/{lp_brand_idp.brand_id}/.well-known/jwks.json").json()
     other = jwt.algorithms.RSAAlgorithm.to_jwk(other_key().public_key(), as_dict=True)
-    connector_id = add_lp_connector(lp_account, type="authenticated", issuer=brand_idp.issuer, jwks={"keys": [{**other, "kid": "other"}, *jwks["keys"]]})
-    assert brand_idp.authenticate(id_token=brand_idp.id_token("jwks-user"), connector_id=connector_id)
-    assert_invalid_jwt(brand_idp.authenticate_reply(id_token=brand_idp.id_token("u", headers={"kid": "other"}), connector_id=connector_id), "bad_signature")
-    assert_invalid_jwt(brand_idp.authenticate_reply(id_token=brand_idp.id_token("u", headers={"kid": "nope"}), connector_id=connector_id), "unknown_key")
+    connector_id = add_lp_connector(lp_account, type="authenticated", issuer=lp_brand_idp.issuer, jwks={"keys": [{**other, "kid": "other"}, *jwks["keys"]]})
+    assert lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("jwks-user"), connector_id=connector_id)
+    assert_invalid_jwt(lp_brand_idp.authenticate_reply(id_token=lp_brand_idp.id_token("u", headers={"kid": "other"}), connector_id=connector_id), "bad_signature")
+    assert_invalid_jwt(lp_brand_idp.authenticate_reply(id_token=lp_brand_idp.id_token("u", headers={"kid": "nope"}), connector_id=connector_id), "unknown_key")
 
 
-def test_jwks_url_that_cannot_be_fetched_refuses(lp_account, brand_idp):
-    connector_id = add_lp_connector(lp_account, type="authenticated", issuer=brand_idp.issuer, jwks_url="http://127.0.0.1:9/jwks.json")
-    assert_invalid_jwt(brand_idp.authenticate_reply(id_token=brand_idp.id_token("u"), connector_id=connector_id), "jwks_unavailable")
+def test_jwks_url_that_cannot_be_fetched_refuses(lp_account, lp_brand_idp):
+    connector_id = add_lp_connector(lp_account, type="authenticated", issuer=lp_brand_idp.issuer, jwks_url="http://127.0.0.1:9/jwks.json")
+    assert_invalid_jwt(lp_brand_idp.authenticate_reply(id_token=lp_brand_idp.id_token("u"), connector_id=connector_id), "jwks_unavailable")
 
 
 class TestJwksUrl:
@@ -191,37 +191,37 @@ class TestJwksUrl:
     def emulator_backend(self, emulator_server):
         return emulator_server
 
-    def jwks_fetches(self, lp_account, brand_idp) -> int:
-        return len(lp_account.handle.control.calls(path=f"/brand/{brand_idp.brand_id}/.well-known/jwks.json", status=200))
+    def jwks_fetches(self, lp_account, lp_brand_idp) -> int:
+        return len(lp_account.handle.control.calls(path=f"/brand/{lp_brand_idp.brand_id}/.well-known/jwks.json", status=200))
 
     @frozen
-    def test_jwks_is_cached_for_ten_minutes_and_refetched_for_a_new_kid(self, lp_account, brand_idp, emulator_clock):
-        url = brand_idp.jwks_url(lp_account.handle.base_url)
-        connector_id = add_lp_connector(lp_account, type="authenticated", issuer=brand_idp.issuer, jwks_url=url)
+    def test_jwks_is_cached_for_ten_minutes_and_refetched_for_a_new_kid(self, lp_account, lp_brand_idp, emulator_clock):
+        url = lp_brand_idp.jwks_url(lp_account.handle.base_url)
+        connector_id = add_lp_connector(lp_account, type="authenticated", issuer=lp_brand_idp.issuer, jwks_url=url)
 
         def login(sub: str, **kwargs) -> object:
-            return brand_idp.authenticate_reply(id_token=brand_idp.id_token(sub, **kwargs), connector_id=connector_id)
+            return lp_brand_idp.authenticate_reply(id_token=lp_brand_idp.id_token(sub, **kwargs), connector_id=connector_id)
 
-        assert login("a").status == 200 and self.jwks_fetches(lp_account, brand_idp) == 1
-        assert login("b").status == 200 and self.jwks_fetches(lp_account, brand_idp) == 1
+        assert login("a").status == 200 and self.jwks_fetches(lp_account, lp_brand_idp) == 1
+        assert login("b").status == 200 and self.jwks_fetches(lp_account, lp_brand_idp) == 1
         emulator_clock.advance(599)
-        assert login("c").status == 200 and self.jwks_fetches(lp_account, brand_idp) == 1
+        assert login("c").status == 200 and self.jwks_fetches(lp_account, lp_brand_idp) == 1
         emulator_clock.advance("1s")
-        assert login("d").status == 200 and self.jwks_fetches(lp_account, brand_idp) == 2
+        assert login("d").status == 200 and self.jwks_fetches(lp_account, lp_brand_idp) == 2
         # the brand rotates its key: a token with the new kid makes one refetch
-        rotated = seed_brand(lp_account.handle.control, id=brand_idp.brand_id, clients=[c.model_dump() for c in brand_idp.brand.clients])
-        old_brand, brand_idp.brand = brand_idp.brand, rotated
+        rotated = seed_brand(lp_account.handle.control, id=lp_brand_idp.brand_id, clients=[c.model_dump() for c in lp_brand_idp.brand.clients])
+        old_brand, lp_brand_idp.brand = lp_brand_idp.brand, rotated
         assert rotated.kid != old_brand.kid
-        assert login("e").status == 200 and self.jwks_fetches(lp_account, brand_idp) == 3
-        assert login("f").status == 200 and self.jwks_fetches(lp_account, brand_idp) == 3
+        assert login("e").status == 200 and self.jwks_fetches(lp_account, lp_brand_idp) == 3
+        assert login("f").status == 200 and self.jwks_fetches(lp_account, lp_brand_idp) == 3
         # an unknown kid refetches once per request, then refuses
         assert_invalid_jwt(login("g", headers={"kid": "nope"}), "unknown_key")
-        assert self.jwks_fetches(lp_account, brand_idp) == 4
+        assert self.jwks_fetches(lp_account, lp_brand_idp) == 4
 
-    def test_jwks_url_answering_404_refuses(self, lp_account, brand_idp):
+    def test_jwks_url_answering_404_refuses(self, lp_account, lp_brand_idp):
         url = f"{lp_account.handle.base_url}/brand/no-such-brand/.well-known/jwks.json"
-        connector_id = add_lp_connector(lp_account, type="authenticated", issuer=brand_idp.issuer, jwks_url=url)
-        reply = brand_idp.authenticate_reply(id_token=brand_idp.id_token("u"), connector_id=connector_id)
+        connector_id = add_lp_connector(lp_account, type="authenticated", issuer=lp_brand_idp.issuer, jwks_url=url)
+        reply = lp_brand_idp.authenticate_reply(id_token=lp_brand_idp.id_token("u"), connector_id=connector_id)
         assert_invalid_jwt(reply, "jwks_unavailable")
 
 
@@ -232,29 +232,29 @@ def unsigned(claims: dict, alg: str = "none") -> str:
     return f"{b64url(json.dumps({'alg': alg, 'typ': 'JWT'}).encode())}.{b64url(json.dumps(claims).encode())}."
 
 
-def hs256_with_public_key(brand_idp, claims: dict) -> str:
+def hs256_with_public_key(lp_brand_idp, claims: dict) -> str:
     """The RS/HS confusion: HS256 with the brand's public key (PEM) as the HMAC secret."""
-    pem = brand_signing_key(brand_idp.brand.private_key_pem).public_key().public_bytes(
+    pem = brand_signing_key(lp_brand_idp.brand.private_key_pem).public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    signing_input = f"{b64url(json.dumps({'alg': 'HS256', 'typ': 'JWT', 'kid': brand_idp.kid}).encode())}.{b64url(json.dumps(claims).encode())}"
+    signing_input = f"{b64url(json.dumps({'alg': 'HS256', 'typ': 'JWT', 'kid': lp_brand_idp.kid}).encode())}.{b64url(json.dumps(claims).encode())}"
     return f"{signing_input}.{b64url(hmac.new(pem, signing_input.encode(), hashlib.sha256).digest())}"
 
 
-def base_claims(brand_idp, **changes) -> dict:
-    claims = {"iss": brand_idp.issuer, "sub": "mallory", "iat": NOW, "exp": NOW + 600, **changes}
+def base_claims(lp_brand_idp, **changes) -> dict:
+    claims = {"iss": lp_brand_idp.issuer, "sub": "mallory", "iat": NOW, "exp": NOW + 600, **changes}
     return {name: value for name, value in claims.items() if value is not None}
 
 
-def signed(brand_idp, **changes) -> str:
+def signed(lp_brand_idp, **changes) -> str:
     """A token of the brand's key and kid with `base_claims` changed (None drops a claim)."""
-    key = brand_signing_key(brand_idp.brand.private_key_pem)
-    return jwt.encode(base_claims(brand_idp, **changes), key, algorithm="RS256", headers={"kid": brand_idp.kid})
+    key = brand_signing_key(lp_brand_idp.brand.private_key_pem)
+    return jwt.encode(base_claims(lp_brand_idp, **changes), key, algorithm="RS256", headers={"kid": lp_brand_idp.kid})
 
 
-def tampered(brand_idp) -> str:
-    header, _, signature = brand_idp.id_token("alice", now=NOW).split(".")
-    return f"{header}.{b64url(json.dumps(base_claims(brand_idp, sub='admin')).encode())}.{signature}"
+def tampered(lp_brand_idp) -> str:
+    header, _, signature = lp_brand_idp.id_token("alice", now=NOW).split(".")
+    return f"{header}.{b64url(json.dumps(base_claims(lp_brand_idp, sub='admin')).encode())}.{signature}"
 
 
 def jwe_like(_) -> str:
@@ -291,16 +291,16 @@ SECURITY_CASES = {
 
 @frozen
 @pytest.mark.parametrize("case", list(SECURITY_CASES))
-def test_security_matrix_refuses_with_9007_and_changes_nothing(lp_account, brand_idp, case):
+def test_security_matrix_refuses_with_9007_and_changes_nothing(lp_account, lp_brand_idp, case):
     make, reason = SECURITY_CASES[case]
     before = consumers_of(lp_account)
-    assert_invalid_jwt(brand_idp.authenticate_reply(id_token=make(brand_idp)), reason)
+    assert_invalid_jwt(lp_brand_idp.authenticate_reply(id_token=make(lp_brand_idp)), reason)
     assert consumers_of(lp_account) == before
 
 
 @frozen
-def test_encrypted_jwt_is_9012(lp_account, brand_idp):
-    assert_invalid_jwt(brand_idp.authenticate_reply(id_token=jwe_like(brand_idp)), "encrypted_jwt", {"internalErrorCode": "9012"})
+def test_encrypted_jwt_is_9012(lp_account, lp_brand_idp):
+    assert_invalid_jwt(lp_brand_idp.authenticate_reply(id_token=jwe_like(lp_brand_idp)), "encrypted_jwt", {"internalErrorCode": "9012"})
 
 
 @frozen
@@ -309,8 +309,8 @@ def test_encrypted_jwt_is_9012(lp_account, brand_idp):
     [{"now": NOW - 599, "ttl": 600}, {"now": NOW, "nbf": NOW}, {"now": NOW}, {"now": NOW - 5, "aud": "anyone"}],
     ids=["exp_in_a_second", "nbf_now", "iat_now", "any_audience"],
 )
-def test_time_claim_boundaries_that_pass(brand_idp, claims):
-    assert brand_idp.authenticate_reply(id_token=brand_idp.id_token("alice", **claims)).status == 200
+def test_time_claim_boundaries_that_pass(lp_brand_idp, claims):
+    assert lp_brand_idp.authenticate_reply(id_token=lp_brand_idp.id_token("alice", **claims)).status == 200
 
 
 # --- legacy authenticate ---------------------------------------------------------------------------------
@@ -320,24 +320,24 @@ def legacy(account, body):
     return account.handle.post(account.idp_path("authenticate"), json=body)
 
 
-def test_legacy_authenticate_takes_a_brand_jwt(lp_account, brand_idp):
-    reply = legacy(lp_account, {"authCode": brand_idp.id_token("legacy-user")})
+def test_legacy_authenticate_takes_a_brand_jwt(lp_account, lp_brand_idp):
+    reply = legacy(lp_account, {"authCode": lp_brand_idp.id_token("legacy-user")})
     assert reply.status == 200 and set(reply.json()) == {"jwt"}
-    assert claims_of(reply.json()["jwt"])["lp.ext"] == {"sub": "legacy-user", "iss": brand_idp.issuer}
+    assert claims_of(reply.json()["jwt"])["lp.ext"] == {"sub": "legacy-user", "iss": lp_brand_idp.issuer}
 
 
-def test_legacy_authenticate_takes_a_code(lp_account, brand_idp):
-    reply = legacy(lp_account, {"authCode": brand_idp.code("coder", given_name="Cody")})
+def test_legacy_authenticate_takes_a_code(lp_account, lp_brand_idp):
+    reply = legacy(lp_account, {"authCode": lp_brand_idp.code("coder", given_name="Cody")})
     assert reply.status == 200 and claims_of(reply.json()["jwt"])["lp.ext"]["sub"] == "coder"
 
 
-def test_legacy_authenticate_uses_the_first_authenticated_connector(lp_account, brand_idp):
+def test_legacy_authenticate_uses_the_first_authenticated_connector(lp_account, lp_brand_idp):
     add_lp_connector(lp_account, type="authenticated", issuer="https://other.example", jwt_public_key="MIIB")
-    assert legacy(lp_account, {"authCode": brand_idp.id_token("first")}).status == 200
+    assert legacy(lp_account, {"authCode": lp_brand_idp.id_token("first")}).status == 200
 
 
-def test_legacy_authenticate_errors(lp_account, brand_idp):
-    assert_invalid_jwt(legacy(lp_account, {"authCode": brand_idp.id_token("x", iss="https://evil.example")}), "wrong_issuer")
+def test_legacy_authenticate_errors(lp_account, lp_brand_idp):
+    assert_invalid_jwt(legacy(lp_account, {"authCode": lp_brand_idp.id_token("x", iss="https://evil.example")}), "wrong_issuer")
     for body in ({}, {"authCode": ""}, {"authCode": 5}):
         reply = legacy(lp_account, body)
         assert (reply.status, reply.headers["X-Emulator-Reason"]) == (400, "missing_auth_code")
@@ -356,12 +356,12 @@ def legacy_unknown_account(account):
 # --- connector configuration and seeds -------------------------------------------------------------------
 
 
-def test_all_connectors_shows_a_brand_connector(lp_account, brand_idp):
+def test_all_connectors_shows_a_brand_connector(lp_account, lp_brand_idp):
     connectors = lp_account.handle.get(lp_account.idp_path("configuration/le-connectors/all-connectors")).json()
-    config = next(c for c in connectors if str(c["id"]) == brand_idp.connector_id)["configuration"]
-    brand_url = f"http://localhost/brand/{brand_idp.brand_id}"
+    config = next(c for c in connectors if str(c["id"]) == lp_brand_idp.connector_id)["configuration"]
+    brand_url = f"http://localhost/brand/{lp_brand_idp.brand_id}"
     assert {name: config[name] for name in ("jwtValidationType", "issuer", "authorizationEndpoint", "tokenEndpoint", "jwksEndpoint", "clientSecret")} == {
-        "jwtValidationType": "JWKS", "issuer": brand_idp.issuer, "authorizationEndpoint": f"{brand_url}/authorize",
+        "jwtValidationType": "JWKS", "issuer": lp_brand_idp.issuer, "authorizationEndpoint": f"{brand_url}/authorize",
         "tokenEndpoint": f"{brand_url}/token", "jwksEndpoint": f"{brand_url}/.well-known/jwks.json", "clientSecret": None,
     }  # fmt: skip
 
@@ -443,13 +443,13 @@ def conversation(account, conversation_id: str) -> dict:
     return lp_state(account)["accounts"][account.id]["conversations"][conversation_id]
 
 
-def test_step_up_moves_the_open_conversation_with_its_events(emulator_app, lp_account, lp_jwt, brand_idp):
+def test_step_up_moves_the_open_conversation_with_its_events(emulator_app, lp_account, lp_jwt, lp_brand_idp):
     conversation_id = open_conversation(emulator_app, lp_account, lp_jwt)
     recorder = Recorder()
     with emulator_app.app_context():
         notifications.listeners().add(lp_account.handle.namespace, lp_account.id, recorder)
     try:
-        token = brand_idp.authenticate(id_token=brand_idp.id_token("stepper", given_name="Step"), unauth_jwt=lp_jwt)
+        token = lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("stepper", given_name="Step"), unauth_jwt=lp_jwt)
     finally:
         with emulator_app.app_context():
             notifications.listeners().remove(lp_account.handle.namespace, lp_account.id, recorder)
@@ -462,67 +462,67 @@ def test_step_up_moves_the_open_conversation_with_its_events(emulator_app, lp_ac
     assert change.conversation["stepUp"]["fromConsumerId"] == claims_of(lp_jwt)["sub"] and change.conversation["authenticated"]
 
 
-def test_step_up_closes_the_authenticated_consumers_other_open_conversation(emulator_app, lp_account, lp_jwt, brand_idp):
-    authenticated = brand_idp.authenticate(id_token=brand_idp.id_token("stepper"))
+def test_step_up_closes_the_authenticated_consumers_other_open_conversation(emulator_app, lp_account, lp_jwt, lp_brand_idp):
+    authenticated = lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("stepper"))
     earlier = open_conversation(emulator_app, lp_account, authenticated)
     moved = open_conversation(emulator_app, lp_account, lp_jwt)
-    brand_idp.authenticate(id_token=brand_idp.id_token("stepper"), unauth_jwt=lp_jwt)
+    lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("stepper"), unauth_jwt=lp_jwt)
     assert (conversation(lp_account, earlier)["state"], conversation(lp_account, earlier)["close_reason"]) == ("CLOSE", "SYSTEM")
     assert conversation(lp_account, moved)["consumer_id"] == claims_of(authenticated)["sub"]
 
 
 @pytest.mark.lp_account(features=[ASYNC_MESSAGING, UNAUTH_MESSAGING])
-def test_without_the_step_up_features_nothing_moves(emulator_app, lp_account, lp_jwt, brand_idp):
+def test_without_the_step_up_features_nothing_moves(emulator_app, lp_account, lp_jwt, lp_brand_idp):
     conversation_id = open_conversation(emulator_app, lp_account, lp_jwt)
-    token = brand_idp.authenticate(id_token=brand_idp.id_token("stepper"), unauth_jwt=lp_jwt)
+    token = lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("stepper"), unauth_jwt=lp_jwt)
     assert claims_of(token)["lp.ext"]["sub"] == "stepper"
     assert conversation(lp_account, conversation_id)["consumer_id"] == claims_of(lp_jwt)["sub"]
 
 
-def test_step_up_with_a_code_moves_the_conversation(emulator_app, lp_account, lp_jwt, brand_idp):
+def test_step_up_with_a_code_moves_the_conversation(emulator_app, lp_account, lp_jwt, lp_brand_idp):
     conversation_id = open_conversation(emulator_app, lp_account, lp_jwt)
-    token = brand_idp.authenticate(code=brand_idp.code("coder"), unauth_jwt=lp_jwt)
+    token = lp_brand_idp.authenticate(code=lp_brand_idp.code("coder"), unauth_jwt=lp_jwt)
     assert conversation(lp_account, conversation_id)["consumer_id"] == claims_of(token)["sub"]
 
 
-def test_step_up_through_legacy_authenticate(emulator_app, lp_account, lp_jwt, brand_idp):
+def test_step_up_through_legacy_authenticate(emulator_app, lp_account, lp_jwt, lp_brand_idp):
     conversation_id = open_conversation(emulator_app, lp_account, lp_jwt)
-    reply = lp_account.handle.post(lp_account.idp_path("authenticate"), json={"authCode": brand_idp.id_token("old")}, headers={"Authorization": f"jwt {lp_jwt}"})
+    reply = lp_account.handle.post(lp_account.idp_path("authenticate"), json={"authCode": lp_brand_idp.id_token("old")}, headers={"Authorization": f"jwt {lp_jwt}"})
     assert conversation(lp_account, conversation_id)["consumer_id"] == claims_of(reply.json()["jwt"])["sub"]
 
 
-def test_refused_step_up_refuses_the_exchange_and_changes_nothing(emulator_app, lp_account, lp_jwt, brand_idp, authenticated_consumer):
+def test_refused_step_up_refuses_the_exchange_and_changes_nothing(emulator_app, lp_account, lp_jwt, lp_brand_idp, lp_authenticated_consumer):
     conversation_id = open_conversation(emulator_app, lp_account, lp_jwt)
     before = lp_state(lp_account)
-    cases = {"garbage": "step_up_malformed", authenticated_consumer.lp_jwt: "step_up_not_unauthenticated"}
+    cases = {"garbage": "step_up_malformed", lp_authenticated_consumer.lp_jwt: "step_up_not_unauthenticated"}
     for presented, reason in cases.items():
-        reply = brand_idp.authenticate_reply(id_token=brand_idp.id_token("stepper"), unauth_jwt=presented)
+        reply = lp_brand_idp.authenticate_reply(id_token=lp_brand_idp.id_token("stepper"), unauth_jwt=presented)
         assert_invalid_jwt(reply, reason)
     assert lp_state(lp_account) == before
     assert conversation(lp_account, conversation_id)["consumer_id"] == claims_of(lp_jwt)["sub"]
 
 
-def test_expired_unauth_jwt_cannot_step_up(lp_account, lp_jwt, brand_idp, emulator_clock):
+def test_expired_unauth_jwt_cannot_step_up(lp_account, lp_jwt, lp_brand_idp, emulator_clock):
     emulator_clock.advance("2h")
-    assert_invalid_jwt(brand_idp.authenticate_reply(id_token=brand_idp.id_token("stepper"), unauth_jwt=lp_jwt), "step_up_expired")
+    assert_invalid_jwt(lp_brand_idp.authenticate_reply(id_token=lp_brand_idp.id_token("stepper"), unauth_jwt=lp_jwt), "step_up_expired")
 
 
-def test_claims_the_state_could_not_hold_are_refused_and_the_state_stays_exportable(lp_account, brand_idp):
+def test_claims_the_state_could_not_hold_are_refused_and_the_state_stays_exportable(lp_account, lp_brand_idp):
     nested: list = []
     for _ in range(300):
         nested = [nested]
-    assert_invalid_jwt(brand_idp.authenticate_reply(id_token=brand_idp.id_token("deep", lp_sdes=nested)), "malformed")
+    assert_invalid_jwt(lp_brand_idp.authenticate_reply(id_token=lp_brand_idp.id_token("deep", lp_sdes=nested)), "malformed")
     assert lp_state(lp_account)["accounts"][lp_account.id]["consumers"] == {}
 
 
 @pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
-def test_a_time_claim_that_is_not_finite_is_refused(brand_idp, claim):
-    token = jwt.encode({"iss": brand_idp.issuer, "sub": "nan", "iat": 1, "exp": 4_000_000_000, claim: float("nan")},
-                       brand_idp_key(brand_idp), algorithm="RS256", headers={"kid": brand_idp.kid})  # fmt: skip
-    assert_invalid_jwt(brand_idp.authenticate_reply(id_token=token), "malformed")
+def test_a_time_claim_that_is_not_finite_is_refused(lp_brand_idp, claim):
+    token = jwt.encode({"iss": lp_brand_idp.issuer, "sub": "nan", "iat": 1, "exp": 4_000_000_000, claim: float("nan")},
+                       brand_idp_key(lp_brand_idp), algorithm="RS256", headers={"kid": lp_brand_idp.kid})  # fmt: skip
+    assert_invalid_jwt(lp_brand_idp.authenticate_reply(id_token=token), "malformed")
 
 
-def brand_idp_key(brand_idp):
+def brand_idp_key(lp_brand_idp):
     from emulator.providers.liveperson.models import brand_signing_key
 
-    return brand_signing_key(brand_idp.brand.private_key_pem)
+    return brand_signing_key(lp_brand_idp.brand.private_key_pem)

@@ -58,51 +58,51 @@ def assert_brand_error(reply, status: int, error: str, reason: str | None = None
 
 
 @frozen
-def test_code_flow_with_a_seeded_brand(brand_idp):
-    code = brand_idp.code("coder", given_name="Cody", lp_sdes=[{"type": "personal", "personal": {"firstname": "Cody"}}])
-    claims = claims_of(brand_idp.authenticate(code=code))
-    assert claims["lp.ext"]["sub"] == "coder" and claims["lp.ext"]["iss"] == brand_idp.issuer and len(claims["lp.ext"]["lp_sdes"]) == 64
+def test_code_flow_with_a_seeded_brand(lp_brand_idp):
+    code = lp_brand_idp.code("coder", given_name="Cody", lp_sdes=[{"type": "personal", "personal": {"firstname": "Cody"}}])
+    claims = claims_of(lp_brand_idp.authenticate(code=code))
+    assert claims["lp.ext"]["sub"] == "coder" and claims["lp.ext"]["iss"] == lp_brand_idp.issuer and len(claims["lp.ext"]["lp_sdes"]) == 64
     assert (claims["iat"], claims["exp"]) == (NOW, NOW + 3600)
 
 
-def test_code_and_id_token_give_the_same_consumer(brand_idp):
-    by_code = claims_of(brand_idp.authenticate(code=brand_idp.code("same")))["sub"]
-    by_jwt = claims_of(brand_idp.authenticate(id_token=brand_idp.id_token("same")))["sub"]
+def test_code_and_id_token_give_the_same_consumer(lp_brand_idp):
+    by_code = claims_of(lp_brand_idp.authenticate(code=lp_brand_idp.code("same")))["sub"]
+    by_jwt = claims_of(lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("same")))["sub"]
     assert by_code == by_jwt
 
 
-def test_a_code_is_single_use(brand_idp):
-    code = brand_idp.code("once")
-    assert brand_idp.authenticate_reply(code=code).status == 200
-    assert_auth_service_failed(brand_idp.authenticate_reply(code=code), "brand_invalid_code: unknown_code")
+def test_a_code_is_single_use(lp_brand_idp):
+    code = lp_brand_idp.code("once")
+    assert lp_brand_idp.authenticate_reply(code=code).status == 200
+    assert_auth_service_failed(lp_brand_idp.authenticate_reply(code=code), "brand_invalid_code: unknown_code")
 
 
-def test_a_code_lives_sixty_seconds(brand_idp, emulator_clock):
+def test_a_code_lives_sixty_seconds(lp_brand_idp, emulator_clock):
     emulator_clock.freeze()
-    young, old = brand_idp.code("young"), brand_idp.code("old")
+    young, old = lp_brand_idp.code("young"), lp_brand_idp.code("old")
     emulator_clock.advance(59)
-    assert brand_idp.authenticate_reply(code=young).status == 200
+    assert lp_brand_idp.authenticate_reply(code=young).status == 200
     emulator_clock.advance(1)
-    assert_auth_service_failed(brand_idp.authenticate_reply(code=old), "brand_invalid_code: code_expired")
+    assert_auth_service_failed(lp_brand_idp.authenticate_reply(code=old), "brand_invalid_code: code_expired")
 
 
-def test_redirect_uri_must_match_the_authorize_call(brand_idp):
-    code = brand_idp.code("r", redirect_uri="https://app.example/cb")
-    assert_auth_service_failed(brand_idp.authenticate_reply(code=code), "brand_invalid_code: redirect_uri_mismatch")
-    code = brand_idp.code("r", redirect_uri="https://app.example/cb")
-    assert brand_idp.authenticate_reply(code=code, redirect_uri="https://app.example/cb").status == 200
+def test_redirect_uri_must_match_the_authorize_call(lp_brand_idp):
+    code = lp_brand_idp.code("r", redirect_uri="https://app.example/cb")
+    assert_auth_service_failed(lp_brand_idp.authenticate_reply(code=code), "brand_invalid_code: redirect_uri_mismatch")
+    code = lp_brand_idp.code("r", redirect_uri="https://app.example/cb")
+    assert lp_brand_idp.authenticate_reply(code=code, redirect_uri="https://app.example/cb").status == 200
 
 
-def test_unknown_code_changes_nothing(lp_account, brand_idp):
+def test_unknown_code_changes_nothing(lp_account, lp_brand_idp):
     handle = lp_account.handle
     before = handle.control.export_state()["namespaces"][handle.namespace]["providers"]["liveperson"]["accounts"]
-    assert_auth_service_failed(brand_idp.authenticate_reply(code="made-up"), "brand_invalid_code")
+    assert_auth_service_failed(lp_brand_idp.authenticate_reply(code="made-up"), "brand_invalid_code")
     assert handle.control.export_state()["namespaces"][handle.namespace]["providers"]["liveperson"]["accounts"] == before
 
 
-def test_brand_connector_with_a_wrong_client_secret(lp_account, brand_idp):
-    connector_id = add_lp_connector(lp_account, type="authenticated", brand=brand_idp.brand_id, client_id=BRAND_CLIENT_ID, client_secret="wrong")
-    reply = brand_idp.authenticate_reply(code=brand_idp.code("c"), connector_id=connector_id)
+def test_brand_connector_with_a_wrong_client_secret(lp_account, lp_brand_idp):
+    connector_id = add_lp_connector(lp_account, type="authenticated", brand=lp_brand_idp.brand_id, client_id=BRAND_CLIENT_ID, client_secret="wrong")
+    reply = lp_brand_idp.authenticate_reply(code=lp_brand_idp.code("c"), connector_id=connector_id)
     assert_auth_service_failed(reply, "brand_unauthorized_client")
 
 
@@ -113,17 +113,17 @@ def test_brand_without_clients_cannot_do_the_code_flow(lp_account):
     assert_auth_service_failed(reply, "brand_unauthorized_client")
 
 
-def test_code_on_a_connector_without_code_flow(lp_account, brand_idp):
-    connector_id = add_lp_connector(lp_account, type="authenticated", issuer=brand_idp.issuer, jwt_public_key=brand_idp.public_key_base64())
-    assert_auth_service_failed(brand_idp.authenticate_reply(code="c", connector_id=connector_id), "code_flow_not_configured")
+def test_code_on_a_connector_without_code_flow(lp_account, lp_brand_idp):
+    connector_id = add_lp_connector(lp_account, type="authenticated", issuer=lp_brand_idp.issuer, jwt_public_key=lp_brand_idp.public_key_base64())
+    assert_auth_service_failed(lp_brand_idp.authenticate_reply(code="c", connector_id=connector_id), "code_flow_not_configured")
 
 
-def test_token_endpoint_that_is_unreachable(lp_account, brand_idp):
+def test_token_endpoint_that_is_unreachable(lp_account, lp_brand_idp):
     connector_id = add_lp_connector(
-        lp_account, type="authenticated", issuer=brand_idp.issuer, jwt_public_key=brand_idp.public_key_base64(),
+        lp_account, type="authenticated", issuer=lp_brand_idp.issuer, jwt_public_key=lp_brand_idp.public_key_base64(),
         token_endpoint="http://127.0.0.1:9/token", client_id="lp", client_secret="s",
     )  # fmt: skip
-    assert_auth_service_failed(brand_idp.authenticate_reply(code="c", connector_id=connector_id), "token_endpoint_unreachable")
+    assert_auth_service_failed(lp_brand_idp.authenticate_reply(code="c", connector_id=connector_id), "token_endpoint_unreachable")
 
 
 # --- code flow over HTTP (token_endpoint = the emulator's own brand endpoint) ------------------------------
@@ -134,84 +134,84 @@ class TestOverHttp:
     def emulator_backend(self, emulator_server):
         return emulator_server
 
-    def http_connector(self, lp_account, brand_idp, secret: str | None = None, **key_source) -> str:
+    def http_connector(self, lp_account, lp_brand_idp, secret: str | None = None, **key_source) -> str:
         base_url = lp_account.handle.base_url
         return add_lp_connector(
-            lp_account, type="authenticated", issuer=brand_idp.issuer, token_endpoint=brand_idp.token_url(base_url),
-            client_id=BRAND_CLIENT_ID, client_secret=secret or brand_idp.client_secret,
-            **(key_source or {"jwks_url": brand_idp.jwks_url(base_url)}),
+            lp_account, type="authenticated", issuer=lp_brand_idp.issuer, token_endpoint=lp_brand_idp.token_url(base_url),
+            client_id=BRAND_CLIENT_ID, client_secret=secret or lp_brand_idp.client_secret,
+            **(key_source or {"jwks_url": lp_brand_idp.jwks_url(base_url)}),
         )  # fmt: skip
 
-    def test_code_flow_over_http_with_a_jwks_url(self, lp_account, brand_idp):
-        connector_id = self.http_connector(lp_account, brand_idp)
-        token = brand_idp.authenticate(code=brand_idp.code("http-user", email="h@example.com"), connector_id=connector_id)
-        assert claims_of(token)["lp.ext"] == {"sub": "http-user", "iss": brand_idp.issuer}
+    def test_code_flow_over_http_with_a_jwks_url(self, lp_account, lp_brand_idp):
+        connector_id = self.http_connector(lp_account, lp_brand_idp)
+        token = lp_brand_idp.authenticate(code=lp_brand_idp.code("http-user", email="h@example.com"), connector_id=connector_id)
+        assert claims_of(token)["lp.ext"] == {"sub": "http-user", "iss": lp_brand_idp.issuer}
         control = lp_account.handle.control
-        exchange = control.assert_called(times=1, method="POST", path=f"/brand/{brand_idp.brand_id}/token")[0]
+        exchange = control.assert_called(times=1, method="POST", path=f"/brand/{lp_brand_idp.brand_id}/token")[0]
         assert exchange["status"] == 200
 
-    def test_code_flow_over_http_with_a_public_key(self, lp_account, brand_idp):
-        connector_id = self.http_connector(lp_account, brand_idp, jwt_public_key=brand_idp.public_key_base64())
-        assert brand_idp.authenticate(code=brand_idp.code("pk"), connector_id=connector_id)
+    def test_code_flow_over_http_with_a_public_key(self, lp_account, lp_brand_idp):
+        connector_id = self.http_connector(lp_account, lp_brand_idp, jwt_public_key=lp_brand_idp.public_key_base64())
+        assert lp_brand_idp.authenticate(code=lp_brand_idp.code("pk"), connector_id=connector_id)
 
-    def test_brand_400_is_the_auth_service_failure(self, lp_account, brand_idp):
-        connector_id = self.http_connector(lp_account, brand_idp, secret="wrong")
-        reply = brand_idp.authenticate_reply(code=brand_idp.code("x"), connector_id=connector_id)
+    def test_brand_400_is_the_auth_service_failure(self, lp_account, lp_brand_idp):
+        connector_id = self.http_connector(lp_account, lp_brand_idp, secret="wrong")
+        reply = lp_brand_idp.authenticate_reply(code=lp_brand_idp.code("x"), connector_id=connector_id)
         assert_auth_service_failed(reply, "token_endpoint_400: unauthorized_client")
-        connector_id = self.http_connector(lp_account, brand_idp)
-        assert_auth_service_failed(brand_idp.authenticate_reply(code="made-up", connector_id=connector_id), "token_endpoint_400: invalid_code")
+        connector_id = self.http_connector(lp_account, lp_brand_idp)
+        assert_auth_service_failed(lp_brand_idp.authenticate_reply(code="made-up", connector_id=connector_id), "token_endpoint_400: invalid_code")
 
-    def test_id_token_from_the_brand_is_verified(self, lp_account, brand_idp):
+    def test_id_token_from_the_brand_is_verified(self, lp_account, lp_brand_idp):
         """The brand's id_token is checked like an implicit-flow JWT: another issuer on the connector refuses it."""
         base_url = lp_account.handle.base_url
         connector_id = add_lp_connector(
-            lp_account, type="authenticated", issuer="https://someone.else", jwks_url=brand_idp.jwks_url(base_url),
-            token_endpoint=brand_idp.token_url(base_url), client_id=BRAND_CLIENT_ID, client_secret=brand_idp.client_secret,
+            lp_account, type="authenticated", issuer="https://someone.else", jwks_url=lp_brand_idp.jwks_url(base_url),
+            token_endpoint=lp_brand_idp.token_url(base_url), client_id=BRAND_CLIENT_ID, client_secret=lp_brand_idp.client_secret,
         )  # fmt: skip
-        reply = brand_idp.authenticate_reply(code=brand_idp.code("x"), connector_id=connector_id)
+        reply = lp_brand_idp.authenticate_reply(code=lp_brand_idp.code("x"), connector_id=connector_id)
         assert (reply.status, reply.json(), reply.headers["X-Emulator-Reason"][:12]) == (401, {"internalErrorCode": "9007"}, "wrong_issuer")
 
-    def test_brand_routes_find_their_namespace_without_the_header(self, lp_account, brand_idp):
-        reply = requests.get(brand_idp.jwks_url(lp_account.handle.base_url), timeout=10)
-        assert reply.status_code == 200 and reply.json()["keys"][0]["kid"] == brand_idp.kid
+    def test_brand_routes_find_their_namespace_without_the_header(self, lp_account, lp_brand_idp):
+        reply = requests.get(lp_brand_idp.jwks_url(lp_account.handle.base_url), timeout=10)
+        assert reply.status_code == 200 and reply.json()["keys"][0]["kid"] == lp_brand_idp.kid
 
 
 # --- the brand's own endpoints ---------------------------------------------------------------------------
 
 
 @frozen
-def test_token_endpoint_answers_tokens_and_a_verifiable_id_token(lp_account, brand_idp):
+def test_token_endpoint_answers_tokens_and_a_verifiable_id_token(lp_account, lp_brand_idp):
     handle = lp_account.handle
-    code = brand_idp.code("ada", given_name="Ada")
+    code = lp_brand_idp.code("ada", given_name="Ada")
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": "https://liveperson.net"}
-    reply = token_call(handle, brand_idp.brand_id, form, basic(BRAND_CLIENT_ID, brand_idp.client_secret))
+    reply = token_call(handle, lp_brand_idp.brand_id, form, basic(BRAND_CLIENT_ID, lp_brand_idp.client_secret))
     assert reply.status == 200, reply.text
     body = reply.json()
     assert set(body) == {"access_token", "token_type", "id_token", "expires_in"}
     assert (body["token_type"], body["expires_in"], len(body["access_token"])) == ("Bearer", 3600, 64)
-    jwks = handle.get(f"/brand/{brand_idp.brand_id}/.well-known/jwks.json").json()
-    key = jwt.PyJWKSet.from_dict(jwks)[brand_idp.kid].key
+    jwks = handle.get(f"/brand/{lp_brand_idp.brand_id}/.well-known/jwks.json").json()
+    key = jwt.PyJWKSet.from_dict(jwks)[lp_brand_idp.kid].key
     claims = jwt.decode(body["id_token"], key, algorithms=["RS256"], audience=BRAND_CLIENT_ID, options={"verify_exp": False})
-    assert claims == {"given_name": "Ada", "iss": brand_idp.issuer, "sub": "ada", "aud": BRAND_CLIENT_ID, "iat": NOW, "exp": NOW + 3600}
+    assert claims == {"given_name": "Ada", "iss": lp_brand_idp.issuer, "sub": "ada", "aud": BRAND_CLIENT_ID, "iat": NOW, "exp": NOW + 3600}
 
 
-def test_jwks_shape(lp_account, brand_idp):
-    jwks = lp_account.handle.get(f"/brand/{brand_idp.brand_id}/.well-known/jwks.json").json()
+def test_jwks_shape(lp_account, lp_brand_idp):
+    jwks = lp_account.handle.get(f"/brand/{lp_brand_idp.brand_id}/.well-known/jwks.json").json()
     assert len(jwks["keys"]) == 1
     key = jwks["keys"][0]
-    assert {k: key[k] for k in ("kty", "kid", "use", "alg", "e")} == {"kty": "RSA", "kid": brand_idp.kid, "use": "sig", "alg": "RS256", "e": "AQAB"}
+    assert {k: key[k] for k in ("kty", "kid", "use", "alg", "e")} == {"kty": "RSA", "kid": lp_brand_idp.kid, "use": "sig", "alg": "RS256", "e": "AQAB"}
 
 
-def test_token_endpoint_takes_a_json_body(lp_account, brand_idp):
-    body = json.dumps({"grant_type": "authorization_code", "code": brand_idp.code("j")})
-    reply = token_call(lp_account.handle, brand_idp.brand_id, headers=basic(BRAND_CLIENT_ID, brand_idp.client_secret), json_body=body)
+def test_token_endpoint_takes_a_json_body(lp_account, lp_brand_idp):
+    body = json.dumps({"grant_type": "authorization_code", "code": lp_brand_idp.code("j")})
+    reply = token_call(lp_account.handle, lp_brand_idp.brand_id, headers=basic(BRAND_CLIENT_ID, lp_brand_idp.client_secret), json_body=body)
     assert reply.status == 200
 
 
-def test_token_endpoint_errors(lp_account, brand_idp):
-    handle, brand_id = lp_account.handle, brand_idp.brand_id
-    good = basic(BRAND_CLIENT_ID, brand_idp.client_secret)
-    code = brand_idp.code("e")
+def test_token_endpoint_errors(lp_account, lp_brand_idp):
+    handle, brand_id = lp_account.handle, lp_brand_idp.brand_id
+    good = basic(BRAND_CLIENT_ID, lp_brand_idp.client_secret)
+    code = lp_brand_idp.code("e")
     form = {"grant_type": "authorization_code", "code": code}
     assert_brand_error(token_call(handle, brand_id, form), 400, "unauthorized_client", "missing_client_authentication")
     assert_brand_error(token_call(handle, brand_id, form, {"Authorization": "Basic !!"}), 400, "unauthorized_client")
@@ -225,7 +225,7 @@ def test_token_endpoint_errors(lp_account, brand_idp):
     assert_brand_error(token_call(handle, brand_id, form, good), 400, "invalid_code", "unknown_code")
 
 
-def test_a_code_of_another_client_is_invalid(lp_account, brand_idp):
+def test_a_code_of_another_client_is_invalid(lp_account, lp_brand_idp):
     handle = lp_account.handle
     brand = seed_brand(
         handle.control, clients=[{"client_id": "a", "client_secret": "sa"}, {"client_id": "b", "client_secret": "sb"}],
@@ -286,20 +286,20 @@ def _brand_codes(lp_account, brand_id: str) -> list[str]:
     return list(handle.control.export_state()["namespaces"][handle.namespace]["providers"]["liveperson"]["brands"][brand_id]["codes"])
 
 
-def test_a_refused_exchange_leaves_the_brands_code_unspent(lp_account, brand_idp):
-    wrong_issuer = add_lp_connector(lp_account, type="authenticated", brand=brand_idp.brand_id, issuer="https://other.example")
-    code = brand_idp.code("kept")
-    reply = brand_idp.authenticate_reply(code=code, connector_id=wrong_issuer)
+def test_a_refused_exchange_leaves_the_brands_code_unspent(lp_account, lp_brand_idp):
+    wrong_issuer = add_lp_connector(lp_account, type="authenticated", brand=lp_brand_idp.brand_id, issuer="https://other.example")
+    code = lp_brand_idp.code("kept")
+    reply = lp_brand_idp.authenticate_reply(code=code, connector_id=wrong_issuer)
     assert (reply.status, reply.json()) == (401, {"internalErrorCode": "9007"})
-    assert _brand_codes(lp_account, brand_idp.brand_id) == [code]
-    assert brand_idp.authenticate_reply(code=code).status == 200  # still good where it verifies
+    assert _brand_codes(lp_account, lp_brand_idp.brand_id) == [code]
+    assert lp_brand_idp.authenticate_reply(code=code).status == 200  # still good where it verifies
 
 
-def test_an_expired_code_refused_at_the_token_endpoint_is_not_removed_by_the_refusal(lp_account, brand_idp, emulator_clock):
+def test_an_expired_code_refused_at_the_token_endpoint_is_not_removed_by_the_refusal(lp_account, lp_brand_idp, emulator_clock):
     emulator_clock.freeze()
-    code = brand_idp.code("late")
+    code = lp_brand_idp.code("late")
     emulator_clock.advance(61)
-    reply = token_call(lp_account.handle, brand_idp.brand_id, {"grant_type": "authorization_code", "code": code},
-                       basic(BRAND_CLIENT_ID, brand_idp.client_secret))  # fmt: skip
+    reply = token_call(lp_account.handle, lp_brand_idp.brand_id, {"grant_type": "authorization_code", "code": code},
+                       basic(BRAND_CLIENT_ID, lp_brand_idp.client_secret))  # fmt: skip
     assert_brand_error(reply, 400, "invalid_code")
-    assert _brand_codes(lp_account, brand_idp.brand_id) == [code]
+    assert _brand_codes(lp_account, lp_brand_idp.brand_id) == [code]

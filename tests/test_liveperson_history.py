@@ -30,29 +30,29 @@ def test_the_service_is_found_through_csds(lp_account) -> None:
     assert lp_account.handle.get(f"/api/account/{lp_account.id}/service/msgHist/baseURI.json").json()["service"] == "msgHist"
 
 
-def test_a_conversation_with_an_agent_as_a_history_record(unauth_conversation, lp_agent_session) -> None:
-    reply = search(unauth_conversation.account, lp_agent_session, around_now())
+def test_a_conversation_with_an_agent_as_a_history_record(lp_unauth_conversation, lp_agent_session) -> None:
+    reply = search(lp_unauth_conversation.account, lp_agent_session, around_now())
     assert reply.status == 200, reply.text
     body = reply.json()
     assert body["_metadata"]["count"] == 1 and body["_metadata"]["shardsStatusResult"] == {"partialResult": False}
     assert re.fullmatch(r"https?://[^/]+/messaging_history/api/account/\d+/conversations/search\?limit=50&offset=0", body["_metadata"]["self"]["href"])
     [record] = body["conversationHistoryRecords"]
     info = record["info"]
-    assert info["conversationId"] == unauth_conversation.id and info["brandId"] == unauth_conversation.account.id
+    assert info["conversationId"] == lp_unauth_conversation.id and info["brandId"] == lp_unauth_conversation.account.id
     assert (info["startTimeL"], info["startTime"], info["endTimeL"], info["endTime"]) == (T0_MS, "2026-03-01 12:00:00.000+0000", -1, "undefined")
     assert (info["status"], info["latestQueueState"], info["latestSkillId"], info["isPartial"]) == ("OPEN", "ACTIVE", -1, False)
     assert info["latestAgentId"] == lp_agent_session.user_id and info["firstConversation"] is True
     consumer_message, agent_message = record["messageRecords"]
     assert consumer_message == {
         "type": "TEXT_PLAIN", "messageData": {"msg": {"text": "Hi, I need help with my order"}},
-        "messageId": f"ms::conv:{unauth_conversation.id}::msg:0", "seq": 0, "dialogId": unauth_conversation.id,
-        "participantId": unauth_conversation.consumer.consumer_id, "source": "APP", "time": "2026-03-01 12:00:00.000+0000",
+        "messageId": f"ms::conv:{lp_unauth_conversation.id}::msg:0", "seq": 0, "dialogId": lp_unauth_conversation.id,
+        "participantId": lp_unauth_conversation.consumer.consumer_id, "source": "APP", "time": "2026-03-01 12:00:00.000+0000",
         "timeL": T0_MS, "device": "undefined", "sentBy": "Consumer",
     }  # fmt: skip
     assert (agent_message["sentBy"], agent_message["participantId"], agent_message["seq"]) == ("Agent", lp_agent_session.user_id, 1)
     [agent] = record["agentParticipants"]
     assert (agent["agentId"], agent["role"], agent["permission"]) == (lp_agent_session.user_id, "AGENT", "ASSIGNED_AGENT")
-    assert record["consumerParticipants"][0]["participantId"] == unauth_conversation.consumer.consumer_id
+    assert record["consumerParticipants"][0]["participantId"] == lp_unauth_conversation.consumer.consumer_id
     assert record["dialogs"][0]["dialogType"] == "MAIN" and record["transfers"] == []
 
 

@@ -180,22 +180,22 @@ def test_expired_external_jwt_is_refused(lp_account, expired_ext_jwt):
     assert_refused_as_invalid_jwt(authenticate(lp_account, expired_ext_jwt), "expired")
 
 
-def test_unknown_connector_is_404(lp_account, ext_jwt):
-    assert_lp_error(authenticate(lp_account, ext_jwt, connector_id="999"), 404, "NOT_FOUND")
-    assert_lp_error(authenticate(lp_account, ext_jwt, connector_id="default"), 404, "NOT_FOUND")
+def test_unknown_connector_is_404(lp_account, lp_ext_jwt):
+    assert_lp_error(authenticate(lp_account, lp_ext_jwt, connector_id="999"), 404, "NOT_FOUND")
+    assert_lp_error(authenticate(lp_account, lp_ext_jwt, connector_id="default"), 404, "NOT_FOUND")
 
 
-def test_authenticated_connector_does_not_take_an_unauth_token(emulator, lp_account, ext_jwt):
+def test_authenticated_connector_does_not_take_an_unauth_token(emulator, lp_account, lp_ext_jwt):
     emulator.control.seed({"liveperson": {"accounts": [{"id": lp_account.id, "connectors": [
         {"id": lp_account.unauth_connector_id, "type": "unauthenticated"},
         {"id": "1357", "type": "authenticated", "issuer": "https://brand.example", "jwt_public_key": "MIIB"},
     ]}]}})  # fmt: skip
-    assert_refused_as_invalid_jwt(authenticate(lp_account, ext_jwt, connector_id="1357"))
+    assert_refused_as_invalid_jwt(authenticate(lp_account, lp_ext_jwt, connector_id="1357"))
 
 
 @pytest.mark.parametrize("version", [None, "2.0", "3"])
-def test_only_version_3_0_is_served(lp_account, ext_jwt, version):
-    assert_lp_error(authenticate(lp_account, ext_jwt, version=version), 400, "BAD_REQUEST")
+def test_only_version_3_0_is_served(lp_account, lp_ext_jwt, version):
+    assert_lp_error(authenticate(lp_account, lp_ext_jwt, version=version), 400, "BAD_REQUEST")
 
 
 def test_missing_id_token_is_400(lp_account):

@@ -303,10 +303,10 @@ def test_refresh_slides_the_idle_lifetime(lp_agent_session, emulator_clock):
 
 
 @pytest.mark.emulator_time(NOW)
-def test_an_idle_session_expires_after_session_ttl(expired_agent_session):
+def test_an_idle_session_expires_after_session_ttl(expired_lp_agent_session):
     eight_hours_and_a_second_later = "2026-03-01T20:00:01.000+00:00"
-    refused(expired_agent_session.refresh(), 401, SESSION_INVALID, "session_expired", eight_hours_and_a_second_later)
-    refused(expired_agent_session.logout(), 401, SESSION_INVALID, "session_expired", eight_hours_and_a_second_later)
+    refused(expired_lp_agent_session.refresh(), 401, SESSION_INVALID, "session_expired", eight_hours_and_a_second_later)
+    refused(expired_lp_agent_session.logout(), 401, SESSION_INVALID, "session_expired", eight_hours_and_a_second_later)
 
 
 @pytest.mark.emulator_time(NOW)
@@ -516,14 +516,14 @@ def test_lp_bot_session_fixture(lp_bot_session, lp_agent_session):
     assert lp_bot_session.refresh().status == 200
 
 
-def test_fixture_users_keep_the_accounts_state(lp_account, ext_jwt, lp_agent_session):
+def test_fixture_users_keep_the_accounts_state(lp_account, lp_ext_jwt, lp_agent_session):
     """Adding the fixture's user re-seeds the account from its own export: consumers stay."""
     assert len(lp_state(lp_account.handle)["accounts"][lp_account.id]["consumers"]) == 1
-    assert lp_account.exchange(ext_jwt)
+    assert lp_account.exchange(lp_ext_jwt)
 
 
-def test_expired_agent_session_fixture(expired_agent_session):
-    assert expired_agent_session.refresh().headers[REASON_HEADER] == "session_expired"
+def test_expired_agent_session_fixture(expired_lp_agent_session):
+    assert expired_lp_agent_session.refresh().headers[REASON_HEADER] == "session_expired"
 
 
 class TestOverHttp:

@@ -308,7 +308,7 @@ def test_an_app_jwt_of_an_uninstalled_app_is_refused(lp_app_jwt, lp_account, emu
     assert_lp_error(consumer(lp_account, lp_app_jwt.token), 401, "unknown_app")
 
 
-@pytest.mark.parametrize("token_of", ["lp_jwt", "ext_jwt", "consumer_jws"])
+@pytest.mark.parametrize("token_of", ["lp_jwt", "lp_ext_jwt", "consumer_jws"])
 def test_other_tokens_are_not_app_jwts(request, lp_app_jwt, lp_account, token_of):
     token = lp_app_jwt.issue_consumer_jws().token if token_of == "consumer_jws" else request.getfixturevalue(token_of)
     reply = consumer(lp_account, token)

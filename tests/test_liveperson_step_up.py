@@ -21,18 +21,18 @@ def _lp_state(account: LivePersonAccount) -> dict:
     return account.handle.control.export_state()["namespaces"][account.handle.namespace]["providers"]["liveperson"]
 
 
-def test_unauth_conversation_is_an_anonymous_consumers_open_conversation(unauth_conversation: LivePersonConversation) -> None:
-    state = unauth_conversation.state()
-    consumer = _lp_state(unauth_conversation.account)["accounts"][unauth_conversation.account.id]["consumers"][
-        unauth_conversation.consumer.consumer_id
+def test_unauth_conversation_is_an_anonymous_consumers_open_conversation(lp_unauth_conversation: LivePersonConversation) -> None:
+    state = lp_unauth_conversation.state()
+    consumer = _lp_state(lp_unauth_conversation.account)["accounts"][lp_unauth_conversation.account.id]["consumers"][
+        lp_unauth_conversation.consumer.consumer_id
     ]
     assert consumer["kind"] == "anonymous"
-    assert (state["consumer_id"], state["state"], state["stepped_up_from"]) == (unauth_conversation.consumer.consumer_id, "OPEN", None)
-    assert [(e["sequence"], e["role"], e["originator_id"]) for e in unauth_conversation.history()] == [
-        (0, "CONSUMER", unauth_conversation.consumer.consumer_id),
-        (1, "ASSIGNED_AGENT", unauth_conversation.agent.user_pid),
+    assert (state["consumer_id"], state["state"], state["stepped_up_from"]) == (lp_unauth_conversation.consumer.consumer_id, "OPEN", None)
+    assert [(e["sequence"], e["role"], e["originator_id"]) for e in lp_unauth_conversation.history()] == [
+        (0, "CONSUMER", lp_unauth_conversation.consumer.consumer_id),
+        (1, "ASSIGNED_AGENT", lp_unauth_conversation.agent.user_pid),
     ]
-    assert "lp.ext" not in _claims(unauth_conversation.consumer.lp_jwt)
+    assert "lp.ext" not in _claims(lp_unauth_conversation.consumer.lp_jwt)
 
 
 def test_stepped_up_conversation_keeps_every_event_under_the_authenticated_consumer(
@@ -50,75 +50,75 @@ def test_stepped_up_conversation_keeps_every_event_under_the_authenticated_consu
     assert authenticated["kind"] == "authenticated" and authenticated["profile"]["given_name"] == "Ada"
 
 
-def test_step_up_through_the_code_flow(unauth_conversation: LivePersonConversation, brand_idp: BrandIdp) -> None:
-    lp_jwt = brand_idp.authenticate(code=brand_idp.code("code-flow-customer", given_name="Grace"),
-                                    unauth_jwt=unauth_conversation.consumer.lp_jwt)  # fmt: skip
-    state = unauth_conversation.state()
-    assert state["consumer_id"] == _claims(lp_jwt)["sub"] and state["stepped_up_from"] == unauth_conversation.consumer.consumer_id
+def test_step_up_through_the_code_flow(lp_unauth_conversation: LivePersonConversation, lp_brand_idp: BrandIdp) -> None:
+    lp_jwt = lp_brand_idp.authenticate(code=lp_brand_idp.code("code-flow-customer", given_name="Grace"),
+                                    unauth_jwt=lp_unauth_conversation.consumer.lp_jwt)  # fmt: skip
+    state = lp_unauth_conversation.state()
+    assert state["consumer_id"] == _claims(lp_jwt)["sub"] and state["stepped_up_from"] == lp_unauth_conversation.consumer.consumer_id
     assert len(state["events"]) == 2
 
 
 def test_logging_in_without_presenting_the_unauthenticated_jwt_moves_nothing(
-    unauth_conversation: LivePersonConversation, brand_idp: BrandIdp
+    lp_unauth_conversation: LivePersonConversation, lp_brand_idp: BrandIdp
 ) -> None:
-    brand_idp.authenticate(id_token=brand_idp.id_token("plain-login"))
-    assert unauth_conversation.state()["consumer_id"] == unauth_conversation.consumer.consumer_id
+    lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("plain-login"))
+    assert lp_unauth_conversation.state()["consumer_id"] == lp_unauth_conversation.consumer.consumer_id
 
 
 @pytest.mark.lp_account(features=WITHOUT_IDENTITY_ONLY)
 def test_without_the_step_up_features_logging_in_leaves_the_conversation_behind(
-    unauth_conversation: LivePersonConversation, brand_idp: BrandIdp
+    lp_unauth_conversation: LivePersonConversation, lp_brand_idp: BrandIdp
 ) -> None:
-    lp_jwt = brand_idp.authenticate(id_token=brand_idp.id_token("no-step-up"), unauth_jwt=unauth_conversation.consumer.lp_jwt)
-    state = unauth_conversation.state()
-    assert (state["consumer_id"], state["stepped_up_from"]) == (unauth_conversation.consumer.consumer_id, None)
-    owners = {c["consumer_id"] for c in _lp_state(unauth_conversation.account)["accounts"][unauth_conversation.account.id]["conversations"].values()}
+    lp_jwt = lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("no-step-up"), unauth_jwt=lp_unauth_conversation.consumer.lp_jwt)
+    state = lp_unauth_conversation.state()
+    assert (state["consumer_id"], state["stepped_up_from"]) == (lp_unauth_conversation.consumer.consumer_id, None)
+    owners = {c["consumer_id"] for c in _lp_state(lp_unauth_conversation.account)["accounts"][lp_unauth_conversation.account.id]["conversations"].values()}
     assert _claims(lp_jwt)["sub"] not in owners
 
 
 def test_an_open_conversation_the_authenticated_consumer_had_is_closed_by_the_system(
-    unauth_conversation: LivePersonConversation, brand_idp: BrandIdp
+    lp_unauth_conversation: LivePersonConversation, lp_brand_idp: BrandIdp
 ) -> None:
-    returning = LivePersonConsumer.of(brand_idp.authenticate(id_token=brand_idp.id_token("returning-customer")))
-    older = add_lp_conversation(unauth_conversation.account, returning.consumer_id, unauth_conversation.agent.user_pid)
-    brand_idp.authenticate(id_token=brand_idp.id_token("returning-customer"), unauth_jwt=unauth_conversation.consumer.lp_jwt)
-    conversations = _lp_state(unauth_conversation.account)["accounts"][unauth_conversation.account.id]["conversations"]
+    returning = LivePersonConsumer.of(lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("returning-customer")))
+    older = add_lp_conversation(lp_unauth_conversation.account, returning.consumer_id, lp_unauth_conversation.agent.user_pid)
+    lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("returning-customer"), unauth_jwt=lp_unauth_conversation.consumer.lp_jwt)
+    conversations = _lp_state(lp_unauth_conversation.account)["accounts"][lp_unauth_conversation.account.id]["conversations"]
     assert (conversations[older]["state"], conversations[older]["close_reason"]) == ("CLOSE", "SYSTEM")
-    assert (conversations[unauth_conversation.id]["state"], conversations[unauth_conversation.id]["consumer_id"]) == (
+    assert (conversations[lp_unauth_conversation.id]["state"], conversations[lp_unauth_conversation.id]["consumer_id"]) == (
         "OPEN", returning.consumer_id,
     )  # fmt: skip
 
 
 def test_logging_in_again_as_the_same_brand_user_is_the_same_consumer(
-    stepped_up_conversation: SteppedUpConversation, brand_idp: BrandIdp
+    stepped_up_conversation: SteppedUpConversation, lp_brand_idp: BrandIdp
 ) -> None:
-    again = brand_idp.authenticate(id_token=brand_idp.id_token(stepped_up_conversation.brand_sub))
+    again = lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token(stepped_up_conversation.brand_sub))
     assert _claims(again)["sub"] == stepped_up_conversation.authenticated.consumer_id
     assert stepped_up_conversation.conversation.state()["consumer_id"] == stepped_up_conversation.authenticated.consumer_id
 
 
 @pytest.mark.parametrize("presented", ["garbage", "authenticated", "expired", "other-account"])
 def test_a_step_up_presenting_anything_but_a_live_unauthenticated_jwt_is_refused_whole(
-    presented: str, unauth_conversation: LivePersonConversation, brand_idp: BrandIdp, emulator_clock, emulator
+    presented: str, lp_unauth_conversation: LivePersonConversation, lp_brand_idp: BrandIdp, emulator_clock, emulator
 ) -> None:
-    account = unauth_conversation.account
+    account = lp_unauth_conversation.account
     if presented == "garbage":
         token = "not.a.jwt"
     elif presented == "authenticated":
-        token = brand_idp.authenticate(id_token=brand_idp.id_token("already-authenticated"))
+        token = lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("already-authenticated"))
     elif presented == "other-account":
         other = {"id": "98765432101", "connectors": [{"id": "555", "type": "unauthenticated"}]}
         emulator.control.seed({"liveperson": {"accounts": [other]}})
         other_account = LivePersonAccount(other["id"], "555", 600.0, account.handle)
         token = other_account.exchange(other_account.issue_ext_jwt())
     else:
-        token = unauth_conversation.consumer.lp_jwt
+        token = lp_unauth_conversation.consumer.lp_jwt
     before = _lp_state(account)
     if presented == "expired":
         emulator_clock.advance("2h")  # past the LP JWT's one hour (consumer_jwt_ttl)
         before = _lp_state(account)
-    id_token = brand_idp.id_token("step-up-refused")
-    reply = brand_idp.authenticate_reply(id_token=id_token, unauth_jwt=token)
+    id_token = lp_brand_idp.id_token("step-up-refused")
+    reply = lp_brand_idp.authenticate_reply(id_token=id_token, unauth_jwt=token)
     assert (reply.status, reply.json()) == (401, {"internalErrorCode": "9007"})
     assert reply.headers["X-Emulator-Reason"].startswith("step_up_")
     assert _lp_state(account) == before

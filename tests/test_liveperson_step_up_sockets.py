@@ -80,14 +80,14 @@ def _unauthenticated_chat(sockets: Sockets, lp_account: LivePersonAccount, sessi
 
 
 def test_the_consumer_logs_in_mid_conversation_and_both_sides_continue_it(
-    sockets: Sockets, lp_account: LivePersonAccount, lp_agent_session: LivePersonAgentSession, brand_idp: BrandIdp
+    sockets: Sockets, lp_account: LivePersonAccount, lp_agent_session: LivePersonAgentSession, lp_brand_idp: BrandIdp
 ) -> None:
     old_socket, agent, unauth_jwt, conversation = _unauthenticated_chat(sockets, lp_account, lp_agent_session)
     unauth_id = sub_of(unauth_jwt)
 
-    id_token = brand_idp.id_token("cust-42", given_name="Ada", family_name="Lovelace", email="ada@example.com",
+    id_token = lp_brand_idp.id_token("cust-42", given_name="Ada", family_name="Lovelace", email="ada@example.com",
                                   lp_sdes=[{"type": "ctmrinfo", "info": {"customerId": "138766AC", "ctype": "vip"}}])  # fmt: skip
-    auth_jwt = brand_idp.authenticate(id_token=id_token, unauth_jwt=unauth_jwt)
+    auth_jwt = lp_brand_idp.authenticate(id_token=id_token, unauth_jwt=unauth_jwt)
     auth_id = sub_of(auth_jwt)
 
     # the old, unauthenticated socket is told the conversation left it, and sees nothing more
@@ -127,13 +127,13 @@ def test_the_consumer_logs_in_mid_conversation_and_both_sides_continue_it(
 
 
 def test_the_agent_asks_for_a_login_and_sees_the_consumer_come_back_authenticated_by_code_flow(
-    sockets: Sockets, lp_account: LivePersonAccount, lp_agent_session: LivePersonAgentSession, brand_idp: BrandIdp
+    sockets: Sockets, lp_account: LivePersonAccount, lp_agent_session: LivePersonAgentSession, lp_brand_idp: BrandIdp
 ) -> None:
     _, agent, unauth_jwt, conversation = _unauthenticated_chat(sockets, lp_account, lp_agent_session)
     before = agent.call(".ams.userprofile.GetUserProfile", {"userId": sub_of(unauth_jwt)})["body"]
     assert (before["authenticated"], before["stepUp"]) == (False, None)
 
-    auth_jwt = brand_idp.authenticate(code=brand_idp.code("cust-code-flow", given_name="Grace"), unauth_jwt=unauth_jwt)
+    auth_jwt = lp_brand_idp.authenticate(code=lp_brand_idp.code("cust-code-flow", given_name="Grace"), unauth_jwt=unauth_jwt)
 
     moved = agent.push(AGENT_CONVERSATIONS, lambda body: body["changes"][0]["result"]["conversationDetails"]["stepUp"] is not None)
     details = moved["body"]["changes"][0]["result"]["conversationDetails"]
@@ -148,27 +148,27 @@ def test_the_agent_asks_for_a_login_and_sees_the_consumer_come_back_authenticate
 
 
 def test_after_logout_a_fresh_identity_sees_nothing_and_logging_back_in_sees_it_all(
-    sockets: Sockets, lp_account: LivePersonAccount, lp_agent_session: LivePersonAgentSession, brand_idp: BrandIdp
+    sockets: Sockets, lp_account: LivePersonAccount, lp_agent_session: LivePersonAgentSession, lp_brand_idp: BrandIdp
 ) -> None:
     _, _, unauth_jwt, conversation = _unauthenticated_chat(sockets, lp_account, lp_agent_session)
-    brand_idp.authenticate(id_token=brand_idp.id_token("cust-logout"), unauth_jwt=unauth_jwt)
+    lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("cust-logout"), unauth_jwt=unauth_jwt)
 
     fresh = sockets.consumer(lp_account.exchange(lp_account.issue_ext_jwt()))  # logged out: a new anonymous identity
     fresh.call("cqm.SubscribeExConversations", {})
     assert fresh.push(CONSUMER_CONVERSATIONS)["body"]["changes"] == []
     assert fresh.call("ms.SubscribeMessagingEvents", {"dialogId": conversation, "fromSeq": 0})["code"] == 404
 
-    again = sockets.consumer(brand_idp.authenticate(id_token=brand_idp.id_token("cust-logout")))
+    again = sockets.consumer(lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("cust-logout")))
     again.call("ms.SubscribeMessagingEvents", {"dialogId": conversation, "fromSeq": 0})
     assert [c["sequence"] for c in again.push(EVENTS)["body"]["changes"]] == [0, 1]
 
 
 @pytest.mark.lp_account(features=WITHOUT_IDENTITY_ONLY)
 def test_without_the_step_up_features_logging_in_starts_a_new_conversation(
-    sockets: Sockets, lp_account: LivePersonAccount, lp_agent_session: LivePersonAgentSession, brand_idp: BrandIdp
+    sockets: Sockets, lp_account: LivePersonAccount, lp_agent_session: LivePersonAgentSession, lp_brand_idp: BrandIdp
 ) -> None:
     old_socket, _, unauth_jwt, conversation = _unauthenticated_chat(sockets, lp_account, lp_agent_session)
-    auth_jwt = brand_idp.authenticate(id_token=brand_idp.id_token("cust-no-step-up"), unauth_jwt=unauth_jwt)
+    auth_jwt = lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("cust-no-step-up"), unauth_jwt=unauth_jwt)
 
     consumer = sockets.consumer(auth_jwt)
     consumer.call("cqm.SubscribeExConversations", {})

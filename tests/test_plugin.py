@@ -92,11 +92,11 @@ def test_provider_fixtures_work_in_a_downstream_suite(pytester: pytest.Pytester)
             assert decoded["sub"]
 
 
-        def test_ext_jwt_exchanges_for_an_lp_jwt(ext_jwt, lp_account, emulator_backend):
-            assert claims(ext_jwt)["aud"] == f"acc:{lp_account.id}"
-            reply = exchange(emulator_backend, lp_account, ext_jwt)
+        def test_ext_jwt_exchanges_for_an_lp_jwt(lp_ext_jwt, lp_account, emulator_backend):
+            assert claims(lp_ext_jwt)["aud"] == f"acc:{lp_account.id}"
+            reply = exchange(emulator_backend, lp_account, lp_ext_jwt)
             assert reply.status == 200, reply.text
-            assert claims(reply.json()["token"])["sub"] == claims(ext_jwt)["sub"]
+            assert claims(reply.json()["token"])["sub"] == claims(lp_ext_jwt)["sub"]
 
 
         def test_expired_ext_jwt_is_refused_yet_refreshable(expired_ext_jwt, lp_account, emulator_backend):
@@ -323,18 +323,18 @@ def test_lp_account_marker_seeds_settings_and_features(pytester: pytest.Pytester
         pytester,
         """
         @pytest.mark.lp_account(settings={"ext_jwt_ttl": "2m"})
-        def test_short_lived_ext_jwt(lp_account, ext_jwt, emulator_backend, emulator_clock):
+        def test_short_lived_ext_jwt(lp_account, lp_ext_jwt, emulator_backend, emulator_clock):
             assert lp_account.ext_jwt_ttl == 120
-            issued = claims(ext_jwt)
+            issued = claims(lp_ext_jwt)
             assert issued["exp"] - issued["iat"] == 120
             emulator_clock.advance("3m")
-            assert exchange(emulator_backend, lp_account, ext_jwt).json() == {"internalErrorCode": "9007"}
+            assert exchange(emulator_backend, lp_account, lp_ext_jwt).json() == {"internalErrorCode": "9007"}
 
 
-        def test_default_ext_jwt_outlives_three_minutes(lp_account, ext_jwt, emulator_backend, emulator_clock):
+        def test_default_ext_jwt_outlives_three_minutes(lp_account, lp_ext_jwt, emulator_backend, emulator_clock):
             assert lp_account.ext_jwt_ttl == 600
             emulator_clock.advance("3m")
-            assert exchange(emulator_backend, lp_account, ext_jwt).status == 200
+            assert exchange(emulator_backend, lp_account, lp_ext_jwt).status == 200
 
 
         @pytest.mark.lp_account(settings={"ext_jwt_ttl": "2m"})
@@ -356,7 +356,7 @@ def test_lp_account_marker_seeds_settings_and_features(pytester: pytest.Pytester
 
 
         @pytest.mark.lp_account(features=[])
-        def test_ext_jwt_fixture_reports_the_refusal(ext_jwt):
+        def test_ext_jwt_fixture_reports_the_refusal(lp_ext_jwt):
             pass
         """,
     )

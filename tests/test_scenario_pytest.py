@@ -58,12 +58,12 @@ def test_the_marker_and_the_fixture_run_scenarios_in_the_tests_namespace(project
             import pytest
 
             @pytest.mark.emulator_scenario("scenarios/ok.yaml")
-            def test_marker(run_scenario, emulator):
-                assert run_scenario.last.variables["ext_jwt"].startswith("ey")
+            def test_marker(emulator_run_scenario, emulator):
+                assert emulator_run_scenario.last.variables["ext_jwt"].startswith("ey")
                 assert len(emulator.control.calls(path="/api/**")) == 1
 
-            def test_fixture(run_scenario):
-                result = run_scenario("scenarios/ok.yaml", account="87654321")
+            def test_fixture(emulator_run_scenario):
+                result = emulator_run_scenario("scenarios/ok.yaml", account="87654321")
                 assert result.variables["account"] == "87654321"
             """
         )

@@ -35,8 +35,8 @@ def error(reply: Any) -> tuple[int, str, str]:
 # --- UpdateIntegration ----------------------------------------------------------------------------------
 
 
-def test_update_integration_sets_and_unsets_the_display_name(sunshine_app: SunshineApp, webhook_receiver: Any) -> None:
-    created = answer(sunshine_app.request("POST", "integrations", json={"type": "custom", "displayName": "Bot", "webhooks": [{"target": webhook_receiver.url, "triggers": ["*"]}]}), 201)["integration"]
+def test_update_integration_sets_and_unsets_the_display_name(sunshine_app: SunshineApp, emulator_webhook_receiver: Any) -> None:
+    created = answer(sunshine_app.request("POST", "integrations", json={"type": "custom", "displayName": "Bot", "webhooks": [{"target": emulator_webhook_receiver.url, "triggers": ["*"]}]}), 201)["integration"]
     path = f"integrations/{created['id']}"
     renamed = answer(sunshine_app.request("PATCH", path, json={"displayName": "Support bot"}))["integration"]
     assert renamed == {**created, "displayName": "Support bot"}

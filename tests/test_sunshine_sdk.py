@@ -172,8 +172,8 @@ def test_the_client_id_header_names_the_install_when_the_body_does_not(sunshine_
     assert (status, answer) == (400, v1_error("bad_request", ".client should have required property 'id'"))
 
 
-def test_an_anonymous_user_reaches_its_own_data_with_its_session_token(anonymous_sdk_user: SunshineSdkUser) -> None:
-    user = anonymous_sdk_user
+def test_an_anonymous_user_reaches_its_own_data_with_its_session_token(sunshine_anonymous_sdk_user: SunshineSdkUser) -> None:
+    user = sunshine_anonymous_sdk_user
     status, answer = as_sdk(user, "GET", f"appusers/{user.app_user_id}")
     assert status == 200 and answer["appUser"]["_id"] == user.app_user_id and "sessionToken" not in answer
     status, answer = as_sdk(user, "PUT", f"appusers/{user.app_user_id}", json={"givenName": "Grace", "locale": "en-US", "properties": {"plan": "gold"}})
@@ -211,14 +211,14 @@ def test_intent_conversation_start_opens_the_default_conversation(sunshine_app: 
     assert v2_conversations(sunshine_app, userId=answer["appUser"]["_id"]) == [answer["conversations"][0]["_id"]]
 
 
-def test_session_tokens_are_refused_on_the_v2_api(anonymous_sdk_user: SunshineSdkUser) -> None:
-    app = anonymous_sdk_user.app
-    reply = app.handle.get(app.path(f"users/{anonymous_sdk_user.app_user_id}"), headers=anonymous_sdk_user.basic_headers())
+def test_session_tokens_are_refused_on_the_v2_api(sunshine_anonymous_sdk_user: SunshineSdkUser) -> None:
+    app = sunshine_anonymous_sdk_user.app
+    reply = app.handle.get(app.path(f"users/{sunshine_anonymous_sdk_user.app_user_id}"), headers=sunshine_anonymous_sdk_user.basic_headers())
     assert (reply.status, reply.json()) == (401, {"errors": [{"code": "invalid_auth", "title": "Invalid key id or secret"}]})
 
 
-def test_bad_session_credentials_are_refused_in_the_v1_envelope(anonymous_sdk_user: SunshineSdkUser) -> None:
-    user = anonymous_sdk_user
+def test_bad_session_credentials_are_refused_in_the_v1_envelope(sunshine_anonymous_sdk_user: SunshineSdkUser) -> None:
+    user = sunshine_anonymous_sdk_user
     refused = v1_error("invalid_auth", "Invalid appUserId or sessionToken")
     for headers in (basic(user.app_user_id, "wrong"), basic(user.app_user_id, ""), basic("0" * 24, user.session_token or "")):
         assert sdk_call(user.app, "GET", f"appusers/{user.app_user_id}", headers=headers) == (401, refused)
@@ -255,8 +255,8 @@ def test_an_unknown_app_and_route_answer_in_the_v1_envelope(sunshine_app: Sunshi
 # --- login -------------------------------------------------------------------------------------------
 
 
-def test_login_upgrades_the_anonymous_user_when_nobody_holds_the_external_id(anonymous_sdk_user: SunshineSdkUser, sunshine_user_jwt: UserJwt) -> None:
-    anonymous, app = anonymous_sdk_user, anonymous_sdk_user.app
+def test_login_upgrades_the_anonymous_user_when_nobody_holds_the_external_id(sunshine_anonymous_sdk_user: SunshineSdkUser, sunshine_user_jwt: UserJwt) -> None:
+    anonymous, app = sunshine_anonymous_sdk_user, sunshine_anonymous_sdk_user.app
     conversation_id = start_conversation_with_message(anonymous, "before login")
     external_id = f"ext-{secrets.token_hex(4)}"
     status, answer = login(app, sunshine_user_jwt(external_id), external_id, anonymous.client_id, anonymous)
@@ -347,8 +347,8 @@ def test_login_without_an_anonymous_user_creates_the_identified_user(sunshine_ap
     assert [(e["reason"], e["user"]["id"], e["client"]["type"]) for e in client_add] == [("sdkLogin", user_id, "sdk")]
 
 
-def test_logging_in_from_a_second_install_sees_the_same_conversation(logged_in_sdk_user: SunshineSdkUser, sunshine_user_jwt: UserJwt) -> None:
-    first, app = logged_in_sdk_user, logged_in_sdk_user.app
+def test_logging_in_from_a_second_install_sees_the_same_conversation(sunshine_logged_in_sdk_user: SunshineSdkUser, sunshine_user_jwt: UserJwt) -> None:
+    first, app = sunshine_logged_in_sdk_user, sunshine_logged_in_sdk_user.app
     conversation_id = start_conversation_with_message(first, "from the laptop")
     status, answer = login(app, sunshine_user_jwt(first.external_id), first.external_id or "", "phone-2")
     assert status == 200 and answer["appUser"]["_id"] == first.app_user_id
@@ -366,8 +366,8 @@ def test_logging_in_from_a_second_install_sees_the_same_conversation(logged_in_s
     assert v2_conversations(app, userExternalId=first.external_id or "") == [conversation_id]
 
 
-def test_a_login_with_another_external_id_switches_users(logged_in_sdk_user: SunshineSdkUser, sunshine_user_jwt: UserJwt) -> None:
-    first, app = logged_in_sdk_user, logged_in_sdk_user.app
+def test_a_login_with_another_external_id_switches_users(sunshine_logged_in_sdk_user: SunshineSdkUser, sunshine_user_jwt: UserJwt) -> None:
+    first, app = sunshine_logged_in_sdk_user, sunshine_logged_in_sdk_user.app
     conversation_id = start_conversation_with_message(first)
     status, answer = login(app, sunshine_user_jwt("someone-else"), "someone-else", first.client_id)
     assert status == 200 and answer["appUser"]["_id"] != first.app_user_id and answer["conversations"] == []
@@ -432,9 +432,9 @@ def _invalid_logins(app: SunshineApp, expired: str) -> dict[str, tuple[str, int,
      "body userId other than the JWT's", "session token instead of a JWT", "no credentials"],
 )  # fmt: skip
 def test_an_invalid_login_is_refused_and_changes_nothing(
-    emulator: EmulatorHandle, anonymous_sdk_user: SunshineSdkUser, sunshine_user_jwt: UserJwt, emulator_clock: Any, case: str
+    emulator: EmulatorHandle, sunshine_anonymous_sdk_user: SunshineSdkUser, sunshine_user_jwt: UserJwt, emulator_clock: Any, case: str
 ) -> None:
-    app, anonymous = anonymous_sdk_user.app, anonymous_sdk_user
+    app, anonymous = sunshine_anonymous_sdk_user.app, sunshine_anonymous_sdk_user
     conversation_id = start_conversation_with_message(anonymous)
     now = int(emulator_clock.now().timestamp())
     expired = sign_jwt({"scope": "user", "external_id": "target", "exp": now - 1}, app.key_id, app.secret)
@@ -459,8 +459,8 @@ def test_an_expired_user_jwt_fixture_is_refused(sunshine_app: SunshineApp, expir
     assert v2(sunshine_app, "GET", f"users/{external_id}")[0] == 404
 
 
-def test_login_session_fields_go_together_and_must_be_valid(anonymous_sdk_user: SunshineSdkUser, sunshine_user_jwt: UserJwt) -> None:
-    app, anonymous = anonymous_sdk_user.app, anonymous_sdk_user
+def test_login_session_fields_go_together_and_must_be_valid(sunshine_anonymous_sdk_user: SunshineSdkUser, sunshine_user_jwt: UserJwt) -> None:
+    app, anonymous = sunshine_anonymous_sdk_user.app, sunshine_anonymous_sdk_user
     headers = bearer(sunshine_user_jwt("x1"))
     half = {"userId": "x1", "appUserId": anonymous.app_user_id, "client": {"id": "c"}}
     assert sdk_call(app, "POST", "login", json=half, headers=headers) == (400, v1_error("bad_request", "appUserId and sessionToken go together"))
@@ -480,8 +480,8 @@ def test_a_user_jwt_of_another_app_is_refused(sunshine_app: SunshineApp, emulato
 # --- logout -----------------------------------------------------------------------------------------
 
 
-def test_logout_deactivates_the_install_and_the_next_user_is_new(logged_in_sdk_user: SunshineSdkUser) -> None:
-    user, app = logged_in_sdk_user, logged_in_sdk_user.app
+def test_logout_deactivates_the_install_and_the_next_user_is_new(sunshine_logged_in_sdk_user: SunshineSdkUser) -> None:
+    user, app = sunshine_logged_in_sdk_user, sunshine_logged_in_sdk_user.app
     conversation_id = start_conversation_with_message(user, "remember me")
     assert as_sdk(user, "POST", f"appusers/{user.app_user_id}/logout", json={"client": {"id": user.client_id}}) == (200, {})
     # the business: the user and its history stay; the device is inactive
@@ -499,15 +499,15 @@ def test_logout_deactivates_the_install_and_the_next_user_is_new(logged_in_sdk_u
     assert status == 200 and answer["appUser"]["clients"][0]["status"] == "active"
 
 
-def test_logout_of_an_anonymous_user_ends_its_session(anonymous_sdk_user: SunshineSdkUser) -> None:
-    user = anonymous_sdk_user
+def test_logout_of_an_anonymous_user_ends_its_session(sunshine_anonymous_sdk_user: SunshineSdkUser) -> None:
+    user = sunshine_anonymous_sdk_user
     assert as_sdk(user, "POST", f"appusers/{user.app_user_id}/logout", json={}) == (200, {})  # the header names the install
     assert as_sdk(user, "GET", f"appusers/{user.app_user_id}")[0] == 401
     assert v2(user.app, "GET", f"users/{user.app_user_id}")[0] == 200
 
 
-def test_logout_of_an_unknown_install_is_refused(logged_in_sdk_user: SunshineSdkUser) -> None:
-    user = logged_in_sdk_user
+def test_logout_of_an_unknown_install_is_refused(sunshine_logged_in_sdk_user: SunshineSdkUser) -> None:
+    user = sunshine_logged_in_sdk_user
     answer = as_sdk(user, "POST", f"appusers/{user.app_user_id}/logout", json={"client": {"id": "never-seen"}})
     assert answer == (404, v1_error("client_not_found", "Client not found"))
 
@@ -515,15 +515,15 @@ def test_logout_of_an_unknown_install_is_refused(logged_in_sdk_user: SunshineSdk
 # --- webhooks -----------------------------------------------------------------------------------------
 
 
-def test_sdk_events_reach_the_apps_webhooks(emulator: EmulatorHandle, sunshine_app: SunshineApp, sunshine_user: Any, sunshine_user_jwt: UserJwt, webhook_receiver: Any) -> None:
+def test_sdk_events_reach_the_apps_webhooks(emulator: EmulatorHandle, sunshine_app: SunshineApp, sunshine_user: Any, sunshine_user_jwt: UserJwt, emulator_webhook_receiver: Any) -> None:
     """The SDK's events go through the same publication as the v2 API's: journaled, then delivered."""
-    webhook_receiver.sunshine_webhook(sunshine_app, ["conversation:message", "user:merge", "client:add"])
+    emulator_webhook_receiver.sunshine_webhook(sunshine_app, ["conversation:message", "user:merge", "client:add"])
     anonymous = create_anonymous(sunshine_app)
     conversation_id = start_conversation_with_message(anonymous, "from the widget")
     assert login(sunshine_app, sunshine_user_jwt(sunshine_user.external_id), sunshine_user.external_id, anonymous.client_id, anonymous)[0] == 200
     emulator.control.flush_deliveries()
-    delivered = {e["type"]: e["payload"] for e in webhook_receiver.events()}  # the last of each type
-    assert [e["type"] for e in webhook_receiver.events()] == ["client:add", "conversation:message", "user:merge", "client:add"]
+    delivered = {e["type"]: e["payload"] for e in emulator_webhook_receiver.events()}  # the last of each type
+    assert [e["type"] for e in emulator_webhook_receiver.events()] == ["client:add", "conversation:message", "user:merge", "client:add"]
     message = delivered["conversation:message"]
     assert (message["conversation"]["id"], message["message"]["content"]["text"], message["message"]["source"]) == (conversation_id, "from the widget", {"type": "web"})
     assert (delivered["user:merge"]["reason"], delivered["user:merge"]["mergedUsers"]["surviving"]["id"]) == ("sdkLogin", sunshine_user.id)
@@ -533,17 +533,17 @@ def test_sdk_events_reach_the_apps_webhooks(emulator: EmulatorHandle, sunshine_a
 # --- state --------------------------------------------------------------------------------------------
 
 
-def test_the_state_exports_and_restores_with_sdk_sessions(emulator: EmulatorHandle, anonymous_sdk_user: SunshineSdkUser, logged_in_sdk_user: SunshineSdkUser) -> None:
+def test_the_state_exports_and_restores_with_sdk_sessions(emulator: EmulatorHandle, sunshine_anonymous_sdk_user: SunshineSdkUser, sunshine_logged_in_sdk_user: SunshineSdkUser) -> None:
     from emulator.providers.sunshine.models import SunshineState
 
     state = emulator.control.export_state()
     sunshine = state["namespaces"][emulator.namespace]["providers"]["sunshine"]
     assert SunshineState.model_validate(sunshine).export() == sunshine
-    assert anonymous_sdk_user.session_token not in json.dumps(state)  # only its hash is kept
+    assert sunshine_anonymous_sdk_user.session_token not in json.dumps(state)  # only its hash is kept
     emulator.control.reset()
     emulator.control.import_state(state)
-    assert as_sdk(anonymous_sdk_user, "GET", f"appusers/{anonymous_sdk_user.app_user_id}")[0] == 200
-    assert as_sdk(logged_in_sdk_user, "GET", f"appusers/{logged_in_sdk_user.app_user_id}")[0] == 200
+    assert as_sdk(sunshine_anonymous_sdk_user, "GET", f"appusers/{sunshine_anonymous_sdk_user.app_user_id}")[0] == 200
+    assert as_sdk(sunshine_logged_in_sdk_user, "GET", f"appusers/{sunshine_logged_in_sdk_user.app_user_id}")[0] == 200
 
 
 # --- fuzz: malformed SDK requests and tokens ---------------------------------------------------------
@@ -866,6 +866,6 @@ def test_any_mix_of_malformed_sdk_parts(sdk_world: SdkWorld, data: st.DataObject
         raise AssertionError(f"{credential[2]} was let through: {reply.status} {body} on {request}")
 
 
-def test_an_sdk_profile_email_that_is_no_address_is_refused_like_the_v2_profile(anonymous_sdk_user) -> None:
-    reply = anonymous_sdk_user.request("PUT", f"appusers/{anonymous_sdk_user.app_user_id}", json={"email": "not an email"})
+def test_an_sdk_profile_email_that_is_no_address_is_refused_like_the_v2_profile(sunshine_anonymous_sdk_user) -> None:
+    reply = sunshine_anonymous_sdk_user.request("PUT", f"appusers/{sunshine_anonymous_sdk_user.app_user_id}", json={"email": "not an email"})
     assert reply.status == 400 and 'should match format \\"email\\"' in reply.text, reply.text

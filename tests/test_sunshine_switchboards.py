@@ -232,15 +232,15 @@ def test_standby_events_reach_an_integration_that_asked_for_them(sunshine_switch
     assert standby["payload"]["conversation"]["activeSwitchboardIntegration"] == ref(board.bot)  # it can tell it is not in control
 
 
-def test_integrations_outside_the_switchboard_and_a_disabled_switchboard_get_everything(sunshine_switchboard, sunshine_user, emulator, webhook_receiver):
+def test_integrations_outside_the_switchboard_and_a_disabled_switchboard_get_everything(sunshine_switchboard, sunshine_user, emulator, emulator_webhook_receiver):
     board, app = sunshine_switchboard, sunshine_switchboard.app
-    outsider = new_integration(app, target=f"{webhook_receiver.url}/outsider")
+    outsider = new_integration(app, target=f"{emulator_webhook_receiver.url}/outsider")
     conversation_id = start(board, sunshine_user)
     user_says(app, conversation_id, sunshine_user.id, "one")
     assert app.request("PATCH", f"switchboards/{board.id}", json={"enabled": False}).status == 200
     user_says(app, conversation_id, sunshine_user.id, "two")
     emulator.control.flush_deliveries()
-    outside = [e["payload"]["message"]["content"]["text"] for r in webhook_receiver.deliveries if r.path.endswith("/outsider") for e in r.body["events"] if e["type"] == "conversation:message"]
+    outside = [e["payload"]["message"]["content"]["text"] for r in emulator_webhook_receiver.deliveries if r.path.endswith("/outsider") for e in r.body["events"] if e["type"] == "conversation:message"]
     assert outsider["id"] and outside == ["one", "two"]
     assert texts(board, board.bot) == ["one", "two"] and texts(board, board.desk) == ["two"]
 
@@ -400,10 +400,10 @@ def test_integration_scope_accepts_only_when_pending_and_releases_only_when_acti
     assert "activeSwitchboardIntegration" not in conversation_of(app, conversation_id)
 
 
-def test_without_an_enabled_switchboard_actions_fail_by_event(sunshine_conversation: SunshineConversation, emulator, webhook_receiver):
+def test_without_an_enabled_switchboard_actions_fail_by_event(sunshine_conversation: SunshineConversation, emulator, emulator_webhook_receiver):
     app = sunshine_conversation.user.app
-    webhook_receiver.sunshine_webhook(app)
+    emulator_webhook_receiver.sunshine_webhook(app)
     assert app.request("POST", f"conversations/{sunshine_conversation.id}/passControl", json={"switchboardIntegration": "next"}).status == 200
     emulator.control.flush_deliveries()
-    [failure] = webhook_receiver.events("switchboard:passControl:failure")
+    [failure] = emulator_webhook_receiver.events("switchboard:passControl:failure")
     assert failure["payload"]["error"] == {"code": "switchboard_invalid_action", "message": "There is no enabled switchboard"}

@@ -52,10 +52,10 @@ def v1_error(code: str, description: str) -> dict:
 # --- read and typing ---------------------------------------------------------------------------------
 
 
-def test_typing_and_read_round_trip(sunshine_app: SunshineApp, anonymous_sdk_user: SunshineSdkUser, sunshine_webhook_events: SunshineWebhookEvents) -> None:
+def test_typing_and_read_round_trip(sunshine_app: SunshineApp, sunshine_anonymous_sdk_user: SunshineSdkUser, sunshine_webhook_events: SunshineWebhookEvents) -> None:
     """The user types and reads in the widget, the bot sees it; the bot types and reads through v2, the
     SDK sees `businessLastRead` and the bot's webhook gets nothing of its own doing."""
-    user, events = anonymous_sdk_user, sunshine_webhook_events
+    user, events = sunshine_anonymous_sdk_user, sunshine_webhook_events
     conversation_id = sdk_conversation(user)
     business_says(sunshine_app, conversation_id, {"type": "text", "text": "How can I help?"})
     events.clear()
@@ -94,12 +94,12 @@ def test_a_v2_read_by_a_user_author_is_announced(sunshine_app: SunshineApp, suns
     assert read["payload"]["activity"]["source"] == {"type": "api:conversations"}
 
 
-def test_a_refused_activity_announces_nothing(anonymous_sdk_user: SunshineSdkUser, sunshine_webhook_events: SunshineWebhookEvents) -> None:
-    conversation_id = sdk_conversation(anonymous_sdk_user)
+def test_a_refused_activity_announces_nothing(sunshine_anonymous_sdk_user: SunshineSdkUser, sunshine_webhook_events: SunshineWebhookEvents) -> None:
+    conversation_id = sdk_conversation(sunshine_anonymous_sdk_user)
     sunshine_webhook_events.clear()
-    reply = anonymous_sdk_user.request("POST", f"conversations/{conversation_id}/activity", json={"activity": {"type": "typing:sideways"}})
+    reply = sunshine_anonymous_sdk_user.request("POST", f"conversations/{conversation_id}/activity", json={"activity": {"type": "typing:sideways"}})
     assert reply.status == 400 and "error" in reply.json()
-    assert anonymous_sdk_user.request("POST", f"conversations/{'0' * 24}/activity", json={"activity": {"type": "typing:start"}}).json() == v1_error(
+    assert sunshine_anonymous_sdk_user.request("POST", f"conversations/{'0' * 24}/activity", json={"activity": {"type": "typing:start"}}).json() == v1_error(
         "conversation_not_found", "Conversation not found"
     )
     assert sunshine_webhook_events.wait_for("*", 0) == []
@@ -108,8 +108,8 @@ def test_a_refused_activity_announces_nothing(anonymous_sdk_user: SunshineSdkUse
 # --- postbacks and referrals ---------------------------------------------------------------------------
 
 
-def test_a_postback_from_the_sdk_reaches_the_bots_webhook(sunshine_app: SunshineApp, anonymous_sdk_user: SunshineSdkUser, sunshine_webhook_events: SunshineWebhookEvents) -> None:
-    user = anonymous_sdk_user
+def test_a_postback_from_the_sdk_reaches_the_bots_webhook(sunshine_app: SunshineApp, sunshine_anonymous_sdk_user: SunshineSdkUser, sunshine_webhook_events: SunshineWebhookEvents) -> None:
+    user = sunshine_anonymous_sdk_user
     conversation_id = sdk_conversation(user)
     actions = [
         {"type": "link", "text": "Docs", "uri": "https://example.com"},
@@ -135,8 +135,8 @@ def test_a_postback_from_the_sdk_reaches_the_bots_webhook(sunshine_app: Sunshine
     assert len(sunshine_webhook_events.wait_for("conversation:postback")) == 1
 
 
-def test_a_postback_of_a_carousel_item(sunshine_app: SunshineApp, anonymous_sdk_user: SunshineSdkUser, sunshine_webhook_events: SunshineWebhookEvents) -> None:
-    user = anonymous_sdk_user
+def test_a_postback_of_a_carousel_item(sunshine_app: SunshineApp, sunshine_anonymous_sdk_user: SunshineSdkUser, sunshine_webhook_events: SunshineWebhookEvents) -> None:
+    user = sunshine_anonymous_sdk_user
     conversation_id = sdk_conversation(user)
     items = [{"title": t, "actions": [{"type": "postback", "text": "Buy", "payload": f"BUY_{t}"}]} for t in ("A", "B")]
     business_says(sunshine_app, conversation_id, {"type": "carousel", "items": items})
@@ -146,13 +146,13 @@ def test_a_postback_of_a_carousel_item(sunshine_app: SunshineApp, anonymous_sdk_
     assert sunshine_webhook_events.payloads("conversation:postback")[0]["postback"]["payload"] == "BUY_B"
 
 
-def test_a_referral_from_the_sdk(anonymous_sdk_user: SunshineSdkUser, sunshine_webhook_events: SunshineWebhookEvents) -> None:
-    conversation_id = sdk_conversation(anonymous_sdk_user)
+def test_a_referral_from_the_sdk(sunshine_anonymous_sdk_user: SunshineSdkUser, sunshine_webhook_events: SunshineWebhookEvents) -> None:
+    conversation_id = sdk_conversation(sunshine_anonymous_sdk_user)
     body = {"referral": {"code": "spring-sale", "details": {"source": "ad", "type": "ads", "adId": "123"}}}
-    assert ok(anonymous_sdk_user.request("POST", f"conversations/{conversation_id}/referral", json=body)) == {}
+    assert ok(sunshine_anonymous_sdk_user.request("POST", f"conversations/{conversation_id}/referral", json=body)) == {}
     [event] = checked(sunshine_webhook_events.wait_for("conversation:referral"))
     assert event["payload"]["referral"] == body["referral"]
-    assert (event["payload"]["user"]["id"], event["payload"]["source"]) == (anonymous_sdk_user.app_user_id, {"type": "web"})
+    assert (event["payload"]["user"]["id"], event["payload"]["source"]) == (sunshine_anonymous_sdk_user.app_user_id, {"type": "web"})
 
 
 # --- conversation:create, client:add ---------------------------------------------------------------
@@ -287,9 +287,9 @@ def multipart(fields: dict[str, tuple[str | None, bytes, str | None]]) -> tuple[
 
 
 def test_a_file_from_the_sdk_is_a_message_with_a_served_media_url(
-    emulator: EmulatorHandle, sunshine_app: SunshineApp, anonymous_sdk_user: SunshineSdkUser, sunshine_webhook_events: SunshineWebhookEvents
+    emulator: EmulatorHandle, sunshine_app: SunshineApp, sunshine_anonymous_sdk_user: SunshineSdkUser, sunshine_webhook_events: SunshineWebhookEvents
 ) -> None:
-    user = anonymous_sdk_user
+    user = sunshine_anonymous_sdk_user
     conversation_id = sdk_conversation(user)
     png = b"\x89PNG\r\n\x1a\n" + secrets.token_bytes(64)
     data, content_type = multipart({"source": ("photo.png", png, "image/png"), "message": (None, b'{"text": "my receipt"}', None)})
@@ -329,8 +329,8 @@ def test_an_auth_code_expires(sunshine_app: SunshineApp, sunshine_user: Any, emu
     assert reply.status == 400
 
 
-def test_upgrade_gives_the_install_a_new_session(sunshine_app: SunshineApp, anonymous_sdk_user: SunshineSdkUser) -> None:
-    user = anonymous_sdk_user
+def test_upgrade_gives_the_install_a_new_session(sunshine_app: SunshineApp, sunshine_anonymous_sdk_user: SunshineSdkUser) -> None:
+    user = sunshine_anonymous_sdk_user
     for prefix in ("/sdk/v2", "/sdk"):
         answer = ok(sunshine_app.handle.post(f"{prefix}/apps/{sunshine_app.id}/appusers/upgrade", json={"clientId": user.client_id}))
         assert answer["appUser"]["_id"] == user.app_user_id
@@ -341,8 +341,8 @@ def test_upgrade_gives_the_install_a_new_session(sunshine_app: SunshineApp, anon
     assert reply.json() == v1_error("user_not_found", "User not found")
 
 
-def test_the_push_token_of_an_install(sunshine_app: SunshineApp, logged_in_sdk_user: SunshineSdkUser, sunshine_webhook_events: SunshineWebhookEvents) -> None:
-    user = logged_in_sdk_user
+def test_the_push_token_of_an_install(sunshine_app: SunshineApp, sunshine_logged_in_sdk_user: SunshineSdkUser, sunshine_webhook_events: SunshineWebhookEvents) -> None:
+    user = sunshine_logged_in_sdk_user
     path = f"appusers/{user.app_user_id}/clients/{user.client_id}"
     client = ok(user.request("PUT", path, json={"pushNotificationToken": "fcm-token-1", "appVersion": "2.0"}))["client"]
     assert (client["id"], client["pushNotificationToken"], client["appVersion"]) == (user.client_id, "fcm-token-1", "2.0")

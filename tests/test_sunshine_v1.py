@@ -364,15 +364,15 @@ def test_a_v1_message_shows_in_v2_and_a_v2_message_in_v1(smooch_as, sunshine_app
     assert first["conversation"]["id"] == conversation_id and first["message"]["author"]["user"]["externalId"] == user_id
 
 
-def test_v1_events_reach_the_webhooks_of_the_app_named_by_the_key(sunshine_app, emulator_server, webhook_receiver):
-    webhook_receiver.sunshine_webhook(sunshine_app)
+def test_v1_events_reach_the_webhooks_of_the_app_named_by_the_key(sunshine_app, emulator_server, emulator_webhook_receiver):
+    emulator_webhook_receiver.sunshine_webhook(sunshine_app)
     user_id = fresh_id()
     emulator_server.post("/v1.1/appusers", json={"userId": user_id}, headers=bearer(sunshine_app.jwt()))
     as_user = bearer(sunshine_app.jwt(scope="appUser", userId=user_id))
     posted = emulator_server.post(f"/v1.1/appusers/{user_id}/messages", json={"role": "appUser", "type": "text", "text": "hooked"}, headers=as_user)
     assert posted.status == 201
     emulator_server.control.flush_deliveries()
-    events = webhook_receiver.events()
+    events = emulator_webhook_receiver.events()
     assert [e["type"] for e in events] == ["conversation:create", "conversation:message"]
     assert events[1]["payload"]["message"]["id"] == posted.json()["message"]["_id"]
     assert events[1]["payload"]["message"]["content"] == {"type": "text", "text": "hooked"}

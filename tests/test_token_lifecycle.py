@@ -36,21 +36,21 @@ def control(emulator_backend):
     return emulator_backend.control
 
 
-def test_expire_a_token_now_it_stays_refreshable(control, lp_account, ext_jwt):
-    assert control.expire(ext_jwt)["namespace"] == control.namespace
-    assert_refused(exchange(lp_account, ext_jwt), "expired")
-    fresh = refresh(lp_account, ext_jwt)
+def test_expire_a_token_now_it_stays_refreshable(control, lp_account, lp_ext_jwt):
+    assert control.expire(lp_ext_jwt)["namespace"] == control.namespace
+    assert_refused(exchange(lp_account, lp_ext_jwt), "expired")
+    fresh = refresh(lp_account, lp_ext_jwt)
     assert fresh.status == 200
     assert exchange(lp_account, fresh.json()["token"]).status == 200
 
 
 @pytest.mark.emulator_time("2026-05-01T00:00:00Z")
-def test_expire_at_a_given_time(control, lp_account, ext_jwt):
-    control.expire(ext_jwt, at="2026-05-01T00:05:00Z")
+def test_expire_at_a_given_time(control, lp_account, lp_ext_jwt):
+    control.expire(lp_ext_jwt, at="2026-05-01T00:05:00Z")
     control.advance(299)
-    assert exchange(lp_account, ext_jwt).status == 200
+    assert exchange(lp_account, lp_ext_jwt).status == 200
     control.advance(1)
-    assert_refused(exchange(lp_account, ext_jwt), "expired")
+    assert_refused(exchange(lp_account, lp_ext_jwt), "expired")
 
 
 def test_expire_every_token_of_an_account_but_not_later_ones(control, lp_account):
@@ -68,51 +68,51 @@ def test_expire_one_consumer_only(control, lp_account):
     assert exchange(lp_account, theirs).status == 200
 
 
-def test_revoke_a_token_no_refresh_brings_it_back(control, lp_account, ext_jwt):
-    control.revoke(ext_jwt)
-    assert_refused(exchange(lp_account, ext_jwt), "revoked")
-    assert_refused(refresh(lp_account, ext_jwt), "revoked")
+def test_revoke_a_token_no_refresh_brings_it_back(control, lp_account, lp_ext_jwt):
+    control.revoke(lp_ext_jwt)
+    assert_refused(exchange(lp_account, lp_ext_jwt), "revoked")
+    assert_refused(refresh(lp_account, lp_ext_jwt), "revoked")
 
 
-def test_revoke_a_consumer_kills_the_refresh_chain(control, lp_account, ext_jwt):
-    refreshed = refresh(lp_account, ext_jwt).json()["token"]
-    control.revoke(consumer=claims_of(ext_jwt)["sub"])
+def test_revoke_a_consumer_kills_the_refresh_chain(control, lp_account, lp_ext_jwt):
+    refreshed = refresh(lp_account, lp_ext_jwt).json()["token"]
+    control.revoke(consumer=claims_of(lp_ext_jwt)["sub"])
     assert_refused(refresh(lp_account, refreshed), "revoked")
     assert exchange(lp_account, lp_account.issue_ext_jwt()).status == 200  # a new consumer is unaffected
 
 
-def test_the_next_n_validations_fail(control, lp_account, ext_jwt):
-    control.fail_validations(ext_jwt, times=2)
-    assert_refused(exchange(lp_account, ext_jwt), "injected_failure")
-    assert_refused(refresh(lp_account, ext_jwt), "injected_failure")
-    assert exchange(lp_account, ext_jwt).status == 200
+def test_the_next_n_validations_fail(control, lp_account, lp_ext_jwt):
+    control.fail_validations(lp_ext_jwt, times=2)
+    assert_refused(exchange(lp_account, lp_ext_jwt), "injected_failure")
+    assert_refused(refresh(lp_account, lp_ext_jwt), "injected_failure")
+    assert exchange(lp_account, lp_ext_jwt).status == 200
 
 
-def test_rotation_keeps_old_tokens_working_by_default(control, lp_account, ext_jwt):
-    old_lp_jwt = lp_account.exchange(ext_jwt)
+def test_rotation_keeps_old_tokens_working_by_default(control, lp_account, lp_ext_jwt):
+    old_lp_jwt = lp_account.exchange(lp_ext_jwt)
     rotated = control.rotate_keys(account=lp_account.id)
     assert {r["slot"]: r["kid"] for r in rotated} == {
         "liveperson.consumer": "00002", "liveperson.external": "idp-ext-00001-2", "liveperson.appjwt": "appjwt-13-05-17-2"
     }  # fmt: skip
-    assert exchange(lp_account, ext_jwt).status == 200
+    assert exchange(lp_account, lp_ext_jwt).status == 200
     new_lp_jwt = lp_account.exchange(lp_account.issue_ext_jwt())
     assert jwt.get_unverified_header(old_lp_jwt)["kid"] == "00001"
     assert jwt.get_unverified_header(new_lp_jwt)["kid"] == "00002"
 
 
-def test_rotation_without_grace_refuses_old_tokens(control, lp_account, ext_jwt):
+def test_rotation_without_grace_refuses_old_tokens(control, lp_account, lp_ext_jwt):
     control.rotate_keys(grace="0s")
-    assert_refused(exchange(lp_account, ext_jwt), "unknown_key")
+    assert_refused(exchange(lp_account, lp_ext_jwt), "unknown_key")
     assert exchange(lp_account, lp_account.issue_ext_jwt()).status == 200
 
 
-def test_rotation_with_a_grace_period(control, lp_account, ext_jwt):
+def test_rotation_with_a_grace_period(control, lp_account, lp_ext_jwt):
     control.freeze()
     control.rotate_keys(grace="5m")
     control.advance("4m")
-    assert exchange(lp_account, ext_jwt).status == 200
+    assert exchange(lp_account, lp_ext_jwt).status == 200
     control.advance("1m")
-    assert_refused(exchange(lp_account, ext_jwt), "unknown_key")
+    assert_refused(exchange(lp_account, lp_ext_jwt), "unknown_key")
 
 
 def test_lifetimes_change_at_run_time(control, lp_account):
@@ -149,15 +149,15 @@ def test_bad_settings_name_the_field(control, lp_account):
     assert caught.value.field == "colour"
 
 
-def test_bad_expiry_time(control, lp_account, ext_jwt):
+def test_bad_expiry_time(control, lp_account, lp_ext_jwt):
     with pytest.raises(EmulatorError) as caught:
-        control.expire(ext_jwt, at="someday")
+        control.expire(lp_ext_jwt, at="someday")
     assert (caught.value.status, caught.value.field) == (400, "at")
 
 
-def test_overrides_survive_export_and_import(control, lp_account, ext_jwt):
-    control.revoke(ext_jwt)
+def test_overrides_survive_export_and_import(control, lp_account, lp_ext_jwt):
+    control.revoke(lp_ext_jwt)
     exported = control.export_state()
     control.reset()
     control.import_state(exported)
-    assert_refused(exchange(lp_account, ext_jwt), "revoked")
+    assert_refused(exchange(lp_account, lp_ext_jwt), "revoked")

@@ -7,12 +7,13 @@ The names users import (`from emulator.pytest_plugin import SunshineApp`) are re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from .core import FAULT_MARKER, TIME_MARKER, EmulatorHandle, MarkerSetup, emulator_namespace
+from .core import FAULT_MARKER, TIME_MARKER, EmulatorHandle, MarkerSetup, emulator_namespace, fail_on_unhandled_errors
 from .liveperson import ACCOUNT_MARKER, LivePersonAccount, fresh_numeric_id
 from .liveperson_connector import LivePersonAppJwt, LivePersonConsumerJws, issue_lp_app_jwt, lp_app_installation
 from .liveperson_connector_app import LivePersonConnectorApp
@@ -86,3 +87,15 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     if file_path.suffix in (".yaml", ".yml") and any(file_path.is_relative_to(folder) for folder in folders):
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    """A test that passed although the emulator raised an unhandled exception in its namespace fails, with the
+    server-side traceback (a test that failed anyway gets it at teardown, after its own failure)."""
+    outcome = yield
+    funcargs = getattr(item, "funcargs", {})
+    handle = funcargs.get("_emulator_test_namespace")
+    if handle is not None:
+        fail_on_unhandled_errors(funcargs["emulator_app"], handle.namespace)
+    return outcome

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -21,10 +21,13 @@ from ..lazy import LazyName
 
 # imported when a fixture first uses them: a test run that uses none pays nothing for them
 create_app = LazyName("emulator.app", "create_app")
-EmulatorConfig = LazyName("emulator.config", "EmulatorConfig")
 BackgroundServer = LazyName("emulator.server", "BackgroundServer")
 BackgroundTlsServer = LazyName("emulator.server", "BackgroundTlsServer")
 write_self_signed = LazyName("emulator.tls", "write_self_signed")
+if TYPE_CHECKING:
+    from ..config import EmulatorConfig
+else:
+    EmulatorConfig = LazyName("emulator.config", "EmulatorConfig")
 
 TIME_MARKER = "emulator_time"
 FAULT_MARKER = "emulator_fault"
@@ -121,9 +124,26 @@ def emulator_app(emulator_config: EmulatorConfig) -> Any:
 @pytest.fixture
 def _emulator_test_namespace(emulator_app: Any, request: pytest.FixtureRequest) -> Iterator[EmulatorHandle]:
     """This test's fresh namespace on the session's app, reset afterwards: the handle of every transport
-    (in-process, HTTP, HTTPS) names it, so whatever one fills the others see."""
+    (in-process, HTTP, HTTPS) names it, so whatever one fills the others see. An emulator bug met in it
+    and not yet reported (see `fail_on_unhandled_errors`) fails the test at teardown."""
     with emulator_namespace(AppTransport(emulator_app), setup=_test_setup(request)) as handle:
         yield handle
+    fail_on_unhandled_errors(emulator_app, handle.namespace)
+
+
+def unhandled_tracebacks(app: Any, namespace: str) -> list[str]:
+    """The server-side tracebacks of the exceptions `app` did not handle (bugs of the emulator, answered as a
+    500 with `X-Emulator-Unhandled`) in `namespace` since last asked. A provider's own 5xx and an injected
+    fault are answers, not exceptions: they are never among them."""
+    return app.extensions["emulator"].unhandled.take(namespace)
+
+
+def fail_on_unhandled_errors(app: Any, namespace: str) -> None:
+    """Fail the test with `unhandled_tracebacks` of its namespace, if there are any."""
+    tracebacks = unhandled_tracebacks(app, namespace)
+    if tracebacks:
+        header = f"the emulator raised {len(tracebacks)} unhandled exception(s) during this test (a bug of the emulator):"
+        pytest.fail("\n\n".join([header, *tracebacks]), pytrace=False)
 
 
 def _over(handle: EmulatorHandle, transport: Transport, base_url: str) -> EmulatorHandle:

@@ -34,10 +34,10 @@ class LivePersonAccount:
         """A new anonymous consumer's external JWT (`anonymous/authorize` without a body)."""
         return expect_token(self.handle.post(self.idp_path("anonymous/authorize")), "token")
 
-    def exchange(self, ext_jwt: str) -> str:
+    def exchange(self, lp_ext_jwt: str) -> str:
         """The LP consumer JWT for an external JWT (`app/{connector}/authenticate?v=3.0`)."""
         path = self.idp_path(f"app/{self.unauth_connector_id}/authenticate")
-        return expect_token(self.handle.post(path, params={"v": "3.0"}, json={"id_token": ext_jwt}), "token")
+        return expect_token(self.handle.post(path, params={"v": "3.0"}, json={"id_token": lp_ext_jwt}), "token")
 
 
 def fresh_numeric_id(digits: int = 8) -> str:
@@ -66,7 +66,7 @@ def lp_account(emulator_backend: EmulatorHandle, request: pytest.FixtureRequest)
 
 
 @pytest.fixture
-def ext_jwt(lp_account: LivePersonAccount) -> str:
+def lp_ext_jwt(lp_account: LivePersonAccount) -> str:
     """A fresh external (unauthenticated) JWT from `anonymous/authorize`."""
     return lp_account.issue_ext_jwt()
 

@@ -1,5 +1,5 @@
-"""pytest fixtures for LivePerson authenticated consumers: a brand the emulator plays (`brand_idp`) and a
-consumer authenticated through it (`authenticated_consumer`). Registered by emulator.pytest_plugin."""
+"""pytest fixtures for LivePerson authenticated consumers: a brand the emulator plays (`lp_brand_idp`) and a
+consumer authenticated through it (`lp_authenticated_consumer`). Registered by emulator.pytest_plugin."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import base64
 import functools
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -20,9 +20,12 @@ from .replies import expect_token
 jwt = LazyName("jwt")
 serialization = LazyName("cryptography.hazmat.primitives.serialization")
 rsa = LazyName("cryptography.hazmat.primitives.asymmetric.rsa")
-Brand = LazyName("emulator.providers.liveperson.models", "Brand")
 brand_signing_key = LazyName("emulator.providers.liveperson.models", "brand_signing_key")
 public_key_der = LazyName("emulator.providers.liveperson.models", "public_key_der")
+if TYPE_CHECKING:
+    from ..providers.liveperson.models import Brand
+else:
+    Brand = LazyName("emulator.providers.liveperson.models", "Brand")
 
 BRAND_CLIENT_ID = "liveperson"
 DEFAULT_REDIRECT_URI = "https://liveperson.net"
@@ -30,7 +33,7 @@ DEFAULT_REDIRECT_URI = "https://liveperson.net"
 
 @functools.lru_cache(maxsize=1)
 def fixture_brand_pem() -> str:
-    """One RSA 2048 key for every `brand_idp` of a session (each brand id is fresh, so no two collide)."""
+    """One RSA 2048 key for every `lp_brand_idp` of a session (each brand id is fresh, so no two collide)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
 
@@ -135,7 +138,7 @@ _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 @dataclass(frozen=True)
 class AuthenticatedConsumer:
-    """A consumer authenticated through `brand_idp`: its LP JWT and 64-hex consumer id, the brand `sub` and claims."""
+    """A consumer authenticated through `lp_brand_idp`: its LP JWT and 64-hex consumer id, the brand `sub` and claims."""
 
     lp_jwt: str
     consumer_id: str
@@ -144,7 +147,7 @@ class AuthenticatedConsumer:
 
 
 @pytest.fixture
-def brand_idp(lp_account: LivePersonAccount) -> BrandIdp:
+def lp_brand_idp(lp_account: LivePersonAccount) -> BrandIdp:
     """A brand the emulator plays, seeded in the test's namespace (client `liveperson`), and an authenticated
     connector of `lp_account` that names it: `.id_token(sub, **claims)`, `.code(sub)`, `.authenticate(...)`."""
     client_secret = secrets.token_urlsafe(16)
@@ -157,10 +160,10 @@ def brand_idp(lp_account: LivePersonAccount) -> BrandIdp:
 
 
 @pytest.fixture
-def authenticated_consumer(brand_idp: BrandIdp) -> AuthenticatedConsumer:
-    """A consumer authenticated through `brand_idp` (implicit flow) with a fresh `sub` and a name and SDEs."""
+def lp_authenticated_consumer(lp_brand_idp: BrandIdp) -> AuthenticatedConsumer:
+    """A consumer authenticated through `lp_brand_idp` (implicit flow) with a fresh `sub` and a name and SDEs."""
     sub = f"user-{secrets.token_hex(6)}"
-    claims = {"given_name": "Ada", "family_name": "Lovelace", "lp_sdes": [{"type": "ctmrinfo", "info": {"ctype": "vip"}}]}
-    lp_jwt = brand_idp.authenticate(id_token=brand_idp.id_token(sub, **claims))
+    claims: dict[str, Any] = {"given_name": "Ada", "family_name": "Lovelace", "lp_sdes": [{"type": "ctmrinfo", "info": {"ctype": "vip"}}]}
+    lp_jwt = lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token(sub, **claims))
     consumer_id = jwt.decode(lp_jwt, options={"verify_signature": False})["sub"]
     return AuthenticatedConsumer(lp_jwt, consumer_id, sub, claims)

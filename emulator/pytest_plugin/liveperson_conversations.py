@@ -1,4 +1,4 @@
-"""pytest fixtures for LivePerson consumer conversations and step-up: `unauth_conversation` (an
+"""pytest fixtures for LivePerson consumer conversations and step-up: `lp_unauth_conversation` (an
 unauthenticated consumer in an open conversation with an agent) and `stepped_up_conversation` (the same
 conversation after the consumer logged in mid-conversation). Registered by emulator.pytest_plugin."""
 
@@ -107,7 +107,7 @@ def add_lp_conversation(
 
 
 @pytest.fixture
-def unauth_conversation(lp_account: LivePersonAccount, lp_agent_session: LivePersonAgentSession) -> LivePersonConversation:
+def lp_unauth_conversation(lp_account: LivePersonAccount, lp_agent_session: LivePersonAgentSession) -> LivePersonConversation:
     """An unauthenticated consumer (`anonymous/authorize`, then `authenticate?v=3.0`) in an open conversation
     with an agent of `lp_agent_session`, holding DEFAULT_HISTORY: the consumer asked, the agent asked them to log in."""
     consumer = LivePersonConsumer.of(lp_account.exchange(lp_account.issue_ext_jwt()))
@@ -116,14 +116,14 @@ def unauth_conversation(lp_account: LivePersonAccount, lp_agent_session: LivePer
 
 
 @pytest.fixture
-def stepped_up_conversation(unauth_conversation: LivePersonConversation, brand_idp: Any) -> SteppedUpConversation:
-    """`unauth_conversation` after the consumer logged in at the brand (`brand_idp`, implicit flow) presenting
+def stepped_up_conversation(lp_unauth_conversation: LivePersonConversation, lp_brand_idp: Any) -> SteppedUpConversation:
+    """`lp_unauth_conversation` after the consumer logged in at the brand (`lp_brand_idp`, implicit flow) presenting
     its unauthenticated LP JWT: the same conversation, now the authenticated consumer's, with every event."""
-    history_before = unauth_conversation.history()
+    history_before = lp_unauth_conversation.history()
     brand_sub = f"customer-{secrets.token_hex(6)}"
-    lp_jwt = brand_idp.authenticate(
-        id_token=brand_idp.id_token(brand_sub, given_name="Ada", family_name="Lovelace", email="ada@example.com"),
-        unauth_jwt=unauth_conversation.consumer.lp_jwt,
+    lp_jwt = lp_brand_idp.authenticate(
+        id_token=lp_brand_idp.id_token(brand_sub, given_name="Ada", family_name="Lovelace", email="ada@example.com"),
+        unauth_jwt=lp_unauth_conversation.consumer.lp_jwt,
     )
     authenticated = LivePersonConsumer.of(lp_jwt)
-    return SteppedUpConversation(unauth_conversation, unauth_conversation.consumer, authenticated, brand_sub, history_before)
+    return SteppedUpConversation(lp_unauth_conversation, lp_unauth_conversation.consumer, authenticated, brand_sub, history_before)

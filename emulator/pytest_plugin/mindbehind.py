@@ -43,10 +43,10 @@ class MindbehindToken:
 @pytest.fixture
 def mindbehind_channel(emulator_backend: EmulatorHandle) -> MindbehindChannel:
     """A Mindbehind company and web chat channel with fresh ids, in this test's namespace."""
-    suffix = secrets.token_hex(12)
-    channel = {"id": f"ch-{suffix}", "type": "mbWebChat", "management_token": secrets.token_urlsafe(24), "token_age": 24}
+    suffix, management_token = secrets.token_hex(12), secrets.token_urlsafe(24)
+    channel = {"id": f"ch-{suffix}", "type": "mbWebChat", "management_token": management_token, "token_age": 24}
     emulator_backend.control.seed({"mindbehind": {"companies": [{"id": f"co-{suffix}", "channels": [channel]}]}})
-    return MindbehindChannel(f"co-{suffix}", channel["id"], channel["management_token"], 24, emulator_backend)
+    return MindbehindChannel(f"co-{suffix}", f"ch-{suffix}", management_token, 24, emulator_backend)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Scenario files in pytest: YAML files under the `emulator_scenarios` folders collected as tests (each run
-in-process on a session app), and `run_scenario` / `@pytest.mark.emulator_scenario` inside Python tests."""
+in-process on a session app), and `emulator_run_scenario` / `@pytest.mark.emulator_scenario` inside Python tests."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from ..client import AppTransport
 from ..lazy import LazyName
-from .core import EmulatorHandle
+from .core import EmulatorHandle, unhandled_tracebacks
 
 # imported when a scenario first runs
 create_app = LazyName("emulator.app", "create_app")
@@ -32,15 +32,18 @@ class ScenarioFile(pytest.File):
 
 
 class ScenarioItem(pytest.Item):
-    """Runs one scenario file in-process; a failure shows the steps, what was sent and what came back."""
+    """Runs one scenario file in-process; a failure shows the steps, what was sent and what came back, and the
+    traceback of any exception the emulator did not handle meanwhile (which fails the scenario too)."""
 
     def runtest(self) -> None:
         config = self.config
         if _SESSION_APP not in config.stash:
             config.stash[_SESSION_APP] = create_app()
-        result = ScenarioRunner(AppTransport(config.stash[_SESSION_APP])).run(load_scenario(self.path))
-        if not result.ok:
-            raise ScenarioFailed(result.report())
+        app = config.stash[_SESSION_APP]
+        result = ScenarioRunner(AppTransport(app)).run(load_scenario(self.path))
+        bugs = unhandled_tracebacks(app, result.namespace)
+        if not result.ok or bugs:
+            raise ScenarioFailed("\n\n".join([result.report(), *bugs]))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, (ScenarioFailed, ScenarioError)):
@@ -56,7 +59,7 @@ class ScenarioFailed(AssertionError):
 
 
 class ScenarioPlayer:
-    """`run_scenario(path, **vars)` runs a scenario file in the test's namespace; `.last` is the latest result."""
+    """`emulator_run_scenario(path, **vars)` runs a scenario file in the test's namespace; `.last` is the latest result."""
 
     def __init__(self, backend: EmulatorHandle, root: Path) -> None:
         self._runner = ScenarioRunner(backend.transport)
@@ -74,7 +77,7 @@ class ScenarioPlayer:
 
 
 @pytest.fixture
-def run_scenario(emulator_backend: EmulatorHandle, request: pytest.FixtureRequest) -> ScenarioPlayer:
+def emulator_run_scenario(emulator_backend: EmulatorHandle, request: pytest.FixtureRequest) -> ScenarioPlayer:
     """Run scenario files (paths relative to the rootdir) in this test's namespace."""
     return ScenarioPlayer(emulator_backend, request.config.rootpath)
 
@@ -85,4 +88,4 @@ def _emulator_scenario_marker(request: pytest.FixtureRequest) -> None:
     for marker in request.node.iter_markers(SCENARIO_MARKER):
         if len(marker.args) != 1:
             raise pytest.UsageError(f"@pytest.mark.{SCENARIO_MARKER} takes one scenario path, then its vars")
-        request.getfixturevalue("run_scenario")(marker.args[0], **marker.kwargs)
+        request.getfixturevalue("emulator_run_scenario")(marker.args[0], **marker.kwargs)

@@ -76,7 +76,7 @@ def expired_sunshine_user_jwt(sunshine_app: SunshineApp, emulator_clock: Emulato
 
 
 @pytest.fixture
-def anonymous_sdk_user(sunshine_app: SunshineApp) -> SunshineSdkUser:
+def sunshine_anonymous_sdk_user(sunshine_app: SunshineApp) -> SunshineSdkUser:
     """An anonymous user created as an SDK does (`POST /sdk/v2/apps/{appId}/appusers`, a fresh client id):
     `.app_user_id`, `.session_token`, `.client_id`, `.basic_headers()`, `.headers()`, `.request(...)`."""
     client_id = secrets.token_hex(16)
@@ -86,7 +86,7 @@ def anonymous_sdk_user(sunshine_app: SunshineApp) -> SunshineSdkUser:
 
 
 @pytest.fixture
-def logged_in_sdk_user(sunshine_app: SunshineApp, sunshine_user_jwt: Any) -> SunshineSdkUser:
+def sunshine_logged_in_sdk_user(sunshine_app: SunshineApp, sunshine_user_jwt: Any) -> SunshineSdkUser:
     """An identified user logged in as an SDK does (`POST /sdk/v2/apps/{appId}/login` with a user JWT, a fresh
     externalId and client id; the user is created by the login): `.app_user_id`, `.external_id`, `.jwt`,
     `.client_id`, `.headers()`, `.request(...)`."""

@@ -64,15 +64,15 @@ def _patched(reply: Reply, wrapper: str) -> dict:
 
 
 @pytest.fixture
-def sunshine_switchboard(sunshine_app: SunshineApp, webhook_receiver: WebhookReceiver) -> SunshineSwitchboard:
+def sunshine_switchboard(sunshine_app: SunshineApp, emulator_webhook_receiver: WebhookReceiver) -> SunshineSwitchboard:
     """A bot and an agent desk in an enabled switchboard of `sunshine_app`, the bot the default (active in
-    every new conversation), webhooks posting to `webhook_receiver` at `/webhook/bot` and `/webhook/agent-desk`."""
+    every new conversation), webhooks posting to `emulator_webhook_receiver` at `/webhook/bot` and `/webhook/agent-desk`."""
     switchboard_id = created_body(sunshine_app.request("POST", "switchboards"), "switchboard")["id"]
-    bot = _member(sunshine_app, webhook_receiver, switchboard_id, "bot")
-    desk = _member(sunshine_app, webhook_receiver, switchboard_id, "agent-desk")
+    bot = _member(sunshine_app, emulator_webhook_receiver, switchboard_id, "bot")
+    desk = _member(sunshine_app, emulator_webhook_receiver, switchboard_id, "agent-desk")
     for member, after in ((bot, desk), (desk, bot)):
         path = f"switchboards/{switchboard_id}/switchboardIntegrations/{member.switchboard_integration_id}"
         _patched(sunshine_app.request("PATCH", path, json={"nextSwitchboardIntegrationId": after.switchboard_integration_id}), "switchboardIntegration")
     enabled = {"enabled": True, "defaultSwitchboardIntegrationId": bot.switchboard_integration_id}
     _patched(sunshine_app.request("PATCH", f"switchboards/{switchboard_id}", json=enabled), "switchboard")
-    return SunshineSwitchboard(sunshine_app, switchboard_id, bot, desk, webhook_receiver)
+    return SunshineSwitchboard(sunshine_app, switchboard_id, bot, desk, emulator_webhook_receiver)

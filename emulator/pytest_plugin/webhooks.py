@@ -80,7 +80,7 @@ class WebhookReceiver:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         host, port = self._server.server_address[:2]
-        self.url = f"http://{host}:{port}{path}"
+        self.url = f"http://{host!s}:{port}{path}"
 
     def _take(self, request: ReceivedRequest) -> int | None:
         with self._lock:
@@ -148,7 +148,7 @@ def _json_or_none(raw: bytes) -> Any:
 
 
 @pytest.fixture
-def webhook_receiver() -> Iterator[WebhookReceiver]:
+def emulator_webhook_receiver() -> Iterator[WebhookReceiver]:
     """A local HTTP endpoint recording the webhook deliveries made to it (see WebhookReceiver): `.url`,
     `.deliveries`, `.events(type)`, `.respond(status, times)`, `.hang(times)`, `.wait_for(count)`, `.clear()`,
     `.sunshine_webhook(sunshine_app, triggers, **flags)`."""
