@@ -14,6 +14,7 @@ import pytest
 # loaded before the downstream runs (in-process, each restoring sys.modules afterwards), so that the method a
 # run patches is the one the plugin's app calls, and keys made in one run still sign in the next
 import emulator.app  # noqa: F401
+import emulator.core.journal  # noqa: F401
 import emulator.providers.liveperson.identity  # noqa: F401
 
 # A model method patched to raise: the route that calls it meets an exception no handler answers.
@@ -77,6 +78,27 @@ def test_an_unhandled_error_fails_a_test_that_would_pass(pytester: pytest.Pytest
     result.assert_outcomes(failed=1)
     assert_traceback_shown(result)
 
+
+
+def test_an_error_in_a_request_hook_fails_the_test_too(pytester: pytest.Pytester) -> None:
+    """Raised after the route (journaling the exchange), where the app's handler for exceptions never sees it."""
+    result = run_suite(
+        pytester,
+        """
+        from emulator.core.journal import Journal
+
+        def journal_nothing(self, **entry):
+            raise RuntimeError("a journal bug")
+
+        def test_sees_only_a_500(lp_account, emulator, monkeypatch):
+            monkeypatch.setattr(Journal, "record_request", journal_nothing)
+            assert authorize(emulator, lp_account).status == 500
+        """,
+    )
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert "unhandled exception(s) during this test" in output and "POST /api/account/" in output
+    assert "in _journal_response" in output and "RuntimeError: a journal bug" in output
 
 def test_a_test_that_fails_anyway_gets_the_traceback_at_teardown(pytester: pytest.Pytester) -> None:
     result = run_suite(
