@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-from http import HTTPStatus
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from http import HTTPStatus
+from typing import TypeVar
 
 from flask import Response, request
 
@@ -23,7 +24,7 @@ from ...web import MalformedJson, current_namespace, json_response, read_json_bo
 from . import files, notifications
 from .conversations import CONSUMER, Conversations, MessagingError, unstorable
 from .errors import LivePersonError
-from .models import Account, Consumer
+from .models import Account
 from .routes import _account, blueprint
 from .sentinel import verify_app_jwt, verify_consumer_jws
 from .sentinel_routes import _raw_authorization
@@ -185,7 +186,7 @@ def conversation(account_id: str) -> Response:
         check_request_meta()
         reqs = parse_requests(json_body(), account, consumer_id)
         conversations = Conversations(namespace, account)
-        answers = apply_requests(conversations, account, consumer_id, reqs, namespace.clock.now())
+        answers = apply_requests(conversations, consumer_id, reqs)
         for opened in conversations.changes:  # [I] the opening app's webhooks follow the conversation
             account.conversations[opened.conversation["convId"]].app_client_id = client_id
     notifications.dispatch(conversations.changes)
@@ -215,26 +216,11 @@ def parse_requests(body: object, account: Account, consumer_id: str) -> list[Req
     return reqs
 
 
-def apply_requests(conversations: Conversations, account: Account, consumer_id: str, reqs: list[Req], now: float) -> list[dict]:
-    """Profiles merge into a copy of the consumer, put in place only when the conversation request (the one
-    step that can still be refused) went through: a refused call leaves the account as it was."""
-    known = account.consumers.get(consumer_id)
-    consumer = known.model_copy(deep=True) if known else Consumer(consumer_id=consumer_id, kind="external", first_seen=now)
-    for req in reqs:
-        if req.type == SET_USER_PROFILE:
-            _messaging(conversations.set_profile, consumer, req.body)
-    account.consumers[consumer_id] = consumer  # the conversation's details show the new profile
-    request = next((req for req in reqs if req.type == REQUEST_CONVERSATION), None)  # at most one
-    conversation_id = None
-    if request is not None:
-        try:
-            conversation_id = _messaging(conversations.request_conversation, consumer_id, request.body).id
-        except ConnectorError:
-            if known is None:
-                del account.consumers[consumer_id]
-            else:
-                account.consumers[consumer_id] = known
-            raise
+def apply_requests(conversations: Conversations, consumer_id: str, reqs: list[Req]) -> list[dict]:
+    """The profiles, then the conversation request (at most one), by the model's rules -> one answer per request."""
+    profiles = [req.body for req in reqs if req.type == SET_USER_PROFILE]
+    request = next((req.body for req in reqs if req.type == REQUEST_CONVERSATION), None)
+    conversation_id = _messaging(conversations.profile_and_request, consumer_id, profiles, request)
     return [ok(req, {"msg": PROFILE_SET} if req.type == SET_USER_PROFILE else {"conversationId": conversation_id}) for req in reqs]
 
 

@@ -101,6 +101,27 @@ class Conversations:
         if sdes:
             consumer.profile = {**consumer.profile, "lp_sdes": sdes}
 
+    def profile_and_request(self, consumer_id: str, profiles: list[object], request: object | None) -> str | None:
+        """A Connector API call: `SetUserProfile` bodies merged into a copy of the (external) consumer, put in
+        place only when the conversation request, if any, goes through: a refused call leaves the account as it
+        was. The new conversation's id, if one was requested."""
+        known = self._account.consumers.get(consumer_id)
+        consumer = known.model_copy(deep=True) if known else Consumer(consumer_id=consumer_id, kind="external", first_seen=self._now)
+        for body in profiles:
+            self.set_profile(consumer, body)
+        self._account.consumers[consumer_id] = consumer  # the conversation's details show the new profile
+        try:
+            conversation_id = None if request is None else self.request_conversation(consumer_id, request).id
+        except MessagingError:
+            if known is None:
+                del self._account.consumers[consumer_id]
+            else:
+                self._account.consumers[consumer_id] = known
+            raise
+        if known is None:
+            self._account.added_consumer(self._now)
+        return conversation_id
+
     def request_conversation(self, consumer_id: str, body: object) -> Conversation:
         """`cm.ConsumerRequestConversation`: a new open conversation for the consumer."""
         if not isinstance(body, dict):
