@@ -24,10 +24,9 @@ from ...web import MalformedJson, current_namespace, json_response, read_json_bo
 from . import files, notifications
 from .conversations import CONSUMER, Conversations, MessagingError, unstorable
 from .errors import LivePersonError
+from .http import find_account, operation, raw_authorization
 from .models import Account
-from .routes import _account, blueprint
 from .sentinel import verify_app_jwt, verify_consumer_jws
-from .sentinel_routes import _raw_authorization
 
 BASE = "/api/account/<account_id>/messaging/consumer/conversation"
 CONNECTOR_PATH = re.compile(r"/api/account/[^/]+/messaging/consumer/conversation(/send)?/?")
@@ -96,7 +95,7 @@ def unauthorized(entry: tuple[int, str, str], reason: str) -> ConnectorError:
 def authorize(namespace: Namespace, account: Account) -> tuple[str, str]:
     """The AppJWT first, then the ConsumerJWS: the consumer's `lp_consumer_id` and the app's `client_id`
     (`azp`). [I] a ConsumerJWS obtained with another app of the same account is accepted: it names no app."""
-    app_jwt = _raw_authorization()
+    app_jwt = raw_authorization()
     if app_jwt is None:
         raise unauthorized(APP_JWT_MISSING, "missing_app_jwt")
     try:
@@ -176,12 +175,12 @@ def ok(req: Req, body: dict) -> dict:
 # --- CONVERSATION ----------------------------------------------------------------------------------------
 
 
-@blueprint.post(BASE)
+@operation("POST", BASE)
 def conversation(account_id: str) -> Response:
     """A JSON array: `userprofile.SetUserProfile`, then `cm.ConsumerRequestConversation` -> one answer per request."""
     with runtime().store.lock:
         namespace = current_namespace()
-        account = _account(account_id)
+        account = find_account(account_id)
         consumer_id, client_id = authorize(namespace, account)
         check_request_meta()
         reqs = parse_requests(json_body(), account, consumer_id)
@@ -235,12 +234,12 @@ def _messaging(action: Callable[..., T], *args: object) -> T:
 # --- SEND ------------------------------------------------------------------------------------------------
 
 
-@blueprint.post(BASE + "/send")
+@operation("POST", BASE + "/send")
 def send(account_id: str) -> Response:
     """One request object: `ms.PublishEvent`, `cm.UpdateConversationField` (close), or a file's temp URL."""
     with runtime().store.lock:
         namespace = current_namespace()
-        account = _account(account_id)
+        account = find_account(account_id)
         consumer_id, _ = authorize(namespace, account)
         check_request_meta()
         req = parse_req(json_body(), (PUBLISH_EVENT, UPDATE_CONVERSATION_FIELD, files.GENERATE_UPLOAD_URL, files.GENERATE_DOWNLOAD_URL))
