@@ -185,9 +185,7 @@ def conversation(account_id: str) -> Response:
         check_request_meta()
         reqs = parse_requests(json_body(), account, consumer_id)
         conversations = Conversations(namespace, account)
-        answers = apply_requests(conversations, consumer_id, reqs)
-        for opened in conversations.changes:  # [I] the opening app's webhooks follow the conversation
-            account.conversations[opened.conversation["convId"]].app_client_id = client_id
+        answers = apply_requests(conversations, consumer_id, client_id, reqs)
     notifications.dispatch(conversations.changes)
     return json_response(answers)
 
@@ -215,11 +213,11 @@ def parse_requests(body: object, account: Account, consumer_id: str) -> list[Req
     return reqs
 
 
-def apply_requests(conversations: Conversations, consumer_id: str, reqs: list[Req]) -> list[dict]:
+def apply_requests(conversations: Conversations, consumer_id: str, client_id: str, reqs: list[Req]) -> list[dict]:
     """The profiles, then the conversation request (at most one), by the model's rules -> one answer per request."""
     profiles = [req.body for req in reqs if req.type == SET_USER_PROFILE]
     request = next((req.body for req in reqs if req.type == REQUEST_CONVERSATION), None)
-    conversation_id = _messaging(conversations.profile_and_request, consumer_id, profiles, request)
+    conversation_id = _messaging(conversations.profile_and_request, consumer_id, profiles, request, client_id)
     return [ok(req, {"msg": PROFILE_SET} if req.type == SET_USER_PROFILE else {"conversationId": conversation_id}) for req in reqs]
 
 

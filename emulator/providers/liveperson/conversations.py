@@ -101,17 +101,18 @@ class Conversations:
         if sdes:
             consumer.profile = {**consumer.profile, "lp_sdes": sdes}
 
-    def profile_and_request(self, consumer_id: str, profiles: list[object], request: object | None) -> str | None:
-        """A Connector API call: `SetUserProfile` bodies merged into a copy of the (external) consumer, put in
-        place only when the conversation request, if any, goes through: a refused call leaves the account as it
-        was. The new conversation's id, if one was requested."""
+    def profile_and_request(self, consumer_id: str, profiles: list[object], request: object | None, app_client_id: str) -> str | None:
+        """A Connector API call of the app `app_client_id`: `SetUserProfile` bodies merged into a copy of the
+        (external) consumer, put in place only when the conversation request, if any, goes through: a refused
+        call leaves the account as it was. The new conversation's id, if one was requested; [I] the opening
+        app's webhooks follow that conversation."""
         known = self._account.consumers.get(consumer_id)
         consumer = known.model_copy(deep=True) if known else Consumer(consumer_id=consumer_id, kind="external", first_seen=self._now)
         for body in profiles:
             self.set_profile(consumer, body)
         self._account.consumers[consumer_id] = consumer  # the conversation's details show the new profile
         try:
-            conversation_id = None if request is None else self.request_conversation(consumer_id, request).id
+            conversation = None if request is None else self.request_conversation(consumer_id, request)
         except MessagingError:
             if known is None:
                 del self._account.consumers[consumer_id]
@@ -120,7 +121,10 @@ class Conversations:
             raise
         if known is None:
             self._account.added_consumer(self._now)
-        return conversation_id
+        if conversation is None:
+            return None
+        conversation.app_client_id = app_client_id
+        return conversation.id
 
     def request_conversation(self, consumer_id: str, body: object) -> Conversation:
         """`cm.ConsumerRequestConversation`: a new open conversation for the consumer."""
