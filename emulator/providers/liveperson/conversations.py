@@ -10,13 +10,15 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
+from typing import Final, cast
 
 from ...core.store import Namespace
-from .models import Account, AgentParticipant, Consumer, Conversation, MessagingEvent
+from .models import Account, AgentParticipant, Audience, CloseReason, Consumer, Conversation, EventRole, MessagingEvent
 
-CONSUMER = "CONSUMER"
-AGENT = "ASSIGNED_AGENT"
-MANAGER = "MANAGER"
+CONSUMER: Final = "CONSUMER"
+AGENT: Final = "ASSIGNED_AGENT"
+MANAGER: Final = "MANAGER"
+CLOSE_REASONS: dict[str, CloseReason] = {CONSUMER: "CONSUMER", AGENT: "AGENT", MANAGER: "AGENT"}  # by the closing role
 CONTENT_EVENT = "ContentEvent"
 RICH_CONTENT_EVENT = "RichContentEvent"
 CHAT_STATE_EVENT = "ChatStateEvent"
@@ -152,11 +154,12 @@ class Conversations:
         self._changed(conversation)  # metaDataLastUpdateTs: startTs
         return conversation
 
-    def publish(self, conversation: Conversation, originator_id: str, role: str, event: object, audience: object = "ALL") -> int | None:
+    def publish(self, conversation: Conversation, originator_id: str, role: EventRole, event: object, audience: object = "ALL") -> int | None:
         """`ms.PublishEvent` into an open conversation: the event's sequence (None for a ChatStateEvent)."""
         checked = check_event(event, conversation)
         if audience not in AUDIENCES:
             raise MessagingError(400, f"messageAudience must be one of {', '.join(AUDIENCES)}")
+        audience = cast(Audience, audience)
         if conversation.state != "OPEN":
             raise MessagingError(400, f"conversation {conversation.id} is closed")  # [I] the text is not public
         now_ms = int(self._now * 1000)
@@ -175,11 +178,11 @@ class Conversations:
         self._changed(conversation, event_change(conversation, stored), touched=joined)
         return stored.sequence
 
-    def _agent_role(self, conversation: Conversation, agent_id: str) -> tuple[str, bool]:
+    def _agent_role(self, conversation: Conversation, agent_id: str) -> tuple[EventRole, bool]:
         """The role an agent publishes in, and whether publishing made it the assigned agent: [I] an agent that
         is no participant of a conversation without an assigned agent takes it; otherwise it must take part."""
         participant = conversation.participant(agent_id)
-        if participant is not None and participant.state == "ACTIVE" and participant.role in (AGENT, MANAGER):
+        if participant is not None and participant.state == "ACTIVE" and participant.role != "READER":
             return participant.role, False
         if participant is None and conversation.assigned_agent() is None:
             conversation.participants.append(AgentParticipant(id=agent_id, role=AGENT))
@@ -204,7 +207,7 @@ class Conversations:
             raise MessagingError(400, f"conversation {conversation.id} is already closed")
         conversation.state = "CLOSE"
         conversation.ended_at = self._now
-        conversation.close_reason = {CONSUMER: "CONSUMER", AGENT: "AGENT", MANAGER: "AGENT"}.get(role, "SYSTEM")
+        conversation.close_reason = CLOSE_REASONS.get(role, "SYSTEM")
         for ring in conversation.rings:
             ring.state = "CANCELLED" if ring.state == "WAITING" else ring.state
         self.changed(conversation)

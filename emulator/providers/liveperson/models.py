@@ -346,6 +346,10 @@ class Consumer(_Model):
 
 AgentRole = Literal["ASSIGNED_AGENT", "MANAGER", "READER"]
 RingState = Literal["WAITING", "ACCEPTED", "REJECTED", "EXPIRED", "CANCELLED"]
+EventRole = Literal["CONSUMER", "ASSIGNED_AGENT", "MANAGER"]
+Audience = Literal["ALL", "AGENTS_AND_MANAGERS"]
+TtrType = Literal["CUSTOM", "NORMAL", "PRIORITIZED", "URGENT"]
+CloseReason = Literal["CONSUMER", "AGENT", "SYSTEM"]
 
 
 class AgentParticipant(_Model):
@@ -359,7 +363,7 @@ class AgentParticipant(_Model):
 class Ttr(_Model):
     """A conversation's time to respond ([C] `ttrType` and `value` in seconds)."""
 
-    ttrType: Literal["CUSTOM", "NORMAL", "PRIORITIZED", "URGENT"] = "PRIORITIZED"  # [I] the webhook example's default
+    ttrType: TtrType = "PRIORITIZED"  # [I] the webhook example's default
     value: int = Field(default=600, ge=0)
 
 
@@ -379,10 +383,10 @@ class MessagingEvent(_Model):
 
     sequence: int = Field(ge=0)
     originator_id: str
-    role: Literal["CONSUMER", "ASSIGNED_AGENT", "MANAGER"]
+    role: EventRole
     event: dict  # as published: ContentEvent, RichContentEvent or AcceptStatusEvent
     server_timestamp: int  # milliseconds on the emulator's clock
-    audience: Literal["ALL", "AGENTS_AND_MANAGERS"] = "ALL"  # [C] `messageAudience`: a private message skips the consumer
+    audience: Audience = "ALL"  # [C] `messageAudience`: a private message skips the consumer
 
 
 class Conversation(_Model):
@@ -393,7 +397,7 @@ class Conversation(_Model):
     state: Literal["OPEN", "CLOSE"] = "OPEN"
     started_at: float
     ended_at: float | None = None
-    close_reason: Literal["CONSUMER", "AGENT", "SYSTEM"] | None = None
+    close_reason: CloseReason | None = None
     skill_id: str = "-1"
     context: dict = {}
     campaign: dict = {}
