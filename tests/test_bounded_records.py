@@ -136,3 +136,14 @@ def test_a_named_client_goes_with_its_last_token_and_session(company: mb.Company
     assert set(company.clients) == {"seeded", "gone", "kept", "in-session"}
     company.forget_stale(T0 + mb.EXPIRED_MEMORY_SECONDS)
     assert set(company.clients) == {"seeded", "kept", "in-session"} and set(company.tokens) == {"kept"}
+
+
+def test_closed_conversations_past_the_count_go_earliest_ended_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lp, "MAX_CLOSED_CONVERSATIONS", 2)
+    monkeypatch.setattr(lp, "PRUNE_EVERY", 1)
+    account = lp.Account(id="123")
+    for n, ended_at in enumerate([T0 + 5, T0 + 1, None, T0 + 3, None, T0 + 4]):
+        state = "OPEN" if ended_at is None else "CLOSE"
+        account.conversations[f"c{n}"] = lp.Conversation(id=f"c{n}", consumer_id=f"k{n}", started_at=T0, state=state, ended_at=ended_at)
+        account.added_conversation()
+    assert set(account.conversations) == {"c0", "c2", "c4", "c5"}  # both open ones, and the two that ended last

@@ -151,6 +151,7 @@ class Conversations:
             context=context, campaign=campaign,
         )  # fmt: skip
         self._account.conversations[conversation.id] = conversation
+        self._account.added_conversation()
         self._changed(conversation)  # metaDataLastUpdateTs: startTs
         return conversation
 

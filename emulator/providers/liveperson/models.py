@@ -36,6 +36,9 @@ PRUNE_EVERY = 1_000
 # first seen), an external one `consumer_jws_ttl` after it was first seen (its profile must then be set again);
 # past this many of them the ones first seen earliest go too (an authenticated one comes back at its next login)
 MAX_IDLE_CONSUMERS = 10_000
+# [I] closed conversations an account keeps (history, exports), looked at every PRUNE_EVERY new conversations:
+# past this many, the ones that ended earliest are forgotten (open ones always stay)
+MAX_CLOSED_CONVERSATIONS = 10_000
 
 
 def _numeric_id(value: object) -> str:
@@ -535,6 +538,17 @@ class Account(_Model):
         kept = [consumer.consumer_id for consumer in idle if consumer.consumer_id not in ended]
         for consumer_id in [*ended, *kept[: max(0, len(kept) - MAX_IDLE_CONSUMERS)]]:
             del self.consumers[consumer_id]
+
+    def added_conversation(self) -> None:
+        """Call after filing a new conversation: every PRUNE_EVERY of them, forget the oldest closed ones."""
+        if len(self.conversations) % PRUNE_EVERY == 0:
+            self.forget_old_conversations()
+
+    def forget_old_conversations(self) -> None:
+        """Past MAX_CLOSED_CONVERSATIONS closed conversations, forget the ones that ended earliest."""
+        closed = sorted((c for c in self.conversations.values() if c.state == "CLOSE"), key=lambda c: c.ended_at or c.started_at)
+        for conversation in closed[: max(0, len(closed) - MAX_CLOSED_CONVERSATIONS)]:
+            del self.conversations[conversation.id]
 
     def step_up_enabled(self) -> bool:
         return all(self.has_feature(feature) for feature in STEP_UP_FEATURES)
