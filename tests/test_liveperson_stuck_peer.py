@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -114,7 +114,7 @@ def say(jws: LivePersonConsumerJws, conversation_id: str, text: str) -> int:
     return reply.json()["body"]["sequence"]
 
 
-def upserted(conversation_id: str):  # noqa: ANN201
+def upserted(conversation_id: str) -> Callable[[dict], bool]:
     return lambda body: any(change["result"]["convId"] == conversation_id for change in body["changes"] if change["type"] == "UPSERT")
 
 

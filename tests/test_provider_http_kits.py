@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import pkgutil
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -30,7 +31,7 @@ def _uses_operation(path: Path) -> bool:
 
 
 @pytest.mark.parametrize(("package", "provider"), [(liveperson, lp_provider), (mindbehind, mb_provider)])
-def test_every_module_that_registers_operations_is_listed(package, provider) -> None:  # noqa: ANN001
+def test_every_module_that_registers_operations_is_listed(package: ModuleType, provider: ModuleType) -> None:
     folder = Path(package.__file__).parent
     registering = {path.stem for path in folder.glob("*.py") if path.stem != "http" and _uses_operation(path)}
     assert registering == {module.__name__.rsplit(".", 1)[1] for module in provider.ROUTE_MODULES}
