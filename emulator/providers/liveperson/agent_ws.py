@@ -20,21 +20,30 @@ import json
 import math
 import threading
 import uuid
-from contextlib import nullcontext
-from typing import Callable, ContextManager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 from flask import Response, request
 
 from ...core.keys import TokenError
-from ...web import LazySock, current_namespace, runtime
+from ...web import current_namespace, runtime
 from . import notifications
 from .conversation_fields import FieldUpdate
-from .conversations import AGENT, Change, Conversations, MessagingError, consumer_profile, conversation_details, history, unstorable
+from .conversations import (
+    AGENT,
+    Change,
+    Conversations,
+    MessagingError,
+    consumer_profile,
+    conversation_details,
+    history,
+    unstorable,
+)
 from .errors import LivePersonError
+from .http import PROVIDER, blueprint, operation, socket_operation
 from .login import session_of_bearer, user_pid_of
 from .models import Account, Consumer, Conversation, LivePersonState, Ring
 from .outbound import Outbound
-from .routes import PROVIDER, blueprint
 from .routing import AVAILABILITIES, Presence, Routing, agent_pid, presence_of, ring_state, routing_task, waiting
 from .subscriptions import ConversationFilter, View
 
@@ -55,8 +64,6 @@ REFUSED_TYPES = {
     ".ams.ms.GenerateURLForUploadFile": "file sharing is not emulated on the agent socket",
 }
 
-sock = LazySock()
-
 
 def require_upgrade(versions: tuple[str, ...], hint: str) -> None:
     """Refuse, before any upgrade, another `v` and a server that cannot upgrade (400 in the envelope)."""
@@ -72,7 +79,7 @@ def _upgrade_possible() -> None:
         require_upgrade(VERSIONS, "2.1")
 
 
-@blueprint.get(PATH)
+@operation("GET", PATH)
 def agent_socket_without_upgrade(account_id: str, bearer: str) -> Response:
     """A plain GET (no `Upgrade: websocket`) on the socket's path. [I]"""
     raise LivePersonError(400, "a WebSocket upgrade is required", "websocket_required")
@@ -238,7 +245,7 @@ def serve(connection: Connection, close_code: Callable[[], int | None], close_me
         registry.remove(connection.namespace, connection.account_id, connection)
 
 
-def close(ws, code: int, message: str, lock: ContextManager | None = None) -> None:
+def close(ws, code: int, message: str, lock: AbstractContextManager | None = None) -> None:
     """Send the close frame (under `lock`, the connection's `Outbound.drained()`, so that it follows what was queued), then wait
     (bounded, outside it) for the client's: the socket's reader thread must be done with the connection
     before Werkzeug closes it."""
@@ -545,7 +552,7 @@ def _agent(account_id: str, bearer: str) -> tuple[str, str] | None:
         return None if user is None else (user_pid_of(account_id, user), user.username)
 
 
-@sock.route(PATH, bp=blueprint)
+@socket_operation(PATH)
 def agent_socket(ws, account_id: str, bearer: str) -> None:
     """Accept the upgrade; close with 4401/4407 as soon as the bearer is no longer good."""
     agent = _agent(account_id, bearer)

@@ -21,9 +21,9 @@ from ...core.store import Namespace
 from ...web import current_namespace, json_response, read_json_body, runtime
 from .conversations import unstorable
 from .errors import LivePersonError
+from .http import find_account, operation
 from .login import session_of_bearer
 from .models import Account, App
-from .routes import _account, blueprint
 
 BASE = "/api/account/<account_id>/configuration/app-install/installations"
 VERSIONS = ("1.0", "1", "2.0")  # [C] DEMO sends 1.0; [CC] other public clients 1 and 2.0
@@ -131,7 +131,7 @@ def installation_json(app: App) -> dict:
 def _installations(account_id: str) -> Installations:
     """The account's installations once the version and the bearer hold (hold the store lock)."""
     namespace = current_namespace()
-    installations = Installations(namespace, _account(account_id))
+    installations = Installations(namespace, find_account(account_id))
     if request.args.get("v") not in VERSIONS:
         raise LivePersonError(400, "unsupported version: use v=1.0", "unsupported_version")  # [I]
     installations.authorize(request.headers.get("Authorization", ""))
@@ -142,14 +142,14 @@ def _answer(body: object, installations: Installations, status: int = 200) -> Re
     return json_response(body, status, headers={REVISION_HEADER: installations.revision})
 
 
-@blueprint.get(BASE)
+@operation("GET", BASE)
 def list_installations(account_id: str) -> Response:
     with runtime().store.lock:
         installations = _installations(account_id)
-        return _answer([installation_json(app) for app in _account(account_id).apps], installations)
+        return _answer([installation_json(app) for app in find_account(account_id).apps], installations)
 
 
-@blueprint.post(BASE)
+@operation("POST", BASE)
 def create_installation(account_id: str) -> Response:
     body = read_json_body(empty=None)
     with runtime().store.lock:
@@ -158,14 +158,14 @@ def create_installation(account_id: str) -> Response:
         return _answer(installation_json(app), installations, 201)
 
 
-@blueprint.get(BASE + "/<installation_id>")
+@operation("GET", BASE + "/<installation_id>")
 def read_installation(account_id: str, installation_id: str) -> Response:
     with runtime().store.lock:
         installations = _installations(account_id)
         return _answer(installation_json(installations.get(installation_id)), installations)
 
 
-@blueprint.route(BASE + "/<installation_id>", methods=["PUT", "POST"])
+@operation(("PUT", "POST"), BASE + "/<installation_id>")
 def update_installation(account_id: str, installation_id: str) -> Response:
     """PUT, or POST with `X-HTTP-Method-Override: PUT` ([C] the account-config convention)."""
     if request.method == "POST" and request.headers.get("X-HTTP-Method-Override", "").upper() != "PUT":
@@ -177,7 +177,7 @@ def update_installation(account_id: str, installation_id: str) -> Response:
         return _answer(installation_json(app), installations)
 
 
-@blueprint.delete(BASE + "/<installation_id>")
+@operation("DELETE", BASE + "/<installation_id>")
 def delete_installation(account_id: str, installation_id: str) -> Response:
     with runtime().store.lock:
         installations = _installations(account_id)

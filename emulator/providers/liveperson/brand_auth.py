@@ -13,7 +13,7 @@ import binascii
 import threading
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -158,7 +158,7 @@ def verify_brand_jwt(token: object, keys: KeySet, issuer: str, now: float) -> di
     key = keys.key_for(header.get("kid"))
     if key is None:
         raise TokenError(TokenError.UNKNOWN_KEY, f"kid {header.get('kid')!r}")
-    claims = decode_rs256(token, key, BRAND_CLAIMS)  # `aud` is not checked [I]
+    claims = decode_rs256(cast(str, token), key, BRAND_CLAIMS)  # `aud` is not checked [I]; a string: the header was read
     if claims["iss"] != issuer:
         raise TokenError(TokenError.WRONG_ISSUER, f"iss {claims['iss']!r}")
     if not isinstance(claims["sub"], str) or not claims["sub"]:

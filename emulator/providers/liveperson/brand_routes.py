@@ -7,31 +7,9 @@ from flask import Response, request
 
 from ...web import current_namespace, json_response, runtime
 from .brand_idp import UNAUTHORIZED_CLIENT, BrandError, BrandServer, basic_credentials, jwks, parse_token_form
-from .models import Brand, LivePersonState, brand_lookup_key
-from .routes import PROVIDER, blueprint
+from .http import find_brand, operation
 
 PREFIX = "/brand/"
-
-
-def tenants_of_request() -> list[str]:
-    """The account in the path, or the lookup key of the brand in the path."""
-    args = request.view_args or {}
-    if args.get("account_id"):
-        return [args["account_id"]]
-    return [brand_lookup_key(args["brand_id"])] if args.get("brand_id") else []
-
-
-@blueprint.errorhandler(BrandError)
-def _answer_brand_error(error: BrandError) -> Response:
-    return error.response()
-
-
-def _brand(brand_id: str) -> Brand:
-    state: LivePersonState = current_namespace().state(PROVIDER)
-    brand = state.brands.get(brand_id)
-    if brand is None:
-        raise BrandError("not_found", "unknown_brand", status=404)  # [I]
-    return brand
 
 
 def _fields() -> dict:
@@ -39,16 +17,16 @@ def _fields() -> dict:
     return parse_token_form(request.mimetype, request.get_data(cache=True), request.form.to_dict())
 
 
-@blueprint.post("/brand/<brand_id>/authorize")
+@operation("POST", "/brand/<brand_id>/authorize")
 def brand_authorize(brand_id: str) -> Response:
     """A user's login: `sub`, `password`, `client_id`, `redirect_uri` -> `{"code", "redirect_uri"}`. [I]"""
     fields = _fields()
     with runtime().store.lock:
-        answer = BrandServer(current_namespace(), _brand(brand_id)).authorize(fields)
+        answer = BrandServer(current_namespace(), find_brand(brand_id)).authorize(fields)
     return json_response(answer)
 
 
-@blueprint.post("/brand/<brand_id>/token")
+@operation("POST", "/brand/<brand_id>/token")
 def brand_token(brand_id: str) -> Response:
     """[C] form `code`, `grant_type=authorization_code`, `redirect_uri`, Basic client auth -> tokens."""
     fields = _fields()
@@ -56,14 +34,14 @@ def brand_token(brand_id: str) -> Response:
     if client is None:
         raise BrandError(UNAUTHORIZED_CLIENT, "missing_client_authentication")
     with runtime().store.lock:
-        server = BrandServer(current_namespace(), _brand(brand_id))
+        server = BrandServer(current_namespace(), find_brand(brand_id))
         answer = server.exchange(fields.get("grant_type"), fields.get("code"), fields.get("redirect_uri"), *client)
     return json_response(answer)
 
 
-@blueprint.get("/brand/<brand_id>/.well-known/jwks.json")
+@operation("GET", "/brand/<brand_id>/.well-known/jwks.json")
 def brand_jwks(brand_id: str) -> Response:
     with runtime().store.lock:
-        keys = jwks(_brand(brand_id))
+        keys = jwks(find_brand(brand_id))
     return json_response(keys)
 

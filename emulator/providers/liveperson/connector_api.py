@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-from http import HTTPStatus
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from http import HTTPStatus
+from typing import TypeVar
 
 from flask import Response, request
 
@@ -23,10 +24,9 @@ from ...web import MalformedJson, current_namespace, json_response, read_json_bo
 from . import files, notifications
 from .conversations import CONSUMER, Conversations, MessagingError, unstorable
 from .errors import LivePersonError
-from .models import Account, Consumer
-from .routes import _account, blueprint
+from .http import find_account, operation, raw_authorization
+from .models import Account
 from .sentinel import verify_app_jwt, verify_consumer_jws
-from .sentinel_routes import _raw_authorization
 
 BASE = "/api/account/<account_id>/messaging/consumer/conversation"
 CONNECTOR_PATH = re.compile(r"/api/account/[^/]+/messaging/consumer/conversation(/send)?/?")
@@ -95,7 +95,7 @@ def unauthorized(entry: tuple[int, str, str], reason: str) -> ConnectorError:
 def authorize(namespace: Namespace, account: Account) -> tuple[str, str]:
     """The AppJWT first, then the ConsumerJWS: the consumer's `lp_consumer_id` and the app's `client_id`
     (`azp`). [I] a ConsumerJWS obtained with another app of the same account is accepted: it names no app."""
-    app_jwt = _raw_authorization()
+    app_jwt = raw_authorization()
     if app_jwt is None:
         raise unauthorized(APP_JWT_MISSING, "missing_app_jwt")
     try:
@@ -175,19 +175,17 @@ def ok(req: Req, body: dict) -> dict:
 # --- CONVERSATION ----------------------------------------------------------------------------------------
 
 
-@blueprint.post(BASE)
+@operation("POST", BASE)
 def conversation(account_id: str) -> Response:
     """A JSON array: `userprofile.SetUserProfile`, then `cm.ConsumerRequestConversation` -> one answer per request."""
     with runtime().store.lock:
         namespace = current_namespace()
-        account = _account(account_id)
+        account = find_account(account_id)
         consumer_id, client_id = authorize(namespace, account)
         check_request_meta()
         reqs = parse_requests(json_body(), account, consumer_id)
         conversations = Conversations(namespace, account)
-        answers = apply_requests(conversations, account, consumer_id, reqs, namespace.clock.now())
-        for opened in conversations.changes:  # [I] the opening app's webhooks follow the conversation
-            account.conversations[opened.conversation["convId"]].app_client_id = client_id
+        answers = apply_requests(conversations, consumer_id, client_id, reqs)
     notifications.dispatch(conversations.changes)
     return json_response(answers)
 
@@ -215,26 +213,11 @@ def parse_requests(body: object, account: Account, consumer_id: str) -> list[Req
     return reqs
 
 
-def apply_requests(conversations: Conversations, account: Account, consumer_id: str, reqs: list[Req], now: float) -> list[dict]:
-    """Profiles merge into a copy of the consumer, put in place only when the conversation request (the one
-    step that can still be refused) went through: a refused call leaves the account as it was."""
-    known = account.consumers.get(consumer_id)
-    consumer = known.model_copy(deep=True) if known else Consumer(consumer_id=consumer_id, kind="external", first_seen=now)
-    for req in reqs:
-        if req.type == SET_USER_PROFILE:
-            _messaging(conversations.set_profile, consumer, req.body)
-    account.consumers[consumer_id] = consumer  # the conversation's details show the new profile
-    request = next((req for req in reqs if req.type == REQUEST_CONVERSATION), None)  # at most one
-    conversation_id = None
-    if request is not None:
-        try:
-            conversation_id = _messaging(conversations.request_conversation, consumer_id, request.body).id
-        except ConnectorError:
-            if known is None:
-                del account.consumers[consumer_id]
-            else:
-                account.consumers[consumer_id] = known
-            raise
+def apply_requests(conversations: Conversations, consumer_id: str, client_id: str, reqs: list[Req]) -> list[dict]:
+    """The profiles, then the conversation request (at most one), by the model's rules -> one answer per request."""
+    profiles = [req.body for req in reqs if req.type == SET_USER_PROFILE]
+    request = next((req.body for req in reqs if req.type == REQUEST_CONVERSATION), None)
+    conversation_id = _messaging(conversations.profile_and_request, consumer_id, profiles, request, client_id)
     return [ok(req, {"msg": PROFILE_SET} if req.type == SET_USER_PROFILE else {"conversationId": conversation_id}) for req in reqs]
 
 
@@ -249,12 +232,12 @@ def _messaging(action: Callable[..., T], *args: object) -> T:
 # --- SEND ------------------------------------------------------------------------------------------------
 
 
-@blueprint.post(BASE + "/send")
+@operation("POST", BASE + "/send")
 def send(account_id: str) -> Response:
     """One request object: `ms.PublishEvent`, `cm.UpdateConversationField` (close), or a file's temp URL."""
     with runtime().store.lock:
         namespace = current_namespace()
-        account = _account(account_id)
+        account = find_account(account_id)
         consumer_id, _ = authorize(namespace, account)
         check_request_meta()
         req = parse_req(json_body(), (PUBLISH_EVENT, UPDATE_CONVERSATION_FIELD, files.GENERATE_UPLOAD_URL, files.GENERATE_DOWNLOAD_URL))

@@ -15,17 +15,26 @@ from flask import Response, request
 
 from ...core.keys import TokenError
 from ...web import current_namespace, runtime
-from .agent_ws import (
-    Connection, account_of, clock_ms, close, conversation_change, notification, parse_request, require_upgrade,
-    resp, serve, sock, sequence_from,
-)  # fmt: skip
 from . import files
+from .agent_ws import (
+    Connection,
+    account_of,
+    clock_ms,
+    close,
+    conversation_change,
+    notification,
+    parse_request,
+    require_upgrade,
+    resp,
+    sequence_from,
+    serve,
+)  # fmt: skip
 from .conversation_fields import FieldUpdate
 from .conversations import CONSUMER, Change, Conversations, MessagingError, conversation_details, history
 from .errors import LivePersonError
+from .http import PROVIDER, blueprint, operation, socket_operation
 from .identity import verify_lp_consumer_jwt
 from .models import Account
-from .routes import PROVIDER, blueprint
 from .stepup import presented_unauth_jwt
 from .subscriptions import state_filter
 
@@ -49,7 +58,7 @@ def _upgrade_possible() -> None:
         require_upgrade(VERSIONS, "3")
 
 
-@blueprint.get(PATH)
+@operation("GET", PATH)
 def consumer_socket_without_upgrade(account_id: str) -> Response:
     """A plain GET (no `Upgrade: websocket`) on the socket's path. [I]"""
     raise LivePersonError(400, "a WebSocket upgrade is required", "websocket_required")
@@ -214,7 +223,7 @@ def _credential(ws) -> tuple[str | None, tuple[object] | None]:
     return (None, None) if init is None else (init[1], (init[0],))
 
 
-@sock.route(PATH, bp=blueprint)
+@socket_operation(PATH)
 def consumer_socket(ws, account_id: str) -> None:
     """Accept the upgrade; close with 4407 unless (and as soon as no longer) the consumer's JWT holds."""
     token, init = _credential(ws)

@@ -8,13 +8,16 @@ refused request changes nothing; the changes then go out as one conversation cha
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from .conversations import AGENT, CONSUMER, Conversations, MessagingError
-from .models import AgentParticipant, Conversation, Ttr
+from .models import AgentParticipant, AgentRole, Conversation, Ttr, TtrType
 
-PARTICIPANT_ROLES = ("ASSIGNED_AGENT", "MANAGER", "READER")  # [C] ParticipantsChange.json
+Allowed = TypeVar("Allowed", bound=str)
+
+PARTICIPANT_ROLES: tuple[AgentRole, ...] = ("ASSIGNED_AGENT", "MANAGER", "READER")  # [C] ParticipantsChange.json
 PARTICIPANT_CHANGES = ("ADD", "REMOVE", "SUGGEST")  # [C] schema ADD/REMOVE; SUGGEST in NAS docs
-TTR_TYPES = ("CUSTOM", "NORMAL", "PRIORITIZED", "URGENT")  # [C]
+TTR_TYPES: tuple[TtrType, ...] = ("CUSTOM", "NORMAL", "PRIORITIZED", "URGENT")  # [C]
 CSAT_STATUSES = ("FILLED", "PARTIALLY_FILLED", "SKIPPED")  # [C] types/csat.json
 DELAY_TYPES = ("NIGHT", "WEEKEND", "HOLIDAY")  # [C] notification schema
 AGENT_ADDED = "OK Agent added successfully"  # [C] NAS README
@@ -31,7 +34,7 @@ def _int(field: dict, name: str, low: int = 0, high: int | None = None) -> int:
     return value
 
 
-def _one_of(field: dict, name: str, allowed: tuple[str, ...]) -> str:
+def _one_of(field: dict, name: str, allowed: tuple[Allowed, ...]) -> Allowed:
     value = field.get(name)
     if value not in allowed:
         raise MessagingError(400, f"{field.get('field')}.{name} must be one of {', '.join(allowed)}")

@@ -10,13 +10,15 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
+from typing import Final, cast
 
 from ...core.store import Namespace
-from .models import Account, AgentParticipant, Consumer, Conversation, MessagingEvent
+from .models import Account, AgentParticipant, Audience, CloseReason, Consumer, Conversation, EventRole, MessagingEvent
 
-CONSUMER = "CONSUMER"
-AGENT = "ASSIGNED_AGENT"
-MANAGER = "MANAGER"
+CONSUMER: Final = "CONSUMER"
+AGENT: Final = "ASSIGNED_AGENT"
+MANAGER: Final = "MANAGER"
+CLOSE_REASONS: dict[str, CloseReason] = {CONSUMER: "CONSUMER", AGENT: "AGENT", MANAGER: "AGENT"}  # by the closing role
 CONTENT_EVENT = "ContentEvent"
 RICH_CONTENT_EVENT = "RichContentEvent"
 CHAT_STATE_EVENT = "ChatStateEvent"
@@ -101,6 +103,31 @@ class Conversations:
         if sdes:
             consumer.profile = {**consumer.profile, "lp_sdes": sdes}
 
+    def profile_and_request(self, consumer_id: str, profiles: list[object], request: object | None, app_client_id: str) -> str | None:
+        """A Connector API call of the app `app_client_id`: `SetUserProfile` bodies merged into a copy of the
+        (external) consumer, put in place only when the conversation request, if any, goes through: a refused
+        call leaves the account as it was. The new conversation's id, if one was requested; [I] the opening
+        app's webhooks follow that conversation."""
+        known = self._account.consumers.get(consumer_id)
+        consumer = known.model_copy(deep=True) if known else Consumer(consumer_id=consumer_id, kind="external", first_seen=self._now)
+        for body in profiles:
+            self.set_profile(consumer, body)
+        self._account.consumers[consumer_id] = consumer  # the conversation's details show the new profile
+        try:
+            conversation = None if request is None else self.request_conversation(consumer_id, request)
+        except MessagingError:
+            if known is None:
+                del self._account.consumers[consumer_id]
+            else:
+                self._account.consumers[consumer_id] = known
+            raise
+        if known is None:
+            self._account.added_consumer(self._now)
+        if conversation is None:
+            return None
+        conversation.app_client_id = app_client_id
+        return conversation.id
+
     def request_conversation(self, consumer_id: str, body: object) -> Conversation:
         """`cm.ConsumerRequestConversation`: a new open conversation for the consumer."""
         if not isinstance(body, dict):
@@ -124,14 +151,16 @@ class Conversations:
             context=context, campaign=campaign,
         )  # fmt: skip
         self._account.conversations[conversation.id] = conversation
+        self._account.added_conversation()
         self._changed(conversation)  # metaDataLastUpdateTs: startTs
         return conversation
 
-    def publish(self, conversation: Conversation, originator_id: str, role: str, event: object, audience: object = "ALL") -> int | None:
+    def publish(self, conversation: Conversation, originator_id: str, role: EventRole, event: object, audience: object = "ALL") -> int | None:
         """`ms.PublishEvent` into an open conversation: the event's sequence (None for a ChatStateEvent)."""
         checked = check_event(event, conversation)
         if audience not in AUDIENCES:
             raise MessagingError(400, f"messageAudience must be one of {', '.join(AUDIENCES)}")
+        audience = cast(Audience, audience)
         if conversation.state != "OPEN":
             raise MessagingError(400, f"conversation {conversation.id} is closed")  # [I] the text is not public
         now_ms = int(self._now * 1000)
@@ -150,11 +179,11 @@ class Conversations:
         self._changed(conversation, event_change(conversation, stored), touched=joined)
         return stored.sequence
 
-    def _agent_role(self, conversation: Conversation, agent_id: str) -> tuple[str, bool]:
+    def _agent_role(self, conversation: Conversation, agent_id: str) -> tuple[EventRole, bool]:
         """The role an agent publishes in, and whether publishing made it the assigned agent: [I] an agent that
         is no participant of a conversation without an assigned agent takes it; otherwise it must take part."""
         participant = conversation.participant(agent_id)
-        if participant is not None and participant.state == "ACTIVE" and participant.role in (AGENT, MANAGER):
+        if participant is not None and participant.state == "ACTIVE" and participant.role != "READER":
             return participant.role, False
         if participant is None and conversation.assigned_agent() is None:
             conversation.participants.append(AgentParticipant(id=agent_id, role=AGENT))
@@ -179,7 +208,7 @@ class Conversations:
             raise MessagingError(400, f"conversation {conversation.id} is already closed")
         conversation.state = "CLOSE"
         conversation.ended_at = self._now
-        conversation.close_reason = {CONSUMER: "CONSUMER", AGENT: "AGENT", MANAGER: "AGENT"}.get(role, "SYSTEM")
+        conversation.close_reason = CLOSE_REASONS.get(role, "SYSTEM")
         for ring in conversation.rings:
             ring.state = "CANCELLED" if ring.state == "WAITING" else ring.state
         self.changed(conversation)

@@ -19,8 +19,8 @@ from flask import Response, request
 from ...core.store import Namespace
 from ...web import current_namespace, runtime
 from .conversations import MessagingError
+from .http import find_account, operation
 from .models import MAX_FILE_BYTES, MAX_FILES, MAX_TEMP_URLS, Account, StoredFile
-from .routes import _account, blueprint
 
 STORAGE_PREFIX = "/v1/AUTH_async-images"  # [C] the published relativePath's prefix
 UPLOAD_TYPES = ("JPG", "JPEG", "PNG", "GIF")  # [C] the upload schema's fileType enum
@@ -123,11 +123,11 @@ def _invalid() -> Response:
     return Response(TEMP_URL_INVALID, status=401, mimetype="text/plain")
 
 
-@blueprint.put(STORAGE_ROUTE)
+@operation("PUT", STORAGE_ROUTE)
 def upload(account_id: str, name: str) -> Response:
     data = request.get_data(cache=True)
     with runtime().store.lock:
-        files = SharedFiles(current_namespace(), _account(account_id))
+        files = SharedFiles(current_namespace(), find_account(account_id))
         try:
             stored = files.put(storage_path(account_id, name), request.args.get("temp_url_sig", ""), request.args.get("temp_url_expires", ""), data)
         except MessagingError as error:
@@ -135,10 +135,10 @@ def upload(account_id: str, name: str) -> Response:
     return Response(b"", status=201) if stored else _invalid()
 
 
-@blueprint.get(STORAGE_ROUTE)
+@operation("GET", STORAGE_ROUTE)
 def download(account_id: str, name: str) -> Response:
     with runtime().store.lock:
-        found = SharedFiles(current_namespace(), _account(account_id)).get(
+        found = SharedFiles(current_namespace(), find_account(account_id)).get(
             storage_path(account_id, name), request.args.get("temp_url_sig", ""), request.args.get("temp_url_expires", "")
         )
     if found is None:

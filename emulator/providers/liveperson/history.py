@@ -20,9 +20,9 @@ from ...core.store import Namespace
 from ...web import current_namespace, json_response, read_json_body, runtime
 from .conversations import ACCEPT_STATUS_EVENT, AGENT, HOSTED_FILE, RICH_CONTENT_EVENT
 from .errors import LivePersonError
+from .http import find_account, operation
 from .login import session_of_bearer, user_id_of, user_pid_of
 from .models import Account, Conversation, MessagingEvent, User
-from .routes import _account, blueprint
 
 PREFIX = "/messaging_history/"
 BASE = PREFIX + "api/account/<account_id>/conversations"
@@ -293,7 +293,7 @@ def _paging() -> tuple[int, int, str]:
 
 
 def _history(account_id: str) -> History:
-    history = History(current_namespace(), _account(account_id))
+    history = History(current_namespace(), find_account(account_id))
     history.authorize(request.headers.get("Authorization", ""))
     return history
 
@@ -302,7 +302,7 @@ def _link(rel: str, offset: int, limit: int) -> dict:
     return {"rel": rel, "href": f"{request.base_url}?limit={limit}&offset={offset}"}
 
 
-@blueprint.post(BASE + "/search")
+@operation("POST", BASE + "/search")
 def search_conversations(account_id: str) -> Response:
     offset, limit, sort = _paging()
     body = read_json_body(empty=None)
@@ -317,7 +317,7 @@ def search_conversations(account_id: str) -> Response:
     return json_response({"_metadata": metadata, "conversationHistoryRecords": records})
 
 
-@blueprint.post(BASE + "/conversation/search")
+@operation("POST", BASE + "/conversation/search")
 def search_conversation_by_id(account_id: str) -> Response:
     source = request.args.get("source", "")
     body = read_json_body(empty=None)

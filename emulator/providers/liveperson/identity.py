@@ -6,8 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
+from typing import cast
 
 from ...core.keys import KeySlot, TokenError
 from ...core.store import Namespace
@@ -184,24 +185,26 @@ class ConsumerIdentity:
 
     def _sign_external(self, consumer_id: str, first_issued: int) -> str:
         iat = int(self._now)
+        exp = iat + int(self._account.settings.ext_jwt_ttl)
         claims = {
             "iss": IDP_ISSUER,
             "aud": audience(self._account.id),
             "sub": consumer_id,
             "iat": iat,
-            "exp": iat + int(self._account.settings.ext_jwt_ttl),
+            "exp": exp,
             "auth_time": first_issued,
             "jti": str(uuid.uuid4()),  # every token distinct, so expiring one never touches its successor
         }
         refresh_until = first_issued + self._account.settings.ext_jwt_refresh_window
-        return self._issued(self._keys.sign(EXTERNAL_JWT_SLOT.name, claims), consumer_id, claims["exp"], refresh_until)
+        return self._issued(self._keys.sign(EXTERNAL_JWT_SLOT.name, claims), consumer_id, exp, refresh_until)
 
     def _sign_consumer_jwt(self, consumer_id: str, ttl: float, ext: dict | None = None) -> str:
         iat = int(self._now)
-        claims = {"sub": consumer_id, "aud": audience(self._account.id), "iss": IDP_ISSUER, "exp": iat + int(ttl), "iat": iat}
+        exp = iat + int(ttl)
+        claims: dict[str, object] = {"sub": consumer_id, "aud": audience(self._account.id), "iss": IDP_ISSUER, "exp": exp, "iat": iat}
         if ext is not None:
             claims["lp.ext"] = ext  # [C] authenticated consumers
-        return self._issued(self._keys.sign(CONSUMER_JWT_SLOT.name, claims), consumer_id, claims["exp"])
+        return self._issued(self._keys.sign(CONSUMER_JWT_SLOT.name, claims), consumer_id, exp)
 
     def _issued(self, token: str, consumer_id: str, expires_at: int, refresh_until: float | None = None) -> str:
         self._tokens.issued(token, token_subjects(self._account.id, consumer_id), expires_at, refresh_until)
@@ -218,7 +221,7 @@ class ConsumerIdentity:
                 required=("exp", "iat", "sub"),
                 check_expiry=check_expiry,
             )
-            self._tokens.check(id_token, self._now, allow_expired=not check_expiry)
+            self._tokens.check(cast(str, id_token), self._now, allow_expired=not check_expiry)  # verify() accepted only a string
         except TokenError as exc:
             raise self._invalid(exc.reason) from None
         if not isinstance(claims["sub"], str) or not claims["sub"]:

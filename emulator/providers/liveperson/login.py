@@ -13,9 +13,10 @@ import math
 import operator
 import secrets
 import uuid
-from typing import Iterable, Mapping
+from collections.abc import Iterable
 
 from flask import Response
+from werkzeug.datastructures import MultiDict
 
 from ...core.keys import TokenError, same_secret
 from ...core.lifecycle import TokenLifecycle
@@ -249,6 +250,6 @@ def login_body(account: Account, session: AgentSession, user: User, base_uris: l
     }
 
 
-def cookie_pairs(cookies: Mapping) -> list[tuple[str, str]]:
+def cookie_pairs(cookies: MultiDict[str, str]) -> list[tuple[str, str]]:
     """Every (name, value) of a werkzeug MultiDict of cookies."""
     return list(cookies.items(multi=True))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from typing import Annotated, Iterable, Literal
+from collections.abc import Iterable
+from typing import Annotated, Literal
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -30,6 +31,14 @@ MAX_TEMP_URLS = 20  # [I] live temp URLs of one file; a new one past it drops th
 # this many the ones first seen earliest (a forgotten one that refreshes is simply remembered again)
 MAX_IDLE_ANONYMOUS = 10_000
 PRUNE_EVERY = 1_000
+# [I] the other consumers with no conversation (signup, external, authenticated, anonymous with a profile), looked
+# at at the same time: a signup consumer is forgotten once its LP JWT has ended (`signup_jwt_ttl` after it was
+# first seen), an external one `consumer_jws_ttl` after it was first seen (its profile must then be set again);
+# past this many of them the ones first seen earliest go too (an authenticated one comes back at its next login)
+MAX_IDLE_CONSUMERS = 10_000
+# [I] closed conversations an account keeps (history, exports), looked at every PRUNE_EVERY new conversations:
+# past this many, the ones that ended earliest are forgotten (open ones always stay)
+MAX_CLOSED_CONVERSATIONS = 10_000
 
 
 def _numeric_id(value: object) -> str:
@@ -79,7 +88,7 @@ class Connector(_Model):
     client_secret: str | None = None
 
     @model_validator(mode="after")
-    def _authenticated_needs_issuer_and_key(self) -> "Connector":
+    def _authenticated_needs_issuer_and_key(self) -> Connector:
         if self.type == "unauthenticated":
             return self
         sources = [name for name in KEY_SOURCES if getattr(self, name) is not None]
@@ -165,7 +174,7 @@ class Brand(_Model):
     codes: dict[str, BrandCode] = Field(default={}, max_length=MAX_BRAND_CODES)
 
     @model_validator(mode="after")
-    def _complete(self) -> "Brand":
+    def _complete(self) -> Brand:
         _reject_duplicates("client_id", [c.client_id for c in self.clients])
         _reject_duplicates("user sub", [u.sub for u in self.users])
         check_filed_by_id(self.codes, lambda code: code.code, "code")
@@ -217,7 +226,7 @@ class User(_Model):
     skills: list[NumericId] = []  # [I] the skills whose conversations ring this agent (routing)
 
     @model_validator(mode="after")
-    def _password_or_api_keys(self) -> "User":
+    def _password_or_api_keys(self) -> User:
         keys = (self.app_key, self.secret, self.access_token, self.access_token_secret)
         if self.password is None and not all(keys):
             raise ValueError("a user needs a password or all of app_key, secret, access_token, access_token_secret")
@@ -340,6 +349,10 @@ class Consumer(_Model):
 
 AgentRole = Literal["ASSIGNED_AGENT", "MANAGER", "READER"]
 RingState = Literal["WAITING", "ACCEPTED", "REJECTED", "EXPIRED", "CANCELLED"]
+EventRole = Literal["CONSUMER", "ASSIGNED_AGENT", "MANAGER"]
+Audience = Literal["ALL", "AGENTS_AND_MANAGERS"]
+TtrType = Literal["CUSTOM", "NORMAL", "PRIORITIZED", "URGENT"]
+CloseReason = Literal["CONSUMER", "AGENT", "SYSTEM"]
 
 
 class AgentParticipant(_Model):
@@ -353,7 +366,7 @@ class AgentParticipant(_Model):
 class Ttr(_Model):
     """A conversation's time to respond ([C] `ttrType` and `value` in seconds)."""
 
-    ttrType: Literal["CUSTOM", "NORMAL", "PRIORITIZED", "URGENT"] = "PRIORITIZED"  # [I] the webhook example's default
+    ttrType: TtrType = "PRIORITIZED"  # [I] the webhook example's default
     value: int = Field(default=600, ge=0)
 
 
@@ -373,10 +386,10 @@ class MessagingEvent(_Model):
 
     sequence: int = Field(ge=0)
     originator_id: str
-    role: Literal["CONSUMER", "ASSIGNED_AGENT", "MANAGER"]
+    role: EventRole
     event: dict  # as published: ContentEvent, RichContentEvent or AcceptStatusEvent
     server_timestamp: int  # milliseconds on the emulator's clock
-    audience: Literal["ALL", "AGENTS_AND_MANAGERS"] = "ALL"  # [C] `messageAudience`: a private message skips the consumer
+    audience: Audience = "ALL"  # [C] `messageAudience`: a private message skips the consumer
 
 
 class Conversation(_Model):
@@ -387,7 +400,7 @@ class Conversation(_Model):
     state: Literal["OPEN", "CLOSE"] = "OPEN"
     started_at: float
     ended_at: float | None = None
-    close_reason: Literal["CONSUMER", "AGENT", "SYSTEM"] | None = None
+    close_reason: CloseReason | None = None
     skill_id: str = "-1"
     context: dict = {}
     campaign: dict = {}
@@ -489,9 +502,20 @@ class Account(_Model):
     def remember_consumer(self, consumer_id: str, kind: ConsumerKind, now: float) -> Consumer:
         if consumer_id not in self.consumers:
             self.consumers[consumer_id] = Consumer(consumer_id=consumer_id, kind=kind, first_seen=now)
-            if len(self.consumers) % PRUNE_EVERY == 0:
-                self.forget_idle_anonymous(now)
+            self.added_consumer(now)
         return self.consumers[consumer_id]
+
+    def added_consumer(self, now: float) -> None:
+        """Call after filing a new consumer: every PRUNE_EVERY of them, forget the idle ones."""
+        if len(self.consumers) % PRUNE_EVERY == 0:
+            self.forget_idle_anonymous(now)
+            self.forget_idle_others(now)
+
+    def _without_conversation(self) -> list[Consumer]:
+        """The consumers no conversation belongs to, first seen earliest first."""
+        with_conversations = {conversation.consumer_id for conversation in self.conversations.values()}
+        idle = [consumer for consumer in self.consumers.values() if consumer.consumer_id not in with_conversations]
+        return sorted(idle, key=lambda consumer: consumer.first_seen)
 
     def forget_idle_anonymous(self, now: float) -> None:
         """Forget the anonymous consumers that have no conversation and no profile once their refresh window,
@@ -499,18 +523,39 @@ class Account(_Model):
         the ones first seen earliest too."""
         settings = self.settings
         lifetime = settings.ext_jwt_refresh_window + settings.ext_jwt_ttl + settings.consumer_jwt_ttl
-        with_conversations = {conversation.consumer_id for conversation in self.conversations.values()}
-        idle = [
-            consumer for consumer in self.consumers.values()
-            if consumer.kind == "anonymous" and not consumer.profile and consumer.consumer_id not in with_conversations
-        ]  # fmt: skip
-        idle.sort(key=lambda consumer: consumer.first_seen)
+        idle = [consumer for consumer in self._without_conversation() if _anonymous_without_profile(consumer)]
         ended = sum(1 for consumer in idle if consumer.first_seen + lifetime <= now)
         for consumer in idle[: max(ended, len(idle) - MAX_IDLE_ANONYMOUS)]:
             del self.consumers[consumer.consumer_id]
 
+    def forget_idle_others(self, now: float) -> None:
+        """Forget the other consumers that have no conversation (the rules at MAX_IDLE_CONSUMERS): signup ones
+        once their LP JWT has ended, external ones once a ConsumerJWS of their first profile has; past
+        MAX_IDLE_CONSUMERS of them, the ones first seen earliest too."""
+        lifetimes = {"signup": self.settings.signup_jwt_ttl, "external": self.settings.consumer_jws_ttl}
+        idle = [consumer for consumer in self._without_conversation() if not _anonymous_without_profile(consumer)]
+        ended = {c.consumer_id for c in idle if c.kind in lifetimes and c.first_seen + lifetimes[c.kind] <= now}
+        kept = [consumer.consumer_id for consumer in idle if consumer.consumer_id not in ended]
+        for consumer_id in [*ended, *kept[: max(0, len(kept) - MAX_IDLE_CONSUMERS)]]:
+            del self.consumers[consumer_id]
+
+    def added_conversation(self) -> None:
+        """Call after filing a new conversation: every PRUNE_EVERY of them, forget the oldest closed ones."""
+        if len(self.conversations) % PRUNE_EVERY == 0:
+            self.forget_old_conversations()
+
+    def forget_old_conversations(self) -> None:
+        """Past MAX_CLOSED_CONVERSATIONS closed conversations, forget the ones that ended earliest."""
+        closed = sorted((c for c in self.conversations.values() if c.state == "CLOSE"), key=lambda c: c.ended_at or c.started_at)
+        for conversation in closed[: max(0, len(closed) - MAX_CLOSED_CONVERSATIONS)]:
+            del self.conversations[conversation.id]
+
     def step_up_enabled(self) -> bool:
         return all(self.has_feature(feature) for feature in STEP_UP_FEATURES)
+
+
+def _anonymous_without_profile(consumer: Consumer) -> bool:
+    return consumer.kind == "anonymous" and not consumer.profile
 
 
 class LivePersonSeed(_Model):
@@ -548,7 +593,7 @@ class LivePersonState(_Model):
     brands: dict[str, Brand] = {}
 
     @model_validator(mode="after")
-    def _filed_under_their_own_ids(self) -> "LivePersonState":
+    def _filed_under_their_own_ids(self) -> LivePersonState:
         """An account filed under another id would answer for that id with its own keys and consumers."""
         check_filed_by_id(self.accounts, lambda account: account.id, "account")
         check_filed_by_id(self.brands, lambda brand: brand.id, "brand")
@@ -593,7 +638,7 @@ class LivePersonState(_Model):
         return self.model_dump(mode="json")
 
     @classmethod
-    def restore(cls, data: dict) -> "LivePersonState":
+    def restore(cls, data: dict) -> LivePersonState:
         return cls.model_validate(data)
 
 

@@ -4,20 +4,28 @@ from flask import Response, request
 
 from ...core.store import StateType
 from ...web import ProviderSpec
+from . import (
+    agent_ws,
+    app_installations,
+    brand_routes,
+    connector_api,
+    consumer_ws,
+    files,
+    history,
+    routes,
+    sentinel_routes,
+    webhooks,
+)
 from .errors import http_error
+from .http import PROVIDER, blueprint, tenants_of_request
 from .identity import KEY_SLOTS, SELECTOR_KEYS, selector_subjects
 from .models import LivePersonState
-from .routes import PROVIDER, blueprint
-from . import sentinel_routes  # noqa: F401  (registers the Sentinel and ConsumerJWS routes on the blueprint)
-from . import agent_ws  # noqa: F401  (registers the agent WebSocket on the blueprint)
-from . import brand_routes  # registers the brand authorization server's routes
-from . import connector_api  # registers the Connector API routes
 from .views import conversation_views
-from . import consumer_ws  # noqa: F401  (registers the consumer WebSocket)
-from . import webhooks  # noqa: F401  (listens to every account's changes)
-from . import app_installations  # noqa: F401  (registers the App Installation API)
-from . import files  # noqa: F401  (registers the file storage)
-from . import history  # registers the Messaging Interactions API
+
+# every module that registers operations on the blueprint (http.py's `operation`), imported for that; and the
+# webhooks, which listen to every account's changes
+ROUTE_MODULES = (routes, sentinel_routes, brand_routes, connector_api, app_installations, files, history, agent_ws, consumer_ws)
+LISTENERS = (webhooks,)
 
 
 def _http_error(status: int, message: str) -> Response:
@@ -30,7 +38,7 @@ def _http_error(status: int, message: str) -> Response:
 SPEC = ProviderSpec(
     name=PROVIDER,
     blueprint=blueprint,
-    tenants_of_request=brand_routes.tenants_of_request,
+    tenants_of_request=tenants_of_request,
     path_prefixes=("/api/account/", "/csdr/", "/sentinel/", "/ws_api/", brand_routes.PREFIX, files.STORAGE_PREFIX, history.PREFIX),
     http_error=_http_error,
     state_type=StateType(PROVIDER, LivePersonState, LivePersonState.restore, KEY_SLOTS),

@@ -5,18 +5,16 @@ from __future__ import annotations
 import json
 import re
 
-from flask import Blueprint, Response, request
+from flask import Response, request
 
-from ...web import MalformedJson, current_namespace, json_response, public_host, read_json_body, runtime
+from ...web import current_namespace, json_response, public_host, runtime
 from . import brand_auth, notifications, stepup
 from .brand_idp import DEFAULT_REDIRECT_URI
 from .errors import LivePersonError
+from .http import PROVIDER, find_account, json_object_body, operation
 from .identity import ConsumerIdentity
 from .login import LOGIN_VERSIONS, SESSION_COOKIE, LoginService, cookie_pairs, login_body, session_cookie_values
-from .models import Account, Connector, LivePersonState
-
-PROVIDER = "liveperson"
-blueprint = Blueprint(PROVIDER, __name__)
+from .models import Connector
 
 # [C] service names from the reference (section 1); every one points back at the emulator
 SERVICES = (
@@ -27,31 +25,6 @@ SERVICES = (
 UNAUTH_JS_METHOD = "lpTag.taglets.unAuthMessaging.lpUnauthFunction"  # [C]
 AUTH_JS_METHOD = "lpGetAuthenticationToken"  # [C] the default jsMethodName of authenticated connectors
 _JSONP_CALLBACK = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.]{0,63}")
-
-
-@blueprint.errorhandler(LivePersonError)
-def _answer_error(error: LivePersonError) -> Response:
-    return error.response()
-
-
-@blueprint.errorhandler(MalformedJson)
-def _answer_malformed(_: MalformedJson) -> Response:
-    return _answer_error(LivePersonError(400, "request body is not valid JSON", "malformed_json"))
-
-
-def _account(account_id: str) -> Account:
-    state: LivePersonState = current_namespace().state(PROVIDER)
-    account = state.accounts.get(account_id)
-    if account is None:
-        raise LivePersonError(401, "invalid site", "unknown_account")  # [C] Domain API 401 "invalid site"
-    return account
-
-
-def _json_object_body() -> dict:
-    body = read_json_body(empty={})
-    if not isinstance(body, dict):
-        raise LivePersonError(400, "request body must be a JSON object", "body_not_object")
-    return body
 
 
 # --- Domain API (CSDS) -------------------------------------------------------------------------
@@ -66,21 +39,21 @@ def _all_service_entries(account_id: str) -> list[dict]:
     return [_service_entry(account_id, service, host) for service in SERVICES]
 
 
-@blueprint.get("/api/account/<account_id>/service/baseURI.json")
-@blueprint.get("/api/account/<account_id>/service/baseURI")
+@operation("GET", "/api/account/<account_id>/service/baseURI.json")
+@operation("GET", "/api/account/<account_id>/service/baseURI")
 def all_services(account_id: str) -> Response:
-    _account(account_id)
+    find_account(account_id)
     return json_response({"baseURIs": _all_service_entries(account_id)})
 
 
-@blueprint.get("/api/account/<account_id>/service/<service>/baseURI.json")
-@blueprint.get("/api/account/<account_id>/service/<service>/baseURI")
-@blueprint.get("/csdr/account/<account_id>/service/<service>/baseURI.json")
+@operation("GET", "/api/account/<account_id>/service/<service>/baseURI.json")
+@operation("GET", "/api/account/<account_id>/service/<service>/baseURI")
+@operation("GET", "/csdr/account/<account_id>/service/<service>/baseURI.json")
 def one_service(account_id: str, service: str) -> Response:
     return json_response(_known_service(account_id, service))
 
 
-@blueprint.get("/csdr/account/<account_id>/service/<service>/baseURI.lpCsds")
+@operation("GET", "/csdr/account/<account_id>/service/<service>/baseURI.lpCsds")
 def one_service_jsonp(account_id: str, service: str) -> Response:
     """The windowKit JSONP form: `callback({"ResultSet":{"lpData":[{"lpServer":host}]}});`."""
     callback = request.args.get("cb", "")
@@ -92,7 +65,7 @@ def one_service_jsonp(account_id: str, service: str) -> Response:
 
 
 def _known_service(account_id: str, service: str) -> dict:
-    _account(account_id)
+    find_account(account_id)
     if service not in SERVICES:
         # [?] not public: 404 with the error envelope chosen
         raise LivePersonError(404, f"service {service} not found", "unknown_service")
@@ -130,18 +103,18 @@ def _connector_json(connector: Connector) -> dict:
     }
 
 
-@blueprint.get("/api/account/<account_id>/configuration/le-connectors/all-connectors")
+@operation("GET", "/api/account/<account_id>/configuration/le-connectors/all-connectors")
 def all_connectors(account_id: str) -> Response:
-    return json_response([_connector_json(c) for c in _account(account_id).connectors])
+    return json_response([_connector_json(c) for c in find_account(account_id).connectors])
 
 
 # --- IDP ------------------------------------------------------------------------------------------
 
 
-@blueprint.post("/api/account/<account_id>/anonymous/authorize")
+@operation("POST", "/api/account/<account_id>/anonymous/authorize")
 def anonymous_authorize(account_id: str) -> Response:
-    body = _json_object_body()
-    identity = ConsumerIdentity(current_namespace(), _account(account_id))  # it locks only to change state
+    body = json_object_body()
+    identity = ConsumerIdentity(current_namespace(), find_account(account_id))  # it locks only to change state
     if body.get("id_token") is None:  # [I] an explicit null asks for a new token, like no body
         token = identity.issue_external_token()
     else:
@@ -149,15 +122,15 @@ def anonymous_authorize(account_id: str) -> Response:
     return json_response({"token": token})
 
 
-@blueprint.post("/api/account/<account_id>/app/<connector_id>/authenticate")
+@operation("POST", "/api/account/<account_id>/app/<connector_id>/authenticate")
 def authenticate(account_id: str, connector_id: str) -> Response:
     """An unauthenticated connector: `{"id_token": <external JWT>}`; an authenticated one: `{"id_token": <brand
     JWT>}` or `{"code", "redirect_uri"}`, with `Authorization: jwt <unauth LP JWT>` for step-up."""
     if request.args.get("v") != "3.0":
         # [?] other versions (the mobile SDKs' v=2.0) have no public body: refused as a bad request
         raise LivePersonError(400, "unsupported version: use v=3.0", "unsupported_version")
-    body = _json_object_body()
-    identity = ConsumerIdentity(current_namespace(), _account(account_id))  # it locks only to change state
+    body = json_object_body()
+    identity = ConsumerIdentity(current_namespace(), find_account(account_id))  # it locks only to change state
     connector = identity.connector(connector_id)
     if connector.type == "unauthenticated":
         if "id_token" not in body:
@@ -167,12 +140,12 @@ def authenticate(account_id: str, connector_id: str) -> Response:
     return json_response({"token": _sign_in_with_brand(account_id, connector, credential)})
 
 
-@blueprint.post("/api/account/<account_id>/authenticate")
+@operation("POST", "/api/account/<account_id>/authenticate")
 def legacy_authenticate(account_id: str) -> Response:
     """[C] the older `{"authCode": <brand JWT or code>}` -> `{"jwt"}`, on the account's authenticated connector."""
-    body = _json_object_body()
+    body = json_object_body()
     with runtime().store.lock:
-        connector = ConsumerIdentity(current_namespace(), _account(account_id)).legacy_connector()
+        connector = ConsumerIdentity(current_namespace(), find_account(account_id)).legacy_connector()
     auth_code = body.get("authCode")
     if not isinstance(auth_code, str) or not auth_code:
         raise LivePersonError(400, "authCode is required", "missing_auth_code")  # [I]
@@ -199,33 +172,33 @@ def _sign_in_with_brand(account_id: str, connector: Connector, credential: brand
     unauth_jwt = stepup.presented_unauth_jwt(request.headers)
     with runtime().store.lock:
         namespace = current_namespace()
-        plan = brand_auth.plan(namespace, _account(account_id), connector)
+        plan = brand_auth.plan(namespace, find_account(account_id), connector)
     fetched = brand_auth.fetch(namespace, plan, credential)
     with runtime().store.lock:  # the state may have changed meanwhile: read it again
         namespace = current_namespace()
-        token, changes = brand_auth.complete(namespace, _account(account_id), plan, credential, fetched, unauth_jwt)
+        token, changes = brand_auth.complete(namespace, find_account(account_id), plan, credential, fetched, unauth_jwt)
     notifications.dispatch(changes)
     return token
 
 
-@blueprint.post("/api/account/<account_id>/signup")
+@operation("POST", "/api/account/<account_id>/signup")
 def signup(account_id: str) -> Response:
-    token = ConsumerIdentity(current_namespace(), _account(account_id)).signup()  # it locks only to change state
+    token = ConsumerIdentity(current_namespace(), find_account(account_id)).signup()  # it locks only to change state
     return json_response({"jwt": token})
 
 
 # --- Login Service (agentVep) ---------------------------------------------------------------------
 
 
-@blueprint.post("/api/account/<account_id>/login")
+@operation("POST", "/api/account/<account_id>/login")
 def agent_login(account_id: str) -> Response:
     """A user or bot logs in: the session's bearer, csrf and config, and a `session_id` cookie."""
     if request.args.get("v") not in LOGIN_VERSIONS:
         raise LivePersonError(400, "unsupported version: use v=1.3", "unsupported_version")  # [C] v is required
-    body = _json_object_body()
+    body = json_object_body()
     with runtime().store.lock:
         namespace = current_namespace()
-        account = _account(account_id)
+        account = find_account(account_id)
         session, user = LoginService(namespace, account).login(body)
         base_uris = _all_service_entries(account_id)
         answer = json_response(login_body(account, session, user, base_uris, namespace.clock.now()))
@@ -234,21 +207,21 @@ def agent_login(account_id: str) -> Response:
     return answer
 
 
-@blueprint.post("/api/account/<account_id>/refresh")
+@operation("POST", "/api/account/<account_id>/refresh")
 def agent_refresh(account_id: str) -> Response:
     """The session cookie and `{"csrf"}`: 200 with an empty body, the session's idle lifetime restarted."""
     return _session_call(account_id, LoginService.refresh)
 
 
-@blueprint.post("/api/account/<account_id>/logout")
+@operation("POST", "/api/account/<account_id>/logout")
 def agent_logout(account_id: str) -> Response:
     """The session cookie and `{"csrf"}`: 200 with an empty body, the session ended."""
     return _session_call(account_id, LoginService.logout)
 
 
 def _session_call(account_id: str, action) -> Response:
-    body = _json_object_body()  # [I] any `v`, or none: the doc sends none, clients send 1.2 or 1.3
+    body = json_object_body()  # [I] any `v`, or none: the doc sends none, clients send 1.2 or 1.3
     cookies = session_cookie_values(cookie_pairs(request.cookies))
     with runtime().store.lock:
-        action(LoginService(current_namespace(), _account(account_id)), cookies, body)
+        action(LoginService(current_namespace(), find_account(account_id)), cookies, body)
     return Response(b"", status=200, mimetype="text/plain")  # [C] an empty body

@@ -72,7 +72,7 @@ class AppCredentials:
         }
         token = self._namespace.keys.sign(APP_JWT_SLOT.name, claims)
         subjects = [*token_subjects(self._account.id), app_subject(self._account.id, app.client_id)]
-        self._namespace.tokens.issued(token, subjects, claims["exp"])
+        self._namespace.tokens.issued(token, subjects, iat + ttl)
         return token, ttl
 
     def authorize_app(self, app_jwt: str | None) -> dict:
@@ -92,17 +92,18 @@ class AppCredentials:
         if len(ext_consumer_id) > EXT_CONSUMER_ID_MAX:
             raise SentinelError(400, f"ext_consumer_id is longer than {EXT_CONSUMER_ID_MAX} characters", "ext_consumer_id_too_long")
         iat = int(self._now)
+        expires_at = iat + int(self._account.settings.consumer_jws_ttl)
         consumer = lp_consumer_id(self._account.id, ext_consumer_id)
         claims = {
             "account_id": self._account.id,
             "ext_consumer_id": ext_consumer_id,
             "lp_consumer_id": consumer,
             "iat": iat,
-            "exp": iat + int(self._account.settings.consumer_jws_ttl),
+            "exp": expires_at,
             "jti": str(uuid.uuid4()),  # [I] as on the AppJWT
         }
         token = self._namespace.keys.sign(APP_JWT_SLOT.name, claims)
-        self._namespace.tokens.issued(token, token_subjects(self._account.id, consumer), claims["exp"])
+        self._namespace.tokens.issued(token, token_subjects(self._account.id, consumer), expires_at)
         return token
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Response, request
 
 from ...web import current_namespace, json_response, runtime
-from .routes import _account, _json_object_body, blueprint
+from .http import find_account, json_object_body, operation, raw_authorization
 from .sentinel import API_VERSION, AppCredentials, SentinelError
 
 
@@ -15,11 +15,11 @@ def _credential(name: str) -> str | None:
     return request.form.get(name) or request.args.get(name) or None
 
 
-@blueprint.post("/sentinel/api/account/<account_id>/app/token")
+@operation("POST", "/sentinel/api/account/<account_id>/app/token")
 def app_token(account_id: str) -> Response:
     """`?v=1.0&grant_type=client_credentials`, form `client_id`/`client_secret` -> the AppJWT."""
     with runtime().store.lock:
-        account = _account(account_id)
+        account = find_account(account_id)
         if request.args.get("v") != API_VERSION:
             # [I] the only published version is 1.0; others are refused as a bad request
             raise SentinelError(400, f"unsupported version: use v={API_VERSION}", "unsupported_version")
@@ -31,23 +31,15 @@ def app_token(account_id: str) -> Response:
     return json_response({"access_token": token, "token_type": "Bearer", "expires_in": ttl})
 
 
-@blueprint.post("/api/account/<account_id>/consumer")
+@operation("POST", "/api/account/<account_id>/consumer")
 def consumer_jws(account_id: str) -> Response:
     """`Authorization: <AppJWT>` (raw), body `{"ext_consumer_id"}`, with `?v=1.0` or without -> 201 `{"token"}`."""
     with runtime().store.lock:
-        account = _account(account_id)
+        account = find_account(account_id)
         if "v" in request.args and request.args.get("v") != API_VERSION:
             raise SentinelError(400, f"unsupported version: use v={API_VERSION} or none", "unsupported_version")
         identity = AppCredentials(current_namespace(), account)
-        identity.authorize_app(_raw_authorization())  # the AppJWT before the body
-        token = identity.issue_consumer_jws(_json_object_body().get("ext_consumer_id"))
+        identity.authorize_app(raw_authorization())  # the AppJWT before the body
+        token = identity.issue_consumer_jws(json_object_body().get("ext_consumer_id"))
     return json_response({"token": token}, 201)
 
-
-def _raw_authorization() -> str | None:
-    """The AppJWT of `Authorization`: raw as documented; [I] a `Bearer ` prefix is tolerated."""
-    value = request.headers.get("Authorization", "").strip()
-    scheme, _, rest = value.partition(" ")
-    if scheme.lower() == "bearer":
-        value = rest.strip()
-    return value or None

@@ -23,7 +23,7 @@ this one module so it is easy to change [I]:
 
 from __future__ import annotations
 
-from typing import Mapping
+from werkzeug.datastructures import Headers
 
 from ...core.keys import TokenError
 from ...core.store import Namespace
@@ -43,7 +43,7 @@ class StepUpRefused(Exception):
         self.reason = reason
 
 
-def presented_unauth_jwt(headers: Mapping[str, str]) -> str | None:
+def presented_unauth_jwt(headers: Headers) -> str | None:
     """The unauthenticated LP JWT a step-up request presents, or None for a plain login."""
     scheme, _, token = headers.get("Authorization", "").strip().partition(" ")
     if scheme.lower() != STEP_UP_SCHEME:

@@ -5,7 +5,8 @@ One model for seed and state. Mindbehind publishes little; every choice here is 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Literal
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -16,7 +17,8 @@ CHANNEL_TYPES = ("mbWebChat", "mindbehind")  # [I] the path segments of the web 
 PROFILE_FIELDS = ("name", "surname", "email", "phone")  # [I] token `properties` that fill the client object
 # [I] what a company keeps of per-request records, looked at every PRUNE_EVERY new ones (Company.forget_stale):
 # client tokens and SMS codes are forgotten a day after they expire (until then they answer "expired", then
-# "unknown"); past these counts the oldest go first; an anonymous client goes with its last session
+# "unknown"); past these counts the oldest go first; a client goes with the last token or session that named it
+# (a seeded client no token or session ever named stays)
 EXPIRED_MEMORY_SECONDS = 24 * 3600.0
 MAX_CLIENT_TOKENS = 10_000
 MAX_SESSIONS = 10_000
@@ -137,7 +139,7 @@ class Company(_Model):
         return keyed_by_id(clients, "clientID")
 
     @model_validator(mode="after")
-    def _clients_filed_under_their_ids(self) -> "Company":
+    def _clients_filed_under_their_ids(self) -> Company:
         check_filed_by_id(self.clients, lambda client: client.clientID, "client")
         return self
 
@@ -155,15 +157,17 @@ class Company(_Model):
     def forget_stale(self, now: float) -> None:
         """Bound the per-request records (the rules at EXPIRED_MEMORY_SECONDS)."""
         forgotten = now - EXPIRED_MEMORY_SECONDS
-        self.tokens = _newest({k: t for k, t in self.tokens.items() if t.expires_at > forgotten}, MAX_CLIENT_TOKENS)
+        tokens = _newest({k: t for k, t in self.tokens.items() if t.expires_at > forgotten}, MAX_CLIENT_TOKENS)
+        sessions = _newest(self.sessions, MAX_SESSIONS)
+        for client_id in _clients_named(self.tokens, self.sessions) - _clients_named(tokens, sessions):
+            self.clients.pop(client_id, None)
+        self.tokens, self.sessions = tokens, sessions
         self.codes = _newest({k: c for k, c in self.codes.items() if c.expires_at > forgotten}, MAX_CODES)
-        kept = _newest(self.sessions, MAX_SESSIONS)
-        in_use = {session.clientID for session in kept.values()}
-        for session in self.sessions.values():
-            if session.session_id not in kept and session.clientID.startswith(ANONYMOUS_CLIENT_PREFIX) and session.clientID not in in_use:
-                self.clients.pop(session.clientID, None)
-        self.sessions = kept
         del self.messages[:-MAX_MESSAGES]
+
+
+def _clients_named(tokens: dict[str, ClientToken], sessions: dict[str, WebChatSession]) -> set[str]:
+    return {token.clientID for token in tokens.values()} | {session.clientID for session in sessions.values()}
 
 
 def _newest(records: dict[str, Any], most: int) -> dict[str, Any]:
@@ -175,7 +179,7 @@ class MindbehindSeed(_Model):
     companies: list[Company] = []
 
     @model_validator(mode="after")
-    def _unique_ids(self) -> "MindbehindSeed":
+    def _unique_ids(self) -> MindbehindSeed:
         ids = [key for company in self.companies for key in _company_keys(company)]
         tokens = [channel.management_token for company in self.companies for channel in company.channels]
         duplicates = {key for key in ids if ids.count(key) > 1} | {"<a management token>" for t in tokens if tokens.count(t) > 1}
@@ -201,7 +205,7 @@ class MindbehindState(_Model):
     companies: dict[str, Company] = {}
 
     @model_validator(mode="after")
-    def _filed_under_their_ids(self) -> "MindbehindState":
+    def _filed_under_their_ids(self) -> MindbehindState:
         check_filed_by_id(self.companies, lambda company: company.id, "company")
         MindbehindSeed(companies=list(self.companies.values()))  # ids and tokens unique across companies
         return self
@@ -254,5 +258,5 @@ class MindbehindState(_Model):
         return self.model_dump(mode="json")
 
     @classmethod
-    def restore(cls, data: dict) -> "MindbehindState":
+    def restore(cls, data: dict) -> MindbehindState:
         return cls.model_validate(data)

@@ -2,9 +2,13 @@
 
 from ...core.store import StateType
 from ...web import ProviderSpec
+from . import routes
 from .errors import http_error
+from .http import HOOKS, blueprint, tenants_of_request
 from .models import MindbehindState
-from .routes import HOOKS, PROVIDER, blueprint, tenants_of_request
+from .webchat import PROVIDER
+
+ROUTE_MODULES = (routes,)  # every module that registers operations on the blueprint, imported for that
 
 
 def _no_tokens_to_select(selector: object) -> list[str]:
