@@ -7,18 +7,10 @@ from flask import Response, request
 
 from ...web import current_namespace, json_response, runtime
 from .brand_idp import UNAUTHORIZED_CLIENT, BrandError, BrandServer, basic_credentials, jwks, parse_token_form
-from .models import Brand, LivePersonState, brand_lookup_key
+from .models import Brand, LivePersonState
 from .routes import PROVIDER, blueprint
 
 PREFIX = "/brand/"
-
-
-def tenants_of_request() -> list[str]:
-    """The account in the path, or the lookup key of the brand in the path."""
-    args = request.view_args or {}
-    if args.get("account_id"):
-        return [args["account_id"]]
-    return [brand_lookup_key(args["brand_id"])] if args.get("brand_id") else []
 
 
 @blueprint.errorhandler(BrandError)

@@ -1,23 +1,38 @@
-"""How the app mounts LivePerson."""
+"""How the emulator mounts LivePerson: its routes, its tenants, its seed, its hosts and its banner."""
 
 from flask import Response, request
 
 from ...core.store import StateType
-from ...web import ProviderSpec
+from ..spec import Host, ProviderSpec
+from . import (
+    agent_ws,
+    app_installations,
+    brand_routes,
+    connector_api,
+    consumer_ws,
+    files,
+    history,
+    routes,
+    sentinel_routes,
+    webhooks,  # noqa: F401  (listens to every account's changes)
+)
+from .banner import BANNER
 from .errors import http_error
 from .identity import KEY_SLOTS, SELECTOR_KEYS, selector_subjects
-from .models import LivePersonState
+from .models import LivePersonSeed, LivePersonState, brand_lookup_key
 from .routes import PROVIDER, blueprint
-from . import sentinel_routes  # noqa: F401  (registers the Sentinel and ConsumerJWS routes on the blueprint)
-from . import agent_ws  # noqa: F401  (registers the agent WebSocket on the blueprint)
-from . import brand_routes  # registers the brand authorization server's routes
-from . import connector_api  # registers the Connector API routes
+from .seed_export import SEED_EXPORTER
 from .views import conversation_views
-from . import consumer_ws  # noqa: F401  (registers the consumer WebSocket)
-from . import webhooks  # noqa: F401  (listens to every account's changes)
-from . import app_installations  # noqa: F401  (registers the App Installation API)
-from . import files  # noqa: F401  (registers the file storage)
-from . import history  # registers the Messaging Interactions API
+
+ACCOUNT_VARIABLE, BRAND_VARIABLE = "account_id", "brand_id"  # every LivePerson path names its tenant by one of them
+
+
+def _tenants_of_request() -> list[str]:
+    """The account in the path, or the lookup key of the brand in the path."""
+    args = request.view_args or {}
+    if args.get(ACCOUNT_VARIABLE):
+        return [args[ACCOUNT_VARIABLE]]
+    return [brand_lookup_key(args[BRAND_VARIABLE])] if args.get(BRAND_VARIABLE) else []
 
 
 def _http_error(status: int, message: str) -> Response:
@@ -30,10 +45,19 @@ def _http_error(status: int, message: str) -> Response:
 SPEC = ProviderSpec(
     name=PROVIDER,
     blueprint=blueprint,
-    tenants_of_request=brand_routes.tenants_of_request,
+    route_modules=(routes, sentinel_routes, agent_ws, brand_routes, connector_api, consumer_ws, app_installations, files, history),
+    tenants_of_request=_tenants_of_request,
+    tenant_variables=(ACCOUNT_VARIABLE, BRAND_VARIABLE),
     path_prefixes=("/api/account/", "/csdr/", "/sentinel/", "/ws_api/", brand_routes.PREFIX, files.STORAGE_PREFIX, history.PREFIX),
     http_error=_http_error,
     state_type=StateType(PROVIDER, LivePersonState, LivePersonState.restore, KEY_SLOTS),
+    seed_model=LivePersonSeed,
+    seed_exporter=SEED_EXPORTER,
+    hosts=(
+        Host(r"(?:[a-z0-9\-]+\.)*liveperson\.net", "*.liveperson.net"),  # and the apex
+        Host(r"accdn\.lpsnmedia\.net", "accdn.lpsnmedia.net"),
+    ),
+    banner=BANNER,
     tenant_key="account",
     selector_keys=SELECTOR_KEYS,
     token_subjects=selector_subjects,

@@ -1,10 +1,12 @@
-"""How the app mounts Mindbehind."""
+"""How the emulator mounts Mindbehind: its routes, its tenants, its seed and its hosts."""
 
 from ...core.store import StateType
-from ...web import ProviderSpec
+from ..spec import Banner, Host, ProviderSpec
+from . import routes
 from .errors import http_error
-from .models import MindbehindState
+from .models import MindbehindSeed, MindbehindState
 from .routes import HOOKS, PROVIDER, blueprint, tenants_of_request
+from .seed_export import SEED_EXPORTER
 
 
 def _no_tokens_to_select(selector: object) -> list[str]:
@@ -15,10 +17,16 @@ def _no_tokens_to_select(selector: object) -> list[str]:
 SPEC = ProviderSpec(
     name=PROVIDER,
     blueprint=blueprint,
+    route_modules=(routes,),
     tenants_of_request=tenants_of_request,
+    tenant_variables=("channel_id",),  # most requests name their tenant in the query, the body or the apiToken header
     path_prefixes=("/external/", "/live-core/", HOOKS + "/"),
     http_error=http_error,
     state_type=StateType(PROVIDER, MindbehindState, MindbehindState.restore),
+    seed_model=MindbehindSeed,
+    seed_exporter=SEED_EXPORTER,
+    hosts=(Host(r"app\.mindbehind\.com", "app.mindbehind.com"),),
+    banner=Banner(),  # `serve` prints nothing of the seeded companies
     tenant_key="channel",
     selector_keys=frozenset({"channel"}),
     token_subjects=_no_tokens_to_select,
