@@ -91,6 +91,7 @@ class ProviderSpec:
     seed_exporter: SeedExporter | None  # None: Record refuses a namespace that has its tenants
     hosts: tuple[Host, ...]
     banner: Banner
+    credential_headers: tuple[str, ...]  # the request headers that carry its credentials (Record keeps them)
     tenant_key: str  # the key that names a tenant in control calls, e.g. {"account": "123"}
     selector_keys: frozenset[str]  # every key a token selector of this provider may use
     token_subjects: Callable[[dict[str, str]], list[str]]  # selector -> lifecycle subjects

@@ -53,7 +53,7 @@ _WORD = re.compile(r"[A-Za-z0-9._~-]+")  # a token, UUID or id inside a raw (non
 _CLIPPED = re.compile(r"\.\.\.\[[0-9]+ more characters\]\Z")  # the journal's mark on a clipped body
 _DROPPED_ERROR = {"hang": "timeout", "truncated": "truncated"}  # any other dropped connection: "connection"
 # the headers a replay needs: the body's type and the providers' credentials (a recording holds test secrets)
-RECORDED_HEADERS = ("Content-Type", "Authorization", "apiToken", "Cookie")
+RECORDED_HEADERS = tuple(dict.fromkeys(["Content-Type", *(name for spec in PROVIDERS for name in spec.credential_headers)]))
 _FAULT_FIELDS = ("status", "headers", "duration", "content_type")  # what a fault step copies from its rule
 
 _DOCUMENT_ORDER = ("name", "seed", "vars", "steps")

@@ -58,6 +58,7 @@ SPEC = ProviderSpec(
         Host(r"accdn\.lpsnmedia\.net", "accdn.lpsnmedia.net"),
     ),
     banner=BANNER,
+    credential_headers=("Authorization", "Cookie"),  # bearers and the Login Service's session cookie
     tenant_key="account",
     selector_keys=SELECTOR_KEYS,
     token_subjects=selector_subjects,

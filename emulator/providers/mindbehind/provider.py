@@ -27,6 +27,7 @@ SPEC = ProviderSpec(
     seed_exporter=SEED_EXPORTER,
     hosts=(Host(r"app\.mindbehind\.com", "app.mindbehind.com"),),
     banner=Banner(),  # `serve` prints nothing of the seeded companies
+    credential_headers=("apiToken",),
     tenant_key="channel",
     selector_keys=frozenset({"channel"}),
     token_subjects=_no_tokens_to_select,

@@ -29,6 +29,7 @@ SPEC = ProviderSpec(
         Host(r"(?:[a-z0-9\-]+\.)+zendesk\.com", "*.zendesk.com/sc", path="/sc"),
     ),
     banner=BANNER,
+    credential_headers=("Authorization",),
     tenant_key="app",
     selector_keys=frozenset({"app", "key"}),
     token_subjects=selector_subjects,
