@@ -3,8 +3,8 @@
 - a provider imports `core` and the package's neutral layers, never another provider;
 - `core` imports no Flask, no Werkzeug and no provider;
 - nothing reads the wall clock outside `emulator/core/clock.py`;
-- the modules that serve every provider (app, config, record, interception, cli) know providers only through
-  the registry (`emulator.providers`, `emulator.providers.spec`), never a provider's own package.
+- the modules that serve every provider (app, config, record, interception, cli, ...: all but the providers and
+  the pytest plugin) know providers only through the registry (`emulator.providers`, `emulator.providers.spec`).
 """
 
 from __future__ import annotations
@@ -94,8 +94,18 @@ def test_core_imports_no_web_framework_and_no_provider(name):
     assert not bad, f"{name} imports {sorted(bad)}"
 
 
-# They loop over `PROVIDERS`: adding a provider touches its own folder and the registry, not these.
-PROVIDER_NEUTRAL = ("emulator.app", "emulator.config", "emulator.scenarios.record", "emulator.interception.hosts", "emulator.proxy", "emulator.cli")
+def is_plugin(name: str) -> bool:
+    """The pytest plugin's modules: their provider fixtures may use a provider's own models."""
+    return name.startswith(("emulator.pytest_plugin", "emulator.plugin_"))
+
+
+# app, config, record, interception, proxy, cli, control, ... loop over `PROVIDERS`: adding a provider touches
+# its own folder and the registry, not them.
+PROVIDER_NEUTRAL = sorted(name for name in modules() if not name.startswith("emulator.providers") and not is_plugin(name))
+
+
+def test_the_provider_neutral_modules_are_found():
+    assert {"emulator.app", "emulator.config", "emulator.scenarios.record", "emulator.interception.hosts", "emulator.cli"} <= set(PROVIDER_NEUTRAL)
 
 
 @pytest.mark.parametrize("name", PROVIDER_NEUTRAL)
