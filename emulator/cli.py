@@ -10,16 +10,18 @@ import os
 import ssl
 import sys
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from . import __version__, request_log
 from .app import create_app
 from .config import DEMO_SEED_PATH, EmulatorConfig, Seed, SeedError, load_seed_file
 from .persistence import PeriodicSaver, StateFileError, remove_stale_temp_files, restore_state, save_state
+from .providers import PROVIDERS
 from .server import run_server, run_tls_server
 
 if TYPE_CHECKING:  # `replay` and TLS load their modules when used: `serve` starts without them
@@ -195,55 +197,18 @@ MASK = "********"
 
 
 def _walkthrough(seed: Seed, base_url: str, show_secrets: bool = False) -> str:
-    """The seeded tenants, and curl walk-throughs of Sunshine's users and LivePerson's unauthenticated flow;
-    secrets masked unless `show_secrets`."""
+    """The banner: each provider's seeded tenants, then their curl walk-throughs; secrets masked unless `show_secrets`."""
 
     def shown(secret: str | None) -> str | None:
         return secret if show_secrets or secret is None else MASK
 
     lines = [f"messaging-auth-emulator {__version__} listening on {base_url}", ""]
-    accounts = seed.liveperson.accounts if seed.liveperson else []
-    for account in accounts:
-        lines.append(f"LivePerson account {account.id}")
-        for connector in account.connectors:
-            lines.append(f"  connector {connector.id} ({connector.type})")
-        for user in account.users:
-            secret = f"password {shown(user.password)}" if user.password is not None else f"app_key {shown(user.app_key)}"
-            lines.append(f"  user {user.username} ({secret})")
-        for app in account.apps:
-            lines.append(f"  app client_id {app.client_id} client_secret {shown(app.client_secret)}")
-    apps = seed.sunshine.apps if seed.sunshine else []
-    for app in apps:
-        lines.append(f"Sunshine app {app.id}")
-        lines += [f"  key {key.id} secret {shown(key.secret)}" for key in app.keys]
-    if seed.sunshine:
-        lines += [f"Sunshine account key {key.id} secret {shown(key.secret)}" for key in seed.sunshine.account_keys]
-    if apps and apps[0].keys:
-        key = apps[0].keys[0]
-        lines += [
-            "",
-            "Sunshine walk-through (Basic with the app key):",
-            f"  curl -s -u {key.id}:{shown(key.secret)} -H 'Content-Type: application/json' -d '{{\"externalId\":\"ext-1\"}}' \"{base_url}/v2/apps/{apps[0].id}/users\"",
-            f"  curl -s -u {key.id}:{shown(key.secret)} \"{base_url}/v2/apps/{apps[0].id}/users/ext-1\"",
-        ]
-    unauth = next(
-        ((a.id, c.id) for a in accounts if a.has_feature("Messaging.Un_Auth_Messaging") for c in a.connectors if c.type == "unauthenticated"),
-        None,
-    )
-    if unauth:
-        account_id, connector_id = unauth
-        json_header = "-H 'Content-Type: application/json'"
-        lines += [
-            "",
-            "Unauthenticated consumer walk-through (needs curl and jq):",
-            f"  BASE={base_url} ACCOUNT={account_id} CONNECTOR={connector_id}",
-            '  curl -s "$BASE/api/account/$ACCOUNT/service/idp/baseURI.json?version=1.0"',
-            '  curl -s "$BASE/api/account/$ACCOUNT/configuration/le-connectors/all-connectors"',
-            f'  EXT=$(curl -s -X POST {json_header} "$BASE/api/account/$ACCOUNT/anonymous/authorize" | jq -r .token)',
-            f"  curl -s -X POST {json_header} -d \"{{\\\"id_token\\\":\\\"$EXT\\\"}}\" \"$BASE/api/account/$ACCOUNT/app/$CONNECTOR/authenticate?v=3.0\"",
-            f"  curl -s -X POST {json_header} -d '{{\"advance\":\"11m\"}}' \"$BASE/__emulator/clock\"   # the exchange is now refused",
-            f"  EXT=$(curl -s -X POST {json_header} -d \"{{\\\"id_token\\\":\\\"$EXT\\\"}}\" \"$BASE/api/account/$ACCOUNT/anonymous/authorize\" | jq -r .token)   # refresh",
-        ]
+    parts = seed.parts()
+    seeded = [spec for spec in PROVIDERS if spec.name in parts]
+    for spec in seeded:
+        lines += spec.banner.tenants(parts[spec.name], shown)
+    for spec in sorted(seeded, key=lambda spec: spec.banner.walkthrough_rank):
+        lines += spec.banner.walkthrough(parts[spec.name], base_url, shown)
     return "\n".join(lines)
 
 

@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from .core.validation import first_error
-from .providers.liveperson.models import LivePersonSeed
-from .providers.mindbehind.models import MindbehindSeed
-from .providers.sunshine.models import SunshineSeed
+from .providers import PROVIDERS
 
 DEMO_SEED_PATH = Path(__file__).parent / "demo_seed.yaml"
 
@@ -28,27 +26,29 @@ class SeedError(ValueError):
 
 
 class Seed(BaseModel):
-    """Tenants to create, per provider."""
+    """Tenants to create, per provider: `parse_seed` validates them against the seed schema (`_SEED_SCHEMA`),
+    which adds an optional part for each registered provider."""
 
     model_config = ConfigDict(extra="forbid")
-
-    liveperson: LivePersonSeed | None = None
-    sunshine: SunshineSeed | None = None
-    mindbehind: MindbehindSeed | None = None
 
     def parts(self) -> dict[str, Any]:
         """Provider name -> the seed part for it, for the providers this seed names."""
         return {name: getattr(self, name) for name in type(self).model_fields if getattr(self, name) is not None}
 
 
+# the seed schema: an optional part per registered provider, under its name, in the registry's order
+_SEED_PARTS: dict[str, Any] = {spec.name: (spec.seed_model | None, None) for spec in PROVIDERS}
+_SEED_SCHEMA = create_model("Seed", __base__=Seed, __module__=__name__, __qualname__="_SEED_SCHEMA", **_SEED_PARTS)
+
+
 def parse_seed(data: Any) -> Seed:
     """Validate seed data (already parsed); SeedError names the first bad field."""
     if data is None:
-        return Seed()
+        return _SEED_SCHEMA()
     if not isinstance(data, dict):
         raise SeedError("", "a seed is a mapping with provider keys such as 'liveperson'")
     try:
-        return Seed.model_validate(data)
+        return _SEED_SCHEMA.model_validate(data)
     except ValidationError as exc:
         raise SeedError(*first_error(exc)) from None
 

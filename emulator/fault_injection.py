@@ -15,7 +15,8 @@ from http import HTTPStatus
 from flask import Response, request
 
 from .core.faults import ABORT_HEADER, ABORT_KEY, Fault
-from .web import ProviderSpec, current_namespace
+from .providers.spec import ProviderSpec
+from .web import current_namespace
 
 RETRY_AFTER_DEFAULT = "1"  # seconds, on 429 and 503 when the rule names none
 FAULT_HEADER = "X-Emulator-Fault"  # emulator-only: which rule answered

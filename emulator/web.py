@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
@@ -13,11 +14,12 @@ from .client import NAMESPACE_HEADER  # noqa: F401  (the server reads what the c
 from .core.clock import format_instant
 from .core.deliveries import Attempt, Delivery
 from .core.journal import Journal, clip
-from .core.store import Namespace, StateType, Store
+from .core.store import Namespace, Store
 from .unhandled import UnhandledErrors
 
 if TYPE_CHECKING:
     from .config import EmulatorConfig
+    from .providers.spec import ProviderSpec
 
 UNHANDLED_HEADER = "X-Emulator-Unhandled"
 
@@ -26,30 +28,11 @@ class MalformedJson(ValueError):
     """A request body that should be JSON is not; each provider answers it in its own shape."""
 
 
-@dataclass(frozen=True)
-class ProviderSpec:
-    """Everything the app needs to mount one provider."""
-
-    name: str
-    blueprint: Blueprint
-    tenants_of_request: Callable[[], Iterable[str]]  # the tenant ids a request names, most specific first
-    path_prefixes: tuple[str, ...]  # for routing errors (404/405) answered in the provider's shape
-    http_error: Callable[[int, str], Response]
-    state_type: StateType
-    tenant_key: str  # the key that names a tenant in control calls, e.g. {"account": "123"}
-    selector_keys: frozenset[str]  # every key a token selector of this provider may use
-    token_subjects: Callable[[Mapping[str, str]], list[str]]  # selector -> lifecycle subjects
-    raw_segments: bool = False  # path variables may hold an encoded `/` (see raw_path.py)
-    max_body_bytes: int | None = None  # the provider's published body limit; None: the config's `max_body_bytes`
-    conversations: Callable[[Any], list[dict]] | None = None  # its state -> conversations, neutral (dashboard)
-    upload_limits: tuple[tuple[str, int], ...] = ()  # (path suffix, limit): upload routes with a larger published limit
-
-
 @dataclass
 class Runtime:
     """The emulator behind one Flask app."""
 
-    config: "EmulatorConfig"
+    config: EmulatorConfig
     store: Store
     journal: Journal
     providers: dict[str, ProviderSpec] = field(default_factory=dict)

@@ -2,7 +2,9 @@
 
 - a provider imports `core` and the package's neutral layers, never another provider;
 - `core` imports no Flask, no Werkzeug and no provider;
-- nothing reads the wall clock outside `emulator/core/clock.py`.
+- nothing reads the wall clock outside `emulator/core/clock.py`;
+- the modules that serve every provider (app, config, record, interception, cli, ...: all but the providers and
+  the pytest plugin) know providers only through the registry (`emulator.providers`, `emulator.providers.spec`).
 """
 
 from __future__ import annotations
@@ -60,14 +62,19 @@ def imports_of(name: str) -> set[str]:
 
 
 def provider_of(name: str) -> str | None:
+    """The provider a module belongs to: the package under `emulator.providers` it lives in (`spec` is the registry's)."""
     parts = name.split(".")
-    return parts[2] if len(parts) > 2 and parts[:2] == ["emulator", "providers"] else None
+    in_providers = len(parts) > 2 and parts[:2] == ["emulator", "providers"]
+    return parts[2] if in_providers and is_package(".".join(parts[:3])) else None
 
 
 def test_the_graph_is_read():
     """The rules below would pass vacuously on an empty graph: the graph holds the package."""
     assert {"emulator.core.clock", "emulator.providers.liveperson", "emulator.providers.sunshine"} <= set(modules())
     assert "emulator.core.clock" in imports_of("emulator.core.store")
+    assert provider_of("emulator.providers.sunshine.routes") == "sunshine"
+    assert provider_of("emulator.providers.spec") is None
+    assert "emulator.providers.liveperson.provider" in imports_of("emulator.providers")
 
 
 @pytest.mark.parametrize("name", sorted(name for name in modules() if provider_of(name)))
@@ -85,6 +92,26 @@ def test_core_imports_no_web_framework_and_no_provider(name):
         if target.split(".")[0] in WEB_FRAMEWORKS or provider_of(target) or target == "emulator.providers"
     }
     assert not bad, f"{name} imports {sorted(bad)}"
+
+
+def is_plugin(name: str) -> bool:
+    """The pytest plugin's modules: their provider fixtures may use a provider's own models."""
+    return name.startswith(("emulator.pytest_plugin", "emulator.plugin_"))
+
+
+# app, config, record, interception, proxy, cli, control, ... loop over `PROVIDERS`: adding a provider touches
+# its own folder and the registry, not them.
+PROVIDER_NEUTRAL = sorted(name for name in modules() if not name.startswith("emulator.providers") and not is_plugin(name))
+
+
+def test_the_provider_neutral_modules_are_found():
+    assert {"emulator.app", "emulator.config", "emulator.scenarios.record", "emulator.interception.hosts", "emulator.cli"} <= set(PROVIDER_NEUTRAL)
+
+
+@pytest.mark.parametrize("name", PROVIDER_NEUTRAL)
+def test_the_provider_neutral_modules_know_providers_only_through_the_registry(name):
+    named = {target for target in imports_of(name) if provider_of(target)}
+    assert not named, f"{name} imports a provider's own modules: {sorted(named)}"
 
 
 def wall_clock_reads(tree: ast.Module) -> list[str]:

@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 from urllib.parse import parse_qsl
 
 import yaml
@@ -43,6 +44,8 @@ from ..client import CONTROL, RECORD_PATH, EmulatorClient, EmulatorError
 from ..config import parse_seed
 from ..core.journal import JournalEntry
 from ..core.store import Namespace
+from ..providers import PROVIDERS
+from ..providers.spec import SeedExporter
 
 SAVED_MIN_LENGTH = 8  # shorter answer values ("idp", "true", ...) are too likely to recur by chance
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -50,7 +53,7 @@ _WORD = re.compile(r"[A-Za-z0-9._~-]+")  # a token, UUID or id inside a raw (non
 _CLIPPED = re.compile(r"\.\.\.\[[0-9]+ more characters\]\Z")  # the journal's mark on a clipped body
 _DROPPED_ERROR = {"hang": "timeout", "truncated": "truncated"}  # any other dropped connection: "connection"
 # the headers a replay needs: the body's type and the providers' credentials (a recording holds test secrets)
-RECORDED_HEADERS = ("Content-Type", "Authorization", "apiToken", "Cookie")
+RECORDED_HEADERS = tuple(dict.fromkeys(["Content-Type", *(name for spec in PROVIDERS for name in spec.credential_headers)]))
 _FAULT_FIELDS = ("status", "headers", "duration", "content_type")  # what a fault step copies from its rule
 
 _DOCUMENT_ORDER = ("name", "seed", "vars", "steps")
@@ -84,69 +87,13 @@ class _TenantIds:
             self.variables[variable] = f"${{random_digits({digits})}}"
         return self.names[literal]
 
-
-@dataclass(frozen=True)
-class SeedExporter:
-    """How Record writes one provider's tenants as a seed part: tenants that hold children, all named by `id`."""
-
-    seed: Callable[[Any], dict | None]  # the state's tenants as a seed part; None when it has none
-    tenants: str  # the part's list of tenants, e.g. "accounts"
-    children: str  # each tenant's list of children, e.g. "connectors"
-    kinds: tuple[str, str]  # the variable names `fresh_ids` gives them, e.g. ("account", "connector")
-    digits: tuple[int, int]  # how long their fresh ids are
-
-    def _named(self, part: dict) -> Iterable[tuple[dict, str, int]]:
-        for tenant in part[self.tenants]:
-            yield tenant, self.kinds[0], self.digits[0]
-            for child in tenant.get(self.children, []):
-                yield child, self.kinds[1], self.digits[1]
-
-    def ids(self, part: dict) -> list[str]:
-        """Every id a request may name (tenants and children)."""
-        return [item["id"] for item, _, _ in self._named(part)]
-
-    def fresh_ids(self, part: dict, ids: _TenantIds) -> None:
+    def replace(self, part: dict, exporter: SeedExporter) -> None:
         """Put variables in place of the ids of the part."""
-        for item, kind, digits in self._named(part):
-            item["id"] = "${" + ids.name(item["id"], kind, digits) + "}"
+        for item, kind, digits in exporter.named(part):
+            item["id"] = "${" + self.name(item["id"], kind, digits) + "}"
 
 
-def _liveperson_seed(state: Any) -> dict | None:
-    """The accounts without their consumers, login sessions and shared files (run-time state, not seed), defaults left out."""
-    accounts = [
-        account.model_dump(mode="json", exclude={"consumers", "sessions", "last_logins", "files"}, exclude_defaults=True)
-        for _, account in sorted(state.accounts.items())
-    ]
-    return {"accounts": accounts} if accounts else None
-
-
-def _mindbehind_seed(state: Any) -> dict | None:
-    """The companies with their channels and clients; tokens, sessions, codes and messages are run-time state."""
-    run_time = {"tokens", "sessions", "codes", "messages"}
-    companies = []
-    for _, company in sorted(state.companies.items()):
-        part = company.model_dump(mode="json", exclude=run_time, exclude_defaults=True)
-        if "clients" in part:
-            part["clients"] = list(part["clients"].values())
-        companies.append(part)
-    return {"companies": companies} if companies else None
-
-
-def _sunshine_seed(state: Any) -> dict | None:
-    """The apps with their keys, integrations and limits, and the account keys; users and conversations
-    are run-time state. Key ids stay literal: recorded requests carry them in their credentials."""
-    apps = [app.model_dump(mode="json", exclude={"users", "conversations"}, exclude_defaults=True) for _, app in sorted(state.apps.items())]
-    if not apps:
-        return None
-    keys = [key.model_dump(mode="json", exclude_defaults=True) for key in state.account_keys]
-    return {"apps": apps, **({"account_keys": keys} if keys else {})}
-
-
-SEED_EXPORTERS: dict[str, SeedExporter] = {
-    "liveperson": SeedExporter(_liveperson_seed, "accounts", "connectors", ("account", "connector"), (8, 10)),
-    "sunshine": SeedExporter(_sunshine_seed, "apps", "integrations", ("app", "integration"), (24, 24)),
-    "mindbehind": SeedExporter(_mindbehind_seed, "companies", "channels", ("company", "channel"), (12, 12)),
-}
+SEED_EXPORTERS: dict[str, SeedExporter | None] = {spec.name: spec.seed_exporter for spec in PROVIDERS}
 
 
 def export_seed(namespace: Namespace, fresh_ids: bool = False) -> tuple[dict | None, dict[str, str], dict[str, str]]:
@@ -157,6 +104,7 @@ def export_seed(namespace: Namespace, fresh_ids: bool = False) -> tuple[dict | N
     equal to one is taken for a token. Call it under the store's lock.
     """
     seed: dict[str, Any] = {}
+    exporters: dict[str, SeedExporter] = {}
     literals: dict[str, str] = {}
     tenants = namespace.tenants()
     for provider, state in namespace.states.items():
@@ -165,16 +113,17 @@ def export_seed(namespace: Namespace, fresh_ids: bool = False) -> tuple[dict | N
         exporter = SEED_EXPORTERS.get(provider)
         if exporter is None:
             raise RecordError(f"cannot record the {provider} tenants of namespace {namespace.name!r} yet")
-        part = exporter.seed(state)
+        part = exporter.export(state)
         if part is not None:
             seed[provider] = part
+            exporters[provider] = exporter
             literals.update({literal: "" for literal in exporter.ids(part)})
     parse_seed(seed)  # SeedError here is an exporter's bug (the seed schema is the state's own): a 500
     if not fresh_ids:
         return seed or None, {}, literals
     ids = _TenantIds()
     for provider, part in seed.items():
-        SEED_EXPORTERS[provider].fresh_ids(part, ids)
+        ids.replace(part, exporters[provider])
     return seed or None, ids.variables, {**literals, **ids.names}
 
 
@@ -321,7 +270,7 @@ def _fired_rule(entry: JournalEntry, rules: Mapping[str, Mapping[str, Any]]) -> 
     fired = next((f for f in entry.faults if isinstance(f, dict) and f.get("kind") != "latency"), None)
     if fired is None:
         return None
-    rule = dict(rules.get(fired.get("rule"), {}))
+    rule = dict(rules.get(fired.get("rule", ""), {}))
     rule["kind"] = fired["kind"]
     if rule["kind"] == "status" and "status" not in rule and entry.status:
         rule["status"] = entry.status

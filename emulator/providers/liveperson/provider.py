@@ -1,9 +1,9 @@
-"""How the app mounts LivePerson."""
+"""How the emulator mounts LivePerson: its routes, its tenants, its seed, its hosts and its banner."""
 
 from flask import Response, request
 
 from ...core.store import StateType
-from ...web import ProviderSpec
+from ..spec import Host, ProviderSpec
 from . import (
     agent_ws,
     app_installations,
@@ -16,10 +16,12 @@ from . import (
     sentinel_routes,
     webhooks,
 )
+from .banner import BANNER
 from .errors import http_error
-from .http import PROVIDER, blueprint, tenants_of_request
+from .http import ACCOUNT_ARG, BRAND_ARG, PROVIDER, blueprint, tenants_of_request
 from .identity import KEY_SLOTS, SELECTOR_KEYS, selector_subjects
-from .models import LivePersonState
+from .models import LivePersonSeed, LivePersonState
+from .seed_export import SEED_EXPORTER
 from .views import conversation_views
 
 # every module that registers operations on the blueprint (http.py's `operation`), imported for that; and the
@@ -38,10 +40,20 @@ def _http_error(status: int, message: str) -> Response:
 SPEC = ProviderSpec(
     name=PROVIDER,
     blueprint=blueprint,
+    route_modules=ROUTE_MODULES,
     tenants_of_request=tenants_of_request,
+    tenant_variables=(ACCOUNT_ARG, BRAND_ARG),
     path_prefixes=("/api/account/", "/csdr/", "/sentinel/", "/ws_api/", brand_routes.PREFIX, files.STORAGE_PREFIX, history.PREFIX),
     http_error=_http_error,
     state_type=StateType(PROVIDER, LivePersonState, LivePersonState.restore, KEY_SLOTS),
+    seed_model=LivePersonSeed,
+    seed_exporter=SEED_EXPORTER,
+    hosts=(
+        Host(r"(?:[a-z0-9\-]+\.)*liveperson\.net", "*.liveperson.net"),  # and the apex
+        Host(r"accdn\.lpsnmedia\.net", "accdn.lpsnmedia.net"),
+    ),
+    banner=BANNER,
+    credential_headers=("Authorization", "Cookie"),  # bearers and the Login Service's session cookie
     tenant_key="account",
     selector_keys=SELECTOR_KEYS,
     token_subjects=selector_subjects,

@@ -1,27 +1,35 @@
-"""How the app mounts Sunshine Conversations."""
+"""How the emulator mounts Sunshine Conversations: its routes, its tenants, its seed, its hosts and its banner."""
 
 from ...core.store import StateType
-from ...web import ProviderSpec
+from ..spec import Host, ProviderSpec
+from . import hook_routes, oauth_routes, routes, sdk_action_routes, sdk_routes, v1
 from .auth import selector_subjects
+from .banner import BANNER
 from .errors import V1_PREFIXES, http_error
-from .models import PROVIDER, SunshineState
+from .models import PROVIDER, SunshineSeed, SunshineState
 from .routes import BODY_LIMIT, PREFIXES, blueprint, tenants_of_request
+from .seed_export import SEED_EXPORTER
 from .views import conversation_views
-from . import sdk_routes  # noqa: F401  (registers the SDK API on the blueprint)
-from . import v1  # noqa: F401  (the v1.1 routes register on the blueprint)
-from . import oauth_routes  # noqa: F401  (OAuth and attachment media routes register on the blueprint)
-from . import hook_routes  # noqa: F401  (the emulator-only hooks register on the blueprint)
-from . import sdk_action_routes  # noqa: F401  (the SDK's activity, postback, referral, files, ... routes)
 
 UPLOAD_LIMIT = 50 * 1024 * 1024  # [C] file uploads: 50 MB
 
 SPEC = ProviderSpec(
     name=PROVIDER,
     blueprint=blueprint,
+    route_modules=(routes, sdk_routes, v1, oauth_routes, hook_routes, sdk_action_routes),
     tenants_of_request=tenants_of_request,
+    tenant_variables=("app_id", "attachment_id"),  # else the credentials, an OAuth token or client id name it
     path_prefixes=tuple(f"{prefix}/" for prefix in PREFIXES) + V1_PREFIXES + ("/oauth/", "/sc/oauth/", "/sc/attachments/", "/__emulator/sunshine/"),
     http_error=http_error,
     state_type=StateType(PROVIDER, SunshineState, SunshineState.restore),
+    seed_model=SunshineSeed,
+    seed_exporter=SEED_EXPORTER,
+    hosts=(
+        Host(r"api(?:\.[a-z0-9\-]+)?\.smooch\.io", "api[.*].smooch.io"),  # api.smooch.io, api.eu-1.smooch.io
+        Host(r"(?:[a-z0-9\-]+\.)+zendesk\.com", "*.zendesk.com/sc", path="/sc"),
+    ),
+    banner=BANNER,
+    credential_headers=("Authorization",),
     tenant_key="app",
     selector_keys=frozenset({"app", "key"}),
     token_subjects=selector_subjects,
