@@ -7,8 +7,9 @@ the store's lock, answers JSON and then publishes the webhook events the operati
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 from flask import Blueprint, Response, request
@@ -17,7 +18,19 @@ from pydantic import BaseModel
 from ...core.clock import format_instant
 from ...core.journal import clip
 from ...web import MalformedJson, current_namespace, json_response, pump_deliveries, read_json_body, runtime
-from . import admin, attachments, channels, control, conversations, merges, messages, oauth, switchboards, users, webhooks
+from . import (
+    admin,
+    attachments,
+    channels,
+    control,
+    conversations,
+    merges,
+    messages,
+    oauth,
+    switchboards,
+    users,
+    webhooks,
+)
 from .auth import ACCOUNT, APP, INTEGRATION, authenticate, authorize, key_id_of, token_digest
 from .bodies import (
     ActivityBody,
@@ -43,6 +56,8 @@ from .models import PROVIDER, attachment_lookup, key_lookup, oauth_client_lookup
 from .query import MESSAGE_PAGE_SIZE, Window, paginate, query_object, read_page
 from .switchboard_bodies import (
     AcceptControlBody,
+    PassControlBody,
+    ReleaseControlBody,
     SwitchboardIntegrationCreateBody,
     SwitchboardIntegrationUpdateBody,
     SwitchboardUpdateBody,
@@ -555,7 +570,7 @@ def delete_switchboard_integration(call: Call, switchboard_id: str, member_id: s
 
 @api("POST", "/apps/<app_id>/conversations/<conversation_id>/passControl")
 def pass_control(call: Call, conversation_id: str) -> dict:
-    control.pass_control(call, conversation_id, body(TargetControlBody))
+    control.pass_control(call, conversation_id, body(PassControlBody))
     return {}
 
 
@@ -573,5 +588,5 @@ def accept_control(call: Call, conversation_id: str) -> dict:
 
 @api("POST", "/apps/<app_id>/conversations/<conversation_id>/releaseControl")
 def release_control(call: Call, conversation_id: str) -> dict:
-    control.release_control(call, conversation_id, body(AcceptControlBody, empty={}))  # [C] the body is optional
+    control.release_control(call, conversation_id, body(ReleaseControlBody, empty={}))  # [C] the body is optional
     return {}
