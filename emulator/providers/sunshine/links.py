@@ -10,19 +10,19 @@ from typing import Literal
 
 from pydantic import Field
 
-from .bodies import _Body
+from .bodies import Body
 from .call import Call
 from .errors import bad_request, not_found
 from .models import Client, User
 from .users import find as find_user
 
 
-class DeliveryError(_Body):
+class DeliveryError(Body):
     code: str = Field(min_length=1, max_length=128)
     message: str = Field(min_length=1, max_length=1024)
 
 
-class ClientMoveBody(_Body):
+class ClientMoveBody(Body):
     """`link`: a pending link's next step (`matched`) or its end; `subscription`: the user blocks or unblocks the
     business on an active client; `deliveryError`: deliveries to the client fail with it (null: they succeed)."""
 

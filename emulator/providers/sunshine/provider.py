@@ -2,16 +2,15 @@
 
 from ...core.store import StateType
 from ...web import ProviderSpec
+from . import hook_routes, oauth_routes, routes, sdk_action_routes, sdk_routes, v1
 from .auth import selector_subjects
 from .errors import V1_PREFIXES, http_error
+from .http import BODY_LIMIT, PREFIXES, blueprint, tenants_of_request
 from .models import PROVIDER, SunshineState
-from .routes import BODY_LIMIT, PREFIXES, blueprint, tenants_of_request
 from .views import conversation_views
-from . import sdk_routes  # noqa: F401  (registers the SDK API on the blueprint)
-from . import v1  # noqa: F401  (the v1.1 routes register on the blueprint)
-from . import oauth_routes  # noqa: F401  (OAuth and attachment media routes register on the blueprint)
-from . import hook_routes  # noqa: F401  (the emulator-only hooks register on the blueprint)
-from . import sdk_action_routes  # noqa: F401  (the SDK's activity, postback, referral, files, ... routes)
+
+# every module that registers routes on the blueprint (importing it registers them)
+ROUTE_MODULES = (routes, sdk_routes, sdk_action_routes, v1, oauth_routes, hook_routes)
 
 UPLOAD_LIMIT = 50 * 1024 * 1024  # [C] file uploads: 50 MB
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
 
-from .bodies import _Body, _check_metadata
+from .bodies import Body, check_metadata
 
 # [C] alphanumeric characters, `-` and `_`, at most 128
 SwitchboardName = Annotated[StrictStr, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -18,14 +18,14 @@ HistoryCount = Annotated[StrictInt, Field(ge=1, le=10)]  # [C] messageHistoryCou
 ControlReason = Literal["ticketClosed", "transferToEmail"]
 
 
-class SwitchboardUpdateBody(_Body):
+class SwitchboardUpdateBody(Body):
     """[C] neither field is nullable: an explicit null is refused, an omitted one left as it is."""
 
     enabled: StrictBool = None  # type: ignore[assignment]
     defaultSwitchboardIntegrationId: Reference = None  # type: ignore[assignment]
 
 
-class SwitchboardIntegrationUpdateBody(_Body):
+class SwitchboardIntegrationUpdateBody(Body):
     """[C] only `nextSwitchboardIntegrationId` and `messageHistoryCount` are nullable."""
 
     name: SwitchboardName = None  # type: ignore[assignment]
@@ -52,10 +52,10 @@ class SwitchboardIntegrationCreateBody(SwitchboardIntegrationUpdateBody):
         return self
 
 
-class _ControlBody(_Body):
+class _ControlBody(Body):
     metadata: dict[str, Any] | None = None
 
-    _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "Switchboard"))
+    _metadata = field_validator("metadata")(lambda value: check_metadata(value, "Switchboard"))
 
 
 class AcceptControlBody(_ControlBody):
