@@ -1,5 +1,6 @@
-"""The SDK routes that produce webhook events besides messages (reference 4): activity, postback, referral,
-file upload, auth-code login, v1 upgrade, an install's push token; and the SDK integration's config.
+"""The SDK routes besides users and messages (reference 4): activity, postback, referral, file upload,
+auth-code login, v1 upgrade, an install's push token, the iOS SDK's default-conversation start and
+conversation subscribe; and the SDK integration's config.
 Registered on the Sunshine blueprint through `sdk_api` (v1 envelope for every refusal)."""
 
 from __future__ import annotations
