@@ -32,7 +32,7 @@ from .bodies import (
 )
 from .call import Call
 from .errors import bad_request
-from .http import PREFIXES, json_body, operation, request_url
+from .http import PREFIXES, Admit, json_body, operation, request_url
 from .models import SunshineState
 from .query import MESSAGE_PAGE_SIZE, Window, paginate, query_object, read_page
 from .switchboard_bodies import (
@@ -51,7 +51,7 @@ ACCOUNT_ONLY = (ACCOUNT,)  # [C] apps (create, list, delete) and app keys
 WEBHOOK_SCOPES = (ACCOUNT, APP, INTEGRATION)  # [C] app and integration; [I] account too ("all methods")
 
 
-def admit_v2(scopes: Iterable[str]) -> Callable[[SunshineState, Namespace, float, dict[str, str]], tuple[Call, Call]]:
+def admit_v2(scopes: Iterable[str]) -> Admit:
     """Credentials of the v2 API (keys, JWTs, OAuth tokens) allowed one of `scopes` on the path's app."""
     allowed = tuple(scopes)
 

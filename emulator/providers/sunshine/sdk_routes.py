@@ -21,7 +21,7 @@ from . import sdk_forms as forms
 from .auth import END_USER, Principal
 from .call import Call
 from .errors import as_v1
-from .http import json_body, operation, request_url
+from .http import Admit, json_body, operation, request_url
 from .models import SunshineState
 
 SDK_PREFIXES = ("/sdk/v2", "/sc/sdk/v2")  # [C] api.smooch.io/sdk/ and {subdomain}.zendesk.com/sc/sdk/
@@ -30,7 +30,7 @@ CLIENT_ID_HEADER = "x-smooch-clientid"
 Auth = Literal["user", "login", "none"]
 
 
-def admit_sdk(auth: Auth) -> Callable[[SunshineState, Namespace, float, dict[str, str]], tuple[Call, sdk.SdkCall]]:
+def admit_sdk(auth: Auth) -> Admit:
     """The SDK's credentials on the path's app: `user` (session token or user JWT), `login` (a user JWT, the
     Call's principal), `none` (creating an anonymous user)."""
 

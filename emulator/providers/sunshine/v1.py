@@ -40,7 +40,7 @@ from .bodies import (
 )
 from .call import Call
 from .errors import V1Error, as_v1, bad_request, user_not_found
-from .http import json_body, operation, request_url
+from .http import Admit, json_body, operation, request_url
 from .models import App, Client, Conversation, Message, SunshineState, User, without_nulls
 from .query import MESSAGE_PAGE_SIZE
 from .sdk_actions import issue_auth_code
@@ -50,7 +50,7 @@ PREFIX = "/v1.1"
 EVERYONE = (ACCOUNT, APP, END_USER)
 
 
-def admit_v1(scopes: Iterable[str]) -> Callable[[SunshineState, Namespace, float, dict[str, str]], tuple[Call, Call]]:
+def admit_v1(scopes: Iterable[str]) -> Admit:
     """Keys and `appUser` JWTs allowed one of `scopes`, on the path's app or else the key's."""
     allowed = tuple(scopes)
 
