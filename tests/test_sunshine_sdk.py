@@ -17,8 +17,9 @@ import hmac
 import json
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -27,18 +28,18 @@ from hypothesis import strategies as st
 from test_fuzz import header_text, json_values
 from test_fuzz_sunshine import (
     BODY_LIMIT,
-    check_reply,
-    resolve_placeholders,
     PLACEHOLDER,
     TIME_VALUES,
     bearer_token,
     bodies,
+    check_reply,
     forgetting,
     garbage_headers,
     garbage_segments,
     is_python_json_object,
     is_strict_json,
     jwt_segments,
+    resolve_placeholders,
     times_hold,
 )  # fmt: skip
 
@@ -209,6 +210,62 @@ def test_intent_conversation_start_opens_the_default_conversation(sunshine_app: 
     status, answer = sdk_call(sunshine_app, "POST", "appusers", json={"client": {"id": "c"}, "intent": "conversation:start"})
     assert status == 201 and len(answer["conversations"]) == 1 and answer["conversations"][0]["isDefault"] is True
     assert v2_conversations(sunshine_app, userId=answer["appUser"]["_id"]) == [answer["conversations"][0]["_id"]]
+
+
+def test_ios_starts_the_default_conversation_once(sunshine_app: SunshineApp) -> None:
+    """`POST appusers/{id}/conversation` (the iOS SDK's start, body `{client, intent}`): 201 `{"conversation"}` with
+    the new default conversation (`conversation:create`, `startConversation`), then 200 with the same one."""
+    user = create_anonymous(sunshine_app)
+    body = {"client": {"id": user.client_id, "platform": "ios"}, "intent": "conversation:start"}
+    status, answer = as_sdk(user, "POST", f"appusers/{user.app_user_id}/conversation", json=body)
+    assert status == 201 and set(answer) == {"conversation"}
+    started = answer["conversation"]
+    assert started["isDefault"] is True and started["type"] == "personal" and started["messageCount"] == 0
+    assert [p["appUserId"] for p in started["participants"]] == [user.app_user_id]
+    assert v2_conversations(sunshine_app, userId=user.app_user_id) == [started["_id"]]
+    assert [c["creationReason"] for c in events(sunshine_app, "conversation:create")] == ["startConversation"]
+    assert as_sdk(user, "POST", f"appusers/{user.app_user_id}/conversation", json=body) == (200, {"conversation": started})
+    assert as_sdk(user, "POST", f"appusers/{user.app_user_id}/conversation", data=b"")[0] == 200  # the body is optional
+    assert len(events(sunshine_app, "conversation:create")) == 1
+
+
+def test_ios_start_refusals_are_v1_errors_and_change_nothing(sunshine_app: SunshineApp) -> None:
+    alice, bob = create_anonymous(sunshine_app), create_anonymous(sunshine_app)
+    assert as_sdk(bob, "POST", f"appusers/{alice.app_user_id}/conversation", json={}) == (403, v1_error("forbidden", "Forbidden"))
+    assert as_sdk(bob, "POST", f"appusers/{'0' * 24}/conversation", json={}) == (404, v1_error("user_not_found", "User not found"))
+    status, answer = as_sdk(alice, "POST", f"appusers/{alice.app_user_id}/conversation", json={"displayName": 7})
+    assert (status, answer["error"]["code"]) == (400, "bad_request")
+    reply = alice.request("POST", f"appusers/{alice.app_user_id}/conversation", data=b"{", headers={"Content-Type": "application/json"})
+    assert (reply.status, reply.json()) == (400, v1_error("bad_request", "Invalid JSON body"))
+    status, answer = sdk_call(sunshine_app, "POST", f"appusers/{alice.app_user_id}/conversation", json={})
+    assert (status, answer) == (401, v1_error("unauthorized", "Authorization is required"))
+    assert v2_conversations(sunshine_app, userId=alice.app_user_id) == [] and events(sunshine_app, "conversation:create") == []
+
+
+def test_ios_subscribes_to_a_conversation(sunshine_app: SunshineApp) -> None:
+    """`POST conversations/{id}/subscribe` (iOS, opening a conversation, body `{author}`): 200 with the conversation
+    and its latest messages; the caller's SDK client is associated with its participant, once."""
+    user = create_anonymous(sunshine_app)
+    conversation_id = start_conversation_with_message(user, "hello")
+    body = {"author": {"role": "appUser", "appUserId": user.app_user_id}}
+    status, answer = as_sdk(user, "POST", f"conversations/{conversation_id}/subscribe", json=body)
+    assert status == 200 and set(answer) == {"conversation", "messages", "hasPrevious"}
+    assert answer["conversation"]["_id"] == conversation_id and answer["hasPrevious"] is False
+    assert [m["text"] for m in answer["messages"]] == ["hello"]
+    again = as_sdk(user, "POST", f"conversations/{conversation_id}/subscribe", json=body)
+    assert again == (200, answer)
+    [participant] = v2(sunshine_app, "GET", f"conversations/{conversation_id}/participants")[1]["participants"]
+    sdk_clients = [a for a in participant["clientAssociations"] if a["type"] == "sdk"]
+    assert len(sdk_clients) == 1 and participant["clientAssociations"][0] == sdk_clients[0]
+
+
+def test_ios_subscribe_refusals(sunshine_app: SunshineApp) -> None:
+    alice, bob = create_anonymous(sunshine_app), create_anonymous(sunshine_app)
+    conversation_id = start_conversation_with_message(alice)
+    assert as_sdk(bob, "POST", f"conversations/{conversation_id}/subscribe", json={}) == (403, v1_error("forbidden", "Forbidden"))
+    assert as_sdk(bob, "POST", f"conversations/{'0' * 24}/subscribe", json={}) == (404, v1_error("conversation_not_found", "Conversation not found"))
+    status, answer = as_sdk(alice, "POST", f"conversations/{conversation_id}/subscribe", json={"author": "me"})
+    assert (status, answer) == (400, v1_error("bad_request", ".author should be object"))
 
 
 def test_session_tokens_are_refused_on_the_v2_api(sunshine_anonymous_sdk_user: SunshineSdkUser) -> None:
@@ -602,6 +659,8 @@ SDK_ROUTES = (
     SdkRoute("auth code", "POST", A_ + "/appusers/authcode", "none", {"authCode": "{authcode}", "client": {"id": "fuzz-code-client", "platform": "android"}}),
     SdkRoute("upgrade", "POST", A_ + "/appusers/upgrade", "none", {"clientId": "{client}"}, legacy=True),
     SdkRoute("push token", "PUT", A_ + "/appusers/{ident}/clients/{ident_client}", "ident", {"pushNotificationToken": "fuzz-token"}),
+    SdkRoute("start default conversation", "POST", A_ + "/appusers/{anon}/conversation", "anon", {"client": {"id": "{client}", "platform": "ios"}, "intent": "conversation:start"}),
+    SdkRoute("subscribe", "POST", A_ + "/conversations/{conversation}/subscribe", "anon", {"author": {"role": "appUser", "appUserId": "{anon}"}}),
 )  # fmt: skip
 # multipart uploads and the integration config (no app in its path): test_sunshine_triggers.py
 NOT_FUZZED_HERE = ("/files", "/config")

@@ -138,3 +138,20 @@ def test_offer_and_accept_with_the_client(sunshine_switchboard: SunshineSwitchbo
     sc.SwitchboardOfferControl.from_dict(board.events(board.bot, "switchboard:offerControl")[0])
     accepted = sc.SwitchboardAcceptControl.from_dict(board.events(board.bot, "switchboard:acceptControl")[0])
     assert accepted.payload.conversation.active_switchboard_integration.name == "agent-desk"
+
+
+def test_the_reason_of_a_pass_and_a_release_reaches_their_events(sunshine_switchboard: SunshineSwitchboard, sunshine_user: SunshineUser, emulator_backend: EmulatorHandle) -> None:
+    """[C] the client's PassControlBody and ReleaseControlBody carry `reason` (ticketClosed, transferToEmail);
+    the spec's switchboard:passControl and switchboard:releaseControl payloads echo it."""
+    board, app = sunshine_switchboard, sunshine_switchboard.app
+    api = app_client(app)
+    participant = sc.ParticipantSubSchema(sc.ParticipantWithUserId(user_id=sunshine_user.id))
+    conversation = sc.ConversationsApi(api).create_conversation(app.id, sc.ConversationCreateBody(type="personal", participants=[participant])).conversation
+    actions = sc.SwitchboardActionsApi(api)
+    assert actions.pass_control(app.id, conversation.id, sc.PassControlBody(switchboard_integration="next", reason="transferToEmail")) == {}
+    assert actions.release_control(app.id, conversation.id, sc.ReleaseControlBody(reason="ticketClosed")) == {}
+    emulator_backend.control.flush_deliveries()
+    passed = sc.SwitchboardPassControl.from_dict(board.events(board.bot, "switchboard:passControl")[0])
+    released = sc.SwitchboardReleaseControl.from_dict(board.events(board.bot, "switchboard:releaseControl")[0])
+    assert (passed.payload.reason, released.payload.reason) == ("transferToEmail", "ticketClosed")
+    assert passed.payload.metadata is None and released.payload.conversation.active_switchboard_integration is None

@@ -372,8 +372,12 @@ def test_an_unknown_conversation_is_404(sunshine_switchboard, action):
 
 @pytest.mark.parametrize(
     "action, body",
-    [("passControl", {}), ("offerControl", {"switchboardIntegration": 1}), ("acceptControl", {"metadata": {"deep": {}}}), ("releaseControl", {"metadata": []})],
-)
+    [
+        ("passControl", {}), ("offerControl", {"switchboardIntegration": 1}), ("acceptControl", {"metadata": {"deep": {}}}),
+        ("releaseControl", {"metadata": []}), ("passControl", {"switchboardIntegration": "next", "reason": "lunch"}),
+        ("releaseControl", {"reason": "ticketclosed"}), ("releaseControl", {"reason": None, "metadata": {"a": {}}}),
+    ],
+)  # fmt: skip
 def test_a_refused_body_is_400_and_changes_nothing(sunshine_switchboard, sunshine_user, emulator, action, body):
     conversation_id = start(sunshine_switchboard, sunshine_user)
     emulator.control.flush_deliveries()
@@ -382,6 +386,25 @@ def test_a_refused_body_is_400_and_changes_nothing(sunshine_switchboard, sunshin
     emulator.control.flush_deliveries()
     assert conversation_of(sunshine_switchboard.app, conversation_id) == before
     assert not [e for e in sunshine_switchboard.events(sunshine_switchboard.bot) if e["type"].startswith("switchboard:")]
+
+
+def test_a_refused_reason_names_the_field(sunshine_switchboard, sunshine_user):
+    conversation_id = start(sunshine_switchboard, sunshine_user)
+    reply = sunshine_switchboard.act(conversation_id, "releaseControl", reason="closed")
+    assert error_of(reply, 400) == ("bad_request", ".reason should be equal to one of the allowed values")
+
+
+@pytest.mark.parametrize("action, body", [("passControl", {"switchboardIntegration": "agent-desk"}), ("releaseControl", {})])
+def test_pass_and_release_carry_their_reason_into_the_event(sunshine_switchboard, sunshine_user, emulator, action, body):
+    """[C] `reason` (ticketClosed, transferToEmail) is in the event's payload when the call gave one, else absent."""
+    board = sunshine_switchboard
+    conversation_id = start(board, sunshine_user)
+    assert board.act(conversation_id, action, **body, reason="ticketClosed", metadata={"n": 1}).status == 200
+    assert board.act(conversation_id, "passControl", switchboardIntegration="bot").status == 200  # back, without a reason
+    emulator.control.flush_deliveries()
+    events = [e["payload"] for e in board.events(board.bot) if e["type"] in ("switchboard:passControl", "switchboard:releaseControl")]
+    assert events[0]["reason"] == "ticketClosed" and events[0]["metadata"] == {"n": 1}
+    assert "reason" not in events[-1] and len(events) == 2
 
 
 def test_integration_scope_accepts_only_when_pending_and_releases_only_when_active(sunshine_switchboard, sunshine_user):

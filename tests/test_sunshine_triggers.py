@@ -256,6 +256,51 @@ def test_only_a_pending_link_can_complete(emulator: EmulatorHandle, sunshine_app
     assert hook(emulator, sunshine_app, user_id, client_id, {"link": "sideways"}).status == 400
 
 
+def test_a_matched_link_is_a_client_update_and_stays_pending(
+    emulator: EmulatorHandle, sunshine_app: SunshineApp, sunshine_conversation: Any, linked: tuple[str, str], sunshine_webhook_events: SunshineWebhookEvents
+) -> None:
+    """[C] client:update `matched`: the channel found a user that matches; [I] the link then still has to be confirmed."""
+    user_id, client_id = linked
+    moved = ok(hook(emulator, sunshine_app, user_id, client_id, {"link": "matched"}))["client"]
+    assert moved["status"] == "pending"
+    ok(hook(emulator, sunshine_app, user_id, client_id, {"link": "confirmed"}))
+    updates = checked(sunshine_webhook_events.wait_for("client:update", 2))
+    assert [(u["payload"]["reason"], u["payload"]["client"]["status"]) for u in updates] == [("matched", "pending"), ("confirmed", "active")]
+    assert updates[0]["payload"]["conversation"]["id"] == sunshine_conversation.id and updates[0]["payload"]["user"]["id"] == user_id
+
+
+def test_a_user_blocks_and_unblocks_the_business(
+    emulator: EmulatorHandle, sunshine_app: SunshineApp, sunshine_conversation: Any, linked: tuple[str, str], sunshine_webhook_events: SunshineWebhookEvents
+) -> None:
+    """[C] client:update `blocked` (the user unsubscribed) and `unblocked` (resubscribed); the client's status is
+    `blocked` in between, and [I] a blocked client gets no deliveries."""
+    user_id, client_id = linked
+    events = sunshine_webhook_events
+    refused = hook(emulator, sunshine_app, user_id, client_id, {"subscription": "blocked"})  # still pending
+    assert (refused.status, refused.json()["errors"][0]["code"]) == (400, "bad_request")
+    ok(hook(emulator, sunshine_app, user_id, client_id, {"link": "confirmed"}))
+    assert ok(hook(emulator, sunshine_app, user_id, client_id, {"subscription": "blocked"}))["client"]["status"] == "blocked"
+    [listed] = [c for c in ok(sunshine_app.request("GET", f"users/{user_id}/clients"))["clients"] if c["id"] == client_id]
+    assert listed["status"] == "blocked"
+    business_says(sunshine_app, sunshine_conversation.id, {"type": "text", "text": "anyone?"})
+    assert events.wait_for("conversation:message:delivery:user", 0) == []
+    again = hook(emulator, sunshine_app, user_id, client_id, {"subscription": "blocked"})
+    assert again.status == 400
+    assert ok(hook(emulator, sunshine_app, user_id, client_id, {"subscription": "unblocked"}))["client"]["status"] == "active"
+    updates = checked(events.wait_for("client:update", 3))
+    assert [(u["payload"]["reason"], u["payload"]["client"]["status"]) for u in updates] == [("confirmed", "active"), ("blocked", "blocked"), ("unblocked", "active")]
+    business_says(sunshine_app, sunshine_conversation.id, {"type": "text", "text": "welcome back"})
+    assert len(events.wait_for("conversation:message:delivery:user")) == 1
+
+
+def test_a_move_is_a_link_step_or_a_subscription_change_not_both(emulator: EmulatorHandle, sunshine_app: SunshineApp, linked: tuple[str, str]) -> None:
+    user_id, client_id = linked
+    reply = hook(emulator, sunshine_app, user_id, client_id, {"link": "confirmed", "subscription": "blocked"})
+    assert (reply.status, reply.json()["errors"][0]["code"]) == (400, "bad_request")
+    [listed] = [c for c in ok(sunshine_app.request("GET", f"users/{user_id}/clients"))["clients"] if c["id"] == client_id]
+    assert listed["status"] == "pending"
+
+
 @pytest.mark.parametrize("headers, status", [({}, 401), ({"X-Emulator-Token": "wrong"}, 401), ({"X-Emulator-Token": "sesame"}, 200)])
 def test_the_link_hook_needs_the_control_token(headers: dict, status: int) -> None:
     from emulator.app import create_app

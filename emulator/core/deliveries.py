@@ -16,8 +16,8 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Mapping
 
 RETRY_SCHEDULE = (30.0, 120.0, 600.0, 3600.0)  # [I] seconds after each failed attempt; then the delivery fails
 ATTEMPT_TIMEOUT = 5.0  # seconds of wall time a receiver gets to answer one attempt
@@ -124,6 +124,15 @@ class Outbox:
             self._trim()
             return delivery
 
+    def queue_many(self, kind: str, targets: list[tuple[str, dict, DeliveryPolicy]], now: float) -> list[Delivery]:
+        """`queue` for several (url, payload, policy) at once: one lock, one trim."""
+        with self._lock:
+            queued = [Delivery(f"delivery-{next(self._ids)}", kind, url, payload, next_attempt_at=now, policy=policy) for url, payload, policy in targets]
+            self._deliveries.extend(queued)
+            self._waiting.extend(queued)
+            self._trim()
+            return queued
+
     def pump(self, now: float, record: Recorder) -> list[Delivery]:
         """Attempt every delivery due at `now` (outside the lock: receivers may call the emulator back);
         background ones go to their target's worker. Nothing while the outbox is held."""
@@ -219,7 +228,19 @@ class Outbox:
             return [delivery.to_dict() for delivery in self._deliveries]
 
     def _trim(self) -> None:
-        while len(self._deliveries) > HISTORY_LIMIT:
-            done = next((d for d in self._deliveries if d.state != "pending"), self._deliveries[0])
-            self._deliveries.remove(done)
-            self._waiting = [d for d in self._waiting if d is not done]
+        """Past HISTORY_LIMIT, drop the oldest delivered and failed deliveries, then the oldest pending ones
+        (one pass; a held or failing outbox, all pending, drops from the front)."""
+        excess = len(self._deliveries) - HISTORY_LIMIT
+        if excess <= 0:
+            return
+        done = {id(d) for d in [d for d in self._deliveries if d.state != "pending"][:excess]}
+        kept = [d for d in self._deliveries if id(d) not in done] if done else self._deliveries
+        oldest_pending = kept[: excess - len(done)]  # every done one went first: these are pending
+        self._deliveries = kept[len(oldest_pending) :]
+        if not oldest_pending:
+            return  # a done delivery is never waiting
+        if len(self._waiting) >= len(oldest_pending) and all(a is b for a, b in zip(self._waiting[: len(oldest_pending)], oldest_pending, strict=True)):
+            self._waiting = self._waiting[len(oldest_pending) :]
+        else:
+            dropped = {id(d) for d in oldest_pending}
+            self._waiting = [d for d in self._waiting if id(d) not in dropped]

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from .auth import Principal, integration_for
-from .bodies import AppBody, AppCreateBody, DisplayNameBody, IntegrationCreateBody, WebhookBody, WebhookCreateBody, _Body, _short
+from .bodies import (
+    AppBody,
+    AppCreateBody,
+    Body,
+    DisplayNameBody,
+    IntegrationCreateBody,
+    WebhookBody,
+    WebhookCreateBody,
+    short,
+)
 from .call import Call
 from .errors import bad_request, not_found, resource_not_found
 from .models import App, Integration, Key, Webhook, new_id, new_secret
@@ -85,10 +94,10 @@ def integration(call: Call, integration_id: str) -> Integration:
     return found
 
 
-class IntegrationUpdateBody(_Body):
+class IntegrationUpdateBody(Body):
     """[C] customUpdate: `displayName` only, 1-100 characters, null unsets it."""
 
-    displayName: _short(100) | None = None
+    displayName: short(100) | None = None
 
 
 def update_integration(call: Call, integration_id: str, body: IntegrationUpdateBody) -> Integration:

@@ -11,10 +11,10 @@ import base64
 import mimetypes
 import re
 import secrets
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import quote, unquote, urlsplit
 
-from .bodies import Text, _Body
+from .bodies import Body, Text
 from .call import Call
 from .errors import SunshineError, bad_request, not_found
 from .models import App, Attachment, Message
@@ -25,7 +25,7 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
 
 
-class AttachmentRemoveBody(_Body):
+class AttachmentRemoveBody(Body):
     mediaUrl: Text
 
 

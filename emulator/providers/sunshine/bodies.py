@@ -8,7 +8,17 @@ import json
 import math
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import bad_request
 
@@ -48,19 +58,19 @@ EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 FORMAT_NAMES = {URI: "uri", EMAIL: "email"}
 
 
-def _short(limit: int) -> Any:
+def short(limit: int) -> Any:
     return Annotated[StrictStr, Field(min_length=1, max_length=limit)]
 
 
-def _formatted(limit: int, pattern: str) -> Any:
+def formatted(limit: int, pattern: str) -> Any:
     return Annotated[StrictStr, Field(min_length=1, max_length=limit, pattern=pattern)]
 
 
-class _Body(BaseModel):
+class Body(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False, populate_by_name=True)
 
 
-def _check_metadata(value: dict | None, owner: str) -> dict | None:
+def check_metadata(value: dict | None, owner: str) -> dict | None:
     if value is None:
         return None
     for key, item in value.items():
@@ -71,42 +81,42 @@ def _check_metadata(value: dict | None, owner: str) -> dict | None:
     return value
 
 
-class ProfileBody(_Body):
-    givenName: _short(128) | None = None
-    surname: _short(128) | None = None
-    email: _formatted(128, EMAIL) | None = None
-    avatarUrl: _formatted(2048, URI) | None = None
-    locale: _short(64) | None = None
+class ProfileBody(Body):
+    givenName: short(128) | None = None
+    surname: short(128) | None = None
+    email: formatted(128, EMAIL) | None = None
+    avatarUrl: formatted(2048, URI) | None = None
+    locale: short(64) | None = None
 
 
-class UserCreateBody(_Body):
-    externalId: _short(1024) | None = None
-    brandId: _short(24) | None = None
+class UserCreateBody(Body):
+    externalId: short(1024) | None = None
+    brandId: short(24) | None = None
     signedUpAt: Text | None = None
     toBeRetained: StrictBool | None = None
     profile: ProfileBody | None = None
     metadata: dict[str, Any] | None = None
 
-    _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "User"))
+    _metadata = field_validator("metadata")(lambda value: check_metadata(value, "User"))
 
 
-class UserUpdateBody(_Body):
+class UserUpdateBody(Body):
     signedUpAt: Text | None = None
     toBeRetained: StrictBool | None = None
     profile: ProfileBody | None = None
     metadata: dict[str, Any] | None = None
     externalId: Any = None  # [I] refused below: the provider's externalId cannot change through PATCH
 
-    _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "User"))
+    _metadata = field_validator("metadata")(lambda value: check_metadata(value, "User"))
 
     @model_validator(mode="after")
-    def _no_external_id(self) -> "UserUpdateBody":
+    def _no_external_id(self) -> UserUpdateBody:
         if "externalId" in self.model_fields_set:
             raise ValueError("externalId cannot be updated")
         return self
 
 
-class ParticipantRef(_Body):
+class ParticipantRef(Body):
     """Names a user: by id or by externalId, never both."""
 
     userId: Text | None = None
@@ -114,55 +124,55 @@ class ParticipantRef(_Body):
     subscribeSDKClient: StrictBool | None = None
 
     @model_validator(mode="after")
-    def _one_reference(self) -> "ParticipantRef":
+    def _one_reference(self) -> ParticipantRef:
         if (self.userId is None) == (self.userExternalId is None):
             raise ValueError("should have exactly one of userId or userExternalId")
         return self
 
 
-class ConversationCreateBody(_Body):
+class ConversationCreateBody(Body):
     type: Literal["personal", "sdkGroup"]
     participants: list[ParticipantRef] | None = Field(default=None, max_length=10)
-    displayName: _short(100) | None = None
-    description: _short(100) | None = None
-    iconUrl: _formatted(2048, URI) | None = None
+    displayName: short(100) | None = None
+    description: short(100) | None = None
+    iconUrl: formatted(2048, URI) | None = None
     metadata: dict[str, Any] | None = None
 
-    _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "Conversation"))
+    _metadata = field_validator("metadata")(lambda value: check_metadata(value, "Conversation"))
 
 
-class ConversationUpdateBody(_Body):
-    displayName: _short(100) | None = None
-    description: _short(100) | None = None
-    iconUrl: _formatted(2048, URI) | None = None
+class ConversationUpdateBody(Body):
+    displayName: short(100) | None = None
+    description: short(100) | None = None
+    iconUrl: formatted(2048, URI) | None = None
     metadata: dict[str, Any] | None = None
 
-    _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "Conversation"))
+    _metadata = field_validator("metadata")(lambda value: check_metadata(value, "Conversation"))
 
 
-class LeaveBody(_Body):
+class LeaveBody(Body):
     userId: Text | None = None
     userExternalId: Text | None = None
     participantId: Text | None = None
 
     @model_validator(mode="after")
-    def _one_reference(self) -> "LeaveBody":
+    def _one_reference(self) -> LeaveBody:
         if sum(v is not None for v in (self.userId, self.userExternalId, self.participantId)) != 1:
             raise ValueError("should have exactly one of userId, userExternalId or participantId")
         return self
 
 
-class AuthorBody(_Body):
+class AuthorBody(Body):
     type: Literal["business", "user"]
     userId: Text | None = None
     userExternalId: Text | None = None
-    brandId: _short(24) | None = None
+    brandId: short(24) | None = None
     displayName: Text | None = None
-    avatarUrl: _formatted(2048, URI) | None = None
+    avatarUrl: formatted(2048, URI) | None = None
     subtypes: list[Literal["AI", "activity"]] | None = Field(default=None, min_length=1, max_length=1)
 
     @model_validator(mode="after")
-    def _user_named(self) -> "AuthorBody":
+    def _user_named(self) -> AuthorBody:
         if self.type == "user" and (self.userId is None) == (self.userExternalId is None):
             raise ValueError("a user author has exactly one of userId or userExternalId")
         if self.type == "business" and (self.userId or self.userExternalId):
@@ -174,14 +184,14 @@ class AuthorBody(_Body):
         return self.model_dump(exclude_none=True, exclude={"userExternalId", "brandId"})
 
 
-class ContentBody(_Body):
+class ContentBody(Body):
     model_config = ConfigDict(strict=True, extra="allow", allow_inf_nan=False)
 
     type: Literal["text", "carousel", "file", "form", "formResponse", "image", "list", "location", "template"]
     text: Annotated[StrictStr, Field(max_length=4096)] | None = None
 
     @model_validator(mode="after")
-    def _has_its_field(self) -> "ContentBody":
+    def _has_its_field(self) -> ContentBody:
         fields = {**(self.model_extra or {}), "text": self.text}
         wanted = CONTENT_REQUIRES[self.type]
         if all(fields.get(name) in (None, "", [], {}) for name in wanted):
@@ -189,7 +199,7 @@ class ContentBody(_Body):
         return self
 
 
-class MessagePostBody(_Body):
+class MessagePostBody(Body):
     author: AuthorBody
     content: ContentBody
     metadata: dict[str, Any] | None = None
@@ -197,22 +207,22 @@ class MessagePostBody(_Body):
     override: dict[str, Any] | None = None
     schema_: StrictStr | None = Field(default=None, alias="schema")
 
-    _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "Message"))
+    _metadata = field_validator("metadata")(lambda value: check_metadata(value, "Message"))
 
 
-class ActivityBody(_Body):
+class ActivityBody(Body):
     author: AuthorBody
     type: Literal["conversation:read", "typing:start", "typing:stop"]
 
     @model_validator(mode="after")
-    def _user_reads_only(self) -> "ActivityBody":
+    def _user_reads_only(self) -> ActivityBody:
         if self.author.type == "user" and self.type != "conversation:read":
             raise ValueError("a user author may only send conversation:read")
         return self
 
 
-class ClientCreateBody(_Body):
-    class MatchCriteria(_Body):
+class ClientCreateBody(Body):
+    class MatchCriteria(Body):
         model_config = ConfigDict(strict=True, extra="allow")
         type: Literal["mailgun", "messagebird", "twilio", "whatsapp"]
         integrationId: Text
@@ -221,7 +231,7 @@ class ClientCreateBody(_Body):
         address: Text | None = None  # [C] required by mailgun
 
         @model_validator(mode="after")
-        def _reachable(self) -> "ClientCreateBody.MatchCriteria":
+        def _reachable(self) -> ClientCreateBody.MatchCriteria:
             wanted = "address" if self.type == "mailgun" else "phoneNumber"
             if getattr(self, wanted) is None:
                 raise ValueError(f".matchCriteria should have required property '{wanted}'")
@@ -230,10 +240,10 @@ class ClientCreateBody(_Body):
         def channel_address(self) -> str:
             return self.address if self.type == "mailgun" else self.phoneNumber  # type: ignore[return-value]
 
-    class Confirmation(_Body):
+    class Confirmation(Body):
         type: Literal["immediate", "userActivity", "prompt"]
 
-    class Target(_Body):
+    class Target(Body):
         conversationId: Text
 
     matchCriteria: MatchCriteria
@@ -241,11 +251,11 @@ class ClientCreateBody(_Body):
     target: Target
 
 
-class DisplayNameBody(_Body):
-    displayName: _short(100)
+class DisplayNameBody(Body):
+    displayName: short(100)
 
 
-class AppSettingsBody(_Body):
+class AppSettingsBody(Body):
     """[C] the spec's appSettings: typed, none nullable; [I] unknown settings are dropped."""
 
     conversationRetentionSeconds: Annotated[StrictInt, Field(ge=0)] = None  # type: ignore[assignment]
@@ -263,19 +273,19 @@ class AppSettingsBody(_Body):
         return self.model_dump(exclude_unset=True)
 
 
-class AppBody(_Body):
-    displayName: _short(100) | None = None
+class AppBody(Body):
+    displayName: short(100) | None = None
     settings: AppSettingsBody | None = None
     metadata: dict[str, Any] | None = None
 
-    _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "App"))
+    _metadata = field_validator("metadata")(lambda value: check_metadata(value, "App"))
 
 
 class AppCreateBody(AppBody):
-    displayName: _short(100)
+    displayName: short(100)
 
 
-class WebhookBody(_Body):
+class WebhookBody(Body):
     target: Annotated[StrictStr, Field(min_length=1, max_length=2048, pattern=WEBHOOK_TARGET)] | None = None
     triggers: list[StrictStr] | None = Field(default=None, min_length=1)
     includeFullUser: StrictBool | None = None
@@ -295,9 +305,9 @@ class WebhookCreateBody(WebhookBody):
     triggers: list[StrictStr] = Field(min_length=1)
 
 
-class IntegrationCreateBody(_Body):
+class IntegrationCreateBody(Body):
     type: StrictStr  # [I] the emulator keeps custom integrations only
-    displayName: _short(100) | None = None
+    displayName: short(100) | None = None
     webhooks: list[WebhookCreateBody] = Field(min_length=1, max_length=1)
 
     @field_validator("type")

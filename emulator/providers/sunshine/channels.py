@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import model_validator
 
-from .bodies import Text, _Body
+from .bodies import Body, Text
 from .call import Call
 from .conversations import find as find_conversation
 from .errors import bad_request, user_not_found
@@ -17,7 +17,7 @@ from .errors import bad_request, user_not_found
 CONVERSION_CHANNELS = ("messenger", "instagram", "whatsapp")  # [C] the oneOf of conversionEventsBody
 
 
-class InteractiveDataRef(_Body):
+class InteractiveDataRef(Body):
     url: Text
     bid: Text
     key: Text
@@ -25,30 +25,30 @@ class InteractiveDataRef(_Body):
     owner: Text
 
 
-class AppleRef(_Body):
+class AppleRef(Body):
     interactiveDataRef: InteractiveDataRef
 
 
-class DownloadBody(_Body):
+class DownloadBody(Body):
     userId: Text
     apple: AppleRef | None = None
 
 
-class ConversionPayload(_Body):
+class ConversionPayload(Body):
     data: list[dict[str, Any]]
 
 
-class ConversionEvent(_Body):
+class ConversionEvent(Body):
     payload: ConversionPayload
 
 
-class ConversionEventsBody(_Body):
+class ConversionEventsBody(Body):
     messenger: ConversionEvent | None = None
     instagram: ConversionEvent | None = None
     whatsapp: ConversionEvent | None = None
 
     @model_validator(mode="after")
-    def _one_channel(self) -> "ConversionEventsBody":
+    def _one_channel(self) -> ConversionEventsBody:
         if sum(getattr(self, name) is not None for name in CONVERSION_CHANNELS) != 1:
             raise ValueError("exactly one of messenger, instagram or whatsapp is required")  # [C] oneOf
         return self

@@ -14,7 +14,7 @@ from .auth import INTEGRATION
 from .call import Call
 from .errors import conversation_not_found, forbidden
 from .models import App, Conversation, Switchboard, SwitchboardIntegration
-from .switchboard_bodies import AcceptControlBody, TargetControlBody
+from .switchboard_bodies import AcceptControlBody, PassControlBody, ReleaseControlBody, TargetControlBody
 
 NEXT = "next"  # [C] the keyword for the active switchboard integration's nextSwitchboardIntegrationId
 # [I] the conversation events a switchboard routes; the others (conversation:create, user:*, client:*,
@@ -96,12 +96,16 @@ def _conversation(call: Call, conversation_id: str) -> Conversation:
     return conversation
 
 
-def _announce(call: Call, trigger: str, conversation: Conversation, metadata: dict | None, failure: Failure | None = None) -> None:
+def _announce(
+    call: Call, trigger: str, conversation: Conversation, metadata: dict | None, failure: Failure | None = None, reason: str | None = None
+) -> None:
     payload: dict = {"conversation": conversation.truncated()}
     if failure is not None:
         payload["error"] = failure.public()
     if metadata is not None:
         payload["metadata"] = metadata  # [C] passed on in the action's events
+    if reason is not None:
+        payload["reason"] = reason  # [C] in the passControl and releaseControl events, "if applicable"
     call.emit(trigger, payload)
 
 
@@ -126,9 +130,10 @@ def _resolve(call: Call, conversation: Conversation, reference: str) -> Switchbo
     return NOT_ENABLED if switchboard is None else _target(switchboard, conversation, reference)
 
 
-def pass_control(call: Call, conversation_id: str, body: TargetControlBody) -> None:
+def pass_control(call: Call, conversation_id: str, body: PassControlBody) -> None:
     """[C] the target becomes active, every other one standby. [I] a target that cannot be resolved answers
-    200 and raises `switchboard:passControl:failure`; passing to the active one changes nothing, raises nothing."""
+    200 and raises `switchboard:passControl:failure` ([I] without the `reason`, which its schema lacks);
+    passing to the active one changes nothing, raises nothing."""
     conversation = _conversation(call, conversation_id)
     target = _resolve(call, conversation, body.switchboardIntegration)
     if isinstance(target, Failure):
@@ -138,7 +143,7 @@ def pass_control(call: Call, conversation_id: str, body: TargetControlBody) -> N
     if active is not None and active.id == target.id and conversation.pendingSwitchboardIntegration is None:
         return
     conversation.activeSwitchboardIntegration, conversation.pendingSwitchboardIntegration = target.ref(), None
-    _announce(call, "switchboard:passControl", conversation, body.metadata)
+    _announce(call, "switchboard:passControl", conversation, body.metadata, reason=body.reason)
 
 
 def offer_control(call: Call, conversation_id: str, body: TargetControlBody) -> None:
@@ -169,13 +174,14 @@ def accept_control(call: Call, conversation_id: str, body: AcceptControlBody) ->
     _announce(call, "switchboard:acceptControl", conversation, body.metadata)
 
 
-def release_control(call: Call, conversation_id: str, body: AcceptControlBody) -> None:
-    """[C] the conversation's switchboard state is nullified (no active, no pending); under integration scope
-    only the active integration may release (403). The next activity of the user gives control to the
-    default integration (assign_default)."""
+def release_control(call: Call, conversation_id: str, body: ReleaseControlBody) -> None:
+    """[C] the conversation's switchboard state is nullified (no active, no pending: the spec's words, and its
+    event omits `activeSwitchboardIntegration`), not handed to the releasing one's `nextSwitchboardIntegration`;
+    under integration scope only the active integration may release (403). The next activity of the user gives
+    control to the default integration (assign_default, the guide's default integration assignment)."""
     conversation = _conversation(call, conversation_id)
     active = conversation.activeSwitchboardIntegration
     if call.principal.scope == INTEGRATION and (active is None or active.integrationId != call.principal.integration_id):
         raise forbidden("release_not_active")
     conversation.activeSwitchboardIntegration = conversation.pendingSwitchboardIntegration = None
-    _announce(call, "switchboard:releaseControl", conversation, body.metadata)
+    _announce(call, "switchboard:releaseControl", conversation, body.metadata, reason=body.reason)

@@ -27,6 +27,13 @@ class V1Error(SunshineError):
         return {"error": {"code": self.code, "description": self.message}}
 
 
+def as_v1(error: SunshineError) -> V1Error:
+    """A refusal of the shared rules in the v1 envelope (SDK API, v1.1): the same status, code and wording."""
+    if isinstance(error, V1Error):
+        return error
+    return V1Error(error.status, error.code, error.message, error.reason)
+
+
 V1_PREFIXES = ("/v1/", "/v1.1/", "/sdk/", "/sc/sdk/")  # [I] the SDK API answers in the v1 envelope (reference, Open questions)
 
 

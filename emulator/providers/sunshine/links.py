@@ -1,6 +1,8 @@
 """Emulator-only moves of a user's channel client, standing in for the channel: a pending channel link
-completes (`client:update`, reason `confirmed`) or fails (`client:remove`, reason `linkFailed`, as the
-spec's table says for a failed link); and the client's deliveries can be made to fail."""
+finds its user (`client:update`, reason `matched`), completes (`client:update`, reason `confirmed`) or fails
+(`client:remove`, reason `linkFailed`, as the spec's table says for a failed link); an active client's user
+unsubscribes and resubscribes (`client:update`, reasons `blocked` and `unblocked`, the client's status
+`blocked` in between); and the client's deliveries can be made to fail."""
 
 from __future__ import annotations
 
@@ -8,22 +10,24 @@ from typing import Literal
 
 from pydantic import Field
 
-from .bodies import _Body
+from .bodies import Body
 from .call import Call
 from .errors import bad_request, not_found
 from .models import Client, User
 from .users import find as find_user
 
 
-class DeliveryError(_Body):
+class DeliveryError(Body):
     code: str = Field(min_length=1, max_length=128)
     message: str = Field(min_length=1, max_length=1024)
 
 
-class ClientMoveBody(_Body):
-    """`link`: how a pending link ends; `deliveryError`: deliveries to the client fail with it (null: they succeed)."""
+class ClientMoveBody(Body):
+    """`link`: a pending link's next step (`matched`) or its end; `subscription`: the user blocks or unblocks the
+    business on an active client; `deliveryError`: deliveries to the client fail with it (null: they succeed)."""
 
-    link: Literal["confirmed", "failed"] | None = None
+    link: Literal["matched", "confirmed", "failed"] | None = None
+    subscription: Literal["blocked", "unblocked"] | None = None
     deliveryError: DeliveryError | None = None
 
 
@@ -34,12 +38,23 @@ def move(call: Call, user_ref: str, client_id: str, body: ClientMoveBody) -> Cli
         raise not_found("client_not_found", "Client not found")
     if body.link is not None and client.status != "pending":
         raise bad_request("The client has no pending channel link", "link_not_pending")
+    if body.link is not None and body.subscription is not None:
+        raise bad_request("A move is either a link step or a subscription change", "link_and_subscription")
+    wanted = {"blocked": "active", "unblocked": "blocked"}.get(body.subscription or "")
+    if wanted is not None and client.status != wanted:
+        raise bad_request(f"Only an {wanted} client can be {body.subscription}", "subscription_not_applicable")
     if "deliveryError" in body.model_fields_set:
         client.deliveryError = body.deliveryError.model_dump() if body.deliveryError else None
-    if body.link == "confirmed":
-        _confirm(call, user, client)
+    if body.link == "matched":
+        _update(call, user, client, "matched")  # [I] still pending until the link is confirmed
+    elif body.link == "confirmed":
+        client.status, client.linkedAt, client.lastSeen = "active", call.timestamp, call.timestamp
+        _update(call, user, client, "confirmed")
     elif body.link == "failed":
         _fail(call, user, client)
+    elif body.subscription is not None:
+        client.status = "blocked" if body.subscription == "blocked" else "active"  # [C] the client status enum's `blocked`
+        _update(call, user, client, body.subscription)
     return client
 
 
@@ -48,9 +63,8 @@ def _conversation_of(call: Call, client: Client) -> dict | None:
     return conversation.truncated() if conversation is not None else None
 
 
-def _confirm(call: Call, user: User, client: Client) -> None:
-    client.status, client.linkedAt, client.lastSeen = "active", call.timestamp, call.timestamp
-    payload = {"user": user.truncated(), "client": client.public(), "reason": "confirmed"}
+def _update(call: Call, user: User, client: Client, reason: str) -> None:
+    payload = {"user": user.truncated(), "client": client.public(), "reason": reason}
     conversation = _conversation_of(call, client)
     call.emit("client:update", {**payload, **({"conversation": conversation} if conversation else {})})
 

@@ -4,10 +4,10 @@ applied by SyncUser. Raises `user:merge`."""
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
 from . import attachments
-from .bodies import METADATA_LIMIT, Text, _Body
+from .bodies import METADATA_LIMIT, Body, Text
 from .call import Call
 from .errors import user_not_found
 from .models import Conversation, User
@@ -15,7 +15,7 @@ from .sdk_forms import SDK, user_conversations
 from .users import ensure_sdk_client
 
 
-def _default_conversation(conversations: list[Conversation]) -> Conversation | None:
+def default_conversation(conversations: list[Conversation]) -> Conversation | None:
     return next((c for c in conversations if c.type == "personal" and c.isDefault), None)
 
 
@@ -28,8 +28,8 @@ def merge_users(call: Call, discarded: User, surviving: User, reason: str) -> No
     had_sdk_client = surviving.sdk_client()
     surviving_client = ensure_sdk_client(call, surviving, announce=False)  # the login announces it
     discarded_client = discarded.sdk_client()
-    surviving_default = _default_conversation(user_conversations(app, surviving))
-    discarded_default = _default_conversation(user_conversations(app, discarded))
+    surviving_default = default_conversation(user_conversations(app, surviving))
+    discarded_default = default_conversation(user_conversations(app, discarded))
     merged_conversations = None
     for conversation in user_conversations(app, discarded):
         for message in conversation.messages:
@@ -84,7 +84,7 @@ def merge_users(call: Call, discarded: User, surviving: User, reason: str) -> No
     call.emit("user:merge", payload)
 
 
-class SyncUserBody(_Body):
+class SyncUserBody(Body):
     survivingZendeskId: Text | None = None
 
 

@@ -58,6 +58,14 @@ def post(call: Call, conversation_id: str, body: MessagePostBody) -> Message:
     return message
 
 
+def of_conversation(call: Call, conversation_id: str) -> list[Message]:
+    """The messages ListMessages pages through; [C] its 404 is `not_found` (not conversation_not_found)."""
+    conversation = call.in_app().conversations.get(conversation_id)
+    if conversation is None:
+        raise resource_not_found()
+    return conversation.messages
+
+
 def delete_all(call: Call, conversation_id: str) -> None:
     conversation = find_conversation(call, conversation_id)
     release_attachments(call.in_app(), conversation.id, conversation.messages)

@@ -18,7 +18,7 @@ from pydantic import StrictStr
 
 from ...core.keys import same_secret
 from .auth import token_digest as digest
-from .bodies import _Body
+from .bodies import Body
 from .call import Call
 from .errors import SunshineError, bad_request, forbidden, invalid_auth
 from .models import App, Integration, OAuthClient, SunshineState
@@ -27,7 +27,7 @@ CODE_TTL = 600.0  # [I] seconds an authorization code stays valid (single use)
 TOKEN_TYPE = "Bearer"  # [C]
 
 
-class TokenBody(_Body):
+class TokenBody(Body):
     """[C] all four required; [I] any other grant is refused."""
 
     code: StrictStr

@@ -5,8 +5,7 @@ media URLs of uploaded attachments. Registered on the Sunshine blueprint; `GET /
 from __future__ import annotations
 
 import base64
-
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Response, request
 
@@ -16,8 +15,8 @@ from .auth import INTEGRATION, authenticate, authorize
 from .bodies import parse_body
 from .call import Call
 from .errors import SunshineError
+from .http import blueprint, request_url
 from .models import PROVIDER
-from .routes import _url, blueprint
 
 OAUTH_PREFIXES = ("", "/sc")
 
@@ -68,7 +67,7 @@ def revoke_access() -> Response:
         now = namespace.clock.now()
         principal = authenticate(state, header, now, namespace.tokens)
         authorize(principal, (INTEGRATION,), state, None)
-        oauth.revoke(Call(state, state.apps.get(principal.app_id or ""), principal, now, _url()))
+        oauth.revoke(Call(state, state.apps.get(principal.app_id or ""), principal, now, request_url()))
         store.reindex(namespace.name)
     return json_response({})
 

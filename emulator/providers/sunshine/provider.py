@@ -6,17 +6,20 @@ from . import hook_routes, oauth_routes, routes, sdk_action_routes, sdk_routes, 
 from .auth import selector_subjects
 from .banner import BANNER
 from .errors import V1_PREFIXES, http_error
+from .http import BODY_LIMIT, PREFIXES, blueprint, tenants_of_request
 from .models import PROVIDER, SunshineSeed, SunshineState
-from .routes import BODY_LIMIT, PREFIXES, blueprint, tenants_of_request
 from .seed_export import SEED_EXPORTER
 from .views import conversation_views
+
+# every module that registers routes on the blueprint (importing it registers them)
+ROUTE_MODULES = (routes, sdk_routes, sdk_action_routes, v1, oauth_routes, hook_routes)
 
 UPLOAD_LIMIT = 50 * 1024 * 1024  # [C] file uploads: 50 MB
 
 SPEC = ProviderSpec(
     name=PROVIDER,
     blueprint=blueprint,
-    route_modules=(routes, sdk_routes, v1, oauth_routes, hook_routes, sdk_action_routes),
+    route_modules=ROUTE_MODULES,
     tenants_of_request=tenants_of_request,
     tenant_variables=("app_id", "attachment_id"),  # else the credentials, an OAuth token or client id name it
     path_prefixes=tuple(f"{prefix}/" for prefix in PREFIXES) + V1_PREFIXES + ("/oauth/", "/sc/oauth/", "/sc/attachments/", "/__emulator/sunshine/"),

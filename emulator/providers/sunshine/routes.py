@@ -1,24 +1,18 @@
 """Sunshine's v2 HTTP surface, served at `/v2/...` and under the `/sc` prefix of Zendesk hosts.
 
-Each route names its scopes and success status; `api` authenticates, authorises, runs the operation under
-the store's lock, answers JSON and then publishes the webhook events the operation gave rise to.
+Each route names its scopes and success status; `api` registers it through the kit's `operation`, admitted by
+the caller's credentials and the route's scopes (refusals in the v2 envelope).
 """
 
 from __future__ import annotations
 
-import json
-from functools import wraps
-from typing import Any, Callable, Iterable, Iterator, TypeVar
-from urllib.parse import quote, unquote
+from collections.abc import Callable, Iterable
 
-from flask import Blueprint, Response, request
-from pydantic import BaseModel
+from flask import request
 
-from ...core.clock import format_instant
-from ...core.journal import clip
-from ...web import MalformedJson, current_namespace, json_response, pump_deliveries, read_json_body, runtime
-from . import admin, attachments, channels, control, conversations, merges, messages, oauth, switchboards, users, webhooks
-from .auth import ACCOUNT, APP, INTEGRATION, authenticate, authorize, key_id_of, token_digest
+from ...core.store import Namespace
+from . import admin, attachments, channels, control, conversations, merges, messages, oauth, switchboards, users
+from .auth import ACCOUNT, APP, INTEGRATION, authenticate, authorize
 from .bodies import (
     ActivityBody,
     AppBody,
@@ -35,150 +29,44 @@ from .bodies import (
     UserUpdateBody,
     WebhookBody,
     WebhookCreateBody,
-    parse_body,
 )
 from .call import Call
-from .errors import SunshineError, bad_request, resource_not_found
-from .models import PROVIDER, attachment_lookup, key_lookup, oauth_client_lookup, oauth_token_lookup
+from .errors import bad_request
+from .http import PREFIXES, Admit, json_body, operation, request_url
+from .models import SunshineState
 from .query import MESSAGE_PAGE_SIZE, Window, paginate, query_object, read_page
 from .switchboard_bodies import (
     AcceptControlBody,
+    PassControlBody,
+    ReleaseControlBody,
     SwitchboardIntegrationCreateBody,
     SwitchboardIntegrationUpdateBody,
     SwitchboardUpdateBody,
     TargetControlBody,
 )
 
-# [C] api.smooch.io and {subdomain}.zendesk.com/sc; [O] a client host ending in `/` (the Python client joins
-# host and path as they are, so `…/sc/` calls `/sc//v2/…`) is harmless against the provider
-PREFIXES = ("/v2", "/sc/v2", "//v2", "/sc//v2")
-BODY_LIMIT = 100 * 1024  # [C] 100 kB of JSON
 EVERYONE = (ACCOUNT, APP, INTEGRATION)  # [C] users, conversations, messages, participants, clients
 APP_OR_ACCOUNT = (ACCOUNT, APP)
 ACCOUNT_ONLY = (ACCOUNT,)  # [C] apps (create, list, delete) and app keys
 WEBHOOK_SCOPES = (ACCOUNT, APP, INTEGRATION)  # [C] app and integration; [I] account too ("all methods")
 
-blueprint = Blueprint(PROVIDER, __name__)
 
+def admit_v2(scopes: Iterable[str]) -> Admit:
+    """Credentials of the v2 API (keys, JWTs, OAuth tokens) allowed one of `scopes` on the path's app."""
+    allowed = tuple(scopes)
 
-@blueprint.errorhandler(SunshineError)
-def _answer_error(error: SunshineError) -> Response:
-    return error.response()
+    def admit(state: SunshineState, namespace: Namespace, now: float, path: dict[str, str]) -> tuple[Call, Call]:
+        principal = authenticate(state, request.headers.get("Authorization"), now, namespace.tokens)
+        app = authorize(principal, allowed, state, path.pop("app_id", None))
+        call = Call(state, app, principal, now, request_url())
+        return call, call
 
-
-@blueprint.errorhandler(MalformedJson)
-def _answer_malformed(_: MalformedJson) -> Response:
-    return bad_request("Invalid JSON body", "malformed_json").response()  # [I] title
-
-
-@blueprint.url_value_preprocessor
-def _decode_segments(endpoint: str | None, values: dict | None) -> None:
-    """Path segments arrive still percent-encoded (so that `%2F` stays inside an externalId)."""
-    if values:
-        for name, value in values.items():
-            values[name] = unquote(value)
-
-
-def tenants_of_request() -> Iterator[str]:
-    """The app in the path, then the key of the credentials (for `/v2/apps`), read only when needed; then
-    what names no app: an attachment's id, an OAuth access token, an OAuth client id."""
-    path = request.view_args or {}
-    app_id = path.get("app_id") or request.headers.get("x-smooch-appid")  # [I] the SDK config names its app so
-    if app_id:
-        yield app_id
-    if path.get("attachment_id"):
-        yield attachment_lookup(path["attachment_id"])
-    header = request.headers.get("Authorization")
-    key_id = key_id_of(header)
-    if key_id:
-        yield key_lookup(key_id)
-    scheme, _, token = (header or "").strip().partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        yield oauth_token_lookup(token_digest(token.strip()))
-    client_id = request.args.get("client_id") or oauth_body_client_id()
-    if isinstance(client_id, str) and client_id:
-        yield oauth_client_lookup(client_id)
-
-
-def _url() -> str:
-    """The request's URL without its query, for pagination links: a path variable such as an externalId
-    holds what a URL cannot carry as is (space, non-ASCII), so the path is escaped again; `%` stays, as
-    `%2F` and `%25` already are escapes there."""
-    return request.host_url.rstrip("/") + quote(request.path, safe="/%:@!$&'()*+,;=-._~")
-
-
-B = TypeVar("B", bound=BaseModel)
-
-
-def body(model: type[B], empty: dict | None = None) -> B:
-    """The request's JSON body as `model`; `empty` stands for a missing body where the body is optional."""
-    if (request.content_length or 0) > BODY_LIMIT or len(request.get_data(cache=True)) > BODY_LIMIT:
-        raise SunshineError(413, "payload_too_large", "Request body is larger than 100kB", "body_too_large")  # [I] code
-    return parse_body(model, read_json_body(empty=empty))
-
-
-def oauth_body_client_id() -> Any:
-    """`client_id` of a `POST /oauth/token` body (JSON, or [I] a form), to find the client's namespace."""
-    if request.method != "POST" or not request.path.endswith("/oauth/token"):
-        return None
-    body = request.get_json(silent=True, cache=True) if request.is_json else request.form
-    return body.get("client_id") if isinstance(body, dict) or hasattr(body, "get") else None
+    return admit
 
 
 def api(method: str, rule: str, scopes: Iterable[str] = EVERYONE, status: int = 200, reindex: bool = False, multipart: bool = False) -> Callable:
-    """Register an operation at every prefix; it receives the Call and the path's variables. A `multipart`
-    body is parsed before the store's lock is taken."""
-    allowed = tuple(scopes)
-
-    def register(operation: Callable[..., Any]) -> Callable[..., Any]:
-        @wraps(operation)
-        def view(**path: str) -> Response:
-            if multipart:
-                request.files  # noqa: B018  (reads and parses the upload outside the lock)
-            namespace = current_namespace()
-            store = runtime().store
-            with store.lock:
-                state = namespace.state(PROVIDER)
-                now = namespace.clock.now()
-                principal = authenticate(state, request.headers.get("Authorization"), now, namespace.tokens)
-                app = authorize(principal, allowed, state, path.pop("app_id", None))
-                call = Call(state, app, principal, now, _url())
-                answer = operation(call, **path)
-                if reindex:
-                    store.reindex(namespace.name)
-            _publish(namespace.name, call.events, now)
-            return json_response(answer, status)
-
-        for prefix in PREFIXES:
-            blueprint.add_url_rule(prefix + rule, f"{method} {prefix}{rule}", view, methods=[method])
-        return view
-
-    return register
-
-
-def _publish(namespace: str, events: list[dict], now: float, app_id: str | None = None) -> None:
-    """Each event is a journal entry (direction `event`, path = its type), then goes to the webhooks of the
-    app (`app_id`, else the request's `<app_id>`) that subscribe to it: queued now, attempted in the
-    background (webhooks.py), so the answer does not wait for a receiver."""
-    if not events:
-        return
-    state = runtime()
-    for event in events:
-        state.journal.record(
-            time=format_instant(now),
-            namespace=namespace,
-            provider=PROVIDER,
-            method="EVENT",
-            path=event["type"],
-            query="",
-            status=0,
-            request_body=clip(json.dumps(event)),
-            direction="event",
-        )
-    if app_id is None:
-        app_id = (request.view_args or {}).get("app_id")
-    if webhooks.queue(state.store, namespace, app_id, events, now):
-        pump_deliveries(state.store.view(namespace))
+    """A v2 operation at every prefix; it receives the Call and the path's variables."""
+    return operation(method, rule, PREFIXES, admit_v2(scopes), status=status, reindex=reindex, multipart=multipart)
 
 
 def _listing(name: str, window: Window) -> dict:
@@ -190,7 +78,7 @@ def _listing(name: str, window: Window) -> dict:
 
 @api("POST", "/apps", ACCOUNT_ONLY, status=201, reindex=True)
 def create_app(call: Call) -> dict:
-    return {"app": admin.create_app(call, body(AppCreateBody)).public()}
+    return {"app": admin.create_app(call, json_body(AppCreateBody)).public()}
 
 
 @api("GET", "/apps", ACCOUNT_ONLY)
@@ -206,7 +94,7 @@ def get_app(call: Call) -> dict:
 
 @api("PATCH", "/apps/<app_id>", APP_OR_ACCOUNT)
 def update_app(call: Call) -> dict:
-    return {"app": admin.update_app(call, body(AppBody)).public()}
+    return {"app": admin.update_app(call, json_body(AppBody)).public()}
 
 
 @api("DELETE", "/apps/<app_id>", ACCOUNT_ONLY, reindex=True)
@@ -217,7 +105,7 @@ def delete_app(call: Call) -> dict:
 
 @api("POST", "/apps/<app_id>/keys", ACCOUNT_ONLY, status=201, reindex=True)
 def create_app_key(call: Call) -> dict:
-    return {"key": admin.create_key(call, body(DisplayNameBody)).public()}
+    return {"key": admin.create_key(call, json_body(DisplayNameBody)).public()}
 
 
 @api("GET", "/apps/<app_id>/keys", ACCOUNT_ONLY)
@@ -241,7 +129,7 @@ def delete_app_key(call: Call, key_id: str) -> dict:
 
 @api("POST", "/apps/<app_id>/integrations", APP_OR_ACCOUNT, status=201)
 def create_integration(call: Call) -> dict:
-    return {"integration": admin.create_integration(call, body(IntegrationCreateBody)).public()}
+    return {"integration": admin.create_integration(call, json_body(IntegrationCreateBody)).public()}
 
 
 @api("GET", "/apps/<app_id>/integrations", APP_OR_ACCOUNT)
@@ -257,7 +145,7 @@ def get_integration(call: Call, integration_id: str) -> dict:
 
 @api("PATCH", "/apps/<app_id>/integrations/<integration_id>", APP_OR_ACCOUNT)
 def update_integration(call: Call, integration_id: str) -> dict:
-    return {"integration": admin.update_integration(call, integration_id, body(admin.IntegrationUpdateBody)).public()}
+    return {"integration": admin.update_integration(call, integration_id, json_body(admin.IntegrationUpdateBody)).public()}
 
 
 @api("DELETE", "/apps/<app_id>/integrations/<integration_id>", APP_OR_ACCOUNT, reindex=True)
@@ -268,7 +156,7 @@ def delete_integration(call: Call, integration_id: str) -> dict:
 
 @api("POST", "/apps/<app_id>/integrations/<integration_id>/keys", APP_OR_ACCOUNT, status=201, reindex=True)
 def create_integration_key(call: Call, integration_id: str) -> dict:
-    return {"key": admin.create_integration_key(call, integration_id, body(DisplayNameBody)).public()}
+    return {"key": admin.create_integration_key(call, integration_id, json_body(DisplayNameBody)).public()}
 
 
 @api("GET", "/apps/<app_id>/integrations/<integration_id>/keys", APP_OR_ACCOUNT)
@@ -290,7 +178,7 @@ def delete_integration_key(call: Call, integration_id: str, key_id: str) -> dict
 @api("POST", "/apps/<app_id>/integrations/<integration_id>/webhooks", WEBHOOK_SCOPES, status=201)
 def create_webhook(call: Call, integration_id: str) -> dict:
     owner = admin.webhook_owner(call, call.principal, integration_id)
-    return {"webhook": admin.create_webhook(call, owner, body(WebhookCreateBody)).public()}
+    return {"webhook": admin.create_webhook(call, owner, json_body(WebhookCreateBody)).public()}
 
 
 @api("GET", "/apps/<app_id>/integrations/<integration_id>/webhooks", WEBHOOK_SCOPES)
@@ -306,7 +194,7 @@ def get_webhook(call: Call, integration_id: str, webhook_id: str) -> dict:
 @api("PATCH", "/apps/<app_id>/integrations/<integration_id>/webhooks/<webhook_id>", WEBHOOK_SCOPES)
 def update_webhook(call: Call, integration_id: str, webhook_id: str) -> dict:
     owner = admin.webhook_owner(call, call.principal, integration_id)
-    return {"webhook": admin.update_webhook(owner, webhook_id, body(WebhookBody)).public()}
+    return {"webhook": admin.update_webhook(owner, webhook_id, json_body(WebhookBody)).public()}
 
 
 @api("DELETE", "/apps/<app_id>/integrations/<integration_id>/webhooks/<webhook_id>", WEBHOOK_SCOPES)
@@ -330,7 +218,7 @@ def upload_attachment(call: Call) -> dict:
 
 @api("POST", "/apps/<app_id>/attachments/remove", reindex=True)
 def remove_attachment(call: Call) -> dict:
-    attachments.remove(call, body(attachments.AttachmentRemoveBody).mediaUrl)
+    attachments.remove(call, json_body(attachments.AttachmentRemoveBody).mediaUrl)
     return {}
 
 
@@ -344,7 +232,7 @@ def token_info(call: Call) -> dict:
 
 @api("POST", "/apps/<app_id>/users", status=201)
 def create_user(call: Call) -> dict:
-    return {"user": users.create(call, body(UserCreateBody)).public()}
+    return {"user": users.create(call, json_body(UserCreateBody)).public()}
 
 
 @api("GET", "/apps/<app_id>/users")
@@ -362,7 +250,7 @@ def get_user(call: Call, user_ref: str) -> dict:
 
 @api("PATCH", "/apps/<app_id>/users/<user_ref>")
 def update_user(call: Call, user_ref: str) -> dict:
-    return {"user": users.update(call, user_ref, body(UserUpdateBody)).public()}
+    return {"user": users.update(call, user_ref, json_body(UserUpdateBody)).public()}
 
 
 @api("DELETE", "/apps/<app_id>/users/<user_ref>")
@@ -378,12 +266,12 @@ def delete_personal_information(call: Call, user_ref: str) -> dict:
 
 @api("POST", "/apps/<app_id>/users/<zendesk_id>/sync")
 def sync_user(call: Call, zendesk_id: str) -> dict:
-    return {"user": merges.sync(call, zendesk_id, parse_body(merges.SyncUserBody, read_json_body(empty={}))).public()}  # [C] the body is optional
+    return {"user": merges.sync(call, zendesk_id, json_body(merges.SyncUserBody, empty={})).public()}  # [C] the body is optional
 
 
 @api("POST", "/apps/<app_id>/users/<user_ref>/clients", status=201)
 def create_client(call: Call, user_ref: str) -> dict:
-    return {"client": users.link_client(call, user_ref, body(ClientCreateBody)).public()}
+    return {"client": users.link_client(call, user_ref, json_body(ClientCreateBody)).public()}
 
 
 @api("GET", "/apps/<app_id>/users/<user_ref>/clients")
@@ -413,7 +301,7 @@ def get_device(call: Call, user_ref: str, device_id: str) -> dict:
 
 @api("POST", "/apps/<app_id>/conversations", status=201)
 def create_conversation(call: Call) -> dict:
-    return {"conversation": conversations.create(call, body(ConversationCreateBody)).public()}
+    return {"conversation": conversations.create(call, json_body(ConversationCreateBody)).public()}
 
 
 @api("GET", "/apps/<app_id>/conversations")
@@ -435,7 +323,7 @@ def get_conversation(call: Call, conversation_id: str) -> dict:
 
 @api("PATCH", "/apps/<app_id>/conversations/<conversation_id>")
 def update_conversation(call: Call, conversation_id: str) -> dict:
-    return {"conversation": conversations.update(call, conversation_id, body(ConversationUpdateBody)).public()}
+    return {"conversation": conversations.update(call, conversation_id, json_body(ConversationUpdateBody)).public()}
 
 
 @api("DELETE", "/apps/<app_id>/conversations/<conversation_id>")
@@ -446,23 +334,23 @@ def delete_conversation(call: Call, conversation_id: str) -> dict:
 
 @api("POST", "/apps/<app_id>/conversations/<conversation_id>/join", status=201)
 def join_conversation(call: Call, conversation_id: str) -> dict:
-    return {"participant": conversations.join(call, conversation_id, body(ParticipantRef)).public()}
+    return {"participant": conversations.join(call, conversation_id, json_body(ParticipantRef)).public()}
 
 
 @api("POST", "/apps/<app_id>/conversations/<conversation_id>/leave")
 def leave_conversation(call: Call, conversation_id: str) -> dict:
-    conversations.leave(call, conversation_id, body(LeaveBody))
+    conversations.leave(call, conversation_id, json_body(LeaveBody))
     return {}
 
 
 @api("POST", "/apps/<app_id>/conversations/<conversation_id>/download")
 def download_message_ref(call: Call, conversation_id: str) -> dict:
-    return channels.download(call, conversation_id, body(channels.DownloadBody))
+    return channels.download(call, conversation_id, json_body(channels.DownloadBody))
 
 
 @api("POST", "/apps/<app_id>/conversations/<conversation_id>/conversionEvents")
 def post_conversion_events(call: Call, conversation_id: str) -> dict:
-    return channels.conversion_events(call, conversation_id, body(channels.ConversionEventsBody))
+    return channels.conversion_events(call, conversation_id, json_body(channels.ConversionEventsBody))
 
 
 @api("GET", "/apps/<app_id>/conversations/<conversation_id>/participants")
@@ -474,16 +362,13 @@ def list_participants(call: Call, conversation_id: str) -> dict:
 
 @api("POST", "/apps/<app_id>/conversations/<conversation_id>/messages", status=201)
 def post_message(call: Call, conversation_id: str) -> dict:
-    return {"messages": [messages.post(call, conversation_id, body(MessagePostBody)).public()]}
+    return {"messages": [messages.post(call, conversation_id, json_body(MessagePostBody)).public()]}
 
 
 @api("GET", "/apps/<app_id>/conversations/<conversation_id>/messages")
 def list_messages(call: Call, conversation_id: str) -> dict:
     page = read_page(request.args)
-    conversation = call.in_app().conversations.get(conversation_id)
-    if conversation is None:
-        raise resource_not_found()  # [C] the spec's 404 of ListMessages (not conversation_not_found)
-    found = conversation.messages
+    found = messages.of_conversation(call, conversation_id)
     window = paginate(found, page, lambda m: m.id, call.url, newest_first_page=True, fixed_size=MESSAGE_PAGE_SIZE)
     return _listing("messages", window)
 
@@ -502,7 +387,7 @@ def delete_message(call: Call, conversation_id: str, message_id: str) -> dict:
 
 @api("POST", "/apps/<app_id>/conversations/<conversation_id>/activity")
 def post_activity(call: Call, conversation_id: str) -> dict:
-    messages.activity(call, conversation_id, body(ActivityBody))
+    messages.activity(call, conversation_id, json_body(ActivityBody))
     return {}
 
 
@@ -521,7 +406,7 @@ def list_switchboards(call: Call) -> dict:
 
 @api("PATCH", "/apps/<app_id>/switchboards/<switchboard_id>", APP_OR_ACCOUNT)
 def update_switchboard(call: Call, switchboard_id: str) -> dict:
-    return {"switchboard": switchboards.update(call, switchboard_id, body(SwitchboardUpdateBody)).public()}
+    return {"switchboard": switchboards.update(call, switchboard_id, json_body(SwitchboardUpdateBody)).public()}
 
 
 @api("DELETE", "/apps/<app_id>/switchboards/<switchboard_id>", APP_OR_ACCOUNT)
@@ -532,7 +417,7 @@ def delete_switchboard(call: Call, switchboard_id: str) -> dict:
 
 @api("POST", "/apps/<app_id>/switchboards/<switchboard_id>/switchboardIntegrations", APP_OR_ACCOUNT, status=201)
 def create_switchboard_integration(call: Call, switchboard_id: str) -> dict:
-    created = switchboards.create_member(call, switchboard_id, body(SwitchboardIntegrationCreateBody))
+    created = switchboards.create_member(call, switchboard_id, json_body(SwitchboardIntegrationCreateBody))
     return {"switchboardIntegration": created.public()}
 
 
@@ -543,7 +428,7 @@ def list_switchboard_integrations(call: Call, switchboard_id: str) -> dict:
 
 @api("PATCH", "/apps/<app_id>/switchboards/<switchboard_id>/switchboardIntegrations/<member_id>", APP_OR_ACCOUNT)
 def update_switchboard_integration(call: Call, switchboard_id: str, member_id: str) -> dict:
-    updated = switchboards.update_member(call, switchboard_id, member_id, body(SwitchboardIntegrationUpdateBody))
+    updated = switchboards.update_member(call, switchboard_id, member_id, json_body(SwitchboardIntegrationUpdateBody))
     return {"switchboardIntegration": updated.public()}
 
 
@@ -555,23 +440,23 @@ def delete_switchboard_integration(call: Call, switchboard_id: str, member_id: s
 
 @api("POST", "/apps/<app_id>/conversations/<conversation_id>/passControl")
 def pass_control(call: Call, conversation_id: str) -> dict:
-    control.pass_control(call, conversation_id, body(TargetControlBody))
+    control.pass_control(call, conversation_id, json_body(PassControlBody))
     return {}
 
 
 @api("POST", "/apps/<app_id>/conversations/<conversation_id>/offerControl")
 def offer_control(call: Call, conversation_id: str) -> dict:
-    control.offer_control(call, conversation_id, body(TargetControlBody))
+    control.offer_control(call, conversation_id, json_body(TargetControlBody))
     return {}
 
 
 @api("POST", "/apps/<app_id>/conversations/<conversation_id>/acceptControl")
 def accept_control(call: Call, conversation_id: str) -> dict:
-    control.accept_control(call, conversation_id, body(AcceptControlBody))
+    control.accept_control(call, conversation_id, json_body(AcceptControlBody))
     return {}
 
 
 @api("POST", "/apps/<app_id>/conversations/<conversation_id>/releaseControl")
 def release_control(call: Call, conversation_id: str) -> dict:
-    control.release_control(call, conversation_id, body(AcceptControlBody, empty={}))  # [C] the body is optional
+    control.release_control(call, conversation_id, json_body(ReleaseControlBody, empty={}))  # [C] the body is optional
     return {}

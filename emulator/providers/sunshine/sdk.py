@@ -24,19 +24,18 @@ from .auth import END_USER, Principal, authenticate
 from .bodies import (
     EMAIL,
     METADATA_LIMIT,
+    Body,
     ConversationCreateBody,
     MessagePostBody,
-    _Body,
-    _check_metadata,
-    _formatted,
-    _short,
+    check_metadata,
+    formatted,
     parse_body,
+    short,
 )
 from .call import Call
 from .conversations import create as create_conversation
 from .errors import (
     SunshineError,
-    V1Error,
     bad_request,
     conversation_not_found,
     invalid_auth,
@@ -58,35 +57,28 @@ def invalid_scope() -> SunshineError:
     return SunshineError(403, "forbidden", "Invalid scope", "sdk_server_scope")
 
 
-def as_v1(error: SunshineError) -> V1Error:
-    """A refusal of the shared rules in the SDK's envelope: the same status, code and wording."""
-    if isinstance(error, V1Error):
-        return error
-    return V1Error(error.status, error.code, error.message, error.reason)
-
-
 # --- bodies ---------------------------------------------------------------------------------------------
 
 
-class ClientBody(_Body):
+class ClientBody(Body):
     """The SDK's description of itself (ClientDto): its id names the device."""
 
-    id: _short(128) | None = None
+    id: short(128) | None = None
     platform: Literal["web", "ios", "android"] | None = None
-    integrationId: _short(64) | None = None
-    pushNotificationToken: _short(4096) | None = None
-    appVersion: _short(128) | None = None
+    integrationId: short(64) | None = None
+    pushNotificationToken: short(4096) | None = None
+    appVersion: short(128) | None = None
     info: dict[str, Any] | None = None
 
 
-class _ProfileFields(_Body):
-    givenName: _short(128) | None = None
-    surname: _short(128) | None = None
-    email: _formatted(128, EMAIL) | None = None  # [C] the spec's format: email, as the v2 profile
-    locale: _short(64) | None = None
+class _ProfileFields(Body):
+    givenName: short(128) | None = None
+    surname: short(128) | None = None
+    email: formatted(128, EMAIL) | None = None  # [C] the spec's format: email, as the v2 profile
+    locale: short(64) | None = None
     properties: dict[str, Any] | None = None
 
-    _properties = field_validator("properties")(lambda value: _check_metadata(value, "User"))
+    _properties = field_validator("properties")(lambda value: check_metadata(value, "User"))
 
 
 class AppUserCreateBody(_ProfileFields):
@@ -99,28 +91,28 @@ class AppUserUpdateBody(_ProfileFields):
     pass
 
 
-class LoginBody(_Body):
-    userId: _short(1024)
-    appUserId: _short(64) | None = None
-    sessionToken: _short(256) | None = None
+class LoginBody(Body):
+    userId: short(1024)
+    appUserId: short(64) | None = None
+    sessionToken: short(256) | None = None
     client: ClientBody | None = None
 
 
-class LogoutBody(_Body):
+class LogoutBody(Body):
     client: ClientBody | None = None
 
 
-class SdkConversationBody(_Body):
+class SdkConversationBody(Body):
     type: Literal["personal"] = "personal"  # [I] an SDK user starts its own conversations only
-    displayName: _short(100) | None = None
-    description: _short(100) | None = None
-    iconUrl: _short(2048) | None = None
+    displayName: short(100) | None = None
+    description: short(100) | None = None
+    iconUrl: short(2048) | None = None
     metadata: dict[str, Any] | None = None
 
-    _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "Conversation"))
+    _metadata = field_validator("metadata")(lambda value: check_metadata(value, "Conversation"))
 
 
-class SdkMessageBody(_Body):
+class SdkMessageBody(Body):
     """`{"message": {type, text, ...}, "author"?}`; [I] a flat v1 message `{type, text, ...}` is taken too.
     The author is always the calling user, whatever the body says."""
 
@@ -214,7 +206,7 @@ def login_principal(state: SunshineState, app: App, header: str | None, now: flo
 # --- devices ---------------------------------------------------------------------------------------
 
 
-def _calling_device(user: User | None, guid: str | None) -> Device | None:
+def calling_device(user: User | None, guid: str | None) -> Device | None:
     if user is None:
         return None
     devices = [d for c in user.clients if c.type == SDK for d in c.devices]
@@ -282,7 +274,7 @@ def update_app_user(sdk: SdkCall, app_user_id: str, body: AppUserUpdateBody) -> 
     locale = user.profile.locale
     _apply_profile(user, body)
     if user.profile.locale != locale:  # [C] user:update for a change of identification only; [I] a new locale is one
-        device = _calling_device(user, sdk.header_client_id)
+        device = calling_device(user, sdk.header_client_id)
         sdk.call.emit("user:update", {"user": user.public(), "reason": "localeDetection", "source": sdk_source(device)})
     return user
 
@@ -298,7 +290,7 @@ def start_conversation(sdk: SdkCall, user: User, body: SdkConversationBody) -> C
             "participants": [{"userId": user.id, "subscribeSDKClient": True}],
         },
     )
-    call.source = sdk_source(_calling_device(user, sdk.header_client_id))
+    call.source = sdk_source(calling_device(user, sdk.header_client_id))
     return create_conversation(call, created, "startConversation")  # [C] a startConversation call of an SDK
 
 
@@ -377,7 +369,7 @@ def post_user_message(sdk: SdkCall, conversation_id: str, body: SdkMessageBody) 
     content = {key: value for key, value in body.message.items() if key not in ("role", "authorId", "name", "avatarUrl", "_id", "received", "source", "metadata")}
     metadata = body.metadata if body.metadata is not None else body.message.get("metadata")
     post_body = parse_body(MessagePostBody, without_nulls({"author": {"type": "user", "userId": user.id}, "content": content, "metadata": metadata}))
-    sdk.call.source = sdk_source(_calling_device(user, sdk.header_client_id))
+    sdk.call.source = sdk_source(calling_device(user, sdk.header_client_id))
     return post_message(sdk.call, conversation.id, post_body)
 
 

@@ -11,59 +11,76 @@ from pydantic import model_validator
 
 from . import activities, attachments
 from .auth import token_digest
-from .bodies import Text, _Body, _short
+from .bodies import Body, Text, short
 from .errors import bad_request, not_found, user_not_found
-from .models import App, Device, Integration, Message, User
-from .sdk import ClientBody, SdkCall, SdkMessageBody, _calling_device, attach_device, post_user_message
-from .sdk_forms import SDK, sdk_source
+from .merges import default_conversation
+from .models import App, Conversation, Device, Integration, Message, User
+from .sdk import (
+    ClientBody,
+    SdkCall,
+    SdkConversationBody,
+    SdkMessageBody,
+    attach_device,
+    calling_device,
+    post_user_message,
+    start_conversation,
+)
+from .sdk_forms import SDK, sdk_source, user_conversations
+from .users import ensure_sdk_client
 
 AUTH_CODE_TTL = 600.0  # [I] seconds an auth code stays valid (single use)
 SDK_INTEGRATIONS = ("web", "ios", "android")
 
 
-class SdkActivity(_Body):
+class SdkActivity(Body):
     type: Literal["conversation:read", "typing:start", "typing:stop"]
 
 
-class SdkActivityBody(_Body):
+class SdkActivityBody(Body):
     """[I] `{"activity": {"type"}, "author"?}`; the author is always the caller."""
 
     activity: SdkActivity
 
 
-class PostbackRef(_Body):
+class PostbackRef(Body):
     actionId: Text
 
 
-class SdkPostbackBody(_Body):
+class SdkPostbackBody(Body):
     """[I] `{"postback": {"actionId"}, "author"?}`: the `_id` of a postback action in the SDK's message form."""
 
     postback: PostbackRef
 
 
-class Referral(_Body):
-    code: _short(2048)
+class Referral(Body):
+    code: short(2048)
     details: dict[str, Any] | None = None
 
 
-class SdkReferralBody(_Body):
+class SdkReferralBody(Body):
     """[I] `{"referral": {"code", "details"?}}`."""
 
     referral: Referral
 
 
-class AuthCodeBody(_Body):
+class SubscribeBody(Body):
+    """[C] the iOS SDK sends `{"author": {...}}` ([I] its fields are not read: the author is always the caller)."""
+
+    author: dict[str, Any] | None = None
+
+
+class AuthCodeBody(Body):
     authCode: Text
     client: ClientBody | None = None
 
 
-class UpgradeBody(_Body):
-    clientId: _short(128)
+class UpgradeBody(Body):
+    clientId: short(128)
 
 
 class PushBody(ClientBody):
     @model_validator(mode="after")
-    def _something(self) -> "PushBody":
+    def _something(self) -> PushBody:
         if not self.model_fields_set - {"id"}:
             raise ValueError("nothing to update")  # [I]
         return self
@@ -73,7 +90,7 @@ def _with_source(sdk: SdkCall) -> User:
     """The caller, with the call's source set to its install's platform."""
     user = sdk.user
     assert user is not None
-    sdk.call.source = sdk_source(_calling_device(user, sdk.header_client_id))
+    sdk.call.source = sdk_source(calling_device(user, sdk.header_client_id))
     return user
 
 
@@ -93,6 +110,31 @@ def postback(sdk: SdkCall, conversation_id: str, body: SdkPostbackBody) -> None:
 def referral(sdk: SdkCall, conversation_id: str, body: SdkReferralBody) -> None:
     conversation = sdk.own_conversation(conversation_id)
     activities.referral(sdk.call, conversation, _with_source(sdk), body.referral.code, body.referral.details)
+
+
+def start_default_conversation(sdk: SdkCall, app_user_id: str) -> tuple[Conversation, bool]:
+    """`appusers/{id}/conversation` (iOS): the caller's default conversation, started when it has none
+    ([I] the same start as `POST appusers/{id}/conversations`: `conversation:create`, `startConversation`);
+    whether it was started now."""
+    user = sdk.own_user(app_user_id)
+    found = default_conversation(user_conversations(sdk.app, user))
+    if found is not None:
+        return found, False
+    return start_conversation(sdk, user, SdkConversationBody()), True
+
+
+def subscribe(sdk: SdkCall, conversation_id: str) -> Conversation:
+    """`conversations/{id}/subscribe` (iOS, when it opens a conversation): the caller's SDK client joins the
+    participant's client associations (first, [I] as `subscribeSDKClient` does), created when it has none
+    (`client:add`); [I] subscribing again changes nothing and raises nothing."""
+    conversation = sdk.own_conversation(conversation_id)
+    user = _with_source(sdk)
+    client = ensure_sdk_client(sdk.call, user)
+    participant = conversation.participant_of(user.id)
+    assert participant is not None  # own_conversation checked it
+    if not any(a.get("clientId") == client.id for a in participant.clientAssociations):
+        participant.clientAssociations = [{"type": "sdk", "clientId": client.id}, *participant.clientAssociations]
+    return conversation
 
 
 def upload(sdk: SdkCall, host_url: str, conversation_id: str, data: bytes, file_name: str, media_type: str | None, fields: dict[str, Any]) -> Message:

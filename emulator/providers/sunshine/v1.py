@@ -13,114 +13,94 @@ Routes answer under `/v1.1/apps/{appId}/appusers...` and, for app keys and appUs
 from __future__ import annotations
 
 import math
-from functools import wraps
-from typing import Any, Callable, Iterable, Literal
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
 from urllib.parse import urlencode
 
-from flask import Response, request
+from flask import request
 from pydantic import Field, StrictStr, field_validator
 
 from ...core.clock import parse_instant
-from ...web import MalformedJson, current_namespace, json_response, runtime
+from ...core.store import Namespace
 from . import conversations, messages, users
 from .auth import ACCOUNT, APP, END_USER, Principal, authenticate, authorize
 from .bodies import (
     EMAIL,
     ActivityBody,
+    Body,
     ConversationCreateBody,
     MessagePostBody,
     Text,
     UserCreateBody,
     UserUpdateBody,
-    _Body,
-    _check_metadata,
-    _formatted,
-    _short,
+    check_metadata,
+    formatted,
     parse_body,
+    short,
 )
 from .call import Call
-from .errors import SunshineError, V1Error, bad_request, user_not_found
-from .models import PROVIDER, App, Client, Conversation, Message, User, without_nulls
+from .errors import V1Error, as_v1, bad_request, user_not_found
+from .http import Admit, json_body, operation, request_url
+from .models import App, Client, Conversation, Message, SunshineState, User, without_nulls
 from .query import MESSAGE_PAGE_SIZE
-from .routes import _publish, _url, blueprint
 from .sdk_actions import issue_auth_code
-from .routes import body as read_body
 
 PREFIX = "/v1.1"
 # [C] app and account keys, and `appUser` JWTs for their own user only; [I] integration keys are refused (403)
 EVERYONE = (ACCOUNT, APP, END_USER)
 
 
-def _v1(error: SunshineError) -> V1Error:
-    """A refusal of the shared rules in the v1 envelope, with the same status and code."""
-    if isinstance(error, V1Error):
-        return error
-    return V1Error(error.status, error.code, error.message, error.reason)
+def admit_v1(scopes: Iterable[str]) -> Admit:
+    """Keys and `appUser` JWTs allowed one of `scopes`, on the path's app or else the key's."""
+    allowed = tuple(scopes)
+
+    def admit(state: SunshineState, namespace: Namespace, now: float, path: dict[str, str]) -> tuple[Call, Call]:
+        principal = authenticate(state, request.headers.get("Authorization"), now, namespace.tokens, end_users=True)
+        app_id = path.pop("app_id", None) or principal.app_id
+        if app_id is None and principal.scope in allowed:
+            # [I] an account key belongs to no app: it must name one in the path
+            raise bad_request("An account key must name the app: /v1.1/apps/{appId}/...", "account_without_app")
+        call = Call(state, authorize(principal, allowed, state, app_id), principal, now, request_url())
+        return call, call
+
+    return admit
 
 
 def v1_api(method: str, rule: str, scopes: Iterable[str] = EVERYONE, status: int = 200) -> Callable:
-    """Register an operation at `/v1.1/apps/<app_id>{rule}` and at `/v1.1{rule}` (app from the key)."""
-    allowed = tuple(scopes)
-
-    def register(operation: Callable[..., Any]) -> Callable[..., Any]:
-        @wraps(operation)
-        def view(**path: str) -> Response:
-            namespace = current_namespace()
-            try:
-                with runtime().store.lock:
-                    state = namespace.state(PROVIDER)
-                    now = namespace.clock.now()
-                    principal = authenticate(state, request.headers.get("Authorization"), now, namespace.tokens, end_users=True)
-                    app_id = path.pop("app_id", None) or principal.app_id
-                    if app_id is None and principal.scope in allowed:
-                        # [I] an account key belongs to no app: it must name one in the path
-                        raise bad_request("An account key must name the app: /v1.1/apps/{appId}/...", "account_without_app")
-                    app = authorize(principal, allowed, state, app_id)
-                    call = Call(state, app, principal, now, _url())
-                    answer = operation(call, **path)
-            except SunshineError as error:
-                raise _v1(error) from None
-            except MalformedJson:
-                raise V1Error(400, "bad_request", "Invalid JSON body", "malformed_json") from None  # [I] description
-            _publish(namespace.name, call.events, now, app_id=call.in_app().id)  # `/v1.1/appusers` names no app
-            return json_response(answer, status)
-
-        for prefix in (f"{PREFIX}/apps/<app_id>", PREFIX):
-            blueprint.add_url_rule(prefix + rule, f"v1 {method} {prefix.replace('.', '_')}{rule}", view, methods=[method])
-        return view
-
-    return register
+    """An operation at `/v1.1/apps/<app_id>{rule}` and at `/v1.1{rule}` (app from the key); refusals in the v1 envelope."""
+    prefixes = (f"{PREFIX}/apps/<app_id>", PREFIX)
+    return operation(method, rule, prefixes, admit_v1(scopes), refuse=as_v1, label="v1 ", status=status)
 
 
 # --- request bodies -----------------------------------------------------------------------------------
 
 
-class AppUserUpdateBody(_Body):
-    givenName: _short(128) | None = None
-    surname: _short(128) | None = None
-    email: _formatted(128, EMAIL) | None = None  # [C] the spec's format: email, as the v2 profile
+class AppUserUpdateBody(Body):
+    givenName: short(128) | None = None
+    surname: short(128) | None = None
+    email: formatted(128, EMAIL) | None = None  # [C] the spec's format: email, as the v2 profile
     signedUpAt: Text | None = None
     properties: dict[str, Any] | None = None
 
-    _properties = field_validator("properties")(lambda value: _check_metadata(value, "User"))
+    _properties = field_validator("properties")(lambda value: check_metadata(value, "User"))
 
 
 class PreCreateBody(AppUserUpdateBody):
-    userId: _short(1024)  # [C] required (the smooch model refuses None)
+    userId: short(1024)  # [C] required (the smooch model refuses None)
 
 
-class V1MessageBody(_Body):
+class V1MessageBody(Body):
     role: Literal["appUser", "appMaker"]  # [I] `whisper` is not emulated
     type: Literal["text", "image", "file"]  # [I] the v1 types the emulator maps onto v2 content
     text: StrictStr | None = Field(default=None, max_length=4096)
-    mediaUrl: _short(2048) | None = None
-    mediaType: _short(128) | None = None
-    altText: _short(128) | None = None
+    mediaUrl: short(2048) | None = None
+    mediaType: short(128) | None = None
+    altText: short(128) | None = None
     name: Text | None = None
-    avatarUrl: _short(2048) | None = None
+    avatarUrl: short(2048) | None = None
     metadata: dict[str, Any] | None = None
 
-    _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "Message"))
+    _metadata = field_validator("metadata")(lambda value: check_metadata(value, "Message"))
 
 
 # --- answers in the v1 shapes --------------------------------------------------------------------------
@@ -227,7 +207,7 @@ def _user(call: Call, user_ref: str) -> User:
     if user_ref != principal.external_id and (own is None or user_ref != own.id):
         raise V1Error(403, "forbidden", "Invalid scope", "app_user_of_another")  # [C] the v1 wording of a scope refusal
     if own is None:
-        raise _v1(user_not_found())
+        raise as_v1(user_not_found())
     return own
 
 
@@ -242,7 +222,7 @@ def _servers_only(principal: Principal) -> None:
 @v1_api("POST", "/appusers", status=201)
 def pre_create(call: Call) -> dict:
     _servers_only(call.principal)
-    given = read_body(PreCreateBody)
+    given = json_body(PreCreateBody)
     profile = without_nulls({"givenName": given.givenName, "surname": given.surname, "email": given.email})
     created = users.create(call, parse_body(UserCreateBody, without_nulls({
         "externalId": given.userId,
@@ -268,7 +248,7 @@ def get_app_user(call: Call, user_ref: str) -> dict:
 def update_app_user(call: Call, user_ref: str) -> dict:
     """[I] additive, as the v1 docs describe it: fields left out stay, `properties` merge into the old."""
     user = _user(call, user_ref)
-    given = read_body(AppUserUpdateBody)
+    given = json_body(AppUserUpdateBody)
     changes: dict[str, Any] = {}
     profile = given.model_dump(include={"givenName", "surname", "email"} & given.model_fields_set, exclude_none=True)
     if profile:
@@ -303,7 +283,7 @@ def _content(given: V1MessageBody) -> dict:
 @v1_api("POST", "/appusers/<user_ref>/messages", status=201)
 def post_message(call: Call, user_ref: str) -> dict:
     user = _user(call, user_ref)
-    given = read_body(V1MessageBody)
+    given = json_body(V1MessageBody)
     if call.principal.scope == END_USER and given.role != "appUser":
         raise V1Error(403, "forbidden", "Invalid scope", "app_user_as_app_maker")  # [I] an end user speaks only for itself
     author = without_nulls({"type": "user" if given.role == "appUser" else "business", "displayName": given.name, "avatarUrl": given.avatarUrl})

@@ -47,7 +47,7 @@ def queue(store: Store, namespace_name: str, app_id: str | None, events: list[di
         app = state.apps.get(app_id)
         if app is None:
             return []
-        queued = []
+        targets = []
         routes = control.routing(app)
         for integration, webhook in app.webhooks():
             matching = [e for e in events if subscribes(webhook, e["type"]) and control.delivers(routes, integration.id, e)]
@@ -58,8 +58,8 @@ def queue(store: Store, namespace_name: str, app_id: str | None, events: list[di
                 "webhook": {"id": webhook.id, "version": webhook.version},
                 "events": [render(app, webhook, event) for event in matching],
             }
-            queued.append(namespace.outbox.queue(KIND, webhook.target, payload, now, policy(webhook)))
-        return queued
+            targets.append((webhook.target, payload, policy(webhook)))
+        return namespace.outbox.queue_many(KIND, targets, now) if targets else []
 
 
 def render(app: App, webhook: Webhook, event: dict) -> dict:
