@@ -10,12 +10,12 @@ from types import ModuleType
 
 import pytest
 
-from emulator.providers import liveperson, mindbehind
+from emulator.providers import liveperson, mindbehind, sunshine
 from emulator.providers.liveperson import http as lp_http
 from emulator.providers.liveperson import provider as lp_provider
 from emulator.providers.mindbehind import provider as mb_provider
 
-PACKAGES = (liveperson, mindbehind)
+PACKAGES = (liveperson, mindbehind, sunshine)
 
 
 @pytest.mark.parametrize("rule", ["/api/account/<accountId>/widgets", "/api/widgets", "/ws_api/account/<site>/socket"])
