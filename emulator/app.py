@@ -14,12 +14,13 @@ from werkzeug.sansio.utils import get_current_url
 from werkzeug.wsgi import get_content_length
 
 from .config import EmulatorConfig
-from .fault_injection import replacing_response, spoil
-from .control import blueprint as control_blueprint, control_error, require_control_token
+from .control import blueprint as control_blueprint
+from .control import control_error, require_control_token
 from .core.clock import wall_sleep
 from .core.faults import ABORT_HEADER, HOLD_KEY, REPLACING_KINDS, SPOILING_KINDS, RequestInfo
 from .core.journal import Journal
 from .core.store import DEFAULT_NAMESPACE, Store, check_namespace_name
+from .fault_injection import replacing_response, spoil
 from .providers import PROVIDERS
 from .raw_path import keep_encoded_slashes
 from .web import (

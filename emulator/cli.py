@@ -10,10 +10,11 @@ import os
 import ssl
 import sys
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from . import __version__, request_log

@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
 from .lazy import LazyName
 from .pytest_plugin import (
-    LivePersonAccount, LivePersonAppJwt, LivePersonConsumerJws, ReceivedRequest, WebhookReceiver, issue_lp_app_jwt,
+    LivePersonAccount,
+    LivePersonAppJwt,
+    LivePersonConsumerJws,
+    ReceivedRequest,
+    WebhookReceiver,
+    issue_lp_app_jwt,
 )  # fmt: skip
 
 CONVERSATION_PATH = "/api/account/{account}/messaging/consumer/conversation"

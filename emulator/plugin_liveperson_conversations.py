@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ class LivePersonConsumer:
     lp_jwt: str
 
     @classmethod
-    def of(cls, lp_jwt: str) -> "LivePersonConsumer":
+    def of(cls, lp_jwt: str) -> LivePersonConsumer:
         return cls(jwt.decode(lp_jwt, options={"verify_signature": False})["sub"], lp_jwt)
 
     def headers(self) -> dict[str, str]:

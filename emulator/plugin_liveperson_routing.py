@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 from simple_websocket import Client, ConnectionClosed
 
-from .pytest_plugin import LivePersonAccount, LivePersonAgentSession, fresh_numeric_id, add_lp_user, lp_login
+from .pytest_plugin import LivePersonAccount, LivePersonAgentSession, add_lp_user, fresh_numeric_id, lp_login
 
 AGENT_SOCKET = "/ws_api/account/{account}/messaging/brand/{bearer}?v=2.1"
 ROUTING_TASKS = ".ams.routing.RoutingTaskNotification"

@@ -3,7 +3,8 @@ Registered by emulator.pytest_plugin."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 

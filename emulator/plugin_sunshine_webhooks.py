@@ -3,7 +3,7 @@ local receiver and read by trigger. Registered by emulator/pytest_plugin.py."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

@@ -8,14 +8,24 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .client import NAMESPACE_HEADER, AppTransport, EmulatorClient, EmulatorError, HttpTransport, Reply, Transport, cookieless_session
+from .client import (
+    NAMESPACE_HEADER,
+    AppTransport,
+    EmulatorClient,
+    EmulatorError,
+    HttpTransport,
+    Reply,
+    Transport,
+    cookieless_session,
+)
 from .lazy import LazyName
 
 # imported when a fixture or a scenario first uses them: a test run that uses none pays nothing for them
@@ -476,7 +486,7 @@ class LivePersonAppJwt:
         """`Authorization: <AppJWT>`, raw as the Connector API and the IDP's `/consumer` take it."""
         return {"Authorization": self.token}
 
-    def issue_consumer_jws(self, ext_consumer_id: str | None = None) -> "LivePersonConsumerJws":
+    def issue_consumer_jws(self, ext_consumer_id: str | None = None) -> LivePersonConsumerJws:
         """A ConsumerJWS (`POST /api/account/{a}/consumer?v=1.0`) for `ext_consumer_id` (fresh if omitted)."""
         ext_consumer_id = ext_consumer_id or f"ext-{secrets.token_hex(6)}"
         reply = self.account.handle.post(

@@ -10,9 +10,10 @@ import socket
 import ssl
 import struct
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from io import BytesIO
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
@@ -305,7 +306,7 @@ class BackgroundServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "BackgroundServer":
+    def start(self) -> BackgroundServer:
         self._thread.start()
         return self
 
@@ -313,7 +314,7 @@ class BackgroundServer:
         self._server.close()
         self._server.task_dispatcher.shutdown()  # type: ignore[union-attr]
 
-    def __enter__(self) -> "BackgroundServer":
+    def __enter__(self) -> BackgroundServer:
         return self.start()
 
     def __exit__(self, *_: object) -> None:
@@ -460,7 +461,7 @@ class BackgroundTlsServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"https://{host}:{self.port}"
 
-    def start(self) -> "BackgroundTlsServer":
+    def start(self) -> BackgroundTlsServer:
         self._thread.start()
         return self
 
@@ -469,7 +470,7 @@ class BackgroundTlsServer:
         self._thread.join(timeout=5)
         self._server.server_close()
 
-    def __enter__(self) -> "BackgroundTlsServer":
+    def __enter__(self) -> BackgroundTlsServer:
         return self.start()
 
     def __exit__(self, *_: object) -> None:

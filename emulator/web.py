@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
@@ -48,7 +49,7 @@ class ProviderSpec:
 class Runtime:
     """The emulator behind one Flask app."""
 
-    config: "EmulatorConfig"
+    config: EmulatorConfig
     store: Store
     journal: Journal
     providers: dict[str, ProviderSpec] = field(default_factory=dict)

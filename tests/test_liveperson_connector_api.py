@@ -6,7 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import re
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import jwt
 import pytest

@@ -6,8 +6,13 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from emulator.plugin_liveperson_conversations import LivePersonConsumer, LivePersonConversation, SteppedUpConversation, add_lp_conversation
 from emulator.plugin_liveperson_consumers import BrandIdp
+from emulator.plugin_liveperson_conversations import (
+    LivePersonConsumer,
+    LivePersonConversation,
+    SteppedUpConversation,
+    add_lp_conversation,
+)
 from emulator.pytest_plugin import LivePersonAccount
 
 WITHOUT_IDENTITY_ONLY = ["Common.Async_Messaging", "Messaging.Un_Auth_Messaging", "Common.User_Type_Bot"]

@@ -14,20 +14,29 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from emulator_process import EmulatorProcess
 
 from emulator.app import create_app
 from emulator.client import AppTransport, EmulatorClient, HttpTransport
-from emulator.scenarios import Scenario, ScenarioError, ScenarioResult, ScenarioRunner, StepResult, load_scenario, parse_scenario
+from emulator.scenarios import (
+    Scenario,
+    ScenarioError,
+    ScenarioResult,
+    ScenarioRunner,
+    StepResult,
+    load_scenario,
+    parse_scenario,
+)
 from emulator.scenarios.values import ScenarioValueError, interpolate
-from emulator_process import EmulatorProcess
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIO_FILES = sorted((REPO / "scenarios").glob("*.yaml"))

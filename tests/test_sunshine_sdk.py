@@ -17,8 +17,9 @@ import hmac
 import json
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -27,18 +28,18 @@ from hypothesis import strategies as st
 from test_fuzz import header_text, json_values
 from test_fuzz_sunshine import (
     BODY_LIMIT,
-    check_reply,
-    resolve_placeholders,
     PLACEHOLDER,
     TIME_VALUES,
     bearer_token,
     bodies,
+    check_reply,
     forgetting,
     garbage_headers,
     garbage_segments,
     is_python_json_object,
     is_strict_json,
     jwt_segments,
+    resolve_placeholders,
     times_hold,
 )  # fmt: skip
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Mapping
 
 RETRY_SCHEDULE = (30.0, 120.0, 600.0, 3600.0)  # [I] seconds after each failed attempt; then the delivery fails
 ATTEMPT_TIMEOUT = 5.0  # seconds of wall time a receiver gets to answer one attempt

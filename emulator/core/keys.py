@@ -6,14 +6,14 @@ import functools
 import hmac
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import jwt
-from jwt.algorithms import HMACAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import HMACAlgorithm
 
 ALGORITHM = "RS256"
 HMAC_ALGORITHM = "HS256"
@@ -74,7 +74,7 @@ class SigningKey:
         ).decode()
 
     @classmethod
-    def from_pem(cls, kid: str, pem: str | bytes, trusted: bool = False) -> "SigningKey":
+    def from_pem(cls, kid: str, pem: str | bytes, trusted: bool = False) -> SigningKey:
         """`trusted`: a key shipped with the emulator, loaded without the RSA consistency check (most of
         the start-up time otherwise)."""
         data = pem.encode() if isinstance(pem, str) else pem
@@ -84,7 +84,7 @@ class SigningKey:
         return cls(kid, key)
 
     @classmethod
-    def generate(cls, kid: str) -> "SigningKey":
+    def generate(cls, kid: str) -> SigningKey:
         return cls(kid, rsa.generate_private_key(public_exponent=65537, key_size=2048))
 
 
@@ -100,7 +100,7 @@ class KeySlot:
         return _load_fixed_key(self.kid, self.pem_path)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_fixed_key(kid: str, pem_path: Path) -> SigningKey:
     """Each fixed key is parsed once per process: parsing a PEM per signature costs ~50x."""
     return SigningKey.from_pem(kid, pem_path.read_bytes(), trusted=True)

@@ -10,9 +10,10 @@ import re
 import threading
 import weakref
 from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 
 from .clock import Clock
 from .deliveries import Outbox
@@ -130,7 +131,7 @@ class EveryNamespace:
     """The locks of every namespace that exists when it is entered, taken in name order (as `import_state`
     takes several): for code outside a request that changes state directly (tests, benchmarks, snapshots)."""
 
-    def __init__(self, store: "Store") -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
         self._held = ExitStack()
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json as jsonlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp

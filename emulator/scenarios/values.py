@@ -6,7 +6,8 @@ import base64
 import re
 import secrets
 import uuid
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization

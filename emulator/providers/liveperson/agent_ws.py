@@ -20,8 +20,8 @@ import json
 import math
 import threading
 import uuid
-from contextlib import nullcontext
-from typing import Callable, ContextManager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 from flask import Response, request
 
@@ -29,7 +29,16 @@ from ...core.keys import TokenError
 from ...web import LazySock, current_namespace, runtime
 from . import notifications
 from .conversation_fields import FieldUpdate
-from .conversations import AGENT, Change, Conversations, MessagingError, consumer_profile, conversation_details, history, unstorable
+from .conversations import (
+    AGENT,
+    Change,
+    Conversations,
+    MessagingError,
+    consumer_profile,
+    conversation_details,
+    history,
+    unstorable,
+)
 from .errors import LivePersonError
 from .login import session_of_bearer, user_pid_of
 from .models import Account, Consumer, Conversation, LivePersonState, Ring
@@ -238,7 +247,7 @@ def serve(connection: Connection, close_code: Callable[[], int | None], close_me
         registry.remove(connection.namespace, connection.account_id, connection)
 
 
-def close(ws, code: int, message: str, lock: ContextManager | None = None) -> None:
+def close(ws, code: int, message: str, lock: AbstractContextManager | None = None) -> None:
     """Send the close frame (under `lock`, the connection's `Outbound.drained()`, so that it follows what was queued), then wait
     (bounded, outside it) for the client's: the socket's reader thread must be done with the connection
     before Werkzeug closes it."""

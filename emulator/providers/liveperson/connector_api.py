@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-from http import HTTPStatus
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from http import HTTPStatus
+from typing import TypeVar
 
 from flask import Response, request
 

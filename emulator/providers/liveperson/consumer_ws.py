@@ -15,11 +15,21 @@ from flask import Response, request
 
 from ...core.keys import TokenError
 from ...web import current_namespace, runtime
-from .agent_ws import (
-    Connection, account_of, clock_ms, close, conversation_change, notification, parse_request, require_upgrade,
-    resp, serve, sock, sequence_from,
-)  # fmt: skip
 from . import files
+from .agent_ws import (
+    Connection,
+    account_of,
+    clock_ms,
+    close,
+    conversation_change,
+    notification,
+    parse_request,
+    require_upgrade,
+    resp,
+    sequence_from,
+    serve,
+    sock,
+)  # fmt: skip
 from .conversation_fields import FieldUpdate
 from .conversations import CONSUMER, Change, Conversations, MessagingError, conversation_details, history
 from .errors import LivePersonError

@@ -8,6 +8,7 @@ from http import HTTPStatus
 from flask import Response
 
 from ...web import ProviderError, current_namespace
+
 CUSTOMER_JWT_NOT_VALID = "9007"  # [C] LivePerson staff: 9007 = CUSTOMER_JWT_NOT_VALID
 UNAUTHORIZED_INTERNAL_CODE = 10  # [C] the login-family envelope's code for 401
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from ...core.keys import KeySlot, TokenError
 from ...core.store import Namespace

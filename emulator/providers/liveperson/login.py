@@ -13,7 +13,7 @@ import math
 import operator
 import secrets
 import uuid
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from flask import Response
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from typing import Annotated, Iterable, Literal
+from collections.abc import Iterable
+from typing import Annotated, Literal
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -79,7 +80,7 @@ class Connector(_Model):
     client_secret: str | None = None
 
     @model_validator(mode="after")
-    def _authenticated_needs_issuer_and_key(self) -> "Connector":
+    def _authenticated_needs_issuer_and_key(self) -> Connector:
         if self.type == "unauthenticated":
             return self
         sources = [name for name in KEY_SOURCES if getattr(self, name) is not None]
@@ -165,7 +166,7 @@ class Brand(_Model):
     codes: dict[str, BrandCode] = Field(default={}, max_length=MAX_BRAND_CODES)
 
     @model_validator(mode="after")
-    def _complete(self) -> "Brand":
+    def _complete(self) -> Brand:
         _reject_duplicates("client_id", [c.client_id for c in self.clients])
         _reject_duplicates("user sub", [u.sub for u in self.users])
         check_filed_by_id(self.codes, lambda code: code.code, "code")
@@ -217,7 +218,7 @@ class User(_Model):
     skills: list[NumericId] = []  # [I] the skills whose conversations ring this agent (routing)
 
     @model_validator(mode="after")
-    def _password_or_api_keys(self) -> "User":
+    def _password_or_api_keys(self) -> User:
         keys = (self.app_key, self.secret, self.access_token, self.access_token_secret)
         if self.password is None and not all(keys):
             raise ValueError("a user needs a password or all of app_key, secret, access_token, access_token_secret")
@@ -548,7 +549,7 @@ class LivePersonState(_Model):
     brands: dict[str, Brand] = {}
 
     @model_validator(mode="after")
-    def _filed_under_their_own_ids(self) -> "LivePersonState":
+    def _filed_under_their_own_ids(self) -> LivePersonState:
         """An account filed under another id would answer for that id with its own keys and consumers."""
         check_filed_by_id(self.accounts, lambda account: account.id, "account")
         check_filed_by_id(self.brands, lambda brand: brand.id, "brand")
@@ -593,7 +594,7 @@ class LivePersonState(_Model):
         return self.model_dump(mode="json")
 
     @classmethod
-    def restore(cls, data: dict) -> "LivePersonState":
+    def restore(cls, data: dict) -> LivePersonState:
         return cls.model_validate(data)
 
 

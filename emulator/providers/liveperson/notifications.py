@@ -8,7 +8,8 @@ socket: its own conversations; the agent socket: the account's) and sends on its
 from __future__ import annotations
 
 import threading
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 from flask import current_app
 

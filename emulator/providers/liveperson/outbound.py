@@ -13,9 +13,8 @@ import socket
 import threading
 import weakref
 from collections import deque
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
-
 
 from ...core.clock import wall_monotonic, wall_sleep
 

@@ -4,20 +4,22 @@ from flask import Response, request
 
 from ...core.store import StateType
 from ...web import ProviderSpec
+from . import (
+    agent_ws,  # noqa: F401  (registers the agent WebSocket on the blueprint)
+    app_installations,  # noqa: F401  (registers the App Installation API)
+    brand_routes,  # registers the brand authorization server's routes
+    connector_api,  # registers the Connector API routes
+    consumer_ws,  # noqa: F401  (registers the consumer WebSocket)
+    files,  # noqa: F401  (registers the file storage)
+    history,  # registers the Messaging Interactions API
+    sentinel_routes,  # noqa: F401  (registers the Sentinel and ConsumerJWS routes on the blueprint)
+    webhooks,  # noqa: F401  (listens to every account's changes)
+)
 from .errors import http_error
 from .identity import KEY_SLOTS, SELECTOR_KEYS, selector_subjects
 from .models import LivePersonState
 from .routes import PROVIDER, blueprint
-from . import sentinel_routes  # noqa: F401  (registers the Sentinel and ConsumerJWS routes on the blueprint)
-from . import agent_ws  # noqa: F401  (registers the agent WebSocket on the blueprint)
-from . import brand_routes  # registers the brand authorization server's routes
-from . import connector_api  # registers the Connector API routes
 from .views import conversation_views
-from . import consumer_ws  # noqa: F401  (registers the consumer WebSocket)
-from . import webhooks  # noqa: F401  (listens to every account's changes)
-from . import app_installations  # noqa: F401  (registers the App Installation API)
-from . import files  # noqa: F401  (registers the file storage)
-from . import history  # registers the Messaging Interactions API
 
 
 def _http_error(status: int, message: str) -> Response:

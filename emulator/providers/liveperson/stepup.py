@@ -23,7 +23,7 @@ this one module so it is easy to change [I]:
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from ...core.keys import TokenError
 from ...core.store import Namespace

@@ -5,7 +5,8 @@ One model for seed and state. Mindbehind publishes little; every choice here is 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Literal
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -137,7 +138,7 @@ class Company(_Model):
         return keyed_by_id(clients, "clientID")
 
     @model_validator(mode="after")
-    def _clients_filed_under_their_ids(self) -> "Company":
+    def _clients_filed_under_their_ids(self) -> Company:
         check_filed_by_id(self.clients, lambda client: client.clientID, "client")
         return self
 
@@ -175,7 +176,7 @@ class MindbehindSeed(_Model):
     companies: list[Company] = []
 
     @model_validator(mode="after")
-    def _unique_ids(self) -> "MindbehindSeed":
+    def _unique_ids(self) -> MindbehindSeed:
         ids = [key for company in self.companies for key in _company_keys(company)]
         tokens = [channel.management_token for company in self.companies for channel in company.channels]
         duplicates = {key for key in ids if ids.count(key) > 1} | {"<a management token>" for t in tokens if tokens.count(t) > 1}
@@ -201,7 +202,7 @@ class MindbehindState(_Model):
     companies: dict[str, Company] = {}
 
     @model_validator(mode="after")
-    def _filed_under_their_ids(self) -> "MindbehindState":
+    def _filed_under_their_ids(self) -> MindbehindState:
         check_filed_by_id(self.companies, lambda company: company.id, "company")
         MindbehindSeed(companies=list(self.companies.values()))  # ids and tokens unique across companies
         return self
@@ -254,5 +255,5 @@ class MindbehindState(_Model):
         return self.model_dump(mode="json")
 
     @classmethod
-    def restore(cls, data: dict) -> "MindbehindState":
+    def restore(cls, data: dict) -> MindbehindState:
         return cls.model_validate(data)

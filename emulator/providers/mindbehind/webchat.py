@@ -11,7 +11,16 @@ from typing import Any
 from ...core.clock import format_instant
 from ...core.store import Namespace
 from .errors import MindbehindError
-from .models import ANONYMOUS_CLIENT_PREFIX, Channel, Client, ClientToken, Company, MindbehindState, OneTimeCode, WebChatSession
+from .models import (
+    ANONYMOUS_CLIENT_PREFIX,
+    Channel,
+    Client,
+    ClientToken,
+    Company,
+    MindbehindState,
+    OneTimeCode,
+    WebChatSession,
+)
 
 PROVIDER = "mindbehind"
 HOUR = 3600.0

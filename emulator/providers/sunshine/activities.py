@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .call import Call
 from .models import Client, Conversation, Message, User

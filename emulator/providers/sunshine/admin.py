@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from .auth import Principal, integration_for
-from .bodies import AppBody, AppCreateBody, DisplayNameBody, IntegrationCreateBody, WebhookBody, WebhookCreateBody, _Body, _short
+from .bodies import (
+    AppBody,
+    AppCreateBody,
+    DisplayNameBody,
+    IntegrationCreateBody,
+    WebhookBody,
+    WebhookCreateBody,
+    _Body,
+    _short,
+)
 from .call import Call
 from .errors import bad_request, not_found, resource_not_found
 from .models import App, Integration, Key, Webhook, new_id, new_secret

@@ -11,7 +11,7 @@ import base64
 import mimetypes
 import re
 import secrets
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import quote, unquote, urlsplit
 
 from .bodies import Text, _Body

@@ -4,17 +4,20 @@ secret and naming it in `kid`; then the route's scopes and the app the key belon
 from __future__ import annotations
 
 import base64
-import hashlib
 import binascii
+import hashlib
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from jwt.exceptions import InvalidSignatureError, PyJWTError
 from jwt.utils import base64url_decode
 
-from ...core.keys import HMAC_ALGORITHM as ALGORITHM, HMAC_JWS as _JWS, MAX_TOKEN_LENGTH, TokenError, check_time_claims, same_secret, sign_hs256
+from ...core.keys import HMAC_ALGORITHM as ALGORITHM
+from ...core.keys import HMAC_JWS as _JWS
+from ...core.keys import MAX_TOKEN_LENGTH, TokenError, check_time_claims, same_secret, sign_hs256
 from ...core.lifecycle import TokenLifecycle
 from .errors import SunshineError, forbidden, invalid_auth, not_found
 from .models import PROVIDER, App, Integration, SunshineState, key_scope

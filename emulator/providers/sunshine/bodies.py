@@ -8,7 +8,17 @@ import json
 import math
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import bad_request
 
@@ -100,7 +110,7 @@ class UserUpdateBody(_Body):
     _metadata = field_validator("metadata")(lambda value: _check_metadata(value, "User"))
 
     @model_validator(mode="after")
-    def _no_external_id(self) -> "UserUpdateBody":
+    def _no_external_id(self) -> UserUpdateBody:
         if "externalId" in self.model_fields_set:
             raise ValueError("externalId cannot be updated")
         return self
@@ -114,7 +124,7 @@ class ParticipantRef(_Body):
     subscribeSDKClient: StrictBool | None = None
 
     @model_validator(mode="after")
-    def _one_reference(self) -> "ParticipantRef":
+    def _one_reference(self) -> ParticipantRef:
         if (self.userId is None) == (self.userExternalId is None):
             raise ValueError("should have exactly one of userId or userExternalId")
         return self
@@ -146,7 +156,7 @@ class LeaveBody(_Body):
     participantId: Text | None = None
 
     @model_validator(mode="after")
-    def _one_reference(self) -> "LeaveBody":
+    def _one_reference(self) -> LeaveBody:
         if sum(v is not None for v in (self.userId, self.userExternalId, self.participantId)) != 1:
             raise ValueError("should have exactly one of userId, userExternalId or participantId")
         return self
@@ -162,7 +172,7 @@ class AuthorBody(_Body):
     subtypes: list[Literal["AI", "activity"]] | None = Field(default=None, min_length=1, max_length=1)
 
     @model_validator(mode="after")
-    def _user_named(self) -> "AuthorBody":
+    def _user_named(self) -> AuthorBody:
         if self.type == "user" and (self.userId is None) == (self.userExternalId is None):
             raise ValueError("a user author has exactly one of userId or userExternalId")
         if self.type == "business" and (self.userId or self.userExternalId):
@@ -181,7 +191,7 @@ class ContentBody(_Body):
     text: Annotated[StrictStr, Field(max_length=4096)] | None = None
 
     @model_validator(mode="after")
-    def _has_its_field(self) -> "ContentBody":
+    def _has_its_field(self) -> ContentBody:
         fields = {**(self.model_extra or {}), "text": self.text}
         wanted = CONTENT_REQUIRES[self.type]
         if all(fields.get(name) in (None, "", [], {}) for name in wanted):
@@ -205,7 +215,7 @@ class ActivityBody(_Body):
     type: Literal["conversation:read", "typing:start", "typing:stop"]
 
     @model_validator(mode="after")
-    def _user_reads_only(self) -> "ActivityBody":
+    def _user_reads_only(self) -> ActivityBody:
         if self.author.type == "user" and self.type != "conversation:read":
             raise ValueError("a user author may only send conversation:read")
         return self
@@ -221,7 +231,7 @@ class ClientCreateBody(_Body):
         address: Text | None = None  # [C] required by mailgun
 
         @model_validator(mode="after")
-        def _reachable(self) -> "ClientCreateBody.MatchCriteria":
+        def _reachable(self) -> ClientCreateBody.MatchCriteria:
             wanted = "address" if self.type == "mailgun" else "phoneNumber"
             if getattr(self, wanted) is None:
                 raise ValueError(f".matchCriteria should have required property '{wanted}'")

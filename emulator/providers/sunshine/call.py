@@ -8,7 +8,6 @@ from ...core.clock import format_instant
 from .auth import Principal
 from .models import App, SunshineState, new_id
 
-
 API_SOURCE = {"type": "api:conversations"}  # [C] the source of what the v2 API does
 
 

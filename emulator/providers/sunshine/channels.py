@@ -48,7 +48,7 @@ class ConversionEventsBody(_Body):
     whatsapp: ConversionEvent | None = None
 
     @model_validator(mode="after")
-    def _one_channel(self) -> "ConversionEventsBody":
+    def _one_channel(self) -> ConversionEventsBody:
         if sum(getattr(self, name) is not None for name in CONVERSION_CHANNELS) != 1:
             raise ValueError("exactly one of messenger, instagram or whatsapp is required")  # [C] oneOf
         return self

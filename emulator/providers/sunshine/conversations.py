@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from . import control
-from .bodies import ConversationCreateBody, ConversationUpdateBody, LeaveBody, ParticipantRef
 from .attachments import release as release_attachments
+from .bodies import ConversationCreateBody, ConversationUpdateBody, LeaveBody, ParticipantRef
 from .call import Call
 from .errors import bad_request, conversation_not_found, not_found, user_not_found
 from .models import Conversation, Participant, User
@@ -60,7 +60,7 @@ def create(call: Call, body: ConversationCreateBody, reason: str = "none") -> Co
         createdAt=call.timestamp,
         lastUpdatedAt=call.timestamp,
     )
-    conversation.participants = [_participant(call, user, bool(ref.subscribeSDKClient)) for user, ref in zip(users, refs)]
+    conversation.participants = [_participant(call, user, bool(ref.subscribeSDKClient)) for user, ref in zip(users, refs, strict=True)]
     app.conversations[conversation.id] = conversation
     control.assign_default(app, conversation)
     for user in users:

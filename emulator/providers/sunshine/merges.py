@@ -4,7 +4,7 @@ applied by SyncUser. Raises `user:merge`."""
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
 from . import attachments
 from .bodies import METADATA_LIMIT, Text, _Body

@@ -11,7 +11,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from typing import Any, Iterable, Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
@@ -330,7 +331,7 @@ class App(_Model):
         return keyed_by_id(items, "id")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "App":
+    def _consistent(self) -> App:
         check_filed_by_id(self.users, lambda user: user.id, "user")
         check_filed_by_id(self.conversations, lambda conversation: conversation.id, "conversation")
         external = [u.externalId for u in self.users.values() if u.externalId is not None]
@@ -398,7 +399,7 @@ class SunshineSeed(_Model):
     oauth_clients: list[OAuthClient] = []
 
     @model_validator(mode="after")
-    def _unique(self) -> "SunshineSeed":
+    def _unique(self) -> SunshineSeed:
         app_ids = [app.id for app in self.apps]
         key_ids = [key.id for key in self.account_keys] + [key.id for app in self.apps for key in app.all_keys()]
         duplicates = {i for i in app_ids if app_ids.count(i) > 1} | {k for k in key_ids if key_ids.count(k) > 1}
@@ -447,7 +448,7 @@ class SunshineState(_Model):
     oauth_codes: dict[str, dict] = {}  # sha256 (hex) of an authorization code -> {clientId, appId, expires}
 
     @model_validator(mode="after")
-    def _filed_under_their_ids(self) -> "SunshineState":
+    def _filed_under_their_ids(self) -> SunshineState:
         check_filed_by_id(self.apps, lambda app: app.id, "app")
         SunshineSeed(apps=list(self.apps.values()), account_keys=self.account_keys, oauth_clients=self.oauth_clients)  # ids unique, key kinds right
         return self
@@ -512,5 +513,5 @@ class SunshineState(_Model):
         return self.model_dump(mode="json")
 
     @classmethod
-    def restore(cls, data: dict) -> "SunshineState":
+    def restore(cls, data: dict) -> SunshineState:
         return cls.model_validate(data)

@@ -5,8 +5,7 @@ media URLs of uploaded attachments. Registered on the Sunshine blueprint; `GET /
 from __future__ import annotations
 
 import base64
-
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Response, request
 

@@ -2,16 +2,18 @@
 
 from ...core.store import StateType
 from ...web import ProviderSpec
+from . import (
+    hook_routes,  # noqa: F401  (the emulator-only hooks register on the blueprint)
+    oauth_routes,  # noqa: F401  (OAuth and attachment media routes register on the blueprint)
+    sdk_action_routes,  # noqa: F401  (the SDK's activity, postback, referral, files, ... routes)
+    sdk_routes,  # noqa: F401  (registers the SDK API on the blueprint)
+    v1,  # noqa: F401  (the v1.1 routes register on the blueprint)
+)
 from .auth import selector_subjects
 from .errors import V1_PREFIXES, http_error
 from .models import PROVIDER, SunshineState
 from .routes import BODY_LIMIT, PREFIXES, blueprint, tenants_of_request
 from .views import conversation_views
-from . import sdk_routes  # noqa: F401  (registers the SDK API on the blueprint)
-from . import v1  # noqa: F401  (the v1.1 routes register on the blueprint)
-from . import oauth_routes  # noqa: F401  (OAuth and attachment media routes register on the blueprint)
-from . import hook_routes  # noqa: F401  (the emulator-only hooks register on the blueprint)
-from . import sdk_action_routes  # noqa: F401  (the SDK's activity, postback, referral, files, ... routes)
 
 UPLOAD_LIMIT = 50 * 1024 * 1024  # [C] file uploads: 50 MB
 

@@ -7,8 +7,9 @@ the store's lock, answers JSON and then publishes the webhook events the operati
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 from flask import Blueprint, Response, request
@@ -17,7 +18,19 @@ from pydantic import BaseModel
 from ...core.clock import format_instant
 from ...core.journal import clip
 from ...web import MalformedJson, current_namespace, json_response, pump_deliveries, read_json_body, runtime
-from . import admin, attachments, channels, control, conversations, merges, messages, oauth, switchboards, users, webhooks
+from . import (
+    admin,
+    attachments,
+    channels,
+    control,
+    conversations,
+    merges,
+    messages,
+    oauth,
+    switchboards,
+    users,
+    webhooks,
+)
 from .auth import ACCOUNT, APP, INTEGRATION, authenticate, authorize, key_id_of, token_digest
 from .bodies import (
     ActivityBody,

@@ -9,11 +9,13 @@ import json
 from flask import Response, request
 
 from ...web import current_namespace, json_response, runtime
-from . import sdk, sdk_actions as actions, sdk_forms as forms
+from . import sdk
+from . import sdk_actions as actions
+from . import sdk_forms as forms
 from .errors import SunshineError, bad_request
 from .models import PROVIDER
 from .routes import blueprint
-from .sdk_routes import A, SDK_PREFIXES, sdk_api, sdk_body
+from .sdk_routes import SDK_PREFIXES, A, sdk_api, sdk_body
 
 
 @sdk_api("POST", A + "/conversations/<conversation_id>/activity")

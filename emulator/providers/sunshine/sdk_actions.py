@@ -63,7 +63,7 @@ class UpgradeBody(_Body):
 
 class PushBody(ClientBody):
     @model_validator(mode="after")
-    def _something(self) -> "PushBody":
+    def _something(self) -> PushBody:
         if not self.model_fields_set - {"id"}:
             raise ValueError("nothing to update")  # [I]
         return self

@@ -9,8 +9,9 @@ body does not) and otherwise ignored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from flask import Response, request
 from pydantic import BaseModel
@@ -22,7 +23,8 @@ from ...web import (
     read_json_body,
     runtime,
 )
-from . import sdk, sdk_forms as forms
+from . import sdk
+from . import sdk_forms as forms
 from .auth import END_USER, Principal
 from .bodies import parse_body
 from .call import Call

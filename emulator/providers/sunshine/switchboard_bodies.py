@@ -34,7 +34,7 @@ class SwitchboardIntegrationUpdateBody(_Body):
     messageHistoryCount: HistoryCount | None = None
 
     @model_validator(mode="after")
-    def _one_link(self) -> "SwitchboardIntegrationUpdateBody":
+    def _one_link(self) -> SwitchboardIntegrationUpdateBody:
         if self.integrationId is not None and self.integrationType is not None:
             raise ValueError("Can't provide both integrationId and integrationType")  # [C] the rule, [I] the words
         return self
@@ -44,7 +44,7 @@ class SwitchboardIntegrationCreateBody(SwitchboardIntegrationUpdateBody):
     name: SwitchboardName
 
     @model_validator(mode="after")
-    def _linked(self) -> "SwitchboardIntegrationCreateBody":
+    def _linked(self) -> SwitchboardIntegrationCreateBody:
         if self.integrationId is None and self.integrationType is None:
             raise ValueError("One of integrationId or integrationType must be provided")  # [C] the rule, [I] the words
         return self

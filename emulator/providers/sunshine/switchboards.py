@@ -6,7 +6,11 @@ from __future__ import annotations
 from .call import Call
 from .errors import SunshineError, bad_request, not_found
 from .models import App, Switchboard, SwitchboardIntegration, new_id
-from .switchboard_bodies import SwitchboardIntegrationCreateBody, SwitchboardIntegrationUpdateBody, SwitchboardUpdateBody
+from .switchboard_bodies import (
+    SwitchboardIntegrationCreateBody,
+    SwitchboardIntegrationUpdateBody,
+    SwitchboardUpdateBody,
+)
 
 MAX_SWITCHBOARD_INTEGRATIONS = 10  # [C]
 

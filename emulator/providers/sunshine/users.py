@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from .bodies import ClientCreateBody, UserCreateBody, UserUpdateBody
 from .attachments import release as release_attachments
+from .bodies import ClientCreateBody, UserCreateBody, UserUpdateBody
 from .call import Call
 from .errors import SunshineError, bad_request, not_found, user_not_found
 from .models import Client, Device, Profile, User
+
 
 def find(call: Call, user_ref: str) -> User:
     user = call.in_app().user(user_ref)

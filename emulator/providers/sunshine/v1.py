@@ -13,8 +13,9 @@ Routes answer under `/v1.1/apps/{appId}/appusers...` and, for app keys and appUs
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from functools import wraps
-from typing import Any, Callable, Iterable, Literal
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 from flask import Response, request
@@ -43,8 +44,8 @@ from .errors import SunshineError, V1Error, bad_request, user_not_found
 from .models import PROVIDER, App, Client, Conversation, Message, User, without_nulls
 from .query import MESSAGE_PAGE_SIZE
 from .routes import _publish, _url, blueprint
-from .sdk_actions import issue_auth_code
 from .routes import body as read_body
+from .sdk_actions import issue_auth_code
 
 PREFIX = "/v1.1"
 # [C] app and account keys, and `appUser` JWTs for their own user only; [I] integration keys are refused (403)
