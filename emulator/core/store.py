@@ -10,7 +10,7 @@ import re
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -289,7 +289,7 @@ class Store:
             raise ValueError(f"state.namespaces.{name}: {exc}") from None
         return namespace
 
-    def _check_free(self, name: str, provider: str, ids: Iterable[str], ignoring: set[str] = frozenset()) -> None:
+    def _check_free(self, name: str, provider: str, ids: Iterable[str], ignoring: Collection[str] = ()) -> None:
         for tenant_id in ids:
             owner = self._tenants.get((provider, tenant_id))
             if owner is not None and owner != name and owner not in ignoring:
