@@ -191,12 +191,12 @@ class ProxyHandler(BaseHTTPRequestHandler):
 def relay(client: socket.socket, upstream: socket.socket) -> None:
     """Copy bytes both ways until both sides have closed; a reset on one side resets the other."""
     with selectors.DefaultSelector() as selector, upstream:
-        selector.register(client, selectors.EVENT_READ, upstream)
-        selector.register(upstream, selectors.EVENT_READ, client)
+        selector.register(client, selectors.EVENT_READ, (client, upstream))
+        selector.register(upstream, selectors.EVENT_READ, (upstream, client))
         open_sides = 2
         while open_sides:
             for key, _ in selector.select():
-                source, sink = key.fileobj, key.data
+                source, sink = key.data
                 try:
                     data = source.recv(RELAY_CHUNK)
                     if data:

@@ -104,7 +104,7 @@ class FaultAwareTask(WSGITask):
     def execute(self) -> None:
         if not _is_websocket_upgrade(self.get_environment()):
             return super().execute()
-        with self.environ[HOLD_KEY]():  # type: ignore[index]
+        with self.environ[HOLD_KEY]():
             try:
                 return super().execute()
             finally:
@@ -133,6 +133,7 @@ class LimitedBodyParser(HTTPRequestParser):
     refused as soon as the headers are read, a chunked body as soon as what arrived passes it."""
 
     body_limit: Callable[[str], int | None] = staticmethod(lambda path: None)
+    error: Exception | None  # waitress's: what went wrong reading the request
     refused_body = False
     _limit: int | None = None
 
@@ -159,7 +160,7 @@ class RefusedBodyTask(FaultAwareTask):
     def execute(self) -> None:
         if not getattr(self.request, "refused_body", False):
             self.complete = True  # as ErrorTask: its body is written without start_response
-            return ErrorTask.execute(self)  # type: ignore[arg-type]
+            return ErrorTask.execute(self)
         return super().execute()
 
     def build_response_header(self) -> bytes:
@@ -312,7 +313,7 @@ class BackgroundServer:
 
     def stop(self) -> None:
         self._server.close()
-        self._server.task_dispatcher.shutdown()  # type: ignore[union-attr]
+        self._server.task_dispatcher.shutdown()
 
     def __enter__(self) -> BackgroundServer:
         return self.start()
@@ -405,7 +406,7 @@ class _TlsRequestHandler(WSGIRequestHandler):
         try:
             self.connection.settimeout(TLS_HANDSHAKE_SECONDS)
             self.connection.do_handshake()
-            self.connection.settimeout(self.server.idle_seconds)  # a keep-alive connection idle this long is closed
+            self.connection.settimeout(self.server.idle_seconds)  # type: ignore[attr-defined]  # a keep-alive connection idle this long is closed
         except (OSError, ValueError):  # a client that does not trust the certificate, plain HTTP, a port scan
             return
         super().handle()

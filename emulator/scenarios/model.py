@@ -149,7 +149,7 @@ class RepeatStep(_Strict):
 
 
 Step = RequestStep | ClockStep | ControlStep | LetStep | JournalStep | DeliveriesStep | RepeatStep
-_STEP_KINDS: dict[str, type[BaseModel]] = {
+_STEP_KINDS: dict[str, type[Step]] = {
     "request": RequestStep,
     "clock": ClockStep,
     "fault": ControlStep,
