@@ -20,7 +20,7 @@ from .pytest_plugin import (
     ReceivedRequest,
     WebhookReceiver,
     issue_lp_app_jwt,
-)  # fmt: skip
+)
 
 CONVERSATION_PATH = "/api/account/{account}/messaging/consumer/conversation"
 

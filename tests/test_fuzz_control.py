@@ -61,7 +61,7 @@ from test_fuzz import (
     strict_json,
     with_id_token,
     world,
-)  # fmt: skip
+)
 
 import emulator.app as app_module
 from emulator.client import Reply

@@ -47,7 +47,7 @@ from test_mindbehind import (
     TOKEN_PATH,
     refused,
     seed_company,
-)  # fmt: skip
+)
 
 from emulator.client import Reply
 from emulator.pytest_plugin import EmulatorHandle, MindbehindChannel, MindbehindCode, MindbehindToken

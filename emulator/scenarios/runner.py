@@ -27,7 +27,7 @@ from .model import (
     RequestStep,
     Scenario,
     Step,
-)  # fmt: skip
+)
 from .values import ScenarioValueError, interpolate
 
 BODY_SHOWN = 600  # characters of a body a report shows

@@ -29,7 +29,7 @@ from .agent_ws import (
     sequence_from,
     serve,
     sock,
-)  # fmt: skip
+)
 from .conversation_fields import FieldUpdate
 from .conversations import CONSUMER, Change, Conversations, MessagingError, conversation_details, history
 from .errors import LivePersonError
