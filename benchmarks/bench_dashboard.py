@@ -25,8 +25,9 @@ import logging
 import statistics
 import sys
 import threading
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -73,7 +74,7 @@ class OpenPage:
             self.poll()
             self._stop.wait(self.every)
 
-    def __enter__(self) -> "OpenPage":
+    def __enter__(self) -> OpenPage:
         self.poll()  # the first load, outside the timing
         self._thread.start()
         return self
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     rounds: list[dict] = []
     with BackgroundServer(app) as server:
         client = HttpClient(server)
-        request = lambda: client.post(path)
+        request = partial(client.post, path)
         warm_up(request)
         for number in range(1, args.rounds + 1):
             print(f"round {number}/{args.rounds} ...", file=sys.stderr, flush=True)

@@ -48,10 +48,11 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,7 +116,7 @@ class Stats:
     p99_ms: float
 
     @classmethod
-    def of(cls, seconds: list[float]) -> "Stats":
+    def of(cls, seconds: list[float]) -> Stats:
         millis = [s * 1000.0 for s in seconds]
         return cls(len(millis), statistics.median(millis), percentile(millis, 0.99))
 
@@ -776,7 +777,7 @@ def table(figures: list[Figure], rounds: int) -> str:
             (item.section, item.name, show(item.median, item.unit), show(item.p99, item.unit), spread, show_target(item), item.result)
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

@@ -48,9 +48,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_foundation, also when run from elsewhere
 
@@ -611,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
             rounds.append(one_round(runnable, Path(scripts), own.duration, reverse=number % 2 == 0))
     per_round = [with_ratios(r["rows"]) for r in rounds]
     summary = summarise(per_round)
-    targets_text, verdicts = targets_table([round_figures(rows, r["startup_s"]) for rows, r in zip(per_round, rounds)])
+    targets_text, verdicts = targets_table([round_figures(rows, r["startup_s"]) for rows, r in zip(per_round, rounds, strict=True)])
     skipped = [server for server in servers if server.skipped]
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]
     print(markdown(summary, skipped))
@@ -627,7 +627,7 @@ def main(argv: list[str] | None = None) -> int:
             "summary": summary,
             "targets": verdicts,
             "not_run": {server.name: server.skipped for server in skipped},
-            "rounds": [{"rows": rows, "startup_s": r["startup_s"]} for rows, r in zip(per_round, rounds)],
+            "rounds": [{"rows": rows, "startup_s": r["startup_s"]} for rows, r in zip(per_round, rounds, strict=True)],
         }
         Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
     return 0

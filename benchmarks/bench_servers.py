@@ -61,7 +61,10 @@ def serve(candidate: str) -> None:
     from emulator.server import _dropping_aborts, freeze_startup_objects, run_server
 
     app = create_app(EmulatorConfig(seed=load_seed_file(DEMO_SEED_PATH)))
-    announce = lambda port: print(f"listening on http://127.0.0.1:{port}", flush=True)
+
+    def announce(port: int) -> None:
+        print(f"listening on http://127.0.0.1:{port}", flush=True)
+
     if candidate == "waitress":
         return run_server(app, "127.0.0.1", 0, on_ready=announce)
     from werkzeug.serving import WSGIRequestHandler, make_server
@@ -115,7 +118,9 @@ def websocket_round_trips(base: str, seconds: float) -> float:
 
 
 def measure(candidate: str, seconds: float, scripts: Path) -> dict[str, float]:
-    command = lambda port: [sys.executable, str(Path(__file__).resolve()), "--serve", candidate]
+    def command(port: int) -> list[str]:
+        return [sys.executable, str(Path(__file__).resolve()), "--serve", candidate]
+
     running = start(Server(candidate, "", command, lambda base: [], banner=True), scripts / f"{candidate}.log")
     figures: dict[str, float] = {}
     try:

@@ -115,8 +115,8 @@ def one_round(folder: Path) -> dict:
     for index in range(PYTEST_RUNS):
         for plugin in (True, False) if index % 2 == 0 else (False, True):
             (with_plugin if plugin else without).append(pytest_seconds(folder, plugin))
-    wall_with, cpu_with = (statistics.median(side) for side in zip(*with_plugin))
-    wall_without, cpu_without = (statistics.median(side) for side in zip(*without))
+    wall_with, cpu_with = (statistics.median(side) for side in zip(*with_plugin, strict=True))
+    wall_without, cpu_without = (statistics.median(side) for side in zip(*without, strict=True))
     return {
         "serve_wall_s": statistics.median(w for w, _ in serve), "serve_cpu_s": statistics.median(c for _, c in serve),
         "bare_wall_s": statistics.median(w for w, _ in bare), "bare_cpu_s": statistics.median(c for _, c in bare),

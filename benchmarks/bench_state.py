@@ -37,9 +37,11 @@ import time
 import tracemalloc
 import types
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_foundation, also when run from elsewhere
 
@@ -152,7 +154,7 @@ def liveperson_case(emulator: Flask) -> Case:
         account = seed["liveperson"]["accounts"][0]
         namespace = f"bench-state-lp-{size}-{secrets.token_hex(4)}"
         EmulatorClient(namespace=namespace, transport=AppTransport(emulator)).seed(seed)
-        _, memory[size] = traced(lambda: fill_registry(emulator, namespace, account["id"], size))
+        _, memory[size] = traced(partial(fill_registry, emulator, namespace, account["id"], size))
         idp = f"/api/account/{account['id']}"
         ext_jwt = client.post(f"{idp}/anonymous/authorize").get_json()["token"]
         path, body = f"{idp}/app/{account['connectors'][0]['id']}/authenticate", {"id_token": ext_jwt}
@@ -169,7 +171,7 @@ def users_case(emulator: Flask) -> Case:
     client = emulator.test_client()
     requests, memory, held = {}, {}, {}
     for size in SIZES:
-        app, memory[size] = traced(lambda: seed_app(emulator, size))
+        app, memory[size] = traced(partial(seed_app, emulator, size))
         path, headers = app.path(f"users/{app.user_ids[size // 2]}"), app.basic
         requests[size] = answering(200, lambda path=path, headers=headers: client.get(path, headers=headers))
         held[size] = f"{size:,} users"
@@ -213,7 +215,7 @@ def messages_case(emulator: Flask) -> Case:
     client = emulator.test_client()
     requests, memory, held = {}, {}, {}
     for size in SIZES:
-        (app, conversation_id), memory[size] = traced(lambda: message_app(emulator, size))
+        (app, conversation_id), memory[size] = traced(partial(message_app, emulator, size))
         path, headers = app.path(f"conversations/{conversation_id}/messages"), app.basic
         requests[size] = answering(200, lambda path=path, headers=headers: client.get(path, headers=headers))
         held[size] = f"{size:,} messages, {min(size, MESSAGES_PER_CONVERSATION):,} in the listed conversation"
@@ -274,7 +276,7 @@ def summarise(run: Run, cases: list[Case]) -> list[Figure]:
             figures.append(figure(section, f"{case.name}, {case.held[size]}", "ms", [(s.median_ms, s.p99_ms) for s in per_round]))
             if size != SIZES[0]:
                 small = [r["sizes"][case.name][SIZES[0]] for r in run.rounds]
-                ratios = [(s.median_ms / b.median_ms, s.p99_ms / b.p99_ms) for s, b in zip(per_round, small)]
+                ratios = [(s.median_ms / b.median_ms, s.p99_ms / b.p99_ms) for s, b in zip(per_round, small, strict=True)]
                 figures.append(figure(section, f"  ratio {size:,} / {SIZES[0]}", "x", ratios))
             figures.append(figure(section, f"  memory of that state ({size:,})", "MB", [(case.memory_mb[size], None)]))
     for index, checkpoint in enumerate(JOURNAL_CHECKPOINTS):

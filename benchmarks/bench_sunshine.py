@@ -44,9 +44,10 @@ import json
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_foundation, also when run from elsewhere
 
@@ -201,7 +202,7 @@ def switchboard_app(emulator: Flask, switchboard: bool = True) -> tuple[Sunshine
         members = [
             created(client.post(app.path(f"switchboards/{board}/switchboardIntegrations"), headers=app.basic,
                                 json={"name": name, "integrationId": integration["id"], "deliverStandbyEvents": False}), "switchboardIntegration")
-            for name, integration in zip(("bot", "desk"), integrations)
+            for name, integration in zip(("bot", "desk"), integrations, strict=True)
         ]  # fmt: skip
         enabled = client.patch(app.path(f"switchboards/{board}"), headers=app.basic, json={"enabled": True, "defaultSwitchboardIntegrationId": members[0]["id"]})
         if enabled.status_code != 200:

@@ -28,13 +28,26 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_foundation, also when run from elsewhere
 
-from bench_foundation import Figure, Pair, Run, Stats, bench_arguments, environment, figure, lp_account_seed, serialisable, table, warm_up
+from bench_foundation import (
+    Figure,
+    Pair,
+    Run,
+    Stats,
+    bench_arguments,
+    environment,
+    figure,
+    lp_account_seed,
+    serialisable,
+    table,
+    warm_up,
+)
 
 from emulator.app import create_app
 from emulator.client import AppTransport, EmulatorClient
@@ -71,7 +84,7 @@ class Receiver:
     url: str
 
     @classmethod
-    def start(cls, delay: float) -> "Receiver":
+    def start(cls, delay: float) -> Receiver:
         process = subprocess.Popen([sys.executable, "-c", RECEIVER, str(delay)], stdout=subprocess.PIPE, text=True)
         port = int(process.stdout.readline())  # type: ignore[union-attr]
         return cls(process, f"http://127.0.0.1:{port}/hooks")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json as jsonlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # requests is imported on first use: a test run that never calls out does not load it
     import requests
@@ -160,7 +161,7 @@ class EmulatorClient:
         self.namespace = namespace
         self.token = token
 
-    def in_namespace(self, namespace: str) -> "EmulatorClient":
+    def in_namespace(self, namespace: str) -> EmulatorClient:
         return EmulatorClient(namespace=namespace, transport=self.transport, token=self.token)
 
     def _call(

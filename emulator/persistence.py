@@ -142,7 +142,7 @@ class PeriodicSaver:
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="emulator-state-saver", daemon=True)
 
-    def start(self) -> "PeriodicSaver":
+    def start(self) -> PeriodicSaver:
         self._thread.start()
         return self
 

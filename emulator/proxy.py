@@ -16,10 +16,11 @@ import socket
 import ssl
 import struct
 import threading
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -88,7 +89,7 @@ class ProxyServer:
     def ca_path(self) -> Path:
         return self.certificates.ca_path
 
-    def start(self) -> "ProxyServer":
+    def start(self) -> ProxyServer:
         self._origin.start()
         self._thread.start()
         return self
@@ -99,7 +100,7 @@ class ProxyServer:
         self._thread.join(timeout=5)
         self._origin.stop()
 
-    def __enter__(self) -> "ProxyServer":
+    def __enter__(self) -> ProxyServer:
         return self.start()
 
     def __exit__(self, *_: object) -> None:
@@ -190,12 +191,12 @@ class ProxyHandler(BaseHTTPRequestHandler):
 def relay(client: socket.socket, upstream: socket.socket) -> None:
     """Copy bytes both ways until both sides have closed; a reset on one side resets the other."""
     with selectors.DefaultSelector() as selector, upstream:
-        selector.register(client, selectors.EVENT_READ, upstream)
-        selector.register(upstream, selectors.EVENT_READ, client)
+        selector.register(client, selectors.EVENT_READ, (client, upstream))
+        selector.register(upstream, selectors.EVENT_READ, (upstream, client))
         open_sides = 2
         while open_sides:
             for key, _ in selector.select():
-                source, sink = key.fileobj, key.data
+                source, sink = key.data
                 try:
                     data = source.recv(RELAY_CHUNK)
                     if data:

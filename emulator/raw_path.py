@@ -8,7 +8,8 @@ routes decode their variables once more (Sunshine's `url_value_preprocessor`).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]

@@ -10,9 +10,10 @@ import socket
 import ssl
 import struct
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from io import BytesIO
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
@@ -103,7 +104,7 @@ class FaultAwareTask(WSGITask):
     def execute(self) -> None:
         if not _is_websocket_upgrade(self.get_environment()):
             return super().execute()
-        with self.environ[HOLD_KEY]():  # type: ignore[index]
+        with self.environ[HOLD_KEY]():
             try:
                 return super().execute()
             finally:
@@ -132,6 +133,7 @@ class LimitedBodyParser(HTTPRequestParser):
     refused as soon as the headers are read, a chunked body as soon as what arrived passes it."""
 
     body_limit: Callable[[str], int | None] = staticmethod(lambda path: None)
+    error: Exception | None  # waitress's: what went wrong reading the request
     refused_body = False
     _limit: int | None = None
 
@@ -158,7 +160,7 @@ class RefusedBodyTask(FaultAwareTask):
     def execute(self) -> None:
         if not getattr(self.request, "refused_body", False):
             self.complete = True  # as ErrorTask: its body is written without start_response
-            return ErrorTask.execute(self)  # type: ignore[arg-type]
+            return ErrorTask.execute(self)
         return super().execute()
 
     def build_response_header(self) -> bytes:
@@ -305,15 +307,15 @@ class BackgroundServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "BackgroundServer":
+    def start(self) -> BackgroundServer:
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._server.close()
-        self._server.task_dispatcher.shutdown()  # type: ignore[union-attr]
+        self._server.task_dispatcher.shutdown()
 
-    def __enter__(self) -> "BackgroundServer":
+    def __enter__(self) -> BackgroundServer:
         return self.start()
 
     def __exit__(self, *_: object) -> None:
@@ -404,7 +406,7 @@ class _TlsRequestHandler(WSGIRequestHandler):
         try:
             self.connection.settimeout(TLS_HANDSHAKE_SECONDS)
             self.connection.do_handshake()
-            self.connection.settimeout(self.server.idle_seconds)  # a keep-alive connection idle this long is closed
+            self.connection.settimeout(self.server.idle_seconds)  # type: ignore[attr-defined]  # a keep-alive connection idle this long is closed
         except (OSError, ValueError):  # a client that does not trust the certificate, plain HTTP, a port scan
             return
         super().handle()
@@ -460,7 +462,7 @@ class BackgroundTlsServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"https://{host}:{self.port}"
 
-    def start(self) -> "BackgroundTlsServer":
+    def start(self) -> BackgroundTlsServer:
         self._thread.start()
         return self
 
@@ -469,7 +471,7 @@ class BackgroundTlsServer:
         self._thread.join(timeout=5)
         self._server.server_close()
 
-    def __enter__(self) -> "BackgroundTlsServer":
+    def __enter__(self) -> BackgroundTlsServer:
         return self.start()
 
     def __exit__(self, *_: object) -> None:

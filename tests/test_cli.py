@@ -15,9 +15,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
@@ -25,10 +25,10 @@ import jwt
 import pytest
 import requests
 import yaml
+from emulator_process import EmulatorProcess, without_emulator_variables
 
 from emulator import __version__
 from emulator.client import EmulatorClient
-from emulator_process import EmulatorProcess, without_emulator_variables
 
 MODULE = (sys.executable, "-m", "emulator")
 CONSOLE_SCRIPT = Path(sys.executable).with_name("messaging-auth-emulator")

@@ -89,8 +89,8 @@ def test_export_and_restore_keep_offset_and_freeze():
 
 def test_no_module_outside_the_clock_reads_the_wall_clock():
     """Time is injected: only emulator/core/clock.py may call time.time or datetime.now."""
-    from pathlib import Path
     import re
+    from pathlib import Path
 
     package = Path(__file__).resolve().parents[1] / "emulator"
     readers = re.compile(r"time\.time\(|datetime\.now\(|datetime\.utcnow\(|time\.monotonic\(|date\.today\(")

@@ -19,12 +19,11 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import pytest
 import yaml
-
 from emulator_process import EmulatorProcess, without_emulator_variables
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,7 +145,7 @@ def run_until_healthy(
         check = run_health(command, port, env)
         if check.returncode == 0 or time.monotonic() > deadline or server.exit_status() is not None:
             return check
-        time.sleep(0.05)  # noqa: sleep-ok - bounded poll: the banner is out, the socket may not answer yet
+        time.sleep(0.05)  # sleep-ok: bounded poll: the banner is out, the socket may not answer yet
 
 
 def run_health(command: Sequence[str], port: int, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

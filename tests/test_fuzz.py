@@ -19,18 +19,20 @@ import json
 import re
 import secrets
 import string
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from http import HTTPStatus
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from hypothesis import assume, example, given, settings, strategies as st
+from hypothesis import assume, example, given, settings
+from hypothesis import strategies as st
 
 from emulator.client import Reply
 from emulator.providers.liveperson.identity import CONSUMER_JWT_SLOT, EXTERNAL_JWT_SLOT
@@ -128,7 +130,7 @@ class Body:
     content_type: str | None = None
 
     @classmethod
-    def of_json(cls, value: Json) -> "Body":
+    def of_json(cls, value: Json) -> Body:
         return cls(json.dumps(value).encode(), "application/json")
 
     @property

@@ -15,13 +15,53 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 import requests
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from test_fuzz import (
+    AUTHENTICATE,
+    AUTHORIZE,
+    CONTROL,
+    INVALID_JWT,
+    LP_GET_ROUTES,
+    MINE,
+    NO_BODY,
+    SEEDED,
+    SETTINGS,
+    SIGNUP,
+    Body,
+    Edit,
+    Json,
+    JsonPath,
+    Route,
+    assert_lp_error,
+    check_reply,
+    claims_of,
+    durations,
+    edits,
+    forgetting_new_namespaces,
+    fresh_account_id,
+    idp_status_of,
+    import_and_probe,
+    iso_times,
+    json_values,
+    namespace_names_st,
+    nasty,
+    positions,
+    probe_account,
+    seed_account,
+    send,
+    short_text,
+    strict_json,
+    with_id_token,
+    world,
+)
 
 import emulator.app as app_module
 from emulator.client import Reply
@@ -30,13 +70,6 @@ from emulator.core.patterns import path_matches
 from emulator.fault_injection import FAULT_HEADER, RETRY_AFTER_DEFAULT
 from emulator.pytest_plugin import EmulatorHandle, LivePersonAccount
 from emulator.web import UNHANDLED_HEADER
-
-from test_fuzz import (
-    AUTHENTICATE, AUTHORIZE, CONTROL, INVALID_JWT, LP_GET_ROUTES, MINE, NO_BODY, SEEDED, SETTINGS, SIGNUP, Body, Edit, Json,
-    JsonPath, Route, assert_lp_error, check_reply, claims_of, durations, edits, forgetting_new_namespaces,
-    fresh_account_id, idp_status_of, import_and_probe, iso_times, json_values, nasty, namespace_names_st, positions,
-    probe_account, seed_account, send, short_text, strict_json, with_id_token, world,
-)  # fmt: skip
 
 # sentinels, besides test_fuzz's SEEDED (the account) and MINE (the test's namespace)
 TOKEN = "<token>"  # an external JWT of the account
@@ -281,7 +314,7 @@ def delay_bounds(spec: FaultSpec) -> tuple[float, float]:
 
 def check_latency(sent: Sent, entry: dict, rules: Mapping[str, FaultSpec]) -> None:
     bounds = [delay_bounds(rules[rule_id]) for rule_id in acting_rules(entry)[1]]
-    low, high = (min(sum(ends), MAX_DELAY) for ends in zip(*bounds)) if bounds else (0.0, 0.0)
+    low, high = (min(sum(ends), MAX_DELAY) for ends in zip(*bounds, strict=True)) if bounds else (0.0, 0.0)
     assert len(sent.delays) <= 1 and low - 1e-9 <= sum(sent.delays) <= high + 1e-9, (sent.delays, bounds)
 
 
@@ -366,7 +399,7 @@ def run_under_faults(scene: Scene, calls: list[LpCall], spy: SleepSpy) -> None:
     entries = control.journal()
     assert len(entries) == len(sent), f"{len(entries)} journal entries for " + "; ".join(map(str, sent))
     idp_status = idp_status_of(scene.emulator, scene.account.id)
-    for request, entry in zip(sent, entries):
+    for request, entry in zip(sent, entries, strict=True):
         check_effect(request, entry, rules, idp_status)
         check_latency(request, entry, rules)
     check_counters(rules, control.faults(), sent, entries)

@@ -19,17 +19,18 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from hypothesis import event, given, settings, strategies as st
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+from test_fuzz import header_text, json_values, nasty, raw_bodies, strict_json
 
 from emulator.client import Reply
 from emulator.pytest_plugin import EmulatorHandle, LivePersonAccount, LivePersonConsumerJws
 from emulator.web import UNHANDLED_HEADER
-
-from test_fuzz import header_text, json_values, nasty, raw_bodies, strict_json
 
 Json = Any
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|File \"[^\"]+\", line \d+")

@@ -14,23 +14,44 @@ from __future__ import annotations
 import copy
 import json
 import socket
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import pytest
-from hypothesis import assume, event, given, settings, strategies as st
+from hypothesis import assume, event, given, settings
+from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
+from test_fuzz import (
+    HTTP_METHODS,
+    content_types,
+    header_text,
+    json_values,
+    raw_bodies,
+    segments,
+    short_text,
+    strict_json,
+)
+from test_mindbehind import (
+    BOT_REPLY,
+    CLIENT_FIELDS,
+    GET_CLIENT,
+    HOOKS,
+    HUMAN_ACTION,
+    INCOMING_PATH,
+    READ_CODE,
+    SEND_CODE,
+    SESSIONS,
+    SET_KEY_VALUES,
+    TOKEN_PATH,
+    refused,
+    seed_company,
+)
 
 from emulator.client import Reply
 from emulator.pytest_plugin import EmulatorHandle, MindbehindChannel, MindbehindCode, MindbehindToken
 from emulator.web import NAMESPACE_HEADER, UNHANDLED_HEADER
-
-from test_fuzz import HTTP_METHODS, content_types, header_text, json_values, raw_bodies, segments, short_text, strict_json
-from test_mindbehind import (
-    BOT_REPLY, CLIENT_FIELDS, GET_CLIENT, HOOKS, HUMAN_ACTION, INCOMING_PATH, READ_CODE, SEND_CODE, SESSIONS, SET_KEY_VALUES,
-    TOKEN_PATH, refused, seed_company,
-)  # fmt: skip
 
 Json = Any
 State = dict
@@ -191,7 +212,7 @@ def send(world: World, request: Request) -> tuple[Reply, Json]:
 # --- routes ---------------------------------------------------------------------------------------------
 
 
-def text_field(name: str) -> "Field":
+def text_field(name: str) -> Field:
     return Field(name, lambda v: isinstance(v, str) and v != "", f"{name} is required (a non-empty string)")
 
 

@@ -3,15 +3,16 @@ that edits what it drew never edits a pick that a later example draws again."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from hypothesis import given, settings, strategies as st
-
 import test_fuzz
 import test_fuzz_control
 import test_fuzz_liveperson_connector
 import test_fuzz_sunshine
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 SHARED: dict[str, st.SearchStrategy[Any]] = {
     "nasty": test_fuzz.nasty,

@@ -31,20 +31,21 @@ import re
 import secrets
 import socket
 import string
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
-from hypothesis import assume, event, given, settings, strategies as st
+from hypothesis import assume, event, given, settings
+from hypothesis import strategies as st
+from test_fuzz import b64url, content_types, header_text, json_values, raw_bodies, segments, short_text, strict_json
 
 from emulator.client import EmulatorError, Reply
 from emulator.core.lifecycle import fingerprint
 from emulator.providers.sunshine.routes import PREFIXES as SUNSHINE_PREFIXES
 from emulator.pytest_plugin import EmulatorHandle, SunshineConversation
 from emulator.web import NAMESPACE_HEADER, UNHANDLED_HEADER
-
-from test_fuzz import b64url, content_types, header_text, json_values, raw_bodies, segments, short_text, strict_json
 
 Json = Any
 State = dict
@@ -288,7 +289,7 @@ CLIENT_BODY = {
 APPLE_REF = {"url": "https://p61-content.icloud.com/ref", "bid": "com.apple.messages", "key": "00c0", "signature": "81a6", "owner": "M58C"}
 ZENDESK_ID = "35436"
 A = "/apps/{app}"
-I = A + "/integrations/{integration}"
+INTEGRATION = A + "/integrations/{integration}"
 U = A + "/users/{user}"
 C = A + "/conversations/{conversation}"
 S = A + "/switchboards/{switchboard}"
@@ -304,18 +305,18 @@ ROUTES = (
     Route("delete app key", "DELETE", A + "/keys/{appkey}", "account"),
     Route("create integration", "POST", A + "/integrations", body=INTEGRATION_BODY, status=201),
     Route("list integrations", "GET", A + "/integrations"),
-    Route("get integration", "GET", I),
-    Route("update integration", "PATCH", I, body={"displayName": "Renamed"}),
-    Route("delete integration", "DELETE", I),
-    Route("create integration key", "POST", I + "/keys", body={"displayName": "key"}, status=201),
-    Route("list integration keys", "GET", I + "/keys"),
-    Route("get integration key", "GET", I + "/keys/{intkey}"),
-    Route("delete integration key", "DELETE", I + "/keys/{intkey}"),
-    Route("create webhook", "POST", I + "/webhooks", body={"target": "https://example.com/three", "triggers": ["*"]}, status=201),
-    Route("list webhooks", "GET", I + "/webhooks"),
-    Route("get webhook", "GET", I + "/webhooks/{webhook}"),
-    Route("update webhook", "PATCH", I + "/webhooks/{webhook}", body={"triggers": ["conversation:read"], "includeFullUser": True}),
-    Route("delete webhook", "DELETE", I + "/webhooks/{webhook}"),
+    Route("get integration", "GET", INTEGRATION),
+    Route("update integration", "PATCH", INTEGRATION, body={"displayName": "Renamed"}),
+    Route("delete integration", "DELETE", INTEGRATION),
+    Route("create integration key", "POST", INTEGRATION + "/keys", body={"displayName": "key"}, status=201),
+    Route("list integration keys", "GET", INTEGRATION + "/keys"),
+    Route("get integration key", "GET", INTEGRATION + "/keys/{intkey}"),
+    Route("delete integration key", "DELETE", INTEGRATION + "/keys/{intkey}"),
+    Route("create webhook", "POST", INTEGRATION + "/webhooks", body={"target": "https://example.com/three", "triggers": ["*"]}, status=201),
+    Route("list webhooks", "GET", INTEGRATION + "/webhooks"),
+    Route("get webhook", "GET", INTEGRATION + "/webhooks/{webhook}"),
+    Route("update webhook", "PATCH", INTEGRATION + "/webhooks/{webhook}", body={"triggers": ["conversation:read"], "includeFullUser": True}),
+    Route("delete webhook", "DELETE", INTEGRATION + "/webhooks/{webhook}"),
     Route("create user", "POST", A + "/users", body={"externalId": "fuzz-new", "profile": {"givenName": "Ada"}, "metadata": {"plan": "gold"}}, status=201),
     Route("list users", "GET", A + "/users", params=(("filter[identities.email]", EMAIL),)),
     Route("get user", "GET", U),

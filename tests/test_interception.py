@@ -178,7 +178,7 @@ def test_off_after_the_context_exits(emulator_backend) -> None:
     with interception as mock:
         assert HTTPAdapter.send is not ORIGINAL_SEND
         assert mock.registered() and len(interception._active) == 1
-        assert all(getattr(owner, name) is not was for (owner, name), was in zip(patched, before))
+        assert all(getattr(owner, name) is not was for (owner, name), was in zip(patched, before, strict=True))
     assert HTTPAdapter.send is ORIGINAL_SEND
     assert [getattr(owner, name) for owner, name in patched] == before
     assert interception._active == []

@@ -12,7 +12,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from simple_websocket import Client
-from test_liveperson_consumer_ws import TEXT, Peer, close_body, closed_with, connect_consumer, open_conversation, state_of, sub_of
+from test_liveperson_consumer_ws import (
+    TEXT,
+    Peer,
+    close_body,
+    closed_with,
+    connect_consumer,
+    open_conversation,
+    state_of,
+    sub_of,
+)
 
 from emulator.pytest_plugin import EmulatorHandle, LivePersonAccount, LivePersonAgentSession
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import re
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import jwt
 import pytest
@@ -523,7 +524,7 @@ def assert_both_refused(jws: LivePersonConsumerJws, headers: dict, expected: dic
         ("app", "app", CONSUMER_JWS_INVALID, "missing_claim"),
         ("app", "Bearer jws", CONSUMER_JWS_INVALID, "malformed"),
     ],
-)  # fmt: skip
+)
 def test_credential_refusals(lp_consumer_jws, authorization, on_behalf, expected, reason):
     tokens = {"app": lp_consumer_jws.app_jwt.token, "jws": lp_consumer_jws.token}
     headers = {}

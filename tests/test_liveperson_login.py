@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 import requests
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from test_fuzz import Body, check_reply, content_types, header_text, json_values, raw_bodies, world
 
 from emulator.core.keys import KeyRing
 from emulator.providers.liveperson import login as login_module
 from emulator.providers.liveperson.login import session_of_bearer
 from emulator.pytest_plugin import EmulatorHandle, LivePersonAccount, LivePersonAgentSession, add_lp_user, lp_login
 from emulator.web import REASON_HEADER, runtime
-
-from test_fuzz import Body, check_reply, content_types, header_text, json_values, raw_bodies, world
 
 NOW = "2026-03-01T12:00:00Z"
 NOW_MS = 1_772_366_400_000

@@ -10,7 +10,8 @@ from urllib.parse import urlencode
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emulator.providers.liveperson.identity import APP_JWT_SLOT
 from emulator.providers.liveperson.sentinel import verify_app_jwt, verify_consumer_jws

@@ -14,22 +14,22 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import pytest
 import requests
+from test_fuzz import strict_json
 
 from emulator.client import EmulatorClient
 from emulator.core.clock import format_instant
 from emulator.core.deliveries import RETRY_SCHEDULE
 from emulator.pytest_plugin import EmulatorHandle, MindbehindChannel, MindbehindCode, MindbehindToken
 from emulator.web import UNHANDLED_HEADER
-
-from test_fuzz import strict_json
 
 Json = Any
 
@@ -685,7 +685,7 @@ class Receiver:
 
         return Handler
 
-    def __enter__(self) -> "Receiver":
+    def __enter__(self) -> Receiver:
         self._thread.start()
         return self
 
@@ -810,7 +810,7 @@ def test_failed_delivery_is_retried_when_the_clock_passes_each_retry_time(
     [delivery] = brand.deliveries(emulator_server.namespace)
     at = [t0, t0 + first_retry, t0 + first_retry + second_retry]
     assert delivery["state"] == "delivered" and delivery["next_attempt_at"] is None
-    assert delivery["attempts"] == [{"at": when, "status": status, "error": ""} for when, status in zip(at, (500, 500, 200))]
+    assert delivery["attempts"] == [{"at": when, "status": status, "error": ""} for when, status in zip(at, (500, 500, 200), strict=True)]
     journaled = outgoing_attempts(emulator_clock)
     seen = [(e["method"], e["path"], e["status"], e["provider"]) for e in journaled]
     assert seen == [("POST", receiver.url("/send"), status, "mindbehind") for status in (500, 500, 200)]

@@ -9,8 +9,9 @@ bounds are generous: they only stop a deadlock from hanging the run.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

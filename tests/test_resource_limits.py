@@ -12,7 +12,8 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,8 +21,8 @@ import requests
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from emulator.config import EmulatorConfig
-from emulator.pytest_plugin import EmulatorHandle, LivePersonAccount, MindbehindChannel, SunshineApp
 from emulator.providers.sunshine.provider import SPEC as SUNSHINE_SPEC
+from emulator.pytest_plugin import EmulatorHandle, LivePersonAccount, MindbehindChannel, SunshineApp
 from emulator.server import MAX_REQUEST_HEADER_BYTES
 from emulator.web import UNHANDLED_HEADER, size_text
 

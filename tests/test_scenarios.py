@@ -14,20 +14,29 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from emulator_process import EmulatorProcess
 
 from emulator.app import create_app
 from emulator.client import AppTransport, EmulatorClient, HttpTransport
-from emulator.scenarios import Scenario, ScenarioError, ScenarioResult, ScenarioRunner, StepResult, load_scenario, parse_scenario
+from emulator.scenarios import (
+    Scenario,
+    ScenarioError,
+    ScenarioResult,
+    ScenarioRunner,
+    StepResult,
+    load_scenario,
+    parse_scenario,
+)
 from emulator.scenarios.values import ScenarioValueError, interpolate
-from emulator_process import EmulatorProcess
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIO_FILES = sorted((REPO / "scenarios").glob("*.yaml"))
@@ -361,6 +370,32 @@ def test_a_jwt_value_signed_rs256_verifies_with_the_public_key(runner: ScenarioR
 )
 def test_a_jwt_value_that_cannot_be_signed_fails_the_step(runner: ScenarioRunner, spec: Doc, message: str) -> None:
     assert message in details(failed_step(run(runner, scenario({"let": {"token": {"jwt": spec}}}))))
+
+
+@pytest.mark.parametrize(
+    ("key", "encryption", "message"),
+    [
+        (ec.generate_private_key(ec.SECP256R1()), serialization.NoEncryption(), "not an RSA private key"),
+        (rsa.generate_private_key(65537, 2048), serialization.BestAvailableEncryption(b"pass"), "not a PEM private key"),
+    ],
+    ids=["ec-key", "encrypted-key"],
+)
+def test_a_jwt_value_signed_rs256_with_a_key_it_cannot_use_fails_the_step(
+    runner: ScenarioRunner, key: Any, encryption: Any, message: str
+) -> None:
+    """An EC key or a password-protected key under RS256 is the scenario's mistake: the step fails, the runner goes on."""
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption).decode()
+    spec = {"alg": "RS256", "claims": {}, "private_key": "${pem}"}
+    assert message in details(failed_step(run(runner, scenario({"let": {"token": {"jwt": spec}}}), pem=pem)))
+
+
+@pytest.mark.parametrize("alg", ["HS256", "RS256"])
+def test_a_jwt_value_whose_claims_are_not_json_fails_the_step(runner: ScenarioRunner, alg: str) -> None:
+    """A YAML date among the claims has no JSON form: the step fails whichever key signs."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    spec = {"alg": alg, "claims": {"day": datetime(2030, 1, 1).date()}, "secret": SECRET, "private_key": "${pem}"}
+    assert "claims are not JSON" in details(failed_step(run(runner, scenario({"let": {"token": {"jwt": spec}}}), pem=pem)))
 
 
 def test_helpers_do_not_crash_the_runner_on_a_zero_length(runner: ScenarioRunner) -> None:

@@ -30,6 +30,7 @@ import schemathesis  # noqa: E402  (only needed, and only imported, when the spe
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import response_schema_conformance  # noqa: E402
 
+
 def without_boolean_required(node: Any) -> Any:
     """The spec with a boolean `required` dropped from schemas (dicts with a `type`; parameters and request
     bodies keep theirs): a schema's `required` is a list in OpenAPI 3.0, and the published spec's

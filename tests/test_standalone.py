@@ -13,18 +13,18 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator, Mapping
 
 import pytest
 import requests
 import yaml
+from emulator_process import EmulatorProcess
 
 from emulator.app import create_app
 from emulator.config import DEMO_SEED_PATH, EmulatorConfig, load_seed_file
 from emulator.persistence import StateFileError, read_state_file, restore_state, save_state
-from emulator_process import EmulatorProcess
 
 MODULE = (sys.executable, "-m", "emulator", "serve")
 DEADLINE_SECONDS = 20.0
@@ -122,7 +122,7 @@ def test_without_a_state_file_yet_the_seed_initialises_it(start, tmp_path: Path)
     deadline = time.monotonic() + 10
     while not state.exists():  # the interval save, with no shutdown
         assert time.monotonic() < deadline, server.output()
-        time.sleep(0.1)  # noqa: sleep-ok - bounded poll for the saver thread
+        time.sleep(0.1)  # sleep-ok: bounded poll for the saver thread
     assert server.exit_status() is None
     restored = create_app()
     restore_state(restored, state)

@@ -13,7 +13,8 @@ import hashlib
 import hmac
 import json
 import secrets
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jwt as pyjwt
 import pytest

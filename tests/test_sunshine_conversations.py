@@ -599,7 +599,7 @@ def test_events_of_a_conversation_life_are_journaled(emulator, sunshine_app):
     ]  # fmt: skip
     assert all(e["provider"] == "sunshine" and e["time"] == T0 for e in entries)
     bodies = [json.loads(e["request_body"]) for e in entries]
-    assert all(b["createdAt"] == T0 and len(b["id"]) == 24 and b["type"] == e["path"] for b, e in zip(bodies, entries))
+    assert all(b["createdAt"] == T0 and len(b["id"]) == 24 and b["type"] == e["path"] for b, e in zip(bodies, entries, strict=True))
 
     created_personal, created_group = bodies[0]["payload"], bodies[1]["payload"]
     assert created_personal["conversation"] == {"id": personal["id"], "type": "personal", "metadata": None}

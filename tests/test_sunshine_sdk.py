@@ -41,7 +41,7 @@ from test_fuzz_sunshine import (
     jwt_segments,
     resolve_placeholders,
     times_hold,
-)  # fmt: skip
+)
 
 from emulator.client import Reply
 from emulator.providers.sunshine.auth import sign_jwt

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import smooch

@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from cryptography import x509
+from emulator_process import EmulatorProcess
 
 from emulator.cli import certificate_names
 from emulator.tls import write_self_signed
-from emulator_process import EmulatorProcess
 
 HEALTH = "/__emulator/health"
 DOMAIN = "/api/account/{account}/service/idp/baseURI.json"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, overload
 
 from flask import Blueprint, Response, current_app, request
 
@@ -81,6 +81,10 @@ def _answer_malformed(error: MalformedJson) -> Response:
     return control_error(400, "malformed_json", f"request body is not valid JSON: {error}")
 
 
+@overload
+def namespace_arg(allow_all: Literal[False] = False) -> str: ...
+@overload
+def namespace_arg(allow_all: bool) -> str | None: ...
 def namespace_arg(allow_all: bool = False) -> str | None:
     """The `?namespace=` of the call (default `default`); None stands for every namespace."""
     name = request.args.get("namespace", DEFAULT_NAMESPACE)

@@ -26,7 +26,12 @@ def record() -> Response:
     An empty journal answers 409 `empty_journal` rather than a scenario without steps, which no
     scenario runner would accept. The namespace is read, never created.
     """
-    from ..scenarios.record import RecordError, build_scenario, dump_scenario, export_seed  # the scenario package, on first use
+    from ..scenarios.record import (  # the scenario package, on first use
+        RecordError,
+        build_scenario,
+        dump_scenario,
+        export_seed,
+    )
 
     name = namespace_arg()
     fresh_ids = _flag_arg("fresh_ids")

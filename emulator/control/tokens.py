@@ -49,8 +49,8 @@ def _provider(body: dict, selector: dict) -> ProviderSpec:
     return fitting[0]
 
 
-def _selector(body: dict, extra: set[str] = frozenset()) -> dict[str, str]:
-    selector = {key: value for key, value in body.items() if key not in _CALL_KEYS | extra}
+def _selector(body: dict) -> dict[str, str]:
+    selector = {key: value for key, value in body.items() if key not in _CALL_KEYS}
     for key in selector:
         _text(selector, key)
     return selector

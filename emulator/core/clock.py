@@ -6,8 +6,8 @@ import math
 import re
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Callable
 
 _DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*")
 MAX_DURATION = 1000 * 365 * 86400.0  # a thousand years: longer than any lifetime a test could mean

@@ -7,8 +7,9 @@ import math
 import random
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Callable, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
@@ -41,7 +42,7 @@ class FaultMatch(_Strict):
     path: str | None = None  # glob: `*` within one segment, `**` across segments
     tenant: str | None = None
 
-    def matcher(self) -> Callable[["RequestInfo"], bool]:
+    def matcher(self) -> Callable[[RequestInfo], bool]:
         """A plain function over local values: it runs for every rule on every request."""
         provider, tenant = self.provider, self.tenant
         method = self.method.upper() if self.method else None
@@ -115,7 +116,7 @@ class FaultSpec(_Strict):
     seed: int = 0  # of the rule's own generator: the same seed, the same sequence
 
     @model_validator(mode="after")
-    def _kind_needs(self) -> "FaultSpec":
+    def _kind_needs(self) -> FaultSpec:
         if self.kind == "status" and self.status is None:
             raise ValueError("a status fault needs a status (400-599)")
         if self.kind == "latency" and self.delay is None:

@@ -6,14 +6,18 @@ import functools
 import hmac
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, cast
 
 import jwt
-from jwt.algorithms import HMACAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import HMACAlgorithm
+
+if TYPE_CHECKING:
+    from jwt.types import Options
 
 ALGORITHM = "RS256"
 HMAC_ALGORITHM = "HS256"
@@ -74,7 +78,7 @@ class SigningKey:
         ).decode()
 
     @classmethod
-    def from_pem(cls, kid: str, pem: str | bytes, trusted: bool = False) -> "SigningKey":
+    def from_pem(cls, kid: str, pem: str | bytes, trusted: bool = False) -> SigningKey:
         """`trusted`: a key shipped with the emulator, loaded without the RSA consistency check (most of
         the start-up time otherwise)."""
         data = pem.encode() if isinstance(pem, str) else pem
@@ -84,7 +88,7 @@ class SigningKey:
         return cls(kid, key)
 
     @classmethod
-    def generate(cls, kid: str) -> "SigningKey":
+    def generate(cls, kid: str) -> SigningKey:
         return cls(kid, rsa.generate_private_key(public_exponent=65537, key_size=2048))
 
 
@@ -100,7 +104,7 @@ class KeySlot:
         return _load_fixed_key(self.kid, self.pem_path)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_fixed_key(kid: str, pem_path: Path) -> SigningKey:
     """Each fixed key is parsed once per process: parsing a PEM per signature costs ~50x."""
     return SigningKey.from_pem(kid, pem_path.read_bytes(), trusted=True)
@@ -144,7 +148,8 @@ class KeyRing:
         key = next((k for k in self._keys[slot] if k.kid == header.get("kid")), None)
         if key is None or now >= self._retire_at.get(key.kid, now + 1):
             raise TokenError(TokenError.UNKNOWN_KEY, f"kid {header.get('kid')!r}")
-        claims = decode_rs256(token, key.public_key, required, audience=audience, issuer=issuer)
+        # unverified_header refused every token that is not a string
+        claims = decode_rs256(cast(str, token), key.public_key, required, audience=audience, issuer=issuer)
         # [I] `nbf` is checked even where an expired token is welcome (LivePerson's refresh)
         check_time_claims(claims, now, expiry=check_expiry)
         return claims
@@ -225,7 +230,7 @@ def decode_rs256(
 ) -> dict:
     """The claims of an RS256 token signed by `public_key` (TokenError otherwise). Time claims are not checked
     here: callers check them against the emulator's clock (`check_time_claims`)."""
-    options = {
+    options: Options = {
         "verify_exp": False,
         "verify_iat": False,
         "verify_nbf": False,

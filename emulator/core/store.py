@@ -10,9 +10,10 @@ import re
 import threading
 import weakref
 from collections import deque
+from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 
 from .clock import Clock
 from .deliveries import Outbox
@@ -130,7 +131,7 @@ class EveryNamespace:
     """The locks of every namespace that exists when it is entered, taken in name order (as `import_state`
     takes several): for code outside a request that changes state directly (tests, benchmarks, snapshots)."""
 
-    def __init__(self, store: "Store") -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
         self._held = ExitStack()
 
@@ -288,7 +289,7 @@ class Store:
             raise ValueError(f"state.namespaces.{name}: {exc}") from None
         return namespace
 
-    def _check_free(self, name: str, provider: str, ids: Iterable[str], ignoring: set[str] = frozenset()) -> None:
+    def _check_free(self, name: str, provider: str, ids: Iterable[str], ignoring: Collection[str] = ()) -> None:
         for tenant_id in ids:
             owner = self._tenants.get((provider, tenant_id))
             if owner is not None and owner != name and owner not in ignoring:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json as jsonlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
@@ -64,7 +65,8 @@ def _start() -> aioresponses:
             raise aiohttp.ServerDisconnectedError(str(exc)) from exc
         found = CIMultiDict(reply_headers(reply))
         return CallbackResult(
-            method=method, status=reply.status, body=reply.body, headers=found,
+            # aioresponses annotates a dict; it takes any mapping, and a multidict keeps repeated headers
+            method=method, status=reply.status, body=reply.body, headers=found,  # type: ignore[arg-type]
             content_type=found.get("Content-Type", "application/octet-stream"),
         )  # fmt: skip
 

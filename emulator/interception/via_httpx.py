@@ -6,7 +6,8 @@ which converts each request and response twice). An in-process emulator is calle
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import requests

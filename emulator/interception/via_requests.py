@@ -22,10 +22,11 @@ def start(forwarder: Forwarder) -> responses.RequestsMock:
 
     mock = responses.RequestsMock(
         assert_all_requests_are_fired=False,
-        passthru_prefixes=(NOT_PROVIDER_URL,),
+        passthru_prefixes=(NOT_PROVIDER_URL,),  # type: ignore[arg-type]  # responses matches a compiled pattern too
         real_adapter_send=HTTPAdapter.send,  # chain to what is in place now: the network or an outer mock
     )
     for method in METHODS:
-        mock.add_callback(method, PROVIDER_URL, callback=answer, content_type=None)
+        # responses annotates a mapping of headers; it takes a list of pairs too, which keeps repeated headers
+        mock.add_callback(method, PROVIDER_URL, callback=answer, content_type=None)  # type: ignore[arg-type]
     mock.start()
     return mock

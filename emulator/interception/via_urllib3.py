@@ -35,8 +35,9 @@ def patcher(forwarder: Forwarder) -> AbstractContextManager:
             raise ReadTimeoutError(pool, full_url, f"Read timed out. ({exc})") from exc
         except requests.exceptions.RequestException as exc:  # a dropped connection or a body cut short
             raise ProtocolError("Connection aborted.", ConnectionResetError(str(exc))) from exc
+        # urllib3 annotates a mapping of headers; it takes a list of pairs too, which keeps repeated headers
         return HTTPResponse(
-            body=io.BytesIO(reply.body), headers=reply_headers(reply), status=reply.status,
+            body=io.BytesIO(reply.body), headers=reply_headers(reply), status=reply.status,  # type: ignore[arg-type]
             preload_content=kw.get("preload_content", True), decode_content=kw.get("decode_content", True),
             request_method=method, request_url=full_url, enforce_content_length=False,
         )  # fmt: skip

@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-
 from ..core.clock import parse_duration, parse_instant
 from ..core.faults import FaultSpec
 from ..core.validation import first_error
@@ -39,7 +38,7 @@ class RequestSpec(_Strict):
     timeout: Annotated[float, BeforeValidator(parse_duration)] = 10.0
 
     @model_validator(mode="after")
-    def _one_body(self) -> "RequestSpec":
+    def _one_body(self) -> RequestSpec:
         given = [name for name in ("json_body", "form", "body") if getattr(self, name) is not None]
         if len(given) > 1:
             raise ValueError("give one of json, form or body")
@@ -117,7 +116,7 @@ class JournalStep(_Strict):
     expect_journal: dict[str, Any]
 
     @model_validator(mode="after")
-    def _known_filters(self) -> "JournalStep":
+    def _known_filters(self) -> JournalStep:
         unknown = set(self.expect_journal) - {"provider", "method", "path", "status", "times"}
         if unknown:
             raise ValueError(f"expect_journal takes provider, method, path, status, times; not {sorted(unknown)}")
@@ -146,11 +145,11 @@ class DeliveriesStep(_Strict):
 class RepeatStep(_Strict):
     name: str | None = None
     repeat: int = Field(ge=1, le=10_000)
-    steps: list["Step"]
+    steps: list[Step]
 
 
 Step = RequestStep | ClockStep | ControlStep | LetStep | JournalStep | DeliveriesStep | RepeatStep
-_STEP_KINDS: dict[str, type[BaseModel]] = {
+_STEP_KINDS: dict[str, type[Step]] = {
     "request": RequestStep,
     "clock": ClockStep,
     "fault": ControlStep,

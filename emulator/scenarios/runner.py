@@ -6,8 +6,9 @@ import fnmatch
 import json
 import re
 import secrets
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 from jsonpath_ng.ext import parse as parse_jsonpath
@@ -15,8 +16,18 @@ from jsonpath_ng.ext import parse as parse_jsonpath
 from ..client import EmulatorClient, EmulatorError, Reply, Transport
 from ..web import NAMESPACE_HEADER
 from .model import (
-    ClockStep, ControlStep, DeliveriesStep, DeliveryExpectation, Expect, JournalStep, LetStep, RepeatStep, RequestStep, Scenario, Step,
-)  # fmt: skip
+    ClockStep,
+    ControlStep,
+    DeliveriesStep,
+    DeliveryExpectation,
+    Expect,
+    JournalStep,
+    LetStep,
+    RepeatStep,
+    RequestStep,
+    Scenario,
+    Step,
+)
 from .values import ScenarioValueError, interpolate
 
 BODY_SHOWN = 600  # characters of a body a report shows
@@ -242,7 +253,7 @@ def _subset(wanted: Any, actual: Any, where: str) -> Iterator[tuple[str, str]]:
         if not isinstance(actual, list) or len(actual) != len(wanted):
             yield where or "", f"expected a list of {len(wanted)}, got {json.dumps(actual)[:80]}"
             return
-        for index, (item, other) in enumerate(zip(wanted, actual)):
+        for index, (item, other) in enumerate(zip(wanted, actual, strict=True)):
             yield from _subset(item, other, f"{where}[{index}]")
     elif wanted != actual:
         yield where or "", f"expected {json.dumps(wanted)}, got {json.dumps(actual)[:80]}"

@@ -6,10 +6,12 @@ import base64
 import re
 import secrets
 import uuid
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ..core.keys import sign_hs256
 
@@ -123,11 +125,16 @@ def _jwt(spec: Any) -> str:
     if algorithm == "RS256" and isinstance(spec.get("private_key"), str):
         try:
             key = serialization.load_pem_private_key(spec["private_key"].encode(), password=None)
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:  # TypeError: the key is password-protected
             raise ScenarioValueError(f"jwt: private_key is not a PEM private key ({exc})") from None
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ScenarioValueError(f"jwt: RS256 signs with an RSA key; private_key is not an RSA private key ({type(key).__name__})")
     else:
         raise ScenarioValueError("jwt signs HS256 with a secret or RS256 with a private_key")
-    return jwt.encode(spec["claims"], key, algorithm=algorithm, headers=headers)
+    try:
+        return jwt.encode(spec["claims"], key, algorithm=algorithm, headers=headers)
+    except (TypeError, ValueError) as exc:
+        raise ScenarioValueError(f"jwt: claims are not JSON ({exc})") from None
 
 
 VALUE_OBJECTS: dict[str, Callable[[Any], Any]] = {"jwt": _jwt, "base64": _b64}
