@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emulator.pytest_plugin.liveperson_connector_app import LivePersonConnectorApp
 from emulator.pytest_plugin import WebhookReceiver, add_lp_user, issue_lp_app_jwt, lp_login
+from emulator.pytest_plugin.liveperson_connector_app import LivePersonConnectorApp
 from emulator.scenarios.record import record_scenario
 
 PATH = "/api/account/{account}/configuration/app-install/installations"

@@ -14,11 +14,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from emulator.client import EmulatorError
-from emulator.pytest_plugin.liveperson_consumers import add_lp_connector, seed_brand
 from emulator.providers.liveperson import notifications
 from emulator.providers.liveperson.conversations import Conversations
 from emulator.providers.liveperson.identity import CONSUMER_JWT_SLOT
 from emulator.providers.liveperson.models import ASYNC_MESSAGING, UNAUTH_MESSAGING, brand_signing_key
+from emulator.pytest_plugin.liveperson_consumers import add_lp_connector, seed_brand
 from emulator.web import runtime
 
 T0 = "2026-03-01T12:00:00Z"

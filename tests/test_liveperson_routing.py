@@ -14,8 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_liveperson_consumer_ws import TEXT, Peer, connect_consumer, state_of, sub_of
 
-from emulator.pytest_plugin.liveperson_routing import CONVERSATIONS, ROUTING_TASKS, LivePersonRoutingAgent, start_routing_agent
 from emulator.pytest_plugin import EmulatorHandle, LivePersonAccount
+from emulator.pytest_plugin.liveperson_routing import (
+    CONVERSATIONS,
+    ROUTING_TASKS,
+    LivePersonRoutingAgent,
+    start_routing_agent,
+)
 
 CONSUMER_CONVERSATIONS = "cqm.ExConversationChangeNotification"
 CONST_JS = Path(__file__).parent / "node" / "node_modules" / "node-agent-sdk" / "lib" / "Const.js"

@@ -6,9 +6,14 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from emulator.pytest_plugin.liveperson_conversations import LivePersonConsumer, LivePersonConversation, SteppedUpConversation, add_lp_conversation
-from emulator.pytest_plugin.liveperson_consumers import BrandIdp
 from emulator.pytest_plugin import LivePersonAccount
+from emulator.pytest_plugin.liveperson_consumers import BrandIdp
+from emulator.pytest_plugin.liveperson_conversations import (
+    LivePersonConsumer,
+    LivePersonConversation,
+    SteppedUpConversation,
+    add_lp_conversation,
+)
 
 WITHOUT_IDENTITY_ONLY = ["Common.Async_Messaging", "Messaging.Un_Auth_Messaging", "Common.User_Type_Bot"]
 

@@ -11,8 +11,8 @@ import pytest
 from simple_websocket import Client
 from test_liveperson_consumer_ws import TEXT, Peer, connect_consumer, open_conversation, sub_of
 
-from emulator.pytest_plugin.liveperson_consumers import BrandIdp
 from emulator.pytest_plugin import EmulatorHandle, LivePersonAccount, LivePersonAgentSession
+from emulator.pytest_plugin.liveperson_consumers import BrandIdp
 
 AGENT_SOCKET = "/ws_api/account/{account}/messaging/brand/{bearer}?v=2.1"
 AGENT_CONVERSATIONS = ".ams.aam.ExConversationChangeNotification"

@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest
+from emulator.plugin_liveperson_routing import AGENT_SOCKET, CONVERSATIONS, AgentSocket, open_agent_socket
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request, TextMessage
 
-from emulator.plugin_liveperson_routing import AGENT_SOCKET, CONVERSATIONS, AgentSocket, open_agent_socket
 from emulator.providers.liveperson import outbound
 from emulator.pytest_plugin import EmulatorHandle, LivePersonAgentSession, LivePersonAppJwt, LivePersonConsumerJws
 

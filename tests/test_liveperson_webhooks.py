@@ -12,10 +12,14 @@ import pytest
 from simple_websocket import Client
 from test_liveperson_consumer_ws import Peer, connect_consumer, open_conversation
 
-from emulator.pytest_plugin.liveperson_connector_app import LivePersonConnectorApp, install_connector_app, notification_key
 from emulator.providers.liveperson import webhooks
 from emulator.providers.liveperson.conversations import Change
 from emulator.pytest_plugin import WebhookReceiver, issue_lp_app_jwt
+from emulator.pytest_plugin.liveperson_connector_app import (
+    LivePersonConnectorApp,
+    install_connector_app,
+    notification_key,
+)
 
 T0 = "2026-03-01T00:00:00.000Z"
 T0_MS = 1772323200000

@@ -14,8 +14,8 @@ import requests
 import sunshine_conversations_client as sc
 from sunshine_conversations_client.exceptions import BadRequestException, NotFoundException, UnauthorizedException
 
-from emulator.pytest_plugin.sunshine_webhooks import SunshineWebhookEvents
 from emulator.pytest_plugin import EmulatorHandle, SunshineApp
+from emulator.pytest_plugin.sunshine_webhooks import SunshineWebhookEvents
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from sunshine_event_schemas import check_event
 
-from emulator.pytest_plugin.sunshine_webhooks import SunshineWebhookEvents
 from emulator.pytest_plugin import EmulatorHandle, SunshineApp
+from emulator.pytest_plugin.sunshine_webhooks import SunshineWebhookEvents
 
 APPLE_REF = {"url": "https://p61-content.icloud.com/M58C", "bid": "com.apple.messages", "key": "00c0", "signature": "81a6", "owner": "M58C.C01"}
 REDIRECT = "https://bot.example.com/oauth/callback"

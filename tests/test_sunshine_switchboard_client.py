@@ -12,8 +12,8 @@ import pytest
 import sunshine_conversations_client as sc
 from sunshine_conversations_client.exceptions import BadRequestException, ForbiddenException, NotFoundException
 
-from emulator.pytest_plugin.sunshine_switchboard import SunshineSwitchboard, SwitchboardMember
 from emulator.pytest_plugin import EmulatorHandle, SunshineApp, SunshineUser
+from emulator.pytest_plugin.sunshine_switchboard import SunshineSwitchboard, SwitchboardMember
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import base64
 
 import pytest
 
-from emulator.pytest_plugin.sunshine_switchboard import SunshineSwitchboard
 from emulator.pytest_plugin import SunshineApp, SunshineConversation
+from emulator.pytest_plugin.sunshine_switchboard import SunshineSwitchboard
 
 
 def created(reply, wrapper):

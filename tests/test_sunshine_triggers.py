@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from sunshine_event_schemas import check_event
 
-from emulator.pytest_plugin.sunshine_webhooks import SunshineWebhookEvents
 from emulator.pytest_plugin import EmulatorHandle, SunshineApp, SunshineSdkUser
+from emulator.pytest_plugin.sunshine_webhooks import SunshineWebhookEvents
 
 T0 = "2026-03-01T00:00:00.000Z"
 WHATSAPP = {"type": "whatsapp", "integrationId": "582dedf230e788746891281a", "primary": True, "phoneNumber": "+1 212-555-2368"}
