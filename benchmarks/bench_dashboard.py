@@ -45,7 +45,7 @@ from emulator import request_log
 from emulator.app import create_app
 from emulator.client import AppTransport, EmulatorClient
 from emulator.core.clock import wall_timer
-from emulator.server import BackgroundServer
+from emulator.serving.server import BackgroundServer
 
 JOURNAL_FILL = 5_000
 BLOCK = 100

@@ -27,7 +27,7 @@ It measures, in one run (the machine is noisy, so every comparison is a ratio ta
    vs no rules, read) shows the resolution of each run. Also, as info, one `FaultRules.decide` call with
    those ten rules, timed directly in batches (microseconds per call);
 5. the requests of 2. over HTTP: the emulator app and the bare app each on a waitress `BackgroundServer`
-   (`emulator.server`, the `emulator_server` fixture's stack) in this process, one keep-alive `http.client`
+   (`emulator.serving.server`, the `emulator_server` fixture's stack) in this process, one keep-alive `http.client`
    connection to each, the two alternating request by request (chunks of one, the order flipped every pair).
 
 Not part of the test suite (pytest collects only `tests/`).
@@ -72,7 +72,7 @@ from emulator.config import EmulatorConfig
 from emulator.core.faults import FaultRules, FaultSpec, RequestInfo
 from emulator.providers.liveperson.identity import EXTERNAL_JWT_SLOT, IDP_ISSUER, audience
 from emulator.pytest_plugin import emulator_namespace
-from emulator.server import BackgroundServer
+from emulator.serving.server import BackgroundServer
 
 FIXTURE_ITERATIONS = 3000  # per round and variant
 REQUEST_ITERATIONS = 2000  # per round and endpoint (emulator and baseline each)

@@ -27,7 +27,7 @@ import requests
 
 from emulator.app import create_app
 from emulator.client import EmulatorClient
-from emulator.server import DEFAULT_THREADS, BackgroundServer
+from emulator.serving.server import DEFAULT_THREADS, BackgroundServer
 
 ACCOUNT = "81000001"
 HELD = DEFAULT_THREADS * 2

@@ -20,7 +20,7 @@ c) `GET /live-core/getClient?clientID=&companyID=` (header `apiToken`): a read, 
    apiToken up in a dict and answers the same client JSON from a dict.
 
 In-process: the Flask test client. Over HTTP: the emulator app and the bare app each on a waitress
-`BackgroundServer` (`emulator.server`, the `emulator_server` fixture's stack) in this process, one keep-alive
+`BackgroundServer` (`emulator.serving.server`, the `emulator_server` fixture's stack) in this process, one keep-alive
 `http.client` connection to each. The tokens and sessions the requests make stay in the company (the bare
 app keeps its tokens too): dict entries, a few thousand per round.
 

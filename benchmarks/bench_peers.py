@@ -13,7 +13,7 @@ a) the emulator, `python -m emulator serve --port 0` (waitress, the demo seed): 
    `anonymous/authorize` (issues an RS256 external JWT), `authenticate?v=3.0` (verifies one obtained first,
    issues the LP JWT), `service/idp/baseURI.json` (a read); Sunshine `GET /v2/apps/{app}/users/{id}`
    (Basic app key of the demo app, the user created first);
-b) a bare Flask app on the same waitress server (`emulator.server.run_server`): GET JSON, and a POST
+b) a bare Flask app on the same waitress server (`emulator.serving.server.run_server`): GET JSON, and a POST
    signing one RS256 JWT with a key loaded once (bench_foundation's `bare_app`);
 c) peers installed from the registries (`--install-peers`, into `--peers-dir`, default benchmarks/.peers,
    which holds a `.gitignore` of `*`): npm oauth2-mock-server (POST /token, client_credentials; it signs
@@ -572,7 +572,7 @@ def startup_line(rounds: list[dict]) -> str:
 
 def serve_bare(port: int) -> int:
     """The bare Flask baseline on the emulator's waitress server (a subprocess of the benchmark)."""
-    from emulator.server import run_server as run_waitress
+    from emulator.serving.server import run_server as run_waitress
 
     app = bare_app(load_key(), DEMO_ACCOUNT)
     run_waitress(app, "127.0.0.1", port, on_ready=lambda bound: print(f"listening on http://127.0.0.1:{bound}", flush=True))

@@ -57,10 +57,10 @@ from emulator.app import create_app
 from emulator.client import AppTransport, HttpTransport
 from emulator.config import EmulatorConfig
 from emulator.interception import intercept
-from emulator.proxy import ProxyServer
 from emulator.pytest_plugin.core import _over, emulator_namespace
-from emulator.server import BackgroundServer, BackgroundTlsServer
-from emulator.tls import write_self_signed
+from emulator.serving.proxy import ProxyServer
+from emulator.serving.server import BackgroundServer, BackgroundTlsServer
+from emulator.serving.tls import write_self_signed
 from emulator.web import NAMESPACE_HEADER
 
 FIXTURE_ITERATIONS = 2000

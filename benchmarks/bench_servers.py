@@ -7,10 +7,10 @@ Run from the repository root with the project's virtualenv:
 Each round starts each candidate fresh in a process of its own, serving the emulator with the demo seed on
 127.0.0.1, in turn (alternating the order from round to round):
 
-a) waitress, as `serve` and `emulator_server` today (`emulator.server.run_server`: 8 provider threads,
+a) waitress, as `serve` and `emulator_server` today (`emulator.serving.server.run_server`: 8 provider threads,
    the control pool, fault-aware tasks, WebSocket upgrades lent their socket);
 b) Werkzeug's threaded server, as `serve --tls-*` and `emulator_tls_server` use it, here without TLS
-   (`emulator.server`'s fault-dropping wrapper, no access log).
+   (`emulator.serving.server`'s fault-dropping wrapper, no access log).
 
 For each: `wrk -t2 -c16` (req/s) and `wrk -t1 -c1` (p50, p99) on a plain GET (LivePerson's
 `service/idp/baseURI.json`) and a token issue (`anonymous/authorize`, signs an RS256 JWT); then WebSocket
@@ -58,7 +58,7 @@ def serve(candidate: str) -> None:
     """Serve the demo-seeded emulator on `candidate`, printing the banner bench_peers reads."""
     from emulator.app import create_app
     from emulator.config import DEMO_SEED_PATH, EmulatorConfig, load_seed_file
-    from emulator.server import _dropping_aborts, freeze_startup_objects, run_server
+    from emulator.serving.server import _dropping_aborts, freeze_startup_objects, run_server
 
     app = create_app(EmulatorConfig(seed=load_seed_file(DEMO_SEED_PATH)))
 

@@ -23,7 +23,7 @@ e) the token-issuing endpoint: SDK `POST /sdk/v2/apps/{app}/appusers` (a fresh c
    `secrets.token_urlsafe(32)`, keeps them in a dict and answers 201 with a body of the same shape (the
    emulator's, captured once); in an app of its own, since every call adds a user (info);
 f) over HTTP: a)'s Basic GET (read), b)'s Bearer GET (validates a token) and e)'s appusers (issues one), the
-   emulator app and the bare app each on a waitress `BackgroundServer` (`emulator.server`, the
+   emulator app and the bare app each on a waitress `BackgroundServer` (`emulator.serving.server`, the
    `emulator_server` fixture's stack) in this process, one keep-alive `http.client` connection to each,
    alternating request by request as above (info).
 g) a)'s GET and d)'s POST in an app with a switchboard present and ten webhooks subscribed: ten custom

@@ -20,9 +20,7 @@ from .core.clock import wall_sleep
 from .core.faults import ABORT_HEADER, HOLD_KEY, REPLACING_KINDS, SPOILING_KINDS, RequestInfo
 from .core.journal import Journal
 from .core.store import DEFAULT_NAMESPACE, Store, check_namespace_name
-from .fault_injection import replacing_response, spoil
 from .providers import PROVIDERS, ProviderSpec
-from .raw_path import keep_encoded_slashes
 from .web import (
     BODY_REFUSED_KEY,
     NAMESPACE_HEADER,
@@ -33,6 +31,8 @@ from .web import (
     runtime,
     size_text,
 )
+from .web.fault_injection import replacing_response, spoil
+from .web.raw_path import keep_encoded_slashes
 
 log = logging.getLogger("emulator")
 _NAMESPACE_ENVIRON_KEY = "HTTP_" + NAMESPACE_HEADER.upper().replace("-", "_")

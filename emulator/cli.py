@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from . import __version__, request_log
+from . import __version__
 from .app import create_app
 from .config import DEMO_SEED_PATH, EmulatorConfig, Seed, SeedError, load_seed_file
-from .persistence import PeriodicSaver, StateFileError, remove_stale_temp_files, restore_state, save_state
 from .providers import PROVIDERS
-from .server import run_server, run_tls_server
+from .serving.persistence import PeriodicSaver, StateFileError, remove_stale_temp_files, restore_state, save_state
+from .serving.server import run_server, run_tls_server
+from .web import request_log
 
 if TYPE_CHECKING:  # `replay` and TLS load their modules when used: `serve` starts without them
     from .scenarios import StepResult
@@ -280,7 +281,7 @@ def _serve(args: argparse.Namespace) -> int:
     proxy = None
     try:
         if args.proxy_port is not None:
-            from .proxy import ProxyServer  # loaded when asked for: `serve` starts without it
+            from .serving.proxy import ProxyServer  # loaded when asked for: `serve` starts without it
 
             proxy = ProxyServer(app, args.proxy_ca, host=args.host, port=args.proxy_port, passed=proxy_pass).start()
         if tls_context is not None:
@@ -305,7 +306,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _tls_setup(args: argparse.Namespace) -> tuple[ssl.SSLContext, list[str]]:
     """The TLS context of `serve --tls-self-signed` (certificates written first) or `--tls-cert/--tls-key`,
     and the lines that tell a client what to trust."""
-    from .tls import server_context, write_self_signed
+    from .serving.tls import server_context, write_self_signed
 
     if args.tls_self_signed:
         names = certificate_names(args.public_host, args.tls_names)

@@ -14,7 +14,7 @@ import requests
 from emulator.app import create_app
 from emulator.client import AppTransport, EmulatorClient
 from emulator.config import EmulatorConfig
-from emulator.server import BackgroundServer
+from emulator.serving.server import BackgroundServer
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")

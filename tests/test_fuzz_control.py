@@ -67,9 +67,9 @@ import emulator.app as app_module
 from emulator.client import Reply
 from emulator.core.faults import MAX_DELAY, FaultSpec
 from emulator.core.patterns import path_matches
-from emulator.fault_injection import FAULT_HEADER, RETRY_AFTER_DEFAULT
 from emulator.pytest_plugin import EmulatorHandle, LivePersonAccount
 from emulator.web import UNHANDLED_HEADER
+from emulator.web.fault_injection import FAULT_HEADER, RETRY_AFTER_DEFAULT
 
 # sentinels, besides test_fuzz's SEEDED (the account) and MINE (the test's namespace)
 TOKEN = "<token>"  # an external JWT of the account

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.proxy import ProxyServer
+from emulator.serving.proxy import ProxyServer
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_CLIENT = ROOT / "tests" / "node" / "proxy_client.js"

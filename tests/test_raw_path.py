@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.raw_path import keep_encoded_slashes, raw_path
+from emulator.web.raw_path import keep_encoded_slashes, raw_path
 
 
 def seen_path(environ: dict, prefixes: tuple[str, ...] = ("/v2/",)) -> str:

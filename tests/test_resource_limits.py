@@ -23,7 +23,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 from emulator.config import EmulatorConfig
 from emulator.providers.sunshine.provider import SPEC as SUNSHINE_SPEC
 from emulator.pytest_plugin import EmulatorHandle, LivePersonAccount, MindbehindChannel, SunshineApp
-from emulator.server import MAX_REQUEST_HEADER_BYTES
+from emulator.serving.server import MAX_REQUEST_HEADER_BYTES
 from emulator.web import UNHANDLED_HEADER, size_text
 
 PROVIDER_CAP = EmulatorConfig().max_body_bytes

@@ -1,5 +1,5 @@
 """The TLS socket a WebSocket shares between its reader thread and the handler's writes
-(emulator/serialized_socket.py): both directions at once, nothing lost or garbled, close ends the reader."""
+(emulator/serving/serialized_socket.py): both directions at once, nothing lost or garbled, close ends the reader."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import ssl
 import threading
 from pathlib import Path
 
-from emulator.serialized_socket import SerializedTlsSocket
-from emulator.tls import server_context, write_self_signed
+from emulator.serving.serialized_socket import SerializedTlsSocket
+from emulator.serving.tls import server_context, write_self_signed
 
 CHUNKS = 2000  # without the lock, this many chunks each way failed 1 run in ~15 (SSLEOFError)
 CHUNK = bytes(range(256)) * 8  # 2 KiB, so records interleave with reads under way

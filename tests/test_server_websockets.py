@@ -17,7 +17,7 @@ from test_liveperson_consumer_ws import Peer, consumer_url
 
 from emulator.app import create_app
 from emulator.pytest_plugin import EmulatorHandle, LivePersonAgentSession
-from emulator.server import DEFAULT_THREADS
+from emulator.serving.server import DEFAULT_THREADS
 
 
 def _agent_socket(handle: EmulatorHandle, session: LivePersonAgentSession) -> Client:

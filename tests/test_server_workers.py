@@ -14,8 +14,8 @@ import requests
 
 from emulator.app import create_app
 from emulator.client import EmulatorClient
-from emulator.server import BackgroundServer, BackgroundTlsServer
-from emulator.tls import write_self_signed
+from emulator.serving.server import BackgroundServer, BackgroundTlsServer
+from emulator.serving.tls import write_self_signed
 
 ACCOUNTS = {"held": "71000001", "free": "71000002"}  # namespace -> its account
 

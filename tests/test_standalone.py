@@ -24,7 +24,7 @@ from emulator_process import EmulatorProcess
 
 from emulator.app import create_app
 from emulator.config import DEMO_SEED_PATH, EmulatorConfig, load_seed_file
-from emulator.persistence import StateFileError, read_state_file, restore_state, save_state
+from emulator.serving.persistence import StateFileError, read_state_file, restore_state, save_state
 
 MODULE = (sys.executable, "-m", "emulator", "serve")
 DEADLINE_SECONDS = 20.0

@@ -15,7 +15,7 @@ from werkzeug.routing import Rule
 
 from emulator import pytest_plugin
 from emulator.app import LazyBuilderRule, create_app
-from emulator.lazy import LazyName
+from emulator.pytest_plugin.lazy import LazyName
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_MODULES = ("emulator.pytest_plugin", *pytest_plugin.pytest_plugins)

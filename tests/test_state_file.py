@@ -10,7 +10,7 @@ import pytest
 
 from emulator.app import create_app
 from emulator.config import DEMO_SEED_PATH, EmulatorConfig, load_seed_file
-from emulator.persistence import VERSION, StateFileError, remove_stale_temp_files, restore_state, save_state
+from emulator.serving.persistence import VERSION, StateFileError, remove_stale_temp_files, restore_state, save_state
 
 
 @pytest.fixture

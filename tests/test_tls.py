@@ -19,7 +19,7 @@ from cryptography import x509
 from emulator_process import EmulatorProcess
 
 from emulator.cli import certificate_names
-from emulator.tls import write_self_signed
+from emulator.serving.tls import write_self_signed
 
 HEALTH = "/__emulator/health"
 DOMAIN = "/api/account/{account}/service/idp/baseURI.json"

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..client import NAMESPACE_HEADER, AppTransport, EmulatorClient, HttpTransport, Reply, Transport, cookieless_session
-from ..lazy import LazyName
+from .lazy import LazyName
 
 # imported when a fixture first uses them: a test run that uses none pays nothing for them
 create_app = LazyName("emulator.app", "create_app")
-BackgroundServer = LazyName("emulator.server", "BackgroundServer")
-BackgroundTlsServer = LazyName("emulator.server", "BackgroundTlsServer")
-write_self_signed = LazyName("emulator.tls", "write_self_signed")
+BackgroundServer = LazyName("emulator.serving.server", "BackgroundServer")
+BackgroundTlsServer = LazyName("emulator.serving.server", "BackgroundTlsServer")
+write_self_signed = LazyName("emulator.serving.tls", "write_self_signed")
 if TYPE_CHECKING:
     from ..config import EmulatorConfig
 else:

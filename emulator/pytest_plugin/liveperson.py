@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import pytest
 
 from ..client import EmulatorClient, EmulatorError
-from ..lazy import LazyName
 from .core import EmulatorHandle
+from .lazy import LazyName
 from .replies import expect_token
 
 Account = LazyName("emulator.providers.liveperson.models", "Account")  # imported when a fixture first runs

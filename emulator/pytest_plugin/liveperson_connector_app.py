@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ..lazy import LazyName
+from .lazy import LazyName
 from .liveperson import LivePersonAccount
 from .liveperson_connector import LivePersonAppJwt, LivePersonConsumerJws, issue_lp_app_jwt
 from .webhooks import ReceivedRequest, WebhookReceiver

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..client import EmulatorClient
-from ..lazy import LazyName
+from .lazy import LazyName
 from .liveperson import LivePersonAccount, fresh_numeric_id
 from .replies import expect_token
 

@@ -14,7 +14,7 @@ def emulator_proxy(emulator_app: Any, tmp_path_factory: pytest.TempPathFactory) 
     """The session's emulator app (the one every fixture fills) behind a forward proxy, one per xdist
     worker: give a subprocess `HTTPS_PROXY=emulator_proxy.url` and trust `emulator_proxy.ca_path`, and its
     calls to the real provider hosts (HTTPS and WebSockets) reach this emulator; any other host is refused."""
-    from ..proxy import ProxyServer
+    from ..serving.proxy import ProxyServer
 
     with ProxyServer(emulator_app, tmp_path_factory.mktemp("emulator-proxy-ca")) as proxy:
         yield proxy

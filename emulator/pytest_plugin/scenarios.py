@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..client import AppTransport
-from ..lazy import LazyName
 from .core import EmulatorHandle, unhandled_tracebacks
+from .lazy import LazyName
 
 # imported when a scenario first runs
 create_app = LazyName("emulator.app", "create_app")

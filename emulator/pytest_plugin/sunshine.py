@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from ..client import EmulatorClient, Reply
-from ..lazy import LazyName
 from .core import EmulatorHandle
+from .lazy import LazyName
 from .replies import created_body
 
 sign_jwt = LazyName("emulator.providers.sunshine.auth", "sign_jwt")  # imported when a fixture first runs

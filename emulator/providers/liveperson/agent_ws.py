@@ -1,7 +1,7 @@
 """LivePerson's agent WebSocket (the messaging UMS): `/ws_api/account/{a}/messaging/brand/{bearer}?v=2.1`.
 
 Reference: liveperson.md sections 3.4 (the bearer in the path; close codes 4401/4407/1011), 6.6 (frames)
-and 10.1 (what node-agent-sdk sends). Served with flask-sock, on either server (emulator/server.py); under
+and 10.1 (what node-agent-sdk sends). Served with flask-sock, on either server (emulator/serving/server.py); under
 the Flask test client, which cannot upgrade, the route answers 400 in LivePerson's envelope.
 
 The bearer is checked against the emulator's clock before each frame and on an idle tick of one second

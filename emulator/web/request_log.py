@@ -15,13 +15,13 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
-from .core.clock import format_instant, wall_timer
-from .core.faults import ABORT_HEADER
-from .core.store import DEFAULT_NAMESPACE
-from .web import runtime
+from ..core.clock import format_instant, wall_timer
+from ..core.faults import ABORT_HEADER
+from ..core.store import DEFAULT_NAMESPACE
+from . import runtime
 
 log = logging.getLogger("emulator.requests")
-_LINE_KEY = "emulator.request_log"  # environ: what the after_request hook saw, for the WSGI wrapper
+_LINE_KEY = "emulator.web.request_log"  # environ: what the after_request hook saw, for the WSGI wrapper
 
 
 def install(app: Flask) -> None:

@@ -22,11 +22,11 @@ from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 from waitress.utilities import RequestEntityTooLarge, RequestHeaderFieldsTooLarge
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from .core.faults import ABORT_KEY, HOLD_KEY
-from .fault_injection import Abort
+from ..core.faults import ABORT_KEY, HOLD_KEY
+from ..web import BODY_REFUSED_KEY, CONTROL_PREFIX, Runtime, body_limit_of_path
+from ..web.fault_injection import Abort
 from .serialized_socket import SerializedTlsSocket
 from .tls import server_context
-from .web import BODY_REFUSED_KEY, CONTROL_PREFIX, Runtime, body_limit_of_path
 
 DEFAULT_THREADS = 8  # provider workers; the control API has its own (CONTROL_THREADS)
 CONTROL_THREADS = 4  # health, faults, clock, state: a test reaches them however busy the providers are

@@ -25,10 +25,10 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .client import AppTransport
-from .core.clock import Clock
-from .interception.forward import Forwarder, reply_headers
-from .interception.hosts import is_provider_host, is_provider_url
+from ..client import AppTransport
+from ..core.clock import Clock
+from ..interception.forward import Forwarder, reply_headers
+from ..interception.hosts import is_provider_host, is_provider_url
 from .server import BackgroundTlsServer
 from .tls import CA_FILE, PEM, issue, new_ca, server_context, write_leaf
 

@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
-from .client import NAMESPACE_HEADER  # noqa: F401  (the server reads what the client sends)
-from .core.clock import format_instant
-from .core.deliveries import Attempt, Delivery
-from .core.journal import Journal, clip
-from .core.store import Namespace, Store
+from ..client import NAMESPACE_HEADER  # noqa: F401  (the server reads what the client sends)
+from ..core.clock import format_instant
+from ..core.deliveries import Attempt, Delivery
+from ..core.journal import Journal, clip
+from ..core.store import Namespace, Store
 from .unhandled import UnhandledErrors
 
 if TYPE_CHECKING:
-    from .config import EmulatorConfig
-    from .providers.spec import ProviderSpec
+    from ..config import EmulatorConfig
+    from ..providers.spec import ProviderSpec
 
 UNHANDLED_HEADER = "X-Emulator-Unhandled"
 

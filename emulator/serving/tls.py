@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .core.clock import Clock
+from ..core.clock import Clock
 
 CERT_FILE = "server.pem"
 KEY_FILE = "server-key.pem"

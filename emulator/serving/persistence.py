@@ -20,9 +20,9 @@ from typing import Any
 
 from flask import Flask
 
-from .web import runtime
+from ..web import runtime
 
-log = logging.getLogger("emulator.persistence")
+log = logging.getLogger("emulator.serving.persistence")
 
 VERSION = 1  # the state file's format; [I] a file without `version` was saved before it existed: version 1
 
