@@ -4,7 +4,7 @@
 - `core` imports no Flask, no Werkzeug and no provider;
 - nothing reads the wall clock outside `emulator/core/clock.py`;
 - the modules that serve every provider (app, config, record, interception, cli, ...: all but the providers and
-  the pytest plugin) know providers only through the registry (`emulator.providers`, `emulator.providers.spec`).
+  the pytest plugin) know providers only through the registry (`emulator.providers`, `emulator.web.spec`).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def test_the_graph_is_read():
     assert {"emulator.core.clock", "emulator.providers.liveperson", "emulator.providers.sunshine"} <= set(modules())
     assert "emulator.core.clock" in imports_of("emulator.core.store")
     assert provider_of("emulator.providers.sunshine.routes") == "sunshine"
-    assert provider_of("emulator.providers.spec") is None
+    assert provider_of("emulator.web.spec") is None
     assert "emulator.providers.liveperson.provider" in imports_of("emulator.providers")
 
 
@@ -116,6 +116,41 @@ def reached_from(name: str) -> set[str]:
             reached.add(module)
             pending += [target for target in imports_of(module) if target in modules()]
     return reached
+
+
+# The package's layers, bottom first: a module imports only from its own layer or those below, so the folders
+# read as layers and no import circle can form between them.
+LAYERS = [
+    ("emulator.core",),
+    ("emulator.client",),
+    ("emulator.web",),
+    ("emulator.providers",),
+    ("emulator.config", "emulator.interception"),
+    ("emulator.serving", "emulator.scenarios"),
+    ("emulator.control", "emulator.pytest_plugin"),
+    ("emulator.app",),
+    ("emulator.cli",),
+    ("emulator.__main__",),
+]
+
+
+def layer_of(name: str) -> int | None:
+    """The index in LAYERS of the part of the package `name` belongs to (None: the package's face)."""
+    for index, parts in enumerate(LAYERS):
+        if any(name == part or name.startswith(part + ".") for part in parts):
+            return index
+    return None
+
+
+def test_every_module_has_a_layer():
+    assert [name for name in modules() if name != "emulator" and layer_of(name) is None] == []
+
+
+@pytest.mark.parametrize("name", sorted(name for name in modules() if name != "emulator"))
+def test_a_module_imports_only_from_its_layer_or_below(name):
+    own = layer_of(name)
+    above = sorted(target for target in imports_of(name) if target in modules() and (layer_of(target) or 0) > (own or 0))
+    assert not above, f"{name} (layer {LAYERS[own or 0]}) imports from a layer above: {above}"
 
 
 def test_the_core_check_follows_imports_through_the_package():

@@ -10,7 +10,7 @@ from emulator.config import parse_seed
 from emulator.providers import LIVEPERSON, PROVIDERS
 from emulator.providers.liveperson.models import Account
 from emulator.providers.liveperson.seed_export import ACCOUNT_FIELDS
-from emulator.providers.spec import ExportedFields, ProviderSpec
+from emulator.web.spec import ExportedFields, ProviderSpec
 
 SPECS = pytest.mark.parametrize("spec", PROVIDERS, ids=lambda spec: spec.name)
 

@@ -17,8 +17,8 @@ from ..core.clock import parse_duration, parse_instant
 from ..core.lifecycle import fingerprint
 from ..core.store import Namespace
 from ..core.validation import first_error
-from ..providers.spec import ProviderSpec
 from ..web import json_response, runtime
+from ..web.spec import ProviderSpec
 from .base import ControlError, blueprint, json_object, namespace_arg
 
 _CALL_KEYS = {"token", "fingerprint", "provider", "at", "times", "grace"}

@@ -45,7 +45,7 @@ from ..config import parse_seed
 from ..core.journal import JournalEntry
 from ..core.store import Namespace
 from ..providers import PROVIDERS
-from ..providers.spec import SeedExporter
+from ..web.spec import SeedExporter
 
 SAVED_MIN_LENGTH = 8  # shorter answer values ("idp", "true", ...) are too likely to recur by chance
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -6,7 +6,7 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
@@ -18,8 +18,7 @@ from ..core.store import Namespace, Store
 from .unhandled import UnhandledErrors
 
 if TYPE_CHECKING:
-    from ..config import EmulatorConfig
-    from ..providers.spec import ProviderSpec
+    from .spec import ProviderSpec
 
 UNHANDLED_HEADER = "X-Emulator-Unhandled"
 
@@ -28,11 +27,24 @@ class MalformedJson(ValueError):
     """A request body that should be JSON is not; each provider answers it in its own shape."""
 
 
+class Settings(Protocol):
+    """What the request plumbing reads of the emulator's configuration (`config.EmulatorConfig`)."""
+
+    @property
+    def public_host(self) -> str | None: ...
+    @property
+    def control_token(self) -> str | None: ...
+    @property
+    def max_body_bytes(self) -> int: ...
+    @property
+    def max_control_body_bytes(self) -> int: ...
+
+
 @dataclass
 class Runtime:
     """The emulator behind one Flask app."""
 
-    config: EmulatorConfig
+    config: Settings
     store: Store
     journal: Journal
     providers: dict[str, ProviderSpec] = field(default_factory=dict)

@@ -15,8 +15,8 @@ from http import HTTPStatus
 from flask import Response, request
 
 from ..core.faults import ABORT_HEADER, ABORT_KEY, Fault
-from ..providers.spec import ProviderSpec
 from . import current_namespace
+from .spec import ProviderSpec
 
 RETRY_AFTER_DEFAULT = "1"  # seconds, on 429 and 503 when the rule names none
 FAULT_HEADER = "X-Emulator-Fault"  # emulator-only: which rule answered

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..spec import Banner, Shown
+from ...web.spec import Banner, Shown
 from .models import LivePersonSeed
 
 

@@ -3,7 +3,7 @@
 from flask import Response, request
 
 from ...core.store import StateType
-from ..spec import Host, ProviderSpec
+from ...web.spec import Host, ProviderSpec
 from . import (
     agent_ws,
     app_installations,

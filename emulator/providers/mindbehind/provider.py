@@ -1,7 +1,7 @@
 """How the emulator mounts Mindbehind: its routes, its tenants, its seed and its hosts."""
 
 from ...core.store import StateType
-from ..spec import Banner, Host, ProviderSpec
+from ...web.spec import Banner, Host, ProviderSpec
 from . import routes
 from .errors import http_error
 from .http import HOOKS, blueprint, tenants_of_request

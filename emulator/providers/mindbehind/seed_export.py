@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..spec import ExportedFields, SeedExporter
+from ...web.spec import ExportedFields, SeedExporter
 from .models import Company, MindbehindState
 
 STATE_FIELDS = ExportedFields(MindbehindState, exported=frozenset({"companies"}), left_out=frozenset())

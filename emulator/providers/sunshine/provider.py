@@ -1,7 +1,7 @@
 """How the emulator mounts Sunshine Conversations: its routes, its tenants, its seed, its hosts and its banner."""
 
 from ...core.store import StateType
-from ..spec import Host, ProviderSpec
+from ...web.spec import Host, ProviderSpec
 from . import hook_routes, oauth_routes, routes, sdk_action_routes, sdk_routes, v1
 from .auth import selector_subjects
 from .banner import BANNER

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..spec import ExportedFields, SeedExporter
+from ...web.spec import ExportedFields, SeedExporter
 from .models import App, SunshineState
 
 STATE_FIELDS = ExportedFields(
