@@ -10,11 +10,10 @@ import os
 import ssl
 import sys
 import urllib.request
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 from urllib.parse import urlsplit
 
 from . import __version__, request_log
@@ -274,7 +273,7 @@ def _serve(args: argparse.Namespace) -> int:
         app = create_app(replace(config, seed=seed))
         source = f"seed: {seed_path}"
     if not args.quiet:
-        request_log.install(app, background=True)
+        request_log.install(app)
     if not is_loopback(args.host) and not args.control_token:
         log.warning(
             "%s is not a loopback address and no control token is set: anyone who can reach this port can "

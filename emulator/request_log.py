@@ -9,12 +9,8 @@ nothing.
 
 from __future__ import annotations
 
-import atexit
 import logging
-import queue
-import threading
-from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from flask import Flask, Response, g, request
 
@@ -27,12 +23,10 @@ log = logging.getLogger("emulator.requests")
 _LINE_KEY = "emulator.request_log"  # environ: what the after_request hook saw, for the WSGI wrapper
 
 
-def install(app: Flask, background: bool = False) -> None:
-    """Log every request of `app` to the `emulator.requests` logger; with `background`, from a thread of its
-    own (`serve`): many workers logging at once contend for the handler's lock, which cost a server under
-    load a third of its CPU per request; one thread that logs every line does not."""
+def install(app: Flask) -> None:
+    """Log every request of `app` to the `emulator.requests` logger."""
     app.after_request(_describe)  # registered last, so it runs first: it sees the route's answer
-    app.wsgi_app = _Timed(app.wsgi_app, _LogThread().put if background else _log_line)  # type: ignore[method-assign]
+    app.wsgi_app = _Timed(app.wsgi_app)  # type: ignore[method-assign]
 
 
 def _describe(response: Response) -> Response:
@@ -55,40 +49,11 @@ def _describe(response: Response) -> Response:
     return response
 
 
-def _log_line(fields: dict[str, Any]) -> None:
-    log.info(line(fields), extra={"fields": fields})
-
-
-class _LogThread:
-    """Lines handed over through a queue and logged, in order, by one daemon thread; what is still queued
-    when the interpreter exits is logged then."""
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
-        threading.Thread(target=self._run, name="emulator-request-log", daemon=True).start()
-        atexit.register(self._drain)
-
-    def put(self, fields: dict[str, Any]) -> None:
-        self._queue.put(fields)
-
-    def _run(self) -> None:
-        while True:
-            _log_line(self._queue.get())
-
-    def _drain(self) -> None:
-        while True:
-            try:
-                _log_line(self._queue.get_nowait())
-            except queue.Empty:
-                return
-
-
 class _Timed:
     """The app, timed: the line is logged once the app has answered (its body not yet sent)."""
 
-    def __init__(self, wsgi_app: Callable, emit: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(self, wsgi_app: Callable) -> None:
         self._wsgi_app = wsgi_app
-        self._emit = emit
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         started = wall_timer()
@@ -98,7 +63,7 @@ class _Timed:
             fields = environ.pop(_LINE_KEY, None)
             if fields is not None:
                 fields["duration_ms"] = round((wall_timer() - started) * 1000, 1)
-                self._emit(fields)
+                log.info(line(fields), extra={"fields": fields})
 
 
 def line(fields: dict[str, Any]) -> str:
