@@ -29,11 +29,14 @@ import secrets
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_foundation, also when run from elsewhere
 
+import httpx
+import requests
 from bench_foundation import (  # also puts the repository on sys.path when needed
     Figure,
     Pair,
@@ -49,9 +52,6 @@ from bench_foundation import (  # also puts the repository on sys.path when need
     timed,
     warm_up,
 )
-
-import httpx
-import requests
 
 from emulator.app import create_app
 from emulator.client import AppTransport, HttpTransport
