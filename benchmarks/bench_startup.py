@@ -45,7 +45,6 @@ PYTEST_RUNS = 7  # per round and side
 STARTUP_TARGET_S = 0.5
 PLUGIN_TARGET_MS = 50.0
 PLUGIN_ENTRY_POINT = "messaging_auth_emulator"
-PLUGIN_MODULES = ("emulator.pytest_plugin", "emulator.plugin_liveperson_consumers", "emulator.plugin_liveperson_conversations")
 SERVE = [sys.executable, "-m", "emulator", "serve", "--port", "0"]
 BARE = [sys.executable, str(Path(__file__).resolve().parent / "bench_peers.py"), "--serve-bare", "0"]
 
@@ -99,8 +98,10 @@ def pytest_seconds(folder: Path, with_plugin: bool) -> tuple[float, float]:
 
 
 def plugin_import_cpu_ms() -> float:
-    code = ("import time, pytest\nstarted = time.process_time()\n" + "".join(f"import {m}\n" for m in PLUGIN_MODULES)
-            + "print((time.process_time() - started) * 1000)")  # fmt: skip
+    """The plugin's module and every plugin module it names in `pytest_plugins`, as pytest loads them."""
+    code = ("import importlib, time, pytest\nstarted = time.process_time()\nimport emulator.pytest_plugin as plugin\n"
+            "for name in plugin.pytest_plugins:\n    importlib.import_module(name)\n"
+            "print((time.process_time() - started) * 1000)")  # fmt: skip
     output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True).stdout
     return float(output.strip())
 
@@ -115,8 +116,8 @@ def one_round(folder: Path) -> dict:
     for index in range(PYTEST_RUNS):
         for plugin in (True, False) if index % 2 == 0 else (False, True):
             (with_plugin if plugin else without).append(pytest_seconds(folder, plugin))
-    wall_with, cpu_with = (statistics.median(side) for side in zip(*with_plugin))
-    wall_without, cpu_without = (statistics.median(side) for side in zip(*without))
+    wall_with, cpu_with = (statistics.median(side) for side in zip(*with_plugin, strict=True))
+    wall_without, cpu_without = (statistics.median(side) for side in zip(*without, strict=True))
     return {
         "serve_wall_s": statistics.median(w for w, _ in serve), "serve_cpu_s": statistics.median(c for _, c in serve),
         "bare_wall_s": statistics.median(w for w, _ in bare), "bare_cpu_s": statistics.median(c for _, c in bare),

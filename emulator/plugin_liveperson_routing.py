@@ -13,11 +13,14 @@ import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pytest
-from simple_websocket import Client, ConnectionClosed
 
-from .pytest_plugin import LivePersonAccount, LivePersonAgentSession, fresh_numeric_id, add_lp_user, lp_login
+if TYPE_CHECKING:  # simple_websocket (asyncio, wsproto) loads with the first socket: a run without one pays nothing
+    from simple_websocket import Client
+
+from .pytest_plugin import LivePersonAccount, LivePersonAgentSession, add_lp_user, fresh_numeric_id, lp_login
 
 AGENT_SOCKET = "/ws_api/account/{account}/messaging/brand/{bearer}?v=2.1"
 ROUTING_TASKS = ".ams.routing.RoutingTaskNotification"
@@ -37,6 +40,8 @@ class AgentSocket:
         self._reader.start()
 
     def _read(self) -> None:
+        from simple_websocket import ConnectionClosed  # loaded already: the socket is one of its Clients
+
         try:
             while True:
                 self._frames.put(json.loads(self.ws.receive()))
@@ -82,6 +87,8 @@ def open_agent_socket(session: LivePersonAgentSession, ca_file: str | None) -> A
     base = session.account.handle.base_url.replace("https://", "wss://").replace("http://", "ws://")
     url = base + AGENT_SOCKET.format(account=session.account.id, bearer=session.bearer)
     context = ssl.create_default_context(cafile=ca_file) if url.startswith("wss://") else None
+    from simple_websocket import Client
+
     return AgentSocket(Client.connect(url, ssl_context=context))
 
 
