@@ -10,7 +10,7 @@ holds every benchmark's JSON under its name, or why it did not run. `peers` need
 skipped without it, as is `servers`. `--quick`: one round, and 3-second wrk runs for `peers` and `servers` (the
 benchmarks with a duration). Benchmarks: foundation, startup, sunshine, liveperson, webhooks, mindbehind, state,
 dashboard, reach, peers, servers, soak (the server's RSS under two minutes of mixed load; `bench_soak.py
---duration 600` alone for ten), held (health and control latency while every provider worker is held by a fault).
+--duration 600` alone for ten), held (health and control latency while every provider worker is held by a fault or busy).
 
 Not part of the test suite (pytest collects only `tests/`).
 """

@@ -94,16 +94,13 @@ def create_app(config: EmulatorConfig | None = None) -> Flask:
     for spec in PROVIDERS:
         app.register_blueprint(spec.blueprint)
     app.register_blueprint(control_blueprint)
-    app.before_request(require_control_token)  # first: a refused call is neither journaled nor faulted
-    app.before_request(_bind_namespace)
-    app.before_request(_inject_fault)
-    app.after_request(_journal_response)
-    app.after_request(_spoil_response)  # Flask runs these in reverse: spoil, then journal what left
+    app.before_request(_before_request)
+    app.after_request(_after_request)
     app.register_error_handler(HTTPException, _answer_http_error)
     app.register_error_handler(Exception, _answer_unhandled)
     got_request_exception.connect(_keep_escaped, app)  # raised where no handler answers (hooks, handlers)
     encoded_slash_prefixes = tuple(prefix for spec in PROVIDERS if spec.raw_segments for prefix in spec.path_prefixes)
-    app.wsgi_app = keep_encoded_slashes(app.wsgi_app, encoded_slash_prefixes)  # type: ignore[method-assign]
+    app.wsgi_app = keep_encoded_slashes(app.wsgi_app, encoded_slash_prefixes)  # type: ignore[method-assign,assignment]
     if config.seed is not None:
         store.seed(DEFAULT_NAMESPACE, config.seed.parts())
     return app
@@ -123,7 +120,19 @@ def _bound_namespace() -> str | None:
     return g.get("namespace") if has_app_context() else None
 
 
-# The hooks run on every request: each takes the request and `g` out of their proxies once.
+# The hooks run on every request: each takes the request and `g` out of their proxies once. Flask calls
+# one hook each way, which calls the steps in order (a hook per step costs Flask's dispatch per step).
+
+
+def _before_request() -> Response | None:
+    """The control token first (a refused call is neither journaled nor faulted), then the namespace, then the
+    fault; the first answer stops the rest."""
+    return require_control_token() or _bind_namespace() or _inject_fault()
+
+
+def _after_request(response: Response) -> Response:
+    """Spoil the answer as a fault says, then journal what leaves."""
+    return _journal_response(_spoil_response(response))
 
 
 def _bind_namespace() -> Response | None:
@@ -294,11 +303,9 @@ def _journal_response(response: Response) -> Response:
     dropped = flags.get("fault") is not None and ABORT_HEADER in response.headers
     # pairs of strings in a tuple: nothing the garbage collector must walk, so 10,000 journal entries do not
     # lengthen its full collections (an EnvironHeaders would also keep the whole environ alive)
-    headers = tuple(
-        (_header_name(key), value)
-        for key, value in req.environ.items()
-        if key.startswith(_HEADER_KEYS) and key not in _SHADOWED_KEYS
-    )
+    headers = tuple([
+        (_header_name(key), value) for key, value in req.environ.items() if key.startswith(_HEADER_KEYS) and key not in _SHADOWED_KEYS
+    ])  # fmt: skip
     state.journal.record_request(
         at=state.store.view(namespace).clock.now(),
         namespace=namespace,

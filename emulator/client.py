@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json as jsonlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 if TYPE_CHECKING:  # requests is imported on first use: a test run that never calls out does not load it
     import requests
@@ -83,17 +84,36 @@ class AppTransport:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self._client = app.test_client(use_cookies=False)  # with a jar, werkzeug would drop a `Cookie` header
 
     def send(self, method, path, *, params=None, json=None, data=None, headers=None, timeout=None) -> Reply:
-        response = self._client.open(
-            path, method=method, query_string=params, json=json, data=data, headers=dict(headers or {})
-        )
-        body = response.get_data()
-        failure = dropped_connection(method, response.headers, body)
+        # the environ as Flask's test client builds it, run without the client's response object, redirect
+        # handling and cookie jar (a jar would drop a `Cookie` header): a third of an in-process call's cost
+        from flask.testing import EnvironBuilder
+        from werkzeug.test import run_wsgi_app
+
+        builder = EnvironBuilder(
+            self.app, path, method=method, query_string=params, json=json, data=data, headers=dict(headers or {}),
+            environ_base=_test_client_environ_base(),
+        )  # fmt: skip
+        try:
+            environ = builder.get_environ()
+        finally:
+            builder.close()
+        chunks, status, headers_read = run_wsgi_app(self.app, environ, buffered=True)
+        reply_headers = cast("Mapping[str, str]", headers_read)  # werkzeug's Headers: a mapping, case-insensitive
+        body = b"".join(chunks)
+        failure = dropped_connection(method, reply_headers, body)
         if failure is not None:
             raise failure
-        return Reply(response.status_code, response.headers, body)
+        return Reply(int(status.split(" ", 1)[0]), reply_headers, body)
+
+
+@functools.cache
+def _test_client_environ_base() -> dict[str, str]:
+    """What Flask's test client puts in every environ: the client's address and user agent."""
+    from importlib.metadata import version
+
+    return {"REMOTE_ADDR": "127.0.0.1", "HTTP_USER_AGENT": f"Werkzeug/{version('werkzeug')}"}
 
 
 def dropped_connection(method: str, headers: Mapping[str, str], body: bytes) -> requests.RequestException | None:

@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from emulator.plugin_liveperson_routing import AGENT_SOCKET, CONVERSATIONS, AgentSocket, open_agent_socket
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request, TextMessage
 
 from emulator.providers.liveperson import outbound
 from emulator.pytest_plugin import EmulatorHandle, LivePersonAgentSession, LivePersonAppJwt, LivePersonConsumerJws
+from emulator.pytest_plugin.liveperson_routing import AGENT_SOCKET, CONVERSATIONS, AgentSocket, open_agent_socket
 
 WAIT_SECONDS = 5.0  # bounds every socket operation below
 BACKLOG = 10  # the stuck peer's bound in this test (MAX_BACKLOG)

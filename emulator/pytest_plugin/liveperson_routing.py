@@ -13,9 +13,12 @@ import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pytest
-from simple_websocket import Client, ConnectionClosed
+
+if TYPE_CHECKING:  # simple_websocket (asyncio, wsproto) loads with the first socket: a run without one pays nothing
+    from simple_websocket import Client
 
 from .liveperson import LivePersonAccount, fresh_numeric_id
 from .liveperson_login import LivePersonAgentSession, add_lp_user, lp_login
@@ -38,6 +41,8 @@ class AgentSocket:
         self._reader.start()
 
     def _read(self) -> None:
+        from simple_websocket import ConnectionClosed  # loaded already: the socket is one of its Clients
+
         try:
             while True:
                 self._frames.put(json.loads(self.ws.receive()))
@@ -83,6 +88,8 @@ def open_agent_socket(session: LivePersonAgentSession, ca_file: str | None) -> A
     base = session.account.handle.base_url.replace("https://", "wss://").replace("http://", "ws://")
     url = base + AGENT_SOCKET.format(account=session.account.id, bearer=session.bearer)
     context = ssl.create_default_context(cafile=ca_file) if url.startswith("wss://") else None
+    from simple_websocket import Client
+
     return AgentSocket(Client.connect(url, ssl_context=context))
 
 

@@ -33,7 +33,7 @@ def keep_encoded_slashes(app: WsgiApp, prefixes: tuple[str, ...]) -> WsgiApp:
     def middleware(environ: dict, start_response: Callable) -> Any:
         if prefixes and environ.get("PATH_INFO", "").startswith(prefixes):
             raw = raw_path(environ)
-            if raw is not None and raw.startswith(prefixes):
+            if raw is not None and "%" in raw and raw.startswith(prefixes):  # without escapes, PATH_INFO is the raw path
                 environ["PATH_INFO"] = "/".join(_segment(part) for part in raw.split("/"))
         return app(environ, start_response)
 

@@ -1,9 +1,11 @@
 """Authenticated consumers: the IDP verifies a brand's JWT (implicit flow) or gets one from the brand's
 token endpoint (code flow), and signs the consumer in. Reference: liveperson.md sections 5.2 to 5.6.
 
-An exchange runs in three steps so that no outgoing HTTP call holds the store lock: `plan` (under the lock:
-what the connector says), `fetch` (outside it: the brand's token endpoint and JWKS URL), `complete` (under
-the lock again: step-up check, in-process code flow of a seeded brand, verification, sign-in, step-up).
+An exchange runs in three steps so that no outgoing HTTP call and no signature holds the store lock: `plan`
+(under the lock: what the connector says, a copy of a seeded brand), `fetch` (outside it: the step-up JWT
+verified, the brand's token endpoint or the seeded brand's code flow on the copy, the JWKS URL, the brand JWT
+verified), `complete` (under the lock again: step-up check, the code spent, sign-in, step-up); the route
+signs the LP JWT after it (`ConsumerIdentity.authenticated_jwt`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from ...core.keys import ALGORITHM, TokenError, check_time_claims, decode_rs256, is_time, unverified_header
 from ...core.store import Namespace
 from . import stepup
-from .brand_idp import DEFAULT_REDIRECT_URI, BrandError, BrandServer
+from .brand_idp import DEFAULT_REDIRECT_URI, INVALID_CODE, BrandError, BrandServer
 from .conversations import Change, Conversations, unstorable
 from .errors import InvalidCustomerJwt, LivePersonError
 from .identity import ConsumerIdentity
@@ -195,14 +197,15 @@ class Plan:
     connector: Connector
     issuer: str  # the brand's issuer of a `brand` connector
     keys: KeySet | None  # None: fetched from `connector.jwks_url`
+    brand: Brand | None = None  # a copy of the seeded brand of a `brand` connector: its code flow runs outside the lock
 
 
 @dataclass(frozen=True)
 class Fetched:
-    """What the calls outside the lock brought: an id_token from the token endpoint, a JWKS."""
+    """What was done outside the lock: the brand JWT's verified claims, the step-up's consumer (if any)."""
 
-    id_token: object
-    keys: KeySet | None
+    claims: dict
+    unauth_id: str | None
 
 
 def plan(namespace: Namespace, account: Account, connector: Connector) -> Plan:
@@ -210,7 +213,8 @@ def plan(namespace: Namespace, account: Account, connector: Connector) -> Plan:
     invalid = account.settings.idp_error_status
     if connector.brand is not None:
         brand = _brand(namespace, account, connector.brand)
-        return Plan(invalid, connector.model_copy(deep=True), connector.issuer or brand.issuer or "", brand_key_set(brand))
+        issuer = connector.issuer or brand.issuer or ""
+        return Plan(invalid, connector.model_copy(deep=True), issuer, brand_key_set(brand), brand.model_copy(deep=True))
     try:
         keys = public_key_set(connector.jwt_public_key) if connector.jwt_public_key else None
         keys = jwks_key_set(connector.jwks) if connector.jwks is not None else keys
@@ -219,21 +223,38 @@ def plan(namespace: Namespace, account: Account, connector: Connector) -> Plan:
     return Plan(invalid, connector.model_copy(deep=True), connector.issuer or "", keys)
 
 
-def fetch(namespace: Namespace, plan: Plan, credential: Credential) -> Fetched:
-    """Outside the lock: the code at the connector's token endpoint, then the JWKS of the token's kid."""
+def fetch(namespace: Namespace, account: Account, plan: Plan, credential: Credential, unauth_jwt: str | None) -> Fetched:
+    """Outside the lock: the step-up JWT verified; the code at the connector's token endpoint (or the seeded
+    brand's, on the plan's copy); the JWKS of the token's kid; the brand JWT verified. Nothing changes."""
+    invalid = plan.invalid_status
+    unauth_id = None
+    if unauth_jwt is not None:
+        try:
+            unauth_id = stepup.verified_unauth_consumer(namespace, account, unauth_jwt)
+        except stepup.StepUpRefused as refused:
+            raise InvalidCustomerJwt(invalid, refused.reason) from None
     connector = plan.connector
     id_token = credential.id_token
-    if credential.code is not None and connector.brand is None:
+    if credential.code is not None and plan.brand is not None:
+        id_token = _exchange_in_process(namespace, plan.brand, connector, credential)
+    elif credential.code is not None:
         if not connector.token_endpoint:
             raise auth_service_failed("code_flow_not_configured")  # [I]
         id_token = exchange_code_over_http(connector, credential)
-    if plan.keys is not None or connector.jwks_url is None:
-        return Fetched(id_token, plan.keys)
+    keys = plan.keys
+    if keys is None and connector.jwks_url is not None:
+        try:
+            keys = JWKS_CACHE.keys(namespace, connector.jwks_url, unverified_kid(id_token))
+        except TokenError as error:
+            raise InvalidCustomerJwt(invalid, error.reason) from None
+    if keys is None:
+        raise InvalidCustomerJwt(invalid, JWKS_UNAVAILABLE)
     try:
-        keys = JWKS_CACHE.keys(namespace, connector.jwks_url, unverified_kid(id_token))
+        claims = verify_brand_jwt(id_token, keys, plan.issuer, namespace.clock.now())
     except TokenError as error:
-        raise InvalidCustomerJwt(plan.invalid_status, error.reason) from None
-    return Fetched(id_token, keys)
+        refusal = EncryptedJwtRefused if error.reason == ENCRYPTED else InvalidCustomerJwt
+        raise refusal(invalid, error.reason) from None
+    return Fetched(claims, unauth_id)
 
 
 def exchange_code_over_http(connector: Connector, credential: Credential) -> str:
@@ -258,41 +279,28 @@ def exchange_code_over_http(connector: Connector, credential: Credential) -> str
     return body["id_token"]
 
 
-def complete(
-    namespace: Namespace, account: Account, plan: Plan, credential: Credential, fetched: Fetched, unauth_jwt: str | None
-) -> tuple[str, list[Change]]:
-    """Under the lock: (the LP JWT, the conversation changes of a step-up). Nothing changes when refused."""
-    invalid = account.settings.idp_error_status
-    unauth_id = None
-    if unauth_jwt is not None:
+def complete(namespace: Namespace, account: Account, plan: Plan, credential: Credential, fetched: Fetched) -> tuple[str, dict, list[Change]]:
+    """Under the lock: (the consumer signed in, its `lp.ext`, the conversation changes of a step-up), for
+    `ConsumerIdentity.authenticated_jwt` to sign outside the lock. Nothing changes when refused."""
+    if fetched.unauth_id is not None:
         try:
-            unauth_id = stepup.check_unauth_consumer(namespace, account, unauth_jwt)
+            stepup.check_unauthenticated(account, fetched.unauth_id)
         except stepup.StepUpRefused as refused:
-            raise InvalidCustomerJwt(invalid, refused.reason) from None
-    id_token = fetched.id_token
-    in_process = credential.code is not None and plan.connector.brand is not None
-    if in_process:
-        id_token = _exchange_in_process(namespace, account, plan, credential)
-    if fetched.keys is None:
-        raise InvalidCustomerJwt(invalid, JWKS_UNAVAILABLE)
-    try:
-        claims = verify_brand_jwt(id_token, fetched.keys, plan.issuer, namespace.clock.now())
-    except TokenError as error:
-        refusal = EncryptedJwtRefused if error.reason == ENCRYPTED else InvalidCustomerJwt
-        raise refusal(invalid, error.reason) from None
-    if in_process:  # spent only now: a refused exchange leaves the brand's code as it was
-        BrandServer(namespace, _brand(namespace, account, plan.connector.brand or "")).spend(credential.code or "")
-    consumer_id, token = ConsumerIdentity(namespace, account).sign_in_authenticated(claims)
+            raise InvalidCustomerJwt(account.settings.idp_error_status, refused.reason) from None
+    if credential.code is not None and plan.brand is not None:  # spent only now: a refused exchange leaves it
+        brand = _brand(namespace, account, plan.brand.id)
+        if credential.code not in brand.codes:  # spent meanwhile by another exchange
+            raise auth_service_failed(f"brand_{INVALID_CODE}: unknown_code")
+        BrandServer(namespace, brand).spend(credential.code)
+    consumer_id, ext = ConsumerIdentity(namespace, account).remember_authenticated(fetched.claims)
     conversations = Conversations(namespace, account)
-    if unauth_id is not None:
-        stepup.step_up(conversations, account, unauth_id, consumer_id)
-    return token, conversations.changes
+    if fetched.unauth_id is not None:
+        stepup.step_up(conversations, account, fetched.unauth_id, consumer_id)
+    return consumer_id, ext, conversations.changes
 
 
-def _exchange_in_process(namespace: Namespace, account: Account, plan: Plan, credential: Credential) -> object:
-    """A `brand` connector's code flow: the seeded brand's token endpoint, called without HTTP."""
-    connector = plan.connector
-    brand = _brand(namespace, account, connector.brand or "")
+def _exchange_in_process(namespace: Namespace, brand: Brand, connector: Connector, credential: Credential) -> object:
+    """A `brand` connector's code flow: the seeded brand's token endpoint (on the plan's copy), without HTTP."""
     client = brand.client(connector.client_id) if connector.client_id else next(iter(brand.clients), None)
     if client is None:
         raise auth_service_failed("brand_unauthorized_client")

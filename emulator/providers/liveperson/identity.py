@@ -155,9 +155,9 @@ class ConsumerIdentity:
             raise LivePersonError(404, "the account has no authenticated connector", "no_authenticated_connector")  # [I]
         return connector
 
-    def sign_in_authenticated(self, brand_claims: dict) -> tuple[str, str]:
-        """A verified brand JWT (string `iss` and `sub`): its consumer, remembered with `ext` and `profile`,
-        and its LP JWT with `lp.ext`; (consumer id, LP JWT)."""
+    def remember_authenticated(self, brand_claims: dict) -> tuple[str, dict]:
+        """A verified brand JWT (string `iss` and `sub`): its consumer, remembered with `ext` and `profile`
+        (call it under the lock); (consumer id, `lp.ext` for `authenticated_jwt`)."""
         issuer, sub = brand_claims["iss"], brand_claims["sub"]
         consumer_id = authenticated_consumer_id(self._account.id, issuer, sub)
         ext = {"sub": sub, "iss": issuer}
@@ -168,7 +168,11 @@ class ConsumerIdentity:
         consumer = self._account.remember_consumer(consumer_id, "authenticated", self._now)
         consumer.ext = ext
         consumer.profile = profile  # [I] each login's claims replace the profile
-        return consumer_id, self._sign_consumer_jwt(consumer_id, self._account.settings.consumer_jwt_ttl, ext)
+        return consumer_id, ext
+
+    def authenticated_jwt(self, consumer_id: str, ext: dict) -> str:
+        """The LP JWT, with `lp.ext`, of a consumer `remember_authenticated` signed in (signed outside the lock)."""
+        return self._sign_consumer_jwt(consumer_id, self._account.settings.consumer_jwt_ttl, ext)
 
     def signup(self) -> str:
         """Legacy `signup`: a new unauthenticated consumer and its LP JWT at once."""

@@ -168,15 +168,18 @@ def _brand_credential(id_token: object, code: object, redirect_uri: object) -> b
 
 
 def _sign_in_with_brand(account_id: str, connector: Connector, credential: brand_auth.Credential) -> str:
-    """Plan under the lock, call the brand outside it, then verify and sign in under it; pushes after."""
+    """Plan under the lock; call the brand and verify outside it; sign in under it; sign the LP JWT after it."""
     unauth_jwt = stepup.presented_unauth_jwt(request.headers)
     with runtime().store.lock:
         namespace = current_namespace()
-        plan = brand_auth.plan(namespace, find_account(account_id), connector)
-    fetched = brand_auth.fetch(namespace, plan, credential)
+        account = find_account(account_id)
+        plan = brand_auth.plan(namespace, account, connector)
+    fetched = brand_auth.fetch(namespace, account, plan, credential, unauth_jwt)
     with runtime().store.lock:  # the state may have changed meanwhile: read it again
         namespace = current_namespace()
-        token, changes = brand_auth.complete(namespace, find_account(account_id), plan, credential, fetched, unauth_jwt)
+        account = find_account(account_id)
+        consumer_id, ext, changes = brand_auth.complete(namespace, account, plan, credential, fetched)
+    token = ConsumerIdentity(namespace, account).authenticated_jwt(consumer_id, ext)
     notifications.dispatch(changes)
     return token
 

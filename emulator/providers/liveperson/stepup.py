@@ -51,17 +51,20 @@ def presented_unauth_jwt(headers: Headers) -> str | None:
     return token.strip() or None
 
 
-def check_unauth_consumer(namespace: Namespace, account: Account, token: str) -> str:
-    """The consumer id of a live unauthenticated LP JWT of the account (StepUpRefused otherwise).
-    Call it before anything changes, so that a refused step-up refuses the exchange whole."""
+def verified_unauth_consumer(namespace: Namespace, account: Account, token: str) -> str:
+    """The consumer id of a live LP JWT of the account (StepUpRefused otherwise): the signature check, which
+    needs no lock. `check_unauthenticated` then checks the consumer, under the lock, before anything changes."""
     try:
-        consumer_id = verify_lp_consumer_jwt(namespace, account, token)["sub"]
+        return verify_lp_consumer_jwt(namespace, account, token)["sub"]
     except TokenError as error:
         raise StepUpRefused(f"step_up_{error.reason}") from None
+
+
+def check_unauthenticated(account: Account, consumer_id: str) -> None:
+    """StepUpRefused unless the consumer is one of the account's unauthenticated consumers."""
     consumer = account.consumers.get(consumer_id)
     if consumer is None or consumer.kind not in UNAUTHENTICATED_KINDS:
         raise StepUpRefused("step_up_not_unauthenticated")
-    return consumer_id
 
 
 def step_up(conversations: Conversations, account: Account, unauth_consumer_id: str, authenticated_consumer_id: str) -> bool:
