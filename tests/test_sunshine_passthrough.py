@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from emulator.pytest_plugin import EmulatorHandle, SunshineApp
 from emulator.pytest_plugin.webhooks import WebhookReceiver
@@ -139,6 +141,38 @@ def test_only_an_active_apple_client_of_a_user_with_a_conversation_sends(
     assert (reply.status, reply.json()["errors"][0]["code"]) == (400, "bad_request")
     emulator.control.flush_deliveries()
     assert receivers[0].events() == []
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+# the reference with fields dropped or replaced by any JSON value, or any JSON value at all
+refs = st.dictionaries(st.sampled_from(sorted(REF)), json_values, max_size=5).flatmap(
+    lambda changed: st.sets(st.sampled_from(sorted(REF)), max_size=2).map(
+        lambda dropped: {k: changed.get(k, v) for k, v in REF.items() if k not in dropped}
+    )
+)
+bodies = st.one_of(refs.map(lambda ref: {"interactiveDataRef": ref}), json_values)
+
+
+def acceptable(body: Any) -> bool:
+    ref = body.get("interactiveDataRef") if isinstance(body, dict) else None
+    return isinstance(ref, dict) and all(isinstance(ref.get(k), str) and ref[k] for k in REF)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=bodies)
+def test_any_body_is_sent_or_refused_with_400_and_only_a_sent_one_is_announced(emulator: EmulatorHandle, apple_user: AppleUser, body: Any) -> None:
+    before = len(emulator.control.calls(method="EVENT", path="passthrough:messaging"))
+    reply = send(emulator, apple_user, apple_user.apple_client, body)
+    announced = len(emulator.control.calls(method="EVENT", path="passthrough:messaging")) - before
+    if acceptable(body):
+        assert (reply.status, announced) == (200, 1), reply.text
+        assert reply.json()["apple"] == {"interactiveDataRef": {k: body["interactiveDataRef"][k] for k in REF}}
+    else:
+        assert (reply.status, reply.json()["errors"][0]["code"], announced) == (400, "bad_request", 0), reply.text
 
 
 @pytest.mark.parametrize("headers, status", [({}, 401), ({"X-Emulator-Token": "wrong"}, 401), ({"X-Emulator-Token": "sesame"}, 200)])
