@@ -83,9 +83,16 @@ class AgentSocket:
         self._reader.join(WAIT_SECONDS)
 
 
+def _server_url(account: LivePersonAccount) -> str:
+    """The base URL of the emulator's server: the agent socket is a real WebSocket."""
+    if account.handle.base_url is None:
+        raise RuntimeError("the agent socket needs a server: override emulator_backend with emulator_server")
+    return account.handle.base_url
+
+
 def open_agent_socket(session: LivePersonAgentSession, ca_file: str | None) -> AgentSocket:
     """The session's agent socket on the emulator's server (wss:// trusting `ca_file` when it serves TLS)."""
-    base = session.account.handle.base_url.replace("https://", "wss://").replace("http://", "ws://")
+    base = _server_url(session.account).replace("https://", "wss://").replace("http://", "ws://")
     url = base + AGENT_SOCKET.format(account=session.account.id, bearer=session.bearer)
     context = ssl.create_default_context(cafile=ca_file) if url.startswith("wss://") else None
     from simple_websocket import Client
@@ -143,7 +150,7 @@ def start_routing_agent(account: LivePersonAccount, ca_file: str | None, skills:
 def lp_routing_agent(lp_account: LivePersonAccount, request: pytest.FixtureRequest) -> Iterator[LivePersonRoutingAgent]:
     """An agent user with one fresh skill (`.skill`), logged in, its socket ONLINE and subscribed to routing tasks:
     `.wait_for_ring(conversation_id)`, `.answer(ring, "ACCEPTED"|"REJECTED")`, `.set_state(...)`, `.socket.call/push`."""
-    https = lp_account.handle.base_url.startswith("https://")
+    https = _server_url(lp_account).startswith("https://")
     agent = start_routing_agent(lp_account, request.getfixturevalue("emulator_tls_ca") if https else None, [fresh_numeric_id(6)])
     try:
         yield agent

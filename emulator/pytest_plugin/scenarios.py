@@ -19,6 +19,8 @@ ScenarioError = LazyName("emulator.scenarios", "ScenarioError")
 ScenarioRunner = LazyName("emulator.scenarios", "ScenarioRunner")
 load_scenario = LazyName("emulator.scenarios", "load_scenario")
 if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr
+
     from ..scenarios import ScenarioResult
 
 SCENARIO_MARKER = "emulator_scenario"
@@ -45,8 +47,8 @@ class ScenarioItem(pytest.Item):
         if not result.ok or bugs:
             raise ScenarioFailed("\n\n".join([result.report(), *bugs]))
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, (ScenarioFailed, ScenarioError)):
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
+        if isinstance(excinfo.value, (ScenarioFailed, ScenarioError.resolve())):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
 

@@ -8,11 +8,18 @@ routes decode their variables once more (Sunshine's `url_value_preprocessor`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote_to_bytes, urlsplit
 
-WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+
+class WsgiApp(Protocol):
+    """A WSGI application called as Flask's `wsgi_app` is (its arguments may be named)."""
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]: ...
 
 
 def _segment(raw: str) -> str:
@@ -30,7 +37,7 @@ def raw_path(environ: dict) -> str | None:
 
 
 def keep_encoded_slashes(app: WsgiApp, prefixes: tuple[str, ...]) -> WsgiApp:
-    def middleware(environ: dict, start_response: Callable) -> Any:
+    def middleware(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if prefixes and environ.get("PATH_INFO", "").startswith(prefixes):
             raw = raw_path(environ)
             if raw is not None and "%" in raw and raw.startswith(prefixes):  # without escapes, PATH_INFO is the raw path

@@ -86,7 +86,7 @@ class Outbound:
             pass  # already closed
 
     def _write(self) -> None:
-        from simple_websocket import ConnectionClosed  # type: ignore[import-untyped]  # loaded by then: the socket is one of its
+        from simple_websocket import ConnectionClosed  # loaded by then: the socket is one of its
         from wsproto.utilities import LocalProtocolError
 
         while True:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import StrictStr
+
 from .auth import Principal, integration_for
 from .bodies import (
     AppBody,
@@ -97,7 +101,7 @@ def integration(call: Call, integration_id: str) -> Integration:
 class IntegrationUpdateBody(Body):
     """[C] customUpdate: `displayName` only, 1-100 characters, null unsets it."""
 
-    displayName: short(100) | None = None
+    displayName: Annotated[StrictStr, short(100)] | None = None
 
 
 def update_integration(call: Call, integration_id: str, body: IntegrationUpdateBody) -> Integration:

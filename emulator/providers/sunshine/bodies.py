@@ -19,6 +19,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 
 from .errors import bad_request
 
@@ -58,12 +59,14 @@ EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 FORMAT_NAMES = {URI: "uri", EMAIL: "email"}
 
 
-def short(limit: int) -> Any:
-    return Annotated[StrictStr, Field(min_length=1, max_length=limit)]
+def short(limit: int) -> FieldInfo:
+    """The bounds of a non-empty string of at most `limit` characters: `Annotated[StrictStr, short(100)]`."""
+    return Field(min_length=1, max_length=limit)
 
 
-def formatted(limit: int, pattern: str) -> Any:
-    return Annotated[StrictStr, Field(min_length=1, max_length=limit, pattern=pattern)]
+def formatted(limit: int, pattern: str) -> FieldInfo:
+    """As `short`, the string also matching `pattern`."""
+    return Field(min_length=1, max_length=limit, pattern=pattern)
 
 
 class Body(BaseModel):
@@ -82,16 +85,16 @@ def check_metadata(value: dict | None, owner: str) -> dict | None:
 
 
 class ProfileBody(Body):
-    givenName: short(128) | None = None
-    surname: short(128) | None = None
-    email: formatted(128, EMAIL) | None = None
-    avatarUrl: formatted(2048, URI) | None = None
-    locale: short(64) | None = None
+    givenName: Annotated[StrictStr, short(128)] | None = None
+    surname: Annotated[StrictStr, short(128)] | None = None
+    email: Annotated[StrictStr, formatted(128, EMAIL)] | None = None
+    avatarUrl: Annotated[StrictStr, formatted(2048, URI)] | None = None
+    locale: Annotated[StrictStr, short(64)] | None = None
 
 
 class UserCreateBody(Body):
-    externalId: short(1024) | None = None
-    brandId: short(24) | None = None
+    externalId: Annotated[StrictStr, short(1024)] | None = None
+    brandId: Annotated[StrictStr, short(24)] | None = None
     signedUpAt: Text | None = None
     toBeRetained: StrictBool | None = None
     profile: ProfileBody | None = None
@@ -133,18 +136,18 @@ class ParticipantRef(Body):
 class ConversationCreateBody(Body):
     type: Literal["personal", "sdkGroup"]
     participants: list[ParticipantRef] | None = Field(default=None, max_length=10)
-    displayName: short(100) | None = None
-    description: short(100) | None = None
-    iconUrl: formatted(2048, URI) | None = None
+    displayName: Annotated[StrictStr, short(100)] | None = None
+    description: Annotated[StrictStr, short(100)] | None = None
+    iconUrl: Annotated[StrictStr, formatted(2048, URI)] | None = None
     metadata: dict[str, Any] | None = None
 
     _metadata = field_validator("metadata")(lambda value: check_metadata(value, "Conversation"))
 
 
 class ConversationUpdateBody(Body):
-    displayName: short(100) | None = None
-    description: short(100) | None = None
-    iconUrl: formatted(2048, URI) | None = None
+    displayName: Annotated[StrictStr, short(100)] | None = None
+    description: Annotated[StrictStr, short(100)] | None = None
+    iconUrl: Annotated[StrictStr, formatted(2048, URI)] | None = None
     metadata: dict[str, Any] | None = None
 
     _metadata = field_validator("metadata")(lambda value: check_metadata(value, "Conversation"))
@@ -166,9 +169,9 @@ class AuthorBody(Body):
     type: Literal["business", "user"]
     userId: Text | None = None
     userExternalId: Text | None = None
-    brandId: short(24) | None = None
+    brandId: Annotated[StrictStr, short(24)] | None = None
     displayName: Text | None = None
-    avatarUrl: formatted(2048, URI) | None = None
+    avatarUrl: Annotated[StrictStr, formatted(2048, URI)] | None = None
     subtypes: list[Literal["AI", "activity"]] | None = Field(default=None, min_length=1, max_length=1)
 
     @model_validator(mode="after")
@@ -252,7 +255,7 @@ class ClientCreateBody(Body):
 
 
 class DisplayNameBody(Body):
-    displayName: short(100)
+    displayName: Annotated[StrictStr, short(100)]
 
 
 class AppSettingsBody(Body):
@@ -274,7 +277,7 @@ class AppSettingsBody(Body):
 
 
 class AppBody(Body):
-    displayName: short(100) | None = None
+    displayName: Annotated[StrictStr, short(100)] | None = None
     settings: AppSettingsBody | None = None
     metadata: dict[str, Any] | None = None
 
@@ -282,7 +285,7 @@ class AppBody(Body):
 
 
 class AppCreateBody(AppBody):
-    displayName: short(100)
+    displayName: Annotated[StrictStr, short(100)]
 
 
 class WebhookBody(Body):
@@ -307,7 +310,7 @@ class WebhookCreateBody(WebhookBody):
 
 class IntegrationCreateBody(Body):
     type: StrictStr  # [I] the emulator keeps custom integrations only
-    displayName: short(100) | None = None
+    displayName: Annotated[StrictStr, short(100)] | None = None
     webhooks: list[WebhookCreateBody] = Field(min_length=1, max_length=1)
 
     @field_validator("type")
@@ -374,7 +377,7 @@ def _title(error: ValidationError) -> str:
     if first["type"] == "value_error":
         return first["msg"].removeprefix("Value error, ")
     words = _TYPE_WORDS.get(first["type"])
-    format_name = FORMAT_NAMES.get((first.get("ctx") or {}).get("pattern"))
+    format_name = FORMAT_NAMES.get((first.get("ctx") or {}).get("pattern", ""))
     if first["type"] == "string_pattern_mismatch" and format_name:
         words = f'should match format "{format_name}"'  # the validator's words for a format
     elif first["type"] == "string_pattern_mismatch" and first["ctx"]["pattern"] != WEBHOOK_TARGET:

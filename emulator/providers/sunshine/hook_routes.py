@@ -1,12 +1,12 @@
 """Emulator-only hooks under /__emulator/sunshine/, behind the control token: what a test does in place of a
-third-party channel (a channel link's steps, a user blocking the business, deliveries that fail); the app's
-control-token check covers every path under /__emulator. Registered through the kit's `operation`, so their
-events are journaled and delivered like the API's."""
+third-party channel (a channel link's steps, a user blocking the business, deliveries that fail, an apple
+client's passthrough data); the app's control-token check covers every path under /__emulator. Registered
+through the kit's `operation`, so their events are journaled and delivered like the API's."""
 
 from __future__ import annotations
 
 from ...core.store import Namespace
-from . import links
+from . import links, passthrough
 from .auth import ACCOUNT, Principal
 from .call import Call
 from .errors import not_found
@@ -31,3 +31,10 @@ def move_client(call: Call, user_ref: str, client_id: str) -> dict:
     """`{"link": "matched" | "confirmed" | "failed", "subscription": "blocked" | "unblocked",
     "deliveryError": {"code", "message"} | null}` -> `{"client"}`."""
     return {"client": links.move(call, user_ref, client_id, json_body(links.ClientMoveBody)).public()}
+
+
+@operation("POST", "/apps/<app_id>/users/<user_ref>/clients/<client_id>/passthrough", (HOOKS,), admit_hook, label="hook ")
+def send_passthrough(call: Call, user_ref: str, client_id: str) -> dict:
+    """`{"interactiveDataRef": {"url", "bid", "key", "signature", "owner"}}` from an active apple client -> the
+    `passthrough:messaging` payload raised."""
+    return passthrough.send(call, user_ref, client_id, json_body(passthrough.PassthroughBody))

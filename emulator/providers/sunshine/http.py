@@ -94,7 +94,7 @@ def _oauth_body_client_id() -> Any:
     if request.method != "POST" or not request.path.endswith("/oauth/token"):
         return None
     body = request.get_json(silent=True, cache=True) if request.is_json else request.form
-    return body.get("client_id") if isinstance(body, dict) or hasattr(body, "get") else None
+    return body.get("client_id") if isinstance(body, dict) else None  # a form is a MultiDict, a dict too
 
 
 def request_url() -> str:

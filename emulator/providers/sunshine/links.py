@@ -31,11 +31,17 @@ class ClientMoveBody(Body):
     deliveryError: DeliveryError | None = None
 
 
-def move(call: Call, user_ref: str, client_id: str, body: ClientMoveBody) -> Client:
+def find_client(call: Call, user_ref: str, client_id: str) -> tuple[User, Client]:
+    """The user and one of its clients, or 404 `user_not_found` / `client_not_found`."""
     user = find_user(call, user_ref)
     client = next((c for c in user.clients if c.id == client_id), None)
     if client is None:
         raise not_found("client_not_found", "Client not found")
+    return user, client
+
+
+def move(call: Call, user_ref: str, client_id: str, body: ClientMoveBody) -> Client:
+    user, client = find_client(call, user_ref, client_id)
     if body.link is not None and client.status != "pending":
         raise bad_request("The client has no pending channel link", "link_not_pending")
     if body.link is not None and body.subscription is not None:

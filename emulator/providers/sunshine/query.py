@@ -55,10 +55,13 @@ def read_page(args: MultiDict) -> Page:
     after, before, size = values.get("after"), values.get("before"), values.get("size")
     if after is not None and before is not None:
         raise bad_request(_INVALID_PAGE, "both_cursors")
-    for cursor in (after, before):
-        if cursor is not None and (not isinstance(cursor, str) or len(cursor) != CURSOR_LENGTH):
-            raise bad_request(_INVALID_PAGE, "bad_cursor")
-    return Page(after, before, None if size is None else _page_size(size))
+    return Page(_cursor(after), _cursor(before), None if size is None else _page_size(size))
+
+
+def _cursor(value: object) -> str | None:
+    if value is None or (isinstance(value, str) and len(value) == CURSOR_LENGTH):
+        return value
+    raise bad_request(_INVALID_PAGE, "bad_cursor")
 
 
 def _page_size(value: object) -> int:

@@ -309,10 +309,10 @@ def list_conversations(call: Call) -> dict:
     page = read_page(request.args)
     filters = query_object(request.args, "filter")
     user_id, external_id = filters.get("userId"), filters.get("userExternalId")
-    if not all(value is None or isinstance(value, str) for value in (user_id, external_id)):
+    if not isinstance(user_id, (str, type(None))) or not isinstance(external_id, (str, type(None))):
         raise bad_request("Invalid filter query parameters", "filter_not_text")
-    found = conversations.of_user(call, user_id, external_id)  # type: ignore[arg-type]
-    kept = {"filter[userId]": user_id} if user_id is not None else {"filter[userExternalId]": external_id}
+    found = conversations.of_user(call, user_id, external_id)  # exactly one given, or refused
+    kept = {name: value for name, value in (("filter[userId]", user_id), ("filter[userExternalId]", external_id)) if value is not None}
     return _listing("conversations", paginate(found, page, lambda c: c.id, call.url, kept_query=kept))
 
 

@@ -15,7 +15,7 @@ import binascii
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import StrictStr, field_validator
 
@@ -63,19 +63,19 @@ def invalid_scope() -> SunshineError:
 class ClientBody(Body):
     """The SDK's description of itself (ClientDto): its id names the device."""
 
-    id: short(128) | None = None
+    id: Annotated[StrictStr, short(128)] | None = None
     platform: Literal["web", "ios", "android"] | None = None
-    integrationId: short(64) | None = None
-    pushNotificationToken: short(4096) | None = None
-    appVersion: short(128) | None = None
+    integrationId: Annotated[StrictStr, short(64)] | None = None
+    pushNotificationToken: Annotated[StrictStr, short(4096)] | None = None
+    appVersion: Annotated[StrictStr, short(128)] | None = None
     info: dict[str, Any] | None = None
 
 
 class _ProfileFields(Body):
-    givenName: short(128) | None = None
-    surname: short(128) | None = None
-    email: formatted(128, EMAIL) | None = None  # [C] the spec's format: email, as the v2 profile
-    locale: short(64) | None = None
+    givenName: Annotated[StrictStr, short(128)] | None = None
+    surname: Annotated[StrictStr, short(128)] | None = None
+    email: Annotated[StrictStr, formatted(128, EMAIL)] | None = None  # [C] the spec's format: email, as the v2 profile
+    locale: Annotated[StrictStr, short(64)] | None = None
     properties: dict[str, Any] | None = None
 
     _properties = field_validator("properties")(lambda value: check_metadata(value, "User"))
@@ -92,9 +92,9 @@ class AppUserUpdateBody(_ProfileFields):
 
 
 class LoginBody(Body):
-    userId: short(1024)
-    appUserId: short(64) | None = None
-    sessionToken: short(256) | None = None
+    userId: Annotated[StrictStr, short(1024)]
+    appUserId: Annotated[StrictStr, short(64)] | None = None
+    sessionToken: Annotated[StrictStr, short(256)] | None = None
     client: ClientBody | None = None
 
 
@@ -104,9 +104,9 @@ class LogoutBody(Body):
 
 class SdkConversationBody(Body):
     type: Literal["personal"] = "personal"  # [I] an SDK user starts its own conversations only
-    displayName: short(100) | None = None
-    description: short(100) | None = None
-    iconUrl: short(2048) | None = None
+    displayName: Annotated[StrictStr, short(100)] | None = None
+    description: Annotated[StrictStr, short(100)] | None = None
+    iconUrl: Annotated[StrictStr, short(2048)] | None = None
     metadata: dict[str, Any] | None = None
 
     _metadata = field_validator("metadata")(lambda value: check_metadata(value, "Conversation"))
@@ -235,7 +235,7 @@ def attach_device(call: Call, user: User, guid: str, client: ClientBody | None) 
 
 
 def _apply_profile(user: User, body: _ProfileFields) -> None:
-    changes = {name: getattr(body, name) for name in ("givenName", "surname", "email", "locale") if name in body.model_fields_set}
+    changes: dict[str, Any] = {name: getattr(body, name) for name in ("givenName", "surname", "email", "locale") if name in body.model_fields_set}
     if changes:
         user.profile = user.profile.model_copy(update=changes)
     if body.properties is not None:

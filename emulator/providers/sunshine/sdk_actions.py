@@ -5,9 +5,9 @@ not public the accepted shape is marked [I]."""
 from __future__ import annotations
 
 import secrets
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import model_validator
+from pydantic import StrictStr, model_validator
 
 from . import activities, attachments
 from .auth import token_digest
@@ -53,7 +53,7 @@ class SdkPostbackBody(Body):
 
 
 class Referral(Body):
-    code: short(2048)
+    code: Annotated[StrictStr, short(2048)]
     details: dict[str, Any] | None = None
 
 
@@ -75,7 +75,7 @@ class AuthCodeBody(Body):
 
 
 class UpgradeBody(Body):
-    clientId: short(128)
+    clientId: Annotated[StrictStr, short(128)]
 
 
 class PushBody(ClientBody):

@@ -47,7 +47,8 @@ def client_form(client: Client, device: Device | None = None) -> dict:
 
 def app_user_form(user: User) -> dict:
     """AppUserDto: `_id` is the user's id, `userId` its externalId (absent for an anonymous user)."""
-    clients, pending = [], []
+    clients: list[dict] = []
+    pending: list[dict] = []
     for client in user.clients:
         if client.type == SDK:
             clients += [client_form(client, device) for device in client.devices]

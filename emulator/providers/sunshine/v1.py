@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from flask import request
@@ -76,9 +76,9 @@ def v1_api(method: str, rule: str, scopes: Iterable[str] = EVERYONE, status: int
 
 
 class AppUserUpdateBody(Body):
-    givenName: short(128) | None = None
-    surname: short(128) | None = None
-    email: formatted(128, EMAIL) | None = None  # [C] the spec's format: email, as the v2 profile
+    givenName: Annotated[StrictStr, short(128)] | None = None
+    surname: Annotated[StrictStr, short(128)] | None = None
+    email: Annotated[StrictStr, formatted(128, EMAIL)] | None = None  # [C] the spec's format: email, as the v2 profile
     signedUpAt: Text | None = None
     properties: dict[str, Any] | None = None
 
@@ -86,18 +86,18 @@ class AppUserUpdateBody(Body):
 
 
 class PreCreateBody(AppUserUpdateBody):
-    userId: short(1024)  # [C] required (the smooch model refuses None)
+    userId: Annotated[StrictStr, short(1024)]  # [C] required (the smooch model refuses None)
 
 
 class V1MessageBody(Body):
     role: Literal["appUser", "appMaker"]  # [I] `whisper` is not emulated
     type: Literal["text", "image", "file"]  # [I] the v1 types the emulator maps onto v2 content
     text: StrictStr | None = Field(default=None, max_length=4096)
-    mediaUrl: short(2048) | None = None
-    mediaType: short(128) | None = None
-    altText: short(128) | None = None
+    mediaUrl: Annotated[StrictStr, short(2048)] | None = None
+    mediaType: Annotated[StrictStr, short(128)] | None = None
+    altText: Annotated[StrictStr, short(128)] | None = None
     name: Text | None = None
-    avatarUrl: short(2048) | None = None
+    avatarUrl: Annotated[StrictStr, short(2048)] | None = None
     metadata: dict[str, Any] | None = None
 
     _metadata = field_validator("metadata")(lambda value: check_metadata(value, "Message"))
