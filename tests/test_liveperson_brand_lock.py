@@ -49,25 +49,25 @@ def rsa_calls(emulator, emulator_app, monkeypatch) -> list[tuple[str, bool]]:
     return calls
 
 
-def test_the_code_flow_signs_and_verifies_outside_the_lock(brand_idp, rsa_calls):
-    code = brand_idp.code("outside")
+def test_the_code_flow_signs_and_verifies_outside_the_lock(lp_brand_idp, rsa_calls):
+    code = lp_brand_idp.code("outside")
     rsa_calls.clear()
-    brand_idp.authenticate(code=code)
+    lp_brand_idp.authenticate(code=code)
     # the brand's id_token signed, then verified, then the LP JWT signed: none of them under the lock
     assert [name for name, _ in rsa_calls] == ["sign", "verify", "sign"]
     assert all(free for _, free in rsa_calls), rsa_calls
 
 
-def test_the_implicit_flow_verifies_and_signs_outside_the_lock(brand_idp, rsa_calls):
-    id_token = brand_idp.id_token("implicit")
+def test_the_implicit_flow_verifies_and_signs_outside_the_lock(lp_brand_idp, rsa_calls):
+    id_token = lp_brand_idp.id_token("implicit")
     rsa_calls.clear()
-    brand_idp.authenticate(id_token=id_token)
+    lp_brand_idp.authenticate(id_token=id_token)
     assert [name for name, _ in rsa_calls] == ["verify", "sign"]
     assert all(free for _, free in rsa_calls), rsa_calls
 
 
-def test_a_code_spent_by_another_exchange_meanwhile_refuses_this_one(brand_idp, monkeypatch):
-    code = brand_idp.code("racer")
+def test_a_code_spent_by_another_exchange_meanwhile_refuses_this_one(lp_brand_idp, monkeypatch):
+    code = lp_brand_idp.code("racer")
     fetch = brand_auth.fetch
     others: list = []
 
@@ -75,11 +75,11 @@ def test_a_code_spent_by_another_exchange_meanwhile_refuses_this_one(brand_idp, 
         fetched = fetch(*args, **kwargs)  # this exchange verified the brand's id_token, outside the lock ...
         if not others:
             others.append(None)  # (the other exchange runs this too: it must not start a third)
-            others[0] = brand_idp.authenticate_reply(code=code)  # ... and meanwhile another spends the code
+            others[0] = lp_brand_idp.authenticate_reply(code=code)  # ... and meanwhile another spends the code
         return fetched
 
     monkeypatch.setattr(brand_auth, "fetch", fetch_then_let_another_exchange_win)
-    reply = brand_idp.authenticate_reply(code=code)
+    reply = lp_brand_idp.authenticate_reply(code=code)
     assert others[0].status == 200, others[0].text
     assert reply.status == 401, reply.text
     assert reply.json()["error"]["message"] == AUTH_FAILED

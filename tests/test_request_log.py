@@ -15,9 +15,9 @@ import pytest
 import requests
 from emulator_process import EmulatorProcess
 
-from emulator import request_log
 from emulator.app import create_app
 from emulator.client import AppTransport, EmulatorClient
+from emulator.web import request_log
 
 MODULE = (sys.executable, "-m", "emulator", "serve", "--port", "0")
 DEADLINE_SECONDS = 20.0
@@ -47,13 +47,26 @@ def test_one_line_per_provider_request_and_control_change_not_per_read(logged_ap
     control.advance("1m")
     faulted, issued, moved = fields_of(caplog)
     assert faulted == {
-        "emulated_time": "2026-03-01T12:00:00.000Z", "namespace": "logged", "provider": "liveperson", "method": "POST",
-        "path": "/api/account/55500001/anonymous/authorize", "status": 503, "faults": ["status"], "duration_ms": faulted["duration_ms"],
-    }  # fmt: skip
+        "emulated_time": "2026-03-01T12:00:00.000Z",
+        "namespace": "logged",
+        "provider": "liveperson",
+        "method": "POST",
+        "path": "/api/account/55500001/anonymous/authorize",
+        "status": 503,
+        "faults": ["status"],
+        "duration_ms": faulted["duration_ms"],
+    }
     assert issued["status"] == 200 and issued["faults"] == [] and issued["duration_ms"] >= 0
-    assert (moved["provider"], moved["method"], moved["path"], moved["emulated_time"]) == ("control", "POST", "/__emulator/clock", "2026-03-01T12:01:00.000Z")
+    assert (moved["provider"], moved["method"], moved["path"], moved["emulated_time"]) == (
+        "control",
+        "POST",
+        "/__emulator/clock",
+        "2026-03-01T12:01:00.000Z",
+    )
     text = [record.getMessage() for record in caplog.records if record.name == "emulator.requests"]
-    assert text[0].startswith("emulated=2026-03-01T12:00:00.000Z [logged] liveperson POST /api/account/55500001/anonymous/authorize 503 ")
+    assert text[0].startswith(
+        "emulated=2026-03-01T12:00:00.000Z [logged] liveperson POST /api/account/55500001/anonymous/authorize 503 "
+    )
     assert text[0].endswith("ms faults=status") and "faults" not in text[1]
 
 
@@ -70,7 +83,10 @@ def serve(tmp_path: Path, *args: str) -> EmulatorProcess:
 
 
 def test_serve_logs_each_request_as_text_or_json_and_nothing_when_quiet(tmp_path: Path) -> None:
-    servers = {name: serve(tmp_path, *args) for name, args in [("text", ()), ("json", ("--log-json",)), ("quiet", ("--quiet",))]}
+    servers = {
+        name: serve(tmp_path, *args)
+        for name, args in [("text", ()), ("json", ("--log-json",)), ("quiet", ("--quiet",))]
+    }
     for server in servers.values():
         base = server.wait_for_health(time.monotonic() + DEADLINE_SECONDS)
         assert requests.post(f"{base}/api/account/{DEMO_ACCOUNT}/anonymous/authorize", timeout=10).status_code == 200
@@ -83,6 +99,17 @@ def test_serve_logs_each_request_as_text_or_json_and_nothing_when_quiet(tmp_path
     )
     assert len(text_line.findall(servers["text"].stderr())) == 1
     (line,) = [json.loads(line) for line in servers["json"].stderr().splitlines() if '"emulator.requests"' in line]
-    assert {"time", "level", "message", "emulated_time", "provider", "method", "path", "status", "duration_ms", "faults"} <= set(line)
+    assert {
+        "time",
+        "level",
+        "message",
+        "emulated_time",
+        "provider",
+        "method",
+        "path",
+        "status",
+        "duration_ms",
+        "faults",
+    } <= set(line)
     assert (line["provider"], line["status"], line["faults"]) == ("liveperson", 200, [])
     assert "emulator.requests" not in servers["quiet"].stderr()
