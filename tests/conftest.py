@@ -8,6 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
+# Loaded before any in-process pytester run: a module first imported inside one is dropped from sys.modules
+# after it, while what kept a reference to it stays (cryptography's compiled bindings then refuse the classes
+# of a second import; jsonpath_ng's parser looks itself up in sys.modules).
+import emulator.app  # noqa: F401
+import emulator.scenarios.runner  # noqa: F401
+
 
 @pytest.fixture(scope="module")
 def local_site() -> Iterator[str]:
