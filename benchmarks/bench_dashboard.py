@@ -64,7 +64,9 @@ class OpenPage:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def poll(self) -> None:
-        answer = self.client.get("/__emulator/requests", query_string={"namespace": self.namespace, "after": self.last_seq}).get_json()
+        answer = self.client.get(
+            "/__emulator/requests", query_string={"namespace": self.namespace, "after": self.last_seq}
+        ).get_json()
         self.last_seq = answer["last_seq"]
         self.client.get("/__emulator/clock", query_string={"namespace": self.namespace})
         self.polls += 1
@@ -112,7 +114,12 @@ def main(argv: list[str] | None = None) -> int:
                         open_samples += timed(request, BLOCK)
                     polls += page.polls - 1  # not the first load, made before the block
                 closed, opened = Stats.of(closed_samples), Stats.of(open_samples)
-                figures[name] = {"closed_ms": closed.median_ms, "open_ms": opened.median_ms, "ratio": opened.median_ms / closed.median_ms, "polls": polls}
+                figures[name] = {
+                    "closed_ms": closed.median_ms,
+                    "open_ms": opened.median_ms,
+                    "ratio": opened.median_ms / closed.median_ms,
+                    "polls": polls,
+                }
             poller = OpenPage(server, "dashboard-bench", 1.0)
             poller.poll()  # caught up: the polls timed find nothing new
             figures["poll, nothing new (ms)"] = Stats.of(timed(poller.poll, 50)).median_ms
@@ -121,9 +128,15 @@ def main(argv: list[str] | None = None) -> int:
             rounds.append(figures)
     elapsed = wall_timer() - started
     print(table(rounds))
-    print(f"\njournal holding {JOURNAL_FILL} entries; {PAIRS} pairs of {BLOCK}-request blocks; ratios per round, medians over {args.rounds} rounds ({elapsed:.0f} s)")
+    print(
+        f"\njournal holding {JOURNAL_FILL} entries; {PAIRS} pairs of {BLOCK}-request blocks; ratios per round, medians over {args.rounds} rounds ({elapsed:.0f} s)"
+    )
     if args.json:
-        document = {"environment": environment(), "settings": {"rounds": args.rounds, "block": BLOCK, "journal": JOURNAL_FILL}, "rounds": rounds}
+        document = {
+            "environment": environment(),
+            "settings": {"rounds": args.rounds, "block": BLOCK, "journal": JOURNAL_FILL},
+            "rounds": rounds,
+        }
         Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
     return 0
 
@@ -170,10 +183,16 @@ def table(rounds: list[dict]) -> str:
 
     lines = ["figure | median", "--- | ---"]
     for name in POLLS:
-        lines.append(f"{name}: request over HTTP, closed -> open (ms) | {of(name, 'closed_ms'):.2f} -> {of(name, 'open_ms'):.2f}")
-        lines.append(f"{name}: open / closed | {of(name, 'ratio'):.3f}x ({of(name, 'polls'):.0f} polls during the {PAIRS * BLOCK} open requests)")
+        lines.append(
+            f"{name}: request over HTTP, closed -> open (ms) | {of(name, 'closed_ms'):.2f} -> {of(name, 'open_ms'):.2f}"
+        )
+        lines.append(
+            f"{name}: open / closed | {of(name, 'ratio'):.3f}x ({of(name, 'polls'):.0f} polls during the {PAIRS * BLOCK} open requests)"
+        )
     lines.append(f"one poll with nothing new (ms) | {median(lambda r: r['poll, nothing new (ms)']):.2f}")
-    lines.append(f"first load, 200 masked entries (ms) | {median(lambda r: r['first load, 200 masked entries (ms)']):.1f}")
+    lines.append(
+        f"first load, 200 masked entries (ms) | {median(lambda r: r['first load, 200 masked entries (ms)']):.1f}"
+    )
     lines.append(f"request log installed / not, in process | {median(lambda r: r['request log']['ratio']):.3f}x")
     return "\n".join(lines)
 

@@ -238,7 +238,9 @@ def seed_and_reset(transport: Any) -> tuple[float, float]:
 def measure_crowded(setup: FixtureSetup) -> dict:
     """The fixtures with and without a 1,000-tenant namespace beside them, and resets of such a namespace."""
     results: dict[str, Any] = {
-        "emulator": measure_interleaved(Pair("emulator", fixture_empty(setup.crowded), fixture_empty(setup.plain)), FIXTURE_ITERATIONS),
+        "emulator": measure_interleaved(
+            Pair("emulator", fixture_empty(setup.crowded), fixture_empty(setup.plain)), FIXTURE_ITERATIONS
+        ),
         "emulator_server": measure_interleaved(
             Pair("emulator_server", server_fixture_empty(setup.crowded_url), server_fixture_empty(setup.plain_url)),
             SERVER_FIXTURE_ITERATIONS,
@@ -265,9 +267,13 @@ def load_key() -> rsa.RSAPrivateKey:
 def bare_claims(account_id: str, ttl: int = 600) -> dict:
     iat = int(time.time())
     return {
-        "iss": IDP_ISSUER, "aud": audience(account_id), "sub": str(uuid.uuid4()),
-        "iat": iat, "exp": iat + ttl, "auth_time": iat,
-    }  # fmt: skip
+        "iss": IDP_ISSUER,
+        "aud": audience(account_id),
+        "sub": str(uuid.uuid4()),
+        "iat": iat,
+        "exp": iat + ttl,
+        "auth_time": iat,
+    }
 
 
 def bare_app(key: rsa.RSAPrivateKey, account_id: str) -> Flask:
@@ -290,7 +296,13 @@ def bare_app(key: rsa.RSAPrivateKey, account_id: str) -> Flask:
     def verify_sign() -> Response:
         token = request.get_json()["id_token"]
         claims = jwt.decode(token, public_key, algorithms=["RS256"], audience=audience(account_id), issuer=IDP_ISSUER)
-        fresh = {"sub": claims["sub"], "aud": claims["aud"], "iss": IDP_ISSUER, "iat": claims["iat"], "exp": claims["exp"]}
+        fresh = {
+            "sub": claims["sub"],
+            "aud": claims["aud"],
+            "iss": IDP_ISSUER,
+            "iat": claims["iat"],
+            "exp": claims["exp"],
+        }
         token = jwt.encode(fresh, key, algorithm="RS256", headers=headers)
         return Response(json.dumps({"token": token}), mimetype="application/json")
 
@@ -317,7 +329,9 @@ class Pair:
     baseline: Callable[[], None]
 
 
-def request_pairs(app: Flask, key: rsa.RSAPrivateKey, clients: Callable[[Flask], Any] = Flask.test_client) -> list[Pair]:
+def request_pairs(
+    app: Flask, key: rsa.RSAPrivateKey, clients: Callable[[Flask], Any] = Flask.test_client
+) -> list[Pair]:
     """The three pairs, on an account seeded in a namespace of the session app (as a test would); `clients`
     makes the client of an app (in-process test client, or `Served().client` over HTTP)."""
     seed = lp_account_seed(settings={"ext_jwt_ttl": "1h"})
@@ -327,7 +341,9 @@ def request_pairs(app: Flask, key: rsa.RSAPrivateKey, clients: Callable[[Flask],
     client, bare = clients(app), clients(bare_app(key, account_id))
     idp = f"/api/account/{account_id}"
     ext_jwt = client.post(f"{idp}/anonymous/authorize").get_json()["token"]
-    bare_jwt = jwt.encode(bare_claims(account_id, ttl=3600), key, algorithm="RS256", headers={"kid": EXTERNAL_JWT_SLOT.kid})
+    bare_jwt = jwt.encode(
+        bare_claims(account_id, ttl=3600), key, algorithm="RS256", headers={"kid": EXTERNAL_JWT_SLOT.kid}
+    )
     authenticate = f"{idp}/app/{connector_id}/authenticate"
     return [
         Pair(
@@ -397,7 +413,9 @@ class HttpClient:
     def __init__(self, server: BackgroundServer) -> None:
         self.connection = NoDelayConnection(server.host, server.port, timeout=30)
 
-    def open(self, method: str, path: str, query_string: dict | None = None, headers: dict | None = None, json: Any = None) -> HttpReply:
+    def open(
+        self, method: str, path: str, query_string: dict | None = None, headers: dict | None = None, json: Any = None
+    ) -> HttpReply:
         sent = dict(headers or {})
         body = None
         if json is not None:
@@ -508,7 +526,12 @@ def non_matching_rules(other_tenants: tuple[str, str]) -> list[dict]:
     only provider, so no rule names another one; one names it and misses by path."""
     tenant_a, tenant_b = other_tenants
     return [
-        {"kind": "status", "status": 503, "times": 2, "match": {"method": "POST", "path": "/api/account/*/app/*/authenticate"}},
+        {
+            "kind": "status",
+            "status": 503,
+            "times": 2,
+            "match": {"method": "POST", "path": "/api/account/*/app/*/authenticate"},
+        },
         {"kind": "latency", "delay": {"uniform": ["500ms", "1s"]}, "match": {"path": "**/authenticate"}},
         {"kind": "reset", "match": {"path": "/csdr/**"}},
         {"kind": "hang", "duration": "5s", "match": {"path": "/sentinel/**"}},
@@ -516,10 +539,19 @@ def non_matching_rules(other_tenants: tuple[str, str]) -> list[dict]:
         {"kind": "empty", "match": {"method": "PUT", "path": "/api/account/**"}},
         {"kind": "status", "status": 429, "headers": {"Retry-After": "1"}, "match": {"tenant": tenant_a}},
         {"kind": "malformed", "match": {"tenant": tenant_b, "path": "/api/account/*/anonymous/authorize"}},
-        {"kind": "status", "status": 409, "probability": 0.5, "seed": 7,
-         "match": {"provider": "liveperson", "method": "POST", "path": "/api/account/*/signup"}},
-        {"kind": "truncated", "every": 2, "match": {"method": "GET", "path": "/api/account/*/configuration/le-connectors/**"}},
-    ]  # fmt: skip
+        {
+            "kind": "status",
+            "status": 409,
+            "probability": 0.5,
+            "seed": 7,
+            "match": {"provider": "liveperson", "method": "POST", "path": "/api/account/*/signup"},
+        },
+        {
+            "kind": "truncated",
+            "every": 2,
+            "match": {"method": "GET", "path": "/api/account/*/configuration/le-connectors/**"},
+        },
+    ]
 
 
 def other_tenants(account_id: str) -> tuple[str, str]:
@@ -547,7 +579,9 @@ def fault_setup(app: Flask) -> tuple[list[Pair], list[DecideCase]]:
     for variant in ("none", "ten"):
         seed = lp_account_seed()
         account_id = seed["liveperson"]["accounts"][0]["id"]
-        clients[variant] = EmulatorClient(namespace=f"bench-faults-{variant}-{secrets.token_hex(6)}", transport=AppTransport(app))
+        clients[variant] = EmulatorClient(
+            namespace=f"bench-faults-{variant}-{secrets.token_hex(6)}", transport=AppTransport(app)
+        )
         clients[variant].seed(seed)
         idps[variant] = (account_id, f"/api/account/{account_id}")
     specs = non_matching_rules(other_tenants(idps["ten"][0]))
@@ -580,7 +614,11 @@ def fault_setup(app: Flask) -> tuple[list[Pair], list[DecideCase]]:
         ten.add(FaultSpec.model_validate(spec))
     authorize = RequestInfo("liveperson", "POST", f"{idp}/anonymous/authorize", account_id)
     read = RequestInfo("liveperson", "GET", f"{idp}/service/idp/baseURI.json", account_id)
-    cases = [DecideCase("ten_authorize", ten, authorize), DecideCase("ten_read", ten, read), DecideCase("none", none, authorize)]
+    cases = [
+        DecideCase("ten_authorize", ten, authorize),
+        DecideCase("ten_read", ten, read),
+        DecideCase("none", none, authorize),
+    ]
     for case in cases:
         if case.rules.decide(case.request).fault is not None or any(rule["matched"] for rule in case.rules.list()):
             raise RuntimeError(f"a benchmark fault rule matches {case.request}")
@@ -628,7 +666,10 @@ def measure_faults(pairs: list[Pair], cases: list[DecideCase]) -> dict:
             decide[case.name] += time_decide(case, DECIDE_BATCHES // 4)
     return {
         "requests": requests,
-        "decide_us": {name: {"median": statistics.median(s), "p99": percentile(s, 0.99), "n": len(s)} for name, s in decide.items()},
+        "decide_us": {
+            name: {"median": statistics.median(s), "p99": percentile(s, 0.99), "n": len(s)}
+            for name, s in decide.items()
+        },
     }
 
 
@@ -672,37 +713,73 @@ def figure(section: str, name: str, unit: str, per_round: list[tuple[float, floa
 def summarise(run: Run) -> list[Figure]:
     rounds = run.rounds
     figures = [
-        figure("1", "fixture setup+reset, empty namespace", "ms",
-               [(r["fixture"]["empty"].median_ms, r["fixture"]["empty"].p99_ms) for r in rounds],
-               target=FIXTURE_TARGET_MS),
-        figure("1", "fixture setup+seed 1 LP account+reset", "ms",
-               [(r["fixture"]["seeded"].median_ms, r["fixture"]["seeded"].p99_ms) for r in rounds],
-               target=FIXTURE_TARGET_MS),
-    ]  # fmt: skip
+        figure(
+            "1",
+            "fixture setup+reset, empty namespace",
+            "ms",
+            [(r["fixture"]["empty"].median_ms, r["fixture"]["empty"].p99_ms) for r in rounds],
+            target=FIXTURE_TARGET_MS,
+        ),
+        figure(
+            "1",
+            "fixture setup+seed 1 LP account+reset",
+            "ms",
+            [(r["fixture"]["seeded"].median_ms, r["fixture"]["seeded"].p99_ms) for r in rounds],
+            target=FIXTURE_TARGET_MS,
+        ),
+    ]
     tenants = f"{BIG_NAMESPACE_TENANTS:,}"
-    for key, label in (("emulator", "fixture (A/B run)"), ("emulator_server", "emulator_server fixture (HTTP, new session)")):
+    for key, label in (
+        ("emulator", "fixture (A/B run)"),
+        ("emulator_server", "emulator_server fixture (HTTP, new session)"),
+    ):
         pairs = [r["crowded"][key] for r in rounds]
         figures += [
-            figure("1", f"{label} setup+reset, empty namespace", "ms", [(p["baseline"].median_ms, p["baseline"].p99_ms) for p in pairs]),
-            figure("1", f"  the same, another namespace holds {tenants} accounts", "ms",
-                   [(p["emulator"].median_ms, p["emulator"].p99_ms) for p in pairs]),
+            figure(
+                "1",
+                f"{label} setup+reset, empty namespace",
+                "ms",
+                [(p["baseline"].median_ms, p["baseline"].p99_ms) for p in pairs],
+            ),
+            figure(
+                "1",
+                f"  the same, another namespace holds {tenants} accounts",
+                "ms",
+                [(p["emulator"].median_ms, p["emulator"].p99_ms) for p in pairs],
+            ),
             figure("1", f"  ratio with {tenants} / without", "x", [pair_ratio(p) for p in pairs]),
-        ]  # fmt: skip
+        ]
     for transport in ("in_process", "http"):
         where = "in-process" if transport == "in_process" else "over HTTP"
         figures += [
-            figure("1", f"POST /__emulator/reset of a namespace of {tenants} accounts, {where}", "ms",
-                   [(r["crowded"][f"reset_{transport}"].median_ms, r["crowded"][f"reset_{transport}"].p99_ms) for r in rounds]),
-            figure("1", f"  context: POST /__emulator/seed of those {tenants} accounts", "ms",
-                   [(r["crowded"][f"seed_{transport}"].median_ms, r["crowded"][f"seed_{transport}"].p99_ms) for r in rounds]),
-        ]  # fmt: skip
+            figure(
+                "1",
+                f"POST /__emulator/reset of a namespace of {tenants} accounts, {where}",
+                "ms",
+                [
+                    (r["crowded"][f"reset_{transport}"].median_ms, r["crowded"][f"reset_{transport}"].p99_ms)
+                    for r in rounds
+                ],
+            ),
+            figure(
+                "1",
+                f"  context: POST /__emulator/seed of those {tenants} accounts",
+                "ms",
+                [
+                    (r["crowded"][f"seed_{transport}"].median_ms, r["crowded"][f"seed_{transport}"].p99_ms)
+                    for r in rounds
+                ],
+            ),
+        ]
     labels = {
         "authorize": ("POST anonymous/authorize", "bare POST, sign 1 RS256", AUTHORIZE_RATIO_TARGET),
         "authenticate": ("POST authenticate?v=3.0", "bare POST, verify+sign RS256", None),
         "read": ("GET service/idp/baseURI.json", "bare GET JSON", None),
     }
     for key, (emulator_label, baseline_label, ratio_target) in labels.items():
-        figures += pair_figures("2", key, emulator_label, baseline_label, [r["requests"][key] for r in rounds], ratio_target)
+        figures += pair_figures(
+            "2", key, emulator_label, baseline_label, [r["requests"][key] for r in rounds], ratio_target
+        )
     for key, label, target in (
         ("emulator", "start-up: serve --port 0 -> 200 health", STARTUP_TARGET_S),
         ("import_flask", '  context: python -c "import flask"', None),
@@ -713,29 +790,63 @@ def summarise(run: Run) -> list[Figure]:
         figures.append(
             Figure("3", label, "s", statistics.median(pooled), None, (min(medians), max(medians)), target, strict=True)
         )
-    for key, label in (("faults_authorize", "POST anonymous/authorize"), ("faults_read", "GET service/idp/baseURI.json")):
+    for key, label in (
+        ("faults_authorize", "POST anonymous/authorize"),
+        ("faults_read", "GET service/idp/baseURI.json"),
+    ):
         pairs = [r["faults"]["requests"][key] for r in rounds]
         figures += [
-            figure("4", f"{label}, 10 rules not matching", "ms", [(p["emulator"].median_ms, p["emulator"].p99_ms) for p in pairs]),
-            figure("4", "  baseline: same request, no rules", "ms", [(p["baseline"].median_ms, p["baseline"].p99_ms) for p in pairs]),
-            figure("4", "  ratio 10 rules / no rules", "x",
-                   [(p["emulator"].median_ms / p["baseline"].median_ms, p["emulator"].p99_ms / p["baseline"].p99_ms)
-                    for p in pairs],
-                   target=FAULT_RATIO_TARGET),
-        ]  # fmt: skip
+            figure(
+                "4",
+                f"{label}, 10 rules not matching",
+                "ms",
+                [(p["emulator"].median_ms, p["emulator"].p99_ms) for p in pairs],
+            ),
+            figure(
+                "4",
+                "  baseline: same request, no rules",
+                "ms",
+                [(p["baseline"].median_ms, p["baseline"].p99_ms) for p in pairs],
+            ),
+            figure(
+                "4",
+                "  ratio 10 rules / no rules",
+                "x",
+                [
+                    (p["emulator"].median_ms / p["baseline"].median_ms, p["emulator"].p99_ms / p["baseline"].p99_ms)
+                    for p in pairs
+                ],
+                target=FAULT_RATIO_TARGET,
+            ),
+        ]
     figures.append(
-        figure("4", "  A/A: read no rules / read no rules", "x",
-               [(p["emulator"].median_ms / p["baseline"].median_ms, p["emulator"].p99_ms / p["baseline"].p99_ms)
-                for p in (r["faults"]["requests"]["faults_noise"] for r in rounds)])
-    )  # fmt: skip
+        figure(
+            "4",
+            "  A/A: read no rules / read no rules",
+            "x",
+            [
+                (p["emulator"].median_ms / p["baseline"].median_ms, p["emulator"].p99_ms / p["baseline"].p99_ms)
+                for p in (r["faults"]["requests"]["faults_noise"] for r in rounds)
+            ],
+        )
+    )
     for key, label in (
         ("ten_authorize", "FaultRules.decide, 10 rules, authorize"),
         ("ten_read", "FaultRules.decide, 10 rules, read"),
         ("none", "  context: FaultRules.decide, no rules"),
     ):
-        figures.append(figure("4", label, "us", [(r["faults"]["decide_us"][key]["median"], r["faults"]["decide_us"][key]["p99"]) for r in rounds]))
+        figures.append(
+            figure(
+                "4",
+                label,
+                "us",
+                [(r["faults"]["decide_us"][key]["median"], r["faults"]["decide_us"][key]["p99"]) for r in rounds],
+            )
+        )
     for key, (emulator_label, baseline_label, _) in labels.items():
-        figures += pair_figures("5", key, f"HTTP {emulator_label}", f"HTTP {baseline_label}", [r["http"][key] for r in rounds])
+        figures += pair_figures(
+            "5", key, f"HTTP {emulator_label}", f"HTTP {baseline_label}", [r["http"][key] for r in rounds]
+        )
     return figures
 
 
@@ -744,14 +855,25 @@ def pair_ratio(pair: dict[str, Stats]) -> tuple[float, float]:
     return pair["emulator"].median_ms / pair["baseline"].median_ms, pair["emulator"].p99_ms / pair["baseline"].p99_ms
 
 
-def pair_figures(section: str, key: str, emulator_label: str, baseline_label: str, pairs: list[dict[str, Stats]],
-                 ratio_target: float | None = None) -> list[Figure]:
+def pair_figures(
+    section: str,
+    key: str,
+    emulator_label: str,
+    baseline_label: str,
+    pairs: list[dict[str, Stats]],
+    ratio_target: float | None = None,
+) -> list[Figure]:
     """The emulator's line, its baseline's and their ratio, over the rounds' measurements of one pair."""
     return [
         figure(section, emulator_label, "ms", [(p["emulator"].median_ms, p["emulator"].p99_ms) for p in pairs]),
-        figure(section, f"  baseline: {baseline_label}", "ms", [(p["baseline"].median_ms, p["baseline"].p99_ms) for p in pairs]),
+        figure(
+            section,
+            f"  baseline: {baseline_label}",
+            "ms",
+            [(p["baseline"].median_ms, p["baseline"].p99_ms) for p in pairs],
+        ),
         figure(section, f"  ratio {key} / baseline", "x", [pair_ratio(p) for p in pairs], target=ratio_target),
-    ]  # fmt: skip
+    ]
 
 
 def show(value: float | None, unit: str) -> str:
@@ -774,7 +896,15 @@ def table(figures: list[Figure], rounds: int) -> str:
     for item in figures:
         spread = f"{show(item.spread[0], item.unit)} .. {show(item.spread[1], item.unit)}"
         rows.append(
-            (item.section, item.name, show(item.median, item.unit), show(item.p99, item.unit), spread, show_target(item), item.result)
+            (
+                item.section,
+                item.name,
+                show(item.median, item.unit),
+                show(item.p99, item.unit),
+                spread,
+                show_target(item),
+                item.result,
+            )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
@@ -844,7 +974,9 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(EmulatorConfig())  # the session app, shared by every round as by a test session
     key = load_key()
     served = Served()
-    prepared = Prepared(app, fixture_setup(app), request_pairs(app, key), request_pairs(app, key, served.client), *fault_setup(app))
+    prepared = Prepared(
+        app, fixture_setup(app), request_pairs(app, key), request_pairs(app, key, served.client), *fault_setup(app)
+    )
     run = Run()
     try:
         for number in range(1, args.rounds + 1):
@@ -859,33 +991,47 @@ def main(argv: list[str] | None = None) -> int:
     print(table(figures, args.rounds))
     misses = [f.name.strip() for f in figures if f.result == "MISS"]
     spawns = [s for r in run.rounds for s in r["startup"]["emulator"]]
-    print(f"\nstart-up: median of {len(spawns)} spawns ({STARTUP_SPAWNS} per round), worst {max(spawns):.3f} s;"
-          f" p99 over {FIXTURE_ITERATIONS} (fixture) / {REQUEST_ITERATIONS} (requests) samples per round")
+    print(
+        f"\nstart-up: median of {len(spawns)} spawns ({STARTUP_SPAWNS} per round), worst {max(spawns):.3f} s;"
+        f" p99 over {FIXTURE_ITERATIONS} (fixture) / {REQUEST_ITERATIONS} (requests) samples per round"
+    )
     reads = [r["faults"]["requests"]["faults_read"] for r in run.rounds]
     added_us = statistics.median((p["emulator"].median_ms - p["baseline"].median_ms) * 1000 for p in reads)
     decide_us = statistics.median(r["faults"]["decide_us"]["ten_read"]["median"] for r in run.rounds)
-    print(f"faults: {FAULT_ITERATIONS} requests per round and variant, alternating one by one; the 10 rules add"
-          f" {added_us:.1f} us to the read's median (decide alone, in a tight loop: {decide_us:.1f} us);"
-          f" decide p99 is over batches of {DECIDE_BATCH} calls ({DECIDE_BATCHES} per round)")
-    print(f"emulator_server fixture: {SERVER_FIXTURE_ITERATIONS} per round and variant; resets of {BIG_NAMESPACE_TENANTS:,}"
-          f" accounts: {BIG_RESETS} per round and transport; HTTP (5): {HTTP_ITERATIONS} requests per round and side,"
-          f" waitress BackgroundServer, keep-alive http.client, alternating one by one")  # fmt: skip
-    print(f"{len(figures)} figures, {sum(f.result == 'PASS' for f in figures)} PASS, {len(misses)} MISS"
-          f" ({args.rounds} rounds, {elapsed:.0f} s; ratios are per-round, medians over rounds)")  # fmt: skip
+    print(
+        f"faults: {FAULT_ITERATIONS} requests per round and variant, alternating one by one; the 10 rules add"
+        f" {added_us:.1f} us to the read's median (decide alone, in a tight loop: {decide_us:.1f} us);"
+        f" decide p99 is over batches of {DECIDE_BATCH} calls ({DECIDE_BATCHES} per round)"
+    )
+    print(
+        f"emulator_server fixture: {SERVER_FIXTURE_ITERATIONS} per round and variant; resets of {BIG_NAMESPACE_TENANTS:,}"
+        f" accounts: {BIG_RESETS} per round and transport; HTTP (5): {HTTP_ITERATIONS} requests per round and side,"
+        f" waitress BackgroundServer, keep-alive http.client, alternating one by one"
+    )
+    print(
+        f"{len(figures)} figures, {sum(f.result == 'PASS' for f in figures)} PASS, {len(misses)} MISS"
+        f" ({args.rounds} rounds, {elapsed:.0f} s; ratios are per-round, medians over rounds)"
+    )
     if args.json:
         document = {
             "environment": environment(),
             "settings": {
-                "rounds": args.rounds, "fixture_iterations": FIXTURE_ITERATIONS,
-                "request_iterations": REQUEST_ITERATIONS, "startup_spawns": STARTUP_SPAWNS,
-                "fault_iterations": FAULT_ITERATIONS, "decide_batch": DECIDE_BATCH, "decide_batches": DECIDE_BATCHES,
-                "server_fixture_iterations": SERVER_FIXTURE_ITERATIONS, "big_namespace_tenants": BIG_NAMESPACE_TENANTS,
-                "big_resets": BIG_RESETS, "http_iterations": HTTP_ITERATIONS,
+                "rounds": args.rounds,
+                "fixture_iterations": FIXTURE_ITERATIONS,
+                "request_iterations": REQUEST_ITERATIONS,
+                "startup_spawns": STARTUP_SPAWNS,
+                "fault_iterations": FAULT_ITERATIONS,
+                "decide_batch": DECIDE_BATCH,
+                "decide_batches": DECIDE_BATCHES,
+                "server_fixture_iterations": SERVER_FIXTURE_ITERATIONS,
+                "big_namespace_tenants": BIG_NAMESPACE_TENANTS,
+                "big_resets": BIG_RESETS,
+                "http_iterations": HTTP_ITERATIONS,
             },
             "figures": [f.to_dict() for f in figures],
             "rounds": [serialisable(r) for r in run.rounds],
             "elapsed_s": elapsed,
-        }  # fmt: skip
+        }
         Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
     return 0
 

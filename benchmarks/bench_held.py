@@ -70,7 +70,10 @@ def summary(values: list[float]) -> dict:
 
 def measure_all(server: BackgroundServer) -> dict:
     session = requests.Session()
-    return {name: summary(latencies_ms(session, server.url + path, method)) for name, (method, path) in CALLS_MEASURED.items()}
+    return {
+        name: summary(latencies_ms(session, server.url + path, method))
+        for name, (method, path) in CALLS_MEASURED.items()
+    }
 
 
 def hold(server: BackgroundServer) -> list[threading.Thread]:
@@ -136,15 +139,31 @@ def targets(rounds: list[dict]) -> list[dict]:
                 continue
             p50s, p99s = [f["p50"] for f in found], [f["p99"] for f in found]
             p99 = statistics.median(p99s)
-            rows.append({
-                "state": state, "call": name, "p50_ms": statistics.median(p50s), "p99_ms": p99, "p99_range": [min(p99s), max(p99s)],
-                "max_ms": max(f["max"] for f in found), "met": None if state == "idle" else p99 <= TARGET_MS,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "state": state,
+                    "call": name,
+                    "p50_ms": statistics.median(p50s),
+                    "p99_ms": p99,
+                    "p99_range": [min(p99s), max(p99s)],
+                    "max_ms": max(f["max"] for f in found),
+                    "met": None if state == "idle" else p99 <= TARGET_MS,
+                }
+            )
     clears = [r["clearing"]["clear_ms"] for r in rounds]
     releases = [r["clearing"]["all_released_ms"] for r in rounds]
-    rows.append({"state": "held", "call": "DELETE faults that clears the hang", "p50_ms": statistics.median(clears), "p99_ms": max(clears),
-                 "p99_range": [min(clears), max(clears)], "max_ms": max(clears), "met": max(clears) <= TARGET_MS,
-                 "all_released_ms": statistics.median(releases)})  # fmt: skip
+    rows.append(
+        {
+            "state": "held",
+            "call": "DELETE faults that clears the hang",
+            "p50_ms": statistics.median(clears),
+            "p99_ms": max(clears),
+            "p99_range": [min(clears), max(clears)],
+            "max_ms": max(clears),
+            "met": max(clears) <= TARGET_MS,
+            "all_released_ms": statistics.median(releases),
+        }
+    )
     return rows
 
 
@@ -160,17 +179,31 @@ def main(argv: list[str] | None = None) -> int:
             rounds.append(one_round(server, control, script))
             print(f"round {number + 1} done", file=sys.stderr, flush=True)
     rows = targets(rounds)
-    print(f"{HELD} requests held ({DEFAULT_THREADS} provider workers); busy: wrk -t2 -c16 on anonymous/authorize; {CALLS} calls each")
-    print("| state | call | p50 ms | p99 ms (rounds' range) | max ms | target p99 | met |\n|---|---|---|---|---|---|---|")
+    print(
+        f"{HELD} requests held ({DEFAULT_THREADS} provider workers); busy: wrk -t2 -c16 on anonymous/authorize; {CALLS} calls each"
+    )
+    print(
+        "| state | call | p50 ms | p99 ms (rounds' range) | max ms | target p99 | met |\n|---|---|---|---|---|---|---|"
+    )
     for row in rows:
         low, high = row["p99_range"]
         met = "-" if row["met"] is None else "yes" if row["met"] else "NO"
         target = "-" if row["met"] is None else f"<= {TARGET_MS:g}"
-        print(f"| {row['state']} | {row['call']} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} ({low:.2f}–{high:.2f}) | {row['max_ms']:.2f} | {target} | {met} |")
+        print(
+            f"| {row['state']} | {row['call']} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} ({low:.2f}–{high:.2f}) | {row['max_ms']:.2f} | {target} | {met} |"
+        )
     release = rows[-1]["all_released_ms"]
-    print(f"after the clearing DELETE, every held request was back within {release:.0f} ms (median over {len(rounds)} rounds)")
+    print(
+        f"after the clearing DELETE, every held request was back within {release:.0f} ms (median over {len(rounds)} rounds)"
+    )
     if args.json:
-        document = {"environment": environment(), "held_requests": HELD, "calls": CALLS, "targets": rows, "rounds": rounds}
+        document = {
+            "environment": environment(),
+            "held_requests": HELD,
+            "calls": CALLS,
+            "targets": rows,
+            "rounds": rounds,
+        }
         Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
     return 0
 

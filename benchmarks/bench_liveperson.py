@@ -160,7 +160,11 @@ def setup(emulator: Flask) -> Setup:
     started = time.perf_counter()
     for _ in range(MAX_SESSIONS):
         answering(200, login(full))()
-    print(f"set-up: {MAX_SESSIONS:,} sessions opened in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    print(
+        f"set-up: {MAX_SESSIONS:,} sessions opened in {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
 
     def clear_sessions() -> None:
         with store.lock:
@@ -221,7 +225,12 @@ def measure_alternating(pair: Pair, iterations: int, reset: Callable[[], None] |
 
 LABELS = {  # pair -> section, emulator label, baseline label, ratio target
     "login": ("a", "POST login?v=1.3, user+password", "bare POST, parse JSON, same-size JSON", LOGIN_RATIO_TARGET),
-    "login_full": ("b", f"same login, account at {MAX_SESSIONS:,} sessions", "bare POST, parse JSON, same-size JSON", None),
+    "login_full": (
+        "b",
+        f"same login, account at {MAX_SESSIONS:,} sessions",
+        "bare POST, parse JSON, same-size JSON",
+        None,
+    ),
     "refresh": ("c", "POST refresh?v=1.3, cookie+csrf, 200 empty", "bare POST, same request, 200 empty", None),
 }
 
@@ -236,7 +245,12 @@ def summarise(run: Run) -> list[Figure]:
         pairs = [r[key] for r in run.rounds]
         figures += [
             figure(section, emulator_label, "ms", [(p["emulator"].median_ms, p["emulator"].p99_ms) for p in pairs]),
-            figure(section, f"  baseline: {baseline_label}", "ms", [(p["baseline"].median_ms, p["baseline"].p99_ms) for p in pairs]),
+            figure(
+                section,
+                f"  baseline: {baseline_label}",
+                "ms",
+                [(p["baseline"].median_ms, p["baseline"].p99_ms) for p in pairs],
+            ),
             figure(section, f"  ratio {key} / baseline", "x", [ratio(p) for p in pairs], target=target),
         ]
     return figures
@@ -267,14 +281,23 @@ def main(argv: list[str] | None = None) -> int:
 
     print(table(figures, args.rounds))
     misses = [f.name.strip() for f in figures if f.result == "MISS"]
-    print(f"\n{ITERATIONS} requests per round and side, alternating one by one; p99 over those samples;"
-          f" a: sessions cleared every {SESSION_BATCH} logins, b: {sessions['login_full']:,} sessions at the end")  # fmt: skip
-    print(f"{len(figures)} figures, {sum(f.result == 'PASS' for f in figures)} PASS, {len(misses)} MISS"
-          f" ({args.rounds} rounds, {elapsed:.0f} s; ratios are per-round, medians over rounds)")  # fmt: skip
+    print(
+        f"\n{ITERATIONS} requests per round and side, alternating one by one; p99 over those samples;"
+        f" a: sessions cleared every {SESSION_BATCH} logins, b: {sessions['login_full']:,} sessions at the end"
+    )
+    print(
+        f"{len(figures)} figures, {sum(f.result == 'PASS' for f in figures)} PASS, {len(misses)} MISS"
+        f" ({args.rounds} rounds, {elapsed:.0f} s; ratios are per-round, medians over rounds)"
+    )
     if args.json:
         document = {
             "environment": environment(),
-            "settings": {"rounds": args.rounds, "iterations": ITERATIONS, "session_batch": SESSION_BATCH, "max_sessions": MAX_SESSIONS},
+            "settings": {
+                "rounds": args.rounds,
+                "iterations": ITERATIONS,
+                "session_batch": SESSION_BATCH,
+                "max_sessions": MAX_SESSIONS,
+            },
             "figures": [f.to_dict() for f in figures],
             "rounds": [serialisable(r) for r in run.rounds],
             "elapsed_s": elapsed,

@@ -82,9 +82,13 @@ def seed_channel(emulator: Flask) -> Channel:
     company = {
         "id": channel.company_id,
         "channels": [{"id": channel.channel_id, "type": "mbWebChat", "management_token": channel.management_token}],
-        "clients": [{"clientID": channel.client_id, "name": "Bench", "surname": "Client", "email": "bench@example.com"}],
+        "clients": [
+            {"clientID": channel.client_id, "name": "Bench", "surname": "Client", "email": "bench@example.com"}
+        ],
     }
-    EmulatorClient(namespace=f"bench-mb-{suffix}", transport=AppTransport(emulator)).seed({"mindbehind": {"companies": [company]}})
+    EmulatorClient(namespace=f"bench-mb-{suffix}", transport=AppTransport(emulator)).seed(
+        {"mindbehind": {"companies": [company]}}
+    )
     return channel
 
 
@@ -139,20 +143,32 @@ def pairs_of(emulator: Flask, clients: Callable[[Flask], Any]) -> list[Pair]:
     client_body = client.get(CLIENT_PATH, query_string=query, headers=api_token).get_json()
     bare = clients(bare_app(channel, client_body, session_answer, token))
     pairs = [
-        Pair("token", answering(200, lambda: client.post(TOKEN_PATH, headers=api_token, json=issue_body)),
-             answering(200, lambda: bare.post(TOKEN_PATH, headers=api_token, json=issue_body))),
-        Pair("session", answering(201, lambda: client.post(SESSIONS_PATH, json=session_body)),
-             answering(201, lambda: bare.post(SESSIONS_PATH, json=session_body))),
-        Pair("read", answering(200, lambda: client.get(CLIENT_PATH, query_string=query, headers=api_token)),
-             answering(200, lambda: bare.get(CLIENT_PATH, query_string=query, headers=api_token))),
-    ]  # fmt: skip
+        Pair(
+            "token",
+            answering(200, lambda: client.post(TOKEN_PATH, headers=api_token, json=issue_body)),
+            answering(200, lambda: bare.post(TOKEN_PATH, headers=api_token, json=issue_body)),
+        ),
+        Pair(
+            "session",
+            answering(201, lambda: client.post(SESSIONS_PATH, json=session_body)),
+            answering(201, lambda: bare.post(SESSIONS_PATH, json=session_body)),
+        ),
+        Pair(
+            "read",
+            answering(200, lambda: client.get(CLIENT_PATH, query_string=query, headers=api_token)),
+            answering(200, lambda: bare.get(CLIENT_PATH, query_string=query, headers=api_token)),
+        ),
+    ]
     check_shapes(client, bare, session_body, query, api_token)
     return pairs
 
 
 def check_shapes(client: Any, bare: Any, session_body: dict, query: dict, api_token: dict) -> None:
     """The bare routes answer what the emulator answers: same keys, and the same client body."""
-    ours, theirs = client.post(SESSIONS_PATH, json=session_body).get_json(), bare.post(SESSIONS_PATH, json=session_body).get_json()
+    ours, theirs = (
+        client.post(SESSIONS_PATH, json=session_body).get_json(),
+        bare.post(SESSIONS_PATH, json=session_body).get_json(),
+    )
     if set(ours) != set(theirs) or set(ours["session"]) != set(theirs["session"]) or ours["client"] != theirs["client"]:
         raise RuntimeError(f"the bare session route does not answer the emulator's shape: {ours} vs {theirs}")
     read = client.get(CLIENT_PATH, query_string=query, headers=api_token).get_data()
@@ -194,16 +210,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for number in range(1, args.rounds + 1):
             print(f"round {number}/{args.rounds} ...", file=sys.stderr, flush=True)
-            run.rounds.append({name: {pair.name: measure_interleaved(pair, ITERATIONS) for pair in pairs} for name, pairs in prepared.items()})
+            run.rounds.append(
+                {
+                    name: {pair.name: measure_interleaved(pair, ITERATIONS) for pair in pairs}
+                    for name, pairs in prepared.items()
+                }
+            )
     finally:
         served.stop()
     figures = summarise(run)
     elapsed = time.perf_counter() - started
 
     print(table(figures, args.rounds))
-    print(f"\n{ITERATIONS} requests per round, pair and transport, each side, alternating one by one; p99 over those samples;"
-          f" HTTP: waitress BackgroundServer, keep-alive http.client ({args.rounds} rounds, {elapsed:.0f} s;"
-          f" ratios are per-round, medians over rounds)")  # fmt: skip
+    print(
+        f"\n{ITERATIONS} requests per round, pair and transport, each side, alternating one by one; p99 over those samples;"
+        f" HTTP: waitress BackgroundServer, keep-alive http.client ({args.rounds} rounds, {elapsed:.0f} s;"
+        f" ratios are per-round, medians over rounds)"
+    )
     if args.json:
         document = {
             "environment": environment(),

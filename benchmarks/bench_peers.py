@@ -63,13 +63,18 @@ DEMO_ACCOUNT, DEMO_CONNECTOR = "12345678", "2468"  # emulator/demo_seed.yaml
 DEMO_APP, DEMO_KEY, DEMO_SECRET = "5f0c1e2d3c4b5a6978695a4b", "app_5f0c1e2d3c4b5a6978695a4c", "demo-app-key-secret"
 START_TIMEOUT = 60.0
 WARMUP_S = 2.0
-STS_AUTH = ("AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/sts/aws4_request,"
-            " SignedHeaders=host, Signature=0")  # fmt: skip
+STS_AUTH = (
+    "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/sts/aws4_request,"
+    " SignedHeaders=host, Signature=0"
+)
 WIREMOCK_STUB = {
     "request": {"method": "GET", "url": "/static"},
-    "response": {"status": 200, "jsonBody": {"service": "idp", "account": DEMO_ACCOUNT, "baseURI": "127.0.0.1"},
-                 "headers": {"Content-Type": "application/json"}},
-}  # fmt: skip
+    "response": {
+        "status": 200,
+        "jsonBody": {"service": "idp", "account": DEMO_ACCOUNT, "baseURI": "127.0.0.1"},
+        "headers": {"Content-Type": "application/json"},
+    },
+}
 
 
 # --- endpoints and servers --------------------------------------------------------------------------
@@ -131,11 +136,18 @@ def emulator_endpoints(base: str) -> list[Endpoint]:
     user_id = json.loads(body)["user"]["id"]
     return [
         Endpoint("LP anonymous/authorize (issues RS256 JWT)", "POST", f"{idp}/anonymous/authorize", 200, "sign"),
-        Endpoint("LP authenticate?v=3.0 (verify + issue RS256)", "POST", f"{idp}/app/{DEMO_CONNECTOR}/authenticate?v=3.0",
-                 200, "verify-sign", json_headers(), json.dumps({"id_token": ext_jwt})),
+        Endpoint(
+            "LP authenticate?v=3.0 (verify + issue RS256)",
+            "POST",
+            f"{idp}/app/{DEMO_CONNECTOR}/authenticate?v=3.0",
+            200,
+            "verify-sign",
+            json_headers(),
+            json.dumps({"id_token": ext_jwt}),
+        ),
         Endpoint("LP service/idp/baseURI.json (read)", "GET", f"{idp}/service/idp/baseURI.json", 200, "get"),
         Endpoint("Sunshine GET users/{id} (Basic)", "GET", f"/v2/apps/{DEMO_APP}/users/{user_id}", 200, "get", basic),
-    ]  # fmt: skip
+    ]
 
 
 def bare_endpoints(base: str) -> list[Endpoint]:
@@ -146,18 +158,41 @@ def bare_endpoints(base: str) -> list[Endpoint]:
     return [
         Endpoint("bare GET JSON", "GET", "/read", 200, "get"),
         Endpoint("bare POST, sign one RS256 JWT", "POST", "/sign", 200, "sign"),
-        Endpoint("bare POST, verify one RS256 JWT and sign one", "POST", "/verify-sign", 200, "verify-sign", json_headers(), token_body),
+        Endpoint(
+            "bare POST, verify one RS256 JWT and sign one",
+            "POST",
+            "/verify-sign",
+            200,
+            "verify-sign",
+            json_headers(),
+            token_body,
+        ),
     ]
 
 
 def oauth2_endpoints(base: str) -> list[Endpoint]:
-    headers = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": "Basic " + base64.b64encode(b"bench:secret").decode()}
-    return [Endpoint("token, client_credentials (signs a JWT)", "POST", "/token", 200, "sign", headers, "grant_type=client_credentials&scope=read")]
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": "Basic " + base64.b64encode(b"bench:secret").decode(),
+    }
+    return [
+        Endpoint(
+            "token, client_credentials (signs a JWT)",
+            "POST",
+            "/token",
+            200,
+            "sign",
+            headers,
+            "grant_type=client_credentials&scope=read",
+        )
+    ]
 
 
 def moto_endpoints(base: str) -> list[Endpoint]:
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": STS_AUTH}
-    return [Endpoint("STS GetSessionToken", "POST", "/", 200, "get", headers, "Action=GetSessionToken&Version=2011-06-15")]
+    return [
+        Endpoint("STS GetSessionToken", "POST", "/", 200, "get", headers, "Action=GetSessionToken&Version=2011-06-15")
+    ]
 
 
 def wiremock_endpoints(base: str) -> list[Endpoint]:
@@ -175,11 +210,21 @@ def emulator_servers() -> list[Server]:
     versions = f"Flask {metadata.version('flask')}, waitress {metadata.version('waitress')}"
     script = str(Path(__file__).resolve())
     return [
-        Server("emulator (serve, waitress)", versions, lambda port: [sys.executable, "-m", "emulator", "serve", "--port", "0"],
-               emulator_endpoints, banner=True),
-        Server("bare Flask (same waitress server)", versions, lambda port: [sys.executable, script, "--serve-bare", "0"],
-               bare_endpoints, banner=True),
-    ]  # fmt: skip
+        Server(
+            "emulator (serve, waitress)",
+            versions,
+            lambda port: [sys.executable, "-m", "emulator", "serve", "--port", "0"],
+            emulator_endpoints,
+            banner=True,
+        ),
+        Server(
+            "bare Flask (same waitress server)",
+            versions,
+            lambda port: [sys.executable, script, "--serve-bare", "0"],
+            bare_endpoints,
+            banner=True,
+        ),
+    ]
 
 
 def peer_servers(peers: Path) -> list[Server]:
@@ -190,12 +235,31 @@ def peer_servers(peers: Path) -> list[Server]:
     moto = peers / "moto-venv" / "bin" / "moto_server"
     wiremock_root = peers / "wiremock-root"
     servers = [
-        Server("oauth2-mock-server (Node)", "", lambda port: ["node", str(oauth2 / "dist" / "oauth2-mock-server.mjs"),
-               "-a", "127.0.0.1", "-p", str(port)], oauth2_endpoints),
+        Server(
+            "oauth2-mock-server (Node)",
+            "",
+            lambda port: ["node", str(oauth2 / "dist" / "oauth2-mock-server.mjs"), "-a", "127.0.0.1", "-p", str(port)],
+            oauth2_endpoints,
+        ),
         Server("moto server", "", lambda port: [str(moto), "-H", "127.0.0.1", "-p", str(port)], moto_endpoints),
-        Server("WireMock (journal on)", "", lambda port: ["java", "-jar", str(jars[-1]), "--port", str(port), "--bind-address",
-               "127.0.0.1", "--root-dir", str(wiremock_root), "--disable-banner"], wiremock_endpoints),
-    ]  # fmt: skip
+        Server(
+            "WireMock (journal on)",
+            "",
+            lambda port: [
+                "java",
+                "-jar",
+                str(jars[-1]),
+                "--port",
+                str(port),
+                "--bind-address",
+                "127.0.0.1",
+                "--root-dir",
+                str(wiremock_root),
+                "--disable-banner",
+            ],
+            wiremock_endpoints,
+        ),
+    ]
     oauth2_server, moto_server, wiremock_server = servers
     if shutil.which("node") is None:
         oauth2_server.skipped = "not run: node not found"
@@ -269,8 +333,13 @@ def start(server: Server, log: Path) -> Running:
     port = 0 if server.banner else free_port()
     started = time.perf_counter()
     with log.open("wb") as output:
-        process = subprocess.Popen(server.command(port), cwd=ROOT, stdout=subprocess.PIPE if server.banner else output,
-                                   stderr=subprocess.STDOUT, text=server.banner)  # fmt: skip
+        process = subprocess.Popen(
+            server.command(port),
+            cwd=ROOT,
+            stdout=subprocess.PIPE if server.banner else output,
+            stderr=subprocess.STDOUT,
+            text=server.banner,
+        )
     try:
         if server.banner:
             port = read_banner(process)
@@ -369,7 +438,15 @@ class WrkResult:
 
 
 def wrk(base: str, endpoint: Endpoint, script: Path, threads: int, connections: int, seconds: float) -> WrkResult:
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s", str(script), base + endpoint.path]
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "-s",
+        str(script),
+        base + endpoint.path,
+    ]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     line = next((line for line in output.splitlines() if line.startswith("BENCH ")), None)
     if line is None:
@@ -411,15 +488,27 @@ def measure(server: Server, running: Running, endpoint: Endpoint, scripts: Path,
     cpu = cpu_seconds(pid) - cpu_before
     single = wrk(running.base, endpoint, script, 1, 1, seconds)
     failed = sum(load.errors.values()) + sum(single.errors.values())
-    return Row(server.name, endpoint.name, endpoint.baseline, load.rate, single.p50_us / 1000, single.p99_us / 1000,
-               cpu / max(1, load.requests) * 1e6, rss_mb(pid), failed, running.idle_rss_mb)  # fmt: skip
+    return Row(
+        server.name,
+        endpoint.name,
+        endpoint.baseline,
+        load.rate,
+        single.p50_us / 1000,
+        single.p99_us / 1000,
+        cpu / max(1, load.requests) * 1e6,
+        rss_mb(pid),
+        failed,
+        running.idle_rss_mb,
+    )
 
 
 def run_server(server: Server, scripts: Path, seconds: float) -> tuple[list[Row], float]:
     """Start the server fresh, measure each of its endpoints, stop it: the rows and its start-up seconds."""
     running = start(server, scripts / f"{abs(hash(server.name))}.log")
     try:
-        return [measure(server, running, endpoint, scripts, seconds) for endpoint in server.endpoints(running.base)], running.startup_s
+        return [
+            measure(server, running, endpoint, scripts, seconds) for endpoint in server.endpoints(running.base)
+        ], running.startup_s
     finally:
         stop(running.process)
 
@@ -443,7 +532,11 @@ EMULATOR, BARE, OAUTH2 = "emulator (serve, waitress)", "bare Flask (same waitres
 ISSUE_ROW = "LP anonymous/authorize (issues RS256 JWT)"
 VALIDATE_ROW = "LP authenticate?v=3.0 (verify + issue RS256)"
 READ_ROWS = ("LP service/idp/baseURI.json (read)", "Sunshine GET users/{id} (Basic)")
-BARE_ROWS = {"get": "bare GET JSON", "sign": "bare POST, sign one RS256 JWT", "verify-sign": "bare POST, verify one RS256 JWT and sign one"}
+BARE_ROWS = {
+    "get": "bare GET JSON",
+    "sign": "bare POST, sign one RS256 JWT",
+    "verify-sign": "bare POST, verify one RS256 JWT and sign one",
+}
 
 
 @dataclass(frozen=True)
@@ -459,7 +552,9 @@ TARGETS = [
     Target("HTTP verify + issue c16, req/s vs bare verify-sign (no target: shown)", 0.0, True),
     *[Target(f"read c16, req/s vs bare GET: {row}", 0.8, True) for row in READ_ROWS],
     *[Target(f"read c1 p50 vs bare GET p50: {row}", 1.3, False) for row in READ_ROWS],
-    Target("CPU per request, bare sign over token issue c16 (shown: steadier than req/s on a shared machine)", 0.0, True),
+    Target(
+        "CPU per request, bare sign over token issue c16 (shown: steadier than req/s on a shared machine)", 0.0, True
+    ),
     Target("CPU per request, bare verify-sign over verify + issue c16 (shown)", 0.0, True),
     *[Target(f"CPU per request, bare GET over read c16 (shown): {row}", 0.0, True) for row in READ_ROWS],
     Target("start to first answer, s", 0.5, False),
@@ -472,7 +567,9 @@ def round_figures(rows: list[dict], startup: dict[str, float]) -> dict[str, floa
     by = {(row["server"], row["endpoint"]): row for row in rows}
     figures: dict[str, float] = {}
 
-    def ratio(name: str, ours: tuple[str, str], theirs: tuple[str, str], field: str = "rps", inverse: bool = False) -> None:
+    def ratio(
+        name: str, ours: tuple[str, str], theirs: tuple[str, str], field: str = "rps", inverse: bool = False
+    ) -> None:
         if ours in by and theirs in by and by[ours][field] and by[theirs][field]:
             figures[name] = by[ours][field] / by[theirs][field] if not inverse else by[theirs][field] / by[ours][field]
 
@@ -511,9 +608,19 @@ def targets_table(rounds: list[dict[str, float]]) -> tuple[str, list[dict]]:
         shown = target.bound == 0.0
         met = None if shown else (median >= target.bound if target.at_least else median <= target.bound)
         bound = "-" if shown else f"{'>=' if target.at_least else '<='} {target.bound:g}"
-        lines.append(f"| {target.name} | {median:.2f} ({min(values):.2f}–{max(values):.2f}) | {bound} | {'-' if met is None else 'yes' if met else 'NO'} |")
-        verdicts.append({"target": target.name, "median": median, "range": [min(values), max(values)], "bound": target.bound,
-                         "at_least": target.at_least, "met": met})  # fmt: skip
+        lines.append(
+            f"| {target.name} | {median:.2f} ({min(values):.2f}–{max(values):.2f}) | {bound} | {'-' if met is None else 'yes' if met else 'NO'} |"
+        )
+        verdicts.append(
+            {
+                "target": target.name,
+                "median": median,
+                "range": [min(values), max(values)],
+                "bound": target.bound,
+                "at_least": target.at_least,
+                "met": met,
+            }
+        )
     return "\n".join(lines), verdicts
 
 
@@ -523,7 +630,10 @@ def targets_table(rounds: list[dict[str, float]]) -> tuple[str, list[dict]]:
 def with_ratios(rows: list[Row]) -> list[dict]:
     """The round's rows as dicts, each with `ratio`: the bare route's req/s over the row's."""
     bare = {row.baseline: row.rps for row in rows if row.server.startswith("bare Flask")}
-    return [{**asdict(row), "ratio": bare[row.baseline] / row.rps if row.baseline in bare and row.rps else None} for row in rows]
+    return [
+        {**asdict(row), "ratio": bare[row.baseline] / row.rps if row.baseline in bare and row.rps else None}
+        for row in rows
+    ]
 
 
 def summarise(rounds: list[list[dict]]) -> list[dict]:
@@ -532,7 +642,12 @@ def summarise(rounds: list[list[dict]]) -> list[dict]:
     summary = []
     for server, endpoint in keys:
         matching = [r for rows in rounds for r in rows if (r["server"], r["endpoint"]) == (server, endpoint)]
-        item = {"server": server, "endpoint": endpoint, "rounds": len(matching), "failed": sum(r["failed"] for r in matching)}
+        item = {
+            "server": server,
+            "endpoint": endpoint,
+            "rounds": len(matching),
+            "failed": sum(r["failed"] for r in matching),
+        }
         for name in ("rps", "ratio", "p50_ms", "p99_ms", "cpu_us", "rss_mb"):
             values = [r[name] for r in matching if r[name] is not None]
             item[name] = statistics.median(values) if values else None
@@ -547,8 +662,10 @@ def cell(value: float | None, form: str) -> str:
 
 
 def markdown(summary: list[dict], skipped: list[Server]) -> str:
-    lines = ["| server | endpoint | req/s (c16) | ratio to bare (req/s; rounds' range) | p50 ms (c1) | p99 ms (c1) | CPU µs/req | RSS MB |",
-             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| server | endpoint | req/s (c16) | ratio to bare (req/s; rounds' range) | p50 ms (c1) | p99 ms (c1) | CPU µs/req | RSS MB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for item in summary:
         spread = item["ratio_spread"]
         ratio = f"{item['ratio']:.2f}x ({spread[0]:.2f}–{spread[1]:.2f})" if spread else "-"
@@ -563,8 +680,12 @@ def markdown(summary: list[dict], skipped: list[Server]) -> str:
 
 def startup_line(rounds: list[dict]) -> str:
     names = list(dict.fromkeys(name for r in rounds for name in r["startup_s"]))
-    medians = {name: statistics.median(r["startup_s"][name] for r in rounds if name in r["startup_s"]) for name in names}
-    return "start to first answer (median): " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in medians.items())
+    medians = {
+        name: statistics.median(r["startup_s"][name] for r in rounds if name in r["startup_s"]) for name in names
+    }
+    return "start to first answer (median): " + ", ".join(
+        f"{name} {seconds:.2f} s" for name, seconds in medians.items()
+    )
 
 
 # --- main -------------------------------------------------------------------------------------------
@@ -575,7 +696,9 @@ def serve_bare(port: int) -> int:
     from emulator.serving.server import run_server as run_waitress
 
     app = bare_app(load_key(), DEMO_ACCOUNT)
-    run_waitress(app, "127.0.0.1", port, on_ready=lambda bound: print(f"listening on http://127.0.0.1:{bound}", flush=True))
+    run_waitress(
+        app, "127.0.0.1", port, on_ready=lambda bound: print(f"listening on http://127.0.0.1:{bound}", flush=True)
+    )
     return 0
 
 
@@ -584,7 +707,9 @@ def arguments(argv: list[str] | None) -> tuple[argparse.Namespace, argparse.Name
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of each wrk run (default 10)")
     parser.add_argument("--install-peers", action="store_true", help="install the peers into --peers-dir first")
-    parser.add_argument("--peers-dir", type=Path, default=PEERS_DIR, help="where the peers live (default benchmarks/.peers)")
+    parser.add_argument(
+        "--peers-dir", type=Path, default=PEERS_DIR, help="where the peers live (default benchmarks/.peers)"
+    )
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     own, rest = parser.parse_known_args(argv)
     return own, (bench_arguments(__doc__, rest) if own.serve_bare is None else argparse.Namespace())
@@ -611,15 +736,19 @@ def main(argv: list[str] | None = None) -> int:
             rounds.append(one_round(runnable, Path(scripts), own.duration, reverse=number % 2 == 0))
     per_round = [with_ratios(r["rows"]) for r in rounds]
     summary = summarise(per_round)
-    targets_text, verdicts = targets_table([round_figures(rows, r["startup_s"]) for rows, r in zip(per_round, rounds, strict=True)])
+    targets_text, verdicts = targets_table(
+        [round_figures(rows, r["startup_s"]) for rows, r in zip(per_round, rounds, strict=True)]
+    )
     skipped = [server for server in servers if server.skipped]
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]
     print(markdown(summary, skipped))
     print("\nversions: " + "; ".join(f"{name}: {version}" for name, version in versions.items()))
     print(startup_line(rounds))
     print("\ntargets (ratios taken within each round; median over rounds):\n" + targets_text)
-    print(f"{wrk_version}; wrk -t2 -c16 -d{own.duration:g}s (req/s, CPU) and -t1 -c1 -d{own.duration:g}s (p50, p99);"
-          f" medians over {args.rounds} rounds, {time.perf_counter() - started:.0f} s")  # fmt: skip
+    print(
+        f"{wrk_version}; wrk -t2 -c16 -d{own.duration:g}s (req/s, CPU) and -t1 -c1 -d{own.duration:g}s (p50, p99);"
+        f" medians over {args.rounds} rounds, {time.perf_counter() - started:.0f} s"
+    )
     if args.json:
         document = {
             "environment": {**environment(), "wrk": wrk_version, "peers": versions},

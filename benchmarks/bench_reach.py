@@ -124,13 +124,20 @@ class UninterceptedClient(httpx.Client):
 
 def httpx_pairs(app: Any, namespace: str, account: str) -> list[Pair]:
     intercepted = httpx.Client()
-    direct = UninterceptedClient(transport=httpx.WSGITransport(app=app), base_url="https://api.liveperson.net",
-                                 headers={NAMESPACE_HEADER: namespace})  # fmt: skip
+    direct = UninterceptedClient(
+        transport=httpx.WSGITransport(app=app),
+        base_url="https://api.liveperson.net",
+        headers={NAMESPACE_HEADER: namespace},
+    )
     read = f"/api/account/{account}/service/idp/baseURI.json?version=1.0"
     issue = f"/api/account/{account}/anonymous/authorize"
     return [
         Pair("read", lambda: ok(intercepted.get("https://api.liveperson.net" + read)), lambda: ok(direct.get(read))),
-        Pair("authorize", lambda: ok(intercepted.post("https://va.idp.liveperson.net" + issue)), lambda: ok(direct.post(issue))),
+        Pair(
+            "authorize",
+            lambda: ok(intercepted.post("https://va.idp.liveperson.net" + issue)),
+            lambda: ok(direct.post(issue)),
+        ),
     ]
 
 
@@ -143,7 +150,9 @@ def proxy_pairs(tls_url: str, tls_ca: str, proxy: ProxyServer, account: str) -> 
     direct.verify, direct.trust_env = tls_ca, False
     proxied.verify, proxied.trust_env = str(proxy.ca_path), False
     proxied.proxies = {"https": proxy.url}
-    kept = Pair("read", lambda: ok(proxied.get("https://api.liveperson.net" + path)), lambda: ok(direct.get(tls_url + path)))
+    kept = Pair(
+        "read", lambda: ok(proxied.get("https://api.liveperson.net" + path)), lambda: ok(direct.get(tls_url + path))
+    )
 
     def fresh(session_of: Callable[[], requests.Session], url: str) -> Callable[[], None]:
         def call() -> None:
@@ -162,7 +171,11 @@ def proxy_pairs(tls_url: str, tls_ca: str, proxy: ProxyServer, account: str) -> 
         session.verify, session.trust_env, session.proxies = str(proxy.ca_path), False, {"https": proxy.url}
         return session
 
-    new = Pair("read, new connection", fresh(new_proxied, "https://api.liveperson.net" + path), fresh(new_direct, tls_url + path))
+    new = Pair(
+        "read, new connection",
+        fresh(new_proxied, "https://api.liveperson.net" + path),
+        fresh(new_direct, tls_url + path),
+    )
     return kept, new
 
 
@@ -172,18 +185,44 @@ def proxy_pairs(tls_url: str, tls_ca: str, proxy: ProxyServer, account: str) -> 
 def summarise(run: Run) -> list[Figure]:
     rounds = run.rounds
     figures = [
-        figure("1", "emulator fixture: set-up + reset", "ms",
-               [(r["fixtures"]["emulator"].median_ms, r["fixtures"]["emulator"].p99_ms) for r in rounds], target=FIXTURE_TARGET_MS),
-        figure("1", "emulator_server fixture: set-up + reset", "ms",
-               [(r["fixtures"]["emulator_server"].median_ms, r["fixtures"]["emulator_server"].p99_ms) for r in rounds]),
-    ]  # fmt: skip
+        figure(
+            "1",
+            "emulator fixture: set-up + reset",
+            "ms",
+            [(r["fixtures"]["emulator"].median_ms, r["fixtures"]["emulator"].p99_ms) for r in rounds],
+            target=FIXTURE_TARGET_MS,
+        ),
+        figure(
+            "1",
+            "emulator_server fixture: set-up + reset",
+            "ms",
+            [(r["fixtures"]["emulator_server"].median_ms, r["fixtures"]["emulator_server"].p99_ms) for r in rounds],
+        ),
+    ]
     for name in ("read", "authorize"):
-        figures += pair_figures("2", "intercepted", f"httpx {name}, intercepted", f"httpx {name}, WSGITransport",
-                                [r["httpx"][name] for r in rounds], HTTPX_TARGET)  # fmt: skip
-    figures += pair_figures("3", "proxied", "HTTPS read through the proxy", "HTTPS read, direct",
-                            [r["proxy"]["read"] for r in rounds], PROXY_TARGET)  # fmt: skip
-    figures += pair_figures("3", "proxied", "HTTPS read through the proxy, new connection", "HTTPS read, direct, new connection",
-                            [r["proxy"]["read, new connection"] for r in rounds])  # fmt: skip
+        figures += pair_figures(
+            "2",
+            "intercepted",
+            f"httpx {name}, intercepted",
+            f"httpx {name}, WSGITransport",
+            [r["httpx"][name] for r in rounds],
+            HTTPX_TARGET,
+        )
+    figures += pair_figures(
+        "3",
+        "proxied",
+        "HTTPS read through the proxy",
+        "HTTPS read, direct",
+        [r["proxy"]["read"] for r in rounds],
+        PROXY_TARGET,
+    )
+    figures += pair_figures(
+        "3",
+        "proxied",
+        "HTTPS read through the proxy, new connection",
+        "HTTPS read, direct, new connection",
+        [r["proxy"]["read, new connection"] for r in rounds],
+    )
     return figures
 
 
@@ -195,7 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     cert, key, ca = write_self_signed(folder / "tls")
     namespace, account = seeded_account(app)
     run = Run()
-    with BackgroundServer(app) as server, BackgroundTlsServer(app, str(cert), str(key)) as tls, ProxyServer(app, folder / "proxy") as proxy:
+    with (
+        BackgroundServer(app) as server,
+        BackgroundTlsServer(app, str(cert), str(key)) as tls,
+        ProxyServer(app, folder / "proxy") as proxy,
+    ):
         bodies = fixture_bodies(app, server.url)
         kept, new = proxy_pairs(tls.url, str(ca), proxy, account)
         pairs = httpx_pairs(app, namespace, account)
@@ -204,20 +247,29 @@ def main(argv: list[str] | None = None) -> int:
             print(f"round {number}/{args.rounds} ...", file=sys.stderr, flush=True)
             with interception:  # on for the httpx pairs only: `requests` must reach the proxy
                 intercepted = {pair.name: measure_interleaved(pair, HTTPX_ITERATIONS) for pair in pairs}
-            run.rounds.append({
-                "fixtures": measure_fixtures(bodies),
-                "httpx": intercepted,
-                "proxy": {"read": measure_interleaved(kept, PROXY_ITERATIONS),
-                          "read, new connection": measure_interleaved(new, NEW_CONNECTION_ITERATIONS)},
-            })  # fmt: skip
+            run.rounds.append(
+                {
+                    "fixtures": measure_fixtures(bodies),
+                    "httpx": intercepted,
+                    "proxy": {
+                        "read": measure_interleaved(kept, PROXY_ITERATIONS),
+                        "read, new connection": measure_interleaved(new, NEW_CONNECTION_ITERATIONS),
+                    },
+                }
+            )
     figures = summarise(run)
     print(table(figures, args.rounds))
     misses = [f.name.strip() for f in figures if f.result == "MISS"]
-    print(f"\n{len(figures)} figures, {sum(f.result == 'PASS' for f in figures)} PASS, {len(misses)} MISS"
-          f" ({args.rounds} rounds, {time.perf_counter() - started:.0f} s; ratios per round, medians over rounds)")  # fmt: skip
+    print(
+        f"\n{len(figures)} figures, {sum(f.result == 'PASS' for f in figures)} PASS, {len(misses)} MISS"
+        f" ({args.rounds} rounds, {time.perf_counter() - started:.0f} s; ratios per round, medians over rounds)"
+    )
     if args.json:
-        document = {"environment": environment(), "figures": [f.to_dict() for f in figures],
-                    "rounds": [serialisable(r) for r in run.rounds]}  # fmt: skip
+        document = {
+            "environment": environment(),
+            "figures": [f.to_dict() for f in figures],
+            "rounds": [serialisable(r) for r in run.rounds],
+        }
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(document, indent=2, default=str))
     return 0

@@ -130,7 +130,10 @@ def measure(candidate: str, seconds: float, scripts: Path) -> dict[str, float]:
             script = scripts / f"{candidate}-{endpoint.baseline}.lua"
             script.write_text(lua_script(endpoint))
             wrk(running.base, endpoint, script, 2, 16, WARMUP_S)
-            load, single = wrk(running.base, endpoint, script, 2, 16, seconds), wrk(running.base, endpoint, script, 1, 1, seconds)
+            load, single = (
+                wrk(running.base, endpoint, script, 2, 16, seconds),
+                wrk(running.base, endpoint, script, 1, 1, seconds),
+            )
             if sum(load.errors.values()) + sum(single.errors.values()):
                 raise RuntimeError(f"{candidate} {endpoint.name}: errors {load.errors} {single.errors}")
             figures[f"{endpoint.name} | c16 req/s"] = load.rate
@@ -166,14 +169,25 @@ def main(argv: list[str] | None = None) -> int:
         for candidate in CANDIDATES:
             values = [one[candidate][metric] for one in rounds]
             ratios = [one[candidate][metric] / one["waitress"][metric] for one in rounds]
-            rows.append({"metric": metric, "server": candidate, "median": statistics.median(values), "ratio": statistics.median(ratios)})
-    print(f"Servers, {args.rounds} rounds of {args.duration:g} s each (medians; ratio over waitress in the same round)\n")
+            rows.append(
+                {
+                    "metric": metric,
+                    "server": candidate,
+                    "median": statistics.median(values),
+                    "ratio": statistics.median(ratios),
+                }
+            )
+    print(
+        f"Servers, {args.rounds} rounds of {args.duration:g} s each (medians; ratio over waitress in the same round)\n"
+    )
     print("| request | figure | server | median | ratio |\n|---|---|---|---:|---:|")
     for row in rows:
         request_name, figure = row["metric"].split(" | ")
         print(f"| {request_name} | {figure} | {row['server']} | {row['median']:,.2f} | {row['ratio']:.2f}x |")
     if args.json:
-        Path(args.json).write_text(json.dumps({"environment": environment(), "rows": rows, "rounds": rounds}, indent=2) + "\n")
+        Path(args.json).write_text(
+            json.dumps({"environment": environment(), "rows": rows, "rounds": rounds}, indent=2) + "\n"
+        )
     return 0
 
 

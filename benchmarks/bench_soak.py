@@ -53,7 +53,11 @@ def one_round(http, n: int) -> int:
     """One pass of the mixed load; the requests made."""
     ext = http.post(f"/api/account/{ACCOUNT}/anonymous/authorize", json={}).get_json()["token"]
     http.post(f"/api/account/{ACCOUNT}/app/{CONNECTOR}/authenticate", query_string={"v": "3.0"}, json={"id_token": ext})
-    http.post("/external/v1/incoming/mbWebChat/token", headers={"apiToken": MANAGEMENT_TOKEN}, json={"clientID": f"client-{n % CLIENTS}", "channelID": CHANNEL})
+    http.post(
+        "/external/v1/incoming/mbWebChat/token",
+        headers={"apiToken": MANAGEMENT_TOKEN},
+        json={"clientID": f"client-{n % CLIENTS}", "channelID": CHANNEL},
+    )
     http.post("/__emulator/mindbehind/webchat/sessions", json={"channelID": CHANNEL, "auth": "anonymous"})
     http.get("/__emulator/health")
     return 5
@@ -61,7 +65,9 @@ def one_round(http, n: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--duration", type=float, default=240.0, help="seconds of load (default 240; 600 for ten minutes)")
+    parser.add_argument(
+        "--duration", type=float, default=240.0, help="seconds of load (default 240; 600 for ten minutes)"
+    )
     parser.add_argument("--bound", type=int, help="lower the records' bounds and the journal's capacity to N")
     parser.add_argument("--rounds", type=int, default=1, help="ignored: one soak per run")
     parser.add_argument("--json", metavar="PATH", help="also write the figures there")
@@ -86,15 +92,27 @@ def main(argv: list[str] | None = None) -> int:
         if now >= next_sample:
             next_sample += SAMPLE_SECONDS
             samples.append({"elapsed_s": round(now - started, 1), "rss_kib": rss_kib(), "requests": requests_made})
-            print(f"{samples[-1]['elapsed_s']:>7.1f} s  RSS {samples[-1]['rss_kib'] / 1024:7.1f} MiB  requests {requests_made:>8}", flush=True)
+            print(
+                f"{samples[-1]['elapsed_s']:>7.1f} s  RSS {samples[-1]['rss_kib'] / 1024:7.1f} MiB  requests {requests_made:>8}",
+                flush=True,
+            )
     state = app.extensions["emulator"].store.namespace("default").state("liveperson")
     consumers = len(state.accounts[ACCOUNT].consumers)
     after_warmup = next((s for s in samples if s["elapsed_s"] >= WARMUP_SECONDS), samples[0])
     ratio = samples[-1]["rss_kib"] / after_warmup["rss_kib"]
-    print(f"RSS last / at {after_warmup['elapsed_s']:g} s: {ratio:.3f} ({after_warmup['rss_kib'] / 1024:.1f} -> "
-          f"{samples[-1]['rss_kib'] / 1024:.1f} MiB); {requests_made} requests; {consumers} LivePerson consumers kept")  # fmt: skip
+    print(
+        f"RSS last / at {after_warmup['elapsed_s']:g} s: {ratio:.3f} ({after_warmup['rss_kib'] / 1024:.1f} -> "
+        f"{samples[-1]['rss_kib'] / 1024:.1f} MiB); {requests_made} requests; {consumers} LivePerson consumers kept"
+    )
     if args.json:
-        document = {"duration_s": args.duration, "bound": args.bound, "samples": samples, "rss_ratio": ratio, "requests": requests_made, "consumers_kept": consumers}
+        document = {
+            "duration_s": args.duration,
+            "bound": args.bound,
+            "samples": samples,
+            "rss_ratio": ratio,
+            "requests": requests_made,
+            "consumers_kept": consumers,
+        }
         Path(args.json).write_text(json.dumps(document, indent=2))
     return 0
 

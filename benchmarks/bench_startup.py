@@ -99,9 +99,11 @@ def pytest_seconds(folder: Path, with_plugin: bool) -> tuple[float, float]:
 
 def plugin_import_cpu_ms() -> float:
     """The plugin's module and every plugin module it names in `pytest_plugins`, as pytest loads them."""
-    code = ("import importlib, time, pytest\nstarted = time.process_time()\nimport emulator.pytest_plugin as plugin\n"
-            "for name in plugin.pytest_plugins:\n    importlib.import_module(name)\n"
-            "print((time.process_time() - started) * 1000)")  # fmt: skip
+    code = (
+        "import importlib, time, pytest\nstarted = time.process_time()\nimport emulator.pytest_plugin as plugin\n"
+        "for name in plugin.pytest_plugins:\n    importlib.import_module(name)\n"
+        "print((time.process_time() - started) * 1000)"
+    )
     output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True).stdout
     return float(output.strip())
 
@@ -119,13 +121,18 @@ def one_round(folder: Path) -> dict:
     wall_with, cpu_with = (statistics.median(side) for side in zip(*with_plugin, strict=True))
     wall_without, cpu_without = (statistics.median(side) for side in zip(*without, strict=True))
     return {
-        "serve_wall_s": statistics.median(w for w, _ in serve), "serve_cpu_s": statistics.median(c for _, c in serve),
-        "bare_wall_s": statistics.median(w for w, _ in bare), "bare_cpu_s": statistics.median(c for _, c in bare),
-        "pytest_with_plugin_s": wall_with, "pytest_without_plugin_s": wall_without,
-        "pytest_with_plugin_cpu_s": cpu_with, "pytest_without_plugin_cpu_s": cpu_without,
-        "plugin_cost_ms": (wall_with - wall_without) * 1000, "plugin_cost_cpu_ms": (cpu_with - cpu_without) * 1000,
+        "serve_wall_s": statistics.median(w for w, _ in serve),
+        "serve_cpu_s": statistics.median(c for _, c in serve),
+        "bare_wall_s": statistics.median(w for w, _ in bare),
+        "bare_cpu_s": statistics.median(c for _, c in bare),
+        "pytest_with_plugin_s": wall_with,
+        "pytest_without_plugin_s": wall_without,
+        "pytest_with_plugin_cpu_s": cpu_with,
+        "pytest_without_plugin_cpu_s": cpu_without,
+        "plugin_cost_ms": (wall_with - wall_without) * 1000,
+        "plugin_cost_cpu_ms": (cpu_with - cpu_without) * 1000,
         "plugin_import_cpu_ms": statistics.median(plugin_import_cpu_ms() for _ in range(3)),
-    }  # fmt: skip
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,26 +147,55 @@ def main(argv: list[str] | None = None) -> int:
     summary = {name: statistics.median(r[name] for r in rounds) for name in rounds[0]}
     spread = {name: (min(r[name] for r in rounds), max(r[name] for r in rounds)) for name in rounds[0]}
     rows = [
-        ("serve: launch to healthy, wall s", "serve_wall_s", f"<= {STARTUP_TARGET_S}", summary["serve_wall_s"] <= STARTUP_TARGET_S),
+        (
+            "serve: launch to healthy, wall s",
+            "serve_wall_s",
+            f"<= {STARTUP_TARGET_S}",
+            summary["serve_wall_s"] <= STARTUP_TARGET_S,
+        ),
         ("serve: CPU s by then", "serve_cpu_s", "-", None),
-        ("bench_peers' bare Flask server (it loads the emulator's modules too): launch to answer, wall s", "bare_wall_s", "-", None),
+        (
+            "bench_peers' bare Flask server (it loads the emulator's modules too): launch to answer, wall s",
+            "bare_wall_s",
+            "-",
+            None,
+        ),
         ("that bare server: CPU s by then", "bare_cpu_s", "-", None),
         ("pytest, one plain test, with the plugin: wall s", "pytest_with_plugin_s", "-", None),
         ("pytest, one plain test, without it: wall s", "pytest_without_plugin_s", "-", None),
         ("pytest, one plain test, with the plugin: CPU s", "pytest_with_plugin_cpu_s", "-", None),
         ("pytest, one plain test, without it: CPU s", "pytest_without_plugin_cpu_s", "-", None),
-        ("the plugin's cost to that run, wall ms", "plugin_cost_ms", f"<= {PLUGIN_TARGET_MS:g}", summary["plugin_cost_ms"] <= PLUGIN_TARGET_MS),
-        ("the plugin's cost to that run, CPU ms", "plugin_cost_cpu_ms", f"<= {PLUGIN_TARGET_MS:g}", summary["plugin_cost_cpu_ms"] <= PLUGIN_TARGET_MS),
+        (
+            "the plugin's cost to that run, wall ms",
+            "plugin_cost_ms",
+            f"<= {PLUGIN_TARGET_MS:g}",
+            summary["plugin_cost_ms"] <= PLUGIN_TARGET_MS,
+        ),
+        (
+            "the plugin's cost to that run, CPU ms",
+            "plugin_cost_cpu_ms",
+            f"<= {PLUGIN_TARGET_MS:g}",
+            summary["plugin_cost_cpu_ms"] <= PLUGIN_TARGET_MS,
+        ),
         ("importing the plugin's modules, CPU ms", "plugin_import_cpu_ms", "-", None),
     ]
     print("| figure | median (rounds' range) | target | met |\n|---|---|---|---|")
     for label, name, target, met in rows:
         low, high = spread[name]
-        print(f"| {label} | {summary[name]:.3f} ({low:.3f}–{high:.3f}) | {target} | {'-' if met is None else 'yes' if met else 'NO'} |")
-    print(f"\n{SPAWNS} spawns and {PYTEST_RUNS} pytest runs per side and round, alternating; medians over {args.rounds} rounds")
+        print(
+            f"| {label} | {summary[name]:.3f} ({low:.3f}–{high:.3f}) | {target} | {'-' if met is None else 'yes' if met else 'NO'} |"
+        )
+    print(
+        f"\n{SPAWNS} spawns and {PYTEST_RUNS} pytest runs per side and round, alternating; medians over {args.rounds} rounds"
+    )
     if args.json:
-        document = {"environment": environment(), "settings": {"rounds": args.rounds, "spawns": SPAWNS, "pytest_runs": PYTEST_RUNS},
-                    "summary": summary, "spread": spread, "rounds": rounds}  # fmt: skip
+        document = {
+            "environment": environment(),
+            "settings": {"rounds": args.rounds, "spawns": SPAWNS, "pytest_runs": PYTEST_RUNS},
+            "summary": summary,
+            "spread": spread,
+            "rounds": rounds,
+        }
         Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
     return 0
 

@@ -158,7 +158,9 @@ def liveperson_case(emulator: Flask) -> Case:
         idp = f"/api/account/{account['id']}"
         ext_jwt = client.post(f"{idp}/anonymous/authorize").get_json()["token"]
         path, body = f"{idp}/app/{account['connectors'][0]['id']}/authenticate", {"id_token": ext_jwt}
-        requests[size] = answering(200, lambda path=path, body=body: client.post(path, query_string={"v": "3.0"}, json=body))
+        requests[size] = answering(
+            200, lambda path=path, body=body: client.post(path, query_string={"v": "3.0"}, json=body)
+        )
         tokens = len(emulator.extensions["emulator"].store.namespace(namespace).tokens.export()["issued"])
         held[size] = f"{tokens:,} tokens held"
     return Case("LP authenticate?v=3.0", requests, memory, held)
@@ -180,8 +182,13 @@ def users_case(emulator: Flask) -> Case:
 
 def conversation_of(user: User, messages: int, now: str) -> Conversation:
     """A personal conversation of `user` holding `messages` business messages."""
-    conversation = Conversation(type="personal", isDefault=True, lastUpdatedAt=now, createdAt=now,
-                                participants=[Participant(userId=user.id, userExternalId=user.externalId)])  # fmt: skip
+    conversation = Conversation(
+        type="personal",
+        isDefault=True,
+        lastUpdatedAt=now,
+        createdAt=now,
+        participants=[Participant(userId=user.id, userExternalId=user.externalId)],
+    )
     author, source = {"type": "business", "displayName": "Bench"}, {"type": "api:conversations"}
     conversation.messages = [
         Message(received=now, author=author, content={"type": "text", "text": f"message {number}"}, source=source)
@@ -246,7 +253,9 @@ def journal_run() -> list[dict]:
     seed = lp_account_seed()
     EmulatorClient(namespace=f"bench-journal-{secrets.token_hex(4)}", transport=AppTransport(emulator)).seed(seed)
     client, journal = emulator.test_client(), emulator.extensions["emulator"].journal
-    read = answering(200, lambda: client.get(f"/api/account/{seed['liveperson']['accounts'][0]['id']}/service/idp/baseURI.json"))
+    read = answering(
+        200, lambda: client.get(f"/api/account/{seed['liveperson']['accounts'][0]['id']}/service/idp/baseURI.json")
+    )
     points, done, clock = [], 0, time.perf_counter
     for checkpoint in JOURNAL_CHECKPOINTS:
         for _ in range(checkpoint - done - JOURNAL_WINDOW):
@@ -259,8 +268,15 @@ def journal_run() -> list[dict]:
         done = checkpoint
         gc.collect()
         size_mb = deep_size(journal) / MB  # before `query`, which makes the entries' text
-        points.append({"requests": checkpoint, "entries": len(journal.query()), "journal_mb": size_mb,
-                       "rss_mb": rss_mb(), "latency": Stats.of(window)})  # fmt: skip
+        points.append(
+            {
+                "requests": checkpoint,
+                "entries": len(journal.query()),
+                "journal_mb": size_mb,
+                "rss_mb": rss_mb(),
+                "latency": Stats.of(window),
+            }
+        )
     return points
 
 
@@ -273,10 +289,14 @@ def summarise(run: Run, cases: list[Case]) -> list[Figure]:
         section = "i ii iii".split()[number]
         for size in SIZES:
             per_round = [r["sizes"][case.name][size] for r in run.rounds]
-            figures.append(figure(section, f"{case.name}, {case.held[size]}", "ms", [(s.median_ms, s.p99_ms) for s in per_round]))
+            figures.append(
+                figure(section, f"{case.name}, {case.held[size]}", "ms", [(s.median_ms, s.p99_ms) for s in per_round])
+            )
             if size != SIZES[0]:
                 small = [r["sizes"][case.name][SIZES[0]] for r in run.rounds]
-                ratios = [(s.median_ms / b.median_ms, s.p99_ms / b.p99_ms) for s, b in zip(per_round, small, strict=True)]
+                ratios = [
+                    (s.median_ms / b.median_ms, s.p99_ms / b.p99_ms) for s, b in zip(per_round, small, strict=True)
+                ]
                 figures.append(figure(section, f"  ratio {size:,} / {SIZES[0]}", "x", ratios))
             figures.append(figure(section, f"  memory of that state ({size:,})", "MB", [(case.memory_mb[size], None)]))
     for index, checkpoint in enumerate(JOURNAL_CHECKPOINTS):
@@ -285,8 +305,13 @@ def summarise(run: Run, cases: list[Case]) -> list[Figure]:
         figures += [
             figure("iv", f"{label}: its deep size", "MB", [(p["journal_mb"], None) for p in points]),
             figure("iv", "  process RSS", "MB", [(p["rss_mb"], None) for p in points]),
-            figure("iv", f"  latency of the last {JOURNAL_WINDOW:,} reads", "ms", [(p["latency"].median_ms, p["latency"].p99_ms) for p in points]),
-        ]  # fmt: skip
+            figure(
+                "iv",
+                f"  latency of the last {JOURNAL_WINDOW:,} reads",
+                "ms",
+                [(p["latency"].median_ms, p["latency"].p99_ms) for p in points],
+            ),
+        ]
     return figures
 
 
@@ -310,19 +335,26 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
 
     print(table(figures, args.rounds))
-    print(f"\n{ITERATIONS} requests per round and size, alternating one by one; memory by tracemalloc while"
-          f" building (once); the registry keeps at most {REGISTRY_LIMIT:,} tokens; journal: {JOURNAL_REQUESTS:,}"
-          f" requests per round on a fresh app ({args.rounds} rounds, {elapsed:.0f} s)")  # fmt: skip
+    print(
+        f"\n{ITERATIONS} requests per round and size, alternating one by one; memory by tracemalloc while"
+        f" building (once); the registry keeps at most {REGISTRY_LIMIT:,} tokens; journal: {JOURNAL_REQUESTS:,}"
+        f" requests per round on a fresh app ({args.rounds} rounds, {elapsed:.0f} s)"
+    )
     if args.json:
         document = {
             "environment": environment(),
-            "settings": {"rounds": args.rounds, "iterations": ITERATIONS, "sizes": SIZES, "journal_requests": JOURNAL_REQUESTS,
-                         "messages_per_conversation": MESSAGES_PER_CONVERSATION},
+            "settings": {
+                "rounds": args.rounds,
+                "iterations": ITERATIONS,
+                "sizes": SIZES,
+                "journal_requests": JOURNAL_REQUESTS,
+                "messages_per_conversation": MESSAGES_PER_CONVERSATION,
+            },
             "memory_mb": {case.name: case.memory_mb for case in cases},
             "figures": [f.to_dict() for f in figures],
             "rounds": [serialisable(r) for r in run.rounds],
             "elapsed_s": elapsed,
-        }  # fmt: skip
+        }
         Path(args.json).write_text(json.dumps(document, indent=2, default=serialisable_stats) + "\n")
     return 0
 

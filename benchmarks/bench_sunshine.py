@@ -82,7 +82,10 @@ SWITCHBOARD_WEBHOOKS = 10  # the most webhooks an app may have
 BASIC_RATIO_TARGET = 1.5
 BIG_APP_RATIO_TARGET = 1.2
 
-MESSAGE = {"author": {"type": "business", "displayName": "Bench"}, "content": {"type": "text", "text": "Hello from the bench"}}
+MESSAGE = {
+    "author": {"type": "business", "displayName": "Bench"},
+    "content": {"type": "text", "text": "Hello from the bench"},
+}
 
 
 # --- set-up -----------------------------------------------------------------------------------------
@@ -161,7 +164,11 @@ def bare_app(users: dict[str, dict], app_user: dict | None = None) -> Flask:
         user_id, token = secrets.token_hex(12), secrets.token_urlsafe(32)
         sessions[token] = user_id
         client = {**app_user["appUser"]["clients"][0], "id": body["client"]["id"]}
-        answer = {**app_user, "appUser": {**app_user["appUser"], "_id": user_id, "clients": [client]}, "sessionToken": token}
+        answer = {
+            **app_user,
+            "appUser": {**app_user["appUser"], "_id": user_id, "clients": [client]},
+            "sessionToken": token,
+        }
         return Response(json.dumps(answer), status=201, mimetype="application/json")
 
     @app.get("/v2/apps/<app_id>/users/<user_id>")
@@ -172,10 +179,14 @@ def bare_app(users: dict[str, dict], app_user: dict | None = None) -> Flask:
     def post_message(app_id: str, conversation_id: str) -> Response:
         body = request.get_json()
         message = {
-            "id": secrets.token_hex(12), "received": format_instant(time.time()), "author": body["author"],
-            "content": body["content"], "source": {"type": "api:conversations"}, "metadata": body.get("metadata"),
+            "id": secrets.token_hex(12),
+            "received": format_instant(time.time()),
+            "author": body["author"],
+            "content": body["content"],
+            "source": {"type": "api:conversations"},
+            "metadata": body.get("metadata"),
             "deleted": False,
-        }  # fmt: skip
+        }
         return Response(json.dumps({"messages": [message]}), status=201, mimetype="application/json")
 
     return app
@@ -193,22 +204,48 @@ def switchboard_app(emulator: Flask, switchboard: bool = True) -> tuple[Sunshine
     app = seed_app(emulator, SMALL_APP_USERS)
     client = emulator.test_client()
     integrations = [
-        created(client.post(app.path("integrations"), headers=app.basic, json={"type": "custom", "webhooks": [
-            {"target": f"http://127.0.0.1:9/hook-{number}", "triggers": ["conversation:message"]}]}), "integration")
+        created(
+            client.post(
+                app.path("integrations"),
+                headers=app.basic,
+                json={
+                    "type": "custom",
+                    "webhooks": [{"target": f"http://127.0.0.1:9/hook-{number}", "triggers": ["conversation:message"]}],
+                },
+            ),
+            "integration",
+        )
         for number in range(SWITCHBOARD_WEBHOOKS)
-    ]  # fmt: skip
+    ]
     if switchboard:
         board = created(client.post(app.path("switchboards"), headers=app.basic), "switchboard")["id"]
         members = [
-            created(client.post(app.path(f"switchboards/{board}/switchboardIntegrations"), headers=app.basic,
-                                json={"name": name, "integrationId": integration["id"], "deliverStandbyEvents": False}), "switchboardIntegration")
+            created(
+                client.post(
+                    app.path(f"switchboards/{board}/switchboardIntegrations"),
+                    headers=app.basic,
+                    json={"name": name, "integrationId": integration["id"], "deliverStandbyEvents": False},
+                ),
+                "switchboardIntegration",
+            )
             for name, integration in zip(("bot", "desk"), integrations, strict=True)
-        ]  # fmt: skip
-        enabled = client.patch(app.path(f"switchboards/{board}"), headers=app.basic, json={"enabled": True, "defaultSwitchboardIntegrationId": members[0]["id"]})
+        ]
+        enabled = client.patch(
+            app.path(f"switchboards/{board}"),
+            headers=app.basic,
+            json={"enabled": True, "defaultSwitchboardIntegrationId": members[0]["id"]},
+        )
         if enabled.status_code != 200:
             raise RuntimeError(f"cannot enable the benchmark's switchboard: {enabled.get_data(as_text=True)}")
     EmulatorClient(namespace=app.namespace, transport=AppTransport(emulator)).hold_deliveries()
-    conversation = created(client.post(app.path("conversations"), headers=app.basic, json={"type": "personal", "participants": [{"userId": app.user_ids[3]}]}), "conversation")
+    conversation = created(
+        client.post(
+            app.path("conversations"),
+            headers=app.basic,
+            json={"type": "personal", "participants": [{"userId": app.user_ids[3]}]},
+        ),
+        "conversation",
+    )
     if switchboard and conversation.get("activeSwitchboardIntegration", {}).get("name") != "bot":
         raise RuntimeError("the benchmark's conversation is not under the switchboard")
     return app, app.path(f"conversations/{conversation['id']}/messages")
@@ -224,19 +261,28 @@ def setup(emulator: Flask) -> Setup:
     started = time.perf_counter()
     small, other_small = seed_app(emulator, SMALL_APP_USERS), seed_app(emulator, SMALL_APP_USERS)
     big = seed_app(emulator, BIG_APP_USERS)
-    print(f"set-up: apps of {SMALL_APP_USERS} and {BIG_APP_USERS:,} users in {time.perf_counter() - started:.1f} s",
-          file=sys.stderr, flush=True)  # fmt: skip
+    print(
+        f"set-up: apps of {SMALL_APP_USERS} and {BIG_APP_USERS:,} users in {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
     client = emulator.test_client()
     small_user, other_user, big_user = small.user_ids[3], other_small.user_ids[7], big.user_ids[BIG_APP_USERS // 2]
-    conversation = client.post(small.path("conversations"), headers=small.basic,
-                               json={"type": "personal", "participants": [{"userId": small_user}]})  # fmt: skip
+    conversation = client.post(
+        small.path("conversations"),
+        headers=small.basic,
+        json={"type": "personal", "participants": [{"userId": small_user}]},
+    )
     if conversation.status_code != 201:
         raise RuntimeError(f"cannot create the benchmark's conversation: {conversation.get_data(as_text=True)}")
     messages = small.path(f"conversations/{conversation.get_json()['conversation']['id']}/messages")
 
     user_body = client.get(small.path(f"users/{small_user}"), headers=small.basic).get_json()["user"]
     bare = bare_app({small_user: user_body}).test_client()
-    if bare.get(small.path(f"users/{small_user}")).get_data() != client.get(small.path(f"users/{small_user}"), headers=small.basic).get_data():
+    if (
+        bare.get(small.path(f"users/{small_user}")).get_data()
+        != client.get(small.path(f"users/{small_user}"), headers=small.basic).get_data()
+    ):
         raise RuntimeError("the bare route does not answer the emulator's JSON body")
     basic, bearer = small.basic, small.bearer()
 
@@ -262,8 +308,14 @@ def setup(emulator: Flask) -> Setup:
     switched_post = answering(201, lambda: client.post(switched_messages, headers=switched.basic, json=MESSAGE))
     pairs += [
         Pair("switchboard_get", get(switched, switched.user_ids[3], switched.basic), bare_get),
-        Pair("switchboard_post", switched_post, answering(201, lambda: bare.post(messages, headers=basic, json=MESSAGE))),
-        Pair("switchboard_cost", switched_post, answering(201, lambda: client.post(unswitched_messages, headers=unswitched.basic, json=MESSAGE))),
+        Pair(
+            "switchboard_post", switched_post, answering(201, lambda: bare.post(messages, headers=basic, json=MESSAGE))
+        ),
+        Pair(
+            "switchboard_cost",
+            switched_post,
+            answering(201, lambda: client.post(unswitched_messages, headers=unswitched.basic, json=MESSAGE)),
+        ),
     ]
     for pair in pairs:
         pair.emulator()
@@ -299,7 +351,13 @@ def issuing_pairs(emulator: Flask, clients: Callable[[Flask], Any], with_reads: 
         raise RuntimeError("the bare appusers route does not answer the emulator's shape")
     user_path, basic, bearer = app.path(f"users/{user_id}"), app.basic, app.bearer()
     bare_get = answering(200, lambda: bare.get(user_path, headers=basic))
-    pairs = [Pair("appusers", answering(201, lambda: client.post(path, json=sdk_body())), answering(201, lambda: bare.post(path, json=sdk_body())))]
+    pairs = [
+        Pair(
+            "appusers",
+            answering(201, lambda: client.post(path, json=sdk_body())),
+            answering(201, lambda: bare.post(path, json=sdk_body())),
+        )
+    ]
     if with_reads:
         pairs += [
             Pair("http_basic", answering(200, lambda: client.get(user_path, headers=basic)), bare_get),
@@ -314,17 +372,35 @@ def issuing_pairs(emulator: Flask, clients: Callable[[Flask], Any], with_reads: 
 LABELS = {  # pair -> section, emulator label, baseline label, ratio target
     "basic": ("a", "GET users/{id}, Basic", "bare GET JSON, same body", BASIC_RATIO_TARGET),
     "jwt": ("b", "GET users/{id}, Bearer app JWT", "bare GET JSON, same body", None),
-    "big_app": ("c", f"GET users/{{id}}, app of {BIG_APP_USERS:,} users", f"same GET, app of {SMALL_APP_USERS} users", BIG_APP_RATIO_TARGET),
+    "big_app": (
+        "c",
+        f"GET users/{{id}}, app of {BIG_APP_USERS:,} users",
+        f"same GET, app of {SMALL_APP_USERS} users",
+        BIG_APP_RATIO_TARGET,
+    ),
     "post_message": ("d", "POST conversations/{id}/messages", "bare POST, parse JSON, 201", None),
     "switchboard_get": ("g", "GET users/{id}, Basic, switchboard + 10 webhooks", "bare GET JSON, same body", None),
     "switchboard_post": ("g", "POST messages, switchboard + 10 webhooks (held)", "bare POST, parse JSON, 201", None),
-    "switchboard_cost": ("g", "POST messages, switchboard + 10 webhooks (held)", "same POST, 10 webhooks, no switchboard", None),
+    "switchboard_cost": (
+        "g",
+        "POST messages, switchboard + 10 webhooks (held)",
+        "same POST, 10 webhooks, no switchboard",
+        None,
+    ),
 }
 ISSUING_LABELS = {  # (transport, pair) -> section, emulator label, baseline label
-    ("in_process", "appusers"): ("e", "SDK POST appusers (issues a sessionToken)", "bare POST, random id+token, 201 same shape"),
+    ("in_process", "appusers"): (
+        "e",
+        "SDK POST appusers (issues a sessionToken)",
+        "bare POST, random id+token, 201 same shape",
+    ),
     ("http", "http_basic"): ("f", "HTTP GET users/{id}, Basic", "HTTP bare GET JSON, same body"),
     ("http", "http_jwt"): ("f", "HTTP GET users/{id}, Bearer app JWT", "HTTP bare GET JSON, same body"),
-    ("http", "appusers"): ("f", "HTTP SDK POST appusers (issues a sessionToken)", "HTTP bare POST, random id+token, 201"),
+    ("http", "appusers"): (
+        "f",
+        "HTTP SDK POST appusers (issues a sessionToken)",
+        "HTTP bare POST, random id+token, 201",
+    ),
 }
 
 
@@ -338,11 +414,23 @@ def summarise(run: Run) -> list[Figure]:
         pairs = [r[key] for r in run.rounds]
         figures += [
             figure(section, emulator_label, "ms", [(p["emulator"].median_ms, p["emulator"].p99_ms) for p in pairs]),
-            figure(section, f"  baseline: {baseline_label}", "ms", [(p["baseline"].median_ms, p["baseline"].p99_ms) for p in pairs]),
+            figure(
+                section,
+                f"  baseline: {baseline_label}",
+                "ms",
+                [(p["baseline"].median_ms, p["baseline"].p99_ms) for p in pairs],
+            ),
             figure(section, f"  ratio {key} / baseline", "x", [ratio(p) for p in pairs], target=target),
         ]
         if key == "big_app":
-            figures.append(figure(section, "  A/A: 10 users / 10 users (other app)", "x", [ratio(r["small_app_noise"]) for r in run.rounds]))
+            figures.append(
+                figure(
+                    section,
+                    "  A/A: 10 users / 10 users (other app)",
+                    "x",
+                    [ratio(r["small_app_noise"]) for r in run.rounds],
+                )
+            )
     for (transport, key), (section, emulator_label, baseline_label) in ISSUING_LABELS.items():
         figures += pair_figures(section, key, emulator_label, baseline_label, [r[transport][key] for r in run.rounds])
     return figures
@@ -366,7 +454,10 @@ def main(argv: list[str] | None = None) -> int:
     emulator = create_app(EmulatorConfig())  # the session app, shared by every round as by a test session
     prepared = setup(emulator)
     served = Served()
-    issuing = {"in_process": issuing_pairs(emulator, Flask.test_client, False), "http": issuing_pairs(emulator, served.client, True)}
+    issuing = {
+        "in_process": issuing_pairs(emulator, Flask.test_client, False),
+        "http": issuing_pairs(emulator, served.client, True),
+    }
     run = Run()
     try:
         for number in range(1, args.rounds + 1):
@@ -380,12 +471,19 @@ def main(argv: list[str] | None = None) -> int:
     print(table(figures, args.rounds))
     misses = [f.name.strip() for f in figures if f.result == "MISS"]
     print(f"\n{ITERATIONS} requests per round and side, alternating one by one; p99 over those samples")
-    print(f"{len(figures)} figures, {sum(f.result == 'PASS' for f in figures)} PASS, {len(misses)} MISS"
-          f" ({args.rounds} rounds, {elapsed:.0f} s; ratios are per-round, medians over rounds)")  # fmt: skip
+    print(
+        f"{len(figures)} figures, {sum(f.result == 'PASS' for f in figures)} PASS, {len(misses)} MISS"
+        f" ({args.rounds} rounds, {elapsed:.0f} s; ratios are per-round, medians over rounds)"
+    )
     if args.json:
         document = {
             "environment": environment(),
-            "settings": {"rounds": args.rounds, "iterations": ITERATIONS, "big_app_users": BIG_APP_USERS, "small_app_users": SMALL_APP_USERS},
+            "settings": {
+                "rounds": args.rounds,
+                "iterations": ITERATIONS,
+                "big_app_users": BIG_APP_USERS,
+                "small_app_users": SMALL_APP_USERS,
+            },
             "figures": [f.to_dict() for f in figures],
             "rounds": [serialisable(r) for r in run.rounds],
             "elapsed_s": elapsed,

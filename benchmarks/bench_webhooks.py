@@ -99,22 +99,47 @@ def connector(control: EmulatorClient, transport: AppTransport, webhook_url: str
     API conversation; a call that posts one text message into it."""
     client_id, secret = str(uuid.uuid4()), secrets.token_hex(13)
     webhooks = {kind: {"endpoint": webhook_url} for kind in WEBHOOK_EVENT_TYPES} if webhook_url else {}
-    seed = lp_account_seed(apps=[{"client_id": client_id, "client_secret": secret, "capabilities": {"webhooks": webhooks}}])
+    seed = lp_account_seed(
+        apps=[{"client_id": client_id, "client_secret": secret, "capabilities": {"webhooks": webhooks}}]
+    )
     control.seed(seed)
     account = seed["liveperson"]["accounts"][0]["id"]
     form = f"client_id={client_id}&client_secret={secret}"
-    token = transport.send("POST", f"/sentinel/api/account/{account}/app/token", params={"v": "1.0", "grant_type": "client_credentials"},
-                           data=form, headers={"Content-Type": "application/x-www-form-urlencoded"}).json()["access_token"]  # fmt: skip
-    jws = transport.send("POST", f"/api/account/{account}/consumer", params={"v": "1.0"}, json={"ext_consumer_id": "bench"},
-                         headers={"Authorization": token}).json()["token"]  # fmt: skip
+    token = transport.send(
+        "POST",
+        f"/sentinel/api/account/{account}/app/token",
+        params={"v": "1.0", "grant_type": "client_credentials"},
+        data=form,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    ).json()["access_token"]
+    jws = transport.send(
+        "POST",
+        f"/api/account/{account}/consumer",
+        params={"v": "1.0"},
+        json={"ext_consumer_id": "bench"},
+        headers={"Authorization": token},
+    ).json()["token"]
     headers = {"Authorization": token, "X-LP-ON-BEHALF": jws}
     path = f"/api/account/{account}/messaging/consumer/conversation"
-    opened = transport.send("POST", path, params={"v": "3"}, headers=headers, json=[
-        {"kind": "req", "id": "1", "type": "userprofile.SetUserProfile", "body": {}},
-        {"kind": "req", "id": "2", "type": "cm.ConsumerRequestConversation", "body": {}},
-    ])  # fmt: skip
-    body = {"kind": "req", "id": "3", "type": "ms.PublishEvent",
-            "body": {"dialogId": opened.json()[1]["body"]["conversationId"], "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "hello"}}}  # fmt: skip
+    opened = transport.send(
+        "POST",
+        path,
+        params={"v": "3"},
+        headers=headers,
+        json=[
+            {"kind": "req", "id": "1", "type": "userprofile.SetUserProfile", "body": {}},
+            {"kind": "req", "id": "2", "type": "cm.ConsumerRequestConversation", "body": {}},
+        ],
+    )
+    body = {
+        "kind": "req",
+        "id": "3",
+        "type": "ms.PublishEvent",
+        "body": {
+            "dialogId": opened.json()[1]["body"]["conversationId"],
+            "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "hello"},
+        },
+    }
 
     def post() -> None:
         reply = transport.send("POST", path + "/send", params={"v": "3"}, headers=headers, json=body)
@@ -155,10 +180,23 @@ def one_round(delay: float, iterations: int) -> tuple[dict[str, Stats], int]:
 
 
 LABELS = {  # key -> section, emulator label, baseline label, iterations, receiver delay, target
-    "fast": ("a", "POST send, 5 webhooks, receiver answers at once", "the same post, no webhooks", ITERATIONS, 0.0, RATIO_TARGET),
-    "slow": ("b", f"POST send, 5 webhooks, receiver answers in {SLOW_RECEIVER_SECONDS * 1000:.0f} ms", "the same post, no webhooks",
-             SLOW_ITERATIONS, SLOW_RECEIVER_SECONDS, None),
-}  # fmt: skip
+    "fast": (
+        "a",
+        "POST send, 5 webhooks, receiver answers at once",
+        "the same post, no webhooks",
+        ITERATIONS,
+        0.0,
+        RATIO_TARGET,
+    ),
+    "slow": (
+        "b",
+        f"POST send, 5 webhooks, receiver answers in {SLOW_RECEIVER_SECONDS * 1000:.0f} ms",
+        "the same post, no webhooks",
+        SLOW_ITERATIONS,
+        SLOW_RECEIVER_SECONDS,
+        None,
+    ),
+}
 
 
 def rounds_of(run: Run, key: str) -> Iterator[dict[str, Stats]]:
@@ -171,11 +209,23 @@ def summarise(run: Run) -> list[Figure]:
         pairs = list(rounds_of(run, key))
         figures += [
             figure(section, emulator_label, "ms", [(p["emulator"].median_ms, p["emulator"].p99_ms) for p in pairs]),
-            figure(section, f"  baseline: {baseline_label}", "ms", [(p["baseline"].median_ms, p["baseline"].p99_ms) for p in pairs]),
-            figure(section, "  ratio webhooks / none", "x",
-                   [(p["emulator"].median_ms / p["baseline"].median_ms, p["emulator"].p99_ms / p["baseline"].p99_ms) for p in pairs],
-                   target=target),
-        ]  # fmt: skip
+            figure(
+                section,
+                f"  baseline: {baseline_label}",
+                "ms",
+                [(p["baseline"].median_ms, p["baseline"].p99_ms) for p in pairs],
+            ),
+            figure(
+                section,
+                "  ratio webhooks / none",
+                "x",
+                [
+                    (p["emulator"].median_ms / p["baseline"].median_ms, p["emulator"].p99_ms / p["baseline"].p99_ms)
+                    for p in pairs
+                ],
+                target=target,
+            ),
+        ]
     return figures
 
 
@@ -194,15 +244,24 @@ def main(argv: list[str] | None = None) -> int:
     figures = summarise(run)
     elapsed = time.perf_counter() - started
     print(table(figures, args.rounds))
-    print(f"\na: {ITERATIONS}, b: {SLOW_ITERATIONS} posts per round and side, alternating one by one; p99 over those samples;"
-          f" deliveries queued per round: {queued}")  # fmt: skip
+    print(
+        f"\na: {ITERATIONS}, b: {SLOW_ITERATIONS} posts per round and side, alternating one by one; p99 over those samples;"
+        f" deliveries queued per round: {queued}"
+    )
     misses = [f.name.strip() for f in figures if f.result == "MISS"]
-    print(f"{len(figures)} figures, {sum(f.result == 'PASS' for f in figures)} PASS, {len(misses)} MISS"
-          f" ({args.rounds} rounds, {elapsed:.0f} s; ratios are per-round, medians over rounds)")  # fmt: skip
+    print(
+        f"{len(figures)} figures, {sum(f.result == 'PASS' for f in figures)} PASS, {len(misses)} MISS"
+        f" ({args.rounds} rounds, {elapsed:.0f} s; ratios are per-round, medians over rounds)"
+    )
     if args.json:
         document = {
             "environment": environment(),
-            "settings": {"rounds": args.rounds, "iterations": ITERATIONS, "slow_iterations": SLOW_ITERATIONS, "slow_receiver_s": SLOW_RECEIVER_SECONDS},
+            "settings": {
+                "rounds": args.rounds,
+                "iterations": ITERATIONS,
+                "slow_iterations": SLOW_ITERATIONS,
+                "slow_receiver_s": SLOW_RECEIVER_SECONDS,
+            },
             "figures": [f.to_dict() for f in figures],
             "rounds": [serialisable(r) for r in run.rounds],
             "queued": queued,

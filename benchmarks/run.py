@@ -29,9 +29,20 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"  # gitignored
 BENCHMARKS = (
-    "foundation", "startup", "sunshine", "liveperson", "webhooks", "mindbehind", "state", "dashboard", "reach", "peers",
-    "servers", "soak", "held",
-)  # fmt: skip
+    "foundation",
+    "startup",
+    "sunshine",
+    "liveperson",
+    "webhooks",
+    "mindbehind",
+    "state",
+    "dashboard",
+    "reach",
+    "peers",
+    "servers",
+    "soak",
+    "held",
+)
 WRK_BENCHMARKS = ("peers", "servers")
 QUICK_PEERS_DURATION = "3"
 
@@ -48,7 +59,9 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     chosen = [name.strip() for name in args.only.split(",") if name.strip()] if args.only else list(BENCHMARKS)
     unknown = sorted(set(chosen) - set(BENCHMARKS))
     if unknown or not chosen:
-        parser.error(f"unknown benchmark(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(BENCHMARKS)}")
+        parser.error(
+            f"unknown benchmark(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(BENCHMARKS)}"
+        )
     args.chosen = [name for name in BENCHMARKS if name in chosen]
     if args.quick:
         args.rounds = 1
@@ -103,9 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     (RESULTS / "all.json").write_text(json.dumps(combined, indent=2) + "\n")
     failed = [name for name, result in results.items() if "failed" in result]
     skipped = [name for name, result in results.items() if "skipped" in result]
-    print(f"\n{len(results) - len(failed) - len(skipped)} run, {len(skipped)} not run, {len(failed)} failed"
-          f"{' (' + ', '.join(failed) + ')' if failed else ''}; JSON in {RESULTS.relative_to(HERE.parent)}/"
-          f" (all.json and one per benchmark), {combined['elapsed_s']:.0f} s")  # fmt: skip
+    print(
+        f"\n{len(results) - len(failed) - len(skipped)} run, {len(skipped)} not run, {len(failed)} failed"
+        f"{' (' + ', '.join(failed) + ')' if failed else ''}; JSON in {RESULTS.relative_to(HERE.parent)}/"
+        f" (all.json and one per benchmark), {combined['elapsed_s']:.0f} s"
+    )
     return 1 if failed else 0
 
 

@@ -30,7 +30,7 @@ def served_routes() -> dict[str, list[tuple[str, str, str]]]:
         path = rule.rule
         for prefix in PREFIXES:
             if path.startswith(prefix):
-                path = "/" + path[len(prefix):]
+                path = "/" + path[len(prefix) :]
                 break
         methods = ", ".join(sorted(rule.methods - {"HEAD", "OPTIONS"}))
         view = app.view_functions[rule.endpoint]

@@ -100,7 +100,7 @@ def create_app(config: EmulatorConfig | None = None) -> Flask:
     app.register_error_handler(Exception, _answer_unhandled)
     got_request_exception.connect(_keep_escaped, app)  # raised where no handler answers (hooks, handlers)
     encoded_slash_prefixes = tuple(prefix for spec in PROVIDERS if spec.raw_segments for prefix in spec.path_prefixes)
-    app.wsgi_app = keep_encoded_slashes(app.wsgi_app, encoded_slash_prefixes)  # type: ignore[method-assign,assignment]
+    app.wsgi_app = keep_encoded_slashes(app.wsgi_app, encoded_slash_prefixes)  # type: ignore[method-assign]
     if config.seed is not None:
         store.seed(DEFAULT_NAMESPACE, config.seed.parts())
     return app
@@ -185,7 +185,9 @@ def _may_have_body(environ: dict) -> bool:
     (de-chunked, with a Content-Length), so a request it passes without one has none."""
     if get_content_length(environ) or "HTTP_TRANSFER_ENCODING" in environ:
         return True
-    return bool(environ.get("wsgi.input_terminated")) and "waitress.client_disconnected" not in environ  # waitress sets it
+    return (
+        bool(environ.get("wsgi.input_terminated")) and "waitress.client_disconnected" not in environ
+    )  # waitress sets it
 
 
 class CappedInput:
@@ -303,9 +305,13 @@ def _journal_response(response: Response) -> Response:
     dropped = flags.get("fault") is not None and ABORT_HEADER in response.headers
     # pairs of strings in a tuple: nothing the garbage collector must walk, so 10,000 journal entries do not
     # lengthen its full collections (an EnvironHeaders would also keep the whole environ alive)
-    headers = tuple([
-        (_header_name(key), value) for key, value in req.environ.items() if key.startswith(_HEADER_KEYS) and key not in _SHADOWED_KEYS
-    ])  # fmt: skip
+    headers = tuple(
+        [
+            (_header_name(key), value)
+            for key, value in req.environ.items()
+            if key.startswith(_HEADER_KEYS) and key not in _SHADOWED_KEYS
+        ]
+    )
     state.journal.record_request(
         at=state.store.view(namespace).clock.now(),
         namespace=namespace,

@@ -39,79 +39,123 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the emulator as an HTTP server. Each option can also be set by the environment "
         "variable named in its help (the option wins); stop it with Ctrl-C or SIGTERM.",
     )
-    serve.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to listen on (0.0.0.0 in docker) [EMULATOR_HOST]")
-    serve.add_argument("--port", type=int, default=_env("PORT", "8080"), help="port to listen on (0: any free port) [EMULATOR_PORT]")
     serve.add_argument(
-        "--seed", metavar="FILE", default=_env("SEED"),
+        "--host", default=_env("HOST", "127.0.0.1"), help="address to listen on (0.0.0.0 in docker) [EMULATOR_HOST]"
+    )
+    serve.add_argument(
+        "--port", type=int, default=_env("PORT", "8080"), help="port to listen on (0: any free port) [EMULATOR_PORT]"
+    )
+    serve.add_argument(
+        "--seed",
+        metavar="FILE",
+        default=_env("SEED"),
         help=f"seed file, YAML or JSON (default: the demo seed {DEMO_SEED_PATH.name}); unused when the state file exists [EMULATOR_SEED]",
-    )  # fmt: skip
+    )
     serve.add_argument(
-        "--public-host", metavar="HOST[:PORT]", default=_env("PUBLIC_HOST"),
+        "--public-host",
+        metavar="HOST[:PORT]",
+        default=_env("PUBLIC_HOST"),
         help="host the Domain API hands out (default: the request's Host) [EMULATOR_PUBLIC_HOST]",
-    )  # fmt: skip
+    )
     serve.add_argument(
-        "--state-file", metavar="PATH", default=_env("STATE_FILE"),
+        "--state-file",
+        metavar="PATH",
+        default=_env("STATE_FILE"),
         help="restore the whole state from PATH at start if it exists; save it there on shutdown and "
         "every --save-interval seconds [EMULATOR_STATE_FILE]",
     )
     serve.add_argument(
-        "--save-interval", metavar="SECONDS", type=_seconds, default=_env("SAVE_INTERVAL", "30"),
+        "--save-interval",
+        metavar="SECONDS",
+        type=_seconds,
+        default=_env("SAVE_INTERVAL", "30"),
         help="seconds between saves of the state file (default 30; 0: only on shutdown) [EMULATOR_SAVE_INTERVAL]",
-    )  # fmt: skip
+    )
     serve.add_argument(
-        "--control-token", metavar="TOKEN", default=_env("CONTROL_TOKEN"),
+        "--control-token",
+        metavar="TOKEN",
+        default=_env("CONTROL_TOKEN"),
         help="require this token on the /__emulator control API [EMULATOR_CONTROL_TOKEN]",
     )
     serve.add_argument(
-        "--show-secrets", action=argparse.BooleanOptionalAction, default=_env("SHOW_SECRETS", "false"),
+        "--show-secrets",
+        action=argparse.BooleanOptionalAction,
+        default=_env("SHOW_SECRETS", "false"),
         help="print the seeded passwords, app secrets and keys in the banner (masked by default) [EMULATOR_SHOW_SECRETS]",
-    )  # fmt: skip
+    )
     serve.add_argument(
-        "--log-json", action=argparse.BooleanOptionalAction, default=_env("LOG_JSON", "false"),
+        "--log-json",
+        action=argparse.BooleanOptionalAction,
+        default=_env("LOG_JSON", "false"),
         help="log one JSON object a line (time, level, logger, message; a request's fields too) [EMULATOR_LOG_JSON]",
-    )  # fmt: skip
+    )
     serve.add_argument(
-        "--quiet", action=argparse.BooleanOptionalAction, default=_env("QUIET", "false"),
+        "--quiet",
+        action=argparse.BooleanOptionalAction,
+        default=_env("QUIET", "false"),
         help="no request log: by default each request is logged on one line [EMULATOR_QUIET]",
-    )  # fmt: skip
+    )
     serve.add_argument(
-        "--tls-self-signed", metavar="DIR", nargs="?", const=DEFAULT_TLS_DIR, default=_env("TLS_SELF_SIGNED"),
+        "--tls-self-signed",
+        metavar="DIR",
+        nargs="?",
+        const=DEFAULT_TLS_DIR,
+        default=_env("TLS_SELF_SIGNED"),
         help=f"serve HTTPS with a fresh self-signed CA and a certificate for localhost, 127.0.0.1 and ::1, "
         f"written to DIR (default ./{DEFAULT_TLS_DIR}); prints the CA to trust [EMULATOR_TLS_SELF_SIGNED]",
-    )  # fmt: skip
+    )
     serve.add_argument(
-        "--tls-cert", metavar="PATH", default=_env("TLS_CERT"),
+        "--tls-cert",
+        metavar="PATH",
+        default=_env("TLS_CERT"),
         help="serve HTTPS with this PEM certificate (chain); needs --tls-key [EMULATOR_TLS_CERT]",
-    )  # fmt: skip
-    serve.add_argument("--tls-key", metavar="PATH", default=_env("TLS_KEY"), help="the PEM private key of --tls-cert [EMULATOR_TLS_KEY]")
+    )
     serve.add_argument(
-        "--tls-name", metavar="NAME", action="append", dest="tls_names",
+        "--tls-key",
+        metavar="PATH",
+        default=_env("TLS_KEY"),
+        help="the PEM private key of --tls-cert [EMULATOR_TLS_KEY]",
+    )
+    serve.add_argument(
+        "--tls-name",
+        metavar="NAME",
+        action="append",
+        dest="tls_names",
         help="another host name or address of the self-signed certificate (repeatable; --public-host's host is "
         "always there) [EMULATOR_TLS_NAMES, comma-separated]",
-    )  # fmt: skip
+    )
     serve.add_argument(
-        "--proxy-port", metavar="PORT", type=int, default=_env("PROXY_PORT"),
+        "--proxy-port",
+        metavar="PORT",
+        type=int,
+        default=_env("PROXY_PORT"),
         help="also run an HTTP/HTTPS forward proxy on this port (0: any free port): the provider hosts are answered "
         "by this emulator under certificates of the proxy's own CA, other hosts refused unless --proxy-pass [EMULATOR_PROXY_PORT]",
-    )  # fmt: skip
+    )
     serve.add_argument(
-        "--proxy-pass", metavar="PATTERN", action="append",
+        "--proxy-pass",
+        metavar="PATTERN",
+        action="append",
         help="a host (fnmatch pattern, such as *.example.com) the proxy relays instead of refusing (repeatable) "
         "[EMULATOR_PROXY_PASS, comma-separated]",
-    )  # fmt: skip
+    )
     serve.add_argument(
-        "--proxy-ca", metavar="DIR", default=_env("PROXY_CA", DEFAULT_PROXY_CA_DIR),
+        "--proxy-ca",
+        metavar="DIR",
+        default=_env("PROXY_CA", DEFAULT_PROXY_CA_DIR),
         help=f"where the proxy writes its fresh CA (ca.pem, to trust) and the host certificates (default ./{DEFAULT_PROXY_CA_DIR}) [EMULATOR_PROXY_CA]",
-    )  # fmt: skip
+    )
     replay = commands.add_parser("replay", help="run scenario files; exit status 0 only if every step held")
     replay.add_argument("files", nargs="+", metavar="FILE", help="scenario files (YAML)")
     replay.add_argument("--target", metavar="URL", help="a running emulator (default: one in this process)")
     replay.add_argument("--junit", metavar="PATH", help="also write a JUnit XML report there")
     replay.add_argument("--keep", action="store_true", help="keep each scenario's namespace instead of resetting it")
     replay.add_argument(
-        "--token", metavar="TOKEN", default=_env("CONTROL_TOKEN"),
+        "--token",
+        metavar="TOKEN",
+        default=_env("CONTROL_TOKEN"),
         help="the --target emulator's control token [EMULATOR_CONTROL_TOKEN]",
-    )  # fmt: skip
+    )
     health = commands.add_parser(
         "health",
         help="exit 0 if the emulator that `serve` with this environment starts answers its health route",
@@ -273,7 +317,10 @@ def _serve(args: argparse.Namespace) -> int:
                 f"{', '.join(proxy_pass) or 'no other host'}\ntrust the proxy's CA: {proxy.ca_path.resolve()}",
                 flush=True,
             )
-        print(_walkthrough(seed, f"{'https' if tls_context is not None else 'http'}://{host}:{port}", args.show_secrets), flush=True)
+        print(
+            _walkthrough(seed, f"{'https' if tls_context is not None else 'http'}://{host}:{port}", args.show_secrets),
+            flush=True,
+        )
         if saver is not None:
             saver.start()
 

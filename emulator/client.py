@@ -59,9 +59,14 @@ class HttpTransport:
 
     def send(self, method, path, *, params=None, json=None, data=None, headers=None, timeout=None) -> Reply:
         response = self._session.request(
-            method, self.base_url + path, params=params, json=json, data=data, headers=headers,
+            method,
+            self.base_url + path,
+            params=params,
+            json=json,
+            data=data,
+            headers=headers,
             timeout=timeout or self._timeout,
-        )  # fmt: skip
+        )
         return Reply(response.status_code, response.headers, response.content)
 
 
@@ -92,9 +97,15 @@ class AppTransport:
         from werkzeug.test import run_wsgi_app
 
         builder = EnvironBuilder(
-            self.app, path, method=method, query_string=params, json=json, data=data, headers=dict(headers or {}),
+            self.app,
+            path,
+            method=method,
+            query_string=params,
+            json=json,
+            data=data,
+            headers=dict(headers or {}),
             environ_base=_test_client_environ_base(),
-        )  # fmt: skip
+        )
         try:
             environ = builder.get_environ()
         finally:
@@ -287,7 +298,9 @@ class EmulatorClient:
         entries = self.journal(limit=count)
         if not entries:
             return "the journal of this namespace is empty"
-        lines = [f"  {e['method']} {e['path']}{'?' + e['query'] if e['query'] else ''} -> {e['status']}" for e in entries]
+        lines = [
+            f"  {e['method']} {e['path']}{'?' + e['query'] if e['query'] else ''} -> {e['status']}" for e in entries
+        ]
         return f"last {len(entries)} request(s) of namespace {self.namespace!r}:\n" + "\n".join(lines)
 
     # --- webhook deliveries -------------------------------------------------------------------------
@@ -329,7 +342,9 @@ class EmulatorClient:
 
     def expire(self, token: str | None = None, at: str | datetime | None = None, **selector: str) -> dict:
         """Expire a token (or every token of `account=`/`consumer=`), now or `at` a time."""
-        return self._call("POST", "/tokens/expire", json=_target(token, selector, at=None if at is None else _instant(at)))
+        return self._call(
+            "POST", "/tokens/expire", json=_target(token, selector, at=None if at is None else _instant(at))
+        )
 
     def revoke(self, token: str | None = None, **selector: str) -> dict:
         return self._call("POST", "/tokens/revoke", json=_target(token, selector))
@@ -346,7 +361,6 @@ class EmulatorClient:
     def set_ttl(self, **settings: Any) -> dict:
         """Change a tenant's lifetimes at run time: `set_ttl(account="123", ext_jwt_ttl="30s")`."""
         return self._call("POST", "/tokens/ttl", json=settings)["settings"]
-
 
     # --- what the dashboard shows (secrets masked by the emulator) -----------------------------------
 
@@ -378,6 +392,7 @@ class EmulatorClient:
     def conversations(self) -> list[dict]:
         """LivePerson and Sunshine conversations of this namespace: participants, step-up, events in order."""
         return self._call("GET", "/conversations")["conversations"]
+
 
 def _target(token: str | None, selector: Mapping[str, str], **extra: Any) -> dict:
     body = {**selector, **{k: v for k, v in extra.items() if v is not None}}

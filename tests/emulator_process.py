@@ -49,9 +49,14 @@ class EmulatorProcess:
 
     def __init__(self, command: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
-            list(command), cwd=cwd, env=None if env is None else without_emulator_variables(env),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            list(command),
+            cwd=cwd,
+            env=None if env is None else without_emulator_variables(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self._stdout: list[str] = []
         self._stderr: list[str] = []
         self._stdout_lines: queue.Queue[str | None] = queue.Queue()

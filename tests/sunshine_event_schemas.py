@@ -24,8 +24,14 @@ def _json_schema(node: Any) -> Any:
         return [_json_schema(item) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {key: _json_schema(value) for key, value in node.items() if key not in ("nullable", "example", "examples", "discriminator")}
-    if "discriminator" in node and "oneOf" in out:  # the discriminator picks one branch; JSON Schema would demand exactly one match
+    out = {
+        key: _json_schema(value)
+        for key, value in node.items()
+        if key not in ("nullable", "example", "examples", "discriminator")
+    }
+    if (
+        "discriminator" in node and "oneOf" in out
+    ):  # the discriminator picks one branch; JSON Schema would demand exactly one match
         out["anyOf"] = out.pop("oneOf")
     if node.get("nullable") is True:
         return {"anyOf": [out, {"type": "null"}]}

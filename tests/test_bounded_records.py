@@ -61,7 +61,13 @@ def test_a_refresh_remembers_a_forgotten_consumer_again(small_lp_bounds: None) -
 
 @pytest.fixture
 def company(monkeypatch: pytest.MonkeyPatch) -> mb.Company:
-    for name, value in {"MAX_CLIENT_TOKENS": 3, "MAX_SESSIONS": 3, "MAX_CODES": 3, "MAX_MESSAGES": 3, "PRUNE_EVERY": 2}.items():
+    for name, value in {
+        "MAX_CLIENT_TOKENS": 3,
+        "MAX_SESSIONS": 3,
+        "MAX_CODES": 3,
+        "MAX_MESSAGES": 3,
+        "PRUNE_EVERY": 2,
+    }.items():
         monkeypatch.setattr(mb, name, value)
     return mb.Company(id="acme")
 
@@ -84,7 +90,9 @@ def test_records_past_their_count_go_oldest_first_with_their_anonymous_clients(c
         company.tokens[f"t{n}"] = token(n, T0 + 10**6)
         client = f"{mb.ANONYMOUS_CLIENT_PREFIX}{n}"
         company.client(client, "mbWebChat")
-        company.sessions[f"s{n}"] = mb.WebChatSession(session_id=f"s{n}", channelID="web", clientID=client, auth="anonymous", opened_at=T0)
+        company.sessions[f"s{n}"] = mb.WebChatSession(
+            session_id=f"s{n}", channelID="web", clientID=client, auth="anonymous", opened_at=T0
+        )
         company.messages.append({"n": n})
         company.added_record(T0)
     company.forget_stale(T0)
@@ -127,11 +135,17 @@ def test_other_idle_consumers_past_the_count_go_oldest_first(monkeypatch: pytest
 def test_a_named_client_goes_with_its_last_token_and_session(company: mb.Company) -> None:
     company.clients["seeded"] = mb.Client(clientID="seeded")
     for client_id, expires_at in (("gone", T0), ("kept", T0 + 10**6)):
-        company.tokens[client_id] = mb.ClientToken(token=client_id, clientID=client_id, channelID="web", issued_at=T0, expires_at=expires_at)
+        company.tokens[client_id] = mb.ClientToken(
+            token=client_id, clientID=client_id, channelID="web", issued_at=T0, expires_at=expires_at
+        )
         company.client(client_id, "mbWebChat")
-    company.tokens["gone-2"] = mb.ClientToken(token="gone-2", clientID="in-session", channelID="web", issued_at=T0, expires_at=T0)
+    company.tokens["gone-2"] = mb.ClientToken(
+        token="gone-2", clientID="in-session", channelID="web", issued_at=T0, expires_at=T0
+    )
     company.client("in-session", "mbWebChat")
-    company.sessions["s"] = mb.WebChatSession(session_id="s", channelID="web", clientID="in-session", auth="token", opened_at=T0)
+    company.sessions["s"] = mb.WebChatSession(
+        session_id="s", channelID="web", clientID="in-session", auth="token", opened_at=T0
+    )
     company.forget_stale(T0 + mb.EXPIRED_MEMORY_SECONDS - 1)
     assert set(company.clients) == {"seeded", "gone", "kept", "in-session"}
     company.forget_stale(T0 + mb.EXPIRED_MEMORY_SECONDS)
@@ -144,6 +158,8 @@ def test_closed_conversations_past_the_count_go_earliest_ended_first(monkeypatch
     account = lp.Account(id="123")
     for n, ended_at in enumerate([T0 + 5, T0 + 1, None, T0 + 3, None, T0 + 4]):
         state = "OPEN" if ended_at is None else "CLOSE"
-        account.conversations[f"c{n}"] = lp.Conversation(id=f"c{n}", consumer_id=f"k{n}", started_at=T0, state=state, ended_at=ended_at)
+        account.conversations[f"c{n}"] = lp.Conversation(
+            id=f"c{n}", consumer_id=f"k{n}", started_at=T0, state=state, ended_at=ended_at
+        )
         account.added_conversation()
     assert set(account.conversations) == {"c0", "c2", "c4", "c5"}  # both open ones, and the two that ended last

@@ -22,7 +22,10 @@ def connector_call(app_jwt: LivePersonAppJwt, body: list) -> str:
     jws = app_jwt.issue_consumer_jws()
     account = app_jwt.account
     reply = account.handle.post(
-        f"/api/account/{account.id}/messaging/consumer/conversation", params={"v": "3"}, json=body, headers=jws.headers()
+        f"/api/account/{account.id}/messaging/consumer/conversation",
+        params={"v": "3"},
+        json=body,
+        headers=jws.headers(),
     )
     assert reply.status == 200, reply.text
     return jws.lp_consumer_id
@@ -63,7 +66,9 @@ def test_a_named_mindbehind_client_goes_a_day_after_its_last_token_expired(
 
     def get_client(client_id: str) -> int:
         params = {"clientID": client_id, "companyID": mindbehind_channel.company_id}
-        return mindbehind_channel.handle.get("/live-core/getClient", params=params, headers={"apiToken": mindbehind_channel.management_token}).status
+        return mindbehind_channel.handle.get(
+            "/live-core/getClient", params=params, headers={"apiToken": mindbehind_channel.management_token}
+        ).status
 
     emulator_clock.advance(3600 + mb.EXPIRED_MEMORY_SECONDS - 1)
     mindbehind_channel.issue_token("another")  # a new record: the rules run

@@ -181,8 +181,10 @@ def test_the_printed_curl_walkthrough_runs(serve: StartServer) -> None:
     script = "\n".join(line.strip() for line in steps if line.strip())
     run = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script + '\nprintf "\\nEXT=%s\\n" "$EXT"'],
-        capture_output=True, text=True, timeout=STARTUP_SECONDS,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_SECONDS,
+    )
     assert run.returncode == 0, run.stderr
     printed, refreshed = run.stdout.rsplit("\nEXT=", 1)
     domain, connectors, exchanged, clock = json_documents(printed)  # what the four plain curls printed
@@ -199,7 +201,9 @@ def test_the_printed_sunshine_walkthrough_runs(serve: StartServer) -> None:
     server.wait_for_line(re.compile(r"# refresh$"), time.monotonic() + STARTUP_SECONDS)  # the banner's last line
     section = server.stdout().split("Sunshine walk-through (Basic with the app key):\n", 1)[1].split("\n\n", 1)[0]
     script = "\n".join(line.strip() for line in section.splitlines() if line.strip())
-    run = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=STARTUP_SECONDS)
+    run = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=STARTUP_SECONDS
+    )
     assert run.returncode == 0, run.stderr
     created, fetched = json_documents(run.stdout)
     assert created["user"]["externalId"] == "ext-1" and fetched == created
@@ -293,9 +297,20 @@ def test_seed_without_unauthenticated_messaging_prints_no_walkthrough(serve: Sta
         (b"liveperson: [unclosed\n", "not valid YAML or JSON"),
         (b"- just\n- a list\n", "a seed is a mapping"),
         # a seed saved in Latin-1 (the \xe9 of "Caf\xe9"): no field to name, but still an invalid seed
-        (b'liveperson:\n  accounts:\n    - id: "1"\n      connectors: [{id: "5", type: unauthenticated, name: "Caf\xe9"}]\n', ""),
+        (
+            b'liveperson:\n  accounts:\n    - id: "1"\n      connectors: [{id: "5", type: unauthenticated, name: "Caf\xe9"}]\n',
+            "",
+        ),
     ],
-    ids=["bad-id", "bad-connector-type", "duplicate-account", "unknown-provider", "not-yaml", "not-a-mapping", "not-utf8"],
+    ids=[
+        "bad-id",
+        "bad-connector-type",
+        "duplicate-account",
+        "unknown-provider",
+        "not-yaml",
+        "not-a-mapping",
+        "not-utf8",
+    ],
 )
 def test_invalid_seed_exits_2_and_says_why(tmp_path: Path, seed_text: bytes, expected: str) -> None:
     seed_path = tmp_path / "seed.yaml"
@@ -439,9 +454,13 @@ def test_replay_sends_the_control_token_of_a_guarded_server(serve: StartServer, 
     by_flag = run_command("replay", str(TUTORIAL), "--target", server.base_url, "--token", "s3cret-token", cwd=tmp_path)
     assert by_flag.returncode == 0, by_flag.stdout + by_flag.stderr
     by_env = subprocess.run(
-        [*MODULE, "replay", str(TUTORIAL), "--target", server.base_url], cwd=tmp_path, capture_output=True, text=True,
-        timeout=STARTUP_SECONDS, env=without_emulator_variables({"EMULATOR_CONTROL_TOKEN": "s3cret-token"}),
-    )  # fmt: skip
+        [*MODULE, "replay", str(TUTORIAL), "--target", server.base_url],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_SECONDS,
+        env=without_emulator_variables({"EMULATOR_CONTROL_TOKEN": "s3cret-token"}),
+    )
     assert by_env.returncode == 0, by_env.stdout + by_env.stderr
 
 
@@ -450,7 +469,9 @@ def test_plain_serve_upgrades_the_consumer_socket_and_stops_cleanly_with_it_open
 
     server = serve()
     base_url = server.base_url
-    lp_jwt = authenticate(base_url, DEMO_ACCOUNT, DEMO_CONNECTOR, authorize(base_url, DEMO_ACCOUNT).json()["token"]).json()["token"]
+    lp_jwt = authenticate(
+        base_url, DEMO_ACCOUNT, DEMO_CONNECTOR, authorize(base_url, DEMO_ACCOUNT).json()["token"]
+    ).json()["token"]
     url = base_url.replace("http://", "ws://") + f"/ws_api/account/{DEMO_ACCOUNT}/messaging/consumer?v=3"
     ws = Client.connect(url, headers={"Authorization": f"jwt {lp_jwt}"})
     try:

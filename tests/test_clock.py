@@ -15,7 +15,17 @@ class FakeWall:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("300ms", 0.3), ("90s", 90), ("11m", 660), ("8h", 28_800), ("730h", 2_628_000), ("2d", 172_800), (45, 45), (1.5, 1.5), ("12", 12)],
+    [
+        ("300ms", 0.3),
+        ("90s", 90),
+        ("11m", 660),
+        ("8h", 28_800),
+        ("730h", 2_628_000),
+        ("2d", 172_800),
+        (45, 45),
+        (1.5, 1.5),
+        ("12", 12),
+    ],
 )
 def test_durations_in_every_documented_unit(text, seconds):
     assert parse_duration(text) == pytest.approx(seconds)

@@ -62,7 +62,15 @@ def claims(token: str) -> dict:
 
 
 def burst(
-    base_url: str, app: SunshineApp, conversations: list[str], users: list[str], account: LivePersonAccount, first_token: str, channel: MindbehindChannel, thread: int, start: threading.Barrier
+    base_url: str,
+    app: SunshineApp,
+    conversations: list[str],
+    users: list[str],
+    account: LivePersonAccount,
+    first_token: str,
+    channel: MindbehindChannel,
+    thread: int,
+    start: threading.Barrier,
 ) -> Outcome:
     outcome = Outcome(thread)
     session = requests.Session()  # one keep-alive connection per thread, as a client pool would hold
@@ -76,26 +84,34 @@ def burst(
             author = {"type": "user", "userId": users[n]} if i % 2 else {"type": "business"}
             reply = session.post(
                 f"{base_url}{app.path(f'conversations/{conversations[n]}/messages')}",
-                json={"author": author, "content": {"type": "text", "text": text}}, headers=app.basic_headers(), timeout=10,
-            )  # fmt: skip
+                json={"author": author, "content": {"type": "text", "text": text}},
+                headers=app.basic_headers(),
+                timeout=10,
+            )
             provider = "sunshine"
             if reply.status_code == 201:
                 (message,) = reply.json()["messages"]
                 outcome.messages.append((conversations[n], message["id"], text))
         elif kind == 1:
-            reply = session.post(f"{base_url}{account.idp_path('anonymous/authorize')}", json={"id_token": token}, timeout=10)
+            reply = session.post(
+                f"{base_url}{account.idp_path('anonymous/authorize')}", json={"id_token": token}, timeout=10
+            )
             provider = "liveperson"
             if reply.status_code == 200:
                 token = reply.json()["token"]
                 outcome.tokens.append(token)
         else:
             body = {"clientID": f"shared-{(thread + i) % SHARED_CLIENTS}", "channelID": channel.channel_id}
-            reply = session.post(f"{base_url}{TOKEN_PATH}", json=body, headers={"apiToken": channel.management_token}, timeout=10)
+            reply = session.post(
+                f"{base_url}{TOKEN_PATH}", json=body, headers={"apiToken": channel.management_token}, timeout=10
+            )
             provider = "mindbehind"
         outcome.statuses.append((provider, reply.status_code))
         expected = {"sunshine": 201, "liveperson": 200, "mindbehind": 200}[provider]
         if reply.status_code != expected or UNHANDLED_HEADER in reply.headers:
-            outcome.problems.append(f"{provider} {reply.status_code} {reply.headers.get(UNHANDLED_HEADER)} {reply.text[:200]}")
+            outcome.problems.append(
+                f"{provider} {reply.status_code} {reply.headers.get(UNHANDLED_HEADER)} {reply.text[:200]}"
+            )
     session.close()
     return outcome
 
@@ -133,7 +149,10 @@ def listed_messages(app: SunshineApp, conversation_id: str) -> list[dict]:
 
 
 def test_a_burst_of_parallel_clients_leaves_consistent_state(
-    emulator_server: EmulatorHandle, lp_account: LivePersonAccount, mindbehind_channel: MindbehindChannel, sunshine_app: SunshineApp
+    emulator_server: EmulatorHandle,
+    lp_account: LivePersonAccount,
+    mindbehind_channel: MindbehindChannel,
+    sunshine_app: SunshineApp,
 ) -> None:
     base_url = emulator_server.base_url
     assert base_url is not None
@@ -153,9 +172,20 @@ def test_a_burst_of_parallel_clients_leaves_consistent_state(
     began = time.monotonic()
     with ThreadPoolExecutor(THREADS + 1) as pool:
         futures = [
-            pool.submit(burst, base_url, sunshine_app, conversations, users, lp_account, first_token, mindbehind_channel, thread, start)
+            pool.submit(
+                burst,
+                base_url,
+                sunshine_app,
+                conversations,
+                users,
+                lp_account,
+                first_token,
+                mindbehind_channel,
+                thread,
+                start,
+            )
             for thread in range(THREADS)
-        ]  # fmt: skip
+        ]
         snapshots = pool.submit(export_while_busy, control, sunshine_app.id, start, done)
         try:
             outcomes = [future.result(timeout=TIME_LIMIT_SECONDS) for future in futures]
@@ -173,7 +203,11 @@ def test_a_burst_of_parallel_clients_leaves_consistent_state(
     assert elapsed < TIME_LIMIT_SECONDS
 
     # the exports taken during the burst were whole snapshots: the count of messages never went back
-    assert len(counts) >= 2 and counts == sorted(counts) and counts[-1] <= len([m for outcome in outcomes for m in outcome.messages]), counts
+    assert (
+        len(counts) >= 2
+        and counts == sorted(counts)
+        and counts[-1] <= len([m for outcome in outcomes for m in outcome.messages])
+    ), counts
 
     # Sunshine: each accepted message listed once, in an order consistent with each thread's posting order
     posted = [message for outcome in outcomes for message in outcome.messages]
@@ -189,7 +223,9 @@ def test_a_burst_of_parallel_clients_leaves_consistent_state(
         texts = {message["id"]: message["content"]["text"] for message in listing}
         for outcome in outcomes:
             own = [message_id for conv, message_id, text in outcome.messages if conv == conversation_id]
-            assert [position[m] for m in own] == sorted(position[m] for m in own), f"thread {outcome.thread}: out of order"
+            assert [position[m] for m in own] == sorted(position[m] for m in own), (
+                f"thread {outcome.thread}: out of order"
+            )
             assert all(texts[m] == text for conv, m, text in outcome.messages if conv == conversation_id)
 
     # LivePerson: every refresh is the same consumer with a token of its own
@@ -225,8 +261,15 @@ LP_SENDS_PER_THREAD = 30
 SEND_PATH = "messaging/consumer/conversation/send"
 
 
-def lp_burst(base_url: str, account: LivePersonAccount, consumers: list, conversations: list[str], session_call: Any,
-             thread: int, start: threading.Barrier) -> Outcome:  # fmt: skip
+def lp_burst(
+    base_url: str,
+    account: LivePersonAccount,
+    consumers: list,
+    conversations: list[str],
+    session_call: Any,
+    thread: int,
+    start: threading.Barrier,
+) -> Outcome:
     """Connector API messages into shared conversations, and refreshes of one shared agent session, interleaved."""
     outcome = Outcome(thread)
     http = requests.Session()
@@ -238,15 +281,30 @@ def lp_burst(base_url: str, account: LivePersonAccount, consumers: list, convers
         else:
             n = (thread + i) % len(conversations)
             text = f"t{thread}-m{i}"
-            body = {"kind": "req", "id": f"{thread}-{i}", "type": "ms.PublishEvent",
-                    "body": {"dialogId": conversations[n], "event": {"type": "ContentEvent", "contentType": "text/plain", "message": text}}}  # fmt: skip
-            reply = http.post(f"{base_url}{account.idp_path(SEND_PATH)}", params={"v": "3"}, json=body, headers=consumers[n].headers(), timeout=10)
+            body = {
+                "kind": "req",
+                "id": f"{thread}-{i}",
+                "type": "ms.PublishEvent",
+                "body": {
+                    "dialogId": conversations[n],
+                    "event": {"type": "ContentEvent", "contentType": "text/plain", "message": text},
+                },
+            }
+            reply = http.post(
+                f"{base_url}{account.idp_path(SEND_PATH)}",
+                params={"v": "3"},
+                json=body,
+                headers=consumers[n].headers(),
+                timeout=10,
+            )
             provider, expected = "liveperson-send", 200
             if reply.status_code == 200:
                 outcome.messages.append((conversations[n], str(reply.json()["body"]["sequence"]), text))
         outcome.statuses.append((provider, reply.status_code))
         if reply.status_code != expected or UNHANDLED_HEADER in reply.headers:
-            outcome.problems.append(f"{provider} {reply.status_code} {reply.headers.get(UNHANDLED_HEADER)} {reply.text[:200]}")
+            outcome.problems.append(
+                f"{provider} {reply.status_code} {reply.headers.get(UNHANDLED_HEADER)} {reply.text[:200]}"
+            )
     http.close()
     return outcome
 
@@ -258,20 +316,36 @@ def test_parallel_sends_into_shared_liveperson_conversations_get_gap_free_sequen
     conversations = []
     for consumer in consumers:
         opened = lp_account.handle.post(
-            lp_account.idp_path("messaging/consumer/conversation"), params={"v": "3"}, headers=consumer.headers(), json=[
+            lp_account.idp_path("messaging/consumer/conversation"),
+            params={"v": "3"},
+            headers=consumer.headers(),
+            json=[
                 {"kind": "req", "id": "1", "type": "userprofile.SetUserProfile", "body": {}},
-                {"kind": "req", "id": "2", "type": "cm.ConsumerRequestConversation", "body": {"brandId": lp_account.id}},
-            ])  # fmt: skip
+                {
+                    "kind": "req",
+                    "id": "2",
+                    "type": "cm.ConsumerRequestConversation",
+                    "body": {"brandId": lp_account.id},
+                },
+            ],
+        )
         conversations.append(opened.json()[1]["body"]["conversationId"])
 
     def refresh(http: requests.Session) -> requests.Response:
-        return http.post(f"{emulator_server.base_url}{lp_account.idp_path('refresh')}", params={"v": "1.3"},
-                         json={"csrf": lp_agent_session.csrf}, headers=lp_agent_session.headers(), timeout=10)  # fmt: skip
+        return http.post(
+            f"{emulator_server.base_url}{lp_account.idp_path('refresh')}",
+            params={"v": "1.3"},
+            json={"csrf": lp_agent_session.csrf},
+            headers=lp_agent_session.headers(),
+            timeout=10,
+        )
 
     start = threading.Barrier(LP_THREADS)
     with ThreadPoolExecutor(LP_THREADS) as pool:
-        futures = [pool.submit(lp_burst, emulator_server.base_url, lp_account, consumers, conversations, refresh, t, start)
-                   for t in range(LP_THREADS)]  # fmt: skip
+        futures = [
+            pool.submit(lp_burst, emulator_server.base_url, lp_account, consumers, conversations, refresh, t, start)
+            for t in range(LP_THREADS)
+        ]
         outcomes = [future.result(timeout=TIME_LIMIT_SECONDS) for future in futures]
 
     assert [p for o in outcomes for p in o.problems] == []
@@ -280,10 +354,14 @@ def test_parallel_sends_into_shared_liveperson_conversations_get_gap_free_sequen
     for conversation in conversations:
         sent = [(int(seq), text) for o in outcomes for (c, seq, text) in o.messages if c == conversation]
         events = stored[conversation]["events"]
-        assert [e["sequence"] for e in events] == list(range(len(events))) == sorted(seq for seq, _ in sent)  # unique, gap-free
+        assert (
+            [e["sequence"] for e in events] == list(range(len(events))) == sorted(seq for seq, _ in sent)
+        )  # unique, gap-free
         assert {e["sequence"]: e["event"]["message"] for e in events} == dict(sent)  # none lost, none duplicated
         for outcome in outcomes:  # each thread's messages in the order it sent them
             mine = [seq for (c, seq, _) in outcome.messages if c == conversation]
             assert mine == sorted(mine, key=int)
-    refreshes = Counter(status for o in outcomes for (provider, status) in o.statuses if provider == "liveperson-refresh")
+    refreshes = Counter(
+        status for o in outcomes for (provider, status) in o.statuses if provider == "liveperson-refresh"
+    )
     assert refreshes == Counter({200: LP_THREADS * (LP_SENDS_PER_THREAD // 3)})

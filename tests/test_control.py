@@ -33,7 +33,9 @@ def test_clock_shape_is_iso_utc_and_frozen_flag(emulator):
     assert clock["now"].endswith("Z")
 
 
-@pytest.mark.parametrize(("step", "seconds"), [("300ms", 0.3), ("90s", 90), ("11m", 660), ("730h", 2_628_000), ("2d", 172_800), (5, 5)])
+@pytest.mark.parametrize(
+    ("step", "seconds"), [("300ms", 0.3), ("90s", 90), ("11m", 660), ("730h", 2_628_000), ("2d", 172_800), (5, 5)]
+)
 def test_advance_moves_the_clock_by_the_duration(emulator, step, seconds):
     emulator.control.freeze()
     before = when(emulator.control.clock())
@@ -42,7 +44,10 @@ def test_advance_moves_the_clock_by_the_duration(emulator, step, seconds):
 
 
 def test_set_and_freeze_and_unfreeze(emulator):
-    assert emulator.control.move_clock(set="2026-01-01T00:00:00Z", freeze=True) == {"now": "2026-01-01T00:00:00.000Z", "frozen": True}
+    assert emulator.control.move_clock(set="2026-01-01T00:00:00Z", freeze=True) == {
+        "now": "2026-01-01T00:00:00.000Z",
+        "frozen": True,
+    }
     assert emulator.control.clock()["now"] == "2026-01-01T00:00:00.000Z"
     assert emulator.control.unfreeze()["frozen"] is False
     assert when(emulator.control.clock()) >= datetime.fromisoformat("2026-01-01T00:00:00+00:00")
@@ -95,9 +100,17 @@ def test_seed_json_and_yaml_answer_the_namespace_and_tenants(emulator):
 
 def test_seed_errors_name_the_field(emulator):
     with pytest.raises(EmulatorError) as caught:
-        emulator.control.seed({"liveperson": {"accounts": [{"id": "70000003", "connectors": [{"id": "9", "type": "odd"}]}]}})
-    assert (caught.value.status, caught.value.code, caught.value.field) == (400, "invalid_seed", "liveperson.accounts[0].connectors[0].type")
-    assert emulator.control.export_state()["namespaces"][emulator.namespace]["providers"]["liveperson"]["accounts"] == {}
+        emulator.control.seed(
+            {"liveperson": {"accounts": [{"id": "70000003", "connectors": [{"id": "9", "type": "odd"}]}]}}
+        )
+    assert (caught.value.status, caught.value.code, caught.value.field) == (
+        400,
+        "invalid_seed",
+        "liveperson.accounts[0].connectors[0].type",
+    )
+    assert (
+        emulator.control.export_state()["namespaces"][emulator.namespace]["providers"]["liveperson"]["accounts"] == {}
+    )
 
 
 def test_seed_of_a_tenant_owned_by_another_namespace_is_409(emulator):
@@ -121,9 +134,15 @@ def test_state_export_import_round_trip(emulator, lp_account):
     assert lp_account.handle.post(lp_account.idp_path("anonymous/authorize"), json={"id_token": ext}).status == 200
 
 
-@pytest.mark.parametrize("document", [[], {"namespaces": 3}, {"namespaces": {"x": {"providers": {"liveperson": {"accounts": 5}}}}}])
+@pytest.mark.parametrize(
+    "document", [[], {"namespaces": 3}, {"namespaces": {"x": {"providers": {"liveperson": {"accounts": 5}}}}}]
+)
 def test_bad_state_documents_are_400(emulator, document):
-    assert_control_error(control_call(emulator, "POST", "/state", json=document), 400, "invalid_body" if document == [] else "invalid_state")
+    assert_control_error(
+        control_call(emulator, "POST", "/state", json=document),
+        400,
+        "invalid_body" if document == [] else "invalid_state",
+    )
 
 
 def test_journal_records_provider_requests_not_control_calls(emulator, lp_account):
@@ -146,7 +165,9 @@ def test_journal_filters(emulator, lp_account):
     assert len(emulator.control.journal(path="/api/**")) == 2
     assert emulator.control.journal(provider="sunshine") == []
     assert len(emulator.control.journal(limit=1)) == 1
-    assert_control_error(control_call(emulator, "GET", "/journal", params={"limit": "many"}), 400, "invalid_filter", "limit")
+    assert_control_error(
+        control_call(emulator, "GET", "/journal", params={"limit": "many"}), 400, "invalid_filter", "limit"
+    )
 
 
 def test_journal_clear_and_namespace_isolation(emulator, lp_account):
@@ -172,7 +193,12 @@ def test_bad_namespace_names_are_400(emulator, namespace):
 
 
 def test_star_is_refused_where_a_call_acts_on_one_namespace(emulator):
-    assert_control_error(emulator.transport.send("GET", "/__emulator/clock", params={"namespace": "*"}), 400, "invalid_namespace", "namespace")
+    assert_control_error(
+        emulator.transport.send("GET", "/__emulator/clock", params={"namespace": "*"}),
+        400,
+        "invalid_namespace",
+        "namespace",
+    )
 
 
 def test_unknown_control_path_and_method_answer_json(emulator):
@@ -187,5 +213,7 @@ def test_bodies_nested_deeper_than_the_stack_are_400_not_a_crash(emulator, path)
 
 
 def test_deeply_nested_yaml_seed_is_400(emulator):
-    reply = control_call(emulator, "POST", "/seed", data=b"a: " + b"[" * 100_000, headers={"Content-Type": "application/yaml"})
+    reply = control_call(
+        emulator, "POST", "/seed", data=b"a: " + b"[" * 100_000, headers={"Content-Type": "application/yaml"}
+    )
     assert_control_error(reply, 400, "invalid_seed")

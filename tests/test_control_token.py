@@ -70,7 +70,9 @@ def test_control_calls_without_the_token_are_refused_and_change_nothing(http: Fl
     assert_unauthorized(http.post("/__emulator/reset", query_string={"namespace": "*"}, headers=headers))
     assert_unauthorized(http.post("/__emulator/clock", json={"advance": "1h", "freeze": True}, headers=headers))
     assert_unauthorized(http.post("/__emulator/faults", json={"kind": "status", "status": 503}, headers=headers))
-    assert_unauthorized(http.post("/__emulator/seed", json={"liveperson": {"accounts": [{"id": "999"}]}}, headers=headers))
+    assert_unauthorized(
+        http.post("/__emulator/seed", json={"liveperson": {"accounts": [{"id": "999"}]}}, headers=headers)
+    )
     assert_unauthorized(http.delete(JOURNAL, headers=headers))
 
     assert http.get("/__emulator/state", query_string={"namespace": "*"}, headers=GOOD).get_json() == before
@@ -78,7 +80,9 @@ def test_control_calls_without_the_token_are_refused_and_change_nothing(http: Fl
     assert http.get("/__emulator/faults", headers=GOOD).get_json()["faults"] == []
 
 
-@pytest.mark.parametrize("headers", [GOOD, BEARER, {"Authorization": f"bearer  {TOKEN}"}], ids=["header", "bearer", "bearer-lower"])
+@pytest.mark.parametrize(
+    "headers", [GOOD, BEARER, {"Authorization": f"bearer  {TOKEN}"}], ids=["header", "bearer", "bearer-lower"]
+)
 def test_control_calls_with_the_token_work(http: FlaskClient, headers: dict) -> None:
     frozen = http.post("/__emulator/clock", json={"set": "2026-01-01T00:00:00Z", "freeze": True}, headers=headers)
     assert frozen.status_code == 200, frozen.get_data(as_text=True)
@@ -122,12 +126,16 @@ def test_emulator_defined_hooks_need_the_token_too(http: FlaskClient, method: st
 
 
 def test_the_mindbehind_hooks_work_with_the_token(http: FlaskClient) -> None:
-    opened = http.post("/__emulator/mindbehind/webchat/sessions", json={"channelID": CHANNEL, "auth": "anonymous"}, headers=GOOD)
+    opened = http.post(
+        "/__emulator/mindbehind/webchat/sessions", json={"channelID": CHANNEL, "auth": "anonymous"}, headers=GOOD
+    )
     assert opened.status_code == 201, opened.get_data(as_text=True)
     rotated = http.post(f"/__emulator/mindbehind/channels/{CHANNEL}/rotate-token", headers=GOOD)
     assert rotated.status_code == 200, rotated.get_data(as_text=True)
     # a refusal there is Mindbehind's, never the control API's 401
-    unknown = http.post("/__emulator/mindbehind/webchat/sessions", json={"channelID": "nope", "auth": "anonymous"}, headers=GOOD)
+    unknown = http.post(
+        "/__emulator/mindbehind/webchat/sessions", json={"channelID": "nope", "auth": "anonymous"}, headers=GOOD
+    )
     assert unknown.status_code != 401 and "error" not in unknown.get_json()
 
 

@@ -19,9 +19,15 @@ from emulator.serving.server import BackgroundServer
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-)  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
 ARTIFACTS = Path(__file__).resolve().parents[1] / "tmp" / "test-artifacts" / "dashboard"
 CONTROL_TOKEN = "ctl-" + secrets.token_hex(8)
 WAIT_SECONDS = 15
@@ -60,7 +66,8 @@ def test_with_a_control_token_the_page_loads_but_its_data_needs_the_token():
 # --- in a real browser --------------------------------------------------------------------------------
 
 needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None, reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)"
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)",
 )
 
 
@@ -81,7 +88,9 @@ def browser(tmp_path_factory):
     options.binary_location = CHROMIUM
     for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('profile')}", "--window-size=1366,768"]:
         options.add_argument(flag)
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False})
+    options.add_experimental_option(
+        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+    )
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     driver.downloads = downloads
@@ -135,7 +144,9 @@ class Page:
             raise
 
     def status_says(self, text: str) -> None:
-        self.until(lambda: text in self.find("#status").text, f"status never said {text!r}: {self.find('#status').text!r}")
+        self.until(
+            lambda: text in self.find("#status").text, f"status never said {text!r}: {self.find('#status').text!r}"
+        )
 
     def screenshot(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -149,12 +160,21 @@ def seeded(base_url: str, namespace: str, receiver) -> tuple[EmulatorClient, dic
     `receiver` (its first attempt answered 500), a conversation with a message, and three LivePerson
     requests: issue, refresh, and one refused."""
     client = EmulatorClient(base_url, namespace=namespace, token=CONTROL_TOKEN)
-    account, app_id, key_id, secret = "77" + str(secrets.randbelow(10**6)).zfill(6), secrets.token_hex(12), f"app_{secrets.token_hex(12)}", secrets.token_urlsafe(18)
+    account, app_id, key_id, secret = (
+        "77" + str(secrets.randbelow(10**6)).zfill(6),
+        secrets.token_hex(12),
+        f"app_{secrets.token_hex(12)}",
+        secrets.token_urlsafe(18),
+    )
     client_secret = "cs-" + secrets.token_hex(10)
-    client.seed({
-        "liveperson": {"accounts": [{"id": account, "apps": [{"client_id": "dash-app", "client_secret": client_secret}]}]},
-        "sunshine": {"apps": [{"id": app_id, "keys": [{"id": key_id, "secret": secret}]}]},
-    })  # fmt: skip
+    client.seed(
+        {
+            "liveperson": {
+                "accounts": [{"id": account, "apps": [{"client_id": "dash-app", "client_secret": client_secret}]}]
+            },
+            "sunshine": {"apps": [{"id": app_id, "keys": [{"id": key_id, "secret": secret}]}]},
+        }
+    )
     client.freeze("2026-03-01T12:00:00Z")
     first = requests.post(f"{base_url}/api/account/{account}/anonymous/authorize", timeout=10).json()["token"]
     requests.post(f"{base_url}/api/account/{account}/anonymous/authorize", json={"id_token": first}, timeout=10)
@@ -166,15 +186,30 @@ def seeded(base_url: str, namespace: str, receiver) -> tuple[EmulatorClient, dic
     assert requests.post(f"{sunshine}/integrations", json=webhook, auth=auth, timeout=10).status_code == 201
     user = requests.post(f"{sunshine}/users", json={"externalId": "dash-user"}, auth=auth, timeout=10).json()["user"]
     conversation = requests.post(
-        f"{sunshine}/conversations", json={"type": "personal", "participants": [{"userId": user["id"]}]}, auth=auth, timeout=10
+        f"{sunshine}/conversations",
+        json={"type": "personal", "participants": [{"userId": user["id"]}]},
+        auth=auth,
+        timeout=10,
     ).json()["conversation"]
     message = {"author": {"type": "business"}, "content": {"type": "text", "text": "hello from the business"}}
-    assert requests.post(f"{sunshine}/conversations/{conversation['id']}/messages", json=message, auth=auth, timeout=10).status_code == 201
-    return client, {"account": account, "first_token": first, "secrets": [secret, client_secret, first], "conversation": conversation["id"]}
+    assert (
+        requests.post(
+            f"{sunshine}/conversations/{conversation['id']}/messages", json=message, auth=auth, timeout=10
+        ).status_code
+        == 201
+    )
+    return client, {
+        "account": account,
+        "first_token": first,
+        "secrets": [secret, client_secret, first],
+        "conversation": conversation["id"],
+    }
 
 
 @needs_chromium
-def test_the_dashboard_in_a_browser_shows_requests_tokens_conversations_and_drives_every_control(guarded_server, browser, emulator_webhook_receiver):
+def test_the_dashboard_in_a_browser_shows_requests_tokens_conversations_and_drives_every_control(
+    guarded_server, browser, emulator_webhook_receiver
+):
     namespace = f"dash-{secrets.token_hex(4)}"
     client, facts = seeded(guarded_server, namespace, emulator_webhook_receiver)
     page = Page(browser, guarded_server, namespace)
@@ -214,13 +249,18 @@ def test_the_dashboard_in_a_browser_shows_requests_tokens_conversations_and_driv
     used.click()
     page.until(lambda: "Claims" in page.find("#token-detail").text, "the token's claims never showed")
     assert '"aud": "acc:' in page.find("#token-detail").text
-    page.until(lambda: len(page.all("#timeline .bar")) >= 2 and page.find("#timeline .now").is_displayed(), "no bars or no now line")
+    page.until(
+        lambda: len(page.all("#timeline .bar")) >= 2 and page.find("#timeline .now").is_displayed(),
+        "no bars or no now line",
+    )
     page.screenshot("02-token-timeline")
     page.click("#token-expire")
     page.status_says("Token expired.")
     timeline = client.timeline()
     (expired,) = [token for token in timeline["tokens"] if token["fingerprint"].startswith(used_key_prefix)]
-    assert expired["expires_at"] == timeline["now_epoch"] and expired["refresh_until"] > timeline["now_epoch"]  # refreshable still
+    assert (
+        expired["expires_at"] == timeline["now_epoch"] and expired["refresh_until"] > timeline["now_epoch"]
+    )  # refreshable still
     live_before = len(client.timeline()["tokens"])
     page.click("#timeline button.bar")
     page.until(lambda: page.all("#token-revoke"), "no revoke button")
@@ -257,7 +297,12 @@ def test_the_dashboard_in_a_browser_shows_requests_tokens_conversations_and_driv
     page.click("#fault-form button[type=submit]")
     page.status_says("Fault rule fault-1 added.")
     (rule,) = client.faults()
-    assert rule["kind"] == "status" and rule["status"] == 503 and rule["match"]["path"] == "/v2/apps/**" and rule["times"] == 2
+    assert (
+        rule["kind"] == "status"
+        and rule["status"] == 503
+        and rule["match"]["path"] == "/v2/apps/**"
+        and rule["times"] == 2
+    )
     page.click("#tab-faults")
     page.until(lambda: "fault-1" in page.find("#fault-rows").text, "the rule never showed")
     page.screenshot("03-faults")
@@ -273,11 +318,17 @@ def test_the_dashboard_in_a_browser_shows_requests_tokens_conversations_and_driv
 
     # webhook deliveries: the message's delivery with its attempts (500, then 200 once the clock moved) and payload
     page.click("#tab-webhooks")
-    page.until(lambda: "hello from the business" in page.find("#deliveries").get_attribute("textContent"), "the delivery never showed")
+    page.until(
+        lambda: "hello from the business" in page.find("#deliveries").get_attribute("textContent"),
+        "the delivery never showed",
+    )
     attempts = [cell.text for cell in page.all("#deliveries tbody td:nth-child(2)")]
     assert attempts == ["500", "200"] and "delivered" in page.find("#deliveries").text
     page.button("Hold").click()
-    page.until(lambda: "held" in page.find("#deliveries-held").text and "Release" in page.find("#deliveries-held").text, "hold never showed")
+    page.until(
+        lambda: "held" in page.find("#deliveries-held").text and "Release" in page.find("#deliveries-held").text,
+        "hold never showed",
+    )
     assert client._call("GET", "/deliveries")["held"] is True
     page.button("Release").click()
     page.status_says("Deliveries: release done.")
@@ -291,15 +342,27 @@ def test_the_dashboard_in_a_browser_shows_requests_tokens_conversations_and_driv
     page.status_says("State exported.")
     page.click("#record")
     page.status_says("Scenario recorded.")
-    exported, recorded = browser.downloads / f"emulator-state-{namespace}.json", browser.downloads / f"scenario-{namespace}.yaml"
+    exported, recorded = (
+        browser.downloads / f"emulator-state-{namespace}.json",
+        browser.downloads / f"scenario-{namespace}.yaml",
+    )
     page.until(lambda: exported.exists() and recorded.exists(), "the downloads never arrived")
-    assert namespace in exported.read_text() and recorded.read_text().startswith(f"name: recorded from namespace {namespace}")
+    assert namespace in exported.read_text() and recorded.read_text().startswith(
+        f"name: recorded from namespace {namespace}"
+    )
 
     # reset the namespace, confirmed in the browser's dialog
     page.click("#reset")
     page.wait.until(lambda driver: driver.switch_to.alert).accept()
     page.status_says(f"Namespace {namespace} reset.")
-    assert client.export_state()["namespaces"].get(namespace, {}).get("providers", {}).get("liveperson", {}).get("accounts", {}) == {}
+    assert (
+        client.export_state()["namespaces"]
+        .get(namespace, {})
+        .get("providers", {})
+        .get("liveperson", {})
+        .get("accounts", {})
+        == {}
+    )
     page.screenshot("06-after-reset")
 
 
@@ -309,13 +372,24 @@ def test_the_namespace_picker_switches_what_the_page_shows(guarded_server, brows
 
     first, second = f"pick-a-{secrets.token_hex(3)}", f"pick-b-{secrets.token_hex(3)}"
     for name in (first, second):
-        EmulatorClient(guarded_server, namespace=name, token=CONTROL_TOKEN).seed({"liveperson": {"accounts": [{"id": "66" + str(secrets.randbelow(10**6)).zfill(6)}]}})
-    account = next(iter(EmulatorClient(guarded_server, namespace=second, token=CONTROL_TOKEN).export_state()["namespaces"][second]["providers"]["liveperson"]["accounts"]))
+        EmulatorClient(guarded_server, namespace=name, token=CONTROL_TOKEN).seed(
+            {"liveperson": {"accounts": [{"id": "66" + str(secrets.randbelow(10**6)).zfill(6)}]}}
+        )
+    account = next(
+        iter(
+            EmulatorClient(guarded_server, namespace=second, token=CONTROL_TOKEN).export_state()["namespaces"][second][
+                "providers"
+            ]["liveperson"]["accounts"]
+        )
+    )
     requests.post(f"{guarded_server}/api/account/{account}/anonymous/authorize", timeout=10)
     page = Page(browser, guarded_server, first)  # the token is still in this tab's sessionStorage
     page.until(lambda: second in page.find("#namespace").text, "the other namespace was never offered")
     assert "authorize" not in page.find("#request-rows").text
     Select(page.find("#namespace")).select_by_value(second)
-    page.until(lambda: f"/api/account/{account}/anonymous/authorize" in page.find("#request-rows").text, "the picker did not switch")
+    page.until(
+        lambda: f"/api/account/{account}/anonymous/authorize" in page.find("#request-rows").text,
+        "the picker did not switch",
+    )
     assert browser.current_url.endswith(f"?namespace={second}")
     page.screenshot("07-namespace-picker")

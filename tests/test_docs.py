@@ -40,7 +40,9 @@ def test_the_site_builds_without_a_warning(tmp_path):
     assert {page.stem for page in TUTORIALS} <= {path.stem for path in (tmp_path / "tutorials").glob("*.html")}
 
 
-@pytest.mark.parametrize("page", [page for page in TUTORIALS if named_blocks(page, "python")], ids=lambda page: page.stem)
+@pytest.mark.parametrize(
+    "page", [page for page in TUTORIALS if named_blocks(page, "python")], ids=lambda page: page.stem
+)
 def test_a_tutorials_tests_pass(page, pytester):
     files = named_blocks(page, "python")
     conftest = files.pop("conftest.py", None)

@@ -21,7 +21,16 @@ def test_times_every_after_and_their_combination():
     assert firing({"kind": "reset", "times": 2}, 4) == [True, True, False, False]
     assert firing({"kind": "reset", "every": 2}, 4) == [False, True, False, True]
     assert firing({"kind": "reset", "after": 3}, 5) == [False, False, False, True, True]
-    assert firing({"kind": "reset", "after": 1, "every": 2, "times": 2}, 8) == [False, False, True, False, True, False, False, False]
+    assert firing({"kind": "reset", "after": 1, "every": 2, "times": 2}, 8) == [
+        False,
+        False,
+        True,
+        False,
+        True,
+        False,
+        False,
+        False,
+    ]
 
 
 def test_seeded_probability_repeats_exactly_and_depends_on_the_seed():
@@ -100,7 +109,15 @@ def test_rules_are_listed_removed_and_cleared(emulator):
     first = emulator.control.add_fault("status", status=503, times=1, match={"path": "/api/**"})
     second = emulator.control.add_fault("reset")
     assert [rule["id"] for rule in emulator.control.faults()] == [first, second]
-    assert emulator.control.faults()[0] == {"id": first, "kind": "status", "status": 503, "times": 1, "match": {"path": "/api/**"}, "matched": 0, "fired": 0}
+    assert emulator.control.faults()[0] == {
+        "id": first,
+        "kind": "status",
+        "status": 503,
+        "times": 1,
+        "match": {"path": "/api/**"},
+        "matched": 0,
+        "fired": 0,
+    }
     emulator.control.remove_fault(first)
     assert [rule["id"] for rule in emulator.control.faults()] == [second]
     with pytest.raises(Exception, match="unknown_fault"):
@@ -117,7 +134,12 @@ def test_a_reset_namespace_forgets_its_rules(emulator):
 
 @pytest.mark.parametrize(
     ("kind", "error"),
-    [("reset", requests.exceptions.ConnectionError), ("empty", requests.exceptions.ConnectionError), ("hang", requests.exceptions.ReadTimeout), ("truncated", requests.exceptions.ChunkedEncodingError)],
+    [
+        ("reset", requests.exceptions.ConnectionError),
+        ("empty", requests.exceptions.ConnectionError),
+        ("hang", requests.exceptions.ReadTimeout),
+        ("truncated", requests.exceptions.ChunkedEncodingError),
+    ],
 )
 def test_in_process_the_client_sees_what_requests_would_raise(emulator, lp_account, kind, error):
     emulator.control.add_fault(kind, times=1)

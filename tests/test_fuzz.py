@@ -165,7 +165,9 @@ def send(
     return reply, parsed
 
 
-def control(emulator: EmulatorHandle, method: str, tail: str, body: Body = NO_BODY, **params: str) -> tuple[Reply, Json]:
+def control(
+    emulator: EmulatorHandle, method: str, tail: str, body: Body = NO_BODY, **params: str
+) -> tuple[Reply, Json]:
     """A control API call on this test's namespace unless `namespace` is given."""
     return send(emulator, method, CONTROL + tail, body, params={"namespace": emulator.namespace, **params})
 
@@ -248,12 +250,25 @@ LP_ROUTES = (*LP_GET_ROUTES, AUTHORIZE, AUTHENTICATE, SIGNUP, *LOGIN_SERVICE_ROU
 CONTROL_ROUTES = tuple(
     Route(method, CONTROL + tail)
     for method, tail in (
-        ("GET", "/health"), ("POST", "/reset"), ("POST", "/seed"), ("GET", "/state"), ("POST", "/state"),
-        ("GET", "/clock"), ("POST", "/clock"), ("GET", "/journal"), ("DELETE", "/journal"),
-        ("GET", "/faults"), ("POST", "/faults"), ("DELETE", "/faults"), ("POST", "/tokens/expire"),
-        ("POST", "/tokens/revoke"), ("POST", "/tokens/fail"), ("POST", "/tokens/rotate"), ("POST", "/tokens/ttl"),
+        ("GET", "/health"),
+        ("POST", "/reset"),
+        ("POST", "/seed"),
+        ("GET", "/state"),
+        ("POST", "/state"),
+        ("GET", "/clock"),
+        ("POST", "/clock"),
+        ("GET", "/journal"),
+        ("DELETE", "/journal"),
+        ("GET", "/faults"),
+        ("POST", "/faults"),
+        ("DELETE", "/faults"),
+        ("POST", "/tokens/expire"),
+        ("POST", "/tokens/revoke"),
+        ("POST", "/tokens/fail"),
+        ("POST", "/tokens/rotate"),
+        ("POST", "/tokens/ttl"),
     )
-)  # fmt: skip
+)
 TEMPLATES = sorted({r.template for r in (*LP_ROUTES, *CONTROL_ROUTES)})
 
 
@@ -282,18 +297,71 @@ def assert_refused(emulator: EmulatorHandle, account: LivePersonAccount, token: 
 # --- strategies -----------------------------------------------------------------------------------
 
 NASTY_VALUES: tuple[Json, ...] = (
-    10**400, -(10**400), 2**63, 1e308, 1e12, -1, -0.0, float("inf"), float("-inf"), float("nan"),
-    "", " ", "0", "-1", "9" * 400, "9" * 5000, "1e400", "nan", "inf", "\u00b2", "\u0663", "10 m", "-5m",
-    "1.5.2h", "\x00", "x\n", "\U0001f642", "null", True, False, None, [], {}, [[]], {"": None},
-)  # fmt: skip
+    10**400,
+    -(10**400),
+    2**63,
+    1e308,
+    1e12,
+    -1,
+    -0.0,
+    float("inf"),
+    float("-inf"),
+    float("nan"),
+    "",
+    " ",
+    "0",
+    "-1",
+    "9" * 400,
+    "9" * 5000,
+    "1e400",
+    "nan",
+    "inf",
+    "\u00b2",
+    "\u0663",
+    "10 m",
+    "-5m",
+    "1.5.2h",
+    "\x00",
+    "x\n",
+    "\U0001f642",
+    "null",
+    True,
+    False,
+    None,
+    [],
+    {},
+    [[]],
+    {"": None},
+)
 NASTY_BODIES = (
-    b"", b"   ", b"null", b"{", b"}", b'{"id_token": NaN}', b"\xef\xbb\xbf{}", '{"id_token": 1}'.encode("utf-16"),
-    b"\xff\xfe\x00", b'{"a": 1, "a": 2}', b"[" * 50 + b"]" * 50, b"1e400", b"--x\r\n", b"a=b&c=%ZZ", b"\x00" * 8,
-)  # fmt: skip
+    b"",
+    b"   ",
+    b"null",
+    b"{",
+    b"}",
+    b'{"id_token": NaN}',
+    b"\xef\xbb\xbf{}",
+    '{"id_token": 1}'.encode("utf-16"),
+    b"\xff\xfe\x00",
+    b'{"a": 1, "a": 2}',
+    b"[" * 50 + b"]" * 50,
+    b"1e400",
+    b"--x\r\n",
+    b"a=b&c=%ZZ",
+    b"\x00" * 8,
+)
 CONTENT_TYPES = (
-    None, "", "application/json", "application/json; charset=utf-16", "text/plain", "application/yaml",
-    "application/x-www-form-urlencoded", "multipart/form-data", "multipart/form-data; boundary=x", "*/*",
-)  # fmt: skip
+    None,
+    "",
+    "application/json",
+    "application/json; charset=utf-16",
+    "text/plain",
+    "application/yaml",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "multipart/form-data; boundary=x",
+    "*/*",
+)
 
 nasty = st.sampled_from(NASTY_VALUES).map(copy.deepcopy)  # a copy per draw: a caller that edits it edits no shared pick
 header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_categories=("Cc",)), max_size=40)
@@ -305,14 +373,18 @@ json_values = st.recursive(
     max_leaves=10,
 )
 raw_bodies = st.one_of(
-    st.binary(max_size=80), st.text(max_size=40).map(str.encode), json_values.map(lambda v: json.dumps(v).encode()),
+    st.binary(max_size=80),
+    st.text(max_size=40).map(str.encode),
+    json_values.map(lambda v: json.dumps(v).encode()),
     st.sampled_from(NASTY_BODIES),
-)  # fmt: skip
+)
 content_types = st.one_of(st.sampled_from(CONTENT_TYPES), header_text)
 bodies = st.one_of(st.builds(Body, raw_bodies, content_types), json_values.map(with_id_token))
 segments = st.text(st.characters(exclude_categories=("Cs",)), max_size=16)  # '/' and '' included: '//' paths
 namespace_names_st = st.one_of(
-    st.text(max_size=70), st.from_regex(NAMESPACE_NAME, fullmatch=True), st.sampled_from(["*", "", " ", "a" * 65, "x\n", ".."])
+    st.text(max_size=70),
+    st.from_regex(NAMESPACE_NAME, fullmatch=True),
+    st.sampled_from(["*", "", " ", "a" * 65, "x\n", ".."]),
 )
 
 
@@ -400,7 +472,9 @@ FORGERIES: dict[str, Callable[[Stolen], str]] = {
     "header-char-flipped": lambda s: flip(s.token, 0),
     "payload-char-flipped": lambda s: flip(s.token, 1),
     "signature-char-flipped": lambda s: flip(s.token, 2),
-    "claims-rewritten-signature-kept": lambda s: with_segment(s.token, 1, json_segment({**s.claims, "sub": "intruder"})),
+    "claims-rewritten-signature-kept": lambda s: with_segment(
+        s.token, 1, json_segment({**s.claims, "sub": "intruder"})
+    ),
     "signature-truncated": lambda s: s.token[:-8],
     "signature-empty": lambda s: with_segment(s.token, 2, ""),
     "two-segments": lambda s: s.token.rsplit(".", 1)[0],
@@ -410,7 +484,9 @@ FORGERIES: dict[str, Callable[[Stolen], str]] = {
     "alg-none-signature-kept": lambda s: with_segment(s.token, 0, json_segment({**s.header, "alg": "none"})),
     "alg-missing": lambda s: with_segment(s.token, 0, json_segment({"kid": s.header["kid"], "typ": "JWT"})),
     "hs256-keyed-with-public-pem": lambda s: signed(
-        {**s.header, "alg": "HS256"}, s.claims, hmac_signer(external_public_pem(serialization.PublicFormat.SubjectPublicKeyInfo))
+        {**s.header, "alg": "HS256"},
+        s.claims,
+        hmac_signer(external_public_pem(serialization.PublicFormat.SubjectPublicKeyInfo)),
     ),
     "hs256-keyed-with-public-pem-pkcs1": lambda s: signed(
         {**s.header, "alg": "HS256"}, s.claims, hmac_signer(external_public_pem(serialization.PublicFormat.PKCS1))
@@ -421,7 +497,9 @@ FORGERIES: dict[str, Callable[[Stolen], str]] = {
         s.claims,
         rsa_signer(attacker_key()),
     ),
-    "emulators-consumer-key-same-kid": lambda s: signed(s.header, s.claims, rsa_signer(CONSUMER_JWT_SLOT.fixed_key().private_key)),
+    "emulators-consumer-key-same-kid": lambda s: signed(
+        s.header, s.claims, rsa_signer(CONSUMER_JWT_SLOT.fixed_key().private_key)
+    ),
     "other-accounts-token": lambda s: s.foreign_token,
     "lp-consumer-jwt": lambda s: s.lp_jwt,
 }
@@ -501,10 +579,15 @@ def test_liveperson_routes_survive_any_request(
         lp_account.unauth_connector_id if connector == SEEDED else connector,
     )
     headers = {NAMESPACE_HEADER: emulator.namespace if namespace == MINE else namespace}
-    send(emulator, method or route.method, path, body, headers=headers, params=route.params if params is None else params)
+    send(
+        emulator, method or route.method, path, body, headers=headers, params=route.params if params is None else params
+    )
 
 
-@given(route=st.sampled_from(LP_ROUTES), account=st.text(string.ascii_letters + string.digits + "-_.~", min_size=1, max_size=20))
+@given(
+    route=st.sampled_from(LP_ROUTES),
+    account=st.text(string.ascii_letters + string.digits + "-_.~", min_size=1, max_size=20),
+)
 def test_unknown_account_is_an_invalid_site(emulator: EmulatorHandle, route: Route, account: str) -> None:
     assume(account not in taken_account_ids(emulator) and account not in (".", ".."))
     reply, body = send(emulator, route.method, route.path(account, connector="1"), params=route.params)
@@ -512,7 +595,9 @@ def test_unknown_account_is_an_invalid_site(emulator: EmulatorHandle, route: Rou
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
-def test_wrong_method_is_405_in_the_owners_shape(emulator: EmulatorHandle, lp_account: LivePersonAccount, template: str) -> None:
+def test_wrong_method_is_405_in_the_owners_shape(
+    emulator: EmulatorHandle, lp_account: LivePersonAccount, template: str
+) -> None:
     path = Route("GET", template).path(lp_account.id, connector=lp_account.unauth_connector_id)
     for method in sorted(set(HTTP_METHODS) - allowed_methods(template)):
         reply, body = send(emulator, method, path)
@@ -522,7 +607,9 @@ def test_wrong_method_is_405_in_the_owners_shape(emulator: EmulatorHandle, lp_ac
 
 
 @given(
-    prefix=st.sampled_from(["/api/account/" + SEEDED + "/", "/api/account/", "/csdr/", "/sentinel/", CONTROL + "/", "/"]),
+    prefix=st.sampled_from(
+        ["/api/account/" + SEEDED + "/", "/api/account/", "/csdr/", "/sentinel/", CONTROL + "/", "/"]
+    ),
     tail=st.lists(segments, min_size=1, max_size=4),
     method=st.sampled_from(HTTP_METHODS),
 )
@@ -536,7 +623,9 @@ def test_unknown_path_is_404_in_the_owners_shape(
 
 @settings(max_examples=60)
 @given(cb=st.one_of(header_text, st.from_regex(r"[A-Za-z_$][\w$.]{0,70}", fullmatch=True)))
-def test_jsonp_callback_is_a_javascript_name_or_refused(emulator: EmulatorHandle, lp_account: LivePersonAccount, cb: str) -> None:
+def test_jsonp_callback_is_a_javascript_name_or_refused(
+    emulator: EmulatorHandle, lp_account: LivePersonAccount, cb: str
+) -> None:
     path = f"/csdr/account/{lp_account.id}/service/idp/baseURI.lpCsds"
     reply, body = send(emulator, "GET", path, params={"cb": cb})
     if reply.status == 200:
@@ -555,7 +644,9 @@ def test_namespace_header_is_checked_only_when_it_decides(
     """A seeded account's namespace wins over the header; else a bad name is a 400, never a new namespace."""
     account = lp_account.id if seeded else "888888888888"
     assume(seeded or account not in taken_account_ids(emulator))
-    reply, body = send(emulator, "GET", f"/api/account/{account}/service/baseURI.json", headers={NAMESPACE_HEADER: value})
+    reply, body = send(
+        emulator, "GET", f"/api/account/{account}/service/baseURI.json", headers={NAMESPACE_HEADER: value}
+    )
     if seeded:
         assert reply.status == 200, body
     elif re.fullmatch(NAMESPACE_NAME, value):
@@ -575,7 +666,9 @@ def test_namespace_header_is_checked_only_when_it_decides(
 @example(id_token="")
 @example(id_token=[])
 @example(id_token={})
-def test_id_token_of_any_type_is_refused(emulator: EmulatorHandle, lp_account: LivePersonAccount, id_token: Json) -> None:
+def test_id_token_of_any_type_is_refused(
+    emulator: EmulatorHandle, lp_account: LivePersonAccount, id_token: Json
+) -> None:
     reply, body = idp(emulator, AUTHORIZE, lp_account, with_id_token(id_token))
     if id_token is None:  # an explicit null asks for a new consumer
         assert reply.status == 200 and set(body) == {"token"}, body
@@ -605,7 +698,9 @@ def test_genuine_token_is_accepted(emulator: EmulatorHandle, lp_account: LivePer
 
 
 @pytest.mark.parametrize("forgery", FORGERIES)
-def test_forged_token_is_refused(emulator: EmulatorHandle, lp_account: LivePersonAccount, stolen: Stolen, forgery: str) -> None:
+def test_forged_token_is_refused(
+    emulator: EmulatorHandle, lp_account: LivePersonAccount, stolen: Stolen, forgery: str
+) -> None:
     token = FORGERIES[forgery](stolen)
     assert token != stolen.token
     assert_refused(emulator, lp_account, token)
@@ -663,15 +758,26 @@ def test_seed_survives_any_json(emulator: EmulatorHandle, document: Json) -> Non
 
 
 NASTY_YAML = (
-    "liveperson: [", "liveperson: {accounts: [{id: 2020-01-01}]}", "!!python/object/apply:os.system ['true']",
-    "a: &a [*a]", "? [a]\n: b", "\t- x", "%YAML 9.9\n---\n", "--- !!binary AAAA", "liveperson: !!set {a}",
-    "liveperson:\n  accounts:\n  - id: '1'\n    features: &f [*f]", "---\n...\n---\n", "{liveperson: {accounts: [1, 2]}}",
-)  # fmt: skip
+    "liveperson: [",
+    "liveperson: {accounts: [{id: 2020-01-01}]}",
+    "!!python/object/apply:os.system ['true']",
+    "a: &a [*a]",
+    "? [a]\n: b",
+    "\t- x",
+    "%YAML 9.9\n---\n",
+    "--- !!binary AAAA",
+    "liveperson: !!set {a}",
+    "liveperson:\n  accounts:\n  - id: '1'\n    features: &f [*f]",
+    "---\n...\n---\n",
+    "{liveperson: {accounts: [1, 2]}}",
+)
 
 
 @given(
     text=st.one_of(st.text(max_size=80), st.sampled_from(NASTY_YAML)).map(str.encode) | st.binary(max_size=40),
-    content_type=st.one_of(st.sampled_from(["application/yaml", "text/yaml", "text/plain", "application/x-yaml"]), header_text),
+    content_type=st.one_of(
+        st.sampled_from(["application/yaml", "text/yaml", "text/plain", "application/x-yaml"]), header_text
+    ),
 )
 def test_seed_survives_any_text(emulator: EmulatorHandle, text: bytes, content_type: str) -> None:
     with forgetting_new_namespaces(emulator):
@@ -700,17 +806,26 @@ def account_template(account_id: str) -> dict:
         "id": account_id,
         "features": [UNAUTH_MESSAGING],
         "settings": {
-            "ext_jwt_ttl": "10m", "ext_jwt_refresh_window": "730h", "session_ttl": 28800, "consumer_jwt_ttl": "1h",
-            "signup_jwt_ttl": "2d", "idp_error_status": 401,
+            "ext_jwt_ttl": "10m",
+            "ext_jwt_refresh_window": "730h",
+            "session_ttl": 28800,
+            "consumer_jwt_ttl": "1h",
+            "signup_jwt_ttl": "2d",
+            "idp_error_status": 401,
         },
         "connectors": [
             {"id": "123", "type": "unauthenticated", "name": "web"},
-            {"id": 124, "type": "authenticated", "issuer": "https://brand.example", "jwks_url": "https://brand.example/jwks"},
+            {
+                "id": 124,
+                "type": "authenticated",
+                "issuer": "https://brand.example",
+                "jwks_url": "https://brand.example/jwks",
+            },
         ],
         "users": [{"username": "agent", "password": "secret"}],
         "apps": [{"client_id": "client", "client_secret": "secret"}],
         "consumers": {"c1": {"consumer_id": "c1", "kind": "anonymous", "first_seen": 0}},
-    }  # fmt: skip
+    }
 
 
 SETTINGS = tuple(account_template("1")["settings"])
@@ -718,7 +833,9 @@ SETTINGS = tuple(account_template("1")["settings"])
 
 def positions(document: Json, prefix: JsonPath = ()) -> list[JsonPath]:
     """Every place in a JSON document below its root."""
-    items = document.items() if isinstance(document, dict) else enumerate(document) if isinstance(document, list) else ()
+    items = (
+        document.items() if isinstance(document, dict) else enumerate(document) if isinstance(document, list) else ()
+    )
     found: list[JsonPath] = []
     for key, value in items:
         found += [(*prefix, key), *positions(value, (*prefix, key))]
@@ -796,7 +913,10 @@ WRONG_TYPES: tuple[Json, ...] = ([], ["123"], {}, {"unexpected": 1}, True, None,
 
 @pytest.mark.parametrize("where", positions(seed_document("1")), ids=lambda where: ".".join(map(str, where)))
 def test_every_seed_field_of_a_wrong_type_is_refused_or_works(emulator: EmulatorHandle, where: JsonPath) -> None:
-    changes = [Edit("replace", where, value) for value in WRONG_TYPES] + [Edit("add", where, 1), Edit("delete", where, None)]
+    changes = [Edit("replace", where, value) for value in WRONG_TYPES] + [
+        Edit("add", where, 1),
+        Edit("delete", where, None),
+    ]
     for change in changes:
         seed_and_probe(emulator, change.apply(seed_document(fresh_account_id())))
 
@@ -811,14 +931,21 @@ def test_any_setting_is_refused_or_works(emulator: EmulatorHandle, setting: str,
 
 
 iso_times = st.builds(
-    lambda moment, zone: moment.isoformat() + zone, st.datetimes(), st.sampled_from(["", "Z", "+14:00", "-12:00", "+00:00"])
+    lambda moment, zone: moment.isoformat() + zone,
+    st.datetimes(),
+    st.sampled_from(["", "Z", "+14:00", "-12:00", "+00:00"]),
 )
-durations = st.builds(lambda n, unit: f"{n}{unit}", st.integers(min_value=0), st.sampled_from(["", "ms", "s", "m", "h", "d"]))
+durations = st.builds(
+    lambda n, unit: f"{n}{unit}", st.integers(min_value=0), st.sampled_from(["", "ms", "s", "m", "h", "d"])
+)
 clock_values = st.one_of(nasty, json_values, iso_times, durations, st.floats(min_value=0), st.integers(min_value=0))
 
 
 @settings(max_examples=100)
-@given(body=st.dictionaries(st.sampled_from(["set", "advance", "freeze"]) | short_text, clock_values, max_size=3) | json_values)
+@given(
+    body=st.dictionaries(st.sampled_from(["set", "advance", "freeze"]) | short_text, clock_values, max_size=3)
+    | json_values
+)
 @example(body={"advance": 1e12})
 @example(body={"set": "0001-01-01T00:00:00+14:00"})
 def test_clock_survives_any_body(emulator: EmulatorHandle, body: Json) -> None:
@@ -888,7 +1015,9 @@ def test_imported_account_cannot_alias_another_accounts_id(
     whose id it carries (the fixed keys are shared by every namespace): refuse the import or the token."""
     alias = fresh_account_id()
     account = {"id": lp_account.id, "connectors": [{"id": "5", "type": "unauthenticated"}]}
-    document = {"namespaces": {emulator.namespace + "-alias": {"providers": {"liveperson": {"accounts": {alias: account}}}}}}
+    document = {
+        "namespaces": {emulator.namespace + "-alias": {"providers": {"liveperson": {"accounts": {alias: account}}}}}
+    }
     with forgetting_new_namespaces(emulator):
         reply, _ = control(emulator, "POST", "/state", Body.of_json(document))
         if reply.status == 200:
@@ -914,13 +1043,19 @@ def test_journal_survives_any_filter(emulator: EmulatorHandle, params: dict[str,
 
 
 NAMESPACED_CALLS = (  # control calls that act on `?namespace=`, with a body they accept, and whether '*' is allowed
-    ("POST", "/reset", NO_BODY, True), ("POST", "/seed", NO_BODY, False), ("GET", "/state", NO_BODY, True),
-    ("GET", "/clock", NO_BODY, False), ("POST", "/clock", Body.of_json({"freeze": False}), False),
-    ("GET", "/journal", NO_BODY, True), ("DELETE", "/journal", NO_BODY, True), ("GET", "/faults", NO_BODY, False),
+    ("POST", "/reset", NO_BODY, True),
+    ("POST", "/seed", NO_BODY, False),
+    ("GET", "/state", NO_BODY, True),
+    ("GET", "/clock", NO_BODY, False),
+    ("POST", "/clock", Body.of_json({"freeze": False}), False),
+    ("GET", "/journal", NO_BODY, True),
+    ("DELETE", "/journal", NO_BODY, True),
+    ("GET", "/faults", NO_BODY, False),
     ("POST", "/faults", Body.of_json({"kind": "reset", "match": {"path": "/nowhere"}}), False),
-    ("DELETE", "/faults", NO_BODY, False), ("POST", "/tokens/revoke", Body.of_json({"consumer": "nobody"}), False),
+    ("DELETE", "/faults", NO_BODY, False),
+    ("POST", "/tokens/revoke", Body.of_json({"consumer": "nobody"}), False),
     ("POST", "/tokens/expire", Body.of_json({"consumer": "nobody", "at": "2030-01-01T00:00:00Z"}), False),
-)  # fmt: skip
+)
 
 
 @settings(max_examples=100)
@@ -957,7 +1092,11 @@ NS_PARAM = (("namespace", "@NS"),)
 
 
 def seed_step(settings_: dict | None = None, connector_id: str = "5") -> Step:
-    account = {"id": "@FRESH", "connectors": [{"id": connector_id, "type": "unauthenticated"}], "settings": settings_ or {}}
+    account = {
+        "id": "@FRESH",
+        "connectors": [{"id": connector_id, "type": "unauthenticated"}],
+        "settings": settings_ or {},
+    }
     return Step("POST", CONTROL + "/seed", Body.of_json({"liveperson": {"accounts": [account]}}), NS_PARAM)
 
 
@@ -975,14 +1114,17 @@ AUTHORIZE_FRESH = Step("POST", "/api/account/@FRESH/anonymous/authorize")
 DEEP = b"[" * 5000
 
 REGRESSIONS: dict[str, list[Step]] = {
-    "deep-json-to-liveperson": [Step("POST", "/api/account/@ACCOUNT/anonymous/authorize", Body(DEEP, "application/json"))],
+    "deep-json-to-liveperson": [
+        Step("POST", "/api/account/@ACCOUNT/anonymous/authorize", Body(DEEP, "application/json"))
+    ],
     "deep-json-to-control": [Step("POST", CONTROL + "/seed", Body(DEEP, "application/json"), NS_PARAM)],
     "deep-yaml-to-control": [Step("POST", CONTROL + "/seed", Body(b"- " * 5000 + b"x", "application/yaml"), NS_PARAM)],
     "infinite-duration-seeded": [seed_step({"ext_jwt_ttl": "9" * 400}), AUTHORIZE_FRESH],
     "huge-integer-duration-seeded": [seed_step({"ext_jwt_ttl": 10**400})],
     "nan-duration-seeded": [seed_step({"session_ttl": float("nan")}), GET_STATE],
     "5000-digit-connector-id": [
-        seed_step(connector_id="9" * 5000), Step("GET", "/api/account/@FRESH/configuration/le-connectors/all-connectors")
+        seed_step(connector_id="9" * 5000),
+        Step("GET", "/api/account/@FRESH/configuration/le-connectors/all-connectors"),
     ],
     "clock-advanced-past-year-9999": [clock_step({"advance": 1e12}), GET_CLOCK],
     "clock-set-before-year-1": [clock_step({"set": "0001-01-01T00:00:00+14:00"}), GET_CLOCK],
@@ -993,18 +1135,26 @@ REGRESSIONS: dict[str, list[Step]] = {
         import_step({"keys": {"liveperson.external": {"generation": float("inf"), "keys": [{"kid": "idp-ext-00001"}]}}})
     ],
     "imported-nan-key-retire-at": [
-        import_step({"keys": {"liveperson.external": {"keys": [{"kid": "idp-ext-00001", "retire_at": float("nan")}]}}}), GET_STATE
+        import_step({"keys": {"liveperson.external": {"keys": [{"kid": "idp-ext-00001", "retire_at": float("nan")}]}}}),
+        GET_STATE,
     ],
     "imported-token-sequence-at-the-digit-limit": [  # the next token's sequence has more digits than json.dumps writes
-        import_step({"tokens": {"last_sequence": int("9" * 4300)}, "providers": {"liveperson": {"accounts": {
-            "@FRESH": {"id": "@FRESH", "connectors": [{"id": "5", "type": "unauthenticated"}]}
-        }}}}),
+        import_step(
+            {
+                "tokens": {"last_sequence": int("9" * 4300)},
+                "providers": {
+                    "liveperson": {
+                        "accounts": {"@FRESH": {"id": "@FRESH", "connectors": [{"id": "5", "type": "unauthenticated"}]}}
+                    }
+                },
+            }
+        ),
         AUTHORIZE_FRESH,
         GET_STATE,
     ],
     "double-slash-in-liveperson-path": [Step("GET", "/api/account/@ACCOUNT//service/baseURI.json")],
     "double-slash-in-control-path": [Step("GET", CONTROL + "//health")],
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("regression", REGRESSIONS)

@@ -79,9 +79,19 @@ FRESH = "<fresh-namespace>"  # a valid namespace name no one has used
 
 FAULT_KINDS = ("status", "latency", "hang", "reset", "empty", "malformed", "truncated", "content_type")
 SPEC_FIELDS = (
-    "kind", "match", "status", "headers", "delay", "duration", "content_type", "times", "every", "after",
-    "probability", "seed",
-)  # fmt: skip
+    "kind",
+    "match",
+    "status",
+    "headers",
+    "delay",
+    "duration",
+    "content_type",
+    "times",
+    "every",
+    "after",
+    "probability",
+    "seed",
+)
 REPLACING = ("status", "reset", "empty", "hang")  # answered instead of LivePerson: its handler never runs
 RAISED: dict[str, type[Exception]] = {  # what the in-process transport raises, as `requests` would over a socket
     "reset": requests.exceptions.ConnectionError,
@@ -89,7 +99,11 @@ RAISED: dict[str, type[Exception]] = {  # what the in-process transport raises, 
     "hang": requests.exceptions.ReadTimeout,
     "truncated": requests.exceptions.ChunkedEncodingError,
 }
-TRANSPORT_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError)
+TRANSPORT_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 RETRY_AFTER_STATUSES = (429, 503)
 
 
@@ -119,9 +133,13 @@ class Scene:
     @property
     def values(self) -> dict[str, str]:
         return {
-            SEEDED: self.account.id, TOKEN: self.token, CONSUMER: claims_of(self.token)["sub"],
-            UNKNOWN: self.unknown_account, FRESH: self.emulator.namespace + "-fresh", MINE: self.emulator.namespace,
-        }  # fmt: skip
+            SEEDED: self.account.id,
+            TOKEN: self.token,
+            CONSUMER: claims_of(self.token)["sub"],
+            UNKNOWN: self.unknown_account,
+            FRESH: self.emulator.namespace + "-fresh",
+            MINE: self.emulator.namespace,
+        }
 
     def fill(self, value: Json) -> Json:
         values = self.values
@@ -188,11 +206,14 @@ class LpCall:
 
 LP_CALLS = (
     *(LpCall(route) for route in LP_GET_ROUTES),
-    LpCall(AUTHORIZE), LpCall(AUTHORIZE, with_token=True), LpCall(AUTHENTICATE, with_token=True), LpCall(SIGNUP),
+    LpCall(AUTHORIZE),
+    LpCall(AUTHORIZE, with_token=True),
+    LpCall(AUTHENTICATE, with_token=True),
+    LpCall(SIGNUP),
     LpCall(LP_GET_ROUTES[0], account=UNKNOWN),  # 401 invalid site
     LpCall(Route("GET", "/api/account/{a}/no/such/route"), routed=False),  # 404
     LpCall(Route("DELETE", AUTHORIZE.template), routed=False),  # 405
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)
@@ -221,7 +242,9 @@ def send_under_faults(scene: Scene, call: LpCall, spy: SleepSpy) -> Sent:
         )
     except TRANSPORT_ERRORS as exc:
         outcome = exc
-    return Sent(call.route.method, path, call.tenant(scene), outcome, world(emulator) == before, tuple(spy.delays[waited:]))
+    return Sent(
+        call.route.method, path, call.tenant(scene), outcome, world(emulator) == before, tuple(spy.delays[waited:])
+    )
 
 
 def parses_as_answer(path: str, raw: bytes) -> bool:
@@ -411,7 +434,9 @@ tiny_durations = st.one_of(st.floats(0, 0.005), st.integers(0, 5).map(lambda ms:
 delays = st.one_of(
     tiny_durations,
     st.builds(lambda low, high: {"uniform": [low, high]}, tiny_durations, tiny_durations),
-    st.builds(lambda median, sigma: {"lognormal": {"median": median, "sigma": sigma}}, tiny_durations, st.floats(0, 0.3)),
+    st.builds(
+        lambda median, sigma: {"lognormal": {"median": median, "sigma": sigma}}, tiny_durations, st.floats(0, 0.3)
+    ),
 )
 header_values = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=20)
 media_types = st.one_of(
@@ -421,7 +446,11 @@ media_types = st.one_of(
 KIND_FIELDS: dict[str, st.SearchStrategy[dict]] = {
     "status": st.fixed_dictionaries(
         {"status": st.integers(400, 599)},
-        optional={"headers": st.dictionaries(st.sampled_from(["X-Test", "x-test", "Retry-After", "retry-after"]), header_values)},
+        optional={
+            "headers": st.dictionaries(
+                st.sampled_from(["X-Test", "x-test", "Retry-After", "retry-after"]), header_values
+            )
+        },
     ),
     "latency": st.fixed_dictionaries({"delay": delays}),
     "hang": st.fixed_dictionaries({}, optional={"duration": tiny_durations}),
@@ -429,9 +458,17 @@ KIND_FIELDS: dict[str, st.SearchStrategy[dict]] = {
     **{kind: st.just({}) for kind in ("reset", "empty", "malformed", "truncated")},
 }
 PATH_GLOBS = (
-    "**", "*", "/api/**", "/csdr/**", "/api/account/*/anonymous/authorize", f"/api/account/{SEEDED}/**",
-    "/api/account/*/service/*/baseURI*", f"/api/account/{SEEDED}/app/*/authenticate", "/nowhere", "/api/account/*",
-)  # fmt: skip
+    "**",
+    "*",
+    "/api/**",
+    "/csdr/**",
+    "/api/account/*/anonymous/authorize",
+    f"/api/account/{SEEDED}/**",
+    "/api/account/*/service/*/baseURI*",
+    f"/api/account/{SEEDED}/app/*/authenticate",
+    "/nowhere",
+    "/api/account/*",
+)
 fault_matches = st.fixed_dictionaries(
     {},
     optional={
@@ -462,7 +499,10 @@ valid_rules = st.sampled_from(FAULT_KINDS).flatmap(
 
 
 @settings(max_examples=150)
-@given(specs=st.lists(valid_rules, min_size=1, max_size=3), calls=st.lists(st.sampled_from(LP_CALLS), min_size=1, max_size=6))
+@given(
+    specs=st.lists(valid_rules, min_size=1, max_size=3),
+    calls=st.lists(st.sampled_from(LP_CALLS), min_size=1, max_size=6),
+)
 @example(specs=[{"kind": "status", "status": 499}], calls=[LP_CALLS[0]])
 @example(specs=[{"kind": "status", "status": 429, "headers": {"retry-after": "7"}}], calls=[LP_CALLS[-1]])
 @example(
@@ -476,7 +516,9 @@ def test_liveperson_answers_as_any_valid_fault_rule_says(
     run_under_faults(scene, calls, sleeps)
 
 
-@pytest.mark.parametrize("delay", [120, {"uniform": ["0s", "1000h"]}, {"lognormal": {"median": "100s", "sigma": 5}}], ids=str)
+@pytest.mark.parametrize(
+    "delay", [120, {"uniform": ["0s", "1000h"]}, {"lognormal": {"median": "100s", "sigma": 5}}], ids=str
+)
 def test_latency_is_capped_whatever_its_distribution(scene: Scene, sleeps: SleepSpy, delay: Json) -> None:
     """Long delays are legal; none waits longer than MAX_DELAY (the spy records, it does not wait)."""
     load_rules(scene, [{"kind": "latency", "delay": delay}])
@@ -492,7 +534,9 @@ def fault_call(emulator: EmulatorHandle, method: str, tail: str, body: Body = NO
     before = emulator.control.faults()
     reply, parsed = send(emulator, method, CONTROL + tail, body, params={"namespace": emulator.namespace})
     if reply.status >= 400:
-        assert emulator.control.faults() == before, f"{method} {tail} was refused ({reply.status}) yet changed the rules"
+        assert emulator.control.faults() == before, (
+            f"{method} {tail} was refused ({reply.status}) yet changed the rules"
+        )
     return reply, parsed
 
 
@@ -506,9 +550,14 @@ def assert_names_a_field(error: dict, body: Json, known: tuple[str, ...] = ()) -
 
 INNER_KEYS = ("provider", "method", "path", "tenant", "uniform", "lognormal", "median", "sigma")
 spec_values = st.one_of(
-    nasty, json_values, durations, st.integers(-2, 700), st.sampled_from(FAULT_KINDS), media_types,
+    nasty,
+    json_values,
+    durations,
+    st.integers(-2, 700),
+    st.sampled_from(FAULT_KINDS),
+    media_types,
     st.dictionaries(st.sampled_from(INNER_KEYS) | short_text, json_values, max_size=3),
-)  # fmt: skip
+)
 
 
 def edited(document: Json, changes: list[Edit]) -> Json:
@@ -548,7 +597,9 @@ def test_fault_rule_of_any_json_is_refused_or_applied(scene: Scene, sleeps: Slee
     raw=st.one_of(st.binary(max_size=40), st.sampled_from([b"", b"[]", b"NaN", b"{", b'{"kind": "reset"'])),
     content_type=st.sampled_from([None, "application/json", "text/plain", "application/yaml"]),
 )
-def test_fault_rule_of_any_bytes_is_refused_or_taken(emulator: EmulatorHandle, raw: bytes, content_type: str | None) -> None:
+def test_fault_rule_of_any_bytes_is_refused_or_taken(
+    emulator: EmulatorHandle, raw: bytes, content_type: str | None
+) -> None:
     emulator.control.clear_faults()
     reply, parsed = fault_call(emulator, "POST", "/faults", Body(raw, content_type))
     assert reply.status in (201, 400), parsed
@@ -559,7 +610,9 @@ def test_fault_rule_of_any_bytes_is_refused_or_taken(emulator: EmulatorHandle, r
 OWN_RULE = "<own rule>"
 
 
-@given(rule_id=st.text(max_size=12) | st.sampled_from([OWN_RULE, "fault-0", "FAULT-1", " fault-1", "fault-01", "..", "*"]))
+@given(
+    rule_id=st.text(max_size=12) | st.sampled_from([OWN_RULE, "fault-0", "FAULT-1", " fault-1", "fault-01", "..", "*"])
+)
 def test_removing_a_fault_rule_by_any_id(emulator: EmulatorHandle, rule_id: str) -> None:
     """Only a rule's own id removes it; any other is a 404 (unknown_fault, or a path no route has)."""
     emulator.control.clear_faults()
@@ -582,14 +635,25 @@ def test_clearing_the_rules_leaves_the_state(emulator: EmulatorHandle, lp_accoun
 # --- /__emulator/tokens: any body -----------------------------------------------------------------
 
 TOKEN_ERROR_CODES = {
-    "invalid_body", "invalid_selector", "invalid_settings", "unknown_token", "unknown_tenant", "invalid_namespace",
-}  # fmt: skip
+    "invalid_body",
+    "invalid_selector",
+    "invalid_settings",
+    "unknown_token",
+    "unknown_tenant",
+    "invalid_namespace",
+}
 SELECTOR_KEYS = ("token", "account", "consumer", "provider", "at", "times", "grace", *SETTINGS)
 token_values = st.one_of(
     st.sampled_from([SEEDED, TOKEN, CONSUMER, UNKNOWN, "liveperson", "sunshine", "", "0s", "1ms"]),
-    nasty, iso_times, durations, st.integers(-2, 3), short_text,
-)  # fmt: skip
-token_bodies = st.one_of(json_values, st.dictionaries(st.sampled_from(SELECTOR_KEYS) | short_text, token_values, max_size=4))
+    nasty,
+    iso_times,
+    durations,
+    st.integers(-2, 3),
+    short_text,
+)
+token_bodies = st.one_of(
+    json_values, st.dictionaries(st.sampled_from(SELECTOR_KEYS) | short_text, token_values, max_size=4)
+)
 call_namespaces = st.one_of(st.sampled_from([MINE, FRESH]), namespace_names_st)
 
 
@@ -627,7 +691,11 @@ def test_token_call_with_any_body_is_refused_or_works(scene: Scene, verb: str, b
         json_values,
         st.fixed_dictionaries(
             {"grace": st.one_of(durations, nasty)},
-            optional={"account": st.sampled_from([SEEDED, UNKNOWN]), "consumer": st.just(CONSUMER), "provider": short_text},
+            optional={
+                "account": st.sampled_from([SEEDED, UNKNOWN]),
+                "consumer": st.just(CONSUMER),
+                "provider": short_text,
+            },
         ),
     ),
     namespace=call_namespaces,
@@ -640,7 +708,9 @@ def test_key_rotation_with_any_body_is_refused_or_works(scene: Scene, body: Json
 
 LIFECYCLE_SECTIONS = ("tokens", "keys")  # what /tokens calls write into a namespace's export
 lifecycle_values = st.one_of(
-    nasty, json_values, st.sampled_from([int("9" * 4300), -(2**63), 2**64, [-1, []], [1, ["x"]], [[-5, None]], "1e400"]).map(copy.deepcopy),
+    nasty,
+    json_values,
+    st.sampled_from([int("9" * 4300), -(2**63), 2**64, [-1, []], [1, ["x"]], [[-5, None]], "1e400"]).map(copy.deepcopy),
 )
 
 
@@ -710,7 +780,11 @@ def spending_failures(state: tuple[dict, dict]) -> tuple[tuple[dict, dict], int]
     refused request may make."""
     state = copy.deepcopy(state)
     left = [
-        [override.pop("failures_left") for ns in part["namespaces"].values() for override in ns["tokens"]["overrides"].values()]
+        [
+            override.pop("failures_left")
+            for ns in part["namespaces"].values()
+            for override in ns["tokens"]["overrides"].values()
+        ]
         for part in state
     ]
     return state, sum(left[1])  # the second part: every namespace
@@ -740,7 +814,10 @@ def refresh_and_exchange(emulator: EmulatorHandle, account: LivePersonAccount, t
 @example(changes=tokens_set("issued", value={"x": [-5, ["liveperson:account:1"]]}))
 @example(changes=[LifecycleEdit("replace", ("keys", "liveperson.external", "keys", 0, "retire_at"), "inf")])
 def test_state_import_of_tampered_lifecycle_sections_is_refused_or_works(
-    emulator: EmulatorHandle, lp_account: LivePersonAccount, lifecycle_state: LifecycleState, changes: list[LifecycleEdit]
+    emulator: EmulatorHandle,
+    lp_account: LivePersonAccount,
+    lifecycle_state: LifecycleState,
+    changes: list[LifecycleEdit],
 ) -> None:
     """Refused in the control shape, or the namespace works: its routes, its tokens (taken or 9007), the
     lifecycle calls on them. The edits touch only the lifecycle sections, so the account is always there."""

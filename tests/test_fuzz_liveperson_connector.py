@@ -70,7 +70,9 @@ def _ok(reply: Reply) -> Json:
 
 
 @pytest.fixture
-def world(emulator: EmulatorHandle, lp_account: LivePersonAccount, lp_consumer_jws: LivePersonConsumerJws) -> Iterator[World]:
+def world(
+    emulator: EmulatorHandle, lp_account: LivePersonAccount, lp_consumer_jws: LivePersonConsumerJws
+) -> Iterator[World]:
     other, fresh = lp_consumer_jws.app_jwt.issue_consumer_jws(), lp_consumer_jws.app_jwt.issue_consumer_jws()
     consumers = {"owner": lp_consumer_jws, "other": other, "fresh": fresh}
     world = World(emulator, lp_account, consumers, {}, {})
@@ -83,7 +85,11 @@ def world(emulator: EmulatorHandle, lp_account: LivePersonAccount, lp_consumer_j
 
     world.conversations["closed"] = open_for(lp_consumer_jws)
     send = world.path("send")
-    _ok(emulator.post(send, json=valid_entry("close", world, "closed"), params={"v": "3"}, headers=lp_consumer_jws.headers()))
+    _ok(
+        emulator.post(
+            send, json=valid_entry("close", world, "closed"), params={"v": "3"}, headers=lp_consumer_jws.headers()
+        )
+    )
     world.conversations["open"] = open_for(lp_consumer_jws)
     _ok(emulator.post(send, json=valid_entry("text", world), params={"v": "3"}, headers=lp_consumer_jws.headers()))
     world.conversations["foreign"] = open_for(other)
@@ -98,13 +104,28 @@ def valid_entry(kind: str, world: World, conversation: str = "open", req_id: Jso
     """A request the routes take (CONVERSATION: profile, request; SEND: text, typing, accept, close)."""
     dialog = world.conversations.get(conversation, conversation)
     bodies = {
-        "profile": ("userprofile.SetUserProfile", {"authenticatedData": {"lp_sdes": [{"type": "ctmrinfo", "info": {"ctype": "vip"}}]}}),
-        "request": ("cm.ConsumerRequestConversation", {"brandId": world.account.id, "skillId": "-1", "conversationContext": {"lang": "en-US"}}),
-        "text": ("ms.PublishEvent", {"dialogId": dialog, "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "hi"}}),
-        "typing": ("ms.PublishEvent", {"dialogId": dialog, "event": {"type": "ChatStateEvent", "chatState": "COMPOSING"}}),
-        "accept": ("ms.PublishEvent", {"dialogId": dialog, "event": {"type": "AcceptStatusEvent", "status": "READ", "sequenceList": [0]}}),
+        "profile": (
+            "userprofile.SetUserProfile",
+            {"authenticatedData": {"lp_sdes": [{"type": "ctmrinfo", "info": {"ctype": "vip"}}]}},
+        ),
+        "request": (
+            "cm.ConsumerRequestConversation",
+            {"brandId": world.account.id, "skillId": "-1", "conversationContext": {"lang": "en-US"}},
+        ),
+        "text": (
+            "ms.PublishEvent",
+            {"dialogId": dialog, "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "hi"}},
+        ),
+        "typing": (
+            "ms.PublishEvent",
+            {"dialogId": dialog, "event": {"type": "ChatStateEvent", "chatState": "COMPOSING"}},
+        ),
+        "accept": (
+            "ms.PublishEvent",
+            {"dialogId": dialog, "event": {"type": "AcceptStatusEvent", "status": "READ", "sequenceList": [0]}},
+        ),
         "close": ("cm.UpdateConversationField", {"conversationId": dialog, "conversationField": CLOSE_FIELD}),
-    }  # fmt: skip
+    }
     kind_name, body = bodies[kind]
     return {"kind": "req", "id": req_id, "type": kind_name, "body": body}
 
@@ -143,7 +164,9 @@ def mutated(draw: st.DrawFn, entry: Json) -> Json:
         if action == "delete":
             del parent[path[-1]]
         elif action == "nest":
-            parent[path[-1]] = draw(st.sampled_from([[parent[path[-1]]], {"x": parent[path[-1]]}, [[[[[[[parent[path[-1]]]]]]]]]]))
+            parent[path[-1]] = draw(
+                st.sampled_from([[parent[path[-1]]], {"x": parent[path[-1]]}, [[[[[[[parent[path[-1]]]]]]]]]])
+            )
         else:
             parent[path[-1]] = draw(junk)
         if not isinstance(entry, (dict, list)):
@@ -154,7 +177,12 @@ def mutated(draw: st.DrawFn, entry: Json) -> Json:
 def valid_entries(world: World, kinds: tuple[str, ...]) -> st.SearchStrategy[dict]:
     """Requests that would work, mostly on the owner's open conversation (or on others, refused)."""
     conversation = st.sampled_from(["open", "open", "open", "closed", "foreign", "nope"])
-    return st.builds(lambda kind, where, req_id: valid_entry(kind, world, where, req_id), st.sampled_from(kinds), conversation, req_ids)
+    return st.builds(
+        lambda kind, where, req_id: valid_entry(kind, world, where, req_id),
+        st.sampled_from(kinds),
+        conversation,
+        req_ids,
+    )
 
 
 def entries(world: World, kinds: tuple[str, ...]) -> st.SearchStrategy[Json]:
@@ -172,7 +200,9 @@ def conversation_bodies(world: World) -> st.SearchStrategy[bytes]:
     kinds = ("profile", "request")
     valid = st.lists(valid_entries(world, kinds), min_size=1, max_size=3)
     arrays = st.lists(entries(world, kinds), min_size=1, max_size=5)
-    return weighted((4, valid.map(raw)), (3, arrays.map(raw)), (1, arrays.flatmap(mutated).map(raw)), (1, raw_bodies), (1, non_utf8))
+    return weighted(
+        (4, valid.map(raw)), (3, arrays.map(raw)), (1, arrays.flatmap(mutated).map(raw)), (1, raw_bodies), (1, non_utf8)
+    )
 
 
 def send_bodies(world: World) -> st.SearchStrategy[bytes]:
@@ -180,9 +210,12 @@ def send_bodies(world: World) -> st.SearchStrategy[bytes]:
     kinds = ("text", "typing", "accept", "close")
     objects = entries(world, kinds)
     return weighted(
-        (3, valid_entries(world, kinds).map(raw)), (4, objects.map(raw)), (1, st.lists(objects, max_size=2).map(raw)),
-        (1, raw_bodies), (1, non_utf8),
-    )  # fmt: skip
+        (3, valid_entries(world, kinds).map(raw)),
+        (4, objects.map(raw)),
+        (1, st.lists(objects, max_size=2).map(raw)),
+        (1, raw_bodies),
+        (1, non_utf8),
+    )
 
 
 non_utf8 = st.builds(
@@ -199,9 +232,14 @@ class Credentials:
 
 
 def credentials(world: World) -> st.SearchStrategy[Credentials]:
-    genuine = st.sampled_from(sorted(world.consumers)).map(lambda who: Credentials(world.consumers[who].headers(), True))
+    genuine = st.sampled_from(sorted(world.consumers)).map(
+        lambda who: Credentials(world.consumers[who].headers(), True)
+    )
     app, jws = world.consumers["owner"].app_jwt.token, world.consumers["owner"].token
-    token_or_junk = st.one_of(st.sampled_from([app, jws, "", " ", "Bearer ", f"Bearer {jws}", jws[:-4], app + "x"]), header_text)
+    token_or_junk = st.one_of(
+        st.sampled_from([app, jws, "", " ", "Bearer ", f"Bearer {jws}", jws[:-4], app + "x"]), header_text
+    )
+
     def garble(authorization: str | None, on_behalf: str | None) -> Credentials:
         headers = {k: v for k, v in (("Authorization", authorization), ("X-LP-ON-BEHALF", on_behalf)) if v is not None}
         given_app = re.sub(r"(?i)^bearer\s+", "", (authorization or "").strip())
@@ -212,11 +250,15 @@ def credentials(world: World) -> st.SearchStrategy[Credentials]:
 
 
 def extra_headers() -> st.SearchStrategy[dict[str, str]]:
-    properties = st.one_of(st.just('{"type":".ClientProperties","features":["AUTO_MESSAGES"]}'), header_text, st.just("[]"))
+    properties = st.one_of(
+        st.just('{"type":".ClientProperties","features":["AUTO_MESSAGES"]}'), header_text, st.just("[]")
+    )
     return st.one_of(st.just({}), st.just({}), properties.map(lambda p: {"Client-Properties": p}))
 
 
-versions = st.one_of(st.just({"v": "3"}), st.just({"v": "3"}), st.just({"v": "3"}), st.just({}), header_text.map(lambda v: {"v": v}))
+versions = st.one_of(
+    st.just({"v": "3"}), st.just({"v": "3"}), st.just({"v": "3"}), st.just({}), header_text.map(lambda v: {"v": v})
+)
 
 
 # --- what a sane reply is ------------------------------------------------------------------------------
@@ -238,8 +280,12 @@ def assert_success(route: str, body: Json) -> None:
         return
     assert isinstance(body, list) and body, body
     for answer in body:
-        assert set(answer) == {"code", "body", "reqId"} and answer["code"] == "OK" and isinstance(answer["reqId"], str), body
-        assert answer["body"] == {"msg": "OK User Profile set successfully"} or set(answer["body"]) == {"conversationId"}, body
+        assert (
+            set(answer) == {"code", "body", "reqId"} and answer["code"] == "OK" and isinstance(answer["reqId"], str)
+        ), body
+        assert answer["body"] == {"msg": "OK User Profile set successfully"} or set(answer["body"]) == {
+            "conversationId"
+        }, body
 
 
 def call(world: World, route: str, data: bytes, headers: dict[str, str], params: dict[str, str]) -> tuple[Reply, Json]:
@@ -248,9 +294,13 @@ def call(world: World, route: str, data: bytes, headers: dict[str, str], params:
     if before != world.baseline:
         world.restore()
         before = world.state()
-    reply = world.handle.post(world.path(route), data=data, headers={"Content-Type": "application/json", **headers}, params=params)
+    reply = world.handle.post(
+        world.path(route), data=data, headers={"Content-Type": "application/json", **headers}, params=params
+    )
     what = f"{route} {data[:200]!r}"
-    assert UNHANDLED_HEADER not in reply.headers, f"an exception escaped ({reply.headers[UNHANDLED_HEADER]}) on {what}: {reply.text[:300]}"
+    assert UNHANDLED_HEADER not in reply.headers, (
+        f"an exception escaped ({reply.headers[UNHANDLED_HEADER]}) on {what}: {reply.text[:300]}"
+    )
     assert reply.status < 500, f"{reply.status} on {what}: {reply.text[:300]}"
     assert not TRACEBACK.search(reply.text), f"a traceback in the body on {what}: {reply.text[:300]}"
     assert reply.headers.get("Content-Type", "").split(";")[0] == "application/json", reply.headers.get("Content-Type")
@@ -283,7 +333,13 @@ def test_the_world_is_answered(world: World) -> None:
 @given(data=st.data())
 def test_malformed_conversation_arrays(world: World, data: st.DataObject) -> None:
     who = data.draw(st.sampled_from(["owner", "owner", "other", "fresh"]), label="consumer")
-    reply, _ = call(world, "conversation", data.draw(conversation_bodies(world), label="body"), world.consumers[who].headers(), {"v": "3"})
+    reply, _ = call(
+        world,
+        "conversation",
+        data.draw(conversation_bodies(world), label="body"),
+        world.consumers[who].headers(),
+        {"v": "3"},
+    )
     event(f"{who}: {reply.status}")
 
 
@@ -291,7 +347,9 @@ def test_malformed_conversation_arrays(world: World, data: st.DataObject) -> Non
 @given(data=st.data())
 def test_malformed_send_objects(world: World, data: st.DataObject) -> None:
     who = data.draw(st.sampled_from(["owner", "owner", "other", "fresh"]), label="consumer")
-    reply, _ = call(world, "send", data.draw(send_bodies(world), label="body"), world.consumers[who].headers(), {"v": "3"})
+    reply, _ = call(
+        world, "send", data.draw(send_bodies(world), label="body"), world.consumers[who].headers(), {"v": "3"}
+    )
     event(f"{who}: {reply.status}")
 
 

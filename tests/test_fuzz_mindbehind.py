@@ -94,11 +94,16 @@ class World:
             return next(c["management_token"] for c in channels if c["id"] == channel.channel_id)
 
         return {
-            WEB: self.web.channel_id, GENERIC: self.generic.channel_id, COMPANY: self.web.company_id,
-            WEB_TOKEN: token_of(self.web), GENERIC_TOKEN: token_of(self.generic),
-            CLIENT: self.client.client_id, CLIENT_TOKEN: self.client.token, PHONE: self.code.phone,
+            WEB: self.web.channel_id,
+            GENERIC: self.generic.channel_id,
+            COMPANY: self.web.company_id,
+            WEB_TOKEN: token_of(self.web),
+            GENERIC_TOKEN: token_of(self.generic),
+            CLIENT: self.client.client_id,
+            CLIENT_TOKEN: self.client.token,
+            PHONE: self.code.phone,
             MINE: self.handle.namespace,
-        }  # fmt: skip
+        }
 
 
 @pytest.fixture
@@ -153,7 +158,9 @@ def resolve_path(path: str, names: Mapping[str, str]) -> str:
 
 def check_reply(reply: Reply, path: str) -> Json:
     """The reply's JSON body, once it is an answer the emulator meant to give, in Mindbehind's shape."""
-    assert UNHANDLED_HEADER not in reply.headers, f"an exception escaped ({reply.headers[UNHANDLED_HEADER]}) on {path}: {reply.text[:300]}"
+    assert UNHANDLED_HEADER not in reply.headers, (
+        f"an exception escaped ({reply.headers[UNHANDLED_HEADER]}) on {path}: {reply.text[:300]}"
+    )
     assert reply.status < 500, f"{reply.status} on {path}: {reply.text[:300]}"
     body = strict_json(reply.body)
     if reply.status >= 400:
@@ -175,7 +182,11 @@ def codes(state: State) -> Iterator[tuple[tuple[str, str, str], dict]]:
 def with_attempt_given_back(before: State, after: State) -> State | None:
     """`after` with one SMS code's attempt given back, if exactly one code lost exactly one attempt."""
     earlier = dict(codes(before))
-    spent = [where for where, code in codes(after) if where in earlier and code["attempts_left"] == earlier[where]["attempts_left"] - 1]
+    spent = [
+        where
+        for where, code in codes(after)
+        if where in earlier and code["attempts_left"] == earlier[where]["attempts_left"] - 1
+    ]
     if len(spent) != 1:
         return None
     name, company_id, key = spent[0]
@@ -189,20 +200,26 @@ def send(world: World, request: Request) -> tuple[Reply, Json]:
     before = world.everything()
     names = world.names(before)
     headers = {
-        NAMESPACE_HEADER: resolve(request.namespace, names), "Content-Type": request.content_type,
+        NAMESPACE_HEADER: resolve(request.namespace, names),
+        "Content-Type": request.content_type,
         "apiToken": resolve(request.api_token, names),
-    }  # fmt: skip
+    }
     data = request.body.data if isinstance(request.body, Raw) else json.dumps(resolve(request.body, names)).encode()
     path = resolve_path(request.path, names)
     reply = world.handle.transport.send(
-        request.method, path, data=data, params=resolve(request.params, names),
+        request.method,
+        path,
+        data=data,
+        params=resolve(request.params, names),
         headers={key: value for key, value in headers.items() if value is not None},
-    )  # fmt: skip
+    )
     body = check_reply(reply, path)
     if reply.status >= 400:
         after = world.everything()
         if after != before:
-            assert (reply.status, body) == refused(401, "Wrong code"), f"{request} was refused ({reply.status} {body}) yet changed state"
+            assert (reply.status, body) == refused(401, "Wrong code"), (
+                f"{request} was refused ({reply.status} {body}) yet changed state"
+            )
             assert with_attempt_given_back(before, after) == before, "a wrong code changed more than its attempts"
             if currently_in_test_context():
                 event("a wrong code spent an attempt")
@@ -231,7 +248,10 @@ def is_key_values(value: Json) -> bool:
 
 
 TOKEN_AGE = Field(
-    "tokenAge", lambda v: v is None or (type(v) is int and 1 <= v <= 100_000), "tokenAge is a positive whole number of hours", True
+    "tokenAge",
+    lambda v: v is None or (type(v) is int and 1 <= v <= 100_000),
+    "tokenAge is a positive whole number of hours",
+    True,
 )
 PROPERTIES = Field("properties", lambda v: isinstance(v, dict), "properties is an object", True)
 KEY_VALUES = Field("KeyValueProperties", is_key_values, "KeyValueProperties is a list of {key, value}")
@@ -252,7 +272,13 @@ class Route:
 
 
 def route(
-    name: str, method: str, path: str, success: tuple[int, set[str]], body: Json = NO_BODY, fields: tuple[Field, ...] = (), **kw: Any
+    name: str,
+    method: str,
+    path: str,
+    success: tuple[int, set[str]],
+    body: Json = NO_BODY,
+    fields: tuple[Field, ...] = (),
+    **kw: Any,
 ) -> Route:
     return Route(name, Request(method, path, body, **kw), (success[0], frozenset(success[1])), fields)
 
@@ -260,48 +286,97 @@ def route(
 ENVELOPE = (200, {"success"})
 ROUTES = (
     route(
-        "client token", "POST", TOKEN_PATH, (200, {"success", "token"}), api_token=WEB_TOKEN,
+        "client token",
+        "POST",
+        TOKEN_PATH,
+        (200, {"success", "token"}),
+        api_token=WEB_TOKEN,
         body={"clientID": CLIENT, "channelID": WEB, "tokenAge": 2, "properties": {"name": "Ada", "plan": "gold"}},
         fields=(text_field("channelID"), text_field("clientID"), TOKEN_AGE, PROPERTIES),
     ),
     route(
-        "generic incoming", "POST", INCOMING_PATH, ENVELOPE, api_token=GENERIC_TOKEN, params={"channelID": GENERIC},
+        "generic incoming",
+        "POST",
+        INCOMING_PATH,
+        ENVELOPE,
+        api_token=GENERIC_TOKEN,
+        params={"channelID": GENERIC},
         body={"clientID": CLIENT, "message": {"type": "text", "text": "hi"}},
     ),
-    route("getClient", "GET", GET_CLIENT, (200, CLIENT_FIELDS), api_token=WEB_TOKEN, params={"clientID": CLIENT, "companyID": COMPANY}),
     route(
-        "setKeyValueProperties", "POST", SET_KEY_VALUES, (200, CLIENT_FIELDS), api_token=WEB_TOKEN,
-        body={"clientID": CLIENT, "KeyValueProperties": [{"key": "plan", "value": "gold"}]}, fields=(text_field("clientID"), KEY_VALUES),
+        "getClient",
+        "GET",
+        GET_CLIENT,
+        (200, CLIENT_FIELDS),
+        api_token=WEB_TOKEN,
+        params={"clientID": CLIENT, "companyID": COMPANY},
     ),
     route(
-        "token session", "POST", SESSIONS, (201, {"success", "session", "client"}),
+        "setKeyValueProperties",
+        "POST",
+        SET_KEY_VALUES,
+        (200, CLIENT_FIELDS),
+        api_token=WEB_TOKEN,
+        body={"clientID": CLIENT, "KeyValueProperties": [{"key": "plan", "value": "gold"}]},
+        fields=(text_field("clientID"), KEY_VALUES),
+    ),
+    route(
+        "token session",
+        "POST",
+        SESSIONS,
+        (201, {"success", "session", "client"}),
         body={"channelID": WEB, "auth": "token", "MB_TOKEN": CLIENT_TOKEN, "MB_CLIENT": CLIENT},
         fields=(text_field("channelID"), AUTH, text_field("MB_TOKEN"), text_field("MB_CLIENT")),
     ),
     route(
-        "anonymous session", "POST", SESSIONS, (201, {"success", "session", "client"}),
-        body={"channelID": WEB, "auth": "anonymous"}, fields=(text_field("channelID"), AUTH),
+        "anonymous session",
+        "POST",
+        SESSIONS,
+        (201, {"success", "session", "client"}),
+        body={"channelID": WEB, "auth": "anonymous"},
+        fields=(text_field("channelID"), AUTH),
     ),
     route(
-        "code session", "POST", SESSIONS, (201, {"success", "session", "client"}),
+        "code session",
+        "POST",
+        SESSIONS,
+        (201, {"success", "session", "client"}),
         body={"channelID": WEB, "auth": "otp", "phone": PHONE, "code": "000000"},
         fields=(text_field("channelID"), AUTH, text_field("phone"), text_field("code")),
     ),
     route(
-        "send code", "POST", SEND_CODE, ENVELOPE, body={"channelID": WEB, "phone": PHONE},
+        "send code",
+        "POST",
+        SEND_CODE,
+        ENVELOPE,
+        body={"channelID": WEB, "phone": PHONE},
         fields=(text_field("channelID"), text_field("phone")),
     ),
-    route("read code", "GET", READ_CODE, (200, {"code", "expires_at", "attempts_left"}), params={"channelID": WEB, "phone": PHONE}),
     route(
-        "bot reply", "POST", BOT_REPLY, (202, {"success", "delivery"}), body={"channelID": GENERIC, "clientID": CLIENT, "text": "hi"},
+        "read code",
+        "GET",
+        READ_CODE,
+        (200, {"code", "expires_at", "attempts_left"}),
+        params={"channelID": WEB, "phone": PHONE},
+    ),
+    route(
+        "bot reply",
+        "POST",
+        BOT_REPLY,
+        (202, {"success", "delivery"}),
+        body={"channelID": GENERIC, "clientID": CLIENT, "text": "hi"},
         fields=(text_field("channelID"), text_field("clientID")),
     ),
     route(
-        "human action", "POST", HUMAN_ACTION, (202, {"success", "delivery"}),
-        body={"channelID": GENERIC, "clientID": CLIENT, "reason": "agent"}, fields=(text_field("channelID"), text_field("clientID")),
+        "human action",
+        "POST",
+        HUMAN_ACTION,
+        (202, {"success", "delivery"}),
+        body={"channelID": GENERIC, "clientID": CLIENT, "reason": "agent"},
+        fields=(text_field("channelID"), text_field("clientID")),
     ),
     route("rotate token", "POST", f"{HOOKS}/channels/{WEB}/rotate-token", (200, {"success", "management_token"})),
-)  # fmt: skip
+)
 WITH_BODY_FIELDS = tuple(r for r in ROUTES if r.fields)
 WITH_API_TOKEN = tuple(r for r in ROUTES if r.request.api_token is not None)
 
@@ -415,7 +490,9 @@ def one_bad_field(draw: st.DrawFn) -> tuple[Route, Field, dict]:
     else:
         original = body.pop(checked.name)
         if how == "recase":
-            body[draw(st.sampled_from(sorted({checked.name.lower(), checked.name.upper()} - {checked.name})))] = original
+            body[draw(st.sampled_from(sorted({checked.name.lower(), checked.name.upper()} - {checked.name})))] = (
+                original
+            )
     return route_, checked, body
 
 
@@ -425,7 +502,9 @@ def test_a_bad_value_in_any_checked_field_is_a_bad_request(world: World, drawn: 
     route_, checked, body = drawn
     own = route_.request
     reply, answer = send(world, Request(own.method, own.path, body, api_token=own.api_token, params=own.params))
-    assert (reply.status, answer) == refused(400, checked.message), f"{route_.name} with {checked.name}={body.get(checked.name)!r}"
+    assert (reply.status, answer) == refused(400, checked.message), (
+        f"{route_.name} with {checked.name}={body.get(checked.name)!r}"
+    )
 
 
 @settings(max_examples=150)
@@ -467,7 +546,9 @@ def test_any_query_is_answered_in_shape(world: World, route_: Route, params: dic
     method=st.sampled_from(HTTP_METHODS),
     body=st.one_of(json_values, raw),
 )
-def test_unknown_paths_are_answered_in_mindbehind_shape(world: World, prefix: str, tail: list[str], method: str, body: Json | Raw) -> None:
+def test_unknown_paths_are_answered_in_mindbehind_shape(
+    world: World, prefix: str, tail: list[str], method: str, body: Json | Raw
+) -> None:
     path = prefix + "/".join(quote(part, safe="") for part in tail)
     known = {r.request.path for r in ROUTES}
     assume(path not in known and not path.endswith("/rotate-token"))
@@ -485,7 +566,9 @@ def test_deeply_nested_json_is_a_bad_request(world: World) -> None:
     """JSON nested deeper than the recursion limit is a 400 on every POST that reads a body (the tenant
     lookup reads it first and must not crash on it either); rotate-token reads none."""
     crashed = []
-    posts = {resolve_path(r.request.path, world.names(world.everything())) for r in ROUTES if r.request.method == "POST"}
+    posts = {
+        resolve_path(r.request.path, world.names(world.everything())) for r in ROUTES if r.request.method == "POST"
+    }
     for path in sorted(p for p in posts if not p.endswith("/rotate-token")):
         headers = {"Content-Type": "application/json", NAMESPACE_HEADER: world.handle.namespace}
         reply = world.handle.transport.send("POST", path, data=DEEP, headers=headers)

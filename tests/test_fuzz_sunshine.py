@@ -70,7 +70,9 @@ def assert_envelope(body: Json) -> None:
 
 def check_reply(reply: Reply, what: str, envelope: Callable[[Json], None] = assert_envelope) -> Json:
     """The reply's JSON body, once it is an answer the emulator meant to give, its refusals in `envelope`."""
-    assert UNHANDLED_HEADER not in reply.headers, f"an exception escaped ({reply.headers[UNHANDLED_HEADER]}) on {what}: {reply.text[:300]}"
+    assert UNHANDLED_HEADER not in reply.headers, (
+        f"an exception escaped ({reply.headers[UNHANDLED_HEADER]}) on {what}: {reply.text[:300]}"
+    )
     assert reply.status < 500, f"{reply.status} on {what}: {reply.text[:300]}"
     assert not TRACEBACK.search(reply.text), f"a traceback in the body on {what}: {reply.text[:300]}"
     mimetype = reply.headers.get("Content-Type", "").split(";")[0].strip().lower()
@@ -175,50 +177,84 @@ def world(emulator: EmulatorHandle, sunshine_conversation: SunshineConversation)
     app = user.app
     account = app.basic_headers(account=True)
     integration = created(
-        app.request("POST", "integrations", json={"type": "custom", "webhooks": [{"target": "https://example.com/hook", "triggers": ["*"]}]}),
+        app.request(
+            "POST",
+            "integrations",
+            json={"type": "custom", "webhooks": [{"target": "https://example.com/hook", "triggers": ["*"]}]},
+        ),
         "integration",
     )
-    int_key = created(app.request("POST", f"integrations/{integration['id']}/keys", json={"displayName": "fuzz"}), "key")
+    int_key = created(
+        app.request("POST", f"integrations/{integration['id']}/keys", json={"displayName": "fuzz"}), "key"
+    )
     switchboard = created(app.request("POST", "switchboards"), "switchboard")
     members = f"switchboards/{switchboard['id']}/switchboardIntegrations"
-    default = created(app.request("POST", members, json={"name": "bot", "integrationId": integration["id"]}), "switchboardIntegration")
-    spare = created(app.request("POST", members, json={"name": "desk", "integrationType": "zd:agentWorkspace"}), "switchboardIntegration")
-    enabled = app.request("PATCH", f"switchboards/{switchboard['id']}", json={"enabled": True, "defaultSwitchboardIntegrationId": default["id"]})
+    default = created(
+        app.request("POST", members, json={"name": "bot", "integrationId": integration["id"]}), "switchboardIntegration"
+    )
+    spare = created(
+        app.request("POST", members, json={"name": "desk", "integrationType": "zd:agentWorkspace"}),
+        "switchboardIntegration",
+    )
+    enabled = app.request(
+        "PATCH",
+        f"switchboards/{switchboard['id']}",
+        json={"enabled": True, "defaultSwitchboardIntegrationId": default["id"]},
+    )
     assert enabled.status == 200, enabled.text
     app_key = created(app.request("POST", "keys", json={"displayName": "spare"}, headers=account), "key")
     user2 = created(app.request("POST", "users", json={"externalId": f"second-{fresh_hex()}"}), "user")
     group = created(
-        app.request("POST", "conversations", json={"type": "sdkGroup", "participants": [{"userId": user.id, "subscribeSDKClient": False}]}),
+        app.request(
+            "POST",
+            "conversations",
+            json={"type": "sdkGroup", "participants": [{"userId": user.id, "subscribeSDKClient": False}]},
+        ),
         "conversation",
     )
     message = created(
-        app.request("POST", f"conversations/{sunshine_conversation.id}/messages", json={"author": {"type": "business"}, "content": {"type": "text", "text": "hello"}}),
+        app.request(
+            "POST",
+            f"conversations/{sunshine_conversation.id}/messages",
+            json={"author": {"type": "business"}, "content": {"type": "text", "text": "hello"}},
+        ),
         "messages",
     )[0]
     client = created(
         app.request(
-            "POST", f"users/{user.id}/clients",
+            "POST",
+            f"users/{user.id}/clients",
             json={
                 "matchCriteria": {"type": "twilio", "integrationId": integration["id"], "phoneNumber": "+15550100"},
-                "confirmation": {"type": "immediate"}, "target": {"conversationId": sunshine_conversation.id},
+                "confirmation": {"type": "immediate"},
+                "target": {"conversationId": sunshine_conversation.id},
             },
         ),
         "client",
-    )  # fmt: skip
+    )
 
     # a device and an email identity: no API route makes them, the state import does
     sdk_client, device = fresh_hex(), fresh_hex()
     state = emulator.control.export_state()
     stored = state["namespaces"][emulator.namespace]["providers"]["sunshine"]["apps"][app.id]["users"][user.id]
     stored["clients"].append(
-        {"id": sdk_client, "type": "sdk", "status": "active", "devices": [{"id": device, "guid": "guid-1", "clientId": sdk_client, "lastSeen": "2024-05-01T10:00:00.000Z"}]}
+        {
+            "id": sdk_client,
+            "type": "sdk",
+            "status": "active",
+            "devices": [
+                {"id": device, "guid": "guid-1", "clientId": sdk_client, "lastSeen": "2024-05-01T10:00:00.000Z"}
+            ],
+        }
     )
     stored["identities"].append({"type": "email", "value": EMAIL})
     stored["zendeskId"] = ZENDESK_ID
     emulator.control.import_state(state)
 
     other_app, other_key = fresh_hex(), Key(f"app_{fresh_hex()}", secrets.token_urlsafe(18), "app")
-    emulator.control.seed({"sunshine": {"apps": [{"id": other_app, "keys": [{"id": other_key.id, "secret": other_key.secret}]}]}})
+    emulator.control.seed(
+        {"sunshine": {"apps": [{"id": other_app, "keys": [{"id": other_key.id, "secret": other_key.secret}]}]}}
+    )
     foreign = f"{emulator.namespace}-far"
     foreign_app = Key(f"app_{fresh_hex()}", secrets.token_urlsafe(18), "app")
     foreign_account = Key(f"act_{fresh_hex()}", secrets.token_urlsafe(18), "account")
@@ -231,18 +267,33 @@ def world(emulator: EmulatorHandle, sunshine_conversation: SunshineConversation)
         }
     )
     ids = {
-        "app": app.id, "appkey": app_key["id"], "integration": integration["id"], "intkey": int_key["id"],
-        "webhook": integration["webhooks"][0]["id"], "user": user.id, "user2": user2["id"], "external": user.external_id,
-        "client": client["id"], "device": device, "conversation": sunshine_conversation.id, "group": group["id"],
-        "message": message["id"], "other_app": other_app, "switchboard": switchboard["id"], "member": spare["id"],
+        "app": app.id,
+        "appkey": app_key["id"],
+        "integration": integration["id"],
+        "intkey": int_key["id"],
+        "webhook": integration["webhooks"][0]["id"],
+        "user": user.id,
+        "user2": user2["id"],
+        "external": user.external_id,
+        "client": client["id"],
+        "device": device,
+        "conversation": sunshine_conversation.id,
+        "group": group["id"],
+        "message": message["id"],
+        "other_app": other_app,
+        "switchboard": switchboard["id"],
+        "member": spare["id"],
         "zendesk": ZENDESK_ID,
-    }  # fmt: skip
+    }
     keys = {
-        "app": Key(app.key_id, app.secret, "app"), "account": Key(app.account_key_id, app.account_secret, "account"),
-        "integration": Key(int_key["id"], int_key["secret"], "integration"), "other_app": other_key,
-        "foreign_app": foreign_app, "foreign_account": foreign_account,
+        "app": Key(app.key_id, app.secret, "app"),
+        "account": Key(app.account_key_id, app.account_secret, "account"),
+        "integration": Key(int_key["id"], int_key["secret"], "integration"),
+        "other_app": other_key,
+        "foreign_app": foreign_app,
+        "foreign_account": foreign_account,
         "unknown": Key(f"app_{fresh_hex()}", secrets.token_urlsafe(18), "app"),
-    }  # fmt: skip
+    }
     built = World(emulator, foreign, ids, keys, emulator.control.now().timestamp())
     built.baseline = built.everything()
     try:
@@ -280,13 +331,23 @@ class Route:
         return f"{self.method} {self.template}"
 
 
-INTEGRATION_BODY = {"type": "custom", "displayName": "Fuzz", "webhooks": [{"target": "https://example.com/two", "triggers": ["conversation:message"]}]}
+INTEGRATION_BODY = {
+    "type": "custom",
+    "displayName": "Fuzz",
+    "webhooks": [{"target": "https://example.com/two", "triggers": ["conversation:message"]}],
+}
 CLIENT_BODY = {
     "matchCriteria": {"type": "whatsapp", "integrationId": "{integration}", "phoneNumber": "+15550199"},
     "confirmation": {"type": "immediate"},
     "target": {"conversationId": "{conversation}"},
 }
-APPLE_REF = {"url": "https://p61-content.icloud.com/ref", "bid": "com.apple.messages", "key": "00c0", "signature": "81a6", "owner": "M58C"}
+APPLE_REF = {
+    "url": "https://p61-content.icloud.com/ref",
+    "bid": "com.apple.messages",
+    "key": "00c0",
+    "signature": "81a6",
+    "owner": "M58C",
+}
 ZENDESK_ID = "35436"
 A = "/apps/{app}"
 INTEGRATION = A + "/integrations/{integration}"
@@ -294,10 +355,17 @@ U = A + "/users/{user}"
 C = A + "/conversations/{conversation}"
 S = A + "/switchboards/{switchboard}"
 ROUTES = (
-    Route("create app", "POST", "/apps", "account", {"displayName": "Fuzz app", "metadata": {"tier": "gold"}}, status=201),
+    Route(
+        "create app", "POST", "/apps", "account", {"displayName": "Fuzz app", "metadata": {"tier": "gold"}}, status=201
+    ),
     Route("list apps", "GET", "/apps", "account"),
     Route("get app", "GET", A),
-    Route("update app", "PATCH", A, body={"displayName": "Renamed", "settings": {"multiConvoEnabled": True}, "metadata": {"tier": "gold"}}),
+    Route(
+        "update app",
+        "PATCH",
+        A,
+        body={"displayName": "Renamed", "settings": {"multiConvoEnabled": True}, "metadata": {"tier": "gold"}},
+    ),
     Route("delete app", "DELETE", A, "account"),
     Route("create app key", "POST", A + "/keys", "account", {"displayName": "key"}, status=201),
     Route("list app keys", "GET", A + "/keys", "account"),
@@ -312,12 +380,29 @@ ROUTES = (
     Route("list integration keys", "GET", INTEGRATION + "/keys"),
     Route("get integration key", "GET", INTEGRATION + "/keys/{intkey}"),
     Route("delete integration key", "DELETE", INTEGRATION + "/keys/{intkey}"),
-    Route("create webhook", "POST", INTEGRATION + "/webhooks", body={"target": "https://example.com/three", "triggers": ["*"]}, status=201),
+    Route(
+        "create webhook",
+        "POST",
+        INTEGRATION + "/webhooks",
+        body={"target": "https://example.com/three", "triggers": ["*"]},
+        status=201,
+    ),
     Route("list webhooks", "GET", INTEGRATION + "/webhooks"),
     Route("get webhook", "GET", INTEGRATION + "/webhooks/{webhook}"),
-    Route("update webhook", "PATCH", INTEGRATION + "/webhooks/{webhook}", body={"triggers": ["conversation:read"], "includeFullUser": True}),
+    Route(
+        "update webhook",
+        "PATCH",
+        INTEGRATION + "/webhooks/{webhook}",
+        body={"triggers": ["conversation:read"], "includeFullUser": True},
+    ),
     Route("delete webhook", "DELETE", INTEGRATION + "/webhooks/{webhook}"),
-    Route("create user", "POST", A + "/users", body={"externalId": "fuzz-new", "profile": {"givenName": "Ada"}, "metadata": {"plan": "gold"}}, status=201),
+    Route(
+        "create user",
+        "POST",
+        A + "/users",
+        body={"externalId": "fuzz-new", "profile": {"givenName": "Ada"}, "metadata": {"plan": "gold"}},
+        status=201,
+    ),
     Route("list users", "GET", A + "/users", params=(("filter[identities.email]", EMAIL),)),
     Route("get user", "GET", U),
     Route("update user", "PATCH", U, body={"profile": {"surname": "Lovelace"}, "metadata": {"plan": "silver"}}),
@@ -330,21 +415,46 @@ ROUTES = (
     Route("list devices", "GET", U + "/devices"),
     Route("get device", "GET", U + "/devices/{device}"),
     Route(
-        "create conversation", "POST", A + "/conversations",
-        body={"type": "sdkGroup", "displayName": "Group", "participants": [{"userId": "{user2}", "subscribeSDKClient": True}]}, status=201,
+        "create conversation",
+        "POST",
+        A + "/conversations",
+        body={
+            "type": "sdkGroup",
+            "displayName": "Group",
+            "participants": [{"userId": "{user2}", "subscribeSDKClient": True}],
+        },
+        status=201,
     ),
     Route("list conversations", "GET", A + "/conversations", params=(("filter[userId]", "{user}"),)),
     Route("get conversation", "GET", C),
     Route("update conversation", "PATCH", C, body={"displayName": "Renamed", "metadata": {"lang": "en"}}),
     Route("delete conversation", "DELETE", A + "/conversations/{group}"),
-    Route("join", "POST", A + "/conversations/{group}/join", body={"userId": "{user2}", "subscribeSDKClient": False}, status=201),
+    Route(
+        "join",
+        "POST",
+        A + "/conversations/{group}/join",
+        body={"userId": "{user2}", "subscribeSDKClient": False},
+        status=201,
+    ),
     Route("leave", "POST", A + "/conversations/{group}/leave", body={"userId": "{user}"}),
     Route("list participants", "GET", C + "/participants"),
     Route("download", "POST", C + "/download", body={"userId": "{user}", "apple": {"interactiveDataRef": APPLE_REF}}),
-    Route("conversion events", "POST", C + "/conversionEvents", body={"instagram": {"payload": {"data": [{"event_name": "Fuzz"}]}}}),
     Route(
-        "post message", "POST", C + "/messages",
-        body={"author": {"type": "user", "userId": "{user}"}, "content": {"type": "text", "text": "hi"}, "metadata": {"lang": "en"}}, status=201,
+        "conversion events",
+        "POST",
+        C + "/conversionEvents",
+        body={"instagram": {"payload": {"data": [{"event_name": "Fuzz"}]}}},
+    ),
+    Route(
+        "post message",
+        "POST",
+        C + "/messages",
+        body={
+            "author": {"type": "user", "userId": "{user}"},
+            "content": {"type": "text", "text": "hi"},
+            "metadata": {"lang": "en"},
+        },
+        status=201,
     ),
     Route("list messages", "GET", C + "/messages"),
     Route("delete all messages", "DELETE", C + "/messages"),
@@ -354,15 +464,31 @@ ROUTES = (
     Route("list switchboards", "GET", A + "/switchboards"),
     Route("update switchboard", "PATCH", S, body={"enabled": True, "defaultSwitchboardIntegrationId": "{member}"}),
     Route("delete switchboard", "DELETE", S),
-    Route("create switchboard integration", "POST", S + "/switchboardIntegrations", body={"name": "new", "integrationType": "partner", "deliverStandbyEvents": False}, status=201),
+    Route(
+        "create switchboard integration",
+        "POST",
+        S + "/switchboardIntegrations",
+        body={"name": "new", "integrationType": "partner", "deliverStandbyEvents": False},
+        status=201,
+    ),
     Route("list switchboard integrations", "GET", S + "/switchboardIntegrations"),
-    Route("update switchboard integration", "PATCH", S + "/switchboardIntegrations/{member}", body={"name": "renamed", "messageHistoryCount": 3}),
+    Route(
+        "update switchboard integration",
+        "PATCH",
+        S + "/switchboardIntegrations/{member}",
+        body={"name": "renamed", "messageHistoryCount": 3},
+    ),
     Route("delete switchboard integration", "DELETE", S + "/switchboardIntegrations/{member}"),
-    Route("pass control", "POST", C + "/passControl", body={"switchboardIntegration": "desk", "metadata": {"why": "human"}}),
+    Route(
+        "pass control",
+        "POST",
+        C + "/passControl",
+        body={"switchboardIntegration": "desk", "metadata": {"why": "human"}},
+    ),
     Route("offer control", "POST", C + "/offerControl", body={"switchboardIntegration": "next"}),
     Route("accept control", "POST", C + "/acceptControl", body={"metadata": {"ok": True}}),
     Route("release control", "POST", C + "/releaseControl", body={}),
-)  # fmt: skip
+)
 BODY_ROUTES = tuple(r for r in ROUTES if r.reads_body)
 PATH_ROUTES = tuple(r for r in ROUTES if r.placeholders)
 LISTINGS = tuple(r for r in ROUTES if r.name.startswith("list "))
@@ -381,7 +507,11 @@ class Request:
     query: str | None = None  # as sent (already encoded)
 
     def __str__(self) -> str:
-        body = "" if self.body is None else f" body={self.body[:120]!r}{'...' if len(self.body) > 120 else ''} ({len(self.body)} bytes)"
+        body = (
+            ""
+            if self.body is None
+            else f" body={self.body[:120]!r}{'...' if len(self.body) > 120 else ''} ({len(self.body)} bytes)"
+        )
         query = f"?{self.query[:200]}" if self.query else ""
         return f"{self.method} {self.path[:300]}{query}{body} content-type={self.content_type!r} authorization={(self.authorization or '')[:200]!r}"
 
@@ -421,13 +551,17 @@ def send(world: World, request: Request) -> tuple[Reply, Json]:
     if reply.status >= 400 and after != before:
         token = bearer_token(request.authorization)
         remembered = token is not None and reply.status != 401 and fingerprint(token) not in str(before)
-        assert remembered and forgetting(after, token) == before, f"{request} was refused ({reply.status} {body}) yet changed state"
+        assert remembered and forgetting(after, token) == before, (
+            f"{request} was refused ({reply.status} {body}) yet changed state"
+        )
     return reply, body
 
 
 def template_path(world: World, route: Route, prefix: str = "/v2", ids: Mapping[str, str] | None = None) -> str:
     chosen = {**world.ids, **(ids or {})}
-    return prefix + PLACEHOLDER.sub(lambda m: chosen[m[1]] if ids and m[1] in ids else quote(chosen[m[1]], safe=""), route.template)
+    return prefix + PLACEHOLDER.sub(
+        lambda m: chosen[m[1]] if ids and m[1] in ids else quote(chosen[m[1]], safe=""), route.template
+    )
 
 
 def template_query(world: World, route: Route) -> str | None:
@@ -436,7 +570,14 @@ def template_query(world: World, route: Route) -> str | None:
 
 def template_request(world: World, route: Route, prefix: str = "/v2", **changes: Any) -> Request:
     body = None if route.body is None else json.dumps(world.resolve(route.body)).encode()
-    request = Request(route.method, template_path(world, route, prefix), body, "application/json", world.basic(route.who), template_query(world, route))
+    request = Request(
+        route.method,
+        template_path(world, route, prefix),
+        body,
+        "application/json",
+        world.basic(route.who),
+        template_query(world, route),
+    )
     return Request(**{**request.__dict__, **changes})
 
 
@@ -463,10 +604,24 @@ def encode(value: Json) -> bytes:
     return expand_markers(json.dumps(value)).encode()
 
 
-deep = st.builds(lambda kind, depth: f"@@{kind}:{depth}@@", st.sampled_from(["deep-list", "deep-object"]), st.sampled_from([2, 50, 254, 300, 900, 3000, 50_000]) | st.integers(1, 1200))
-huge = st.one_of(st.sampled_from([4_097, 50_000, BODY_LIMIT - 100, BODY_LIMIT + 1, 250_000]), st.integers(100, 200_000)).map(lambda n: f"@@huge:{n}@@")
-bad_values = st.one_of(json_values, deep, huge, st.sampled_from([[], {}, [{}], "", " ", 0, -1, 10**30, True, None, float("nan"), float("inf")]).map(copy.deepcopy))
-object_keys = st.one_of(short_text, st.sampled_from(["__proto__", "constructor", "$where", "id", "type", "", " ", "a.b", "author", "content"]))
+deep = st.builds(
+    lambda kind, depth: f"@@{kind}:{depth}@@",
+    st.sampled_from(["deep-list", "deep-object"]),
+    st.sampled_from([2, 50, 254, 300, 900, 3000, 50_000]) | st.integers(1, 1200),
+)
+huge = st.one_of(
+    st.sampled_from([4_097, 50_000, BODY_LIMIT - 100, BODY_LIMIT + 1, 250_000]), st.integers(100, 200_000)
+).map(lambda n: f"@@huge:{n}@@")
+bad_values = st.one_of(
+    json_values,
+    deep,
+    huge,
+    st.sampled_from([[], {}, [{}], "", " ", 0, -1, 10**30, True, None, float("nan"), float("inf")]).map(copy.deepcopy),
+)
+object_keys = st.one_of(
+    short_text,
+    st.sampled_from(["__proto__", "constructor", "$where", "id", "type", "", " ", "a.b", "author", "content"]),
+)
 
 
 def key_paths(value: Json, prefix: tuple = ()) -> Iterator[tuple]:
@@ -533,7 +688,9 @@ def with_non_json_number(draw: st.DrawFn, template: Json) -> Json:
         path = draw(st.sampled_from(paths))
         at(body, path[:-1])[path[-1]] = number
     else:
-        at(body, draw(st.sampled_from(list(containers(body)))))[draw(st.sampled_from(["extra", "metadata", "x"]))] = number
+        at(body, draw(st.sampled_from(list(containers(body)))))[draw(st.sampled_from(["extra", "metadata", "x"]))] = (
+            number
+        )
     return body
 
 
@@ -553,7 +710,9 @@ def json_bodies(template: Json) -> st.SearchStrategy[bytes]:
 def raw_body_bytes() -> st.SearchStrategy[bytes]:
     return st.one_of(
         raw_bodies,  # not JSON, bad encodings, BOMs, duplicate keys...
-        st.sampled_from([b"", b"{", b'{"a":', b"NaN", b"[1,]", b'{"a":1}{"b":2}', b"\xff" * 10, b"{'a': 1}", b'{"a": 1e99999}']),
+        st.sampled_from(
+            [b"", b"{", b'{"a":', b"NaN", b"[1,]", b'{"a":1}{"b":2}', b"\xff" * 10, b"{'a': 1}", b'{"a": 1e99999}']
+        ),
         st.integers(BODY_LIMIT - 10, 250_000).map(lambda n: b"x" * n),  # huge and not JSON
     )
 
@@ -572,10 +731,68 @@ def is_python_json_object(raw: bytes | None) -> bool:
 
 # --- strategies: queries ----------------------------------------------------------------------------------
 
-RAW_ESCAPES = ("%ff", "%FF", "%00", "%", "%zz", "%c3%28", "%ed%a0%80", "%f0%9f%98", "%2", "%%", "%25", "+", "%2B", "%5B", "%5D", "%26", "%3D")
-PAGE_KEYS = ("page[size]", "page[after]", "page[before]", "page", "page[]", "page[size", "page[[size]]", "PAGE[size]", "page[ size]", "page[size][x]")
-FILTER_KEYS = ("filter", "filter[userId]", "filter[userExternalId]", "filter[identities.email]", "filter[]", "filter[userId][x]", "filter[identities]")
-SIZES = ("0", "1", "25", "100", "101", "-1", "+5", " 5", "5 ", "1e2", "0x10", "\u0661\u0660", "\u00b2", "9" * 30, "", "abc", "null", "5.0", "\x00", "010")
+RAW_ESCAPES = (
+    "%ff",
+    "%FF",
+    "%00",
+    "%",
+    "%zz",
+    "%c3%28",
+    "%ed%a0%80",
+    "%f0%9f%98",
+    "%2",
+    "%%",
+    "%25",
+    "+",
+    "%2B",
+    "%5B",
+    "%5D",
+    "%26",
+    "%3D",
+)
+PAGE_KEYS = (
+    "page[size]",
+    "page[after]",
+    "page[before]",
+    "page",
+    "page[]",
+    "page[size",
+    "page[[size]]",
+    "PAGE[size]",
+    "page[ size]",
+    "page[size][x]",
+)
+FILTER_KEYS = (
+    "filter",
+    "filter[userId]",
+    "filter[userExternalId]",
+    "filter[identities.email]",
+    "filter[]",
+    "filter[userId][x]",
+    "filter[identities]",
+)
+SIZES = (
+    "0",
+    "1",
+    "25",
+    "100",
+    "101",
+    "-1",
+    "+5",
+    " 5",
+    "5 ",
+    "1e2",
+    "0x10",
+    "\u0661\u0660",
+    "\u00b2",
+    "9" * 30,
+    "",
+    "abc",
+    "null",
+    "5.0",
+    "\x00",
+    "010",
+)
 IDS = ("{user}", "{user2}", "{external}", "{conversation}", "{group}", "{message}", "{integration}", "{client}")
 
 
@@ -591,15 +808,29 @@ cursors = st.one_of(
     st.integers(200, 5000).map(lambda n: "a" * n),
 )
 page_objects = st.fixed_dictionaries(
-    {}, optional={"after": cursors | json_values, "before": cursors | json_values, "size": st.sampled_from(SIZES) | json_values}
+    {},
+    optional={
+        "after": cursors | json_values,
+        "before": cursors | json_values,
+        "size": st.sampled_from(SIZES) | json_values,
+    },
 )
 filter_objects = st.fixed_dictionaries(
-    {}, optional={"userId": st.sampled_from(IDS) | json_values, "userExternalId": st.sampled_from(IDS) | json_values, "identities.email": st.just(EMAIL) | json_values}
+    {},
+    optional={
+        "userId": st.sampled_from(IDS) | json_values,
+        "userExternalId": st.sampled_from(IDS) | json_values,
+        "identities.email": st.just(EMAIL) | json_values,
+    },
 )
 json_texts = st.one_of(
-    page_objects.map(json.dumps), filter_objects.map(json.dumps), json_values.map(json.dumps), short_text,
-    st.integers(100, 5000).map(lambda n: "[" * n), st.sampled_from(["{", "{}", "[]", "null", '{"size": NaN}', '{"size": 1e999}', '{"after": "x", "after": 5}']),
-)  # fmt: skip
+    page_objects.map(json.dumps),
+    filter_objects.map(json.dumps),
+    json_values.map(json.dumps),
+    short_text,
+    st.integers(100, 5000).map(lambda n: "[" * n),
+    st.sampled_from(["{", "{}", "[]", "null", '{"size": NaN}', '{"size": 1e999}', '{"after": "x", "after": 5}']),
+)
 query_values = st.one_of(st.sampled_from(SIZES), cursors, json_texts, st.sampled_from(IDS), st.just(EMAIL))
 
 
@@ -614,17 +845,70 @@ def query_pairs(draw: st.DrawFn, world: World) -> list[str]:
         encoded_value = draw(st.sampled_from(RAW_ESCAPES)) if draw(st.integers(0, 5)) == 0 else quoted(value)
         pairs.append(f"{encoded_key}={encoded_value}")
     if draw(st.integers(0, 6)) == 0:
-        pairs.append(draw(st.sampled_from(["&", "=", "==", "page", "page[size]", "&&page[size]=5", "a=%ff%fe", ";", "page[size]=1;page[size]=2"])))
+        pairs.append(
+            draw(
+                st.sampled_from(
+                    [
+                        "&",
+                        "=",
+                        "==",
+                        "page",
+                        "page[size]",
+                        "&&page[size]=5",
+                        "a=%ff%fe",
+                        ";",
+                        "page[size]=1;page[size]=2",
+                    ]
+                )
+            )
+        )
     return pairs
 
 
 # --- strategies: path segments ------------------------------------------------------------------------
 
 NASTY_SEGMENTS = (
-    "%ff", "%FF", "%00", "a%00b", "%2F", "%2f", "a%2Fb", "%2F%2F", "%", "%zz", "%c3%28", "%ed%a0%80", "%f0%9f%98", "%e2%82",
-    "..", ".", "%2e%2e", "%2E", "%252F", "%25", "+", "%20", "%09", "%0A", "%0d%0a", "me", "%u0041", "~", "null", "undefined",
-    "0", "-1", "%7B%7D", "%5B%5D", "{user}", "%3F", "%23", "%3Fx%3D1", "%C0%AF", "%E0%80%AF",
-)  # fmt: skip
+    "%ff",
+    "%FF",
+    "%00",
+    "a%00b",
+    "%2F",
+    "%2f",
+    "a%2Fb",
+    "%2F%2F",
+    "%",
+    "%zz",
+    "%c3%28",
+    "%ed%a0%80",
+    "%f0%9f%98",
+    "%e2%82",
+    "..",
+    ".",
+    "%2e%2e",
+    "%2E",
+    "%252F",
+    "%25",
+    "+",
+    "%20",
+    "%09",
+    "%0A",
+    "%0d%0a",
+    "me",
+    "%u0041",
+    "~",
+    "null",
+    "undefined",
+    "0",
+    "-1",
+    "%7B%7D",
+    "%5B%5D",
+    "{user}",
+    "%3F",
+    "%23",
+    "%3Fx%3D1",
+    "%C0%AF",
+    "%E0%80%AF",
+)
 garbage_segments = st.one_of(
     st.sampled_from(NASTY_SEGMENTS),
     st.lists(st.sampled_from(NASTY_SEGMENTS + ("a", "f", "0", "%41")), min_size=1, max_size=8).map("".join),
@@ -645,7 +929,17 @@ def garbled_path(draw: st.DrawFn, world: World, route: Route) -> str:
             st.one_of(
                 garbage_segments,
                 st.sampled_from(sorted(set(world.ids.values()) - {own})),  # an id of another kind, or of the other app
-                st.sampled_from([own.upper(), own[:-1], own + "0", quoted(own) + "%00", own + "%2F", "%" + own, own.replace("a", "%61")]),
+                st.sampled_from(
+                    [
+                        own.upper(),
+                        own[:-1],
+                        own + "0",
+                        quoted(own) + "%00",
+                        own + "%2F",
+                        "%" + own,
+                        own.replace("a", "%61"),
+                    ]
+                ),
             )
         )
     path = template_path(world, route, prefix, replaced)
@@ -667,12 +961,18 @@ def jwt_segments(header: Json, payload: bytes, secret: bytes | None, alg: str = 
     header_segment = b64url(header if isinstance(header, bytes) else json.dumps(header).encode())
     signing_input = f"{header_segment}.{b64url(payload)}"
     digests = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
-    signature = b"" if secret is None else hmac.new(secret, signing_input.encode(), digests.get(alg, hashlib.sha256)).digest()
+    signature = (
+        b"" if secret is None else hmac.new(secret, signing_input.encode(), digests.get(alg, hashlib.sha256)).digest()
+    )
     return f"{signing_input}.{b64url(signature)}"
 
 
 def genuine_jwt(key: Key, **claims: Json) -> str:
-    return jwt_segments({"alg": "HS256", "kid": key.id, "typ": "JWT"}, json.dumps({"scope": key.scope, **claims}).encode(), key.secret.encode())
+    return jwt_segments(
+        {"alg": "HS256", "kid": key.id, "typ": "JWT"},
+        json.dumps({"scope": key.scope, **claims}).encode(),
+        key.secret.encode(),
+    )
 
 
 def works_here(name: str, route: Route) -> bool:
@@ -710,11 +1010,70 @@ def times_hold(claims: dict, now: float) -> bool:
 
 # relative times ("in", seconds) are resolved against the world's clock
 TIME_VALUES = (
-    ("in", -86_400), ("in", 86_400), ("in", 0), 0, -1, 1, 10**400, -(10**400), 2**63, -(2**63), 1e308, -1e308, 1e12, 1e9,
-    float("nan"), float("inf"), float("-inf"), "1e12", "", "tomorrow", True, False, [], {}, [1e12], {"$date": 1},
-)  # fmt: skip
-SCOPES = ("<own>", "app", "account", "integration", "user", "appUser", "APP", "", "app ", None, 1, 1.5, True, [], {}, ["app"], {"app": 1}, ["<own>"])
-ALGS = ("HS256", "none", "None", "NONE", "HS384", "HS512", "RS256", "ES256", "hs256", "HS256 ", "", None, 1, [], {"a": 1})
+    ("in", -86_400),
+    ("in", 86_400),
+    ("in", 0),
+    0,
+    -1,
+    1,
+    10**400,
+    -(10**400),
+    2**63,
+    -(2**63),
+    1e308,
+    -1e308,
+    1e12,
+    1e9,
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    "1e12",
+    "",
+    "tomorrow",
+    True,
+    False,
+    [],
+    {},
+    [1e12],
+    {"$date": 1},
+)
+SCOPES = (
+    "<own>",
+    "app",
+    "account",
+    "integration",
+    "user",
+    "appUser",
+    "APP",
+    "",
+    "app ",
+    None,
+    1,
+    1.5,
+    True,
+    [],
+    {},
+    ["app"],
+    {"app": 1},
+    ["<own>"],
+)
+ALGS = (
+    "HS256",
+    "none",
+    "None",
+    "NONE",
+    "HS384",
+    "HS512",
+    "RS256",
+    "ES256",
+    "hs256",
+    "HS256 ",
+    "",
+    None,
+    1,
+    [],
+    {"a": 1},
+)
 KIDS = ("<own>", "<missing>", None, 1, 0, [], {}, True, "", " ", "<other>", "x" * 5000, "app_", "act_\u00ff")
 
 
@@ -734,7 +1093,20 @@ def signed_jwts(draw: st.DrawFn, world: World, route: Route) -> Credential:
     header: dict = {"alg": alg, "typ": "JWT"} if alg is not None or draw(st.booleans()) else {"typ": "JWT"}
     if kid_choice != "<missing>":
         header["kid"] = kid
-    extras = draw(st.sampled_from([{}, {}, {}, {"crit": ["exp"]}, {"b64": False}, {"jku": "http://127.0.0.1:1/keys"}, {"typ": 5}, {"cty": "JWT"}]))
+    extras = draw(
+        st.sampled_from(
+            [
+                {},
+                {},
+                {},
+                {"crit": ["exp"]},
+                {"b64": False},
+                {"jku": "http://127.0.0.1:1/keys"},
+                {"typ": 5},
+                {"cty": "JWT"},
+            ]
+        )
+    )
     header.update(extras)
 
     scope = draw(st.sampled_from(SCOPES))
@@ -751,14 +1123,23 @@ def signed_jwts(draw: st.DrawFn, world: World, route: Route) -> Credential:
     if signature == "none":
         token = jwt_segments(header, payload, None)
     else:
-        secret = {"right": signer.secret, "wrong-secret": signer.secret + "x", "other-key": world.keys["app" if signer_name != "app" else "account"].secret}[signature]
+        secret = {
+            "right": signer.secret,
+            "wrong-secret": signer.secret + "x",
+            "other-key": world.keys["app" if signer_name != "app" else "account"].secret,
+        }[signature]
         token = jwt_segments(header, payload, secret.encode(), alg if isinstance(alg, str) else "HS256")
 
     authentic = (
-        works_here(signer_name, route) and alg == "HS256" and kid_choice == "<own>" and signature == "right"
-        and type(claims.get("scope")) is str and claims["scope"] == signer.scope and times_hold(claims, world.now)
+        works_here(signer_name, route)
+        and alg == "HS256"
+        and kid_choice == "<own>"
+        and signature == "right"
+        and type(claims.get("scope")) is str
+        and claims["scope"] == signer.scope
+        and times_hold(claims, world.now)
         and is_strict_json(payload)
-    )  # fmt: skip
+    )
     what = f"JWT signer={signer_name} alg={alg!r} kid={kid_choice!r} extras={extras} signature={signature} claims={payload[:200]!r}"
     # header extras (crit, b64, jku...) may make a right token wrong, never a wrong token right
     return Credential("Bearer " + token, None if authentic and extras else not authentic, what)
@@ -773,13 +1154,18 @@ def claims_jwts(draw: st.DrawFn, world: World, route: Route) -> Credential:
     claims: dict = {"scope": key.scope if scope == "<own>" else [key.scope] if scope == ["<own>"] else scope}
     for time_claim in draw(st.sets(st.sampled_from(["exp", "nbf"]), max_size=2)):
         value = draw(st.sampled_from(TIME_VALUES) | json_values)
-        claims[time_claim] = world.now + value[1] if isinstance(value, tuple) and len(value) == 2 and value[0] == "in" else value
+        claims[time_claim] = (
+            world.now + value[1] if isinstance(value, tuple) and len(value) == 2 and value[0] == "in" else value
+        )
     payload = json.dumps(claims).encode()
     token = jwt_segments({"alg": "HS256", "kid": key.id, "typ": "JWT"}, payload, key.secret.encode())
     authentic = (
-        works_here(name, route) and type(claims["scope"]) is str and claims["scope"] == key.scope
-        and times_hold(claims, world.now) and is_strict_json(payload)
-    )  # fmt: skip
+        works_here(name, route)
+        and type(claims["scope"]) is str
+        and claims["scope"] == key.scope
+        and times_hold(claims, world.now)
+        and is_strict_json(payload)
+    )
     return Credential("Bearer " + token, not authentic, f"JWT of the {name} key with claims {payload[:200]!r}")
 
 
@@ -808,9 +1194,28 @@ def odd_jwts(draw: st.DrawFn, world: World, route: Route) -> Credential:
         token = jwt_segments(right_header, payload, key.secret.encode())
     elif shape == "segments":
         good = genuine_jwt(key)
-        token = draw(st.sampled_from([good + ".", good + ".x", "." + good, good.replace(".", "..", 1), good.split(".")[0], ".".join(good.split(".")[:2]), "..", ".", "...."]))
+        token = draw(
+            st.sampled_from(
+                [
+                    good + ".",
+                    good + ".x",
+                    "." + good,
+                    good.replace(".", "..", 1),
+                    good.split(".")[0],
+                    ".".join(good.split(".")[:2]),
+                    "..",
+                    ".",
+                    "....",
+                ]
+            )
+        )
     else:
-        token = draw(header_text | st.lists(st.text(string.ascii_letters + string.digits + "-_=+/", max_size=30), min_size=1, max_size=5).map(".".join))
+        token = draw(
+            header_text
+            | st.lists(
+                st.text(string.ascii_letters + string.digits + "-_=+/", max_size=30), min_size=1, max_size=5
+            ).map(".".join)
+        )
     return Credential("Bearer " + token, True, f"odd JWT ({shape}): {token[:120]!r}")
 
 
@@ -830,7 +1235,21 @@ def tampered_jwts(draw: st.DrawFn, world: World, route: Route) -> Credential:
     good = genuine_jwt(key, exp=int(world.now) + 86_400)
     header, payload, signature = good.split(".")
     other = genuine_jwt(world.keys["account" if name != "account" else "app"], exp=int(world.now) + 86_400)
-    how = draw(st.sampled_from(["flip-header", "flip-payload", "flip-signature", "truncate", "other-payload", "other-signature", "space", "upper", "no-signature"]))
+    how = draw(
+        st.sampled_from(
+            [
+                "flip-header",
+                "flip-payload",
+                "flip-signature",
+                "truncate",
+                "other-payload",
+                "other-signature",
+                "space",
+                "upper",
+                "no-signature",
+            ]
+        )
+    )
     token = {
         "flip-header": lambda: flip(good, 0),
         "flip-payload": lambda: flip(good, 1),
@@ -853,22 +1272,60 @@ def basics(draw: st.DrawFn, world: World, route: Route) -> Credential:
     space = draw(st.sampled_from([" ", " ", "  "]))
     right = f"{key.id}:{key.secret}".encode()
     how = draw(
-        st.sampled_from(["right", "right", "wrong-secret", "no-colon", "empty-id", "empty-secret", "non-utf8", "bad-base64", "unpadded", "urlsafe", "random", "tab"])
+        st.sampled_from(
+            [
+                "right",
+                "right",
+                "wrong-secret",
+                "no-colon",
+                "empty-id",
+                "empty-secret",
+                "non-utf8",
+                "bad-base64",
+                "unpadded",
+                "urlsafe",
+                "random",
+                "tab",
+            ]
+        )
     )
     if how == "right":
         encoded = base64.b64encode(right).decode()
     elif how == "wrong-secret":
-        encoded = base64.b64encode(f"{key.id}:{draw(st.sampled_from([key.secret + 'x', key.secret[:-1], key.secret.swapcase(), ' ' + key.secret]))}".encode()).decode()
+        encoded = base64.b64encode(
+            f"{key.id}:{draw(st.sampled_from([key.secret + 'x', key.secret[:-1], key.secret.swapcase(), ' ' + key.secret]))}".encode()
+        ).decode()
     elif how == "no-colon":
-        encoded = base64.b64encode(draw(st.sampled_from([key.id.encode(), right.replace(b":", b""), right.replace(b":", b";")]))).decode()
+        encoded = base64.b64encode(
+            draw(st.sampled_from([key.id.encode(), right.replace(b":", b""), right.replace(b":", b";")]))
+        ).decode()
     elif how == "empty-id":
         encoded = base64.b64encode(f":{key.secret}".encode()).decode()
     elif how == "empty-secret":
         encoded = base64.b64encode(f"{key.id}:".encode()).decode()
     elif how == "non-utf8":
-        encoded = base64.b64encode(draw(st.sampled_from([b"\xff\xfe:" + key.secret.encode(), key.id.encode() + b":\xff", right + b"\xc3", b"\xed\xa0\x80:x"]))).decode()
+        encoded = base64.b64encode(
+            draw(
+                st.sampled_from(
+                    [b"\xff\xfe:" + key.secret.encode(), key.id.encode() + b":\xff", right + b"\xc3", b"\xed\xa0\x80:x"]
+                )
+            )
+        ).decode()
     elif how == "bad-base64":
-        encoded = draw(st.sampled_from(["!!!!", "abc", "a===", "====", "\u00ff\u00fe", base64.b64encode(right).decode() + "*", "Zm9v:YmFy", "%41%42"]))
+        encoded = draw(
+            st.sampled_from(
+                [
+                    "!!!!",
+                    "abc",
+                    "a===",
+                    "====",
+                    "\u00ff\u00fe",
+                    base64.b64encode(right).decode() + "*",
+                    "Zm9v:YmFy",
+                    "%41%42",
+                ]
+            )
+        )
     elif how == "unpadded":
         encoded = base64.b64encode(right).decode().rstrip("=")
         assume(encoded != base64.b64encode(right).decode())
@@ -884,9 +1341,30 @@ def basics(draw: st.DrawFn, world: World, route: Route) -> Credential:
 
 
 garbage_headers = st.one_of(
-    st.sampled_from([None, "", " ", "Basic", "Basic ", "Bearer", "Bearer ", "Bearer  ", "Token abc", "Digest x", "JWT x", "null", "Basic Og==", "Bearer null"]),
+    st.sampled_from(
+        [
+            None,
+            "",
+            " ",
+            "Basic",
+            "Basic ",
+            "Bearer",
+            "Bearer ",
+            "Bearer  ",
+            "Token abc",
+            "Digest x",
+            "JWT x",
+            "null",
+            "Basic Og==",
+            "Bearer null",
+        ]
+    ),
     header_text,
-    st.builds(lambda scheme, rest: f"{scheme} {rest}", st.sampled_from(["Basic", "Bearer", "basic", "bearer", "Negotiate", "Bearer Bearer"]), header_text),
+    st.builds(
+        lambda scheme, rest: f"{scheme} {rest}",
+        st.sampled_from(["Basic", "Bearer", "basic", "bearer", "Negotiate", "Bearer Bearer"]),
+        header_text,
+    ),
 )
 
 
@@ -931,7 +1409,9 @@ def test_every_route_is_fuzzed(emulator_app: Any) -> None:
     def tail(rule: str) -> str:
         return rule[len(max((p for p in SUNSHINE_PREFIXES if rule.startswith(p + "/")), key=len)) :]
 
-    assert {(method, tail(rule)) for method, rule in served} == {(r.method, PLACEHOLDER.sub("{}", r.template)) for r in ROUTES}
+    assert {(method, tail(rule)) for method, rule in served} == {
+        (r.method, PLACEHOLDER.sub("{}", r.template)) for r in ROUTES
+    }
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
@@ -947,7 +1427,10 @@ def test_every_template_request_succeeds(world: World, prefix: str) -> None:
 def test_malformed_bodies(world: World, data: st.DataObject) -> None:
     route = data.draw(st.sampled_from(ROUTES), label="route")
     raw = data.draw(bodies(world.resolve(route.body)), label="body")
-    content_type = data.draw(st.sampled_from(["application/json"] * 3 + ["application/json; charset=utf-8"]) | content_types, label="content type")
+    content_type = data.draw(
+        st.sampled_from(["application/json"] * 3 + ["application/json; charset=utf-8"]) | content_types,
+        label="content type",
+    )
     request = template_request(world, route, data.draw(st.sampled_from(PREFIXES)), body=raw, content_type=content_type)
     reply, body = send(world, request)
     event(f"{route.name}: {reply.status}")
@@ -1005,7 +1488,11 @@ def test_any_mix_of_malformed_parts(world: World, data: st.DataObject) -> None:
     credential = data.draw(credentials(world, route)) if "authorization" in garbled else None
     changes = {
         "method": lambda: data.draw(st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "PROPFIND", "post"])),
-        "path": lambda: data.draw(garbled_path(world, route)) if route.placeholders else request.path + data.draw(st.sampled_from(["/", "//", "/x", "/%ff"])),
+        "path": lambda: (
+            data.draw(garbled_path(world, route))
+            if route.placeholders
+            else request.path + data.draw(st.sampled_from(["/", "//", "/x", "/%ff"]))
+        ),
         "body": lambda: data.draw(bodies(world.resolve(route.body))),
         "query": lambda: "&".join(data.draw(query_pairs(world))) or None,
         "authorization": lambda: credential.header,  # type: ignore[union-attr]
@@ -1067,8 +1554,14 @@ def test_a_jwt_whose_header_or_payload_is_not_json_is_refused(world: World, head
         ("update user", b'{"metadata": {"score": NaN}}'),
         ("update conversation", b'{"metadata": {"score": NaN}}'),
         ("post message", b'{"author": {"type": "business"}, "content": {"type": "text", "text": "hi", "extra": NaN}}'),
-        ("post message", b'{"author": {"type": "business"}, "content": {"type": "text", "text": "hi"}, "metadata": {"score": Infinity}}'),
-        ("post message", b'{"author": {"type": "business"}, "content": {"type": "text", "text": "hi"}, "destination": {"x": NaN}}'),
+        (
+            "post message",
+            b'{"author": {"type": "business"}, "content": {"type": "text", "text": "hi"}, "metadata": {"score": Infinity}}',
+        ),
+        (
+            "post message",
+            b'{"author": {"type": "business"}, "content": {"type": "text", "text": "hi"}, "destination": {"x": NaN}}',
+        ),
     ],
     ids=lambda v: v if isinstance(v, str) else v.decode()[:60],
 )
@@ -1083,7 +1576,10 @@ def test_a_body_with_nan_or_infinity_is_invalid_json(world: World, route_name: s
     ("route_name", "body"),
     [
         ("update app", {"metadata": {"tier": "silver"}, "settings": {"multiConvoEnabled": False}, "displayName": None}),
-        ("update user", {"metadata": {"plan": "bronze"}, "profile": {"givenName": "Bea"}, "externalId": "someone-else"}),
+        (
+            "update user",
+            {"metadata": {"plan": "bronze"}, "profile": {"givenName": "Bea"}, "externalId": "someone-else"},
+        ),
         ("update conversation", {"metadata": {"lang": "de"}, "description": "new", "displayName": ""}),
         ("update webhook", {"includeFullUser": True, "triggers": ["*"], "target": None}),
     ],
@@ -1104,7 +1600,9 @@ def test_a_refused_patch_writes_none_of_its_fields(world: World, route_name: str
     ],
 )
 @pytest.mark.parametrize("depth", [300, 900])
-def test_deep_nesting_inside_a_body_keeps_the_state_exportable(world: World, route_name: str, shape: str, depth: int) -> None:
+def test_deep_nesting_inside_a_body_keeps_the_state_exportable(
+    world: World, route_name: str, shape: str, depth: int
+) -> None:
     """Nesting the JSON parser takes but the state export cannot serialise: refused, or kept exportable."""
     route = next(r for r in ROUTES if r.name == route_name)
     send(world, template_request(world, route, body=(shape % ("[" * depth + "]" * depth)).encode()))
@@ -1116,7 +1614,9 @@ def test_deep_nesting_past_the_parser_is_invalid_json_on_every_body_route(world:
             reply, body = send(world, template_request(world, route, prefix, body=b"[" * 50_000 + b"]" * 50_000))
             assert reply.status in (400, 413), f"{route}: {reply.status} {body}"
             reply, body = send(world, template_request(world, route, prefix, body=b"[" * 20_000))
-            assert (reply.status, body) == (400, {"errors": [{"code": "bad_request", "title": "Invalid JSON body"}]}), route
+            assert (reply.status, body) == (400, {"errors": [{"code": "bad_request", "title": "Invalid JSON body"}]}), (
+                route
+            )
 
 
 def test_bodies_over_100_kb_are_413_on_every_body_route(world: World) -> None:
@@ -1155,26 +1655,54 @@ def test_nasty_path_segments_on_every_route(world: World, turn: int) -> None:
             assert reply.status in (400, 403, 404), f"{route} with {placeholder}={segment[:20]}: {reply.status} {body}"
 
 
-UNPAGED = ("list users", "list app keys", "list integration keys", "list webhooks", "list devices", "list switchboards", "list switchboard integrations")
+UNPAGED = (
+    "list users",
+    "list app keys",
+    "list integration keys",
+    "list webhooks",
+    "list devices",
+    "list switchboards",
+    "list switchboard integrations",
+)
 PAGINATED = tuple(r for r in LISTINGS if r.name not in UNPAGED)
 BAD_PAGES = (
     "page[after]={message}&page[before]={message}",  # both cursors
     'page={"after": "{message}", "before": "{message}"}',
-    "page[size]=0", "page[size]=101", "page[size]=-1", "page[size]=abc", "page[size]=1e2", "page[size]=%C2%B2", "page[size]=" + "9" * 400,
-    'page={"size": true}', 'page={"size": 1e999}', 'page={"size": "5x"}', "page=[1]", "page=%7B", 'page={"after": 5}',
-    "page[after]=short", "page[before]=" + "f" * 25, "page[after]=%ff%ff",
-)  # fmt: skip
+    "page[size]=0",
+    "page[size]=101",
+    "page[size]=-1",
+    "page[size]=abc",
+    "page[size]=1e2",
+    "page[size]=%C2%B2",
+    "page[size]=" + "9" * 400,
+    'page={"size": true}',
+    'page={"size": 1e999}',
+    'page={"size": "5x"}',
+    "page=[1]",
+    "page=%7B",
+    'page={"after": 5}',
+    "page[after]=short",
+    "page[before]=" + "f" * 25,
+    "page[after]=%ff%ff",
+)
 
 
 @pytest.mark.parametrize("query", BAD_PAGES)
 def test_bad_pages_are_400_on_every_paginated_listing(world: World, query: str) -> None:
     for route in PAGINATED:
         own = template_query(world, route)
-        encoded = "&".join(part if "=" not in part else part.split("=", 1)[0] + "=" + quote(world.resolve(part.split("=", 1)[1]), safe="%")
-                           for part in query.split("&"))  # fmt: skip
+        encoded = "&".join(
+            part
+            if "=" not in part
+            else part.split("=", 1)[0] + "=" + quote(world.resolve(part.split("=", 1)[1]), safe="%")
+            for part in query.split("&")
+        )
         request = template_request(world, route, query="&".join(filter(None, [own, encoded])))
         reply, body = send(world, request)
-        assert (reply.status, body) == (400, {"errors": [{"code": "bad_request", "title": "Invalid page query parameters"}]}), f"{request}: {reply.status} {body}"
+        assert (reply.status, body) == (
+            400,
+            {"errors": [{"code": "bad_request", "title": "Invalid page query parameters"}]},
+        ), f"{request}: {reply.status} {body}"
 
 
 NASTY_AUTHORIZATIONS = {
@@ -1232,7 +1760,12 @@ def raw_get(base_url: str, target: str, headers: Mapping[str, str]) -> Reply:
     """GET with the request target exactly as given (no client normalising it), over a socket."""
     url = urlsplit(base_url)
     with socket.create_connection((url.hostname, url.port), timeout=10) as conn:
-        lines = [f"GET {target} HTTP/1.1", f"Host: {url.netloc}", "Connection: close", *(f"{k}: {v}" for k, v in headers.items())]
+        lines = [
+            f"GET {target} HTTP/1.1",
+            f"Host: {url.netloc}",
+            "Connection: close",
+            *(f"{k}: {v}" for k, v in headers.items()),
+        ]
         conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         data = b""
         while chunk := conn.recv(65536):
@@ -1245,13 +1778,22 @@ def raw_get(base_url: str, target: str, headers: Mapping[str, str]) -> Reply:
 
 def test_nasty_path_segments_over_http(emulator_server: EmulatorHandle) -> None:
     app_id, key = fresh_hex(), Key(f"app_{fresh_hex()}", secrets.token_urlsafe(18), "app")
-    emulator_server.control.seed({"sunshine": {"apps": [{"id": app_id, "keys": [{"id": key.id, "secret": key.secret}]}]}})
-    headers = {"Authorization": basic_header(f"{key.id}:{key.secret}".encode()), NAMESPACE_HEADER: emulator_server.namespace}
+    emulator_server.control.seed(
+        {"sunshine": {"apps": [{"id": app_id, "keys": [{"id": key.id, "secret": key.secret}]}]}}
+    )
+    headers = {
+        "Authorization": basic_header(f"{key.id}:{key.secret}".encode()),
+        NAMESPACE_HEADER: emulator_server.namespace,
+    }
     assert emulator_server.base_url is not None
     before = emulator_server.control.export_state()
     for segment in ("%ff", "%00", "%2F", "a%2Fb", "%", "%zz", "%c3%28", "%ed%a0%80", "..", "%2e%2e", "a" * 6_000):
         for prefix in PREFIXES:
-            for target in (f"{prefix}/apps/{app_id}/users/{segment}", f"{prefix}/apps/{segment}/users/x", f"{prefix}/apps/{app_id}/integrations/{segment}/webhooks/{segment}"):
+            for target in (
+                f"{prefix}/apps/{app_id}/users/{segment}",
+                f"{prefix}/apps/{segment}/users/x",
+                f"{prefix}/apps/{app_id}/integrations/{segment}/webhooks/{segment}",
+            ):
                 reply = raw_get(emulator_server.base_url, target, headers)
                 check_reply(reply, target)
                 assert reply.status in (400, 403, 404), f"{target[:100]}: {reply.status} {reply.text[:200]}"

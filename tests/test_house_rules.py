@@ -149,7 +149,9 @@ def test_every_module_has_a_layer():
 @pytest.mark.parametrize("name", sorted(name for name in modules() if name != "emulator"))
 def test_a_module_imports_only_from_its_layer_or_below(name):
     own = layer_of(name)
-    above = sorted(target for target in imports_of(name) if target in modules() and (layer_of(target) or 0) > (own or 0))
+    above = sorted(
+        target for target in imports_of(name) if target in modules() and (layer_of(target) or 0) > (own or 0)
+    )
     assert not above, f"{name} (layer {LAYERS[own or 0]}) imports from a layer above: {above}"
 
 
@@ -175,11 +177,19 @@ def is_plugin(name: str) -> bool:
 
 # app, config, record, interception, proxy, cli, control, ... loop over `PROVIDERS`: adding a provider touches
 # its own folder and the registry, not them.
-PROVIDER_NEUTRAL = sorted(name for name in modules() if not name.startswith("emulator.providers") and not is_plugin(name))
+PROVIDER_NEUTRAL = sorted(
+    name for name in modules() if not name.startswith("emulator.providers") and not is_plugin(name)
+)
 
 
 def test_the_provider_neutral_modules_are_found():
-    assert {"emulator.app", "emulator.config", "emulator.scenarios.record", "emulator.interception.hosts", "emulator.cli"} <= set(PROVIDER_NEUTRAL)
+    assert {
+        "emulator.app",
+        "emulator.config",
+        "emulator.scenarios.record",
+        "emulator.interception.hosts",
+        "emulator.cli",
+    } <= set(PROVIDER_NEUTRAL)
 
 
 @pytest.mark.parametrize("name", PROVIDER_NEUTRAL)

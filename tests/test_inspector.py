@@ -29,7 +29,10 @@ def page_text(handle, **filters) -> str:
 def test_requests_mask_credentials_and_link_the_tokens_used_and_issued(emulator, lp_account):
     first = lp_account.issue_ext_jwt()
     refreshed = emulator.post(lp_account.idp_path("anonymous/authorize"), json={"id_token": first}).json()["token"]
-    emulator.get(f"/api/account/{lp_account.id}/configuration/le-connectors/all-connectors", headers={"Authorization": f"Bearer {refreshed}"})
+    emulator.get(
+        f"/api/account/{lp_account.id}/configuration/le-connectors/all-connectors",
+        headers={"Authorization": f"Bearer {refreshed}"},
+    )
     issue, refresh, read = emulator.control.requests()
     assert issue["tokens"] == {"used": [], "issued": [fingerprint(first)]}
     assert refresh["tokens"] == {"used": [fingerprint(first)], "issued": [fingerprint(refreshed)]}
@@ -38,17 +41,25 @@ def test_requests_mask_credentials_and_link_the_tokens_used_and_issued(emulator,
     assert json.loads(refresh["request_body"]) == {"id_token": f"«token {fingerprint(first)[:12]}»"}
     text = page_text(emulator)
     assert first not in text and refreshed not in text
-    assert emulator.control.journal()[1]["request_body"] == json.dumps({"id_token": first})  # the journal itself is untouched
+    assert emulator.control.journal()[1]["request_body"] == json.dumps(
+        {"id_token": first}
+    )  # the journal itself is untouched
 
 
 @pytest.mark.emulator_time(FROZEN)
 def test_passwords_client_secrets_and_basic_credentials_are_masked(emulator, lp_account, sunshine_app):
     emulator.post(f"/api/account/{lp_account.id}/login?v=1.3", json={"username": "ada", "password": "hunter2-secret"})
     form = "grant_type=client_credentials&client_id=abc&client_secret=very-secret-value"
-    emulator.post(f"/sentinel/api/account/{lp_account.id}/app/token", data=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    emulator.post(
+        f"/sentinel/api/account/{lp_account.id}/app/token",
+        data=form,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     emulator.get(sunshine_app.path("users/nobody"), headers=sunshine_app.basic_headers())
     login, token, sunshine = emulator.control.requests()
-    assert json.loads(login["request_body"])["password"] == MASK and json.loads(login["request_body"])["username"] == "ada"
+    assert (
+        json.loads(login["request_body"])["password"] == MASK and json.loads(login["request_body"])["username"] == "ada"
+    )
     assert token["request_body"] == f"grant_type=client_credentials&client_id=abc&client_secret={MASK}"
     assert sunshine["request_headers"]["Authorization"] == f"Basic {sunshine_app.key_id}:{MASK}"
     text = page_text(emulator)
@@ -58,7 +69,11 @@ def test_passwords_client_secrets_and_basic_credentials_are_masked(emulator, lp_
 def test_answers_carry_their_headers_and_refusal_reason(emulator, lp_account):
     emulator.post(lp_account.idp_path("anonymous/authorize"), json={"id_token": "not-a-jwt"})
     (refused,) = emulator.control.requests()
-    assert refused["status"] == 401 and refused["reason"] and refused["reason"] == refused["response_headers"]["X-Emulator-Reason"]
+    assert (
+        refused["status"] == 401
+        and refused["reason"]
+        and refused["reason"] == refused["response_headers"]["X-Emulator-Reason"]
+    )
     assert refused["response_headers"]["Content-Type"].startswith("application/json")
 
 
@@ -80,9 +95,13 @@ def test_filters_select_by_provider_path_status_fault_and_sequence(emulator, lp_
     assert len(control.requests(limit=3)) == 3
 
 
-@pytest.mark.parametrize("name, value", [("status", "4x"), ("status", "abc"), ("after", "-1"), ("limit", "1e3"), ("namespace", "a b")])
+@pytest.mark.parametrize(
+    "name, value", [("status", "4x"), ("status", "abc"), ("after", "-1"), ("limit", "1e3"), ("namespace", "a b")]
+)
 def test_bad_filters_are_refused_in_the_control_shape(emulator, name, value):
-    reply = emulator.transport.send("GET", "/__emulator/requests", params={"namespace": emulator.namespace, name: value})
+    reply = emulator.transport.send(
+        "GET", "/__emulator/requests", params={"namespace": emulator.namespace, name: value}
+    )
     assert reply.status == 400 and reply.json()["error"]["field"] == name
 
 
@@ -95,9 +114,12 @@ def test_bad_filters_are_refused_in_the_control_shape(emulator, name, value):
 def test_a_secret_under_any_secret_key_never_reaches_the_page(secret, key, nested):
     body = {"outer": [{key: secret}]} if nested else {key: secret, "other": "visible"}
     entry = {
-        "query": "", "request_headers": {"Authorization": f"Bearer {secret}", "Cookie": secret},
-        "request_body": json.dumps(body), "response_headers": {}, "response_body": json.dumps(body),
-    }  # fmt: skip
+        "query": "",
+        "request_headers": {"Authorization": f"Bearer {secret}", "Cookie": secret},
+        "request_body": json.dumps(body),
+        "response_headers": {},
+        "response_body": json.dumps(body),
+    }
     masked = masked_entry(entry, known=lambda key: False)
     assert secret not in json.dumps(masked, ensure_ascii=False) and secret not in repr(masked)
     assert masked["request_headers"]["Cookie"] == MASK
@@ -135,10 +157,15 @@ def test_expire_and_revoke_by_fingerprint_act_as_by_token(emulator, lp_account):
     emulator.control.revoke(fingerprint=fingerprint(revoked))
     timeline = emulator.control.timeline()
     (still_refreshable,) = timeline["tokens"]  # the revoked one is gone; the expired one can still be refreshed
-    assert still_refreshable["fingerprint"] == fingerprint(expired) and still_refreshable["expires_at"] == timeline["now_epoch"]
+    assert (
+        still_refreshable["fingerprint"] == fingerprint(expired)
+        and still_refreshable["expires_at"] == timeline["now_epoch"]
+    )
     assert emulator.control.token_details(fingerprint(revoked))["revoked"] is True
     assert emulator.post(lp_account.idp_path("anonymous/authorize"), json={"id_token": revoked}).status == 401
-    assert emulator.post(lp_account.idp_path("anonymous/authorize"), json={"id_token": expired}).status == 200  # expired: still refreshable
+    assert (
+        emulator.post(lp_account.idp_path("anonymous/authorize"), json={"id_token": expired}).status == 200
+    )  # expired: still refreshable
 
 
 def test_a_subject_cut_ends_tokens_on_the_timeline_too(emulator, lp_account):
@@ -152,7 +179,9 @@ def test_a_bad_or_unknown_fingerprint_is_refused(emulator, value, status):
     with pytest.raises(EmulatorError) as refused:
         emulator.control.expire(fingerprint=value)
     assert refused.value.status == status
-    reply = emulator.transport.send("GET", f"/__emulator/timeline/tokens/{'0' * 64}", params={"namespace": emulator.namespace})
+    reply = emulator.transport.send(
+        "GET", f"/__emulator/timeline/tokens/{'0' * 64}", params={"namespace": emulator.namespace}
+    )
     assert reply.status == 404 and reply.json()["error"]["code"] == "unknown_token"
 
 
@@ -160,11 +189,21 @@ def test_conversations_of_sunshine_in_order(emulator, sunshine_conversation):
     app = sunshine_conversation.user.app
     for text in ["first", "second"]:
         message = {"author": {"type": "business"}, "content": {"type": "text", "text": text}}
-        assert emulator.post(app.path(f"conversations/{sunshine_conversation.id}/messages"), json=message, headers=app.basic_headers()).status == 201
+        assert (
+            emulator.post(
+                app.path(f"conversations/{sunshine_conversation.id}/messages"),
+                json=message,
+                headers=app.basic_headers(),
+            ).status
+            == 201
+        )
     (view,) = emulator.control.conversations()
     assert view["provider"] == "sunshine" and view["id"] == sunshine_conversation.id and view["tenant"] == app.id
     assert view["participants"] == [{"id": sunshine_conversation.user.id, "role": "user"}]
-    assert [(e["sequence"], e["text"], e["role"]) for e in view["events"]] == [(0, "first", "business"), (1, "second", "business")]
+    assert [(e["sequence"], e["text"], e["role"]) for e in view["events"]] == [
+        (0, "first", "business"),
+        (1, "second", "business"),
+    ]
 
 
 def test_a_stepped_up_liveperson_conversation_shows_its_step_up(emulator, stepped_up_conversation):
@@ -178,11 +217,15 @@ def test_a_stepped_up_liveperson_conversation_shows_its_step_up(emulator, steppe
     assert view["events"][0]["text"] == history[0]["event"]["message"]
 
 
-def test_deliveries_for_the_dashboard_hide_the_webhook_secret(emulator, sunshine_conversation, emulator_webhook_receiver):
+def test_deliveries_for_the_dashboard_hide_the_webhook_secret(
+    emulator, sunshine_conversation, emulator_webhook_receiver
+):
     app = sunshine_conversation.user.app
     hook = emulator_webhook_receiver.sunshine_webhook(app, triggers=["conversation:message"])
     message = {"author": {"type": "business"}, "content": {"type": "text", "text": "hi"}}
-    emulator.post(app.path(f"conversations/{sunshine_conversation.id}/messages"), json=message, headers=app.basic_headers())
+    emulator.post(
+        app.path(f"conversations/{sunshine_conversation.id}/messages"), json=message, headers=app.basic_headers()
+    )
     for verb, path in [("GET", "/__emulator/deliveries"), ("POST", "/__emulator/deliveries/flush")]:
         reply = emulator.transport.send(verb, path, params={"namespace": emulator.namespace, "masked": "true"})
         (delivery,) = reply.json()["deliveries"]
@@ -197,11 +240,15 @@ def test_namespaces_are_listed(emulator, lp_account):
 
 def test_record_downloads_a_scenario_file(emulator, lp_account):
     lp_account.issue_ext_jwt()
-    reply = emulator.transport.send("GET", "/__emulator/record", params={"namespace": emulator.namespace, "format": "yaml"})
+    reply = emulator.transport.send(
+        "GET", "/__emulator/record", params={"namespace": emulator.namespace, "format": "yaml"}
+    )
     assert reply.status == 200 and reply.headers["Content-Type"].startswith("application/yaml")
     assert reply.headers["Content-Disposition"] == f'attachment; filename="scenario-{emulator.namespace}.yaml"'
     assert yaml.safe_load(reply.text)["steps"][0]["request"]["path"] == lp_account.idp_path("anonymous/authorize")
-    bad = emulator.transport.send("GET", "/__emulator/record", params={"namespace": emulator.namespace, "format": "xml"})
+    bad = emulator.transport.send(
+        "GET", "/__emulator/record", params={"namespace": emulator.namespace, "format": "xml"}
+    )
     assert bad.status == 400 and bad.json()["error"]["field"] == "format"
 
 

@@ -132,7 +132,11 @@ def test_unknown_provider_paths_answer_the_emulators_404_without_the_network(emu
     assert [r.status_code for r in (lp, smooch, zendesk)] == [404, 404, 404]
     assert all(isinstance(r.json(), dict) for r in (lp, smooch, zendesk))
     assert [c.response.status_code for c in mock.calls] == [404, 404, 404]
-    assert [c.request.url.split("/")[2] for c in mock.calls] == ["va.idp.liveperson.net", "api.smooch.io", "acme.zendesk.com"]
+    assert [c.request.url.split("/")[2] for c in mock.calls] == [
+        "va.idp.liveperson.net",
+        "api.smooch.io",
+        "acme.zendesk.com",
+    ]
     assert _network_touched_provider(lookups) == []
     # a tenant-less call lands in the test's namespace through the namespace header
     [entry] = emulator_intercept.control.journal(path="/api/account/12345678/**")

@@ -23,7 +23,9 @@ def test_a_failed_assertion_shows_the_nearest_recorded_requests(emulator, lp_acc
     with pytest.raises(AssertionError) as caught:
         emulator.control.assert_called(method="GET", path="/api/account/*/service/*/baseURI.json")
     message = str(caught.value)
-    assert "expected a request with method=GET path=/api/account/*/service/*/baseURI.json at least once, saw 0" in message
+    assert (
+        "expected a request with method=GET path=/api/account/*/service/*/baseURI.json at least once, saw 0" in message
+    )
     assert f"POST /api/account/{lp_account.id}/anonymous/authorize -> 200" in message
     with pytest.raises(AssertionError, match="1 time\\(s\\), saw 0"):
         emulator.control.assert_called(times=1, status=503)

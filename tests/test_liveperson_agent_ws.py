@@ -17,8 +17,12 @@ from emulator.app import create_app
 from emulator.pytest_plugin import EmulatorHandle, LivePersonAgentSession
 
 SOCKET = "/ws_api/account/{account}/messaging/brand/{bearer}"
-UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-           "Sec-WebSocket-Version": "13"}  # fmt: skip
+UPGRADE = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version": "13",
+}
 NO_UPGRADE = "WebSocket upgrade not supported by this server"
 CLOSE_WAIT_SECONDS = 5.0
 
@@ -39,8 +43,9 @@ def _url(handle: EmulatorHandle, account: str, bearer: str, version: str = "2.1"
 
 
 @pytest.fixture
-def agent_socket(emulator_tls_server: EmulatorHandle, lp_agent_session: LivePersonAgentSession,
-                 tls_context: ssl.SSLContext) -> Iterator[Client]:  # fmt: skip
+def agent_socket(
+    emulator_tls_server: EmulatorHandle, lp_agent_session: LivePersonAgentSession, tls_context: ssl.SSLContext
+) -> Iterator[Client]:
     url = _url(emulator_tls_server, lp_agent_session.account.id, lp_agent_session.bearer)
     ws = Client.connect(url, ssl_context=tls_context)
     try:
@@ -77,7 +82,12 @@ GET_CLOCK = json.dumps({"kind": "req", "id": 9, "type": ".GetClock", "body": {}}
 
 def test_get_clock_answers_the_emulator_clock_in_ms(agent_socket: Client, emulator_clock) -> None:
     emulator_clock.freeze("2026-03-01T12:00:00Z")
-    assert _call(agent_socket, ".GetClock", "a1") == {"kind": "resp", "reqId": "a1", "code": 200, "body": {"currentTime": 1_772_366_400_000}}
+    assert _call(agent_socket, ".GetClock", "a1") == {
+        "kind": "resp",
+        "reqId": "a1",
+        "code": 200,
+        "body": {"currentTime": 1_772_366_400_000},
+    }
     emulator_clock.advance("1.5s")
     assert _call(agent_socket, ".GetClock", 2)["body"] == {"currentTime": 1_772_366_401_500}
 
@@ -87,20 +97,30 @@ def test_subscribe_agent_state_and_unsubscribe_answer_200(agent_socket: Client) 
     assert (subscribed["reqId"], subscribed["code"], subscribed["kind"]) == (1, 200, "resp")
     assert isinstance(subscribed["body"]["subscriptionId"], str)
     initial = json.loads(agent_socket.receive(timeout=CLOSE_WAIT_SECONDS))  # the account's conversations: none yet
-    assert initial == {"kind": "notification", "type": ".ams.aam.ExConversationChangeNotification",
-                       "body": {"subscriptionId": subscribed["body"]["subscriptionId"], "changes": []}}  # fmt: skip
+    assert initial == {
+        "kind": "notification",
+        "type": ".ams.aam.ExConversationChangeNotification",
+        "body": {"subscriptionId": subscribed["body"]["subscriptionId"], "changes": []},
+    }
     assert _call(agent_socket, ".ams.routing.SetAgentState", 2, {"availability": "ONLINE"})["code"] == 200
     assert _call(agent_socket, ".ams.aam.UnsubscribeExConversations", 3)["code"] == 200
 
 
 def test_unknown_types_and_malformed_frames_answer_400_and_the_socket_serves_on(agent_socket: Client) -> None:
-    assert _call(agent_socket, ".ams.NoSuchThing", 7) == {"kind": "resp", "reqId": 7, "code": 400, "body": {"msg": "unknown request type: .ams.NoSuchThing"}}
+    assert _call(agent_socket, ".ams.NoSuchThing", 7) == {
+        "kind": "resp",
+        "reqId": 7,
+        "code": 400,
+        "body": {"msg": "unknown request type: .ams.NoSuchThing"},
+    }
     agent_socket.send("{not json")
     assert json.loads(agent_socket.receive(timeout=CLOSE_WAIT_SECONDS))["code"] == 400
     assert _call(agent_socket, ".GetClock", 8)["code"] == 200
 
 
-def test_an_unknown_bearer_is_closed_with_4401(emulator_tls_server: EmulatorHandle, lp_agent_session, tls_context) -> None:
+def test_an_unknown_bearer_is_closed_with_4401(
+    emulator_tls_server: EmulatorHandle, lp_agent_session, tls_context
+) -> None:
     ws = Client.connect(_url(emulator_tls_server, lp_agent_session.account.id, "not-a-bearer"), ssl_context=tls_context)
     assert _closed_with(ws) == 4401
     _hang_up(ws)
@@ -112,13 +132,17 @@ def test_an_unknown_bearer_is_closed_with_4401(emulator_tls_server: EmulatorHand
     emulator_tls_server.control.assert_called(path=path)
 
 
-def test_a_session_past_its_lifetime_is_closed_with_4407_on_the_next_frame(agent_socket: Client, lp_agent_session, emulator_clock) -> None:
+def test_a_session_past_its_lifetime_is_closed_with_4407_on_the_next_frame(
+    agent_socket: Client, lp_agent_session, emulator_clock
+) -> None:
     assert _call(agent_socket, ".GetClock")["code"] == 200
     emulator_clock.advance(lp_agent_session.session_ttl + 1)
     assert _closed_with(agent_socket, GET_CLOCK) == 4407
 
 
-def test_a_bearer_expired_through_the_control_api_is_closed_with_4407(agent_socket: Client, lp_agent_session, emulator_clock) -> None:
+def test_a_bearer_expired_through_the_control_api_is_closed_with_4407(
+    agent_socket: Client, lp_agent_session, emulator_clock
+) -> None:
     emulator_clock.expire(token=lp_agent_session.bearer)
     assert _closed_with(agent_socket, GET_CLOCK) == 4407
 
@@ -128,13 +152,17 @@ def test_logout_while_connected_closes_with_4401(agent_socket: Client, lp_agent_
     assert _closed_with(agent_socket, GET_CLOCK) == 4401
 
 
-def test_revoke_while_connected_closes_with_4401_even_when_idle(agent_socket: Client, lp_agent_session, emulator_clock) -> None:
+def test_revoke_while_connected_closes_with_4401_even_when_idle(
+    agent_socket: Client, lp_agent_session, emulator_clock
+) -> None:
     emulator_clock.revoke(token=lp_agent_session.bearer)
     assert _closed_with(agent_socket) == 4401  # no frame: the idle tick finds it
 
 
 @pytest.mark.parametrize("version", ["1", "3.0", ""])
-def test_another_version_is_refused_before_the_upgrade(emulator_tls_server, lp_agent_session, tls_context, emulator_tls_ca, version) -> None:
+def test_another_version_is_refused_before_the_upgrade(
+    emulator_tls_server, lp_agent_session, tls_context, emulator_tls_ca, version
+) -> None:
     url = _url(emulator_tls_server, lp_agent_session.account.id, lp_agent_session.bearer, version)
     with pytest.raises(WsConnectionError) as refused:
         Client.connect(url, ssl_context=tls_context)

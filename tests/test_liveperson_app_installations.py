@@ -17,17 +17,28 @@ from emulator.scenarios.record import record_scenario
 
 PATH = "/api/account/{account}/configuration/app-install/installations"
 WEBHOOK_TYPES = (
-    "ms.MessagingEventNotification.ContentEvent", "ms.MessagingEventNotification.RichContentEvent",
-    "ms.MessagingEventNotification.AcceptStatusEvent", "ms.MessagingEventNotification.ChatStateEvent",
+    "ms.MessagingEventNotification.ContentEvent",
+    "ms.MessagingEventNotification.RichContentEvent",
+    "ms.MessagingEventNotification.AcceptStatusEvent",
+    "ms.MessagingEventNotification.ChatStateEvent",
     "cqm.ExConversationChangeNotification",
-)  # fmt: skip
+)
 
 
 def manifest(endpoint: str = "https://your/webhooks/endpoint", **fields) -> dict:
     """The published example manifest (reference 1.1), with a fresh client_name."""
-    webhooks = {kind: {"endpoint": endpoint, "max_retries": 1, "headers": [{"header_name": "X-Test", "header_value": "1"}]} for kind in WEBHOOK_TYPES}
-    return {"client_name": f"connector-{secrets.token_hex(4)}", "enabled": True, "scope": "msg.consumer",
-            "grant_types": ["client_credentials"], "capabilities": {"webhooks": {**webhooks, "retry": {"retention_time": 86400}}}, **fields}  # fmt: skip
+    webhooks = {
+        kind: {"endpoint": endpoint, "max_retries": 1, "headers": [{"header_name": "X-Test", "header_value": "1"}]}
+        for kind in WEBHOOK_TYPES
+    }
+    return {
+        "client_name": f"connector-{secrets.token_hex(4)}",
+        "enabled": True,
+        "scope": "msg.consumer",
+        "grant_types": ["client_credentials"],
+        "capabilities": {"webhooks": {**webhooks, "retry": {"retention_time": 86400}}},
+        **fields,
+    }
 
 
 @pytest.fixture
@@ -44,7 +55,9 @@ class Api:
     def call(self, method: str, tail: str = "", headers: dict | None = None, **kwargs):
         kwargs.setdefault("params", {"v": "1.0"})
         all_headers = {"Authorization": f"Bearer {self.bearer}", **(headers or {})}
-        return self.account.handle.request(method, PATH.format(account=self.account.id) + tail, headers=all_headers, **kwargs)
+        return self.account.handle.request(
+            method, PATH.format(account=self.account.id) + tail, headers=all_headers, **kwargs
+        )
 
 
 @pytest.fixture
@@ -53,7 +66,9 @@ def api(lp_account, admin) -> Api:
 
 
 def state_of(account) -> dict:
-    return account.handle.control.export_state()["namespaces"][account.handle.namespace]["providers"]["liveperson"]["accounts"][account.id]
+    return account.handle.control.export_state()["namespaces"][account.handle.namespace]["providers"]["liveperson"][
+        "accounts"
+    ][account.id]
 
 
 def test_the_service_is_found_through_csds(lp_account) -> None:
@@ -79,7 +94,9 @@ def test_create_read_list_update_delete(api: Api, lp_account) -> None:
     assert read.status == 200 and read.json() == app
 
     changed = {**app, "enabled": False, "client_secret": "ignored", "client_id": "ignored"}
-    updated = api.call("PUT", f"/{app['id']}", json=changed, headers={"If-Match": revision, "X-HTTP-Method-Override": "PUT"})
+    updated = api.call(
+        "PUT", f"/{app['id']}", json=changed, headers={"If-Match": revision, "X-HTTP-Method-Override": "PUT"}
+    )
     assert updated.status == 200, updated.text
     assert updated.json() == {**app, "enabled": False} and updated.headers["ac-revision"] != revision
 
@@ -92,7 +109,9 @@ def test_create_read_list_update_delete(api: Api, lp_account) -> None:
 
 def test_post_with_the_method_override_updates(api: Api) -> None:
     app = api.call("POST", json=manifest()).json()
-    reply = api.call("POST", f"/{app['id']}", json={**app, "description": "changed"}, headers={"X-HTTP-Method-Override": "PUT"})
+    reply = api.call(
+        "POST", f"/{app['id']}", json={**app, "description": "changed"}, headers={"X-HTTP-Method-Override": "PUT"}
+    )
     assert reply.status == 200 and reply.json()["description"] == "changed"
     assert api.call("POST", f"/{app['id']}", json=app).status == 405
 
@@ -101,8 +120,13 @@ def test_an_installation_made_through_the_api_gets_app_jwts_and_webhooks(api: Ap
     receiver = WebhookReceiver()
     try:
         app = api.call("POST", json=manifest(endpoint=receiver.url)).json()
-        connector = LivePersonConnectorApp(lp_account, app["client_id"], app["client_secret"], receiver,
-                                           issue_lp_app_jwt(lp_account, app["client_id"], app["client_secret"]))  # fmt: skip
+        connector = LivePersonConnectorApp(
+            lp_account,
+            app["client_id"],
+            app["client_secret"],
+            receiver,
+            issue_lp_app_jwt(lp_account, app["client_id"], app["client_secret"]),
+        )
         consumer = connector.consumer()
         connector.say(consumer, connector.open_conversation(consumer), "through the API")
         assert connector.wait_for("ms.MessagingEventNotification.ContentEvent", count=1)
@@ -110,9 +134,11 @@ def test_an_installation_made_through_the_api_gets_app_jwts_and_webhooks(api: Ap
 
         assert api.call("DELETE", f"/{app['id']}").status == 204
         refused = lp_account.handle.post(
-            f"/api/account/{lp_account.id}/messaging/consumer/conversation/send", params={"v": "3"},
-            json={"kind": "req", "id": "1", "type": "ms.PublishEvent", "body": {}}, headers=consumer.headers(),
-        )  # fmt: skip
+            f"/api/account/{lp_account.id}/messaging/consumer/conversation/send",
+            params={"v": "3"},
+            json={"kind": "req", "id": "1", "type": "ms.PublishEvent", "body": {}},
+            headers=consumer.headers(),
+        )
         assert refused.status == 401 and refused.json()["body"]["errorCode"] == 40102  # its AppJWT died with it
     finally:
         receiver.close()
@@ -124,7 +150,12 @@ def test_an_installation_made_through_the_api_gets_app_jwts_and_webhooks(api: Ap
 )
 def test_refused_without_a_live_bearer(lp_account, headers: dict, status: int) -> None:
     reply = lp_account.handle.request("GET", PATH.format(account=lp_account.id), params={"v": "1.0"}, headers=headers)
-    assert reply.status == status and set(reply.json()["error"]) == {"time", "message", "internalCode", "responseStatus"}
+    assert reply.status == status and set(reply.json()["error"]) == {
+        "time",
+        "message",
+        "internalCode",
+        "responseStatus",
+    }
 
 
 def test_a_user_who_is_not_an_admin_is_refused_403(lp_account, lp_agent_session) -> None:
@@ -146,7 +177,11 @@ BAD_BODIES = [
     {"enabled": True},  # no client_name
     manifest(capabilities={"webhooks": {"ms.MessagingEventNotification.Nope": {"endpoint": "https://x/y"}}}),
     manifest(capabilities={"webhooks": {"cqm.ExConversationChangeNotification": {"endpoint": "ftp://x/y"}}}),
-    manifest(capabilities={"webhooks": {"cqm.ExConversationChangeNotification": {"endpoint": "https://x/y", "max_retries": 6}}}),
+    manifest(
+        capabilities={
+            "webhooks": {"cqm.ExConversationChangeNotification": {"endpoint": "https://x/y", "max_retries": 6}}
+        }
+    ),
     manifest(capabilities={"webhooks": {"retry": {"retention_time": 1}}}),
     manifest(unknown_field=1),
 ]
@@ -167,8 +202,13 @@ def test_a_taken_client_name_is_refused(api: Api) -> None:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-                         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8))  # fmt: skip
+@given(
+    body=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+        max_leaves=8,
+    )
+)
 def test_any_json_body_is_answered_without_a_crash(api: Api, body) -> None:
     reply = api.call("POST", json={"client_name": f"n-{secrets.token_hex(4)}", "capabilities": body})
     assert reply.status in (201, 400), reply.text
@@ -178,11 +218,19 @@ def test_any_json_body_is_answered_without_a_crash(api: Api, body) -> None:
 def test_seeded_installations_are_exported_and_imported(lp_account) -> None:
     control = lp_account.handle.control
     document = state_of(lp_account)
-    document["apps"] = [{"client_id": "seeded-app", "client_secret": "cs", "client_name": "seeded",
-                         "capabilities": manifest()["capabilities"]}]  # fmt: skip
+    document["apps"] = [
+        {
+            "client_id": "seeded-app",
+            "client_secret": "cs",
+            "client_name": "seeded",
+            "capabilities": manifest()["capabilities"],
+        }
+    ]
     control.seed({"liveperson": {"accounts": [document]}})
     exported = control.export_state()
-    app = exported["namespaces"][lp_account.handle.namespace]["providers"]["liveperson"]["accounts"][lp_account.id]["apps"][0]
+    app = exported["namespaces"][lp_account.handle.namespace]["providers"]["liveperson"]["accounts"][lp_account.id][
+        "apps"
+    ][0]
     assert app["capabilities"] == manifest()["capabilities"]
     control.import_state(exported)
     assert control.export_state() == exported

@@ -44,7 +44,9 @@ def authorize(handle, brand_id: str, **form):
 
 def token_call(handle, brand_id: str, form: dict | None = None, headers: dict | None = None, json_body=None):
     if json_body is not None:
-        return handle.post(f"/brand/{brand_id}/token", data=json_body, headers={"Content-Type": "application/json", **(headers or {})})
+        return handle.post(
+            f"/brand/{brand_id}/token", data=json_body, headers={"Content-Type": "application/json", **(headers or {})}
+        )
     return handle.post(f"/brand/{brand_id}/token", data=urlencode(form or {}), headers={**FORM, **(headers or {})})
 
 
@@ -59,9 +61,15 @@ def assert_brand_error(reply, status: int, error: str, reason: str | None = None
 
 @frozen
 def test_code_flow_with_a_seeded_brand(lp_brand_idp):
-    code = lp_brand_idp.code("coder", given_name="Cody", lp_sdes=[{"type": "personal", "personal": {"firstname": "Cody"}}])
+    code = lp_brand_idp.code(
+        "coder", given_name="Cody", lp_sdes=[{"type": "personal", "personal": {"firstname": "Cody"}}]
+    )
     claims = claims_of(lp_brand_idp.authenticate(code=code))
-    assert claims["lp.ext"]["sub"] == "coder" and claims["lp.ext"]["iss"] == lp_brand_idp.issuer and len(claims["lp.ext"]["lp_sdes"]) == 64
+    assert (
+        claims["lp.ext"]["sub"] == "coder"
+        and claims["lp.ext"]["iss"] == lp_brand_idp.issuer
+        and len(claims["lp.ext"]["lp_sdes"]) == 64
+    )
     assert (claims["iat"], claims["exp"]) == (NOW, NOW + 3600)
 
 
@@ -97,11 +105,15 @@ def test_unknown_code_changes_nothing(lp_account, lp_brand_idp):
     handle = lp_account.handle
     before = handle.control.export_state()["namespaces"][handle.namespace]["providers"]["liveperson"]["accounts"]
     assert_auth_service_failed(lp_brand_idp.authenticate_reply(code="made-up"), "brand_invalid_code")
-    assert handle.control.export_state()["namespaces"][handle.namespace]["providers"]["liveperson"]["accounts"] == before
+    assert (
+        handle.control.export_state()["namespaces"][handle.namespace]["providers"]["liveperson"]["accounts"] == before
+    )
 
 
 def test_brand_connector_with_a_wrong_client_secret(lp_account, lp_brand_idp):
-    connector_id = add_lp_connector(lp_account, type="authenticated", brand=lp_brand_idp.brand_id, client_id=BRAND_CLIENT_ID, client_secret="wrong")
+    connector_id = add_lp_connector(
+        lp_account, type="authenticated", brand=lp_brand_idp.brand_id, client_id=BRAND_CLIENT_ID, client_secret="wrong"
+    )
     reply = lp_brand_idp.authenticate_reply(code=lp_brand_idp.code("c"), connector_id=connector_id)
     assert_auth_service_failed(reply, "brand_unauthorized_client")
 
@@ -109,21 +121,34 @@ def test_brand_connector_with_a_wrong_client_secret(lp_account, lp_brand_idp):
 def test_brand_without_clients_cannot_do_the_code_flow(lp_account):
     brand = seed_brand(lp_account.handle.control, users=[{"sub": "u"}])
     connector_id = add_lp_connector(lp_account, type="authenticated", brand=brand.id)
-    reply = lp_account.handle.post(lp_account.idp_path(f"app/{connector_id}/authenticate"), params={"v": "3.0"}, json={"code": "c"})
+    reply = lp_account.handle.post(
+        lp_account.idp_path(f"app/{connector_id}/authenticate"), params={"v": "3.0"}, json={"code": "c"}
+    )
     assert_auth_service_failed(reply, "brand_unauthorized_client")
 
 
 def test_code_on_a_connector_without_code_flow(lp_account, lp_brand_idp):
-    connector_id = add_lp_connector(lp_account, type="authenticated", issuer=lp_brand_idp.issuer, jwt_public_key=lp_brand_idp.public_key_base64())
-    assert_auth_service_failed(lp_brand_idp.authenticate_reply(code="c", connector_id=connector_id), "code_flow_not_configured")
+    connector_id = add_lp_connector(
+        lp_account, type="authenticated", issuer=lp_brand_idp.issuer, jwt_public_key=lp_brand_idp.public_key_base64()
+    )
+    assert_auth_service_failed(
+        lp_brand_idp.authenticate_reply(code="c", connector_id=connector_id), "code_flow_not_configured"
+    )
 
 
 def test_token_endpoint_that_is_unreachable(lp_account, lp_brand_idp):
     connector_id = add_lp_connector(
-        lp_account, type="authenticated", issuer=lp_brand_idp.issuer, jwt_public_key=lp_brand_idp.public_key_base64(),
-        token_endpoint="http://127.0.0.1:9/token", client_id="lp", client_secret="s",
-    )  # fmt: skip
-    assert_auth_service_failed(lp_brand_idp.authenticate_reply(code="c", connector_id=connector_id), "token_endpoint_unreachable")
+        lp_account,
+        type="authenticated",
+        issuer=lp_brand_idp.issuer,
+        jwt_public_key=lp_brand_idp.public_key_base64(),
+        token_endpoint="http://127.0.0.1:9/token",
+        client_id="lp",
+        client_secret="s",
+    )
+    assert_auth_service_failed(
+        lp_brand_idp.authenticate_reply(code="c", connector_id=connector_id), "token_endpoint_unreachable"
+    )
 
 
 # --- code flow over HTTP (token_endpoint = the emulator's own brand endpoint) ------------------------------
@@ -137,14 +162,20 @@ class TestOverHttp:
     def http_connector(self, lp_account, lp_brand_idp, secret: str | None = None, **key_source) -> str:
         base_url = lp_account.handle.base_url
         return add_lp_connector(
-            lp_account, type="authenticated", issuer=lp_brand_idp.issuer, token_endpoint=lp_brand_idp.token_url(base_url),
-            client_id=BRAND_CLIENT_ID, client_secret=secret or lp_brand_idp.client_secret,
+            lp_account,
+            type="authenticated",
+            issuer=lp_brand_idp.issuer,
+            token_endpoint=lp_brand_idp.token_url(base_url),
+            client_id=BRAND_CLIENT_ID,
+            client_secret=secret or lp_brand_idp.client_secret,
             **(key_source or {"jwks_url": lp_brand_idp.jwks_url(base_url)}),
-        )  # fmt: skip
+        )
 
     def test_code_flow_over_http_with_a_jwks_url(self, lp_account, lp_brand_idp):
         connector_id = self.http_connector(lp_account, lp_brand_idp)
-        token = lp_brand_idp.authenticate(code=lp_brand_idp.code("http-user", email="h@example.com"), connector_id=connector_id)
+        token = lp_brand_idp.authenticate(
+            code=lp_brand_idp.code("http-user", email="h@example.com"), connector_id=connector_id
+        )
         assert claims_of(token)["lp.ext"] == {"sub": "http-user", "iss": lp_brand_idp.issuer}
         control = lp_account.handle.control
         exchange = control.assert_called(times=1, method="POST", path=f"/brand/{lp_brand_idp.brand_id}/token")[0]
@@ -159,17 +190,29 @@ class TestOverHttp:
         reply = lp_brand_idp.authenticate_reply(code=lp_brand_idp.code("x"), connector_id=connector_id)
         assert_auth_service_failed(reply, "token_endpoint_400: unauthorized_client")
         connector_id = self.http_connector(lp_account, lp_brand_idp)
-        assert_auth_service_failed(lp_brand_idp.authenticate_reply(code="made-up", connector_id=connector_id), "token_endpoint_400: invalid_code")
+        assert_auth_service_failed(
+            lp_brand_idp.authenticate_reply(code="made-up", connector_id=connector_id),
+            "token_endpoint_400: invalid_code",
+        )
 
     def test_id_token_from_the_brand_is_verified(self, lp_account, lp_brand_idp):
         """The brand's id_token is checked like an implicit-flow JWT: another issuer on the connector refuses it."""
         base_url = lp_account.handle.base_url
         connector_id = add_lp_connector(
-            lp_account, type="authenticated", issuer="https://someone.else", jwks_url=lp_brand_idp.jwks_url(base_url),
-            token_endpoint=lp_brand_idp.token_url(base_url), client_id=BRAND_CLIENT_ID, client_secret=lp_brand_idp.client_secret,
-        )  # fmt: skip
+            lp_account,
+            type="authenticated",
+            issuer="https://someone.else",
+            jwks_url=lp_brand_idp.jwks_url(base_url),
+            token_endpoint=lp_brand_idp.token_url(base_url),
+            client_id=BRAND_CLIENT_ID,
+            client_secret=lp_brand_idp.client_secret,
+        )
         reply = lp_brand_idp.authenticate_reply(code=lp_brand_idp.code("x"), connector_id=connector_id)
-        assert (reply.status, reply.json(), reply.headers["X-Emulator-Reason"][:12]) == (401, {"internalErrorCode": "9007"}, "wrong_issuer")
+        assert (reply.status, reply.json(), reply.headers["X-Emulator-Reason"][:12]) == (
+            401,
+            {"internalErrorCode": "9007"},
+            "wrong_issuer",
+        )
 
     def test_brand_routes_find_their_namespace_without_the_header(self, lp_account, lp_brand_idp):
         reply = requests.get(lp_brand_idp.jwks_url(lp_account.handle.base_url), timeout=10)
@@ -191,20 +234,40 @@ def test_token_endpoint_answers_tokens_and_a_verifiable_id_token(lp_account, lp_
     assert (body["token_type"], body["expires_in"], len(body["access_token"])) == ("Bearer", 3600, 64)
     jwks = handle.get(f"/brand/{lp_brand_idp.brand_id}/.well-known/jwks.json").json()
     key = jwt.PyJWKSet.from_dict(jwks)[lp_brand_idp.kid].key
-    claims = jwt.decode(body["id_token"], key, algorithms=["RS256"], audience=BRAND_CLIENT_ID, options={"verify_exp": False})
-    assert claims == {"given_name": "Ada", "iss": lp_brand_idp.issuer, "sub": "ada", "aud": BRAND_CLIENT_ID, "iat": NOW, "exp": NOW + 3600}
+    claims = jwt.decode(
+        body["id_token"], key, algorithms=["RS256"], audience=BRAND_CLIENT_ID, options={"verify_exp": False}
+    )
+    assert claims == {
+        "given_name": "Ada",
+        "iss": lp_brand_idp.issuer,
+        "sub": "ada",
+        "aud": BRAND_CLIENT_ID,
+        "iat": NOW,
+        "exp": NOW + 3600,
+    }
 
 
 def test_jwks_shape(lp_account, lp_brand_idp):
     jwks = lp_account.handle.get(f"/brand/{lp_brand_idp.brand_id}/.well-known/jwks.json").json()
     assert len(jwks["keys"]) == 1
     key = jwks["keys"][0]
-    assert {k: key[k] for k in ("kty", "kid", "use", "alg", "e")} == {"kty": "RSA", "kid": lp_brand_idp.kid, "use": "sig", "alg": "RS256", "e": "AQAB"}
+    assert {k: key[k] for k in ("kty", "kid", "use", "alg", "e")} == {
+        "kty": "RSA",
+        "kid": lp_brand_idp.kid,
+        "use": "sig",
+        "alg": "RS256",
+        "e": "AQAB",
+    }
 
 
 def test_token_endpoint_takes_a_json_body(lp_account, lp_brand_idp):
     body = json.dumps({"grant_type": "authorization_code", "code": lp_brand_idp.code("j")})
-    reply = token_call(lp_account.handle, lp_brand_idp.brand_id, headers=basic(BRAND_CLIENT_ID, lp_brand_idp.client_secret), json_body=body)
+    reply = token_call(
+        lp_account.handle,
+        lp_brand_idp.brand_id,
+        headers=basic(BRAND_CLIENT_ID, lp_brand_idp.client_secret),
+        json_body=body,
+    )
     assert reply.status == 200
 
 
@@ -215,10 +278,21 @@ def test_token_endpoint_errors(lp_account, lp_brand_idp):
     form = {"grant_type": "authorization_code", "code": code}
     assert_brand_error(token_call(handle, brand_id, form), 400, "unauthorized_client", "missing_client_authentication")
     assert_brand_error(token_call(handle, brand_id, form, {"Authorization": "Basic !!"}), 400, "unauthorized_client")
-    assert_brand_error(token_call(handle, brand_id, form, basic(BRAND_CLIENT_ID, "wrong")), 400, "unauthorized_client", "wrong_client_secret")
-    assert_brand_error(token_call(handle, brand_id, form, basic("nobody", "x")), 400, "unauthorized_client", "unknown_client")
-    assert_brand_error(token_call(handle, brand_id, {**form, "grant_type": "password"}, good), 400, "unsupported_grant_type")
-    assert_brand_error(token_call(handle, brand_id, {"grant_type": "authorization_code"}, good), 400, "invalid_code", "unknown_code")
+    assert_brand_error(
+        token_call(handle, brand_id, form, basic(BRAND_CLIENT_ID, "wrong")),
+        400,
+        "unauthorized_client",
+        "wrong_client_secret",
+    )
+    assert_brand_error(
+        token_call(handle, brand_id, form, basic("nobody", "x")), 400, "unauthorized_client", "unknown_client"
+    )
+    assert_brand_error(
+        token_call(handle, brand_id, {**form, "grant_type": "password"}, good), 400, "unsupported_grant_type"
+    )
+    assert_brand_error(
+        token_call(handle, brand_id, {"grant_type": "authorization_code"}, good), 400, "invalid_code", "unknown_code"
+    )
     assert_brand_error(token_call(handle, brand_id, headers=good, json_body="{not json"), 400, "json_parse_error")
     assert_brand_error(token_call(handle, brand_id, headers=good, json_body="[1]"), 400, "json_parse_error")
     assert token_call(handle, brand_id, form, good).status == 200  # none of the refusals used the code up
@@ -228,9 +302,10 @@ def test_token_endpoint_errors(lp_account, lp_brand_idp):
 def test_a_code_of_another_client_is_invalid(lp_account, lp_brand_idp):
     handle = lp_account.handle
     brand = seed_brand(
-        handle.control, clients=[{"client_id": "a", "client_secret": "sa"}, {"client_id": "b", "client_secret": "sb"}],
+        handle.control,
+        clients=[{"client_id": "a", "client_secret": "sa"}, {"client_id": "b", "client_secret": "sb"}],
         users=[{"sub": "u"}],
-    )  # fmt: skip
+    )
     code = authorize(handle, brand.id, sub="u", client_id="a").json()["code"]
     reply = token_call(handle, brand.id, {"grant_type": "authorization_code", "code": code}, basic("b", "sb"))
     assert_brand_error(reply, 400, "invalid_code", "code_of_another_client")
@@ -238,29 +313,55 @@ def test_a_code_of_another_client_is_invalid(lp_account, lp_brand_idp):
 
 def test_authorize_answers_a_code(lp_account):
     handle = lp_account.handle
-    brand = seed_brand(handle.control, clients=[{"client_id": "c", "client_secret": "s", "redirect_uris": ["https://app/cb"]}],
-                       users=[{"sub": "u", "password": "pw", "claims": {"email": "u@example.com"}}])  # fmt: skip
+    brand = seed_brand(
+        handle.control,
+        clients=[{"client_id": "c", "client_secret": "s", "redirect_uris": ["https://app/cb"]}],
+        users=[{"sub": "u", "password": "pw", "claims": {"email": "u@example.com"}}],
+    )
     reply = authorize(handle, brand.id, sub="u", password="pw", client_id="c", redirect_uri="https://app/cb")
-    assert reply.status == 200 and set(reply.json()) == {"code", "redirect_uri"} and reply.json()["redirect_uri"] == "https://app/cb"
-    json_reply = handle.post(f"/brand/{brand.id}/authorize", json={"sub": "u", "password": "pw", "client_id": "c", "redirect_uri": "https://app/cb"})
+    assert (
+        reply.status == 200
+        and set(reply.json()) == {"code", "redirect_uri"}
+        and reply.json()["redirect_uri"] == "https://app/cb"
+    )
+    json_reply = handle.post(
+        f"/brand/{brand.id}/authorize",
+        json={"sub": "u", "password": "pw", "client_id": "c", "redirect_uri": "https://app/cb"},
+    )
     assert json_reply.status == 200 and json_reply.json()["code"] != reply.json()["code"]
 
 
 def test_authorize_errors(lp_account):
     handle = lp_account.handle
-    brand = seed_brand(handle.control, clients=[{"client_id": "c", "client_secret": "s", "redirect_uris": ["https://app/cb"]}],
-                       users=[{"sub": "u", "password": "pw"}])  # fmt: skip
+    brand = seed_brand(
+        handle.control,
+        clients=[{"client_id": "c", "client_secret": "s", "redirect_uris": ["https://app/cb"]}],
+        users=[{"sub": "u", "password": "pw"}],
+    )
     cases = [
         ({"client_id": "c"}, "invalid_request", "missing_field: sub and client_id are required"),
-        ({"sub": "u", "password": "pw", "client_id": "x", "redirect_uri": "https://app/cb"}, "unauthorized_client", "unknown_client"),
+        (
+            {"sub": "u", "password": "pw", "client_id": "x", "redirect_uri": "https://app/cb"},
+            "unauthorized_client",
+            "unknown_client",
+        ),
         ({"sub": "u", "password": "pw", "client_id": "c"}, "invalid_request", "redirect_uri_not_allowed"),
-        ({"sub": "u", "password": "bad", "client_id": "c", "redirect_uri": "https://app/cb"}, "access_denied", "wrong_password"),
+        (
+            {"sub": "u", "password": "bad", "client_id": "c", "redirect_uri": "https://app/cb"},
+            "access_denied",
+            "wrong_password",
+        ),
         ({"sub": "u", "client_id": "c", "redirect_uri": "https://app/cb"}, "access_denied", "wrong_password"),
         ({"sub": "v", "client_id": "c", "redirect_uri": "https://app/cb"}, "access_denied", "unknown_user"),
     ]
     for form, error, reason in cases:
         assert_brand_error(authorize(handle, brand.id, **form), 400, error, reason)
-    assert handle.control.export_state()["namespaces"][handle.namespace]["providers"]["liveperson"]["brands"][brand.id]["codes"] == {}
+    assert (
+        handle.control.export_state()["namespaces"][handle.namespace]["providers"]["liveperson"]["brands"][brand.id][
+            "codes"
+        ]
+        == {}
+    )
 
 
 def test_unknown_brand_and_wrong_method(lp_account):
@@ -273,9 +374,11 @@ def test_unknown_brand_and_wrong_method(lp_account):
 
 def test_seed_refuses_bad_brands(emulator):
     for brand in (
-        {"id": "bad id"}, {"id": "b", "private_key_pem": "nope"}, {"id": "b", "users": [{"sub": "u", "claims": {"iss": "x"}}]},
+        {"id": "bad id"},
+        {"id": "b", "private_key_pem": "nope"},
+        {"id": "b", "users": [{"sub": "u", "claims": {"iss": "x"}}]},
         {"id": "b", "clients": [{"client_id": "c", "client_secret": "s"}, {"client_id": "c", "client_secret": "t"}]},
-    ):  # fmt: skip
+    ):
         with pytest.raises(EmulatorError) as refused:
             emulator.control.seed({"liveperson": {"brands": [brand]}})
         assert refused.value.code == "invalid_seed"
@@ -283,11 +386,17 @@ def test_seed_refuses_bad_brands(emulator):
 
 def _brand_codes(lp_account, brand_id: str) -> list[str]:
     handle = lp_account.handle
-    return list(handle.control.export_state()["namespaces"][handle.namespace]["providers"]["liveperson"]["brands"][brand_id]["codes"])
+    return list(
+        handle.control.export_state()["namespaces"][handle.namespace]["providers"]["liveperson"]["brands"][brand_id][
+            "codes"
+        ]
+    )
 
 
 def test_a_refused_exchange_leaves_the_brands_code_unspent(lp_account, lp_brand_idp):
-    wrong_issuer = add_lp_connector(lp_account, type="authenticated", brand=lp_brand_idp.brand_id, issuer="https://other.example")
+    wrong_issuer = add_lp_connector(
+        lp_account, type="authenticated", brand=lp_brand_idp.brand_id, issuer="https://other.example"
+    )
     code = lp_brand_idp.code("kept")
     reply = lp_brand_idp.authenticate_reply(code=code, connector_id=wrong_issuer)
     assert (reply.status, reply.json()) == (401, {"internalErrorCode": "9007"})
@@ -295,11 +404,17 @@ def test_a_refused_exchange_leaves_the_brands_code_unspent(lp_account, lp_brand_
     assert lp_brand_idp.authenticate_reply(code=code).status == 200  # still good where it verifies
 
 
-def test_an_expired_code_refused_at_the_token_endpoint_is_not_removed_by_the_refusal(lp_account, lp_brand_idp, emulator_clock):
+def test_an_expired_code_refused_at_the_token_endpoint_is_not_removed_by_the_refusal(
+    lp_account, lp_brand_idp, emulator_clock
+):
     emulator_clock.freeze()
     code = lp_brand_idp.code("late")
     emulator_clock.advance(61)
-    reply = token_call(lp_account.handle, lp_brand_idp.brand_id, {"grant_type": "authorization_code", "code": code},
-                       basic(BRAND_CLIENT_ID, lp_brand_idp.client_secret))  # fmt: skip
+    reply = token_call(
+        lp_account.handle,
+        lp_brand_idp.brand_id,
+        {"grant_type": "authorization_code", "code": code},
+        basic(BRAND_CLIENT_ID, lp_brand_idp.client_secret),
+    )
     assert_brand_error(reply, 400, "invalid_code")
     assert _brand_codes(lp_account, lp_brand_idp.brand_id) == [code]

@@ -26,7 +26,12 @@ SDES = [
     {"type": "ctmrinfo", "info": {"socialId": "1234567890", "ctype": "vip"}},
     {"type": "personal", "personal": {"firstname": "John", "lastname": "Doe", "gender": "MALE"}},
 ]
-PROFILE = {"kind": "req", "id": "1,", "type": "userprofile.SetUserProfile", "body": {"authenticatedData": {"lp_sdes": SDES}}}
+PROFILE = {
+    "kind": "req",
+    "id": "1,",
+    "type": "userprofile.SetUserProfile",
+    "body": {"authenticatedData": {"lp_sdes": SDES}},
+}
 CLOSE_FIELD = {"field": "ConversationStateField", "conversationState": "CLOSE"}
 TOO_DEEP = json.loads("[" * 40 + "]" * 40)
 
@@ -34,13 +39,24 @@ TOO_DEEP = json.loads("[" * 40 + "]" * 40)
 def request_conversation(account_id: str, req_id: object = "2,") -> dict:
     """The doc's `cm.ConsumerRequestConversation` entry."""
     return {
-        "kind": "req", "id": req_id, "type": "cm.ConsumerRequestConversation",
+        "kind": "req",
+        "id": req_id,
+        "type": "cm.ConsumerRequestConversation",
         "body": {
-            "brandId": account_id, "channelType": "MESSAGING", "ttrDefName": "NORMAL", "skillId": "-1",
+            "brandId": account_id,
+            "channelType": "MESSAGING",
+            "ttrDefName": "NORMAL",
+            "skillId": "-1",
             "campaignInfo": {"campaignId": "99999", "engagementId": "888888"},
-            "conversationContext": {"visitorId": "v1", "sessionId": "s1", "interactionContextId": "2", "type": "SharkContext", "lang": "en-US"},
+            "conversationContext": {
+                "visitorId": "v1",
+                "sessionId": "s1",
+                "interactionContextId": "2",
+                "type": "SharkContext",
+                "lang": "en-US",
+            },
         },
-    }  # fmt: skip
+    }
 
 
 def text(dialog_id: str, message: str = "hi", req_id: object = "1") -> dict:
@@ -53,8 +69,12 @@ def event(dialog_id: str, published: dict, req_id: object = "1") -> dict:
 
 
 def close_req(conversation_id: str, req_id: object = 1) -> dict:
-    return {"kind": "req", "id": req_id, "type": "cm.UpdateConversationField",
-            "body": {"conversationId": conversation_id, "conversationField": CLOSE_FIELD}}  # fmt: skip
+    return {
+        "kind": "req",
+        "id": req_id,
+        "type": "cm.UpdateConversationField",
+        "body": {"conversationId": conversation_id, "conversationField": CLOSE_FIELD},
+    }
 
 
 def conversation_path(account_id: str) -> str:
@@ -65,8 +85,14 @@ def send_path(account_id: str) -> str:
     return conversation_path(account_id) + "/send"
 
 
-def post(handle: EmulatorHandle, path: str, body: Any = None, headers: dict | None = None, params: dict | None = V3,
-         data: bytes | None = None):  # fmt: skip
+def post(
+    handle: EmulatorHandle,
+    path: str,
+    body: Any = None,
+    headers: dict | None = None,
+    params: dict | None = V3,
+    data: bytes | None = None,
+):
     if data is None and body is not None:
         data = json.dumps(body).encode()
     return handle.post(path, data=data, headers={"Content-Type": "application/json", **(headers or {})}, params=params)
@@ -75,7 +101,9 @@ def post(handle: EmulatorHandle, path: str, body: Any = None, headers: dict | No
 def create(jws: LivePersonConsumerJws, body: Any = None, **kwargs: Any):
     account = jws.app_jwt.account
     body = [PROFILE, request_conversation(account.id)] if body is None else body
-    return post(account.handle, conversation_path(account.id), body, {**jws.headers(), **kwargs.pop("headers", {})}, **kwargs)
+    return post(
+        account.handle, conversation_path(account.id), body, {**jws.headers(), **kwargs.pop("headers", {})}, **kwargs
+    )
 
 
 def send(jws: LivePersonConsumerJws, body: Any, **kwargs: Any):
@@ -90,13 +118,22 @@ def open_conversation(jws: LivePersonConsumerJws) -> str:
 
 
 def error_body(code: int, title: str, details: str, error_code: int) -> dict:
-    return {"kind": "resp", "code": code, "body": {"title": title, "details": details, "errorCode": error_code}, "type": ".ReqBody$ErrorResp"}
+    return {
+        "kind": "resp",
+        "code": code,
+        "body": {"title": title, "details": details, "errorCode": error_code},
+        "type": ".ReqBody$ErrorResp",
+    }
 
 
 def assert_refused(reply, status: int, details: str | None = None, reason: str | None = None) -> dict:
     assert reply.status == status, reply.text
     body = reply.json()
-    assert set(body) == {"kind", "code", "body", "type"} and (body["kind"], body["code"], body["type"]) == ("resp", status, ".ReqBody$ErrorResp"), body
+    assert set(body) == {"kind", "code", "body", "type"} and (body["kind"], body["code"], body["type"]) == (
+        "resp",
+        status,
+        ".ReqBody$ErrorResp",
+    ), body
     assert set(body["body"]) == {"title", "details", "errorCode"}, body
     if status != 401:
         assert body["body"]["errorCode"] == status * 100
@@ -149,7 +186,9 @@ def _over_http(handle: EmulatorHandle) -> Callable[[str, Any, dict], tuple[int, 
 
 @pytest.mark.emulator_time(T0)
 @pytest.mark.parametrize("emulator_backend", ["emulator", "emulator_server"], indirect=True)
-def test_whole_flow(emulator_backend: EmulatorHandle, lp_account: LivePersonAccount, lp_consumer_jws: LivePersonConsumerJws) -> None:
+def test_whole_flow(
+    emulator_backend: EmulatorHandle, lp_account: LivePersonAccount, lp_consumer_jws: LivePersonConsumerJws
+) -> None:
     call = _over_http(emulator_backend) if emulator_backend.base_url else _in_process(emulator_backend)
     headers = lp_consumer_jws.headers()
     status, answers = call(conversation_path(lp_account.id), [PROFILE, request_conversation(lp_account.id)], headers)
@@ -161,28 +200,62 @@ def test_whole_flow(emulator_backend: EmulatorHandle, lp_account: LivePersonAcco
         {"code": "OK", "body": {"conversationId": conversation_id}, "reqId": "2,"},
     ]
     to_send = send_path(lp_account.id)
-    assert call(to_send, text(conversation_id, "hi"), headers) == (200, {"reqId": "1", "code": "OK", "body": {"sequence": 0}})
-    assert call(to_send, text(conversation_id, "again", req_id="b"), headers) == (200, {"reqId": "b", "code": "OK", "body": {"sequence": 1}})
+    assert call(to_send, text(conversation_id, "hi"), headers) == (
+        200,
+        {"reqId": "1", "code": "OK", "body": {"sequence": 0}},
+    )
+    assert call(to_send, text(conversation_id, "again", req_id="b"), headers) == (
+        200,
+        {"reqId": "b", "code": "OK", "body": {"sequence": 1}},
+    )
     typing = event(conversation_id, {"type": "ChatStateEvent", "chatState": "COMPOSING"}, req_id="t")
     assert call(to_send, typing, headers) == (200, {"reqId": "t", "code": "OK", "body": {}})
     accept = event(conversation_id, {"type": "AcceptStatusEvent", "status": "READ", "sequenceList": [0, 1]}, req_id=7)
     assert call(to_send, accept, headers) == (200, {"reqId": "7", "code": "OK", "body": {"sequence": 2}})
     assert call(to_send, close_req(conversation_id), headers) == (200, {"reqId": "1", "code": "OK", "body": {}})
     status, refused = call(to_send, text(conversation_id, "late"), headers)
-    assert (status, refused) == (400, error_body(400, "Bad Request", f"conversation {conversation_id} is closed", 40000))
+    assert (status, refused) == (
+        400,
+        error_body(400, "Bad Request", f"conversation {conversation_id} is closed", 40000),
+    )
 
     account = account_state(emulator_backend, lp_account.id)
     assert account["consumers"][lp_consumer_jws.lp_consumer_id] == {
-        "consumer_id": lp_consumer_jws.lp_consumer_id, "kind": "external", "first_seen": NOW_MS / 1000, "ext": None,
+        "consumer_id": lp_consumer_jws.lp_consumer_id,
+        "kind": "external",
+        "first_seen": NOW_MS / 1000,
+        "ext": None,
         "profile": {"lp_sdes": SDES},
-    }  # fmt: skip
+    }
     stored = account["conversations"][conversation_id]
-    assert (stored["consumer_id"], stored["state"], stored["close_reason"]) == (lp_consumer_jws.lp_consumer_id, "CLOSE", "CONSUMER")
-    assert stored["context"]["type"] == "SharkContext" and stored["campaign"] == {"campaignId": "99999", "engagementId": "888888"}
+    assert (stored["consumer_id"], stored["state"], stored["close_reason"]) == (
+        lp_consumer_jws.lp_consumer_id,
+        "CLOSE",
+        "CONSUMER",
+    )
+    assert stored["context"]["type"] == "SharkContext" and stored["campaign"] == {
+        "campaignId": "99999",
+        "engagementId": "888888",
+    }
     assert [(e["sequence"], e["role"], e["originator_id"], e["event"]) for e in stored["events"]] == [
-        (0, "CONSUMER", lp_consumer_jws.lp_consumer_id, {"type": "ContentEvent", "contentType": "text/plain", "message": "hi"}),
-        (1, "CONSUMER", lp_consumer_jws.lp_consumer_id, {"type": "ContentEvent", "contentType": "text/plain", "message": "again"}),
-        (2, "CONSUMER", lp_consumer_jws.lp_consumer_id, {"type": "AcceptStatusEvent", "status": "READ", "sequenceList": [0, 1]}),
+        (
+            0,
+            "CONSUMER",
+            lp_consumer_jws.lp_consumer_id,
+            {"type": "ContentEvent", "contentType": "text/plain", "message": "hi"},
+        ),
+        (
+            1,
+            "CONSUMER",
+            lp_consumer_jws.lp_consumer_id,
+            {"type": "ContentEvent", "contentType": "text/plain", "message": "again"},
+        ),
+        (
+            2,
+            "CONSUMER",
+            lp_consumer_jws.lp_consumer_id,
+            {"type": "AcceptStatusEvent", "status": "READ", "sequenceList": [0, 1]},
+        ),
     ]  # the typing state was never stored
     assert {e["server_timestamp"] for e in stored["events"]} == {NOW_MS}
 
@@ -221,7 +294,9 @@ def test_answers_follow_the_requests_ids(lp_account, lp_consumer_jws):
 
 def test_profile_only_and_empty_profile(lp_account, lp_consumer_jws, emulator):
     reply = create(lp_consumer_jws, [{**PROFILE, "body": {}}])
-    assert reply.status == 200 and reply.json() == [{"code": "OK", "body": {"msg": "OK User Profile set successfully"}, "reqId": "1,"}]
+    assert reply.status == 200 and reply.json() == [
+        {"code": "OK", "body": {"msg": "OK User Profile set successfully"}, "reqId": "1,"}
+    ]
     consumer = account_state(emulator, lp_account.id)["consumers"][lp_consumer_jws.lp_consumer_id]
     assert (consumer["kind"], consumer["profile"]) == ("external", {})
     assert account_state(emulator, lp_account.id)["conversations"] == {}
@@ -231,7 +306,9 @@ def test_the_conversation_request_needs_a_profile_first(lp_account, lp_consumer_
     before = lp_state(emulator)
     for body in ([request_conversation(lp_account.id)], [request_conversation(lp_account.id), PROFILE]):
         reply = create(lp_consumer_jws, body)
-        assert_refused(reply, 400, "userprofile.SetUserProfile must come before cm.ConsumerRequestConversation", "profile_not_set")
+        assert_refused(
+            reply, 400, "userprofile.SetUserProfile must come before cm.ConsumerRequestConversation", "profile_not_set"
+        )
     assert lp_state(emulator) == before
     # a profile set by an earlier call counts
     assert create(lp_consumer_jws, [PROFILE]).status == 200
@@ -244,14 +321,19 @@ def test_profiles_merge_and_are_shown_with_the_conversation(lp_account, lp_consu
     other = [{"type": "personal", "personal": {"firstname": "Jane"}}]
     second = {**PROFILE, "id": "again", "body": {"authenticatedData": {"lp_sdes": other}}}
     create(lp_consumer_jws, [PROFILE, second, request_conversation(lp_account.id)])
-    assert account_state(emulator, lp_account.id)["consumers"][lp_consumer_jws.lp_consumer_id]["profile"] == {"lp_sdes": other}
+    assert account_state(emulator, lp_account.id)["consumers"][lp_consumer_jws.lp_consumer_id]["profile"] == {
+        "lp_sdes": other
+    }
     assert [change.conversation["consumerProfile"]["lp_sdes"] for change in seen] == [other]
 
 
 def test_a_second_open_conversation_is_refused(lp_account, lp_consumer_jws, emulator):
     first = open_conversation(lp_consumer_jws)
     before = lp_state(emulator)
-    changed_profile = {**PROFILE, "body": {"authenticatedData": {"lp_sdes": [{"type": "ctmrinfo", "info": {"ctype": "gold"}}]}}}
+    changed_profile = {
+        **PROFILE,
+        "body": {"authenticatedData": {"lp_sdes": [{"type": "ctmrinfo", "info": {"ctype": "gold"}}]}},
+    }
     reply = create(lp_consumer_jws, [changed_profile, request_conversation(lp_account.id)])
     assert_refused(reply, 400, "consumer already has an open conversation", "messaging_refused")
     assert lp_state(emulator) == before  # the profile set before the refused request is rolled back
@@ -262,7 +344,9 @@ def test_a_second_open_conversation_is_refused(lp_account, lp_consumer_jws, emul
 
 def test_two_conversation_requests_in_one_call_are_refused(lp_account, lp_consumer_jws, emulator):
     before = lp_state(emulator)
-    reply = create(lp_consumer_jws, [PROFILE, request_conversation(lp_account.id), request_conversation(lp_account.id, "3")])
+    reply = create(
+        lp_consumer_jws, [PROFILE, request_conversation(lp_account.id), request_conversation(lp_account.id, "3")]
+    )
     assert_refused(reply, 400, "at most one cm.ConsumerRequestConversation per call", "repeated_request_conversation")
     assert lp_state(emulator) == before
 
@@ -275,7 +359,9 @@ def test_two_conversation_requests_in_one_call_are_refused(lp_account, lp_consum
         ({"conversationContext": "x"}, "conversationContext and campaignInfo must be objects"),
     ],
 )
-def test_a_valid_profile_then_a_bad_conversation_request_changes_nothing(lp_account, lp_consumer_jws, emulator, bad_request, details):
+def test_a_valid_profile_then_a_bad_conversation_request_changes_nothing(
+    lp_account, lp_consumer_jws, emulator, bad_request, details
+):
     before = lp_state(emulator)
     bad = request_conversation(lp_account.id)
     bad["body"] = {**bad["body"], **bad_request}
@@ -304,7 +390,9 @@ def test_client_properties_header(lp_account, lp_consumer_jws, emulator):
 @pytest.mark.parametrize("params", [None, {"v": "2"}, {"v": "3.0"}, {"v": ""}])
 def test_only_version_3_is_served(lp_consumer_jws, params):
     assert_refused(create(lp_consumer_jws, params=params), 400, "unsupported version: use v=3", "unsupported_version")
-    assert_refused(send(lp_consumer_jws, text("x"), params=params), 400, "unsupported version: use v=3", "unsupported_version")
+    assert_refused(
+        send(lp_consumer_jws, text("x"), params=params), 400, "unsupported version: use v=3", "unsupported_version"
+    )
 
 
 MALFORMED_ARRAYS = [
@@ -315,24 +403,68 @@ MALFORMED_ARRAYS = [
     (b"{}", "request body must be a non-empty JSON array of requests", "body_not_array"),
     (b"null", "request body is required", "missing_body"),
     (b"[1]", "a request must be a JSON object", "request_not_object"),
-    (b'[{"kind":"req","id":"1","type":"userprofile.SetUserProfile","body":{}}, "x"]', "a request must be a JSON object", "request_not_object"),
+    (
+        b'[{"kind":"req","id":"1","type":"userprofile.SetUserProfile","body":{}}, "x"]',
+        "a request must be a JSON object",
+        "request_not_object",
+    ),
     (b'[{"id":"1","type":"userprofile.SetUserProfile","body":{}}]', 'kind must be "req"', "bad_kind"),
     (b'[{"kind":"resp","id":"1","type":"userprofile.SetUserProfile","body":{}}]', 'kind must be "req"', "bad_kind"),
-    (b'[{"kind":"req","type":"userprofile.SetUserProfile","body":{}}]', "id is required (a string or an integer)", "bad_id"),
-    (b'[{"kind":"req","id":true,"type":"userprofile.SetUserProfile","body":{}}]', "id is required (a string or an integer)", "bad_id"),
-    (b'[{"kind":"req","id":1.5,"type":"userprofile.SetUserProfile","body":{}}]', "id is required (a string or an integer)", "bad_id"),
-    (b'[{"kind":"req","id":"1","type":"ms.PublishEvent","body":{}}]', "unsupported type: ms.PublishEvent", "unknown_type"),
+    (
+        b'[{"kind":"req","type":"userprofile.SetUserProfile","body":{}}]',
+        "id is required (a string or an integer)",
+        "bad_id",
+    ),
+    (
+        b'[{"kind":"req","id":true,"type":"userprofile.SetUserProfile","body":{}}]',
+        "id is required (a string or an integer)",
+        "bad_id",
+    ),
+    (
+        b'[{"kind":"req","id":1.5,"type":"userprofile.SetUserProfile","body":{}}]',
+        "id is required (a string or an integer)",
+        "bad_id",
+    ),
+    (
+        b'[{"kind":"req","id":"1","type":"ms.PublishEvent","body":{}}]',
+        "unsupported type: ms.PublishEvent",
+        "unknown_type",
+    ),
     (b'[{"kind":"req","id":"1","body":{}}]', "unsupported type: null", "unknown_type"),
     (b'[{"kind":"req","id":"1","type":["x"],"body":{}}]', 'unsupported type: ["x"]', "unknown_type"),
-    (b'[{"kind":"req","id":"1","type":"userprofile.SetUserProfile","body":[]}]', "body must be a JSON object", "body_not_object"),
-    (b'[{"kind":"req","id":"1","type":"userprofile.SetUserProfile","body":{"authenticatedData":1}}]', "authenticatedData must be an object", "messaging_refused"),
-    (b'[{"kind":"req","id":"1","type":"userprofile.SetUserProfile","body":{"x":NaN}}]', "numbers must be finite", "unstorable_json"),
-    (b'[{"kind":"req","id":"1","type":"userprofile.SetUserProfile","body":{"x":1e400}}]', "numbers must be finite", "unstorable_json"),
-    (b'[{"kind":"req","id":"\\ud800","type":"userprofile.SetUserProfile","body":{}}]', "strings must be valid Unicode", "unstorable_json"),
-    (json.dumps([{**PROFILE, "body": {"x": TOO_DEEP}}]).encode(), "request body is nested deeper than 32 levels", "unstorable_json"),
+    (
+        b'[{"kind":"req","id":"1","type":"userprofile.SetUserProfile","body":[]}]',
+        "body must be a JSON object",
+        "body_not_object",
+    ),
+    (
+        b'[{"kind":"req","id":"1","type":"userprofile.SetUserProfile","body":{"authenticatedData":1}}]',
+        "authenticatedData must be an object",
+        "messaging_refused",
+    ),
+    (
+        b'[{"kind":"req","id":"1","type":"userprofile.SetUserProfile","body":{"x":NaN}}]',
+        "numbers must be finite",
+        "unstorable_json",
+    ),
+    (
+        b'[{"kind":"req","id":"1","type":"userprofile.SetUserProfile","body":{"x":1e400}}]',
+        "numbers must be finite",
+        "unstorable_json",
+    ),
+    (
+        b'[{"kind":"req","id":"\\ud800","type":"userprofile.SetUserProfile","body":{}}]',
+        "strings must be valid Unicode",
+        "unstorable_json",
+    ),
+    (
+        json.dumps([{**PROFILE, "body": {"x": TOO_DEEP}}]).encode(),
+        "request body is nested deeper than 32 levels",
+        "unstorable_json",
+    ),
     (b"[" * 5000 + b"]" * 5000, "request body is not valid JSON", "malformed_json"),
     (json.dumps([PROFILE] * 21).encode(), "at most 20 requests per call", "too_many_requests"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("raw, details, reason", MALFORMED_ARRAYS)
@@ -344,10 +476,19 @@ def test_malformed_conversation_arrays_are_400(lp_account, lp_consumer_jws, emul
 
 def test_a_body_past_the_limit_is_413_in_the_connector_envelope(lp_account, lp_consumer_jws, emulator):
     reply = create(lp_consumer_jws, data=b"[" + b" " * (4 * 1024 * 1024) + b"]")
-    assert (reply.status, reply.json()) == (413, {
-        "kind": "resp", "code": 413, "type": ".ReqBody$ErrorResp",
-        "body": {"title": "Request Entity Too Large", "details": "Request body is larger than 4MB", "errorCode": 41300},
-    })  # fmt: skip
+    assert (reply.status, reply.json()) == (
+        413,
+        {
+            "kind": "resp",
+            "code": 413,
+            "type": ".ReqBody$ErrorResp",
+            "body": {
+                "title": "Request Entity Too Large",
+                "details": "Request body is larger than 4MB",
+                "errorCode": 41300,
+            },
+        },
+    )
 
 
 def test_unknown_account_is_an_invalid_site(emulator, lp_consumer_jws):
@@ -380,19 +521,34 @@ def test_sequences_count_up_without_typing(lp_account, lp_consumer_jws):
 def test_accept_statuses_get_a_sequence(lp_account, lp_consumer_jws, status):
     conversation_id = open_conversation(lp_consumer_jws)
     send(lp_consumer_jws, text(conversation_id))
-    reply = send(lp_consumer_jws, event(conversation_id, {"type": "AcceptStatusEvent", "status": status, "sequenceList": [0]}))
+    reply = send(
+        lp_consumer_jws, event(conversation_id, {"type": "AcceptStatusEvent", "status": status, "sequenceList": [0]})
+    )
     assert reply.json() == {"reqId": "1", "code": "OK", "body": {"sequence": 1}}
 
 
 def test_close_then_close_again_and_send(lp_account, lp_consumer_jws, emulator):
     conversation_id = open_conversation(lp_consumer_jws)
-    listed = {**close_req(conversation_id, "c"), "body": {"conversationId": conversation_id, "conversationField": [CLOSE_FIELD]}}
+    listed = {
+        **close_req(conversation_id, "c"),
+        "body": {"conversationId": conversation_id, "conversationField": [CLOSE_FIELD]},
+    }
     assert send(lp_consumer_jws, listed).json() == {"reqId": "c", "code": "OK", "body": {}}
     stored = account_state(emulator, lp_account.id)["conversations"][conversation_id]
     assert (stored["state"], stored["close_reason"]) == ("CLOSE", "CONSUMER")
     before = lp_state(emulator)
-    assert_refused(send(lp_consumer_jws, close_req(conversation_id)), 400, f"conversation {conversation_id} is already closed", "messaging_refused")
-    assert_refused(send(lp_consumer_jws, text(conversation_id)), 400, f"conversation {conversation_id} is closed", "messaging_refused")
+    assert_refused(
+        send(lp_consumer_jws, close_req(conversation_id)),
+        400,
+        f"conversation {conversation_id} is already closed",
+        "messaging_refused",
+    )
+    assert_refused(
+        send(lp_consumer_jws, text(conversation_id)),
+        400,
+        f"conversation {conversation_id} is closed",
+        "messaging_refused",
+    )
     assert lp_state(emulator) == before
 
 
@@ -400,8 +556,12 @@ def test_another_consumers_conversation_does_not_exist_for_it(lp_account, lp_con
     conversation_id = open_conversation(lp_consumer_jws)
     other = lp_consumer_jws.app_jwt.issue_consumer_jws()
     before = lp_state(emulator)
-    assert_refused(send(other, text(conversation_id)), 404, f"conversation {conversation_id} not found", "messaging_refused")
-    assert_refused(send(other, close_req(conversation_id)), 404, f"conversation {conversation_id} not found", "messaging_refused")
+    assert_refused(
+        send(other, text(conversation_id)), 404, f"conversation {conversation_id} not found", "messaging_refused"
+    )
+    assert_refused(
+        send(other, close_req(conversation_id)), 404, f"conversation {conversation_id} not found", "messaging_refused"
+    )
     assert lp_state(emulator) == before
     assert send(lp_consumer_jws, text(conversation_id)).json()["body"] == {"sequence": 0}
 
@@ -428,13 +588,29 @@ SEND_REFUSALS = [
     (b'"x"', "a request must be a JSON object", "request_not_object"),
     (b"{nope", "request body is not valid JSON", "malformed_json"),
     (b"", "request body is required", "missing_body"),
-    (b'{"kind":"req","id":"1","type":"cm.ConsumerRequestConversation","body":{}}', "unsupported type: cm.ConsumerRequestConversation", "unknown_type"),
+    (
+        b'{"kind":"req","id":"1","type":"cm.ConsumerRequestConversation","body":{}}',
+        "unsupported type: cm.ConsumerRequestConversation",
+        "unknown_type",
+    ),
     (b'{"kind":"req","id":{},"type":"ms.PublishEvent","body":{}}', "id is required (a string or an integer)", "bad_id"),
-    (b'{"kind":"req","id":"1","type":"ms.PublishEvent","body":{}}', "dialogId is required (a string)", "missing_dialog_id"),
-    (b'{"kind":"req","id":"1","type":"ms.PublishEvent","body":{"dialogId":5}}', "dialogId is required (a string)", "missing_dialog_id"),
+    (
+        b'{"kind":"req","id":"1","type":"ms.PublishEvent","body":{}}',
+        "dialogId is required (a string)",
+        "missing_dialog_id",
+    ),
+    (
+        b'{"kind":"req","id":"1","type":"ms.PublishEvent","body":{"dialogId":5}}',
+        "dialogId is required (a string)",
+        "missing_dialog_id",
+    ),
     (b'{"kind":"req","id":"1","type":"ms.PublishEvent","body":"x"}', "body must be a JSON object", "body_not_object"),
-    (b'{"kind":"req","id":"1","type":"cm.UpdateConversationField","body":{}}', "conversationId is required (a string)", "missing_conversation_id"),
-]  # fmt: skip
+    (
+        b'{"kind":"req","id":"1","type":"cm.UpdateConversationField","body":{}}',
+        "conversationId is required (a string)",
+        "missing_conversation_id",
+    ),
+]
 
 
 @pytest.mark.parametrize("raw, details, reason", SEND_REFUSALS)
@@ -451,12 +627,21 @@ def test_malformed_send_bodies_are_400(lp_account, lp_consumer_jws, emulator, ra
         (None, "event must be an object"),
         ({"type": "ContentEvent"}, "ContentEvent.message must be a string"),
         ({"type": "ContentEvent", "message": "x" * 10_001}, "ContentEvent.message is longer than 10000 characters"),
-        ({"type": "ChatStateEvent", "chatState": "SLEEPING"}, "ChatStateEvent.chatState must be one of ACTIVE, INACTIVE, GONE, COMPOSING, PAUSE"),
-        ({"type": "AcceptStatusEvent", "status": "READ", "sequenceList": [5]}, "AcceptStatusEvent.sequenceList must list sequences of the conversation"),
-        ({"type": "AcceptStatusEvent", "status": "SEEN", "sequenceList": [0]}, "AcceptStatusEvent.status must be one of ACCEPT, READ, ACCESS, NACK, ACTION"),
+        (
+            {"type": "ChatStateEvent", "chatState": "SLEEPING"},
+            "ChatStateEvent.chatState must be one of ACTIVE, INACTIVE, GONE, COMPOSING, PAUSE",
+        ),
+        (
+            {"type": "AcceptStatusEvent", "status": "READ", "sequenceList": [5]},
+            "AcceptStatusEvent.sequenceList must list sequences of the conversation",
+        ),
+        (
+            {"type": "AcceptStatusEvent", "status": "SEEN", "sequenceList": [0]},
+            "AcceptStatusEvent.status must be one of ACCEPT, READ, ACCESS, NACK, ACTION",
+        ),
         ({"type": "Nope"}, "unknown event type: Nope"),
     ],
-)  # fmt: skip
+)
 def test_bad_events_are_400(lp_account, lp_consumer_jws, emulator, published, details):
     conversation_id = open_conversation(lp_consumer_jws)
     before = lp_state(emulator)
@@ -466,12 +651,22 @@ def test_bad_events_are_400(lp_account, lp_consumer_jws, emulator, published, de
 
 @pytest.mark.parametrize(
     "field",
-    [None, [], {"field": "ConversationStateField", "conversationState": "OPEN"}, {"field": "TTRField", "ttrType": "URGENT"},
-     [{"field": "ConversationStateField", "conversationState": "CLOSE"}, "x"]],
-)  # fmt: skip
+    [
+        None,
+        [],
+        {"field": "ConversationStateField", "conversationState": "OPEN"},
+        {"field": "TTRField", "ttrType": "URGENT"},
+        [{"field": "ConversationStateField", "conversationState": "CLOSE"}, "x"],
+    ],
+)
 def test_only_closing_fields_are_taken(lp_account, lp_consumer_jws, field):
     conversation_id = open_conversation(lp_consumer_jws)
-    body = {"kind": "req", "id": "1", "type": "cm.UpdateConversationField", "body": {"conversationId": conversation_id, "conversationField": field}}
+    body = {
+        "kind": "req",
+        "id": "1",
+        "type": "cm.UpdateConversationField",
+        "body": {"conversationId": conversation_id, "conversationField": field},
+    }
     details = 'conversationField must be {"field": "ConversationStateField", "conversationState": "CLOSE"}'
     assert_refused(send(lp_consumer_jws, body), 400, details, "unsupported_field")
 
@@ -571,18 +766,25 @@ def test_revoked_consumer_jws(lp_consumer_jws):
 def test_consumer_jws_of_another_account(lp_consumer_jws, emulator):
     app = {"client_id": "foreign-app", "client_secret": "foreign-secret"}
     emulator.control.seed({"liveperson": {"accounts": [{"id": "86000001", "apps": [app]}]}})
-    foreign = issue_lp_app_jwt(LivePersonAccount("86000001", "1", 600.0, emulator), app["client_id"], app["client_secret"])
+    foreign = issue_lp_app_jwt(
+        LivePersonAccount("86000001", "1", 600.0, emulator), app["client_id"], app["client_secret"]
+    )
     foreign_jws = foreign.issue_consumer_jws(lp_consumer_jws.ext_consumer_id)
     headers = {**lp_consumer_jws.app_jwt.headers(), "X-LP-ON-BEHALF": foreign_jws.token}
     assert_both_refused(lp_consumer_jws, headers, CONSUMER_JWS_INVALID, "wrong_account")
     # and the foreign AppJWT is not this account's
-    assert_both_refused(lp_consumer_jws, {**lp_consumer_jws.headers(), **foreign.headers()}, APP_JWT_INVALID, "wrong_audience")
+    assert_both_refused(
+        lp_consumer_jws, {**lp_consumer_jws.headers(), **foreign.headers()}, APP_JWT_INVALID, "wrong_audience"
+    )
 
 
 def test_unsigned_consumer_jws(lp_consumer_jws):
     header = jwt.get_unverified_header(lp_consumer_jws.token)
     claims = jwt.decode(lp_consumer_jws.token, options={"verify_signature": False})
-    for forged in (f"{b64({**header, 'alg': 'none'})}.{b64(claims)}.", f"{b64({**header, 'alg': 'HS256'})}.{b64(claims)}.c2ln"):
+    for forged in (
+        f"{b64({**header, 'alg': 'none'})}.{b64(claims)}.",
+        f"{b64({**header, 'alg': 'HS256'})}.{b64(claims)}.c2ln",
+    ):
         headers = {**lp_consumer_jws.headers(), "X-LP-ON-BEHALF": forged}
         reply = both_routes(lp_consumer_jws, headers)[0]
         assert (reply.status, reply.json()) == (401, CONSUMER_JWS_INVALID)
@@ -591,7 +793,9 @@ def test_unsigned_consumer_jws(lp_consumer_jws):
 def test_lp_consumer_jwt_is_not_a_consumer_jws(lp_consumer_jws, lp_jwt):
     headers = {**lp_consumer_jws.headers(), "X-LP-ON-BEHALF": lp_jwt}
     assert_both_refused(lp_consumer_jws, headers, CONSUMER_JWS_INVALID, "unknown_key")
-    assert_both_refused(lp_consumer_jws, {**lp_consumer_jws.headers(), "Authorization": lp_jwt}, APP_JWT_INVALID, "unknown_key")
+    assert_both_refused(
+        lp_consumer_jws, {**lp_consumer_jws.headers(), "Authorization": lp_jwt}, APP_JWT_INVALID, "unknown_key"
+    )
 
 
 def test_credentials_are_checked_before_the_version_and_body(lp_account):
@@ -610,7 +814,10 @@ def test_changes_are_dispatched(lp_account, lp_consumer_jws, pushes):
     send(lp_consumer_jws, close_req(conversation_id))
     send(lp_consumer_jws, text(conversation_id))  # refused: nothing pushed
     assert [(c.conversation["state"], c.event and c.event["sequence"], c.transient) for c in seen] == [
-        ("OPEN", None, False), ("OPEN", 0, False), ("OPEN", -1, True), ("CLOSE", None, False),
-    ]  # fmt: skip
+        ("OPEN", None, False),
+        ("OPEN", 0, False),
+        ("OPEN", -1, True),
+        ("CLOSE", None, False),
+    ]
     assert {c.consumer_ids for c in seen} == {(lp_consumer_jws.lp_consumer_id,)}
     assert seen[1].event["event"] == {"type": "ContentEvent", "contentType": "text/plain", "message": "hi"}

@@ -23,8 +23,12 @@ from emulator.providers.liveperson.models import Account
 from emulator.pytest_plugin import EmulatorHandle, LivePersonAccount
 
 CONSUMER_SOCKET = "/ws_api/account/{account}/messaging/consumer"
-UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-           "Sec-WebSocket-Version": "13"}  # fmt: skip
+UPGRADE = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version": "13",
+}
 WAIT_SECONDS = 5.0
 ERROR_TYPE = ".ReqBody$ErrorResp"
 TEXT = {"type": "ContentEvent", "contentType": "text/plain", "message": "hello"}
@@ -40,7 +44,9 @@ class Peer:
 
     def call(self, kind: str, body: object = None, **extra: object) -> dict:
         req_id = next(self._ids)
-        self.ws.send(json.dumps({"kind": "req", "id": req_id, "type": kind, "body": {} if body is None else body, **extra}))
+        self.ws.send(
+            json.dumps({"kind": "req", "id": req_id, "type": kind, "body": {} if body is None else body, **extra})
+        )
         return self.answer(req_id)
 
     def answer(self, req_id: object) -> dict:
@@ -88,14 +94,23 @@ def consumer_url(handle: EmulatorHandle, account: str, version: str = "3") -> st
 
 def connect_consumer(handle: EmulatorHandle, account: str, ca: str, jwt: str | None, scheme: str = "jwt") -> Client:
     headers = None if jwt is None else {"Authorization": f"{scheme} {jwt}"}
-    return Client.connect(consumer_url(handle, account), headers=headers, ssl_context=ssl.create_default_context(cafile=ca))
+    return Client.connect(
+        consumer_url(handle, account), headers=headers, ssl_context=ssl.create_default_context(cafile=ca)
+    )
 
 
 def init_frame(jwt: str) -> str:
-    return json.dumps({"kind": "req", "id": "0", "type": "InitConnection", "headers": [
-        {"type": ".ams.headers.ClientProperties", "deviceFamily": "DESKTOP", "os": "WINDOWS"},
-        {"type": ".ams.headers.ConsumerAuthentication", "jwt": jwt},
-    ]})  # fmt: skip
+    return json.dumps(
+        {
+            "kind": "req",
+            "id": "0",
+            "type": "InitConnection",
+            "headers": [
+                {"type": ".ams.headers.ClientProperties", "deviceFamily": "DESKTOP", "os": "WINDOWS"},
+                {"type": ".ams.headers.ConsumerAuthentication", "jwt": jwt},
+            ],
+        }
+    )
 
 
 def sub_of(jwt: str) -> str:
@@ -110,7 +125,9 @@ def emulator_backend(emulator_tls_server: EmulatorHandle) -> EmulatorHandle:
 
 
 @pytest.fixture
-def consumer(emulator_tls_server: EmulatorHandle, lp_account: LivePersonAccount, lp_jwt: str, emulator_tls_ca: str) -> Iterator[Peer]:
+def consumer(
+    emulator_tls_server: EmulatorHandle, lp_account: LivePersonAccount, lp_jwt: str, emulator_tls_ca: str
+) -> Iterator[Peer]:
     """The `lp_jwt` consumer on the consumer socket (JWT at the upgrade)."""
     peer = Peer(connect_consumer(emulator_tls_server, lp_account.id, emulator_tls_ca, lp_jwt))
     try:
@@ -120,7 +137,9 @@ def consumer(emulator_tls_server: EmulatorHandle, lp_account: LivePersonAccount,
 
 
 @pytest.fixture
-def other_consumer(emulator_tls_server: EmulatorHandle, lp_account: LivePersonAccount, emulator_tls_ca: str) -> Iterator[Peer]:
+def other_consumer(
+    emulator_tls_server: EmulatorHandle, lp_account: LivePersonAccount, emulator_tls_ca: str
+) -> Iterator[Peer]:
     """A second unauthenticated consumer of the same account."""
     jwt = lp_account.exchange(lp_account.issue_ext_jwt())
     peer = Peer(connect_consumer(emulator_tls_server, lp_account.id, emulator_tls_ca, jwt))
@@ -150,37 +169,67 @@ def test_the_jwt_at_the_upgrade_authenticates_and_get_clock_answers_the_emulator
     emulator_clock.freeze("2026-03-01T12:00:00Z")
     peer = Peer(connect_consumer(emulator_tls_server, lp_account.id, emulator_tls_ca, lp_jwt, scheme))
     try:
-        assert peer.call("GetClock") == {"kind": "resp", "reqId": "r1", "code": 200, "body": {"currentTime": 1_772_366_400_000},
-                                         "type": "GetClockResponse"}  # fmt: skip
+        assert peer.call("GetClock") == {
+            "kind": "resp",
+            "reqId": "r1",
+            "code": 200,
+            "body": {"currentTime": 1_772_366_400_000},
+            "type": "GetClockResponse",
+        }
     finally:
         peer.hang_up()
 
 
-def test_init_connection_authenticates_a_socket_without_headers(emulator_tls_server, lp_account, lp_jwt, emulator_tls_ca) -> None:
+def test_init_connection_authenticates_a_socket_without_headers(
+    emulator_tls_server, lp_account, lp_jwt, emulator_tls_ca
+) -> None:
     peer = Peer(connect_consumer(emulator_tls_server, lp_account.id, emulator_tls_ca, None))
     try:
         peer.ws.send(init_frame(lp_jwt))
-        assert peer.answer("0") == {"kind": "resp", "reqId": "0", "code": 200, "body": {}, "type": "InitConnectionResponse"}
+        assert peer.answer("0") == {
+            "kind": "resp",
+            "reqId": "0",
+            "code": 200,
+            "body": {},
+            "type": "InitConnectionResponse",
+        }
         conversation = open_conversation(peer)
         published = peer.call("ms.PublishEvent", {"dialogId": conversation, "event": TEXT})
-        assert published == {"kind": "resp", "reqId": "r2", "code": 200, "body": {"sequence": 0}, "type": "ms.PublishEventResponse"}
+        assert published == {
+            "kind": "resp",
+            "reqId": "r2",
+            "code": 200,
+            "body": {"sequence": 0},
+            "type": "ms.PublishEventResponse",
+        }
     finally:
         peer.hang_up()
 
 
 def _second_account_jwt(handle: EmulatorHandle) -> str:
     """An LP consumer JWT of another account of the namespace."""
-    account_id, connector = str(10_000_000 + secrets.randbelow(89_999_999)), str(1_000_000_000 + secrets.randbelow(10**9))
-    handle.control.seed({"liveperson": {"accounts": [{"id": account_id, "connectors": [{"id": connector, "type": "unauthenticated"}]}]}})
-    return LivePersonAccount(account_id, connector, 600.0, handle).exchange(LivePersonAccount(account_id, connector, 600.0, handle).issue_ext_jwt())
+    account_id, connector = (
+        str(10_000_000 + secrets.randbelow(89_999_999)),
+        str(1_000_000_000 + secrets.randbelow(10**9)),
+    )
+    handle.control.seed(
+        {"liveperson": {"accounts": [{"id": account_id, "connectors": [{"id": connector, "type": "unauthenticated"}]}]}}
+    )
+    return LivePersonAccount(account_id, connector, 600.0, handle).exchange(
+        LivePersonAccount(account_id, connector, 600.0, handle).issue_ext_jwt()
+    )
 
 
 @pytest.mark.parametrize("case", ["garbage", "expired", "other_account", "other_scheme"])
 def test_a_jwt_that_does_not_hold_is_closed_with_4407_at_connect(
     emulator_tls_server, lp_account, lp_jwt, emulator_tls_ca, emulator_clock, case
 ) -> None:
-    jwt, scheme = {"garbage": ("not.a.jwt", "jwt"), "other_scheme": (lp_jwt, "Bearer"), "expired": (lp_jwt, "jwt"),
-                   "other_account": (None, "jwt")}[case]  # fmt: skip
+    jwt, scheme = {
+        "garbage": ("not.a.jwt", "jwt"),
+        "other_scheme": (lp_jwt, "Bearer"),
+        "expired": (lp_jwt, "jwt"),
+        "other_account": (None, "jwt"),
+    }[case]
     if case == "expired":
         emulator_clock.advance("61m")  # consumer_jwt_ttl: 1 h
     if case == "other_account":
@@ -215,7 +264,9 @@ def test_the_socket_closes_with_4407_once_the_clock_passes_the_jwt_exp(consumer:
 
 
 @pytest.mark.parametrize("action", ["revoke", "expire"])
-def test_a_jwt_revoked_or_expired_through_the_control_api_closes_the_socket_with_4407(consumer: Peer, lp_jwt, emulator_clock, action) -> None:
+def test_a_jwt_revoked_or_expired_through_the_control_api_closes_the_socket_with_4407(
+    consumer: Peer, lp_jwt, emulator_clock, action
+) -> None:
     getattr(emulator_clock, action)(token=lp_jwt)
     assert closed_with(consumer.ws, json.dumps({"kind": "req", "id": "1", "type": "GetClock", "body": {}})) == 4407
 
@@ -228,23 +279,46 @@ def test_a_consumer_revoked_by_its_id_is_closed_too(consumer: Peer, lp_jwt, emul
 # --- conversations --------------------------------------------------------------------------------
 
 
-def test_request_publish_and_subscribe_show_the_consumers_conversation_and_events(consumer: Peer, lp_account, lp_jwt) -> None:
+def test_request_publish_and_subscribe_show_the_consumers_conversation_and_events(
+    consumer: Peer, lp_account, lp_jwt
+) -> None:
     me = sub_of(lp_jwt)
-    answer = consumer.call("cm.ConsumerRequestConversation", {"brandId": lp_account.id, "skillId": "-1", "channelType": "MESSAGING"})
+    answer = consumer.call(
+        "cm.ConsumerRequestConversation", {"brandId": lp_account.id, "skillId": "-1", "channelType": "MESSAGING"}
+    )
     conversation = answer["body"]["conversationId"]
-    assert answer == {"kind": "resp", "reqId": "r1", "code": 200, "body": {"conversationId": conversation}, "type": "cm.RequestConversationResponse"}
-    assert [consumer.call("ms.PublishEvent", {"dialogId": conversation, "event": TEXT})["body"] for _ in range(2)] == [{"sequence": 0}, {"sequence": 1}]
+    assert answer == {
+        "kind": "resp",
+        "reqId": "r1",
+        "code": 200,
+        "body": {"conversationId": conversation},
+        "type": "cm.RequestConversationResponse",
+    }
+    assert [consumer.call("ms.PublishEvent", {"dialogId": conversation, "event": TEXT})["body"] for _ in range(2)] == [
+        {"sequence": 0},
+        {"sequence": 1},
+    ]
 
     subscribed = consumer.call("cqm.SubscribeExConversations", {"convState": ["OPEN"]})
     subscription = subscribed["body"]["subscriptionId"]
-    assert subscribed == {"kind": "resp", "reqId": "r4", "code": 200, "body": {"subscriptionId": subscription},
-                          "type": "cqm.SubscribeExConversationsResponse"}  # fmt: skip
+    assert subscribed == {
+        "kind": "resp",
+        "reqId": "r4",
+        "code": 200,
+        "body": {"subscriptionId": subscription},
+        "type": "cqm.SubscribeExConversationsResponse",
+    }
     initial = consumer.push("cqm.ExConversationChangeNotification")
     assert initial["kind"] == "notification" and initial["body"]["subscriptionId"] == subscription
     [change] = initial["body"]["changes"]
     assert change["type"] == "UPSERT" and change["result"]["convId"] == conversation
     details = change["result"]["conversationDetails"]
-    assert (details["state"], details["brandId"], details["lastSequence"], details["authenticated"]) == ("OPEN", lp_account.id, 1, False)
+    assert (details["state"], details["brandId"], details["lastSequence"], details["authenticated"]) == (
+        "OPEN",
+        lp_account.id,
+        1,
+        False,
+    )
     assert details["participants"] == [{"id": me, "role": "CONSUMER"}]
 
     events = consumer.call("ms.SubscribeMessagingEvents", {"dialogId": conversation, "fromSeq": 1})
@@ -265,41 +339,78 @@ def test_request_publish_and_subscribe_show_the_consumers_conversation_and_event
 def test_typing_is_pushed_with_no_sequence_and_not_stored(consumer: Peer, emulator_tls_server, lp_account) -> None:
     conversation = open_conversation(consumer)
     consumer.call("ms.SubscribeMessagingEvents", {"dialogId": conversation})
-    typing = consumer.call("ms.PublishEvent", {"dialogId": conversation, "event": {"type": "ChatStateEvent", "chatState": "COMPOSING"}})
+    typing = consumer.call(
+        "ms.PublishEvent", {"dialogId": conversation, "event": {"type": "ChatStateEvent", "chatState": "COMPOSING"}}
+    )
     assert typing == {"kind": "resp", "reqId": "r3", "code": 200, "body": {}, "type": "ms.PublishEventResponse"}
     pushed = consumer.push("ms.MessagingEventNotification")["body"]["changes"]
     assert [(c["sequence"], c["event"]) for c in pushed] == [(-1, {"type": "ChatStateEvent", "chatState": "COMPOSING"})]
-    assert state_of(emulator_tls_server)["providers"]["liveperson"]["accounts"][lp_account.id]["conversations"][conversation]["events"] == []
+    assert (
+        state_of(emulator_tls_server)["providers"]["liveperson"]["accounts"][lp_account.id]["conversations"][
+            conversation
+        ]["events"]
+        == []
+    )
     assert consumer.call("ms.PublishEvent", {"dialogId": conversation, "event": TEXT})["body"] == {"sequence": 0}
 
 
-def test_set_user_profile_answers_ok_and_keeps_the_sdes(consumer: Peer, emulator_tls_server, lp_account, lp_jwt) -> None:
+def test_set_user_profile_answers_ok_and_keeps_the_sdes(
+    consumer: Peer, emulator_tls_server, lp_account, lp_jwt
+) -> None:
     sdes = [{"type": "ctmrinfo", "info": {"customerId": "138766AC"}}]
     answer = consumer.call("userprofile.SetUserProfile", {"authenticatedData": {"lp_sdes": sdes}})
-    assert answer == {"kind": "resp", "reqId": "r1", "code": 200, "body": {"msg": "OK User Profile set successfully"},
-                      "type": "userprofile.SetUserProfileResponse"}  # fmt: skip
-    stored = state_of(emulator_tls_server)["providers"]["liveperson"]["accounts"][lp_account.id]["consumers"][sub_of(lp_jwt)]
+    assert answer == {
+        "kind": "resp",
+        "reqId": "r1",
+        "code": 200,
+        "body": {"msg": "OK User Profile set successfully"},
+        "type": "userprofile.SetUserProfileResponse",
+    }
+    stored = state_of(emulator_tls_server)["providers"]["liveperson"]["accounts"][lp_account.id]["consumers"][
+        sub_of(lp_jwt)
+    ]
     assert stored["profile"] == {"lp_sdes": sdes}
 
 
-@pytest.mark.parametrize("frame_text, reason", [
-    ('{"kind": "req", "id": "x", "type": "ms.PublishEvent", "body": {"dialogId": "%s", "event": {"type": "RichContentEvent", "content": {"n": NaN}}}}',
-     "numbers must be finite"),
-    ('{"kind": "req", "id": "x", "type": "ms.PublishEvent", "body": {"dialogId": "%s", "event": {"type": "ContentEvent", "message": "\\ud800"}}}',
-     "strings must be valid Unicode"),
-])
-def test_an_event_that_could_not_be_exported_is_refused(consumer: Peer, emulator_tls_server, frame_text, reason) -> None:
+@pytest.mark.parametrize(
+    "frame_text, reason",
+    [
+        (
+            '{"kind": "req", "id": "x", "type": "ms.PublishEvent", "body": {"dialogId": "%s", "event": {"type": "RichContentEvent", "content": {"n": NaN}}}}',
+            "numbers must be finite",
+        ),
+        (
+            '{"kind": "req", "id": "x", "type": "ms.PublishEvent", "body": {"dialogId": "%s", "event": {"type": "ContentEvent", "message": "\\ud800"}}}',
+            "strings must be valid Unicode",
+        ),
+    ],
+)
+def test_an_event_that_could_not_be_exported_is_refused(
+    consumer: Peer, emulator_tls_server, frame_text, reason
+) -> None:
     conversation = open_conversation(consumer)
     before = state_of(emulator_tls_server)
     consumer.ws.send(frame_text % conversation)
-    assert consumer.answer("x") == {"kind": "resp", "reqId": "x", "code": 400, "body": {"msg": reason}, "type": ERROR_TYPE}
+    assert consumer.answer("x") == {
+        "kind": "resp",
+        "reqId": "x",
+        "code": 400,
+        "body": {"msg": reason},
+        "type": ERROR_TYPE,
+    }
     assert state_of(emulator_tls_server) == before
 
 
 def test_a_second_open_conversation_is_refused(consumer: Peer) -> None:
     open_conversation(consumer)
     refused = consumer.call("cm.ConsumerRequestConversation", {})
-    assert refused == {"kind": "resp", "reqId": "r2", "code": 400, "body": {"msg": "consumer already has an open conversation"}, "type": ERROR_TYPE}
+    assert refused == {
+        "kind": "resp",
+        "reqId": "r2",
+        "code": 400,
+        "body": {"msg": "consumer already has an open conversation"},
+        "type": ERROR_TYPE,
+    }
 
 
 def close_body(conversation: str, as_list: bool = False) -> dict:
@@ -307,17 +418,31 @@ def close_body(conversation: str, as_list: bool = False) -> dict:
     return {"conversationId": conversation, "conversationField": [field] if as_list else field}
 
 
-def test_the_consumer_closes_its_conversation_and_a_closed_one_refuses_publish_and_a_second_close(consumer: Peer) -> None:
+def test_the_consumer_closes_its_conversation_and_a_closed_one_refuses_publish_and_a_second_close(
+    consumer: Peer,
+) -> None:
     conversation = open_conversation(consumer)
     consumer.call("cqm.SubscribeExConversations")
     consumer.push("cqm.ExConversationChangeNotification")
     closed = consumer.call("cm.UpdateConversationField", close_body(conversation))
-    assert closed == {"kind": "resp", "reqId": "r3", "code": 200, "body": {}, "type": "cm.UpdateConversationFieldResponse"}
+    assert closed == {
+        "kind": "resp",
+        "reqId": "r3",
+        "code": 200,
+        "body": {},
+        "type": "cm.UpdateConversationFieldResponse",
+    }
     change = consumer.push("cqm.ExConversationChangeNotification")["body"]["changes"][0]
     details = change["result"]["conversationDetails"]
     assert (change["type"], details["state"], details["closeReason"]) == ("UPSERT", "CLOSE", "CONSUMER")
     refused = consumer.call("ms.PublishEvent", {"dialogId": conversation, "event": TEXT})
-    assert refused == {"kind": "resp", "reqId": "r4", "code": 400, "body": {"msg": f"conversation {conversation} is closed"}, "type": ERROR_TYPE}
+    assert refused == {
+        "kind": "resp",
+        "reqId": "r4",
+        "code": 400,
+        "body": {"msg": f"conversation {conversation} is closed"},
+        "type": ERROR_TYPE,
+    }
     again = consumer.call("cm.UpdateConversationField", close_body(conversation))
     assert again["code"] == 400 and again["body"] == {"msg": f"conversation {conversation} is already closed"}
     assert open_conversation(consumer) != conversation  # a new one may start
@@ -327,9 +452,11 @@ def test_another_consumer_cannot_see_or_touch_a_foreign_dialog(consumer: Peer, o
     conversation = open_conversation(consumer)
     consumer.call("ms.PublishEvent", {"dialogId": conversation, "event": TEXT})
     missing = {"msg": f"conversation {conversation} not found"}
-    for kind, body in [("ms.SubscribeMessagingEvents", {"dialogId": conversation}),
-                       ("ms.PublishEvent", {"dialogId": conversation, "event": TEXT}),
-                       ("cm.UpdateConversationField", close_body(conversation))]:  # fmt: skip
+    for kind, body in [
+        ("ms.SubscribeMessagingEvents", {"dialogId": conversation}),
+        ("ms.PublishEvent", {"dialogId": conversation, "event": TEXT}),
+        ("cm.UpdateConversationField", close_body(conversation)),
+    ]:
         answer = other_consumer.call(kind, body)
         assert (answer["code"], answer["body"], answer["type"]) == (404, missing, ERROR_TYPE)
     other_consumer.call("cqm.SubscribeExConversations")
@@ -342,10 +469,16 @@ def test_another_consumer_cannot_see_or_touch_a_foreign_dialog(consumer: Peer, o
 
 
 @pytest.mark.parametrize("version", ["2.1", "3.0", ""])
-def test_another_version_is_refused_before_the_upgrade(emulator_tls_server, lp_account, lp_jwt, emulator_tls_ca, version) -> None:
+def test_another_version_is_refused_before_the_upgrade(
+    emulator_tls_server, lp_account, lp_jwt, emulator_tls_ca, version
+) -> None:
     url = consumer_url(emulator_tls_server, lp_account.id, version)
     with pytest.raises(WsConnectionError) as refused:
-        Client.connect(url, headers={"Authorization": f"jwt {lp_jwt}"}, ssl_context=ssl.create_default_context(cafile=emulator_tls_ca))
+        Client.connect(
+            url,
+            headers={"Authorization": f"jwt {lp_jwt}"},
+            ssl_context=ssl.create_default_context(cafile=emulator_tls_ca),
+        )
     assert refused.value.status_code == 400
     reply = requests.get(url.replace("wss://", "https://"), headers=UPGRADE, verify=emulator_tls_ca, timeout=5)
     assert reply.status_code == 400 and reply.json()["error"]["message"] == "unsupported version: use v=3"
@@ -355,7 +488,10 @@ def test_the_test_client_cannot_upgrade_and_answers_400() -> None:
     client = create_app().test_client()
     path = CONSUMER_SOCKET.format(account="12345678") + "?v=3"
     upgraded, plain = client.get(path, headers=UPGRADE), client.get(path)
-    assert (upgraded.status_code, upgraded.json["error"]["message"]) == (400, "WebSocket upgrade not supported by this server")
+    assert (upgraded.status_code, upgraded.json["error"]["message"]) == (
+        400,
+        "WebSocket upgrade not supported by this server",
+    )
     assert (plain.status_code, plain.json["error"]["message"]) == (400, "a WebSocket upgrade is required")
 
 
@@ -384,7 +520,10 @@ def test_at_step_up_the_previous_owner_is_told_the_conversation_left_then_nothin
     [upsert] = new.frames_for(moved)
     details = upsert["body"]["changes"][0]["result"]["conversationDetails"]
     assert (details["authenticated"], details["stepUp"]) == (True, {"fromConsumerId": "unauth", "at": 1_000_000})
-    assert [f["type"] for f in new.frames_for(published)] == ["cqm.ExConversationChangeNotification", "ms.MessagingEventNotification"]
+    assert [f["type"] for f in new.frames_for(published)] == [
+        "cqm.ExConversationChangeNotification",
+        "ms.MessagingEventNotification",
+    ]
 
 
 def test_a_frame_whose_id_is_nan_is_refused_with_a_null_req_id_that_stays_json(consumer: Peer) -> None:

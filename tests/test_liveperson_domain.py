@@ -33,7 +33,9 @@ def test_legacy_csdr_form(emulator, lp_account):
 
 
 def test_legacy_jsonp_form(emulator, lp_account):
-    reply = emulator.get(f"/csdr/account/{lp_account.id}/service/idp/baseURI.lpCsds", params={"version": "1.0", "cb": "domainCallback"})
+    reply = emulator.get(
+        f"/csdr/account/{lp_account.id}/service/idp/baseURI.lpCsds", params={"version": "1.0", "cb": "domainCallback"}
+    )
     assert reply.status == 200 and reply.headers["Content-Type"].startswith("application/javascript")
     assert reply.text == 'domainCallback({"ResultSet": {"lpData": [{"lpServer": "localhost"}]}});'
 
@@ -87,17 +89,35 @@ def test_all_connectors_lists_the_unauthenticated_connector_for_the_tutorial_jq_
     connectors = reply.json()
     assert isinstance(connectors, list) and len(connectors) == 1
     # the tutorial: .[] | {id: .id, jsMethodName: .configuration.jsMethodName}
-    picked = [c["id"] for c in connectors if c["configuration"]["jsMethodName"] == "lpTag.taglets.unAuthMessaging.lpUnauthFunction"]
+    picked = [
+        c["id"]
+        for c in connectors
+        if c["configuration"]["jsMethodName"] == "lpTag.taglets.unAuthMessaging.lpUnauthFunction"
+    ]
     assert picked == [int(lp_account.unauth_connector_id)]
 
 
 def test_authenticated_connectors_carry_their_validation_settings(emulator):
     emulator.control.seed(
-        {"liveperson": {"accounts": [{"id": "80000001", "connectors": [
-            {"id": "2468", "type": "unauthenticated"},
-            {"id": "1357", "type": "authenticated", "issuer": "https://brand.example", "jwt_public_key": "MIIBIjAN"},
-        ]}]}}
-    )  # fmt: skip
+        {
+            "liveperson": {
+                "accounts": [
+                    {
+                        "id": "80000001",
+                        "connectors": [
+                            {"id": "2468", "type": "unauthenticated"},
+                            {
+                                "id": "1357",
+                                "type": "authenticated",
+                                "issuer": "https://brand.example",
+                                "jwt_public_key": "MIIBIjAN",
+                            },
+                        ],
+                    }
+                ]
+            }
+        }
+    )
     connectors = emulator.get("/api/account/80000001/configuration/le-connectors/all-connectors").json()
     authenticated = connectors[1]
     assert authenticated["id"] == 1357 and authenticated["type"] == 1
@@ -118,11 +138,15 @@ def test_authenticated_connectors_carry_their_validation_settings(emulator):
 
 
 def test_all_connectors_of_an_unknown_account_is_401(emulator):
-    assert_lp_error(emulator.get("/api/account/424242/configuration/le-connectors/all-connectors"), 401, 10, "UNAUTHORIZED")
+    assert_lp_error(
+        emulator.get("/api/account/424242/configuration/le-connectors/all-connectors"), 401, 10, "UNAUTHORIZED"
+    )
 
 
 def test_wrong_method_and_unknown_path_answer_in_liveperson_shape(emulator, lp_account):
-    assert_lp_error(emulator.post(f"/api/account/{lp_account.id}/service/idp/baseURI.json"), 405, 405, "METHOD_NOT_ALLOWED")
+    assert_lp_error(
+        emulator.post(f"/api/account/{lp_account.id}/service/idp/baseURI.json"), 405, 405, "METHOD_NOT_ALLOWED"
+    )
     assert_lp_error(emulator.get(f"/api/account/{lp_account.id}/no/such/thing"), 404, 404, "NOT_FOUND")
 
 

@@ -48,12 +48,19 @@ def test_upload_publish_and_download_through_the_connector_api(lp_connector_app:
     reply = generate(app, consumer, "ms.GenerateURLForUploadFile", {"fileSize": len(PNG), "fileType": "PNG"})
     assert reply.status == 200 and reply.json() == {"reqId": "3", "code": "OK", "body": reply.json()["body"]}
     answer = reply.json()["body"]
-    assert re.fullmatch(rf"/v1/AUTH_async-images/{app.account.id}/[0-9a-f-]{{36}}_01-03-2026_00-00-00-000\.PNG", answer["relativePath"])
+    assert re.fullmatch(
+        rf"/v1/AUTH_async-images/{app.account.id}/[0-9a-f-]{{36}}_01-03-2026_00-00-00-000\.PNG", answer["relativePath"]
+    )
     assert set(answer["queryParams"]) == {"temp_url_sig", "temp_url_expires"}
     assert answer["queryParams"]["temp_url_expires"] == str(1772323200 + 60)
     assert storage_call(app, "PUT", answer, PNG).status == 201
 
-    message = {"caption": "File logo", "relativePath": answer["relativePath"], "fileType": "PNG", "preview": "data:image/png;base64,AAAA"}
+    message = {
+        "caption": "File logo",
+        "relativePath": answer["relativePath"],
+        "fileType": "PNG",
+        "preview": "data:image/png;base64,AAAA",
+    }
     event = {"type": "ContentEvent", "contentType": "hosted/file", "message": message}
     assert app.send(consumer, conversation, event) == {"sequence": 0}
     notified = app.wait_for("ms.MessagingEventNotification.ContentEvent")["body"]["changes"][0]["event"]
@@ -82,7 +89,9 @@ def test_a_download_url_expires_after_a_minute(lp_connector_app: LivePersonConne
     app = lp_connector_app
     consumer = app.consumer()
     answer = uploaded(app, consumer)
-    download = generate(app, consumer, "ms.GenerateURLForDownloadFile", {"relativePath": answer["relativePath"]}).json()["body"]
+    download = generate(
+        app, consumer, "ms.GenerateURLForDownloadFile", {"relativePath": answer["relativePath"]}
+    ).json()["body"]
     app.account.handle.control.advance("60s")
     assert storage_call(app, "GET", download).status == 200
     app.account.handle.control.advance("1s")
@@ -100,16 +109,23 @@ def test_a_download_url_expires_after_a_minute(lp_connector_app: LivePersonConne
         ("ms.GenerateURLForDownloadFile", {}),
     ],
 )
-def test_bad_requests_answer_in_the_connector_envelope(lp_connector_app: LivePersonConnectorApp, kind: str, body: dict) -> None:
+def test_bad_requests_answer_in_the_connector_envelope(
+    lp_connector_app: LivePersonConnectorApp, kind: str, body: dict
+) -> None:
     reply = generate(lp_connector_app, lp_connector_app.consumer(), kind, body)
     assert reply.status in (400, 404) and reply.json()["type"] == ".ReqBody$ErrorResp"
 
 
 @pytest.mark.parametrize(
     "message",
-    ["a string", {"fileType": "PNG"}, {"relativePath": "x", "fileType": "PNG"}, {"relativePath": "/a", "fileType": "EXE"},
-     {"relativePath": "/a", "fileType": "PNG", "preview": "x" * (30 * 1024 + 1)}],
-)  # fmt: skip
+    [
+        "a string",
+        {"fileType": "PNG"},
+        {"relativePath": "x", "fileType": "PNG"},
+        {"relativePath": "/a", "fileType": "EXE"},
+        {"relativePath": "/a", "fileType": "PNG", "preview": "x" * (30 * 1024 + 1)},
+    ],
+)
 def test_a_bad_hosted_file_is_refused(lp_connector_app: LivePersonConnectorApp, message) -> None:
     app = lp_connector_app
     consumer = app.consumer()
@@ -145,16 +161,32 @@ def consumer_socket(emulator_tls_server, lp_account, lp_jwt, emulator_tls_ca):
 def test_the_consumer_socket_shares_a_file(consumer_socket: Peer, emulator_tls_server, emulator_tls_ca) -> None:
     conversation = open_conversation(consumer_socket)
     answer = consumer_socket.call("ms.GenerateURLForUploadFile", {"fileSize": 1000, "fileType": "PNG"})
-    assert (answer["code"], answer["type"], set(answer["body"])) == (200, "ms.GenerateURLResponse", {"relativePath", "queryParams"})
+    assert (answer["code"], answer["type"], set(answer["body"])) == (
+        200,
+        "ms.GenerateURLResponse",
+        {"relativePath", "queryParams"},
+    )
     url = emulator_tls_server.base_url + answer["body"]["relativePath"]
-    assert requests.put(url, params=answer["body"]["queryParams"], data=PNG[:1000], verify=emulator_tls_ca, timeout=5).status_code == 201
+    assert (
+        requests.put(
+            url, params=answer["body"]["queryParams"], data=PNG[:1000], verify=emulator_tls_ca, timeout=5
+        ).status_code
+        == 201
+    )
     message = {"relativePath": answer["body"]["relativePath"], "fileType": "PNG", "caption": "logo"}
-    published = consumer_socket.call("ms.PublishEvent", {"dialogId": conversation, "event": {"type": "ContentEvent", "contentType": "hosted/file", "message": message}})
+    published = consumer_socket.call(
+        "ms.PublishEvent",
+        {"dialogId": conversation, "event": {"type": "ContentEvent", "contentType": "hosted/file", "message": message}},
+    )
     assert published["code"] == 200 and published["body"] == {"sequence": 0}
     download = consumer_socket.call("ms.GenerateURLForDownloadFile", {"relativePath": message["relativePath"]})
     assert download["code"] == 200 and urlsplit(url).path == download["body"]["relativePath"]
-    fetched = requests.get(emulator_tls_server.base_url + download["body"]["relativePath"], params=download["body"]["queryParams"],
-                           verify=emulator_tls_ca, timeout=5)  # fmt: skip
+    fetched = requests.get(
+        emulator_tls_server.base_url + download["body"]["relativePath"],
+        params=download["body"]["queryParams"],
+        verify=emulator_tls_ca,
+        timeout=5,
+    )
     assert fetched.content == PNG[:1000]
     refused = consumer_socket.call("ms.GenerateURLForUploadFile", {"fileSize": 10, "fileType": "TXT"})
     assert refused["code"] == 400

@@ -33,7 +33,10 @@ def assert_refused_as_invalid_jwt(reply, reason=None):
 def assert_lp_error(reply, status, response_status):
     assert reply.status == status
     error = reply.json()["error"]
-    assert set(error) == {"time", "message", "internalCode", "responseStatus"} and error["responseStatus"] == response_status
+    assert (
+        set(error) == {"time", "message", "internalCode", "responseStatus"}
+        and error["responseStatus"] == response_status
+    )
 
 
 # --- anonymous/authorize -------------------------------------------------------------------------
@@ -47,7 +50,15 @@ def test_create_issues_a_ten_minute_external_jwt(lp_account):
     header, claims = jwt.get_unverified_header(token), claims_of(token)
     assert header["alg"] == "RS256" and header["kid"]
     now = 1_772_366_400
-    assert claims == {"iss": IDP_ISSUER, "aud": f"acc:{lp_account.id}", "sub": claims["sub"], "iat": now, "exp": now + 600, "auth_time": now, "jti": claims["jti"]}
+    assert claims == {
+        "iss": IDP_ISSUER,
+        "aud": f"acc:{lp_account.id}",
+        "sub": claims["sub"],
+        "iat": now,
+        "exp": now + 600,
+        "auth_time": now,
+        "jti": claims["jti"],
+    }
     assert claims["jti"] != claims_of(lp_account.issue_ext_jwt())["jti"]
 
 
@@ -97,7 +108,9 @@ def test_refresh_with_garbage_is_refused(lp_account, bad):
 
 
 def test_refresh_with_a_token_of_another_account_is_refused(emulator, lp_account):
-    emulator.control.seed({"liveperson": {"accounts": [{"id": "81000001", "connectors": [{"id": "1", "type": "unauthenticated"}]}]}})
+    emulator.control.seed(
+        {"liveperson": {"accounts": [{"id": "81000001", "connectors": [{"id": "1", "type": "unauthenticated"}]}]}}
+    )
     foreign = emulator.post("/api/account/81000001/anonymous/authorize").json()["token"]
     assert_refused_as_invalid_jwt(authorize(lp_account, {"id_token": foreign}), "wrong_audience")
     assert_refused_as_invalid_jwt(authenticate(lp_account, foreign), "wrong_audience")
@@ -112,7 +125,9 @@ def test_refresh_with_a_tampered_token_is_refused(lp_account):
 def test_refresh_with_a_token_signed_by_another_key_is_refused(lp_account):
     claims = claims_of(lp_account.issue_ext_jwt())
     kid = jwt.get_unverified_header(lp_account.issue_ext_jwt())["kid"]
-    forged = jwt.encode(claims, rsa.generate_private_key(public_exponent=65537, key_size=2048), algorithm="RS256", headers={"kid": kid})
+    forged = jwt.encode(
+        claims, rsa.generate_private_key(public_exponent=65537, key_size=2048), algorithm="RS256", headers={"kid": kid}
+    )
     assert_refused_as_invalid_jwt(authorize(lp_account, {"id_token": forged}), "bad_signature")
 
 
@@ -133,7 +148,9 @@ def test_unknown_account_is_401(emulator):
 
 @pytest.mark.parametrize("body", [b"{nope", b"[1, 2]", b'"text"'])
 def test_a_body_that_is_not_a_json_object_is_400(lp_account, body):
-    reply = lp_account.handle.post(lp_account.idp_path("anonymous/authorize"), data=body, headers={"Content-Type": "application/json"})
+    reply = lp_account.handle.post(
+        lp_account.idp_path("anonymous/authorize"), data=body, headers={"Content-Type": "application/json"}
+    )
     assert_lp_error(reply, 400, "BAD_REQUEST")
 
 
@@ -159,12 +176,25 @@ def test_exchange_returns_the_lp_consumer_jwt(lp_account):
     token = reply.json()["token"]
     assert jwt.get_unverified_header(token) == {"alg": "RS256", "kid": "00001", "typ": "JWT"}
     now = 1_772_366_400
-    assert claims_of(token) == {"sub": claims_of(ext)["sub"], "aud": f"acc:{lp_account.id}", "iss": IDP_ISSUER, "exp": now + 3600, "iat": now}
+    assert claims_of(token) == {
+        "sub": claims_of(ext)["sub"],
+        "aud": f"acc:{lp_account.id}",
+        "iss": IDP_ISSUER,
+        "exp": now + 3600,
+        "iat": now,
+    }
 
 
 def test_lp_consumer_jwt_verifies_with_the_fixed_public_key(lp_jwt, lp_account):
     public_key = CONSUMER_JWT_SLOT.fixed_key().public_key
-    claims = jwt.decode(lp_jwt, public_key, algorithms=["RS256"], audience=f"acc:{lp_account.id}", issuer=IDP_ISSUER, options={"verify_exp": False})
+    claims = jwt.decode(
+        lp_jwt,
+        public_key,
+        algorithms=["RS256"],
+        audience=f"acc:{lp_account.id}",
+        issuer=IDP_ISSUER,
+        options={"verify_exp": False},
+    )
     assert claims["sub"]
 
 
@@ -186,10 +216,26 @@ def test_unknown_connector_is_404(lp_account, lp_ext_jwt):
 
 
 def test_authenticated_connector_does_not_take_an_unauth_token(emulator, lp_account, lp_ext_jwt):
-    emulator.control.seed({"liveperson": {"accounts": [{"id": lp_account.id, "connectors": [
-        {"id": lp_account.unauth_connector_id, "type": "unauthenticated"},
-        {"id": "1357", "type": "authenticated", "issuer": "https://brand.example", "jwt_public_key": "MIIB"},
-    ]}]}})  # fmt: skip
+    emulator.control.seed(
+        {
+            "liveperson": {
+                "accounts": [
+                    {
+                        "id": lp_account.id,
+                        "connectors": [
+                            {"id": lp_account.unauth_connector_id, "type": "unauthenticated"},
+                            {
+                                "id": "1357",
+                                "type": "authenticated",
+                                "issuer": "https://brand.example",
+                                "jwt_public_key": "MIIB",
+                            },
+                        ],
+                    }
+                ]
+            }
+        }
+    )
     assert_refused_as_invalid_jwt(authenticate(lp_account, lp_ext_jwt, connector_id="1357"))
 
 
@@ -199,14 +245,18 @@ def test_only_version_3_0_is_served(lp_account, lp_ext_jwt, version):
 
 
 def test_missing_id_token_is_400(lp_account):
-    reply = lp_account.handle.post(lp_account.idp_path(f"app/{lp_account.unauth_connector_id}/authenticate"), params={"v": "3.0"}, json={})
+    reply = lp_account.handle.post(
+        lp_account.idp_path(f"app/{lp_account.unauth_connector_id}/authenticate"), params={"v": "3.0"}, json={}
+    )
     assert_lp_error(reply, 400, "BAD_REQUEST")
 
 
 @pytest.mark.lp_account(features=["Common.Async_Messaging"])
 def test_exchange_needs_unauth_messaging(lp_account, emulator):
     # the account cannot issue an external token itself: present one of another account
-    emulator.control.seed({"liveperson": {"accounts": [{"id": "82000001", "connectors": [{"id": "1", "type": "unauthenticated"}]}]}})
+    emulator.control.seed(
+        {"liveperson": {"accounts": [{"id": "82000001", "connectors": [{"id": "1", "type": "unauthenticated"}]}]}}
+    )
     foreign = emulator.post("/api/account/82000001/anonymous/authorize").json()["token"]
     assert_lp_error(authenticate(lp_account, foreign), 403, "FORBIDDEN")
 
@@ -227,10 +277,14 @@ def test_signup_returns_a_long_lived_unauthenticated_lp_jwt(lp_account):
 
 def test_successful_calls_record_consumers_in_state(emulator, lp_account):
     sub = claims_of(lp_account.issue_ext_jwt())["sub"]
-    account = emulator.control.export_state()["namespaces"][emulator.namespace]["providers"]["liveperson"]["accounts"][lp_account.id]
+    account = emulator.control.export_state()["namespaces"][emulator.namespace]["providers"]["liveperson"]["accounts"][
+        lp_account.id
+    ]
     assert account["consumers"][sub]["kind"] == "anonymous"
 
 
 def test_a_body_nested_deeper_than_the_stack_is_400(lp_account):
-    reply = lp_account.handle.post(lp_account.idp_path("anonymous/authorize"), data=b"[" * 100_000, headers={"Content-Type": "application/json"})
+    reply = lp_account.handle.post(
+        lp_account.idp_path("anonymous/authorize"), data=b"[" * 100_000, headers={"Content-Type": "application/json"}
+    )
     assert_lp_error(reply, 400, "BAD_REQUEST")

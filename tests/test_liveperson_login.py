@@ -40,9 +40,18 @@ USERS = [
     {"username": "admin1", "password": "p", "user_id": "3705342610", "is_admin": True, "privileges": [100, 101, 1730]},
 ]
 CONFIG_KEYS = {
-    "loginName", "userId", "userPid", "userPrivileges", "serverCurrentTime", "timeDiff", "serverTimeZoneName",
-    "serverTimeGMTDiff", "isLPA", "isAdmin", "accountTimeZoneId",
-}  # fmt: skip
+    "loginName",
+    "userId",
+    "userPid",
+    "userPrivileges",
+    "serverCurrentTime",
+    "timeDiff",
+    "serverTimeZoneName",
+    "serverTimeGMTDiff",
+    "isLPA",
+    "isAdmin",
+    "accountTimeZoneId",
+}
 with_users = pytest.mark.lp_account(users=USERS)
 
 
@@ -84,7 +93,16 @@ def test_login_answers_everything_clients_read(lp_account, emulator_backend):
     reply = login(lp_account, AGENT)
     assert reply.status == 200
     body = reply.json()
-    assert set(body) == {"csrf", "wsuk", "config", "csdsCollectionResponse", "accountData", "sessionTTl", "bearer", "sessionId"}
+    assert set(body) == {
+        "csrf",
+        "wsuk",
+        "config",
+        "csdsCollectionResponse",
+        "accountData",
+        "sessionTTl",
+        "bearer",
+        "sessionId",
+    }
     assert HEX64.fullmatch(body["bearer"]) and HEX64.fullmatch(body["csrf"]) and body["bearer"] != body["csrf"]
     assert re.fullmatch(r"[0-9]{18}", body["wsuk"]) and re.fullmatch(r"[0-9a-f]{32}", body["sessionId"])
     assert body["sessionTTl"] == "28800000"  # a string of milliseconds
@@ -93,13 +111,22 @@ def test_login_answers_everything_clients_read(lp_account, emulator_backend):
     assert re.fullmatch(r"[1-9][0-9]{9}", config["userId"])
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", config["userPid"])
     assert {k: v for k, v in config.items() if k not in ("userId", "userPid")} == {
-        "loginName": "agent1", "userPrivileges": [], "serverCurrentTime": NOW_MS, "timeDiff": 0,
-        "serverTimeZoneName": "UTC", "serverTimeGMTDiff": 0, "isLPA": False, "isAdmin": False, "accountTimeZoneId": "UTC",
-    }  # fmt: skip
+        "loginName": "agent1",
+        "userPrivileges": [],
+        "serverCurrentTime": NOW_MS,
+        "timeDiff": 0,
+        "serverTimeZoneName": "UTC",
+        "serverTimeGMTDiff": 0,
+        "isLPA": False,
+        "isAdmin": False,
+        "accountTimeZoneId": "UTC",
+    }
     all_services = emulator_backend.get(lp_account.idp_path("service/baseURI.json")).json()
     assert body["csdsCollectionResponse"] == all_services
     assert {"agentVep", "asyncMessagingEnt", "facadeMsg"} <= {s["service"] for s in all_services["baseURIs"]}
-    assert body["accountData"] == {"agentGroupsData": {"items": [{"id": -1, "deleted": False, "name": "Main Group"}], "revision": 1}}
+    assert body["accountData"] == {
+        "agentGroupsData": {"items": [{"id": -1, "deleted": False, "name": "Main Group"}], "revision": 1}
+    }
     cookie = reply.headers["Set-Cookie"]
     assert cookie.startswith(f"session_id={body['sessionId']};") and "HttpOnly" in cookie and "Path=/" in cookie
     assert "Secure" not in cookie  # plain http: a client's cookie jar must replay it
@@ -108,11 +135,19 @@ def test_login_answers_everything_clients_read(lp_account, emulator_backend):
 @with_users
 def test_each_login_opens_its_own_session_with_the_same_user_ids(lp_account):
     first, second = login(lp_account, AGENT).json(), login(lp_account, AGENT).json()
-    assert {first[k] for k in ("bearer", "csrf", "sessionId", "wsuk")}.isdisjoint({second[k] for k in ("bearer", "csrf", "sessionId", "wsuk")})
-    assert (first["config"]["userId"], first["config"]["userPid"]) == (second["config"]["userId"], second["config"]["userPid"])
+    assert {first[k] for k in ("bearer", "csrf", "sessionId", "wsuk")}.isdisjoint(
+        {second[k] for k in ("bearer", "csrf", "sessionId", "wsuk")}
+    )
+    assert (first["config"]["userId"], first["config"]["userPid"]) == (
+        second["config"]["userId"],
+        second["config"]["userPid"],
+    )
     assert login(lp_account, BOT_LOGIN).json()["config"]["userId"] != first["config"]["userId"]
     for session in (first, second):  # the second login leaves the first session alone
-        assert session_call(lp_account, "refresh", f"session_id={session['sessionId']}", {"csrf": session["csrf"]}).status == 200
+        assert (
+            session_call(lp_account, "refresh", f"session_id={session['sessionId']}", {"csrf": session["csrf"]}).status
+            == 200
+        )
 
 
 @with_users
@@ -169,9 +204,16 @@ REFUSALS = {
     "api_keys_of_a_password_user": ({**BOT_LOGIN, "username": "agent1"}, BAD_AUTHENTICATION),
     "user_locked": ({"username": "locked1", "password": "p"}, f"{BAD_AUTHENTICATION}: the user is locked"),
     "password_expired": ({"username": "old1", "password": "p"}, f"{BAD_AUTHENTICATION}: the password has expired"),
-    "saml_not_emulated": ({"jwt": "dummy", "assertion": "<saml/>"}, f"{BAD_AUTHENTICATION}: SAML login is not emulated"),
+    "saml_not_emulated": (
+        {"jwt": "dummy", "assertion": "<saml/>"},
+        f"{BAD_AUTHENTICATION}: SAML login is not emulated",
+    ),
 }
-REASONS = {"empty_password": "wrong_password", "password_of_an_api_key_user": "wrong_password", "api_keys_of_a_password_user": "wrong_api_keys"}
+REASONS = {
+    "empty_password": "wrong_password",
+    "password_of_an_api_key_user": "wrong_password",
+    "api_keys_of_a_password_user": "wrong_api_keys",
+}
 
 
 @with_users
@@ -187,14 +229,24 @@ def test_login_refusals_are_401_bad_authentication(lp_account, emulator_backend,
 @pytest.mark.lp_account(users=USERS, sso_only=True)
 @pytest.mark.emulator_time(NOW)
 def test_sso_only_account_refuses_password_logins_not_api_keys(lp_account):
-    refused(login(lp_account, AGENT), 401, f"{BAD_AUTHENTICATION}: the account logs users in through single sign-on only", "sso_only")
+    refused(
+        login(lp_account, AGENT),
+        401,
+        f"{BAD_AUTHENTICATION}: the account logs users in through single sign-on only",
+        "sso_only",
+    )
     assert login(lp_account, BOT_LOGIN).status == 200
 
 
 @pytest.mark.lp_account(users=USERS, features=["Messaging.Un_Auth_Messaging"])
 @pytest.mark.emulator_time(NOW)
 def test_api_keys_need_the_bot_user_type(lp_account):
-    refused(login(lp_account, BOT_LOGIN), 401, f"{BAD_AUTHENTICATION}: the account does not have the Bot user type", "bot_user_type_disabled")
+    refused(
+        login(lp_account, BOT_LOGIN),
+        401,
+        f"{BAD_AUTHENTICATION}: the account does not have the Bot user type",
+        "bot_user_type_disabled",
+    )
     assert login(lp_account, AGENT).status == 200
 
 
@@ -222,10 +274,22 @@ BAD_BODIES = {
     "no username": (b'{"password": "s3cret"}', "username is required", "missing_username"),
     "username a number": (b'{"username": 1, "password": "s3cret"}', "username must be a string", "bad_username"),
     "password null": (b'{"username": "agent1", "password": null}', "password must be a string", "bad_password"),
-    "no credentials": (b'{"username": "agent1"}', "password, or appKey, secret, accessToken and accessTokenSecret, are required", "missing_credentials"),
+    "no credentials": (
+        b'{"username": "agent1"}',
+        "password, or appKey, secret, accessToken and accessTokenSecret, are required",
+        "missing_credentials",
+    ),
     "empty body": (b"", "username is required", "missing_username"),
-    "three API keys": (b'{"username": "bot1", "appKey": "ak", "secret": "sec", "accessToken": "at"}', "accessTokenSecret is required", "missing_accessTokenSecret"),
-    "an API key a list": (b'{"username": "bot1", "appKey": ["ak"], "secret": "sec", "accessToken": "at", "accessTokenSecret": "ats"}', "appKey must be a string", "bad_appKey"),
+    "three API keys": (
+        b'{"username": "bot1", "appKey": "ak", "secret": "sec", "accessToken": "at"}',
+        "accessTokenSecret is required",
+        "missing_accessTokenSecret",
+    ),
+    "an API key a list": (
+        b'{"username": "bot1", "appKey": ["ak"], "secret": "sec", "accessToken": "at", "accessTokenSecret": "ats"}',
+        "appKey must be a string",
+        "bad_appKey",
+    ),
 }
 
 
@@ -235,7 +299,9 @@ BAD_BODIES = {
 def test_malformed_login_body_is_a_bad_request(lp_account, emulator_backend, case):
     raw, message, reason = BAD_BODIES[case]
     before = world(emulator_backend)
-    reply = lp_account.handle.post(lp_account.idp_path("login"), params={"v": "1.3"}, data=raw, headers={"Content-Type": "application/json"})
+    reply = lp_account.handle.post(
+        lp_account.idp_path("login"), params={"v": "1.3"}, data=raw, headers={"Content-Type": "application/json"}
+    )
     refused(reply, 400, message, reason)
     assert world(emulator_backend) == before
 
@@ -335,7 +401,13 @@ def test_logout_leaves_other_sessions_alone(lp_agent_session):
 @pytest.mark.parametrize("action", ["refresh", "logout"])
 @pytest.mark.parametrize(
     "body, reason",
-    [({"csrf": "0" * 64}, "csrf_mismatch"), ({}, "missing_csrf"), ({"csfr": "<csrf>"}, "missing_csrf"), ({"csrf": None}, "missing_csrf"), ({"csrf": 1}, "missing_csrf")],
+    [
+        ({"csrf": "0" * 64}, "csrf_mismatch"),
+        ({}, "missing_csrf"),
+        ({"csfr": "<csrf>"}, "missing_csrf"),
+        ({"csrf": None}, "missing_csrf"),
+        ({"csrf": 1}, "missing_csrf"),
+    ],
 )
 def test_a_wrong_or_missing_csrf_is_401(lp_agent_session, emulator_backend, action, body, reason):
     body = {k: lp_agent_session.csrf if v == "<csrf>" else v for k, v in body.items()}  # cliangLP's typo
@@ -351,12 +423,27 @@ def test_the_session_cookie_is_needed(lp_agent_session, emulator, action):
     account = lp_agent_session.account
     csrf = {"csrf": lp_agent_session.csrf}
     refused(session_call(account, action, None, csrf), 401, SESSION_INVALID, "no_session_cookie")
-    refused(session_call(account, action, "sessionid=" + lp_agent_session.session_id, csrf), 401, SESSION_INVALID, "no_session_cookie")
+    refused(
+        session_call(account, action, "sessionid=" + lp_agent_session.session_id, csrf),
+        401,
+        SESSION_INVALID,
+        "no_session_cookie",
+    )
     refused(session_call(account, action, "session_id=" + "0" * 32, csrf), 401, SESSION_INVALID, "unknown_session")
-    refused(session_call(account, action, "session_id=" + lp_agent_session.bearer, csrf), 401, SESSION_INVALID, "unknown_session")
+    refused(
+        session_call(account, action, "session_id=" + lp_agent_session.bearer, csrf),
+        401,
+        SESSION_INVALID,
+        "unknown_session",
+    )
     other = LivePersonAccount("98765432101", "1", 600.0, emulator)
     emulator.control.seed({"liveperson": {"accounts": [{"id": other.id}]}})
-    refused(session_call(other, action, "session_id=" + lp_agent_session.session_id, csrf), 401, SESSION_INVALID, "unknown_session")
+    refused(
+        session_call(other, action, "session_id=" + lp_agent_session.session_id, csrf),
+        401,
+        SESSION_INVALID,
+        "unknown_session",
+    )
     assert lp_agent_session.refresh().status == 200
 
 
@@ -364,7 +451,10 @@ def test_the_session_cookie_is_needed(lp_agent_session, emulator, action):
 @pytest.mark.parametrize("action", ["refresh", "logout"])
 @pytest.mark.parametrize(
     "raw, message, reason",
-    [(b"{csrf", "request body is not valid JSON", "malformed_json"), (b'["csrf"]', "request body must be a JSON object", "body_not_object")],
+    [
+        (b"{csrf", "request body is not valid JSON", "malformed_json"),
+        (b'["csrf"]', "request body must be a JSON object", "body_not_object"),
+    ],
 )
 def test_a_refresh_body_that_is_not_a_json_object_is_400(lp_agent_session, action, raw, message, reason):
     reply = getattr(lp_agent_session, action)(json=None, data=raw, headers={"Content-Type": "application/json"})
@@ -396,7 +486,10 @@ def test_expiring_the_bearer_later_ends_it_then(lp_agent_session, emulator_clock
 
 def test_revoking_the_account_reaches_its_sessions(lp_agent_session, lp_bot_session, emulator_clock):
     emulator_clock.revoke(account=lp_agent_session.account.id)
-    assert [s.refresh().headers.get(REASON_HEADER) for s in (lp_agent_session, lp_bot_session)] == ["revoked", "revoked"]
+    assert [s.refresh().headers.get(REASON_HEADER) for s in (lp_agent_session, lp_bot_session)] == [
+        "revoked",
+        "revoked",
+    ]
     fresh = lp_login(lp_agent_session.account, lp_agent_session.credentials)  # a selector never reaches later tokens
     assert fresh.refresh().status == 200
 
@@ -409,7 +502,9 @@ def test_a_user_selector_reaches_only_that_users_sessions(lp_agent_session, lp_b
 
 
 def test_a_user_selector_needs_the_account(lp_agent_session, emulator):
-    reply = emulator.post("/__emulator/tokens/expire", params={"namespace": emulator.namespace}, json={"user": lp_agent_session.username})
+    reply = emulator.post(
+        "/__emulator/tokens/expire", params={"namespace": emulator.namespace}, json={"user": lp_agent_session.username}
+    )
     assert reply.status == 400 and reply.json()["error"]["message"] == "name the account of the user"
 
 
@@ -423,10 +518,16 @@ def test_session_of_bearer_finds_live_sessions_only(lp_agent_session, emulator_a
     namespace, account = account_model(emulator_app, lp_agent_session.account)
     now = namespace.clock.now()
     found = session_of_bearer(account, lp_agent_session.bearer, now, namespace.tokens)
-    assert found is not None and (found.session_id, found.username) == (lp_agent_session.session_id, lp_agent_session.username)
+    assert found is not None and (found.session_id, found.username) == (
+        lp_agent_session.session_id,
+        lp_agent_session.username,
+    )
     for other in (lp_agent_session.csrf, "0" * 64, "", None, 42):
         assert session_of_bearer(account, other, now, namespace.tokens) is None
-    assert session_of_bearer(account, lp_agent_session.bearer, now + lp_agent_session.session_ttl, namespace.tokens) is None
+    assert (
+        session_of_bearer(account, lp_agent_session.bearer, now + lp_agent_session.session_ttl, namespace.tokens)
+        is None
+    )
     emulator_clock.revoke(lp_agent_session.bearer)
     assert session_of_bearer(account, lp_agent_session.bearer, now, namespace.tokens) is None
 
@@ -436,8 +537,13 @@ def test_session_of_bearer_finds_live_sessions_only(lp_agent_session, emulator_a
 
 def test_sessions_survive_export_and_import(lp_agent_session, emulator_clock):
     document = emulator_clock.export_state()
-    sessions = document["namespaces"][emulator_clock.namespace]["providers"]["liveperson"]["accounts"][lp_agent_session.account.id]["sessions"]
-    assert set(sessions) == {lp_agent_session.session_id} and sessions[lp_agent_session.session_id]["bearer"] == lp_agent_session.bearer
+    sessions = document["namespaces"][emulator_clock.namespace]["providers"]["liveperson"]["accounts"][
+        lp_agent_session.account.id
+    ]["sessions"]
+    assert (
+        set(sessions) == {lp_agent_session.session_id}
+        and sessions[lp_agent_session.session_id]["bearer"] == lp_agent_session.bearer
+    )
     emulator_clock.reset()
     assert lp_agent_session.refresh().status == 401
     emulator_clock.import_state(document)
@@ -447,11 +553,21 @@ def test_sessions_survive_export_and_import(lp_agent_session, emulator_clock):
 
 @pytest.mark.parametrize(
     "field, value",
-    [("bearer", "not-hex"), ("csrf", "A" * 64), ("session_id", "x"), ("ttl", -1), ("wsuk", "12a"), ("last_active", "soon"), ("extra", 1)],
+    [
+        ("bearer", "not-hex"),
+        ("csrf", "A" * 64),
+        ("session_id", "x"),
+        ("ttl", -1),
+        ("wsuk", "12a"),
+        ("last_active", "soon"),
+        ("extra", 1),
+    ],
 )
 def test_an_import_with_a_bad_session_changes_nothing(lp_agent_session, emulator_clock, field, value):
     document = emulator_clock.export_state()
-    account = document["namespaces"][emulator_clock.namespace]["providers"]["liveperson"]["accounts"][lp_agent_session.account.id]
+    account = document["namespaces"][emulator_clock.namespace]["providers"]["liveperson"]["accounts"][
+        lp_agent_session.account.id
+    ]
     account["sessions"][lp_agent_session.session_id][field] = value
     with pytest.raises(Exception, match="invalid_state|sessions"):
         emulator_clock.import_state(document)
@@ -460,7 +576,9 @@ def test_an_import_with_a_bad_session_changes_nothing(lp_agent_session, emulator
 
 def test_a_session_filed_under_another_id_is_refused(lp_agent_session, emulator_clock):
     document = emulator_clock.export_state()
-    account = document["namespaces"][emulator_clock.namespace]["providers"]["liveperson"]["accounts"][lp_agent_session.account.id]
+    account = document["namespaces"][emulator_clock.namespace]["providers"]["liveperson"]["accounts"][
+        lp_agent_session.account.id
+    ]
     account["sessions"]["f" * 32] = account["sessions"].pop(lp_agent_session.session_id)
     with pytest.raises(Exception, match="filed under"):
         emulator_clock.import_state(document)
@@ -477,14 +595,27 @@ def test_sessions_are_bounded(lp_account, monkeypatch, emulator_clock):
 def test_idle_sessions_are_forgotten_at_the_next_login(lp_agent_session, emulator_clock):
     emulator_clock.advance(lp_agent_session.session_ttl)
     fresh = lp_login(lp_agent_session.account, lp_agent_session.credentials)
-    assert set(lp_state(lp_agent_session.account.handle)["accounts"][lp_agent_session.account.id]["sessions"]) == {fresh.session_id}
+    assert set(lp_state(lp_agent_session.account.handle)["accounts"][lp_agent_session.account.id]["sessions"]) == {
+        fresh.session_id
+    }
 
 
 @pytest.mark.emulator_time(NOW)
 def test_a_seed_may_hold_sessions_and_refuses_duplicate_usernames(emulator):
     now = NOW_MS / 1000
-    session = {"session_id": "a" * 32, "username": "agent1", "bearer": "b" * 64, "csrf": "c" * 64, "wsuk": "1", "ttl": "8h", "created_at": now, "last_active": now}
-    emulator.control.seed({"liveperson": {"accounts": [{"id": "98765432102", "users": [AGENT], "sessions": {"a" * 32: session}}]}})
+    session = {
+        "session_id": "a" * 32,
+        "username": "agent1",
+        "bearer": "b" * 64,
+        "csrf": "c" * 64,
+        "wsuk": "1",
+        "ttl": "8h",
+        "created_at": now,
+        "last_active": now,
+    }
+    emulator.control.seed(
+        {"liveperson": {"accounts": [{"id": "98765432102", "users": [AGENT], "sessions": {"a" * 32: session}}]}}
+    )
     account = LivePersonAccount("98765432102", "1", 600.0, emulator)
     assert session_call(account, "refresh", "session_id=" + "a" * 32, {"csrf": "c" * 64}).status == 200
     with pytest.raises(Exception, match="duplicate username"):
@@ -494,7 +625,13 @@ def test_a_seed_may_hold_sessions_and_refuses_duplicate_usernames(emulator):
 def test_the_dashboard_lists_live_sessions(lp_agent_session, emulator_app):
     namespace, _ = account_model(emulator_app, lp_agent_session.account)
     rows = namespace.state("liveperson").live_credentials(namespace.clock.now())
-    assert rows == [{"kind": "agent session", "subject": f"{lp_agent_session.account.id} / {lp_agent_session.username}", "expires_at": rows[0]["expires_at"]}]
+    assert rows == [
+        {
+            "kind": "agent session",
+            "subject": f"{lp_agent_session.account.id} / {lp_agent_session.username}",
+            "expires_at": rows[0]["expires_at"],
+        }
+    ]
     assert namespace.state("liveperson").live_credentials(rows[0]["expires_at"]) == []
 
 
@@ -547,12 +684,16 @@ class TestOverHttp:
     def test_the_transport_sends_only_the_cookies_a_test_names(self, lp_agent_session):
         """The fixtures' transport keeps no cookie jar, in-process and over HTTP alike."""
         assert lp_agent_session.refresh().status == 200
-        reply = lp_agent_session.account.handle.post(lp_agent_session.account.idp_path("refresh"), json={"csrf": lp_agent_session.csrf})
+        reply = lp_agent_session.account.handle.post(
+            lp_agent_session.account.idp_path("refresh"), json={"csrf": lp_agent_session.csrf}
+        )
         assert reply.headers[REASON_HEADER] == "no_session_cookie"
 
 
 def test_the_in_process_transport_keeps_no_cookie_jar(lp_agent_session):
-    reply = lp_agent_session.account.handle.post(lp_agent_session.account.idp_path("refresh"), json={"csrf": lp_agent_session.csrf})
+    reply = lp_agent_session.account.handle.post(
+        lp_agent_session.account.idp_path("refresh"), json={"csrf": lp_agent_session.csrf}
+    )
     assert reply.headers[REASON_HEADER] == "no_session_cookie"
 
 
@@ -562,7 +703,9 @@ SEEDED_USER = "<agent>"
 PASSWORD = "<password>"
 CSRF = "<csrf>"
 COOKIE = "<cookie>"
-login_fields = st.sampled_from(["username", "password", "appKey", "secret", "accessToken", "accessTokenSecret", "jwt", "assertion", "csrf"])
+login_fields = st.sampled_from(
+    ["username", "password", "appKey", "secret", "accessToken", "accessTokenSecret", "jwt", "assertion", "csrf"]
+)
 field_values = st.one_of(st.sampled_from([SEEDED_USER, PASSWORD, "ak", "sec", "at", "ats", CSRF]), json_values)
 structured_bodies = st.dictionaries(login_fields | st.text(max_size=8), field_values, max_size=6).map(Body.of_json)
 real_cookie = st.sampled_from([f"session_id={COOKIE}", f"Session_id={COOKIE}", f"a=b; SESSION_ID={COOKIE}"])
@@ -571,14 +714,23 @@ cookies = st.one_of(
     real_cookie,
     st.none(),
     header_text,
-    st.builds(lambda name, value: f"{name}={value}", st.sampled_from(["session_id", "Session_id", "SESSION_ID", "sid"]), st.sampled_from([COOKIE, "", "0" * 32]) | header_text),
+    st.builds(
+        lambda name, value: f"{name}={value}",
+        st.sampled_from(["session_id", "Session_id", "SESSION_ID", "sid"]),
+        st.sampled_from([COOKIE, "", "0" * 32]) | header_text,
+    ),
 )
 
 
 def resolve(value: Any, session: LivePersonAgentSession) -> Any:
     if isinstance(value, dict):
         return {k: resolve(v, session) for k, v in value.items()}
-    known = {SEEDED_USER: session.username, PASSWORD: session.credentials["password"], CSRF: session.csrf, COOKIE: session.session_id}
+    known = {
+        SEEDED_USER: session.username,
+        PASSWORD: session.credentials["password"],
+        CSRF: session.csrf,
+        COOKIE: session.session_id,
+    }
     return known.get(value, value) if isinstance(value, str) else value
 
 
@@ -587,13 +739,33 @@ def resolve(value: Any, session: LivePersonAgentSession) -> Any:
 @given(
     action=st.sampled_from(["login", "refresh", "logout"]),
     method=st.sampled_from(["POST"] * 8 + ["GET", "DELETE"]),
-    params=st.one_of(st.none(), st.none(), st.dictionaries(st.sampled_from(["v", "csrf"]) | st.text(max_size=4), st.sampled_from(["1.1", "1.3", "2.0", ""]) | header_text, max_size=2)),
+    params=st.one_of(
+        st.none(),
+        st.none(),
+        st.dictionaries(
+            st.sampled_from(["v", "csrf"]) | st.text(max_size=4),
+            st.sampled_from(["1.1", "1.3", "2.0", ""]) | header_text,
+            max_size=2,
+        ),
+    ),
     body=st.one_of(st.builds(Body, raw_bodies, content_types), structured_bodies, structured_bodies),
     cookie=cookies,
 )
 @example(action="refresh", method="POST", params=None, body=Body.of_json({"csfr": CSRF}), cookie=f"session_id={COOKIE}")
-@example(action="login", method="POST", params={"v": "1.3"}, body=Body.of_json({"username": SEEDED_USER, "password": 1}), cookie=None)
-@example(action="login", method="POST", params={"v": "1.3"}, body=Body.of_json({"username": SEEDED_USER, "password": PASSWORD}), cookie=None)
+@example(
+    action="login",
+    method="POST",
+    params={"v": "1.3"},
+    body=Body.of_json({"username": SEEDED_USER, "password": 1}),
+    cookie=None,
+)
+@example(
+    action="login",
+    method="POST",
+    params={"v": "1.3"},
+    body=Body.of_json({"username": SEEDED_USER, "password": PASSWORD}),
+    cookie=None,
+)
 @example(action="refresh", method="POST", params=None, body=Body.of_json({"csrf": CSRF}), cookie=f"Session_Id={COOKIE}")
 def test_malformed_login_service_requests_are_answered_and_change_nothing(
     emulator: EmulatorHandle, lp_agent_session: LivePersonAgentSession, action, method, params, body, cookie
@@ -609,7 +781,9 @@ def test_malformed_login_service_requests_are_answered_and_change_nothing(
         headers["Cookie"] = cookie.replace(COOKIE, session.session_id)
     path = session.account.idp_path(action)
     before = world(emulator)
-    reply = emulator.request(method, path, data=body.data, headers=headers, params={"v": "1.3"} if params is None else params)
+    reply = emulator.request(
+        method, path, data=body.data, headers=headers, params={"v": "1.3"} if params is None else params
+    )
     assert reply.status < 500 and b"Traceback" not in reply.body
     if reply.status == 200 and action != "login":
         assert reply.body == b""

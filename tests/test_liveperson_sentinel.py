@@ -36,15 +36,19 @@ def token_path(account) -> str:
 
 def app_token(account, form=None, params=TOKEN_QUERY, **kwargs):
     data = urlencode(form) if form is not None else None
-    return account.handle.post(token_path(account), params=params, data=data, headers=FORM if form is not None else None, **kwargs)
+    return account.handle.post(
+        token_path(account), params=params, data=data, headers=FORM if form is not None else None, **kwargs
+    )
 
 
 def consumer(account, app_jwt, body=None, params=None, headers=None):
     sent = {} if app_jwt is None else {"Authorization": app_jwt}
     return account.handle.post(
-        account.idp_path("consumer"), params={"v": "1.0"} if params is None else params,
-        json={"ext_consumer_id": "John_Doe_facebook12345"} if body is None else body, headers={**sent, **(headers or {})},
-    )  # fmt: skip
+        account.idp_path("consumer"),
+        params={"v": "1.0"} if params is None else params,
+        json={"ext_consumer_id": "John_Doe_facebook12345"} if body is None else body,
+        headers={**sent, **(headers or {})},
+    )
 
 
 def assert_lp_error(reply, status, reason=None, message=None):
@@ -80,9 +84,14 @@ def test_app_jwt_from_form_or_query_credentials(lp_account, where):
     assert jwt.get_unverified_header(token) == {"alg": "RS256", "kid": KID, "typ": "JWT"}
     claims = claims_of(token)
     assert claims == {
-        "aud": lp_account.id, "azp": APP["client_id"], "scope": "msg.consumer", "iss": "Sentinel",
-        "iat": NOW, "exp": NOW + 3600, "jti": claims["jti"],
-    }  # fmt: skip
+        "aud": lp_account.id,
+        "azp": APP["client_id"],
+        "scope": "msg.consumer",
+        "iss": "Sentinel",
+        "iat": NOW,
+        "exp": NOW + 3600,
+        "jti": claims["jti"],
+    }
     assert reply.headers["Content-Type"].startswith("application/json")
 
 
@@ -90,7 +99,14 @@ def test_app_jwt_from_form_or_query_credentials(lp_account, where):
 def test_app_jwt_verifies_with_the_fixed_public_key(lp_account):
     token = app_token(lp_account, APP).json()["access_token"]
     public_key = APP_JWT_SLOT.fixed_key().public_key
-    claims = jwt.decode(token, public_key, algorithms=["RS256"], audience=lp_account.id, issuer="Sentinel", options={"verify_exp": False})
+    claims = jwt.decode(
+        token,
+        public_key,
+        algorithms=["RS256"],
+        audience=lp_account.id,
+        issuer="Sentinel",
+        options={"verify_exp": False},
+    )
     assert claims["azp"] == APP["client_id"]
 
 
@@ -186,7 +202,9 @@ def test_get_is_not_allowed(lp_account):
 
 @with_app
 def test_apps_of_another_account_do_not_count(emulator, lp_account):
-    emulator.control.seed({"liveperson": {"accounts": [{"id": "83000001", "apps": [{"client_id": "other-app", "client_secret": "x"}]}]}})
+    emulator.control.seed(
+        {"liveperson": {"accounts": [{"id": "83000001", "apps": [{"client_id": "other-app", "client_secret": "x"}]}]}}
+    )
     assert_lp_error(app_token(lp_account, {"client_id": "other-app", "client_secret": "x"}), 401, "unknown_client")
 
 
@@ -217,8 +235,14 @@ def test_adding_the_app_keeps_the_accounts_consumers(lp_account, emulator):
 def test_lp_consumer_jws_fixture(lp_consumer_jws, lp_account):
     claims = claims_of(lp_consumer_jws.token)
     assert claims["account_id"] == lp_account.id
-    assert (claims["ext_consumer_id"], claims["lp_consumer_id"]) == (lp_consumer_jws.ext_consumer_id, lp_consumer_jws.lp_consumer_id)
-    assert lp_consumer_jws.headers() == {"Authorization": lp_consumer_jws.app_jwt.token, "X-LP-ON-BEHALF": lp_consumer_jws.token}
+    assert (claims["ext_consumer_id"], claims["lp_consumer_id"]) == (
+        lp_consumer_jws.ext_consumer_id,
+        lp_consumer_jws.lp_consumer_id,
+    )
+    assert lp_consumer_jws.headers() == {
+        "Authorization": lp_consumer_jws.app_jwt.token,
+        "X-LP-ON-BEHALF": lp_consumer_jws.token,
+    }
 
 
 # --- ConsumerJWS ------------------------------------------------------------------------------------
@@ -234,14 +258,21 @@ def test_consumer_jws_is_201_with_and_without_version(lp_app_jwt, lp_account, pa
     assert jwt.get_unverified_header(token) == {"alg": "RS256", "kid": KID, "typ": "JWT"}
     claims = claims_of(token)
     assert claims == {
-        "account_id": lp_account.id, "ext_consumer_id": "John_Doe_facebook12345", "lp_consumer_id": claims["lp_consumer_id"],
-        "iat": NOW, "exp": NOW + 24 * 3600, "jti": claims["jti"],
-    }  # fmt: skip
+        "account_id": lp_account.id,
+        "ext_consumer_id": "John_Doe_facebook12345",
+        "lp_consumer_id": claims["lp_consumer_id"],
+        "iat": NOW,
+        "exp": NOW + 24 * 3600,
+        "jti": claims["jti"],
+    }
     assert re.fullmatch(r"[0-9a-f]{64}", claims["lp_consumer_id"])
 
 
 def test_lp_consumer_id_is_stable_per_ext_consumer_id_and_account(lp_app_jwt, lp_account, emulator):
-    ids = [claims_of(consumer(lp_account, lp_app_jwt.token, {"ext_consumer_id": ext}).json()["token"])["lp_consumer_id"] for ext in ("1234567890", "1234567890", "other")]
+    ids = [
+        claims_of(consumer(lp_account, lp_app_jwt.token, {"ext_consumer_id": ext}).json()["token"])["lp_consumer_id"]
+        for ext in ("1234567890", "1234567890", "other")
+    ]
     assert ids[0] == ids[1] != ids[2]
     emulator.control.seed({"liveperson": {"accounts": [{"id": "84000001", "apps": [APP]}]}})
     foreign_account = type(lp_account)("84000001", "1", 600.0, emulator)
@@ -261,7 +292,16 @@ def test_consumer_jws_lifetime_is_an_account_setting(lp_app_jwt, lp_account):
     assert claims["exp"] - claims["iat"] == 600
 
 
-@pytest.mark.parametrize("app_jwt, reason", [(None, "missing_app_jwt"), ("", "missing_app_jwt"), ("Bearer ", "missing_app_jwt"), ("garbage", "malformed"), ("a.b.c", "malformed")])
+@pytest.mark.parametrize(
+    "app_jwt, reason",
+    [
+        (None, "missing_app_jwt"),
+        ("", "missing_app_jwt"),
+        ("Bearer ", "missing_app_jwt"),
+        ("garbage", "malformed"),
+        ("a.b.c", "malformed"),
+    ],
+)
 def test_consumer_jws_needs_an_app_jwt(lp_account, app_jwt, reason):
     reply = consumer(lp_account, None, headers=None if app_jwt is None else {"Authorization": app_jwt})
     assert_lp_error(reply, 401, reason)
@@ -271,17 +311,31 @@ def test_expired_app_jwt_is_refused_after_moving_the_clock(lp_app_jwt, lp_accoun
     emulator_clock.advance("59m")
     assert consumer(lp_account, lp_app_jwt.token).status == 201
     emulator_clock.advance("1m")
-    assert_lp_error(consumer(lp_account, lp_app_jwt.token), 401, "expired", "Invalid AppJWT: AppJWT has expired or is invalid")
+    assert_lp_error(
+        consumer(lp_account, lp_app_jwt.token), 401, "expired", "Invalid AppJWT: AppJWT has expired or is invalid"
+    )
 
 
 def test_the_app_jwt_is_checked_before_the_body(lp_account):
-    reply = lp_account.handle.post(lp_account.idp_path("consumer"), data=b"{nope", headers={"Content-Type": "application/json", "Authorization": "x.y.z"})
+    reply = lp_account.handle.post(
+        lp_account.idp_path("consumer"),
+        data=b"{nope",
+        headers={"Content-Type": "application/json", "Authorization": "x.y.z"},
+    )
     assert_lp_error(reply, 401, "malformed")
 
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"ext_consumer_id": ""}, {"ext_consumer_id": "  "}, {"ext_consumer_id": 1234567890}, {"ext_consumer_id": None}, {"ext_consumer_id": ["x"]}, {"ext_consumer_id": "x" * 513}],
+    [
+        {},
+        {"ext_consumer_id": ""},
+        {"ext_consumer_id": "  "},
+        {"ext_consumer_id": 1234567890},
+        {"ext_consumer_id": None},
+        {"ext_consumer_id": ["x"]},
+        {"ext_consumer_id": "x" * 513},
+    ],
 )
 def test_a_bad_ext_consumer_id_is_400(lp_app_jwt, lp_account, body):
     assert_lp_error(consumer(lp_account, lp_app_jwt.token, body), 400)
@@ -289,7 +343,9 @@ def test_a_bad_ext_consumer_id_is_400(lp_app_jwt, lp_account, body):
 
 @pytest.mark.parametrize("raw", [b"{nope", b"[1]", b'"x"'])
 def test_a_body_that_is_not_a_json_object_is_400(lp_app_jwt, lp_account, raw):
-    reply = lp_account.handle.post(lp_account.idp_path("consumer"), data=raw, headers={"Content-Type": "application/json", **lp_app_jwt.headers()})
+    reply = lp_account.handle.post(
+        lp_account.idp_path("consumer"), data=raw, headers={"Content-Type": "application/json", **lp_app_jwt.headers()}
+    )
     assert_lp_error(reply, 400)
 
 
@@ -298,7 +354,18 @@ def test_other_versions_are_400(lp_app_jwt, lp_account):
 
 
 def test_an_app_jwt_of_another_account_is_refused(lp_app_jwt, emulator):
-    emulator.control.seed({"liveperson": {"accounts": [{"id": "85000001", "apps": [{"client_id": lp_app_jwt.client_id, "client_secret": lp_app_jwt.client_secret}]}]}})
+    emulator.control.seed(
+        {
+            "liveperson": {
+                "accounts": [
+                    {
+                        "id": "85000001",
+                        "apps": [{"client_id": lp_app_jwt.client_id, "client_secret": lp_app_jwt.client_secret}],
+                    }
+                ]
+            }
+        }
+    )
     reply = emulator.post("/api/account/85000001/consumer", json={"ext_consumer_id": "x"}, headers=lp_app_jwt.headers())
     assert_lp_error(reply, 401, "wrong_audience")
 
@@ -318,15 +385,24 @@ def test_other_tokens_are_not_app_jwts(request, lp_app_jwt, lp_account, token_of
 
 def test_a_forged_app_jwt_is_refused(lp_app_jwt, lp_account):
     claims = claims_of(lp_app_jwt.token)
-    forged = jwt.encode(claims, rsa.generate_private_key(public_exponent=65537, key_size=2048), algorithm="RS256", headers={"kid": KID})
+    forged = jwt.encode(
+        claims, rsa.generate_private_key(public_exponent=65537, key_size=2048), algorithm="RS256", headers={"kid": KID}
+    )
     assert_lp_error(consumer(lp_account, forged), 401, "bad_signature")
 
 
 @pytest.mark.parametrize(
     "change, reason",
-    [({"iss": "sentinel"}, None), ({"iss": "Other"}, "wrong_issuer"), ({"iss": ["Sentinel"]}, "wrong_issuer"), ({"scope": "msg.other"}, "wrong_scope"),
-     ({"scope": "openid msg.consumer"}, None), ({"azp": 12}, "unknown_app"), ({"aud": "1"}, "wrong_audience")],
-)  # fmt: skip
+    [
+        ({"iss": "sentinel"}, None),
+        ({"iss": "Other"}, "wrong_issuer"),
+        ({"iss": ["Sentinel"]}, "wrong_issuer"),
+        ({"scope": "msg.other"}, "wrong_scope"),
+        ({"scope": "openid msg.consumer"}, None),
+        ({"azp": 12}, "unknown_app"),
+        ({"aud": "1"}, "wrong_audience"),
+    ],
+)
 def test_app_jwt_claims_are_checked(lp_app_jwt, lp_account, change, reason):
     payload = json.dumps({**claims_of(lp_app_jwt.token), **change}).encode()  # by hand: PyJWT refuses a non-string iss
     token = jwt.PyJWS().encode(payload, APP_JWT_SLOT.fixed_key().private_key, algorithm="RS256", headers={"kid": KID})
@@ -429,9 +505,24 @@ def test_rotation_gives_the_app_jwt_slot_a_new_kid(lp_app_jwt, lp_account):
 # --- malformed requests ---------------------------------------------------------------------------
 
 texts = st.text(max_size=20)
-values = st.one_of(st.none(), texts, st.sampled_from(["client_credentials", "1.0", APP["client_id"], APP["client_secret"]]))
-content_types = st.sampled_from([None, "", "application/x-www-form-urlencoded", "application/json", "text/plain", "multipart/form-data", "multipart/form-data; boundary=x"])
-raw_bodies = st.one_of(st.binary(max_size=60), st.sampled_from([b"", b"client_id=%ZZ&client_secret", b"a=b&&&=", b"{", b"--x\r\n", b"\xff\xfe"]))
+values = st.one_of(
+    st.none(), texts, st.sampled_from(["client_credentials", "1.0", APP["client_id"], APP["client_secret"]])
+)
+content_types = st.sampled_from(
+    [
+        None,
+        "",
+        "application/x-www-form-urlencoded",
+        "application/json",
+        "text/plain",
+        "multipart/form-data",
+        "multipart/form-data; boundary=x",
+    ]
+)
+raw_bodies = st.one_of(
+    st.binary(max_size=60),
+    st.sampled_from([b"", b"client_id=%ZZ&client_secret", b"a=b&&&=", b"{", b"--x\r\n", b"\xff\xfe"]),
+)
 
 
 def world(emulator):
@@ -443,20 +534,31 @@ def sane(reply):
     assert reply.status < 500, reply.text
     body = json.loads(reply.body)
     if reply.status >= 400:
-        assert set(body) == {"error"} and set(body["error"]) == {"time", "message", "internalCode", "responseStatus"}, body
+        assert set(body) == {"error"} and set(body["error"]) == {"time", "message", "internalCode", "responseStatus"}, (
+            body
+        )
     return body
 
 
 @with_app
 @settings(max_examples=60)
 @given(
-    query=st.dictionaries(st.sampled_from(["v", "grant_type", "client_id", "client_secret", "x"]), values.filter(lambda v: v is not None), max_size=5),
+    query=st.dictionaries(
+        st.sampled_from(["v", "grant_type", "client_id", "client_secret", "x"]),
+        values.filter(lambda v: v is not None),
+        max_size=5,
+    ),
     body=raw_bodies,
     content_type=content_types,
 )
 def test_malformed_token_requests_are_refused_cleanly(emulator, lp_account, query, body, content_type):
     before = world(emulator)
-    reply = emulator.post(token_path(lp_account), params=query, data=body, headers={} if content_type is None else {"Content-Type": content_type})
+    reply = emulator.post(
+        token_path(lp_account),
+        params=query,
+        data=body,
+        headers={} if content_type is None else {"Content-Type": content_type},
+    )
     sane(reply)
     if reply.status >= 400:
         assert world(emulator) == before
@@ -467,23 +569,40 @@ def test_malformed_token_requests_are_refused_cleanly(emulator, lp_account, quer
 @with_app
 @settings(max_examples=60)
 @given(
-    authorization=st.one_of(st.none(), st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=40), st.sampled_from(["<app>", "Bearer <app>", "<app>x", "<jws>"])),
-    body=st.one_of(raw_bodies, st.dictionaries(texts, values, max_size=3).map(lambda d: json.dumps(d).encode()),
-                   st.one_of(texts, st.integers(), st.none()).map(lambda v: json.dumps({"ext_consumer_id": v}).encode())),
+    authorization=st.one_of(
+        st.none(),
+        st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=40),
+        st.sampled_from(["<app>", "Bearer <app>", "<app>x", "<jws>"]),
+    ),
+    body=st.one_of(
+        raw_bodies,
+        st.dictionaries(texts, values, max_size=3).map(lambda d: json.dumps(d).encode()),
+        st.one_of(texts, st.integers(), st.none()).map(lambda v: json.dumps({"ext_consumer_id": v}).encode()),
+    ),
     version=st.one_of(st.none(), st.sampled_from(["1.0", "2.0", ""])),
-)  # fmt: skip
+)
 def test_malformed_consumer_requests_are_refused_cleanly(emulator, lp_account, authorization, body, version):
     app_jwt = app_token(lp_account, APP).json()["access_token"]
     if authorization is not None:
-        authorization = authorization.replace("<app>", app_jwt).replace("<jws>", consumer(lp_account, app_jwt).json()["token"])
-    headers = {"Content-Type": "application/json", **({} if authorization is None else {"Authorization": authorization})}
+        authorization = authorization.replace("<app>", app_jwt).replace(
+            "<jws>", consumer(lp_account, app_jwt).json()["token"]
+        )
+    headers = {
+        "Content-Type": "application/json",
+        **({} if authorization is None else {"Authorization": authorization}),
+    }
     before = world(emulator)
-    reply = emulator.post(lp_account.idp_path("consumer"), params=None if version is None else {"v": version}, data=body, headers=headers)
+    reply = emulator.post(
+        lp_account.idp_path("consumer"), params=None if version is None else {"v": version}, data=body, headers=headers
+    )
     sane(reply)
     if reply.status >= 400:
         assert world(emulator) == before
     else:
         assert reply.status == 201
-        assert claims_of(reply.json()["token"])["lp_consumer_id"] == hashlib.sha256(
-            f"liveperson-consumer:{lp_account.id}:{json.loads(body)['ext_consumer_id']}".encode()
-        ).hexdigest()
+        assert (
+            claims_of(reply.json()["token"])["lp_consumer_id"]
+            == hashlib.sha256(
+                f"liveperson-consumer:{lp_account.id}:{json.loads(body)['ext_consumer_id']}".encode()
+            ).hexdigest()
+        )

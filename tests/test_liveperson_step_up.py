@@ -26,13 +26,19 @@ def _lp_state(account: LivePersonAccount) -> dict:
     return account.handle.control.export_state()["namespaces"][account.handle.namespace]["providers"]["liveperson"]
 
 
-def test_unauth_conversation_is_an_anonymous_consumers_open_conversation(lp_unauth_conversation: LivePersonConversation) -> None:
+def test_unauth_conversation_is_an_anonymous_consumers_open_conversation(
+    lp_unauth_conversation: LivePersonConversation,
+) -> None:
     state = lp_unauth_conversation.state()
     consumer = _lp_state(lp_unauth_conversation.account)["accounts"][lp_unauth_conversation.account.id]["consumers"][
         lp_unauth_conversation.consumer.consumer_id
     ]
     assert consumer["kind"] == "anonymous"
-    assert (state["consumer_id"], state["state"], state["stepped_up_from"]) == (lp_unauth_conversation.consumer.consumer_id, "OPEN", None)
+    assert (state["consumer_id"], state["state"], state["stepped_up_from"]) == (
+        lp_unauth_conversation.consumer.consumer_id,
+        "OPEN",
+        None,
+    )
     assert [(e["sequence"], e["role"], e["originator_id"]) for e in lp_unauth_conversation.history()] == [
         (0, "CONSUMER", lp_unauth_conversation.consumer.consumer_id),
         (1, "ASSIGNED_AGENT", lp_unauth_conversation.agent.user_pid),
@@ -56,10 +62,15 @@ def test_stepped_up_conversation_keeps_every_event_under_the_authenticated_consu
 
 
 def test_step_up_through_the_code_flow(lp_unauth_conversation: LivePersonConversation, lp_brand_idp: BrandIdp) -> None:
-    lp_jwt = lp_brand_idp.authenticate(code=lp_brand_idp.code("code-flow-customer", given_name="Grace"),
-                                    unauth_jwt=lp_unauth_conversation.consumer.lp_jwt)  # fmt: skip
+    lp_jwt = lp_brand_idp.authenticate(
+        code=lp_brand_idp.code("code-flow-customer", given_name="Grace"),
+        unauth_jwt=lp_unauth_conversation.consumer.lp_jwt,
+    )
     state = lp_unauth_conversation.state()
-    assert state["consumer_id"] == _claims(lp_jwt)["sub"] and state["stepped_up_from"] == lp_unauth_conversation.consumer.consumer_id
+    assert (
+        state["consumer_id"] == _claims(lp_jwt)["sub"]
+        and state["stepped_up_from"] == lp_unauth_conversation.consumer.consumer_id
+    )
     assert len(state["events"]) == 2
 
 
@@ -74,10 +85,17 @@ def test_logging_in_without_presenting_the_unauthenticated_jwt_moves_nothing(
 def test_without_the_step_up_features_logging_in_leaves_the_conversation_behind(
     lp_unauth_conversation: LivePersonConversation, lp_brand_idp: BrandIdp
 ) -> None:
-    lp_jwt = lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("no-step-up"), unauth_jwt=lp_unauth_conversation.consumer.lp_jwt)
+    lp_jwt = lp_brand_idp.authenticate(
+        id_token=lp_brand_idp.id_token("no-step-up"), unauth_jwt=lp_unauth_conversation.consumer.lp_jwt
+    )
     state = lp_unauth_conversation.state()
     assert (state["consumer_id"], state["stepped_up_from"]) == (lp_unauth_conversation.consumer.consumer_id, None)
-    owners = {c["consumer_id"] for c in _lp_state(lp_unauth_conversation.account)["accounts"][lp_unauth_conversation.account.id]["conversations"].values()}
+    owners = {
+        c["consumer_id"]
+        for c in _lp_state(lp_unauth_conversation.account)["accounts"][lp_unauth_conversation.account.id][
+            "conversations"
+        ].values()
+    }
     assert _claims(lp_jwt)["sub"] not in owners
 
 
@@ -85,13 +103,23 @@ def test_an_open_conversation_the_authenticated_consumer_had_is_closed_by_the_sy
     lp_unauth_conversation: LivePersonConversation, lp_brand_idp: BrandIdp
 ) -> None:
     returning = LivePersonConsumer.of(lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("returning-customer")))
-    older = add_lp_conversation(lp_unauth_conversation.account, returning.consumer_id, lp_unauth_conversation.agent.user_pid)
-    lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token("returning-customer"), unauth_jwt=lp_unauth_conversation.consumer.lp_jwt)
-    conversations = _lp_state(lp_unauth_conversation.account)["accounts"][lp_unauth_conversation.account.id]["conversations"]
+    older = add_lp_conversation(
+        lp_unauth_conversation.account, returning.consumer_id, lp_unauth_conversation.agent.user_pid
+    )
+    lp_brand_idp.authenticate(
+        id_token=lp_brand_idp.id_token("returning-customer"), unauth_jwt=lp_unauth_conversation.consumer.lp_jwt
+    )
+    conversations = _lp_state(lp_unauth_conversation.account)["accounts"][lp_unauth_conversation.account.id][
+        "conversations"
+    ]
     assert (conversations[older]["state"], conversations[older]["close_reason"]) == ("CLOSE", "SYSTEM")
-    assert (conversations[lp_unauth_conversation.id]["state"], conversations[lp_unauth_conversation.id]["consumer_id"]) == (
-        "OPEN", returning.consumer_id,
-    )  # fmt: skip
+    assert (
+        conversations[lp_unauth_conversation.id]["state"],
+        conversations[lp_unauth_conversation.id]["consumer_id"],
+    ) == (
+        "OPEN",
+        returning.consumer_id,
+    )
 
 
 def test_logging_in_again_as_the_same_brand_user_is_the_same_consumer(
@@ -99,7 +127,9 @@ def test_logging_in_again_as_the_same_brand_user_is_the_same_consumer(
 ) -> None:
     again = lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token(stepped_up_conversation.brand_sub))
     assert _claims(again)["sub"] == stepped_up_conversation.authenticated.consumer_id
-    assert stepped_up_conversation.conversation.state()["consumer_id"] == stepped_up_conversation.authenticated.consumer_id
+    assert (
+        stepped_up_conversation.conversation.state()["consumer_id"] == stepped_up_conversation.authenticated.consumer_id
+    )
 
 
 @pytest.mark.parametrize("presented", ["garbage", "authenticated", "expired", "other-account"])

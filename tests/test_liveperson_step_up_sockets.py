@@ -47,7 +47,9 @@ class Sockets:
 
 
 @pytest.fixture
-def sockets(emulator_tls_server: EmulatorHandle, lp_account: LivePersonAccount, emulator_tls_ca: str) -> Iterator[Sockets]:
+def sockets(
+    emulator_tls_server: EmulatorHandle, lp_account: LivePersonAccount, emulator_tls_ca: str
+) -> Iterator[Sockets]:
     opened = Sockets(emulator_tls_server, lp_account, emulator_tls_ca)
     try:
         yield opened
@@ -64,7 +66,9 @@ def _about(conversation: str):  # noqa: ANN202
     return lambda body: any(change["result"]["convId"] == conversation for change in body["changes"])
 
 
-def _unauthenticated_chat(sockets: Sockets, lp_account: LivePersonAccount, session: LivePersonAgentSession) -> tuple[Peer, Peer, str, str]:
+def _unauthenticated_chat(
+    sockets: Sockets, lp_account: LivePersonAccount, session: LivePersonAgentSession
+) -> tuple[Peer, Peer, str, str]:
     """An unauthenticated consumer asks, the agent answers asking them to log in: (consumer, agent, LP JWT, conversation)."""
     unauth_jwt = lp_account.exchange(lp_account.issue_ext_jwt())
     consumer, agent = sockets.consumer(unauth_jwt), sockets.agent(session)
@@ -85,8 +89,13 @@ def test_the_consumer_logs_in_mid_conversation_and_both_sides_continue_it(
     old_socket, agent, unauth_jwt, conversation = _unauthenticated_chat(sockets, lp_account, lp_agent_session)
     unauth_id = sub_of(unauth_jwt)
 
-    id_token = lp_brand_idp.id_token("cust-42", given_name="Ada", family_name="Lovelace", email="ada@example.com",
-                                  lp_sdes=[{"type": "ctmrinfo", "info": {"customerId": "138766AC", "ctype": "vip"}}])  # fmt: skip
+    id_token = lp_brand_idp.id_token(
+        "cust-42",
+        given_name="Ada",
+        family_name="Lovelace",
+        email="ada@example.com",
+        lp_sdes=[{"type": "ctmrinfo", "info": {"customerId": "138766AC", "ctype": "vip"}}],
+    )
     auth_jwt = lp_brand_idp.authenticate(id_token=id_token, unauth_jwt=unauth_jwt)
     auth_id = sub_of(auth_jwt)
 
@@ -95,12 +104,23 @@ def test_the_consumer_logs_in_mid_conversation_and_both_sides_continue_it(
     assert gone["body"]["changes"] == [{"type": "DELETE", "result": {"convId": conversation}}]
 
     # the agent sees the same conversation, now the authenticated consumer's, marked as stepped up
-    moved = agent.push(AGENT_CONVERSATIONS, lambda body: body["changes"][0]["result"]["conversationDetails"]["stepUp"] is not None)
+    moved = agent.push(
+        AGENT_CONVERSATIONS, lambda body: body["changes"][0]["result"]["conversationDetails"]["stepUp"] is not None
+    )
     details = moved["body"]["changes"][0]["result"]["conversationDetails"]
-    assert (details["convId"], details["participants"]["CONSUMER"], details["authenticated"]) == (conversation, [auth_id], True)
+    assert (details["convId"], details["participants"]["CONSUMER"], details["authenticated"]) == (
+        conversation,
+        [auth_id],
+        True,
+    )
     assert details["stepUp"]["fromConsumerId"] == unauth_id and details["lastSequence"] == 1
     profile = agent.call(".ams.userprofile.GetUserProfile", {"userId": auth_id})["body"]
-    assert (profile["authenticated"], profile["given_name"], profile["email"], profile["ext"]["sub"]) == (True, "Ada", "ada@example.com", "cust-42")
+    assert (profile["authenticated"], profile["given_name"], profile["email"], profile["ext"]["sub"]) == (
+        True,
+        "Ada",
+        "ada@example.com",
+        "cust-42",
+    )
     assert profile["lp_sdes"] == [{"type": "ctmrinfo", "info": {"customerId": "138766AC", "ctype": "vip"}}]
     assert profile["stepUp"]["fromConsumerId"] == unauth_id
 
@@ -117,7 +137,9 @@ def test_the_consumer_logs_in_mid_conversation_and_both_sides_continue_it(
     assert sent["body"] == {"sequence": 2}
     heard = agent.push(EVENTS, lambda body: body["changes"][0]["sequence"] == 2)["body"]["changes"]
     assert [(c["originatorId"], c["event"]["message"]) for c in heard] == [(auth_id, "logged in")]
-    reply = agent.call(".ams.ms.PublishEvent", {"dialogId": conversation, "event": TEXT | {"message": "I see your order"}})
+    reply = agent.call(
+        ".ams.ms.PublishEvent", {"dialogId": conversation, "event": TEXT | {"message": "I see your order"}}
+    )
     assert reply["body"] == {"sequence": 3}
     assert _texts(consumer.push(EVENTS, lambda body: body["changes"][0]["sequence"] == 3)["body"]["changes"]) == [
         (3, "ASSIGNED_AGENT", "I see your order")
@@ -133,15 +155,24 @@ def test_the_agent_asks_for_a_login_and_sees_the_consumer_come_back_authenticate
     before = agent.call(".ams.userprofile.GetUserProfile", {"userId": sub_of(unauth_jwt)})["body"]
     assert (before["authenticated"], before["stepUp"]) == (False, None)
 
-    auth_jwt = lp_brand_idp.authenticate(code=lp_brand_idp.code("cust-code-flow", given_name="Grace"), unauth_jwt=unauth_jwt)
+    auth_jwt = lp_brand_idp.authenticate(
+        code=lp_brand_idp.code("cust-code-flow", given_name="Grace"), unauth_jwt=unauth_jwt
+    )
 
-    moved = agent.push(AGENT_CONVERSATIONS, lambda body: body["changes"][0]["result"]["conversationDetails"]["stepUp"] is not None)
+    moved = agent.push(
+        AGENT_CONVERSATIONS, lambda body: body["changes"][0]["result"]["conversationDetails"]["stepUp"] is not None
+    )
     details = moved["body"]["changes"][0]["result"]["conversationDetails"]
-    assert details["participants"]["CONSUMER"] == [sub_of(auth_jwt)] and details["consumerProfile"]["given_name"] == "Grace"
+    assert (
+        details["participants"]["CONSUMER"] == [sub_of(auth_jwt)]
+        and details["consumerProfile"]["given_name"] == "Grace"
+    )
     consumer = sockets.consumer(auth_jwt)
     consumer.call("ms.SubscribeMessagingEvents", {"dialogId": conversation, "fromSeq": 0})
     assert [c["sequence"] for c in consumer.push(EVENTS)["body"]["changes"]] == [0, 1]
-    assert agent.call(".ams.ms.PublishEvent", {"dialogId": conversation, "event": TEXT | {"message": "thanks"}})["body"] == {"sequence": 2}
+    assert agent.call(".ams.ms.PublishEvent", {"dialogId": conversation, "event": TEXT | {"message": "thanks"}})[
+        "body"
+    ] == {"sequence": 2}
     assert _texts(consumer.push(EVENTS, lambda body: body["changes"][0]["sequence"] == 2)["body"]["changes"]) == [
         (2, "ASSIGNED_AGENT", "thanks")
     ]

@@ -56,7 +56,9 @@ class StuckAgent:
 
     def call(self, req_id: str, kind: str, body: dict) -> dict:
         """Send a request and read frames until its `resp`."""
-        self.sock.sendall(self.ws.send(TextMessage(json.dumps({"kind": "req", "id": req_id, "type": kind, "body": body}))))
+        self.sock.sendall(
+            self.ws.send(TextMessage(json.dumps({"kind": "req", "id": req_id, "type": kind, "body": body})))
+        )
         while True:
             event = self._next_event()
             if isinstance(event, TextMessage):
@@ -100,7 +102,9 @@ def conversation_path(jws: LivePersonConsumerJws, tail: str = "") -> str:
 def open_conversation(jws: LivePersonConsumerJws) -> str:
     profile = {"kind": "req", "id": "1", "type": "userprofile.SetUserProfile", "body": {}}
     request = {"kind": "req", "id": "2", "type": "cm.ConsumerRequestConversation", "body": {}}
-    reply = jws.app_jwt.account.handle.post(conversation_path(jws), params={"v": "3"}, json=[profile, request], headers=jws.headers())
+    reply = jws.app_jwt.account.handle.post(
+        conversation_path(jws), params={"v": "3"}, json=[profile, request], headers=jws.headers()
+    )
     assert reply.status == 200, reply.text
     return reply.json()[1]["body"]["conversationId"]
 
@@ -109,13 +113,17 @@ def say(jws: LivePersonConsumerJws, conversation_id: str, text: str) -> int:
     """A consumer message, answered with its sequence."""
     event = {"type": "ContentEvent", "contentType": "text/plain", "message": text}
     body = {"kind": "req", "id": "1", "type": "ms.PublishEvent", "body": {"dialogId": conversation_id, "event": event}}
-    reply = jws.app_jwt.account.handle.post(conversation_path(jws, "/send"), params={"v": "3"}, json=body, headers=jws.headers())
+    reply = jws.app_jwt.account.handle.post(
+        conversation_path(jws, "/send"), params={"v": "3"}, json=body, headers=jws.headers()
+    )
     assert reply.status == 200, reply.text
     return reply.json()["body"]["sequence"]
 
 
 def upserted(conversation_id: str) -> Callable[[dict], bool]:
-    return lambda body: any(change["result"]["convId"] == conversation_id for change in body["changes"] if change["type"] == "UPSERT")
+    return lambda body: any(
+        change["result"]["convId"] == conversation_id for change in body["changes"] if change["type"] == "UPSERT"
+    )
 
 
 def test_an_agent_that_stops_reading_blocks_no_one_and_is_dropped_past_its_backlog(

@@ -7,7 +7,9 @@ import requests
 
 def discover(base_url: str, account_id: str, service: str) -> str:
     """Like the tutorial's clients: all-services CSDS, then a bare host:port for the service."""
-    reply = requests.get(f"{base_url}/api/account/{account_id}/service/baseURI.json", params={"version": "1.0"}, timeout=10)
+    reply = requests.get(
+        f"{base_url}/api/account/{account_id}/service/baseURI.json", params={"version": "1.0"}, timeout=10
+    )
     assert reply.status_code == 200
     hosts = {entry["service"]: entry["baseURI"] for entry in reply.json()["baseURIs"]}
     return f"http://{hosts[service]}"
@@ -30,11 +32,19 @@ def idp(emulator_server, lp_account):
 
 def test_create_exchange_expire_refresh_exchange(emulator_server, lp_account, idp):
     account = lp_account.id
-    connectors = requests.get(f"{idp}/api/account/{account}/configuration/le-connectors/all-connectors", timeout=10).json()
-    connector = next(c["id"] for c in connectors if c["configuration"]["jsMethodName"] == "lpTag.taglets.unAuthMessaging.lpUnauthFunction")
+    connectors = requests.get(
+        f"{idp}/api/account/{account}/configuration/le-connectors/all-connectors", timeout=10
+    ).json()
+    connector = next(
+        c["id"]
+        for c in connectors
+        if c["configuration"]["jsMethodName"] == "lpTag.taglets.unAuthMessaging.lpUnauthFunction"
+    )
     json_header = {"Content-Type": "application/json"}
 
-    ext = requests.post(f"{idp}/api/account/{account}/anonymous/authorize", headers=json_header, timeout=10).json()["token"]
+    ext = requests.post(f"{idp}/api/account/{account}/anonymous/authorize", headers=json_header, timeout=10).json()[
+        "token"
+    ]
     exchange_url = f"{idp}/api/account/{account}/app/{connector}/authenticate?v=3.0"
     first = requests.post(exchange_url, json={"id_token": ext}, timeout=10)
     assert first.status_code == 200

@@ -34,26 +34,72 @@ CONSUMER_ID = "2969e404f3be1c8cdda63f0b72d205ab5afb3fe3e3d7d72ab58245f564fdfd91"
 CONTROLLER_ID = "52e05c00-d5e4-5823-acf7-62570b939a63"
 CONVERSATION_ID = "b8b83fe9-75f0-46f2-baaa-2930f7192cfb"
 PAUSE_VECTOR = (
-    {"kind": "notification", "body": {"changes": [{
-        "originatorId": CONSUMER_ID, "originatorMetadata": {"id": CONSUMER_ID, "role": "CONSUMER"},
-        "event": {"type": "ChatStateEvent", "chatState": "PAUSE"}, "conversationId": CONVERSATION_ID, "dialogId": CONVERSATION_ID,
-    }]}, "type": "ms.MessagingEventNotification"},
+    {
+        "kind": "notification",
+        "body": {
+            "changes": [
+                {
+                    "originatorId": CONSUMER_ID,
+                    "originatorMetadata": {"id": CONSUMER_ID, "role": "CONSUMER"},
+                    "event": {"type": "ChatStateEvent", "chatState": "PAUSE"},
+                    "conversationId": CONVERSATION_ID,
+                    "dialogId": CONVERSATION_ID,
+                }
+            ]
+        },
+        "type": "ms.MessagingEventNotification",
+    },
     "sha1=e/TfS0wv1HbvEsMqcBMmFLcMslI=",
-)  # fmt: skip
+)
 CLOSE_VECTOR = (
-    {"kind": "notification", "body": {"changes": [{"type": "UPSERT", "result": {
-        "convId": CONVERSATION_ID, "effectiveTTR": -1, "conversationDetails": {
-            "skillId": "-1",
-            "participants": [{"id": CONTROLLER_ID, "role": "CONTROLLER"}, {"id": CONSUMER_ID, "role": "CONSUMER"}],
-            "dialogs": [{"dialogId": CONVERSATION_ID,
-                         "participantsDetails": [{"id": CONSUMER_ID, "role": "CONSUMER"}, {"id": CONTROLLER_ID, "role": "CONTROLLER"}],
-                         "dialogType": "MAIN", "channelType": "MESSAGING", "state": "CLOSE", "creationTs": 1545398580042,
-                         "endTs": 1545399379370, "metaDataLastUpdateTs": 1545399379370, "closedBy": "CONSUMER"}],
-            "brandId": "42257269", "state": "CLOSE", "stage": "CLOSE", "closeReason": "CONSUMER", "startTs": 1545398580042,
-            "endTs": 1545399379370, "metaDataLastUpdateTs": 1545399379370, "ttr": {"ttrType": "PRIORITIZED", "value": 600}}}}]},
-     "type": "cqm.ExConversationChangeNotification"},
+    {
+        "kind": "notification",
+        "body": {
+            "changes": [
+                {
+                    "type": "UPSERT",
+                    "result": {
+                        "convId": CONVERSATION_ID,
+                        "effectiveTTR": -1,
+                        "conversationDetails": {
+                            "skillId": "-1",
+                            "participants": [
+                                {"id": CONTROLLER_ID, "role": "CONTROLLER"},
+                                {"id": CONSUMER_ID, "role": "CONSUMER"},
+                            ],
+                            "dialogs": [
+                                {
+                                    "dialogId": CONVERSATION_ID,
+                                    "participantsDetails": [
+                                        {"id": CONSUMER_ID, "role": "CONSUMER"},
+                                        {"id": CONTROLLER_ID, "role": "CONTROLLER"},
+                                    ],
+                                    "dialogType": "MAIN",
+                                    "channelType": "MESSAGING",
+                                    "state": "CLOSE",
+                                    "creationTs": 1545398580042,
+                                    "endTs": 1545399379370,
+                                    "metaDataLastUpdateTs": 1545399379370,
+                                    "closedBy": "CONSUMER",
+                                }
+                            ],
+                            "brandId": "42257269",
+                            "state": "CLOSE",
+                            "stage": "CLOSE",
+                            "closeReason": "CONSUMER",
+                            "startTs": 1545398580042,
+                            "endTs": 1545399379370,
+                            "metaDataLastUpdateTs": 1545399379370,
+                            "ttr": {"ttrType": "PRIORITIZED", "value": 600},
+                        },
+                    },
+                }
+            ]
+        },
+        "type": "cqm.ExConversationChangeNotification",
+    },
     "sha1=CKiT6u4nb4Mpi0tdbCbgBXKAF1E=",
-)  # fmt: skip
+)
 
 
 @pytest.mark.parametrize("notification, expected", [PAUSE_VECTOR, CLOSE_VECTOR], ids=["chat_state", "close"])
@@ -66,14 +112,32 @@ def test_the_signature_reproduces_the_published_test_vectors(notification: dict,
 
 def test_a_close_change_renders_byte_for_byte_as_the_published_close_notification() -> None:
     details = {
-        "convId": CONVERSATION_ID, "brandId": "42257269", "skillId": "-1", "state": "CLOSE", "stage": "CLOSE",
-        "startTs": 1545398580042, "endTs": 1545399379370, "closeReason": "CONSUMER", "metaDataLastUpdateTs": 1545399379370,
+        "convId": CONVERSATION_ID,
+        "brandId": "42257269",
+        "skillId": "-1",
+        "state": "CLOSE",
+        "stage": "CLOSE",
+        "startTs": 1545398580042,
+        "endTs": 1545399379370,
+        "closeReason": "CONSUMER",
+        "metaDataLastUpdateTs": 1545399379370,
         "participants": [{"id": CONTROLLER_ID, "role": "CONTROLLER"}, {"id": CONSUMER_ID, "role": "CONSUMER"}],
-        "dialogs": [{"dialogId": CONVERSATION_ID, "dialogType": "MAIN", "channelType": "MESSAGING", "state": "CLOSE",
-                     "participantsDetails": [{"id": CONSUMER_ID, "role": "CONSUMER", "state": "ACTIVE"},
-                                             {"id": CONTROLLER_ID, "role": "CONTROLLER", "state": "ACTIVE"}]}],
-        "context": {}, "authenticated": False, "lastSequence": 3,
-    }  # fmt: skip
+        "dialogs": [
+            {
+                "dialogId": CONVERSATION_ID,
+                "dialogType": "MAIN",
+                "channelType": "MESSAGING",
+                "state": "CLOSE",
+                "participantsDetails": [
+                    {"id": CONSUMER_ID, "role": "CONSUMER", "state": "ACTIVE"},
+                    {"id": CONTROLLER_ID, "role": "CONTROLLER", "state": "ACTIVE"},
+                ],
+            }
+        ],
+        "context": {},
+        "authenticated": False,
+        "lastSequence": 3,
+    }
     rendered = webhooks.render(Change("ns", "42257269", details, (CONSUMER_ID,)), now_ms=0)
     assert webhooks.serialize(rendered) == webhooks.serialize(CLOSE_VECTOR[0])
     assert webhooks.signature(VECTOR_SECRET, webhooks.serialize(rendered)) == CLOSE_VECTOR[1]
@@ -96,7 +160,9 @@ def flushed(app: LivePersonConnectorApp) -> list[dict]:
     return app.notifications()
 
 
-def test_a_connector_conversation_reaches_the_webhooks_in_order_signed(lp_connector_app: LivePersonConnectorApp) -> None:
+def test_a_connector_conversation_reaches_the_webhooks_in_order_signed(
+    lp_connector_app: LivePersonConnectorApp,
+) -> None:
     app = lp_connector_app
     consumer = app.consumer()
     conversation = app.open_conversation(consumer)
@@ -108,33 +174,54 @@ def test_a_connector_conversation_reaches_the_webhooks_in_order_signed(lp_connec
 
     bodies = flushed(app)
     assert [notification_key(b) for b in bodies] == [
-        CONVERSATION, CONTENT, "ms.MessagingEventNotification.ChatStateEvent", "ms.MessagingEventNotification.RichContentEvent",
-        "ms.MessagingEventNotification.AcceptStatusEvent", CONVERSATION,
-    ]  # fmt: skip
+        CONVERSATION,
+        CONTENT,
+        "ms.MessagingEventNotification.ChatStateEvent",
+        "ms.MessagingEventNotification.RichContentEvent",
+        "ms.MessagingEventNotification.AcceptStatusEvent",
+        CONVERSATION,
+    ]
     assert all(app.verified(d) for d in app.receiver.deliveries)
-    assert all(list(b) == ["kind", "body", "type"] and b["kind"] == "notification" and len(b["body"]["changes"]) == 1 for b in bodies)
+    assert all(
+        list(b) == ["kind", "body", "type"] and b["kind"] == "notification" and len(b["body"]["changes"]) == 1
+        for b in bodies
+    )
 
     opened = bodies[0]["body"]["changes"][0]
     assert opened["type"] == "UPSERT" and opened["result"]["convId"] == conversation
     details = opened["result"]["conversationDetails"]
     assert details["participants"] == [{"id": consumer.lp_consumer_id, "role": "CONSUMER"}]
-    assert (details["state"], details["stage"], details["brandId"], details["startTs"]) == ("OPEN", "OPEN", app.account.id, T0_MS)
+    assert (details["state"], details["stage"], details["brandId"], details["startTs"]) == (
+        "OPEN",
+        "OPEN",
+        app.account.id,
+        T0_MS,
+    )
     assert details["metaDataLastUpdateTs"] == T0_MS and details["ttr"] == {"ttrType": "PRIORITIZED", "value": 600}
     assert "closeReason" not in details and "endTs" not in details
 
     message = bodies[1]["body"]["changes"][0]
     assert message == {
-        "sequence": 0, "originatorId": consumer.lp_consumer_id,
-        "originatorMetadata": {"id": consumer.lp_consumer_id, "role": "CONSUMER"}, "serverTimestamp": T0_MS,
+        "sequence": 0,
+        "originatorId": consumer.lp_consumer_id,
+        "originatorMetadata": {"id": consumer.lp_consumer_id, "role": "CONSUMER"},
+        "serverTimestamp": T0_MS,
         "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "hi there"},
-        "conversationId": conversation, "dialogId": conversation, "messageAudience": "ALL",
-    }  # fmt: skip
+        "conversationId": conversation,
+        "dialogId": conversation,
+        "messageAudience": "ALL",
+    }
     typing = bodies[2]["body"]["changes"][0]
     assert "sequence" not in typing and "serverTimestamp" not in typing and typing["event"]["chatState"] == "COMPOSING"
     assert bodies[4]["body"]["changes"][0]["sequence"] == 2  # [C] an AcceptStatusEvent takes a sequence
 
     closed = bodies[5]["body"]["changes"][0]["result"]["conversationDetails"]
-    assert (closed["state"], closed["stage"], closed["closeReason"], closed["endTs"]) == ("CLOSE", "CLOSE", "CONSUMER", T0_MS)
+    assert (closed["state"], closed["stage"], closed["closeReason"], closed["endTs"]) == (
+        "CLOSE",
+        "CLOSE",
+        "CONSUMER",
+        T0_MS,
+    )
     assert closed["dialogs"][0]["closedBy"] == "CONSUMER" and closed["dialogs"][0]["endTs"] == T0_MS
 
 
@@ -172,7 +259,9 @@ def test_only_200_and_201_deliver_and_max_retries_counts_on_the_emulated_clock(l
     receiver = WebhookReceiver()
     try:
         client_id, client_secret = install_connector_app(lp_account, receiver.url, max_retries=2)
-        app = LivePersonConnectorApp(lp_account, client_id, client_secret, receiver, issue_lp_app_jwt(lp_account, client_id, client_secret))
+        app = LivePersonConnectorApp(
+            lp_account, client_id, client_secret, receiver, issue_lp_app_jwt(lp_account, client_id, client_secret)
+        )
         control = lp_account.handle.control
         receiver.respond(status, times=3)
         app.open_conversation(app.consumer())
@@ -196,10 +285,14 @@ def test_retention_time_retries_two_four_eight_seconds_apart_within_it(lp_accoun
     try:
         client_id, client_secret = install_connector_app(lp_account, receiver.url, max_retries=1)
         control = lp_account.handle.control
-        document = control.export_state()["namespaces"][lp_account.handle.namespace]["providers"]["liveperson"]["accounts"][lp_account.id]
+        document = control.export_state()["namespaces"][lp_account.handle.namespace]["providers"]["liveperson"][
+            "accounts"
+        ][lp_account.id]
         document["apps"][0]["capabilities"]["webhooks"]["retry"] = {"retention_time": 10}
         control.seed({"liveperson": {"accounts": [document]}})
-        app = LivePersonConnectorApp(lp_account, client_id, client_secret, receiver, issue_lp_app_jwt(lp_account, client_id, client_secret))
+        app = LivePersonConnectorApp(
+            lp_account, client_id, client_secret, receiver, issue_lp_app_jwt(lp_account, client_id, client_secret)
+        )
         receiver.respond(500, times=5)
         app.open_conversation(app.consumer())
         control.flush_deliveries()
@@ -248,7 +341,9 @@ def test_a_refused_or_faulted_request_sends_nothing(lp_connector_app: LivePerson
     control = app.account.handle.control
     consumer = app.consumer()
     conversation = app.open_conversation(consumer)
-    control.add_fault("status", status=503, times=1, match={"path": "/api/account/*/messaging/consumer/conversation/send"})
+    control.add_fault(
+        "status", status=503, times=1, match={"path": "/api/account/*/messaging/consumer/conversation/send"}
+    )
     with pytest.raises(AssertionError, match="503"):
         app.say(consumer, conversation, "lost")
     with pytest.raises(AssertionError, match="400"):
@@ -256,17 +351,23 @@ def test_a_refused_or_faulted_request_sends_nothing(lp_connector_app: LivePerson
     assert [notification_key(b) for b in flushed(app)] == [CONVERSATION]
 
 
-def test_a_disabled_installation_gets_nothing_and_another_apps_conversation_is_not_its(lp_connector_app, lp_account) -> None:
+def test_a_disabled_installation_gets_nothing_and_another_apps_conversation_is_not_its(
+    lp_connector_app, lp_account
+) -> None:
     app = lp_connector_app
     other = WebhookReceiver()
     try:
         other_id, other_secret = install_connector_app(lp_account, other.url)
-        other_app = LivePersonConnectorApp(lp_account, other_id, other_secret, other, issue_lp_app_jwt(lp_account, other_id, other_secret))
+        other_app = LivePersonConnectorApp(
+            lp_account, other_id, other_secret, other, issue_lp_app_jwt(lp_account, other_id, other_secret)
+        )
         other_app.open_conversation(other_app.consumer())
         assert flushed(app) == [] and len(other.deliveries) == 1
 
         control = lp_account.handle.control
-        document = control.export_state()["namespaces"][lp_account.handle.namespace]["providers"]["liveperson"]["accounts"][lp_account.id]
+        document = control.export_state()["namespaces"][lp_account.handle.namespace]["providers"]["liveperson"][
+            "accounts"
+        ][lp_account.id]
         for installed in document["apps"]:
             installed["enabled"] = installed["client_id"] != app.client_id
         control.seed({"liveperson": {"accounts": [document]}})
@@ -305,7 +406,9 @@ def agent(emulator_tls_server, lp_agent_session, emulator_tls_ca):
         peer.hang_up()
 
 
-def test_the_agent_reply_and_close_reach_the_connector(lp_connector_app: LivePersonConnectorApp, agent: Peer, lp_agent_session) -> None:
+def test_the_agent_reply_and_close_reach_the_connector(
+    lp_connector_app: LivePersonConnectorApp, agent: Peer, lp_agent_session
+) -> None:
     app = lp_connector_app
     consumer = app.consumer()
     conversation = app.open_conversation(consumer)
@@ -313,14 +416,26 @@ def test_the_agent_reply_and_close_reach_the_connector(lp_connector_app: LivePer
     reply = {"type": "ContentEvent", "contentType": "text/plain", "message": "Hello, how can I help?"}
     assert agent.call(".ams.ms.PublishEvent", {"dialogId": conversation, "event": reply})["code"] == 200
     field = [{"field": "ConversationStateField", "conversationState": "CLOSE"}]
-    assert agent.call(".ams.cm.UpdateConversationField", {"conversationId": conversation, "conversationField": field})["code"] == 200
+    assert (
+        agent.call(".ams.cm.UpdateConversationField", {"conversationId": conversation, "conversationField": field})[
+            "code"
+        ]
+        == 200
+    )
 
-    answered = app.wait_for(CONTENT, lambda body: body["body"]["changes"][0]["originatorMetadata"]["role"] == "ASSIGNED_AGENT")
+    answered = app.wait_for(
+        CONTENT, lambda body: body["body"]["changes"][0]["originatorMetadata"]["role"] == "ASSIGNED_AGENT"
+    )
     change = answered["body"]["changes"][0]
     assert (change["sequence"], change["originatorId"], change["event"]) == (1, lp_agent_session.user_pid, reply)
-    closed = app.wait_for(CONVERSATION, lambda body: body["body"]["changes"][0]["result"]["conversationDetails"]["state"] == "CLOSE")
+    closed = app.wait_for(
+        CONVERSATION, lambda body: body["body"]["changes"][0]["result"]["conversationDetails"]["state"] == "CLOSE"
+    )
     details = closed["body"]["changes"][0]["result"]["conversationDetails"]
-    assert details["closeReason"] == "AGENT" and {"id": lp_agent_session.user_pid, "role": "ASSIGNED_AGENT"} in details["participants"]
+    assert (
+        details["closeReason"] == "AGENT"
+        and {"id": lp_agent_session.user_pid, "role": "ASSIGNED_AGENT"} in details["participants"]
+    )
 
 
 PRIVATE = {"type": "ContentEvent", "contentType": "text/plain", "message": "between us agents"}
@@ -331,14 +446,18 @@ def test_a_private_message_never_reaches_the_connector(lp_connector_app: LivePer
     app = lp_connector_app
     consumer = app.consumer()
     conversation = app.open_conversation(consumer)
-    private = agent.call(".ams.ms.PublishEvent", {"dialogId": conversation, "event": PRIVATE, "messageAudience": "AGENTS_AND_MANAGERS"})
+    private = agent.call(
+        ".ams.ms.PublishEvent", {"dialogId": conversation, "event": PRIVATE, "messageAudience": "AGENTS_AND_MANAGERS"}
+    )
     assert private["code"] == 200 and private["body"] == {"sequence": 0}
     assert agent.call(".ams.ms.PublishEvent", {"dialogId": conversation, "event": PUBLIC})["body"] == {"sequence": 1}
     refused = agent.call(".ams.ms.PublishEvent", {"dialogId": conversation, "event": PUBLIC, "messageAudience": "SOME"})
     assert refused["code"] == 400
     app.account.handle.control.flush_deliveries()
     messages = [b["body"]["changes"][0] for b in app.notifications(CONTENT)]
-    assert [(m["sequence"], m["messageAudience"], m["event"]["message"]) for m in messages] == [(1, "ALL", "for everyone")]
+    assert [(m["sequence"], m["messageAudience"], m["event"]["message"]) for m in messages] == [
+        (1, "ALL", "for everyone")
+    ]
 
 
 @pytest.fixture
@@ -353,7 +472,9 @@ def consumer_socket(emulator_tls_server, lp_account, lp_jwt, emulator_tls_ca, ag
 def test_a_private_message_never_reaches_the_consumer_socket(consumer_socket: Peer, agent: Peer) -> None:
     conversation = open_conversation(consumer_socket)
     assert consumer_socket.call("ms.SubscribeMessagingEvents", {"dialogId": conversation})["code"] == 200
-    agent.call(".ams.ms.PublishEvent", {"dialogId": conversation, "event": PRIVATE, "messageAudience": "AGENTS_AND_MANAGERS"})
+    agent.call(
+        ".ams.ms.PublishEvent", {"dialogId": conversation, "event": PRIVATE, "messageAudience": "AGENTS_AND_MANAGERS"}
+    )
     agent.call(".ams.ms.PublishEvent", {"dialogId": conversation, "event": PUBLIC})
     pushed = consumer_socket.push("ms.MessagingEventNotification")["body"]["changes"]
     assert [(c["sequence"], c["event"]["message"]) for c in pushed] == [(1, "for everyone")]

@@ -43,7 +43,17 @@ SEND_CODE = f"{HOOKS}/webchat/otp"
 READ_CODE = f"{HOOKS}/otp"
 BOT_REPLY = f"{HOOKS}/bot-reply"
 HUMAN_ACTION = f"{HOOKS}/human-action"
-CLIENT_FIELDS = {"name", "surname", "email", "phone", "companyID", "clientID", "channelType", "tags", "keyValueProperties"}
+CLIENT_FIELDS = {
+    "name",
+    "surname",
+    "email",
+    "phone",
+    "companyID",
+    "clientID",
+    "channelType",
+    "tags",
+    "keyValueProperties",
+}
 
 T0 = "2026-03-01T00:00:00Z"
 HOUR = 3600
@@ -113,10 +123,14 @@ class Brand:
         return answer.body["token"]
 
     def get_client(self, api_token: str | None, client_id: str, company_id: str) -> Answer:
-        return self.call("GET", GET_CLIENT, api_token=api_token, params={"clientID": client_id, "companyID": company_id})
+        return self.call(
+            "GET", GET_CLIENT, api_token=api_token, params={"clientID": client_id, "companyID": company_id}
+        )
 
     def set_key_values(self, api_token: str | None, client_id: str, pairs: Json) -> Answer:
-        return self.call("POST", SET_KEY_VALUES, api_token=api_token, json={"clientID": client_id, "KeyValueProperties": pairs})
+        return self.call(
+            "POST", SET_KEY_VALUES, api_token=api_token, json={"clientID": client_id, "KeyValueProperties": pairs}
+        )
 
     def incoming(self, api_token: str | None, channel_id: str, body: Json) -> Answer:
         return self.call("POST", INCOMING_PATH, api_token=api_token, params={"channelID": channel_id}, json=body)
@@ -165,7 +179,9 @@ def fresh(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(8)}"
 
 
-def seed_company(handle: EmulatorHandle | EmulatorClient, *channels: dict, clients: list[dict] | None = None) -> list[MindbehindChannel]:
+def seed_company(
+    handle: EmulatorHandle | EmulatorClient, *channels: dict, clients: list[dict] | None = None
+) -> list[MindbehindChannel]:
     """A new company with the given channels (fresh ids and management tokens) in a namespace."""
     control = handle.control if isinstance(handle, EmulatorHandle) else handle
     company_id = fresh("co")
@@ -227,8 +243,15 @@ def new_phone() -> str:
 # --- client token -----------------------------------------------------------------------------------
 
 
-def test_client_token_is_an_opaque_string_in_the_success_envelope(brand: Brand, mindbehind_channel: MindbehindChannel) -> None:
-    body = {"clientID": "+905551112233", "channelID": mindbehind_channel.channel_id, "tokenAge": 48, "properties": {"name": "Ada"}}
+def test_client_token_is_an_opaque_string_in_the_success_envelope(
+    brand: Brand, mindbehind_channel: MindbehindChannel
+) -> None:
+    body = {
+        "clientID": "+905551112233",
+        "channelID": mindbehind_channel.channel_id,
+        "tokenAge": 48,
+        "properties": {"name": "Ada"},
+    }
     first, second = brand.request_token(mindbehind_channel, body), brand.request_token(mindbehind_channel, body)
     assert first.status == 200 and set(first.body) == {"success", "token"} and first.body["success"] is True
     assert isinstance(first.body["token"], str) and len(first.body["token"]) >= 32
@@ -283,7 +306,11 @@ def with_channel(value: Json, channel_id: str) -> Json:
 
 @pytest.mark.parametrize("case", TOKEN_REFUSALS)
 def test_client_token_refusals(
-    brand: Brand, emulator_server: EmulatorHandle, mindbehind_channel: MindbehindChannel, sibling: MindbehindChannel, case: str
+    brand: Brand,
+    emulator_server: EmulatorHandle,
+    mindbehind_channel: MindbehindChannel,
+    sibling: MindbehindChannel,
+    case: str,
 ) -> None:
     token, body, expected = TOKEN_REFUSALS[case]
     api_token = {MINE: mindbehind_channel.management_token, OTHER: sibling.management_token}.get(token, token)  # type: ignore[arg-type]
@@ -304,7 +331,9 @@ def test_client_token_is_refused_for_a_generic_channel(brand: Brand, emulator_se
     assert answer.pair == refused(400, "channelID is not a web chat channel")
 
 
-def test_misspelt_token_age_is_not_read(brand: Brand, emulator_clock: EmulatorClient, mindbehind_channel: MindbehindChannel) -> None:
+def test_misspelt_token_age_is_not_read(
+    brand: Brand, emulator_clock: EmulatorClient, mindbehind_channel: MindbehindChannel
+) -> None:
     """`tokenage` is not `tokenAge`: the token gets the channel's 24 hours."""
     client = new_client()
     token = brand.token(mindbehind_channel, client, tokenage=1)
@@ -324,7 +353,9 @@ def test_a_token_request_creates_the_client(brand: Brand, mindbehind_channel: Mi
 TOKEN_EXPIRED = refused(401, "Token expired")
 
 
-def test_token_age_overrides_the_channel_default(brand: Brand, emulator_clock: EmulatorClient, mindbehind_channel: MindbehindChannel) -> None:
+def test_token_age_overrides_the_channel_default(
+    brand: Brand, emulator_clock: EmulatorClient, mindbehind_channel: MindbehindChannel
+) -> None:
     short_client, default_client = new_client(), new_client()
     short = brand.token(mindbehind_channel, short_client, tokenAge=1)
     default = brand.token(mindbehind_channel, default_client)
@@ -334,7 +365,9 @@ def test_token_age_overrides_the_channel_default(brand: Brand, emulator_clock: E
     assert opened.status == 201 and opened.body["session"]["auth"] == "token"
 
 
-def test_token_lives_exactly_its_age(brand: Brand, emulator_clock: EmulatorClient, mindbehind_channel: MindbehindChannel) -> None:
+def test_token_lives_exactly_its_age(
+    brand: Brand, emulator_clock: EmulatorClient, mindbehind_channel: MindbehindChannel
+) -> None:
     client = new_client()
     token = brand.token(mindbehind_channel, client, tokenAge=3)
     emulator_clock.advance(3 * HOUR - 1)
@@ -366,7 +399,9 @@ def test_channel_token_age_changed_at_run_time(
     after = brand.token(mindbehind_channel, client)
     emulator_clock.advance("2h")
     assert brand.token_session(mindbehind_channel, after, client).pair == TOKEN_EXPIRED
-    assert brand.token_session(mindbehind_channel, before, client).status == 201, "a token keeps the age it was issued with"
+    assert brand.token_session(mindbehind_channel, before, client).status == 201, (
+        "a token keeps the age it was issued with"
+    )
 
 
 def test_session_refuses_a_token_of_another_client(brand: Brand, mindbehind_channel: MindbehindChannel) -> None:
@@ -392,15 +427,23 @@ def test_session_refuses_a_token_of_another_channel(
 SESSION_REFUSALS: dict[str, tuple[dict, tuple[int, dict]]] = {
     "no auth": ({}, refused(400, "auth is token, anonymous or otp")),
     "unknown auth": ({"auth": "password"}, refused(400, "auth is token, anonymous or otp")),
-    "token without MB_TOKEN": ({"auth": "token", "MB_CLIENT": "c"}, refused(400, "MB_TOKEN is required (a non-empty string)")),
-    "token without MB_CLIENT": ({"auth": "token", "MB_TOKEN": "t"}, refused(400, "MB_CLIENT is required (a non-empty string)")),
+    "token without MB_TOKEN": (
+        {"auth": "token", "MB_CLIENT": "c"},
+        refused(400, "MB_TOKEN is required (a non-empty string)"),
+    ),
+    "token without MB_CLIENT": (
+        {"auth": "token", "MB_TOKEN": "t"},
+        refused(400, "MB_CLIENT is required (a non-empty string)"),
+    ),
     "otp without phone": ({"auth": "otp", "code": "123456"}, refused(400, "phone is required (a non-empty string)")),
     "otp without code": ({"auth": "otp", "phone": "+90555"}, refused(400, "code is required (a non-empty string)")),
 }
 
 
 @pytest.mark.parametrize("case", SESSION_REFUSALS)
-def test_session_refusals(brand: Brand, emulator_server: EmulatorHandle, mindbehind_channel: MindbehindChannel, case: str) -> None:
+def test_session_refusals(
+    brand: Brand, emulator_server: EmulatorHandle, mindbehind_channel: MindbehindChannel, case: str
+) -> None:
     fields, expected = SESSION_REFUSALS[case]
     with unchanged(emulator_server):
         assert brand.session(mindbehind_channel.channel_id, **fields).pair == expected
@@ -410,7 +453,9 @@ def test_session_of_an_unknown_or_generic_channel_is_refused(brand: Brand, emula
     generic = seed_company(emulator_server, {"type": "mindbehind"})[0]
     with unchanged(emulator_server):
         assert brand.session("ch-nowhere", auth="anonymous").pair == refused(404, "Channel not found")
-        assert brand.session(generic.channel_id, auth="anonymous").pair == refused(400, "channelID is not a web chat channel")
+        assert brand.session(generic.channel_id, auth="anonymous").pair == refused(
+            400, "channelID is not a web chat channel"
+        )
         assert brand.call("POST", SESSIONS, json={"auth": "anonymous"}).pair == CHANNEL_REQUIRED
 
 
@@ -419,19 +464,37 @@ def test_session_of_an_unknown_or_generic_channel_is_refused(brand: Brand, emula
 
 def test_session_carries_token_properties_into_the_client(brand: Brand, mindbehind_channel: MindbehindChannel) -> None:
     client = "+905551112233"
-    properties = {"name": "Ada", "surname": "Lovelace", "email": "ada@example.com", "phone": client, "plan": "gold", "vip": True}
+    properties = {
+        "name": "Ada",
+        "surname": "Lovelace",
+        "email": "ada@example.com",
+        "phone": client,
+        "plan": "gold",
+        "vip": True,
+    }
     token = brand.token(mindbehind_channel, client, properties=properties)
     read = brand.get_client(mindbehind_channel.management_token, client, mindbehind_channel.company_id)
-    assert read.body["name"] == "" and read.body["keyValueProperties"] == [], "properties reach the client with its session"
+    assert read.body["name"] == "" and read.body["keyValueProperties"] == [], (
+        "properties reach the client with its session"
+    )
 
     opened = brand.token_session(mindbehind_channel, token, client)
     expected = {
-        "name": "Ada", "surname": "Lovelace", "email": "ada@example.com", "phone": client,
-        "companyID": mindbehind_channel.company_id, "clientID": client, "channelType": "mbWebChat", "tags": [],
+        "name": "Ada",
+        "surname": "Lovelace",
+        "email": "ada@example.com",
+        "phone": client,
+        "companyID": mindbehind_channel.company_id,
+        "clientID": client,
+        "channelType": "mbWebChat",
+        "tags": [],
         "keyValueProperties": [{"key": "plan", "value": "gold"}, {"key": "vip", "value": True}],
-    }  # fmt: skip
+    }
     assert opened.status == 201 and opened.body["success"] is True and opened.body["client"] == expected
-    assert brand.get_client(mindbehind_channel.management_token, client, mindbehind_channel.company_id).pair == (200, expected)
+    assert brand.get_client(mindbehind_channel.management_token, client, mindbehind_channel.company_id).pair == (
+        200,
+        expected,
+    )
 
 
 def test_session_answer_names_the_session(brand: Brand, mindbehind_channel: MindbehindChannel, t0: float) -> None:
@@ -439,7 +502,11 @@ def test_session_answer_names_the_session(brand: Brand, mindbehind_channel: Mind
     opened = brand.token_session(mindbehind_channel, brand.token(mindbehind_channel, client), client)
     assert set(opened.body) == {"success", "session", "client"}
     session = opened.body["session"]
-    assert session["channelID"] == mindbehind_channel.channel_id and session["clientID"] == client and session["auth"] == "token"
+    assert (
+        session["channelID"] == mindbehind_channel.channel_id
+        and session["clientID"] == client
+        and session["auth"] == "token"
+    )
     assert isinstance(session["session_id"], str) and session["session_id"]
     assert session["opened_at"] == t0
 
@@ -466,16 +533,23 @@ def test_sms_code_opens_a_session_for_the_phone(brand: Brand, mindbehind_channel
     assert read.body["expires_at"] == format_instant(t0 + 300) and read.body["attempts_left"] == 5
 
     opened = brand.code_session(mindbehind_channel.channel_id, phone, read.body["code"])
-    assert opened.status == 201 and opened.body["session"]["auth"] == "otp" and opened.body["session"]["clientID"] == phone
+    assert (
+        opened.status == 201 and opened.body["session"]["auth"] == "otp" and opened.body["session"]["clientID"] == phone
+    )
     assert opened.body["client"]["phone"] == phone
-    assert brand.get_client(mindbehind_channel.management_token, phone, mindbehind_channel.company_id).body["phone"] == phone
+    assert (
+        brand.get_client(mindbehind_channel.management_token, phone, mindbehind_channel.company_id).body["phone"]
+        == phone
+    )
 
 
 def wrong(code: str) -> str:
     return f"{(int(code) + 1) % 1_000_000:06d}"
 
 
-def test_wrong_codes_count_down_then_even_the_right_code_is_refused(brand: Brand, emulator_server: EmulatorHandle) -> None:
+def test_wrong_codes_count_down_then_even_the_right_code_is_refused(
+    brand: Brand, emulator_server: EmulatorHandle
+) -> None:
     channel = seed_company(emulator_server, {"otp_attempts": 3})[0]
     phone = new_phone()
     brand.send_code(channel.channel_id, phone)
@@ -488,7 +562,9 @@ def test_wrong_codes_count_down_then_even_the_right_code_is_refused(brand: Brand
         assert brand.code_session(channel.channel_id, phone, wrong(code)).pair == refused(429, "Too many attempts")
 
 
-def test_sms_code_expires_after_the_channels_otp_ttl(brand: Brand, emulator_server: EmulatorHandle, emulator_clock: EmulatorClient) -> None:
+def test_sms_code_expires_after_the_channels_otp_ttl(
+    brand: Brand, emulator_server: EmulatorHandle, emulator_clock: EmulatorClient
+) -> None:
     channel = seed_company(emulator_server, {"otp_ttl": 60})[0]
     early, late = new_phone(), new_phone()
     for phone in (early, late):
@@ -501,13 +577,17 @@ def test_sms_code_expires_after_the_channels_otp_ttl(brand: Brand, emulator_serv
         assert brand.code_session(channel.channel_id, late, codes[late]).pair == refused(401, "Code expired")
 
 
-def test_used_sms_code_cannot_be_reused(brand: Brand, emulator_server: EmulatorHandle, mindbehind_otp: MindbehindCode) -> None:
+def test_used_sms_code_cannot_be_reused(
+    brand: Brand, emulator_server: EmulatorHandle, mindbehind_otp: MindbehindCode
+) -> None:
     channel_id = mindbehind_otp.channel.channel_id
     assert brand.code_session(channel_id, mindbehind_otp.phone, mindbehind_otp.code).status == 201
     no_code = refused(401, "No code was requested for this phone")
     with unchanged(emulator_server):
         assert brand.code_session(channel_id, mindbehind_otp.phone, mindbehind_otp.code).pair == no_code
-        assert brand.read_code(channel_id, mindbehind_otp.phone).pair == refused(404, "No code was requested for this phone")
+        assert brand.read_code(channel_id, mindbehind_otp.phone).pair == refused(
+            404, "No code was requested for this phone"
+        )
 
 
 def test_a_new_code_replaces_the_pending_one(brand: Brand, mindbehind_channel: MindbehindChannel) -> None:
@@ -522,10 +602,15 @@ def test_a_new_code_replaces_the_pending_one(brand: Brand, mindbehind_channel: M
 
 
 SEEDED_CLIENT = {
-    "clientID": "+905551112233", "name": "Ada", "surname": "Lovelace", "email": "ada@example.com", "phone": "+905551112233",
-    "channelType": "mbWebChat", "tags": ["vip"],
+    "clientID": "+905551112233",
+    "name": "Ada",
+    "surname": "Lovelace",
+    "email": "ada@example.com",
+    "phone": "+905551112233",
+    "channelType": "mbWebChat",
+    "tags": ["vip"],
     "keyValueProperties": [{"key": "plan", "value": "silver"}, {"key": "lang", "value": "tr"}],
-}  # fmt: skip
+}
 
 
 @pytest.fixture
@@ -549,7 +634,9 @@ def test_any_channel_token_of_the_company_reads_its_clients(brand: Brand, seeded
 
 def test_set_key_value_properties_upserts_by_key(brand: Brand, seeded: list[MindbehindChannel]) -> None:
     channel, client = seeded[0], SEEDED_CLIENT["clientID"]
-    answer = brand.set_key_values(channel.management_token, client, [{"key": "plan", "value": "gold"}, {"key": "tier", "value": 2}])
+    answer = brand.set_key_values(
+        channel.management_token, client, [{"key": "plan", "value": "gold"}, {"key": "tier", "value": 2}]
+    )
     expected_pairs = [{"key": "plan", "value": "gold"}, {"key": "lang", "value": "tr"}, {"key": "tier", "value": 2}]
     assert answer.status == 200 and set(answer.body) == CLIENT_FIELDS, "the answer is the client, with lower-case k"
     assert answer.body == {**SEEDED_CLIENT, "companyID": channel.company_id, "keyValueProperties": expected_pairs}
@@ -579,13 +666,23 @@ def test_live_core_refusals(
     with unchanged(emulator_server):
         assert brand.call("GET", GET_CLIENT, api_token=token, params={"clientID": client}).pair == LIVE_CORE_PARAMS
         assert brand.call("GET", GET_CLIENT, api_token=token, params={"companyID": company}).pair == LIVE_CORE_PARAMS
-        assert brand.call("GET", GET_CLIENT, api_token=token, params={"clientid": client, "companyID": company}).pair == LIVE_CORE_PARAMS
+        assert (
+            brand.call("GET", GET_CLIENT, api_token=token, params={"clientid": client, "companyID": company}).pair
+            == LIVE_CORE_PARAMS
+        )
         assert brand.get_client(token, "nobody", company).pair == CLIENT_NOT_FOUND
         assert brand.get_client(None, client, company).pair == UNAUTHORIZED
         assert brand.get_client("not-a-token", client, company).pair == UNAUTHORIZED
-        assert brand.get_client(sibling.management_token, client, company).pair == UNAUTHORIZED, "another company's token"
-        assert brand.call("POST", SET_KEY_VALUES, api_token=token, json={"KeyValueProperties": pairs}).pair == CLIENT_REQUIRED
-        assert brand.set_key_values(token, client, {"plan": "gold"}).pair == refused(400, "KeyValueProperties is a list of {key, value}")
+        assert brand.get_client(sibling.management_token, client, company).pair == UNAUTHORIZED, (
+            "another company's token"
+        )
+        assert (
+            brand.call("POST", SET_KEY_VALUES, api_token=token, json={"KeyValueProperties": pairs}).pair
+            == CLIENT_REQUIRED
+        )
+        assert brand.set_key_values(token, client, {"plan": "gold"}).pair == refused(
+            400, "KeyValueProperties is a list of {key, value}"
+        )
         assert brand.set_key_values(token, "nobody", pairs).pair == CLIENT_NOT_FOUND
         assert brand.set_key_values(None, client, pairs).pair == UNAUTHORIZED
         assert brand.set_key_values("not-a-token", client, pairs).pair == UNAUTHORIZED
@@ -607,7 +704,10 @@ def other_namespace(emulator_server: EmulatorHandle) -> Iterator[EmulatorClient]
 
 
 def test_rotated_management_token_replaces_the_old_one(
-    brand: Brand, emulator_server: EmulatorHandle, mindbehind_channel: MindbehindChannel, other_namespace: EmulatorClient
+    brand: Brand,
+    emulator_server: EmulatorHandle,
+    mindbehind_channel: MindbehindChannel,
+    other_namespace: EmulatorClient,
 ) -> None:
     theirs = seed_company(other_namespace, {})[0]
     mine_client, their_client = new_client(), new_client()
@@ -616,7 +716,11 @@ def test_rotated_management_token_replaces_the_old_one(
     old = mindbehind_channel.management_token
 
     rotated = brand.rotate(mindbehind_channel.channel_id)
-    assert rotated.status == 200 and set(rotated.body) == {"success", "management_token"} and rotated.body["success"] is True
+    assert (
+        rotated.status == 200
+        and set(rotated.body) == {"success", "management_token"}
+        and rotated.body["success"] is True
+    )
     new = rotated.body["management_token"]
     assert new != old and channel_state(emulator_server, mindbehind_channel)["management_token"] == new
 
@@ -729,7 +833,9 @@ def test_incoming_refusals(
         assert brand.incoming(other.management_token, channel_id, message).pair == refused(403, "Forbidden")
         assert brand.incoming(token, "ch-nowhere", message).pair == refused(404, "Channel not found")
         assert brand.incoming(token, mindbehind_channel.channel_id, message).pair == refused(404, "Channel not found")
-        assert brand.call("POST", INCOMING_PATH, api_token=token, json=message).pair == refused(400, "channelID is required")
+        assert brand.call("POST", INCOMING_PATH, api_token=token, json=message).pair == refused(
+            400, "channelID is required"
+        )
         assert brand.incoming(token, channel_id, ["hello"]).pair == refused(400, "the message is a JSON object")
         assert brand.incoming(token, channel_id, "hello").pair == refused(400, "the message is a JSON object")
         answer = brand.call("POST", INCOMING_PATH, params={"channelID": channel_id}, data=b"{", headers=raw)
@@ -738,24 +844,46 @@ def test_incoming_refusals(
 
 def message_payload(channel: MindbehindChannel, client: str, text: str, at: float) -> dict:
     message = {"type": "text", "text": text}
-    return {"type": "message", "channelID": channel.channel_id, "clientID": client, "timestamp": format_instant(at), "message": message}
+    return {
+        "type": "message",
+        "channelID": channel.channel_id,
+        "clientID": client,
+        "timestamp": format_instant(at),
+        "message": message,
+    }
 
 
 def handover_payload(channel: MindbehindChannel, client: str, reason: str, at: float) -> dict:
-    return {"type": "handover", "channelID": channel.channel_id, "clientID": client, "timestamp": format_instant(at), "reason": reason}
+    return {
+        "type": "handover",
+        "channelID": channel.channel_id,
+        "clientID": client,
+        "timestamp": format_instant(at),
+        "reason": reason,
+    }
 
 
-def test_bot_reply_is_posted_to_the_send_webhook(brand: Brand, generic: MindbehindChannel, receiver: Receiver, t0: float) -> None:
-    answer = brand.deliver(BOT_REPLY, {"channelID": generic.channel_id, "clientID": "c-1", "text": "Hi, how can I help?"})
+def test_bot_reply_is_posted_to_the_send_webhook(
+    brand: Brand, generic: MindbehindChannel, receiver: Receiver, t0: float
+) -> None:
+    answer = brand.deliver(
+        BOT_REPLY, {"channelID": generic.channel_id, "clientID": "c-1", "text": "Hi, how can I help?"}
+    )
     payload = message_payload(generic, "c-1", "Hi, how can I help?", t0)
     assert answer.status == 202 and answer.body["success"] is True
     delivery = answer.body["delivery"]
-    assert delivery["kind"] == "mindbehind.send" and delivery["url"] == receiver.url("/send") and delivery["payload"] == payload
+    assert (
+        delivery["kind"] == "mindbehind.send"
+        and delivery["url"] == receiver.url("/send")
+        and delivery["payload"] == payload
+    )
     assert delivery["state"] == "delivered" and delivery["attempts"] == [{"at": t0, "status": 200, "error": ""}]
     assert receiver.calls == [("/send", payload)]
 
 
-def test_human_action_is_posted_to_the_handover_webhook(brand: Brand, generic: MindbehindChannel, receiver: Receiver, t0: float) -> None:
+def test_human_action_is_posted_to_the_handover_webhook(
+    brand: Brand, generic: MindbehindChannel, receiver: Receiver, t0: float
+) -> None:
     brand.deliver(HUMAN_ACTION, {"channelID": generic.channel_id, "clientID": "c-1", "reason": "asked for an agent"})
     brand.deliver(HUMAN_ACTION, {"channelID": generic.channel_id, "clientID": "c-2"})
     assert receiver.calls == [
@@ -810,7 +938,9 @@ def test_failed_delivery_is_retried_when_the_clock_passes_each_retry_time(
     [delivery] = brand.deliveries(emulator_server.namespace)
     at = [t0, t0 + first_retry, t0 + first_retry + second_retry]
     assert delivery["state"] == "delivered" and delivery["next_attempt_at"] is None
-    assert delivery["attempts"] == [{"at": when, "status": status, "error": ""} for when, status in zip(at, (500, 500, 200), strict=True)]
+    assert delivery["attempts"] == [
+        {"at": when, "status": status, "error": ""} for when, status in zip(at, (500, 500, 200), strict=True)
+    ]
     journaled = outgoing_attempts(emulator_clock)
     seen = [(e["method"], e["path"], e["status"], e["provider"]) for e in journaled]
     assert seen == [("POST", receiver.url("/send"), status, "mindbehind") for status in (500, 500, 200)]
@@ -819,7 +949,11 @@ def test_failed_delivery_is_retried_when_the_clock_passes_each_retry_time(
 
 
 def test_delivery_fails_after_the_last_retry(
-    brand: Brand, emulator_server: EmulatorHandle, emulator_clock: EmulatorClient, generic: MindbehindChannel, receiver: Receiver
+    brand: Brand,
+    emulator_server: EmulatorHandle,
+    emulator_clock: EmulatorClient,
+    generic: MindbehindChannel,
+    receiver: Receiver,
 ) -> None:
     receiver.fail_next(1_000)
     brand.deliver(HUMAN_ACTION, {"channelID": generic.channel_id, "clientID": "c-1"})
@@ -851,7 +985,11 @@ def test_unreachable_webhook_is_an_attempt_without_a_status(brand: Brand, emulat
 def test_client_token_fixture_is_valid_for_the_channels_24_hours(
     brand: Brand, emulator_clock: EmulatorClient, mindbehind_client_token: MindbehindToken
 ) -> None:
-    channel, token, client = mindbehind_client_token.channel, mindbehind_client_token.token, mindbehind_client_token.client_id
+    channel, token, client = (
+        mindbehind_client_token.channel,
+        mindbehind_client_token.token,
+        mindbehind_client_token.client_id,
+    )
     assert client.startswith("client-") and channel.token_age_hours == 24
     emulator_clock.advance(24 * HOUR - 1)
     assert brand.token_session(channel, token, client).status == 201
@@ -864,7 +1002,9 @@ def test_expired_token_fixture_is_an_hour_token_an_hour_and_a_second_old(
 ) -> None:
     channel = expired_mindbehind_token.channel
     issued = company_state(emulator_server, channel.company_id)["tokens"][expired_mindbehind_token.token]
-    assert issued["expires_at"] - issued["issued_at"] == HOUR and issued["clientID"] == expired_mindbehind_token.client_id
+    assert (
+        issued["expires_at"] - issued["issued_at"] == HOUR and issued["clientID"] == expired_mindbehind_token.client_id
+    )
     assert frozen_at(emulator_server) == issued["issued_at"] + HOUR + 1
     answer = brand.token_session(channel, expired_mindbehind_token.token, expired_mindbehind_token.client_id)
     assert answer.pair == TOKEN_EXPIRED
@@ -889,9 +1029,11 @@ def test_ttl_naming_a_company_is_refused_not_a_crash(
 ) -> None:
     """A company id is a Mindbehind tenant id but no channel: `update_settings` raises KeyError (500)."""
     answer = brand.call(
-        "POST", "/__emulator/tokens/ttl", params={"namespace": emulator_server.namespace},
+        "POST",
+        "/__emulator/tokens/ttl",
+        params={"namespace": emulator_server.namespace},
         json={"channel": mindbehind_channel.company_id, "token_age": 2},
-    )  # fmt: skip  (Brand.call fails on X-Emulator-Unhandled)
+    )  # (Brand.call fails on X-Emulator-Unhandled)
     assert answer.status in (400, 404) and set(answer.body) == {"error"}
 
 
@@ -900,9 +1042,11 @@ def test_ttl_cannot_rename_a_channel(brand: Brand, emulator_server: EmulatorHand
     export/import refuses ("duplicate channel id") and an index that still routes the old id."""
     first, second = seed_company(emulator_server, {}, {})
     answer = brand.call(
-        "POST", "/__emulator/tokens/ttl", params={"namespace": emulator_server.namespace},
+        "POST",
+        "/__emulator/tokens/ttl",
+        params={"namespace": emulator_server.namespace},
         json={"channel": first.channel_id, "id": second.channel_id},
-    )  # fmt: skip
+    )
     exported = emulator_server.control.export_state()
     reimport = brand.call("POST", "/__emulator/state", json=exported)
     assert answer.status == 400 and reimport.status == 200, (answer, reimport)
@@ -916,9 +1060,11 @@ def test_ttl_changing_the_management_token_keeps_it_usable(
     client = new_client()
     brand.token(mindbehind_channel, client)
     answer = brand.call(
-        "POST", "/__emulator/tokens/ttl", params={"namespace": emulator_server.namespace},
+        "POST",
+        "/__emulator/tokens/ttl",
+        params={"namespace": emulator_server.namespace},
         json={"channel": mindbehind_channel.channel_id, "management_token": "changed-by-ttl"},
-    )  # fmt: skip
+    )
     if answer.status == 200:
         assert brand.set_key_values("changed-by-ttl", client, []).status == 200, "the token the ttl call set is refused"
     else:
@@ -926,7 +1072,9 @@ def test_ttl_changing_the_management_token_keeps_it_usable(
 
 
 @pytest.mark.parametrize("url", ["http://a..b/hook", "http://" + "x" * 64 + ".example/hook"])
-def test_malformed_webhook_url_is_a_failed_attempt_not_a_crash(brand: Brand, emulator_server: EmulatorHandle, url: str) -> None:
+def test_malformed_webhook_url_is_a_failed_attempt_not_a_crash(
+    brand: Brand, emulator_server: EmulatorHandle, url: str
+) -> None:
     """urllib3's LocationParseError is no RequestException: it escapes the outbox, the hook answers 500
     and the delivery stays `pending` with no attempt and no next attempt, forever."""
     channel = seed_company(emulator_server, {"type": "mindbehind", "send_webhook": url})[0]
@@ -985,7 +1133,9 @@ def test_reseeded_company_lets_go_of_its_old_channel_ids(
     """Seeding a company id again replaces the company, but Store.seed only adds index keys: the ids and
     tokens of its vanished channels still belong to the namespace, so no other namespace can seed them (409)."""
     replacement = {"id": fresh("ch"), "management_token": secrets.token_urlsafe(24)}
-    emulator_server.control.seed({"mindbehind": {"companies": [{"id": mindbehind_channel.company_id, "channels": [replacement]}]}})
+    emulator_server.control.seed(
+        {"mindbehind": {"companies": [{"id": mindbehind_channel.company_id, "channels": [replacement]}]}}
+    )
     assert mindbehind_channel.channel_id not in emulator_server.control.seed({})["tenants"]["mindbehind"]
     channel = {"id": mindbehind_channel.channel_id, "management_token": secrets.token_urlsafe(24)}
     other_namespace.seed({"mindbehind": {"companies": [{"id": fresh("co"), "channels": [channel]}]}})

@@ -118,7 +118,9 @@ def test_store_lock_in_a_request_is_the_lock_of_its_namespace(app):
     with app.test_request_context(f"/api/account/{ACCOUNTS['a']}/anonymous/authorize", method="POST"):
         app.preprocess_request()  # the request hooks bind the namespace
         assert store.lock is store.namespace("a").lock
-    with app.test_request_context("/api/account/unknown/anonymous/authorize", method="POST", headers={NAMESPACE_HEADER: "c"}):
+    with app.test_request_context(
+        "/api/account/unknown/anonymous/authorize", method="POST", headers={NAMESPACE_HEADER: "c"}
+    ):
         app.preprocess_request()
         assert store.lock is store.lock_of("c")
         assert "c" not in store.names()  # locking a namespace does not create it

@@ -31,12 +31,16 @@ SDK_PACKAGE = NODE_DIR / "node_modules" / "node-agent-sdk" / "package.json"
 REFRESH_MS = 1500
 EVENT_WAIT_SECONDS = 8.0
 
+
 def _node_or_reason() -> tuple[str | None, str]:
     node = shutil.which("node")
     if node is None:
         return None, "node is not on PATH (install Node 20, then: npm ci --prefix tests/node)"
     if not SDK_PACKAGE.is_file():
-        return None, f"node-agent-sdk is not installed in {NODE_DIR} (run: npm ci --prefix tests/node --no-audit --no-fund)"
+        return (
+            None,
+            f"node-agent-sdk is not installed in {NODE_DIR} (run: npm ci --prefix tests/node --no-audit --no-fund)",
+        )
     version = json.loads(SDK_PACKAGE.read_text())["version"]
     if version != "1.2.0":
         return None, f"tests/node has node-agent-sdk {version}, these tests pin 1.2.0 (run: npm ci --prefix tests/node)"
@@ -64,9 +68,15 @@ class SdkAgent:
     def __init__(self, node: str, ca: str, config: dict, script: Path = AGENT_JS) -> None:
         env = {**os.environ, "NODE_EXTRA_CA_CERTS": ca}
         env.pop("NODE_TLS_REJECT_UNAUTHORIZED", None)
-        self.process = subprocess.Popen([node, str(script), json.dumps(config)], cwd=NODE_DIR, env=env,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True)  # fmt: skip
+        self.process = subprocess.Popen(
+            [node, str(script), json.dumps(config)],
+            cwd=NODE_DIR,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.events: list[dict] = []
         self._lines: queue.Queue[dict | None] = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -91,8 +101,9 @@ class SdkAgent:
                     return seen
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise AssertionError(f"no {event!r} from the SDK within {timeout}s; events: {self.events}; "
-                                     f"stderr: {self.stderr()}")  # fmt: skip
+                raise AssertionError(
+                    f"no {event!r} from the SDK within {timeout}s; events: {self.events}; stderr: {self.stderr()}"
+                )
             try:
                 line = self._lines.get(timeout=remaining)
             except queue.Empty:
@@ -145,8 +156,13 @@ def _password_user(account: LivePersonAccount) -> dict:
 def _api_key_user(account: LivePersonAccount) -> dict:
     keys = {name: secrets.token_hex(16) for name in ("app_key", "secret", "access_token", "access_token_secret")}
     user = add_lp_user(account, username=f"bot-{secrets.token_hex(4)}", **keys)
-    return {"username": user["username"], "appKey": keys["app_key"], "secret": keys["secret"],
-            "accessToken": keys["access_token"], "accessTokenSecret": keys["access_token_secret"]}  # fmt: skip
+    return {
+        "username": user["username"],
+        "appKey": keys["app_key"],
+        "secret": keys["secret"],
+        "accessToken": keys["access_token"],
+        "accessTokenSecret": keys["access_token_secret"],
+    }
 
 
 def _paths(handle: EmulatorHandle, account: LivePersonAccount) -> list[str]:
@@ -173,8 +189,9 @@ def _header(entry: dict, name: str) -> str:
 
 
 @pytest.mark.parametrize("mode", ["password", "apikeys"])
-def test_the_sdk_logs_in_connects_gets_the_clock_and_refreshes(mode: str, run_agent, lp_account: LivePersonAccount,
-                                                              emulator_tls_server: EmulatorHandle) -> None:  # fmt: skip
+def test_the_sdk_logs_in_connects_gets_the_clock_and_refreshes(
+    mode: str, run_agent, lp_account: LivePersonAccount, emulator_tls_server: EmulatorHandle
+) -> None:
     credentials = _password_user(lp_account) if mode == "password" else _api_key_user(lp_account)
     agent = run_agent(lp_account, credentials)
     agent.wait_for("connected")
@@ -190,8 +207,10 @@ def test_the_sdk_logs_in_connects_gets_the_clock_and_refreshes(mode: str, run_ag
     assert f"session_id={body['sessionId']}" in _header(refresh, "Cookie")
     agent.stop()
     paths = _paths(emulator_tls_server, lp_account)
-    assert paths[:2] == [f"GET /api/account/{lp_account.id}/service/baseURI.json",
-                         f"POST /api/account/{lp_account.id}/login"], paths  # fmt: skip
+    assert paths[:2] == [
+        f"GET /api/account/{lp_account.id}/service/baseURI.json",
+        f"POST /api/account/{lp_account.id}/login",
+    ], paths
     [ws] = _wait_for_journal(emulator_tls_server, "/ws_api/**")  # journaled when the server's side of the socket ends
     assert ws["path"] == f"/ws_api/account/{lp_account.id}/messaging/brand/{body['bearer']}" and ws["query"] == "v=2.1"
     assert not _header(ws, "Authorization")  # the bearer rides in the path only
@@ -200,8 +219,9 @@ def test_the_sdk_logs_in_connects_gets_the_clock_and_refreshes(mode: str, run_ag
     assert json.loads(login["request_body"]) == credentials
 
 
-def test_a_pre_issued_bearer_connects_without_a_login(run_agent, lp_account: LivePersonAccount,
-                                                       emulator_tls_server: EmulatorHandle) -> None:  # fmt: skip
+def test_a_pre_issued_bearer_connects_without_a_login(
+    run_agent, lp_account: LivePersonAccount, emulator_tls_server: EmulatorHandle
+) -> None:
     session = lp_login(lp_account, _password_user(lp_account))
     emulator_tls_server.control.clear_journal()
     agent = run_agent(lp_account, {"token": session.bearer, "userId": session.user_id})
@@ -216,8 +236,9 @@ def test_a_pre_issued_bearer_connects_without_a_login(run_agent, lp_account: Liv
     assert f"GET /ws_api/account/{lp_account.id}/messaging/brand/{session.bearer}" in paths
 
 
-def test_a_wrong_password_is_an_sdk_error_and_no_websocket(run_agent, lp_account: LivePersonAccount,
-                                                           emulator_tls_server: EmulatorHandle) -> None:  # fmt: skip
+def test_a_wrong_password_is_an_sdk_error_and_no_websocket(
+    run_agent, lp_account: LivePersonAccount, emulator_tls_server: EmulatorHandle
+) -> None:
     credentials = {**_password_user(lp_account), "password": "not-" + secrets.token_hex(4)}
     agent = run_agent(lp_account, credentials)
     error = agent.wait_for("error")
@@ -233,8 +254,9 @@ def test_a_wrong_password_is_an_sdk_error_and_no_websocket(run_agent, lp_account
     assert not [e for e in agent.events if e["event"] == "connected"]
 
 
-def test_an_expired_session_is_a_401_at_the_next_refresh(run_agent, lp_account: LivePersonAccount,
-                                                         emulator_tls_server: EmulatorHandle) -> None:  # fmt: skip
+def test_an_expired_session_is_a_401_at_the_next_refresh(
+    run_agent, lp_account: LivePersonAccount, emulator_tls_server: EmulatorHandle
+) -> None:
     agent = run_agent(lp_account, _password_user(lp_account))
     agent.wait_for("connected")
     body = _login_session(emulator_tls_server, lp_account)
@@ -258,9 +280,13 @@ def _conversation_state(handle: EmulatorHandle, account: LivePersonAccount, conv
 
 
 def test_a_bot_is_rung_accepts_answers_a_connector_api_consumer_and_transfers_to_a_skill(
-    node: str, emulator_tls_server: EmulatorHandle, emulator_tls_ca: str, lp_account: LivePersonAccount,
-    lp_connector_app, lp_routing_agent,
-) -> None:  # fmt: skip
+    node: str,
+    emulator_tls_server: EmulatorHandle,
+    emulator_tls_ca: str,
+    lp_account: LivePersonAccount,
+    lp_connector_app,
+    lp_routing_agent,
+) -> None:
     """The consumer is a Connector API client of an app installation: its webhook hears the bot's reply, the
     assignment and the transfer, every delivery signed."""
     from test_liveperson_connector_api import PROFILE, SDES, create, request_conversation, send, text
@@ -270,8 +296,13 @@ def test_a_bot_is_rung_accepts_answers_a_connector_api_consumer_and_transfers_to
     bot_skill = "31337"
     credentials = {"username": f"bot-{secrets.token_hex(4)}", "password": secrets.token_urlsafe(12)}
     add_lp_user(lp_account, **credentials, skills=[bot_skill])
-    config = {"accountId": lp_account.id, "csdsDomain": urlsplit(emulator_tls_server.base_url).netloc,
-              "credentials": credentials, "transferSkill": lp_routing_agent.skill, "timeoutMs": 20000}  # fmt: skip
+    config = {
+        "accountId": lp_account.id,
+        "csdsDomain": urlsplit(emulator_tls_server.base_url).netloc,
+        "credentials": credentials,
+        "transferSkill": lp_routing_agent.skill,
+        "timeoutMs": 20000,
+    }
     bot = SdkAgent(node, emulator_tls_ca, config, BOT_JS)
     try:
         bot_id = bot.wait_for("connected")["agentId"]
@@ -286,7 +317,9 @@ def test_a_bot_is_rung_accepts_answers_a_connector_api_consumer_and_transfers_to
         assert bot.wait_for("accepted")["body"] == "Ring state updated successfully"
         assigned = bot.wait_for("conversation")  # the SDK's v3 participants, rebuilt from participantsPId
         assert assigned["convId"] == conversation and sorted(assigned["participants"], key=lambda p: p["role"]) == [
-            {"id": bot_id, "role": "ASSIGNED_AGENT"}, {"id": lp_consumer_jws.lp_consumer_id, "role": "CONSUMER"}]
+            {"id": bot_id, "role": "ASSIGNED_AGENT"},
+            {"id": lp_consumer_jws.lp_consumer_id, "role": "CONSUMER"},
+        ]
         # the SDK's transformer turned the raw GetUserProfile$Response into SDEs (authenticatedData's get `auth`)
         assert bot.wait_for("profile")["profile"] == [{**sde, "auth": {}} for sde in SDES]
 
@@ -303,14 +336,24 @@ def test_a_bot_is_rung_accepts_answers_a_connector_api_consumer_and_transfers_to
             return body["body"]["changes"][0]
 
         def agents(body: dict) -> list[dict]:
-            return [p for p in change(body)["result"]["conversationDetails"]["participants"] if p["role"] == "ASSIGNED_AGENT"]
+            return [
+                p
+                for p in change(body)["result"]["conversationDetails"]["participants"]
+                if p["role"] == "ASSIGNED_AGENT"
+            ]
 
         webhook = lp_connector_app  # wait_for fails the test on a delivery whose signature does not verify
-        heard_reply = webhook.wait_for(WEBHOOK_CONTENT, lambda b: change(b)["event"].get("message") == "you said: where is my parcel?", timeout=20)
+        heard_reply = webhook.wait_for(
+            WEBHOOK_CONTENT, lambda b: change(b)["event"].get("message") == "you said: where is my parcel?", timeout=20
+        )
         assert change(heard_reply)["originatorMetadata"]["role"] == "ASSIGNED_AGENT"
         assigned_note = webhook.wait_for(WEBHOOK_CONVERSATION, lambda b: bool(agents(b)), timeout=20)
         assert change(assigned_note)["result"]["conversationDetails"]["skillId"] == bot_skill
-        moved = webhook.wait_for(WEBHOOK_CONVERSATION, lambda b: change(b)["result"]["conversationDetails"]["skillId"] == lp_routing_agent.skill, timeout=20)
+        moved = webhook.wait_for(
+            WEBHOOK_CONVERSATION,
+            lambda b: change(b)["result"]["conversationDetails"]["skillId"] == lp_routing_agent.skill,
+            timeout=20,
+        )
         assert agents(moved) == [] and change(moved)["result"]["conversationDetails"]["state"] == "OPEN"
         assert webhook.receiver.deliveries and all(webhook.verified(d) for d in webhook.receiver.deliveries)
         errors = [e for e in bot.events if e["event"] == "error"]
@@ -319,9 +362,16 @@ def test_a_bot_is_rung_accepts_answers_a_connector_api_consumer_and_transfers_to
         bot.stop()
 
     stored = _conversation_state(emulator_tls_server, lp_account, conversation)
-    said = [(e["role"], e["event"]["type"], e["event"].get("message", e["event"].get("status"))) for e in stored["events"]]
-    [greeting] = [entry for entry in said if entry[2].startswith("Just joined to conversation with [")]  # races the consumer
+    said = [
+        (e["role"], e["event"]["type"], e["event"].get("message", e["event"].get("status"))) for e in stored["events"]
+    ]
+    [greeting] = [
+        entry for entry in said if entry[2].startswith("Just joined to conversation with [")
+    ]  # races the consumer
     assert greeting[:2] == ("ASSIGNED_AGENT", "ContentEvent")
-    assert [entry for entry in said if entry != greeting] == [("CONSUMER", "ContentEvent", "where is my parcel?"), ("ASSIGNED_AGENT", "AcceptStatusEvent", "READ"),
-                        ("ASSIGNED_AGENT", "ContentEvent", "you said: where is my parcel?")]  # fmt: skip
+    assert [entry for entry in said if entry != greeting] == [
+        ("CONSUMER", "ContentEvent", "where is my parcel?"),
+        ("ASSIGNED_AGENT", "AcceptStatusEvent", "READ"),
+        ("ASSIGNED_AGENT", "ContentEvent", "you said: where is my parcel?"),
+    ]
     assert (stored["skill_id"], stored["participants"], stored["transferred"]) == (lp_routing_agent.skill, [], True)

@@ -31,7 +31,11 @@ def test_done_deliveries_go_before_pending_ones(outbox: Outbox) -> None:
     first[1].state, first[3].state = "delivered", "failed"
     outbox.queue("k", "http://h/4", {"n": 4}, 0.0)
     assert ids(outbox) == ["delivery-1", "delivery-3", "delivery-4", "delivery-5"]
-    outbox.queue_many("k", [("http://h/5", {"n": 5}, deliveries.DEFAULT_POLICY), ("http://h/6", {"n": 6}, deliveries.DEFAULT_POLICY)], 0.0)
+    outbox.queue_many(
+        "k",
+        [("http://h/5", {"n": 5}, deliveries.DEFAULT_POLICY), ("http://h/6", {"n": 6}, deliveries.DEFAULT_POLICY)],
+        0.0,
+    )
     # delivery-4 (failed) goes, then the oldest pending one
     assert ids(outbox) == ["delivery-3", "delivery-5", "delivery-6", "delivery-7"]
 

@@ -53,10 +53,24 @@ def test_a_field_left_out_is_not_exported():
 
 def route_owners(app: Flask, spec: ProviderSpec) -> set[str]:
     """The modules of the views and handlers on the provider's blueprint."""
-    views = {app.view_functions[rule.endpoint] for rule in app.url_map.iter_rules() if rule.endpoint.startswith(f"{spec.name}.")}
+    views = {
+        app.view_functions[rule.endpoint]
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith(f"{spec.name}.")
+    }
     blueprint = spec.blueprint
-    handlers = [handler for codes in blueprint.error_handler_spec.values() for found in codes.values() for handler in found.values()]
-    hooks = [hook for table in (blueprint.before_request_funcs, blueprint.after_request_funcs, blueprint.url_value_preprocessors) for funcs in table.values() for hook in funcs]
+    handlers = [
+        handler
+        for codes in blueprint.error_handler_spec.values()
+        for found in codes.values()
+        for handler in found.values()
+    ]
+    hooks = [
+        hook
+        for table in (blueprint.before_request_funcs, blueprint.after_request_funcs, blueprint.url_value_preprocessors)
+        for funcs in table.values()
+        for hook in funcs
+    ]
     return {function.__module__ for function in (*views, *handlers, *hooks)}
 
 
@@ -70,7 +84,12 @@ def test_the_route_modules_listed_are_the_ones_that_add_routes(app: Flask, spec:
 
 @SPECS
 def test_every_declared_tenant_variable_is_a_route_variable(app: Flask, spec: ProviderSpec):
-    variables = {name for rule in app.url_map.iter_rules() if rule.endpoint.startswith(f"{spec.name}.") for name in rule.arguments}
+    variables = {
+        name
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith(f"{spec.name}.")
+        for name in rule.arguments
+    }
     assert set(spec.tenant_variables) <= variables
 
 

@@ -24,9 +24,15 @@ NODE = shutil.which("node")
 
 def curl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     assert CURL, "curl is required"
-    clean = {k: v for k, v in os.environ.items() if k.lower() not in ("https_proxy", "http_proxy", "all_proxy", "no_proxy")}
+    clean = {
+        k: v for k, v in os.environ.items() if k.lower() not in ("https_proxy", "http_proxy", "all_proxy", "no_proxy")
+    }
     return subprocess.run(
-        [CURL, "-sS", "--max-time", "20", *args], capture_output=True, text=True, timeout=30, env={**clean, **(env or {})}
+        [CURL, "-sS", "--max-time", "20", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**clean, **(env or {})},
     )
 
 
@@ -73,8 +79,13 @@ def test_curl_honours_https_proxy_and_checks_the_certificate(emulator_proxy, sun
 
 
 def test_plain_http_to_a_provider_host_is_answered_too(emulator_proxy, sunshine_app) -> None:
-    fetched = curl("--proxy", emulator_proxy.url, "-u", f"{sunshine_app.key_id}:{sunshine_app.secret}",
-                   f"http://api.smooch.io/v2/apps/{sunshine_app.id}/users/nobody")  # fmt: skip
+    fetched = curl(
+        "--proxy",
+        emulator_proxy.url,
+        "-u",
+        f"{sunshine_app.key_id}:{sunshine_app.secret}",
+        f"http://api.smooch.io/v2/apps/{sunshine_app.id}/users/nobody",
+    )
     assert json.loads(fetched.stdout)["errors"][0]["code"] == "user_not_found", fetched.stdout
 
 
@@ -89,7 +100,9 @@ def test_other_hosts_are_refused_without_being_reached(emulator_proxy, connectio
 def test_passed_hosts_are_relayed(passing_proxy, local_site, emulator_tls_server_url, emulator_tls_ca) -> None:
     plain = curl("--proxy", passing_proxy.url, local_site + "/plain")
     assert plain.stdout == "hello from /plain", plain.stderr
-    tunnelled = curl("--proxy", passing_proxy.url, "--cacert", emulator_tls_ca, emulator_tls_server_url + "/__emulator/health")
+    tunnelled = curl(
+        "--proxy", passing_proxy.url, "--cacert", emulator_tls_ca, emulator_tls_server_url + "/__emulator/health"
+    )
     assert json.loads(tunnelled.stdout)["status"] == "ok", tunnelled.stderr
 
 
@@ -107,8 +120,13 @@ def test_a_node_client_over_https_and_a_websocket(emulator_proxy, lp_account) ->
     env = {**os.environ, "HTTPS_PROXY": emulator_proxy.url, "NODE_EXTRA_CA_CERTS": str(emulator_proxy.ca_path)}
     env.pop("NO_PROXY", None)
     env.pop("no_proxy", None)
-    done = subprocess.run([NODE, str(NODE_CLIENT), lp_account.id, lp_account.unauth_connector_id],
-                          capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    done = subprocess.run(
+        [NODE, str(NODE_CLIENT), lp_account.id, lp_account.unauth_connector_id],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     answer = json.loads(done.stdout)
     assert answer["status"] == 200 and answer["baseURI"].endswith("liveperson.net")

@@ -18,7 +18,7 @@ import emulator.core.journal  # noqa: F401
 import emulator.providers.liveperson.identity  # noqa: F401
 
 # A model method patched to raise: the route that calls it meets an exception no handler answers.
-PRELUDE = '''\
+PRELUDE = """\
 import pytest
 
 from emulator.providers.liveperson.identity import ConsumerIdentity
@@ -36,18 +36,18 @@ def buggy_issuer(monkeypatch):
 def authorize(handle, account):
     return handle.post(account.idp_path("anonymous/authorize"))
 
-'''
+"""
 
 
 # a scenario file is no Python test, so takes no fixture: the bug is there while every item runs
-BUGGY_WHILE_ITEMS_RUN = '''
+BUGGY_WHILE_ITEMS_RUN = """
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ConsumerIdentity, "issue_external_token", issue_nothing)
         return (yield)
-'''
+"""
 
 
 def run_suite(pytester: pytest.Pytester, body: str) -> pytest.RunResult:
@@ -79,7 +79,6 @@ def test_an_unhandled_error_fails_a_test_that_would_pass(pytester: pytest.Pytest
     assert_traceback_shown(result)
 
 
-
 def test_an_error_in_a_request_hook_fails_the_test_too(pytester: pytest.Pytester) -> None:
     """Raised after the route (journaling the exchange), where the app's handler for exceptions never sees it."""
     result = run_suite(
@@ -99,6 +98,7 @@ def test_an_error_in_a_request_hook_fails_the_test_too(pytester: pytest.Pytester
     output = result.stdout.str()
     assert "unhandled exception(s) during this test" in output and "POST /api/account/" in output
     assert "in _journal_response" in output and "RuntimeError: a journal bug" in output
+
 
 def test_a_test_that_fails_anyway_gets_the_traceback_at_teardown(pytester: pytest.Pytester) -> None:
     result = run_suite(

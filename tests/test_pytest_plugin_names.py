@@ -9,7 +9,16 @@ import re
 import pytest
 
 CONTRACT_NAMES = {"expired_ext_jwt", "stepped_up_conversation"}  # named by the design's user-facing contract
-PREFIXES = ("emulator", "_emulator", "lp_", "sunshine_", "mindbehind_", "expired_lp_", "expired_sunshine_", "expired_mindbehind_")
+PREFIXES = (
+    "emulator",
+    "_emulator",
+    "lp_",
+    "sunshine_",
+    "mindbehind_",
+    "expired_lp_",
+    "expired_sunshine_",
+    "expired_mindbehind_",
+)
 LISTED = re.compile(r"^(\w+)(?: \[\w+ scope\])? -- .*emulator[/\\]pytest_plugin[/\\]\w+\.py:\d+$")
 
 
@@ -23,4 +32,3 @@ def test_every_plugin_fixture_name_is_prefixed_or_in_the_contract(pytester: pyte
     names = plugin_fixtures(pytester)
     assert {"emulator", "emulator_server", "lp_account", "sunshine_app", "mindbehind_channel"} | CONTRACT_NAMES <= names
     assert sorted(name for name in names if name not in CONTRACT_NAMES and not name.startswith(PREFIXES)) == []
-

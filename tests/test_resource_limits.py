@@ -96,10 +96,25 @@ def owners(lp_account: LivePersonAccount, sunshine_app: SunshineApp, mindbehind_
     basic = sunshine_app.basic_headers()["Authorization"]
     return {
         "liveperson": (lp_account.idp_path("anonymous/authorize"), [], liveperson_message, PROVIDER_CAP),
-        "sentinel": (f"/sentinel/api/account/{lp_account.id}/app/token?v=1.0&grant_type=client_credentials", [], liveperson_message, PROVIDER_CAP),
+        "sentinel": (
+            f"/sentinel/api/account/{lp_account.id}/app/token?v=1.0&grant_type=client_credentials",
+            [],
+            liveperson_message,
+            PROVIDER_CAP,
+        ),
         "sunshine": (sunshine_app.path("users"), [f"Authorization: {basic}"], sunshine_title, SUNSHINE_LIMIT),
-        "sunshine-v1.1": (f"/v1.1/apps/{sunshine_app.id}/appusers", [f"Authorization: {basic}"], sunshine_v1_description, SUNSHINE_LIMIT),
-        "mindbehind": ("/external/v1/incoming/mbWebChat/token", [f"apiToken: {mindbehind_channel.management_token}"], mindbehind_message, PROVIDER_CAP),
+        "sunshine-v1.1": (
+            f"/v1.1/apps/{sunshine_app.id}/appusers",
+            [f"Authorization: {basic}"],
+            sunshine_v1_description,
+            SUNSHINE_LIMIT,
+        ),
+        "mindbehind": (
+            "/external/v1/incoming/mbWebChat/token",
+            [f"apiToken: {mindbehind_channel.management_token}"],
+            mindbehind_message,
+            PROVIDER_CAP,
+        ),
         "control": ("/__emulator/seed", [], control_message, CONTROL_CAP),
     }
 
@@ -119,11 +134,16 @@ OWNERS = ["liveperson", "sentinel", "sunshine", "sunshine-v1.1", "mindbehind", "
 
 
 @pytest.mark.parametrize("owner", OWNERS)
-def test_a_content_length_past_the_cap_is_refused_before_the_body_is_sent(emulator_server: EmulatorHandle, owners: dict, owner: str) -> None:
+def test_a_content_length_past_the_cap_is_refused_before_the_body_is_sent(
+    emulator_server: EmulatorHandle, owners: dict, owner: str
+) -> None:
     path, lines, shape, _ = owners[owner]
     cap = refused_unread_past(owner)
     # only the headers go out: the answer comes without the server waiting for a byte of the body
-    status, headers, body = exchange(emulator_server.base_url, head("POST", path, "Content-Type: application/json", f"Content-Length: {cap + 1}", *lines))
+    status, headers, body = exchange(
+        emulator_server.base_url,
+        head("POST", path, "Content-Type: application/json", f"Content-Length: {cap + 1}", *lines),
+    )
     assert status == 413 and headers["content-type"] == "application/json", body
     assert UNHANDLED_HEADER.lower() not in headers
     assert shape(json.loads(body)) == f"Request body is larger than {size_text(cap)}"
@@ -133,14 +153,18 @@ def test_a_content_length_past_the_cap_is_refused_before_the_body_is_sent(emulat
 
 
 @pytest.mark.parametrize("owner", ["liveperson", "mindbehind"])
-def test_a_client_that_sends_the_whole_body_first_still_reads_the_413(emulator_server: EmulatorHandle, owners: dict, owner: str) -> None:
+def test_a_client_that_sends_the_whole_body_first_still_reads_the_413(
+    emulator_server: EmulatorHandle, owners: dict, owner: str
+) -> None:
     """`requests` sends every byte before it reads: the server drops what follows the refusal, half-closes
     after its answer and drains, so the client gets the 413 rather than a reset."""
     path, lines, shape, cap = owners[owner]
     session = requests.Session()
     headers = {"Content-Type": "application/json", **dict(line.split(": ", 1) for line in lines)}
     for _ in range(3):
-        reply = session.post(emulator_server.base_url + path, data=b" " * (cap + 1024 * 1024), headers=headers, timeout=10)
+        reply = session.post(
+            emulator_server.base_url + path, data=b" " * (cap + 1024 * 1024), headers=headers, timeout=10
+        )
         assert reply.status_code == 413 and reply.headers["Connection"] == "close", reply.text
         assert shape(reply.json()) == f"Request body is larger than {size_text(cap)}"
     assert session.get(f"{emulator_server.base_url}/__emulator/health", timeout=5).status_code == 200
@@ -148,7 +172,9 @@ def test_a_client_that_sends_the_whole_body_first_still_reads_the_413(emulator_s
 
 
 @pytest.mark.parametrize("owner", ["liveperson", "mindbehind"])
-def test_a_refused_body_is_journaled_in_the_tenants_namespace_without_it(emulator_server: EmulatorHandle, owners: dict, owner: str) -> None:
+def test_a_refused_body_is_journaled_in_the_tenants_namespace_without_it(
+    emulator_server: EmulatorHandle, owners: dict, owner: str
+) -> None:
     path, lines, _, cap = owners[owner]
     exchange(emulator_server.base_url, head("POST", path, f"Content-Length: {cap + 1}", *lines))
     (entry,) = emulator_server.control.calls(status=413)
@@ -159,7 +185,11 @@ def test_a_chunked_body_is_cut_at_the_cap(emulator_server: EmulatorHandle, owner
     path, lines, shape, cap = owners["liveperson"]
     chunk = b"[" * (cap + 1)
     # no Content-Length: the server stops reading once more than the cap arrived (the final chunk never comes)
-    request = head("POST", path, "Transfer-Encoding: chunked", "Content-Type: application/json", *lines) + b"%x\r\n" % len(chunk) + chunk
+    request = (
+        head("POST", path, "Transfer-Encoding: chunked", "Content-Type: application/json", *lines)
+        + b"%x\r\n" % len(chunk)
+        + chunk
+    )
     status, _, body = exchange(emulator_server.base_url, request)
     assert status == 413 and shape(json.loads(body)) == "Request body is larger than 4MB"
     assert emulator_server.control.calls(status=413)[0]["request_body"] == ""
@@ -169,15 +199,22 @@ def test_a_chunked_body_is_cut_at_the_cap(emulator_server: EmulatorHandle, owner
 def test_a_chunked_body_under_the_cap_is_read_whole(emulator_server: EmulatorHandle, owners: dict) -> None:
     path, lines, _, _ = owners["liveperson"]
     chunk = json.dumps({"id_token": None}).encode()
-    request = head("POST", path, "Transfer-Encoding: chunked", "Content-Type: application/json", *lines) + b"%x\r\n%s\r\n0\r\n\r\n" % (len(chunk), chunk)
+    request = head(
+        "POST", path, "Transfer-Encoding: chunked", "Content-Type: application/json", *lines
+    ) + b"%x\r\n%s\r\n0\r\n\r\n" % (len(chunk), chunk)
     status, _, body = exchange(emulator_server.base_url, request)
     assert status == 200 and "token" in json.loads(body)
 
 
 def test_sunshine_answers_bodies_past_100_kb_itself(emulator_server: EmulatorHandle, sunshine_app: SunshineApp) -> None:
     big = {"externalId": "x" * SUNSHINE_LIMIT}
-    for path, shape in ((sunshine_app.path("users"), sunshine_title), (f"/v1.1/apps/{sunshine_app.id}/appusers", sunshine_v1_description)):
-        reply = requests.post(emulator_server.base_url + path, json=big, headers=sunshine_app.basic_headers(), timeout=10)
+    for path, shape in (
+        (sunshine_app.path("users"), sunshine_title),
+        (f"/v1.1/apps/{sunshine_app.id}/appusers", sunshine_v1_description),
+    ):
+        reply = requests.post(
+            emulator_server.base_url + path, json=big, headers=sunshine_app.basic_headers(), timeout=10
+        )
         assert reply.status_code == 413 and shape(reply.json()) == "Request body is larger than 100kB", reply.text
     assert_serving(emulator_server)
 
@@ -191,7 +228,10 @@ def test_in_process_a_body_without_content_length_is_cut_at_the_cap(emulator_app
     environ.pop("CONTENT_LENGTH", None)
     environ.update({"wsgi.input": stream, "wsgi.input_terminated": True})
     body, status, headers = run_wsgi_app(emulator_app, environ, buffered=True)
-    assert status.startswith("413 ") and mindbehind_message(json.loads(b"".join(body))) == "Request body is larger than 4MB"
+    assert (
+        status.startswith("413 ")
+        and mindbehind_message(json.loads(b"".join(body))) == "Request body is larger than 4MB"
+    )
     assert headers["X-Emulator-Reason"] == "body_too_large"
     assert stream.read_bytes <= PROVIDER_CAP + 2 * 65536
 
@@ -214,18 +254,26 @@ class _Endless:
 # --- headers and URLs -----------------------------------------------------------------------------------
 
 
-def test_headers_past_the_servers_limit_get_a_plain_431_and_the_next_request_is_served(emulator_server: EmulatorHandle, owners: dict) -> None:
+def test_headers_past_the_servers_limit_get_a_plain_431_and_the_next_request_is_served(
+    emulator_server: EmulatorHandle, owners: dict
+) -> None:
     path, _, _, _ = owners["liveperson"]
-    reply = requests.post(emulator_server.base_url + path, headers={"X-Big": "a" * MAX_REQUEST_HEADER_BYTES}, timeout=10)
+    reply = requests.post(
+        emulator_server.base_url + path, headers={"X-Big": "a" * MAX_REQUEST_HEADER_BYTES}, timeout=10
+    )
     assert (reply.status_code, reply.headers["Content-Type"]) == (431, "text/plain; charset=utf-8")
     assert reply.text.startswith("Request Header Fields Too Large")
-    reply = requests.post(emulator_server.base_url + path, headers={"X-Big": "a" * (MAX_REQUEST_HEADER_BYTES // 2)}, timeout=10)
+    reply = requests.post(
+        emulator_server.base_url + path, headers={"X-Big": "a" * (MAX_REQUEST_HEADER_BYTES // 2)}, timeout=10
+    )
     assert reply.status_code == 200, reply.text  # large but within the limit: served
     assert emulator_server.control.calls(status=431) == []  # refused before the app: not journaled
 
 
 @pytest.mark.parametrize("owner", OWNERS)
-def test_a_url_of_100_kb_is_an_ordinary_answer_of_its_owner(emulator_server: EmulatorHandle, owners: dict, owner: str) -> None:
+def test_a_url_of_100_kb_is_an_ordinary_answer_of_its_owner(
+    emulator_server: EmulatorHandle, owners: dict, owner: str
+) -> None:
     path, lines, shape, _ = owners[owner]
     long_path = path.split("?")[0] + "/" + "x" * 100_000
     status, headers, body = exchange(emulator_server.base_url, head("POST", long_path, "Content-Length: 0", *lines))
@@ -236,8 +284,12 @@ def test_a_url_of_100_kb_is_an_ordinary_answer_of_its_owner(emulator_server: Emu
 
 def test_a_url_past_the_header_limit_is_the_same_plain_431(emulator_server: EmulatorHandle, owners: dict) -> None:
     path, _, _, _ = owners["liveperson"]
-    status, headers, body = exchange(emulator_server.base_url, head("GET", path + "?q=" + "x" * MAX_REQUEST_HEADER_BYTES))
-    assert (status, headers["content-type"]) == (431, "text/plain; charset=utf-8") and body.startswith(b"Request Header Fields Too Large")
+    status, headers, body = exchange(
+        emulator_server.base_url, head("GET", path + "?q=" + "x" * MAX_REQUEST_HEADER_BYTES)
+    )
+    assert (status, headers["content-type"]) == (431, "text/plain; charset=utf-8") and body.startswith(
+        b"Request Header Fields Too Large"
+    )
     assert_serving(emulator_server)
 
 
@@ -247,8 +299,10 @@ def test_a_thousand_query_parameters_change_nothing(emulator_server: EmulatorHan
     query = "&".join(f"p{i}=v{i}" for i in range(1000))
     reply = requests.post(
         f"{emulator_server.base_url}{path}{'&' if '?' in path else '?'}{query}",
-        data=b"{}", headers={"Content-Type": "application/json", **dict(line.split(": ", 1) for line in lines)}, timeout=10,
-    )  # fmt: skip
+        data=b"{}",
+        headers={"Content-Type": "application/json", **dict(line.split(": ", 1) for line in lines)},
+        timeout=10,
+    )
     assert reply.status_code < 500 and UNHANDLED_HEADER not in reply.headers, reply.text
     if reply.status_code >= 400:
         shape(reply.json())
@@ -260,7 +314,9 @@ def test_a_thousand_query_parameters_change_nothing(emulator_server: EmulatorHan
 
 @pytest.mark.parametrize("owner", OWNERS)
 @pytest.mark.parametrize("closed", [True, False], ids=["closed", "unclosed"])
-def test_json_nested_100000_deep_is_malformed_json_of_its_owner(emulator_server: EmulatorHandle, owners: dict, owner: str, closed: bool) -> None:
+def test_json_nested_100000_deep_is_malformed_json_of_its_owner(
+    emulator_server: EmulatorHandle, owners: dict, owner: str, closed: bool
+) -> None:
     path, lines, shape, limit = owners[owner]
     body = b'{"a":' * DEEP + (b"1" + b"}" * DEEP if closed else b"")
     headers = {"Content-Type": "application/json", **dict(line.split(": ", 1) for line in lines)}

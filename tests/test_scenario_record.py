@@ -47,7 +47,9 @@ def test_the_tutorial_session_replays_in_a_new_namespace_with_fresh_ids(emulator
 
     assert document["vars"] == {"account": "${random_digits(8)}", "connector": "${random_digits(10)}"}
     assert document["seed"] == {
-        "liveperson": {"accounts": [{"id": "${account}", "connectors": [{"id": "${connector}", "type": "unauthenticated"}]}]}
+        "liveperson": {
+            "accounts": [{"id": "${account}", "connectors": [{"id": "${connector}", "type": "unauthenticated"}]}]
+        }
     }
     kinds = [next(iter(set(step) & {"request", "clock"})) for step in document["steps"]]
     assert kinds == ["request", "request", "clock", "request", "request", "request"]
@@ -82,7 +84,11 @@ def test_without_fresh_ids_the_seed_keeps_the_ids_and_validates(emulator, lp_acc
 
     assert "vars" not in document
     assert document["seed"] == {
-        "liveperson": {"accounts": [{"id": lp_account.id, "connectors": [{"id": lp_account.unauth_connector_id, "type": "unauthenticated"}]}]}
+        "liveperson": {
+            "accounts": [
+                {"id": lp_account.id, "connectors": [{"id": lp_account.unauth_connector_id, "type": "unauthenticated"}]}
+            ]
+        }
     }
     assert parse_seed(document["seed"]).liveperson.accounts[0].id == lp_account.id
     assert request_steps(document)[0]["request"]["path"] == lp_account.idp_path("anonymous/authorize")
@@ -130,7 +136,11 @@ def test_a_faulted_request_replays_with_the_same_fault(emulator, lp_account, kin
     assert fault == {
         "fault": {
             "kind": kind,
-            "match": {"provider": "liveperson", "method": "POST", "path": "/api/account/${account}/anonymous/authorize"},
+            "match": {
+                "provider": "liveperson",
+                "method": "POST",
+                "path": "/api/account/${account}/anonymous/authorize",
+            },
             **{key: value for key, value in rule.items() if key != "duration"},
             **({"duration": 2.0} if kind == "hang" else {}),
             "times": 1,
@@ -166,7 +176,12 @@ def test_clock_moves_land_between_the_requests_they_fell_between(emulator, lp_ac
     steps = record_scenario(emulator.control)["steps"]
     shape = [step.get("clock") or step["request"]["method"] for step in steps]
     assert shape == [
-        {"set": "2026-01-01T00:00:00Z", "freeze": True}, "POST", {"advance": "90s"}, {"advance": "1m"}, "POST", {"freeze": False}
+        {"set": "2026-01-01T00:00:00Z", "freeze": True},
+        "POST",
+        {"advance": "90s"},
+        {"advance": "1m"},
+        "POST",
+        {"freeze": False},
     ]
 
 
@@ -186,7 +201,11 @@ def test_an_empty_journal_is_a_409_not_a_scenario_without_steps(emulator, lp_acc
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"namespace": "not a namespace"}, "namespace"), ({"namespace": "*"}, "namespace"), ({"fresh_ids": "maybe"}, "fresh_ids")],
+    [
+        ({"namespace": "not a namespace"}, "namespace"),
+        ({"namespace": "*"}, "namespace"),
+        ({"fresh_ids": "maybe"}, "fresh_ids"),
+    ],
 )
 def test_bad_arguments_are_400_in_the_control_error_shape(emulator, params, field):
     reply = emulator.transport.send("GET", "/__emulator/record", params={"namespace": emulator.namespace, **params})
@@ -206,10 +225,18 @@ def test_a_namespace_without_tenants_records_without_a_seed_and_is_not_created(e
 
 def entry(seq: int, path: str, *, query: str = "", body: str = "", answer: str = "", status: int = 200) -> JournalEntry:
     return JournalEntry(
-        seq=seq, time="", namespace="n", provider="liveperson", method="POST", path=path, query=query, status=status,
+        seq=seq,
+        time="",
+        namespace="n",
+        provider="liveperson",
+        method="POST",
+        path=path,
+        query=query,
+        status=status,
         request_headers={"content-type": "application/x-www-form-urlencoded"} if body else {},
-        request_body=body, response_body=answer,
-    )  # fmt: skip
+        request_body=body,
+        response_body=answer,
+    )
 
 
 def test_answer_values_sent_back_in_a_path_query_or_raw_body_are_saved_and_referenced():
@@ -218,7 +245,9 @@ def test_answer_values_sent_back_in_a_path_query_or_raw_body_are_saved_and_refer
         "wiring",
         [
             entry(1, "/api/account/7/signup", answer=f'{{"consumer": "{consumer}", "kind": "idp", "n": 12345678}}'),
-            entry(2, f"/api/account/7/consumers/{consumer}", query=f"who={consumer}&kind=idp", body=f"id={consumer}&k=idp"),
+            entry(
+                2, f"/api/account/7/consumers/{consumer}", query=f"who={consumer}&kind=idp", body=f"id={consumer}&k=idp"
+            ),
             entry(3, "/api/account/7/x", body=('{"a": "' + "x" * 5000 + '"}')[:4096] + "...[912 more characters]"),
         ],
         seed=None,
@@ -240,10 +269,18 @@ def test_answer_values_sent_back_in_a_path_query_or_raw_body_are_saved_and_refer
 def test_dump_scenario_is_ordered_yaml_that_parses_back(emulator, lp_account):
     tutorial_session(emulator, lp_account)
     document = record_scenario(emulator.control, fresh_ids=True)
-    shuffled = {"steps": [dict(reversed(step.items())) for step in document["steps"]], **{k: document[k] for k in ("vars", "seed", "name")}}
+    shuffled = {
+        "steps": [dict(reversed(step.items())) for step in document["steps"]],
+        **{k: document[k] for k in ("vars", "seed", "name")},
+    }
     text = dump_scenario(shuffled)
     assert yaml.safe_load(text) == document
-    assert [line.split(":")[0] for line in text.splitlines() if line and not line.startswith((" ", "-"))] == ["name", "seed", "vars", "steps"]
+    assert [line.split(":")[0] for line in text.splitlines() if line and not line.startswith((" ", "-"))] == [
+        "name",
+        "seed",
+        "vars",
+        "steps",
+    ]
     assert text.index("request:") < text.index("expect:") < text.index("save:")
     parse_scenario(yaml.safe_load(text))
 
@@ -280,7 +317,12 @@ def test_a_mindbehind_session_records_and_replays_with_fresh_ids(emulator, mindb
     token = mindbehind_channel.issue_token("+905551112233", properties={"name": "Ada"})
     opened = emulator.post(
         "/__emulator/mindbehind/webchat/sessions",
-        json={"channelID": mindbehind_channel.channel_id, "auth": "token", "MB_TOKEN": token, "MB_CLIENT": "+905551112233"},
+        json={
+            "channelID": mindbehind_channel.channel_id,
+            "auth": "token",
+            "MB_TOKEN": token,
+            "MB_CLIENT": "+905551112233",
+        },
     )
     assert opened.status == 201
     read = emulator.get(
@@ -301,14 +343,23 @@ def test_a_sunshine_session_records_and_replays_with_fresh_ids(emulator, sunshin
     user = sunshine_app.request("POST", "users", json={"externalId": "ext-record"}).json()["user"]
     body = {"type": "personal", "participants": [{"userId": user["id"]}]}
     conversation = sunshine_app.request("POST", "conversations", json=body).json()["conversation"]
-    posted = sunshine_app.request("POST", f"conversations/{conversation['id']}/messages", json={"author": {"type": "business"}, "content": {"type": "text", "text": "hi"}})
+    posted = sunshine_app.request(
+        "POST",
+        f"conversations/{conversation['id']}/messages",
+        json={"author": {"type": "business"}, "content": {"type": "text", "text": "hi"}},
+    )
     assert posted.status == 201
-    assert [e["path"] for e in emulator.control.journal(method="EVENT")] == ["conversation:create", "conversation:message"]
+    assert [e["path"] for e in emulator.control.journal(method="EVENT")] == [
+        "conversation:create",
+        "conversation:message",
+    ]
 
     document = record_scenario(emulator.control, fresh_ids=True)
 
     assert document["vars"] == {"app": "${random_digits(24)}"}
-    assert document["seed"]["sunshine"]["apps"][0]["keys"] == [{"id": sunshine_app.key_id, "secret": sunshine_app.secret}]
+    assert document["seed"]["sunshine"]["apps"][0]["keys"] == [
+        {"id": sunshine_app.key_id, "secret": sunshine_app.secret}
+    ]
     assert [step["request"]["method"] for step in request_steps(document)] == ["POST", "POST", "POST"]
     assert request_steps(document)[1]["request"]["json"]["participants"] == [{"userId": "${user_id}"}]
     assert request_steps(document)[2]["request"]["path"] == "/v2/apps/${app}/conversations/${conversation_id}/messages"

@@ -163,7 +163,9 @@ def _pinned_outcomes(runner: ScenarioRunner) -> list[str]:
     return [step.details[1].split()[1] for step in result.steps if step.label.startswith("call")]
 
 
-def test_seeded_probability_scenario_replays_the_same_outcomes(runner: ScenarioRunner, http_runner: ScenarioRunner) -> None:
+def test_seeded_probability_scenario_replays_the_same_outcomes(
+    runner: ScenarioRunner, http_runner: ScenarioRunner
+) -> None:
     expected = "200 503 503 503 200 200 200 503 200 503".split()
     assert _pinned_outcomes(runner) == _pinned_outcomes(runner) == _pinned_outcomes(http_runner) == expected
 
@@ -174,7 +176,11 @@ STEP_ERRORS = [  # (steps as YAML, where after "x.yaml: ", a piece of the messag
     ("- let: {a: 1}\n- request: {method: 5, path: /}", "steps[1].request.method", "valid string"),
     ("- request: {method: GET}", "steps[0].request.path", "required"),
     ("- request: {path: /}\n  expect: {status: 999}", "steps[0].expect.status", "599"),
-    ("- request: {path: /}\n  expect: {error: boom}", "steps[0].expect.error", "'connection', 'timeout' or 'truncated'"),
+    (
+        "- request: {path: /}\n  expect: {error: boom}",
+        "steps[0].expect.error",
+        "'connection', 'timeout' or 'truncated'",
+    ),
     ("- request: {path: /}\n  expct: {status: 200}", "steps[0].expct", "unknown field"),
     ("- request: {path: /, json: {}, body: x}", "steps[0].request", "one of json, form or body"),
     ("- request: {path: /}\n  save: {a: 5}", "steps[0].save.a", "valid string"),
@@ -192,7 +198,9 @@ STEP_ERRORS = [  # (steps as YAML, where after "x.yaml: ", a piece of the messag
 ]
 
 
-@pytest.mark.parametrize(("steps", "where", "message"), STEP_ERRORS, ids=[case[1] + ":" + case[2] for case in STEP_ERRORS])
+@pytest.mark.parametrize(
+    ("steps", "where", "message"), STEP_ERRORS, ids=[case[1] + ":" + case[2] for case in STEP_ERRORS]
+)
 def test_a_bad_step_is_named_by_file_step_and_field(tmp_path: Path, steps: str, where: str, message: str) -> None:
     error = format_error(tmp_path, "name: bad\nsteps:\n" + re.sub(r"^", "  ", steps, flags=re.M))
     assert error.where == f"{tmp_path / 'x.yaml'}: {where}"
@@ -218,7 +226,9 @@ DOCUMENT_ERRORS = [  # (whole file, where after the file name, a piece of the me
 ]
 
 
-@pytest.mark.parametrize(("text", "where", "message"), DOCUMENT_ERRORS, ids=[f"{n}{case[1]}" for n, case in enumerate(DOCUMENT_ERRORS)])
+@pytest.mark.parametrize(
+    ("text", "where", "message"), DOCUMENT_ERRORS, ids=[f"{n}{case[1]}" for n, case in enumerate(DOCUMENT_ERRORS)]
+)
 def test_a_bad_document_is_named_by_file_and_field(tmp_path: Path, text: str, where: str, message: str) -> None:
     (tmp_path / "broken.yaml").write_text("liveperson: {accounts: [\n")
     error = format_error(tmp_path, text)
@@ -245,8 +255,11 @@ def test_a_missing_seed_file_is_named_by_its_resolved_path(tmp_path: Path) -> No
 def test_a_seed_file_is_read_relative_to_the_scenario(tmp_path: Path, runner: ScenarioRunner) -> None:
     (tmp_path / "seeds").mkdir()
     (tmp_path / "seeds" / "lp.yaml").write_text("liveperson: {accounts: [{id: '${account}'}]}\n")
-    loaded = load_text(tmp_path, "name: x\nvars: {account: '${random_digits(8)}'}\nseed: seeds/lp.yaml\nsteps:\n"
-                       "  - request: {path: '/api/account/${account}/service/idp/baseURI.json'}\n    expect: {status: 200}\n")
+    loaded = load_text(
+        tmp_path,
+        "name: x\nvars: {account: '${random_digits(8)}'}\nseed: seeds/lp.yaml\nsteps:\n"
+        "  - request: {path: '/api/account/${account}/service/idp/baseURI.json'}\n    expect: {status: 200}\n",
+    )
     assert loaded.seed == {"liveperson": {"accounts": [{"id": "${account}"}]}}
     passed(runner.run(loaded))
 
@@ -267,7 +280,9 @@ def test_a_bad_value_in_the_seed_fails_the_run_before_any_step(runner: ScenarioR
 
 def let_values(runner: ScenarioRunner, **values: Any) -> dict[str, Any]:
     """The variables after one `let` step of `values`, the way a scenario computes them."""
-    return passed(run(runner, scenario({"let": {"n": 5, "word": "hi", "items": [1, 2], "user": "bob"}}, {"let": values}))).variables
+    return passed(
+        run(runner, scenario({"let": {"n": 5, "word": "hi", "items": [1, 2], "user": "bob"}}, {"let": values}))
+    ).variables
 
 
 def test_a_whole_string_reference_keeps_its_type(runner: ScenarioRunner) -> None:
@@ -321,7 +336,7 @@ HELPER_SHAPES = [
     ("${random_hex()}", lambda v: re.fullmatch(r"[0-9a-f]{24}", v)),
     ("${base64('hi:there')}", lambda v: v == "aGk6dGhlcmU="),
     ("${base64(user)}", lambda v: base64.b64decode(v) == b"bob"),
-    ("${basic_auth(user, \"p,w\")}", lambda v: v == "Basic " + base64.b64encode(b"bob:p,w").decode()),
+    ('${basic_auth(user, "p,w")}', lambda v: v == "Basic " + base64.b64encode(b"bob:p,w").decode()),
     ({"base64": "${user}:x"}, lambda v: v == base64.b64encode(b"bob:x").decode()),
     ("id-${random_digits(4)}", lambda v: re.fullmatch(r"id-[1-9][0-9]{3}", v)),
 ]
@@ -350,7 +365,9 @@ def test_a_jwt_value_signed_hs256_verifies_with_its_secret(runner: ScenarioRunne
 
 def test_a_jwt_value_signed_rs256_verifies_with_the_public_key(runner: ScenarioRunner) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     spec = {"alg": "RS256", "claims": {"sub": "consumer-1", "iss": "brand"}, "private_key": "${pem}"}
     result = passed(run(runner, scenario({"let": {"token": {"jwt": spec}}}), pem=pem))
     claims = jwt.decode(result.variables["token"], key.public_key(), algorithms=["RS256"])
@@ -376,7 +393,11 @@ def test_a_jwt_value_that_cannot_be_signed_fails_the_step(runner: ScenarioRunner
     ("key", "encryption", "message"),
     [
         (ec.generate_private_key(ec.SECP256R1()), serialization.NoEncryption(), "not an RSA private key"),
-        (rsa.generate_private_key(65537, 2048), serialization.BestAvailableEncryption(b"pass"), "not a PEM private key"),
+        (
+            rsa.generate_private_key(65537, 2048),
+            serialization.BestAvailableEncryption(b"pass"),
+            "not a PEM private key",
+        ),
     ],
     ids=["ec-key", "encrypted-key"],
 )
@@ -393,9 +414,13 @@ def test_a_jwt_value_signed_rs256_with_a_key_it_cannot_use_fails_the_step(
 def test_a_jwt_value_whose_claims_are_not_json_fails_the_step(runner: ScenarioRunner, alg: str) -> None:
     """A YAML date among the claims has no JSON form: the step fails whichever key signs."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     spec = {"alg": alg, "claims": {"day": datetime(2030, 1, 1).date()}, "secret": SECRET, "private_key": "${pem}"}
-    assert "claims are not JSON" in details(failed_step(run(runner, scenario({"let": {"token": {"jwt": spec}}}), pem=pem)))
+    assert "claims are not JSON" in details(
+        failed_step(run(runner, scenario({"let": {"token": {"jwt": spec}}}), pem=pem))
+    )
 
 
 def test_helpers_do_not_crash_the_runner_on_a_zero_length(runner: ScenarioRunner) -> None:
@@ -426,20 +451,31 @@ MATCHES = [
     {"status": 200},
     {"json": {"status": "ok"}},
     {"json": {}},
-    {"jsonpath": {"$.status": "ok", "$.version": {"matches": r"^\d+\.\d+"}, "$.absent": {"exists": False}, "$..status": {"exists": True}}},
+    {
+        "jsonpath": {
+            "$.status": "ok",
+            "$.version": {"matches": r"^\d+\.\d+"},
+            "$.absent": {"exists": False},
+            "$..status": {"exists": True},
+        }
+    },
     {"headers": {"Content-Type": "application/json"}},
     {"status": 200, "json": {"status": "${expected}"}, "headers": {"content-type": "application/json"}},
 ]
 
 
 @pytest.mark.parametrize("expect", MATCHES, ids=[str(case) for case in MATCHES])
-def test_a_request_that_meets_its_expectations_passes_with_what_was_sent_and_got(runner: ScenarioRunner, expect: Doc) -> None:
+def test_a_request_that_meets_its_expectations_passes_with_what_was_sent_and_got(
+    runner: ScenarioRunner, expect: Doc
+) -> None:
     step = passed(run(runner, scenario(get_health(expect)), expected="ok")).steps[0]
     assert step.details[0] == f"sent GET {HEALTH}" and step.details[1].startswith('got 200 {"status": "ok"')
 
 
 @pytest.mark.parametrize(("expect", "difference"), MISMATCHES, ids=[case[1] for case in MISMATCHES])
-def test_a_mismatch_fails_the_step_showing_sent_got_and_difference(runner: ScenarioRunner, expect: Doc, difference: str) -> None:
+def test_a_mismatch_fails_the_step_showing_sent_got_and_difference(
+    runner: ScenarioRunner, expect: Doc, difference: str
+) -> None:
     step = failed_step(run(runner, scenario(get_health(expect))))
     assert step.details[0] == f"sent GET {HEALTH}"
     assert step.details[1].startswith('got 200 {"status": "ok"')
@@ -447,19 +483,33 @@ def test_a_mismatch_fails_the_step_showing_sent_got_and_difference(runner: Scena
 
 
 def test_every_difference_is_listed(runner: ScenarioRunner) -> None:
-    step = failed_step(run(runner, scenario(get_health({"status": 500, "json": {"status": "x"}, "headers": {"X-A": "1"}}))))
+    step = failed_step(
+        run(runner, scenario(get_health({"status": 500, "json": {"status": "x"}, "headers": {"X-A": "1"}})))
+    )
     assert len(step.details) == 5
 
 
 def test_what_was_sent_shows_query_and_body(runner: ScenarioRunner) -> None:
-    request = {"method": "post", "path": "/api/account/${account}/app/${connector}/authenticate", "query": {"v": 3.0}, "json": {"id_token": "x"}}
+    request = {
+        "method": "post",
+        "path": "/api/account/${account}/app/${connector}/authenticate",
+        "query": {"v": 3.0},
+        "json": {"id_token": "x"},
+    }
     step = failed_step(run(runner, scenario({"request": request, "expect": {"status": 200}}, seeded=True)))
-    assert re.fullmatch(r'sent POST /api/account/\d{8}/app/\d{10}/authenticate\?v=3.0 \{"id_token": "x"\}', step.details[0])
+    assert re.fullmatch(
+        r'sent POST /api/account/\d{8}/app/\d{10}/authenticate\?v=3.0 \{"id_token": "x"\}', step.details[0]
+    )
     assert step.details[1:] == ['got 401 {"internalErrorCode": "9007"}', "status: expected 200, got 401"]
 
 
 def test_a_form_body_is_sent_url_encoded(runner: ScenarioRunner) -> None:
-    step = failed_step(run(runner, scenario({"request": {"method": "POST", "path": HEALTH, "form": {"a": "1 2"}}, "expect": {"status": 201}})))
+    step = failed_step(
+        run(
+            runner,
+            scenario({"request": {"method": "POST", "path": HEALTH, "form": {"a": "1 2"}}, "expect": {"status": 201}}),
+        )
+    )
     assert step.details[0] == f"sent POST {HEALTH} a=1+2"
 
 
@@ -470,14 +520,24 @@ def test_a_long_body_is_clipped_in_the_report(runner: ScenarioRunner) -> None:
 
 def test_a_malformed_body_fails_json_expectations_but_not_status(runner: ScenarioRunner) -> None:
     fault = {"fault": {"kind": "malformed", "times": 2}}
-    result = run(runner, scenario(fault, get_domain({"status": 200}), get_domain({"jsonpath": {"$.service": {"exists": False}}}), seeded=True))
+    result = run(
+        runner,
+        scenario(
+            fault, get_domain({"status": 200}), get_domain({"jsonpath": {"$.service": {"exists": False}}}), seeded=True
+        ),
+    )
     step = failed_step(result)
     assert step.where == "steps[2]" and "body: expected JSON, got something else" in step.details
 
 
 @pytest.mark.parametrize(
     ("kind", "expected", "seen"),
-    [("reset", "timeout", "connection"), ("empty", "truncated", "connection"), ("truncated", "connection", "truncated"), ("hang", "connection", "timeout")],
+    [
+        ("reset", "timeout", "connection"),
+        ("empty", "truncated", "connection"),
+        ("truncated", "connection", "truncated"),
+        ("hang", "connection", "timeout"),
+    ],
 )
 def test_the_wrong_error_fails_the_step(runner: ScenarioRunner, kind: str, expected: str, seen: str) -> None:
     step = failed_step(run(runner, scenario({"fault": {"kind": kind}}, get_domain({"error": expected}), seeded=True)))
@@ -490,7 +550,10 @@ def test_an_error_where_an_answer_was_expected_fails_the_step(runner: ScenarioRu
     assert step.details[1:] == ["got no answer: connection error", "expected an answer"]
 
 
-@pytest.mark.parametrize(("kind", "error"), [("reset", "connection"), ("empty", "connection"), ("truncated", "truncated"), ("hang", "timeout")])
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [("reset", "connection"), ("empty", "connection"), ("truncated", "truncated"), ("hang", "timeout")],
+)
 def test_the_expected_error_passes(runner: ScenarioRunner, kind: str, error: str) -> None:
     steps = ({"fault": {"kind": kind, "times": 1}}, get_domain({"error": error}), get_domain({"status": 200}))
     step = passed(run(runner, scenario(*steps, seeded=True))).steps[1]
@@ -528,7 +591,9 @@ def test_a_save_that_finds_nothing_fails_the_step(runner: ScenarioRunner, source
 
 
 def test_a_save_from_a_body_that_is_not_json_fails_the_step(runner: ScenarioRunner) -> None:
-    step = failed_step(run(runner, scenario({"fault": {"kind": "malformed"}}, get_domain(save={"x": "$.service"}), seeded=True)))
+    step = failed_step(
+        run(runner, scenario({"fault": {"kind": "malformed"}}, get_domain(save={"x": "$.service"}), seeded=True))
+    )
     assert details(step).startswith("save $.service: ")
 
 
@@ -561,13 +626,23 @@ def test_a_clock_step_moves_the_namespace_clock(runner: ScenarioRunner, transpor
         ({"revoke": {"account": "0"}}, "unknown_tenant"),
     ],
 )
-def test_a_control_step_the_emulator_refuses_fails_with_its_answer(runner: ScenarioRunner, step: Doc, message: str) -> None:
+def test_a_control_step_the_emulator_refuses_fails_with_its_answer(
+    runner: ScenarioRunner, step: Doc, message: str
+) -> None:
     assert message in details(failed_step(run(runner, scenario(step, seeded=True))))
 
 
-def test_a_fault_step_installs_the_rule_in_the_scenarios_namespace(runner: ScenarioRunner, transport: AppTransport) -> None:
+def test_a_fault_step_installs_the_rule_in_the_scenarios_namespace(
+    runner: ScenarioRunner, transport: AppTransport
+) -> None:
     rule = {"fault": {"kind": "status", "status": 418, "times": 1, "match": {"path": "/api/account/${account}/**"}}}
-    result = passed(run(runner, scenario(rule, authorize(expect={"status": 418}), authorize(expect={"status": 200}), seeded=True), keep=True))
+    result = passed(
+        run(
+            runner,
+            scenario(rule, authorize(expect={"status": 418}), authorize(expect={"status": 200}), seeded=True),
+            keep=True,
+        )
+    )
     control = EmulatorClient(namespace=result.namespace, transport=transport)
     try:
         assert [(f["kind"], f["matched"], f["fired"]) for f in control.faults()] == [("status", 2, 1)]
@@ -577,12 +652,21 @@ def test_a_fault_step_installs_the_rule_in_the_scenarios_namespace(runner: Scena
 
 
 def test_expire_and_revoke_steps_act_on_a_saved_token(runner: ScenarioRunner) -> None:
-    exchange = {"method": "POST", "path": "/api/account/${account}/app/${connector}/authenticate", "query": {"v": "3.0"}, "json": {"id_token": "${t}"}}
+    exchange = {
+        "method": "POST",
+        "path": "/api/account/${account}/app/${connector}/authenticate",
+        "query": {"v": "3.0"},
+        "json": {"id_token": "${t}"},
+    }
     refused = {"status": 401, "headers": {"X-Emulator-Reason": "${reason}"}}
     steps = [
         authorize(save={"t": "$.token"}),
-        {"expire": {"token": "${t}"}}, {"let": {"reason": "expired"}}, {"request": exchange, "expect": refused},
-        {"revoke": {"token": "${t}"}}, {"let": {"reason": "revoked"}}, {"request": exchange, "expect": refused},
+        {"expire": {"token": "${t}"}},
+        {"let": {"reason": "expired"}},
+        {"request": exchange, "expect": refused},
+        {"revoke": {"token": "${t}"}},
+        {"let": {"reason": "revoked"}},
+        {"request": exchange, "expect": refused},
     ]
     passed(run(runner, scenario(*steps, seeded=True)))
 
@@ -591,28 +675,53 @@ def test_expire_and_revoke_steps_act_on_a_saved_token(runner: ScenarioRunner) ->
 
 
 def test_repeat_runs_its_steps_n_times_numbering_each_round(runner: ScenarioRunner) -> None:
-    result = passed(run(runner, scenario({"repeat": 3, "steps": [{"let": {"a": 1}}, get_health({"status": 200})]}, {"let": {"b": 2}})))
+    result = passed(
+        run(
+            runner,
+            scenario({"repeat": 3, "steps": [{"let": {"a": 1}}, get_health({"status": 200})]}, {"let": {"b": 2}}),
+        )
+    )
     assert [step.where for step in result.steps] == [
-        "steps[0].steps[0]#1", "steps[0].steps[1]#1",
-        "steps[0].steps[0]#2", "steps[0].steps[1]#2",
-        "steps[0].steps[0]#3", "steps[0].steps[1]#3",
+        "steps[0].steps[0]#1",
+        "steps[0].steps[1]#1",
+        "steps[0].steps[0]#2",
+        "steps[0].steps[1]#2",
+        "steps[0].steps[0]#3",
+        "steps[0].steps[1]#3",
         "steps[1]",
-    ]  # fmt: skip
+    ]
 
 
 def test_a_failing_round_is_named_by_its_number(runner: ScenarioRunner) -> None:
     fault = {"fault": {"kind": "status", "status": 503, "after": 2}}
-    step = failed_step(run(runner, scenario(fault, {"repeat": 5, "steps": [authorize(expect={"status": 200})]}, seeded=True)))
+    step = failed_step(
+        run(runner, scenario(fault, {"repeat": 5, "steps": [authorize(expect={"status": 200})]}, seeded=True))
+    )
     assert step.where == "steps[1].steps[0]#3" and "status: expected 200, got 503" in step.details
 
 
 def test_repeated_requests_are_journaled_each_time(runner: ScenarioRunner) -> None:
-    journal = {"expect_journal": {"provider": "liveperson", "method": "POST", "path": "/api/account/*/anonymous/authorize", "status": 200, "times": 4}}
+    journal = {
+        "expect_journal": {
+            "provider": "liveperson",
+            "method": "POST",
+            "path": "/api/account/*/anonymous/authorize",
+            "status": 200,
+            "times": 4,
+        }
+    }
     passed(run(runner, scenario({"repeat": 4, "steps": [authorize()]}, journal, seeded=True)))
 
 
 def test_expect_journal_without_times_needs_one_match(runner: ScenarioRunner) -> None:
-    passed(run(runner, scenario(authorize(), {"expect_journal": {"path": "/api/account/${account}/anonymous/authorize"}}, seeded=True)))
+    passed(
+        run(
+            runner,
+            scenario(
+                authorize(), {"expect_journal": {"path": "/api/account/${account}/anonymous/authorize"}}, seeded=True
+            ),
+        )
+    )
 
 
 @pytest.mark.parametrize(
@@ -626,7 +735,9 @@ def test_expect_journal_failure_shows_the_journal(runner: ScenarioRunner, filter
     step = failed_step(run(runner, scenario(authorize(), authorize(), {"expect_journal": filters}, seeded=True)))
     assert step.details[0] == message
     assert step.details[1].startswith("last 2 request(s) of namespace 'scenario-")
-    assert all(re.fullmatch(r"  POST /api/account/\d{8}/anonymous/authorize -> 200", line) for line in step.details[2:4])
+    assert all(
+        re.fullmatch(r"  POST /api/account/\d{8}/anonymous/authorize -> 200", line) for line in step.details[2:4]
+    )
 
 
 def test_expect_journal_on_an_empty_journal_says_so(runner: ScenarioRunner) -> None:
@@ -653,7 +764,9 @@ def _seeded_account_answers(transport: AppTransport, account: str) -> int:
 
 
 @pytest.mark.parametrize("keep", [False, True])
-def test_the_namespace_is_reset_after_a_run_unless_kept(runner: ScenarioRunner, transport: AppTransport, keep: bool) -> None:
+def test_the_namespace_is_reset_after_a_run_unless_kept(
+    runner: ScenarioRunner, transport: AppTransport, keep: bool
+) -> None:
     rule = {"fault": {"kind": "reset", "match": {"path": "/nowhere"}}}
     result = run(runner, scenario(authorize(), rule, seeded=True), namespace="scenario-keep-test", keep=keep)
     control = EmulatorClient(namespace="scenario-keep-test", transport=transport)
@@ -675,7 +788,12 @@ def test_the_namespace_is_reset_even_when_a_step_fails(runner: ScenarioRunner, t
 
 
 def test_the_report_of_a_failure_shows_step_sent_got_and_difference(runner: ScenarioRunner) -> None:
-    doc = scenario({"let": {"a": 1}}, {"name": "health is down?", **get_health({"json": {"status": "down"}})}, get_health(), name="report demo")
+    doc = scenario(
+        {"let": {"a": 1}},
+        {"name": "health is down?", **get_health({"json": {"status": "down"}})},
+        get_health(),
+        name="report demo",
+    )
     report = run(runner, doc).report().splitlines()
     assert report[0] == "scenario report demo (t.yaml): FAILED"
     assert report[1] == "  ok   steps[0] let a"
@@ -740,24 +858,51 @@ def test_jwt_claim_reads_a_claim_of_a_saved_token(runner: ScenarioRunner) -> Non
 
 def mindbehind_reply() -> tuple[Doc, Doc]:
     """A seed with a Mindbehind generic channel whose send webhook listens nowhere, and a bot reply to it."""
-    channel = {"id": "${channel}", "type": "mindbehind", "management_token": "mt-${channel}", "send_webhook": "http://127.0.0.1:9/send"}
-    seed = {"mindbehind": {"companies": [{"id": "c-${channel}", "channels": [channel], "clients": [{"clientID": "client-1", "name": "Ada"}]}]}}
-    reply = {"request": {"method": "POST", "path": "/__emulator/mindbehind/bot-reply",
-                         "json": {"channelID": "${channel}", "clientID": "client-1", "text": "hello"}}, "expect": {"status": 202}}  # fmt: skip
+    channel = {
+        "id": "${channel}",
+        "type": "mindbehind",
+        "management_token": "mt-${channel}",
+        "send_webhook": "http://127.0.0.1:9/send",
+    }
+    seed = {
+        "mindbehind": {
+            "companies": [
+                {"id": "c-${channel}", "channels": [channel], "clients": [{"clientID": "client-1", "name": "Ada"}]}
+            ]
+        }
+    }
+    reply = {
+        "request": {
+            "method": "POST",
+            "path": "/__emulator/mindbehind/bot-reply",
+            "json": {"channelID": "${channel}", "clientID": "client-1", "text": "hello"},
+        },
+        "expect": {"status": 202},
+    }
     return seed, reply
 
 
 def test_expect_deliveries_checks_any_providers_deliveries(runner: ScenarioRunner) -> None:
     seed, reply = mindbehind_reply()
     expectation = {"kind": "mindbehind.send", "url": "http://127.0.0.1:9/*", "times": 1}
-    result = passed(run(runner, scenario(reply, {"expect_deliveries": expectation}, seed=seed, vars={"channel": "${random_hex(12)}"})))
+    result = passed(
+        run(
+            runner,
+            scenario(reply, {"expect_deliveries": expectation}, seed=seed, vars={"channel": "${random_hex(12)}"}),
+        )
+    )
     assert result.steps[-1].details == ["1 matching deliveries of 1"]
 
 
 def test_expect_deliveries_failure_lists_the_deliveries(runner: ScenarioRunner) -> None:
     seed, reply = mindbehind_reply()
     expectation = {"kind": "mindbehind.send", "state": "delivered"}
-    step = failed_step(run(runner, scenario(reply, {"expect_deliveries": expectation}, seed=seed, vars={"channel": "${random_hex(12)}"})))
+    step = failed_step(
+        run(
+            runner,
+            scenario(reply, {"expect_deliveries": expectation}, seed=seed, vars={"channel": "${random_hex(12)}"}),
+        )
+    )
     assert step.details[0] == "expected at least one matching deliveries, found 0 of 1"
     assert step.details[1] == "mindbehind.send pending http://127.0.0.1:9/send: state is 'pending'"
 

@@ -24,7 +24,9 @@ from emulator.pytest_plugin import SunshineApp
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = Path(os.environ.get("SUNSHINE_OPENAPI") or ROOT.parent / "shared" / "reference" / "sunshine-openapi.yaml")
 if not SPEC.is_file():
-    pytest.skip(f"the Sunshine OpenAPI spec is not at {SPEC} (set SUNSHINE_OPENAPI to its path)", allow_module_level=True)
+    pytest.skip(
+        f"the Sunshine OpenAPI spec is not at {SPEC} (set SUNSHINE_OPENAPI to its path)", allow_module_level=True
+    )
 
 import schemathesis  # noqa: E402  (only needed, and only imported, when the spec is there)
 from schemathesis.checks import not_a_server_error  # noqa: E402
@@ -37,7 +39,11 @@ def without_boolean_required(node: Any) -> Any:
     `userFilterQuery` has `required: true` on a property, which schemathesis refuses as invalid."""
     if isinstance(node, dict):
         schema_like = "type" in node and "in" not in node
-        return {k: without_boolean_required(v) for k, v in node.items() if not (schema_like and k == "required" and isinstance(v, bool))}
+        return {
+            k: without_boolean_required(v)
+            for k, v in node.items()
+            if not (schema_like and k == "required" and isinstance(v, bool))
+        }
     if isinstance(node, list):
         return [without_boolean_required(item) for item in node]
     return node
@@ -46,7 +52,9 @@ def without_boolean_required(node: Any) -> Any:
 def loaded_spec() -> dict:
     """The spec, fixed as `without_boolean_required` says, on its first server without variables
     (`https://api.smooch.io`: the first one, `{subdomain}.zendesk.com/sc`, gives its variable no default)."""
-    document = without_boolean_required(yaml.load(SPEC.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    document = without_boolean_required(
+        yaml.load(SPEC.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    )
     document["servers"] = [server for server in document["servers"] if "{" not in server["url"]][:1]
     return document
 
@@ -57,10 +65,12 @@ SLOW = r"/v2/apps/\{appId\}/(conversations/\{conversationId\}/messages|users/\{u
 ACCOUNT_ONLY = {("POST", "/v2/apps"), ("GET", "/v2/apps"), ("DELETE", "/v2/apps/{appId}")}
 WEBHOOK = {"target": "https://example.com/hook", "triggers": ["conversation:message"]}
 SPEC_STRICTER = {  # operation -> why its answers are not checked against the spec's schema
-    ("POST", "/v2/apps/{appId}/conversations/{conversationId}/messages"):
-        "the `content` oneOf is told apart by its discriminator, which JSON Schema ignores: a valid message matches several branches",
+    (
+        "POST",
+        "/v2/apps/{appId}/conversations/{conversationId}/messages",
+    ): "the `content` oneOf is told apart by its discriminator, which JSON Schema ignores: a valid message matches several branches",
     ("GET", "/v2/apps/{appId}/conversations/{conversationId}/messages"): "the same `content` oneOf",
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -75,9 +85,14 @@ class World:
     switchboard_integration_id: str
 
     def path_parameters(self) -> dict[str, str]:
-        return {"appId": self.app.id, "userIdOrExternalId": self.user_id, "conversationId": self.conversation_id,
-                "integrationId": self.integration_id, "switchboardId": self.switchboard_id,
-                "switchboardIntegrationId": self.switchboard_integration_id}  # fmt: skip
+        return {
+            "appId": self.app.id,
+            "userIdOrExternalId": self.user_id,
+            "conversationId": self.conversation_id,
+            "integrationId": self.integration_id,
+            "switchboardId": self.switchboard_id,
+            "switchboardIntegrationId": self.switchboard_integration_id,
+        }
 
     def headers(self, method: str, path: str) -> dict[str, str]:
         """Basic with the app key; with the account key on the account-only routes (apps, app keys)."""
@@ -96,28 +111,48 @@ def world(sunshine_app: SunshineApp) -> World:
     """A user with a personal conversation and a custom integration, in a fresh app whose enabled switchboard
     links the integration (the default, so active in the conversation) and a second, spare one."""
     user_id = created(sunshine_app, "users", {"externalId": "schemathesis-user"}, "user")
-    integration_id = created(sunshine_app, "integrations", {"type": "custom", "displayName": "Fuzz", "webhooks": [WEBHOOK]}, "integration")
+    integration_id = created(
+        sunshine_app, "integrations", {"type": "custom", "displayName": "Fuzz", "webhooks": [WEBHOOK]}, "integration"
+    )
     switchboard_id = created(sunshine_app, "switchboards", {}, "switchboard")
     members = f"switchboards/{switchboard_id}/switchboardIntegrations"
-    default_id = created(sunshine_app, members, {"name": "bot", "integrationId": integration_id}, "switchboardIntegration")
-    spare_id = created(sunshine_app, members, {"name": "desk", "integrationType": "zd:agentWorkspace"}, "switchboardIntegration")
-    enabled = sunshine_app.request("PATCH", f"switchboards/{switchboard_id}", json={"enabled": True, "defaultSwitchboardIntegrationId": default_id})
+    default_id = created(
+        sunshine_app, members, {"name": "bot", "integrationId": integration_id}, "switchboardIntegration"
+    )
+    spare_id = created(
+        sunshine_app, members, {"name": "desk", "integrationType": "zd:agentWorkspace"}, "switchboardIntegration"
+    )
+    enabled = sunshine_app.request(
+        "PATCH", f"switchboards/{switchboard_id}", json={"enabled": True, "defaultSwitchboardIntegrationId": default_id}
+    )
     assert enabled.status == 200, enabled.text
-    conversation_id = created(sunshine_app, "conversations", {"type": "personal", "participants": [{"userId": user_id}]}, "conversation")
+    conversation_id = created(
+        sunshine_app, "conversations", {"type": "personal", "participants": [{"userId": user_id}]}, "conversation"
+    )
     return World(sunshine_app, user_id, conversation_id, integration_id, switchboard_id, spare_id)
 
 
 def check(case: schemathesis.Case, world: World, app: object) -> None:
     """No 5xx; the answer conforms to the spec's schema unless SPEC_STRICTER says why not."""
     known = world.path_parameters()
-    case.path_parameters = {**(case.path_parameters or {}), **{k: v for k, v in known.items() if k in (case.path_parameters or {})}}
+    case.path_parameters = {
+        **(case.path_parameters or {}),
+        **{k: v for k, v in known.items() if k in (case.path_parameters or {})},
+    }
     operation = (case.method.upper(), case.path)
     response = case.call(app=app, headers=world.headers(*operation))
     unchecked = operation in SPEC_STRICTER
-    case.validate_response(response, checks=[not_a_server_error] if unchecked else [not_a_server_error, response_schema_conformance])
+    case.validate_response(
+        response, checks=[not_a_server_error] if unchecked else [not_a_server_error, response_schema_conformance]
+    )
 
 
-SETTINGS = {"deadline": None, "derandomize": True, "phases": [Phase.explicit, Phase.generate], "suppress_health_check": list(HealthCheck)}
+SETTINGS = {
+    "deadline": None,
+    "derandomize": True,
+    "phases": [Phase.explicit, Phase.generate],
+    "suppress_health_check": list(HealthCheck),
+}
 
 
 @schema.exclude(path_regex=f"^{SLOW}").parametrize()
@@ -143,7 +178,9 @@ def json_schema(node: Any) -> Any:
         return [json_schema(item) for item in node]
     if not isinstance(node, dict):
         return node
-    converted = {k: json_schema(v) for k, v in node.items() if k not in ("nullable", "example", "examples", "description")}
+    converted = {
+        k: json_schema(v) for k, v in node.items() if k not in ("nullable", "example", "examples", "description")
+    }
     if node.get("nullable") is True:
         return {"anyOf": [{"type": "null"}, converted]}
     return converted
@@ -161,7 +198,9 @@ def event_schemas(document: dict) -> dict[str, dict]:
     return schemas
 
 
-def test_switchboard_events_conform_to_the_spec(sunshine_switchboard: Any, sunshine_user: Any, emulator_backend: Any) -> None:
+def test_switchboard_events_conform_to_the_spec(
+    sunshine_switchboard: Any, sunshine_user: Any, emulator_backend: Any
+) -> None:
     """Every `switchboard:*` trigger of the spec, raised by the calls that cause it, and the events around a
     handoff (create, message), each valid against its event schema; the envelope's `app` and `webhook` too."""
     import jsonschema_rs  # schemathesis' own validator
@@ -169,14 +208,19 @@ def test_switchboard_events_conform_to_the_spec(sunshine_switchboard: Any, sunsh
     document = loaded_spec()
     schemas = event_schemas(document)
     board, app = sunshine_switchboard, sunshine_switchboard.app
-    conversation = app.request("POST", "conversations", json={"type": "personal", "participants": [{"userId": sunshine_user.id}]}).json()["conversation"]["id"]
+    conversation = app.request(
+        "POST", "conversations", json={"type": "personal", "participants": [{"userId": sunshine_user.id}]}
+    ).json()["conversation"]["id"]
     said = {"author": {"type": "user", "userId": sunshine_user.id}, "content": {"type": "text", "text": "hi"}}
     calls = [
-        ("passControl", {"switchboardIntegration": "nobody"}), ("offerControl", {"switchboardIntegration": "bot"}),
-        ("acceptControl", {}), ("offerControl", {"switchboardIntegration": "next", "metadata": {"step": 1}}),
-        ("acceptControl", {"metadata": {"step": 2}}), ("passControl", {"switchboardIntegration": "next", "metadata": {"step": 3}}),
+        ("passControl", {"switchboardIntegration": "nobody"}),
+        ("offerControl", {"switchboardIntegration": "bot"}),
+        ("acceptControl", {}),
+        ("offerControl", {"switchboardIntegration": "next", "metadata": {"step": 1}}),
+        ("acceptControl", {"metadata": {"step": 2}}),
+        ("passControl", {"switchboardIntegration": "next", "metadata": {"step": 3}}),
         ("releaseControl", {"metadata": {"step": 4}}),
-    ]  # fmt: skip
+    ]
     for action, body in calls:
         assert board.act(conversation, action, **body).status == 200
     assert app.request("POST", f"conversations/{conversation}/messages", json=said).status == 201
@@ -186,7 +230,9 @@ def test_switchboard_events_conform_to_the_spec(sunshine_switchboard: Any, sunsh
     seen = set()
     for delivery in board.receiver.deliveries:
         for part in ("app", "webhook"):
-            jsonschema_rs.validate({**envelope["properties"][part], "components": json_schema(document["components"])}, delivery.body[part])
+            jsonschema_rs.validate(
+                {**envelope["properties"][part], "components": json_schema(document["components"])}, delivery.body[part]
+            )
         for event in delivery.body["events"]:
             jsonschema_rs.validate(schemas[event["type"]], event)
             seen.add(event["type"])

@@ -196,7 +196,9 @@ class LivePersonVerifier(Verifier):
         fields = {"kid": self.kid, **header}
         payload = claims if isinstance(claims, bytes) else json.dumps(claims).encode()
         key = EXTERNAL_JWT_SLOT.fixed_key().private_key
-        return pyjwt.PyJWS().encode(payload, key, algorithm="RS256", headers={k: v for k, v in fields.items() if v is not None})
+        return pyjwt.PyJWS().encode(
+            payload, key, algorithm="RS256", headers={k: v for k, v in fields.items() if v is not None}
+        )
 
     def genuine(self) -> str:
         return self.account.issue_ext_jwt()  # issued by the emulator itself
@@ -206,7 +208,9 @@ class LivePersonVerifier(Verifier):
 
     def other_key(self) -> str:
         # the key of the LP consumer JWT (kid 00001), under the external JWT's kid
-        return pyjwt.encode(self.claims(), CONSUMER_JWT_SLOT.fixed_key().private_key, algorithm="RS256", headers={"kid": self.kid})
+        return pyjwt.encode(
+            self.claims(), CONSUMER_JWT_SLOT.fixed_key().private_key, algorithm="RS256", headers={"kid": self.kid}
+        )
 
     def kid_of_another_key(self) -> str:
         return self.sign(self.claims(), kid=CONSUMER_JWT_SLOT.kid)
@@ -314,7 +318,11 @@ class SunshineVerifier(Verifier):
         else:
             assert isinstance(outcome, Refused), outcome
             status, code, text, reason = 401, "invalid_auth", outcome.title, outcome.reason
-        body = {"errors": [{"code": code, "title": text}]} if self.route == "v2" else {"error": {"code": code, "description": text}}
+        body = (
+            {"errors": [{"code": code, "title": text}]}
+            if self.route == "v2"
+            else {"error": {"code": code, "description": text}}
+        )
         assert (reply.status, reply.json()) == (status, body), reply.text
         assert reply.headers["Content-Type"] == "application/json"
         assert reply.headers["X-Emulator-Reason"] == reason
@@ -325,7 +333,13 @@ VERIFIERS = ["lp-refresh", "lp-exchange", "sunshine-v2", "sunshine-sdk"]
 
 def _lp_account(handle: EmulatorHandle) -> LivePersonAccount:
     account_id, connector_id = str(secrets.randbelow(9 * 10**7) + 10**7), str(secrets.randbelow(9 * 10**9) + 10**9)
-    handle.control.seed({"liveperson": {"accounts": [{"id": account_id, "connectors": [{"id": connector_id, "type": "unauthenticated"}]}]}})
+    handle.control.seed(
+        {
+            "liveperson": {
+                "accounts": [{"id": account_id, "connectors": [{"id": connector_id, "type": "unauthenticated"}]}]
+            }
+        }
+    )
     return LivePersonAccount(account_id, connector_id, 600, handle)
 
 
@@ -433,11 +447,23 @@ MATRIX: dict[str, tuple[Attack, dict[str, Outcome]]] = {
     # the key
     "another tenant's token": (
         lambda v: v.other_tenant(),
-        everywhere("wrong_audience", "", "", sunshine_v2=Forbidden("key_of_another_app"), sunshine_sdk=Forbidden("key_of_another_app")),
+        everywhere(
+            "wrong_audience",
+            "",
+            "",
+            sunshine_v2=Forbidden("key_of_another_app"),
+            sunshine_sdk=Forbidden("key_of_another_app"),
+        ),
     ),
     "our kid, another key's signature": (lambda v: v.other_key(), everywhere(*SIGNATURE)),
-    "missing kid": (lambda v: v.sign(v.claims(), kid=None), everywhere("unknown_key", "Invalid JWT header. Missing key id (kid)", "missing_kid")),
-    "unknown kid": (lambda v: v.sign(v.claims(), kid=f"app_{secrets.token_hex(12)}"), everywhere("unknown_key", "Invalid JWT header. Unknown key id (kid)", "unknown_kid")),
+    "missing kid": (
+        lambda v: v.sign(v.claims(), kid=None),
+        everywhere("unknown_key", "Invalid JWT header. Missing key id (kid)", "missing_kid"),
+    ),
+    "unknown kid": (
+        lambda v: v.sign(v.claims(), kid=f"app_{secrets.token_hex(12)}"),
+        everywhere("unknown_key", "Invalid JWT header. Unknown key id (kid)", "unknown_kid"),
+    ),
     "kid of another key": (lambda v: v.kid_of_another_key(), everywhere("unknown_key", *SIGNATURE[1:])),
     # the signature
     "tampered payload": (_tampered, everywhere(*SIGNATURE)),
@@ -446,12 +472,21 @@ MATRIX: dict[str, tuple[Attack, dict[str, Outcome]]] = {
     "exp now": (lambda v: v.sign(v.claims(exp=NOW)), everywhere(*EXPIRED, lp_refresh=ACCEPTED)),
     "exp a second ago": (lambda v: v.sign(v.claims(exp=NOW - 1)), everywhere(*EXPIRED, lp_refresh=ACCEPTED)),
     "exp in a second": (lambda v: v.sign(v.claims(exp=NOW + 1)), accepted()),
-    "exp a string": (lambda v: v.sign(v.claims(exp=str(NOW + 60))), everywhere("malformed", "Invalid JWT body", "malformed")),
+    "exp a string": (
+        lambda v: v.sign(v.claims(exp=str(NOW + 60))),
+        everywhere("malformed", "Invalid JWT body", "malformed"),
+    ),
     "nbf in a second": (lambda v: v.sign(v.claims(nbf=NOW + 1)), everywhere(*NOT_YET_VALID)),
     "nbf now": (lambda v: v.sign(v.claims(nbf=NOW)), accepted()),
     "iat in an hour": (lambda v: v.sign(v.claims(iat=NOW + 3600)), accepted()),  # [I] iat is not checked
-    "no iat": (lambda v: v.sign(v.claims(iat=None)), accepted(lp_refresh=Refused("missing_claim", "", ""), lp_exchange=Refused("missing_claim", "", ""))),
-    "no exp": (lambda v: v.sign(v.claims(exp=None)), accepted(lp_refresh=Refused("missing_claim", "", ""), lp_exchange=Refused("missing_claim", "", ""))),
+    "no iat": (
+        lambda v: v.sign(v.claims(iat=None)),
+        accepted(lp_refresh=Refused("missing_claim", "", ""), lp_exchange=Refused("missing_claim", "", "")),
+    ),
+    "no exp": (
+        lambda v: v.sign(v.claims(exp=None)),
+        accepted(lp_refresh=Refused("missing_claim", "", ""), lp_exchange=Refused("missing_claim", "", "")),
+    ),
     # size
     "1 MB header value": (lambda v: v.sign(v.claims(), x="A" * MB), everywhere(*TOO_LARGE)),
     "100 kB payload": (lambda v: v.sign(v.claims(pad="A" * 100_000)), everywhere(*TOO_LARGE)),
@@ -466,7 +501,10 @@ MATRIX: dict[str, tuple[Attack, dict[str, Outcome]]] = {
     "four segments": (lambda v: v.genuine() + ".extra", everywhere(*MALFORMED)),
     # lifecycle
     "revoked": (_revoked, everywhere("revoked", "Invalid JWT. Token revoked", "revoked")),
-    "revoked with its tenant": (_revoked_with_its_tenant, everywhere("revoked", "Invalid JWT. Token revoked", "revoked")),
+    "revoked with its tenant": (
+        _revoked_with_its_tenant,
+        everywhere("revoked", "Invalid JWT. Token revoked", "revoked"),
+    ),
 }
 
 
@@ -523,7 +561,9 @@ def test_the_longest_token_read_is_max_token_length(verifier: Verifier) -> None:
 @pytest.mark.parametrize("emulator_backend", ["emulator_server"], indirect=True)
 @pytest.mark.parametrize("attack", ["1 MB header value", "100 kB payload", "garbage header"])
 @pytest.mark.parametrize("verifier", VERIFIERS, indirect=True)
-def test_over_http_a_refused_token_leaves_the_server_serving(emulator_backend: EmulatorHandle, verifier: Verifier, attack: str) -> None:
+def test_over_http_a_refused_token_leaves_the_server_serving(
+    emulator_backend: EmulatorHandle, verifier: Verifier, attack: str
+) -> None:
     assert emulator_backend.base_url is not None and verifier.handle is emulator_backend  # a real socket
     build, outcomes = MATRIX[attack]
     token = build(verifier)
@@ -545,6 +585,10 @@ def test_over_http_a_refused_token_leaves_the_server_serving(emulator_backend: E
 def test_livepersons_id_token_that_is_not_a_string(verifier: Verifier, id_token: Any) -> None:
     """The external JWT travels in a JSON body, so it can be any JSON value: each is the 9007 answer."""
     assert isinstance(verifier, LivePersonVerifier)
-    path = "anonymous/authorize" if verifier.route == "refresh" else f"app/{verifier.account.unauth_connector_id}/authenticate"
+    path = (
+        "anonymous/authorize"
+        if verifier.route == "refresh"
+        else f"app/{verifier.account.unauth_connector_id}/authenticate"
+    )
     reply = verifier.handle.post(verifier.account.idp_path(path), params={"v": "3.0"}, json={"id_token": id_token})
     verifier.check(reply, "", Refused("malformed", "", ""))

@@ -23,6 +23,7 @@ ACCOUNTS = {"held": "71000001", "free": "71000002"}  # namespace -> its account
 def domain(namespace: str) -> str:
     return f"/api/account/{ACCOUNTS[namespace]}/service/idp/baseURI.json"
 
+
 WAIT_SECONDS = 10.0  # every wait below ends on an event; this only bounds a broken server
 THREADS = 2  # provider workers: fewer than the requests a test holds
 

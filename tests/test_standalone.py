@@ -30,7 +30,9 @@ MODULE = (sys.executable, "-m", "emulator", "serve")
 DEADLINE_SECONDS = 20.0
 DEMO_ACCOUNT = "12345678"
 OTHER_ACCOUNT = "87654321"
-OTHER_SEED = {"liveperson": {"accounts": [{"id": OTHER_ACCOUNT, "connectors": [{"id": "1357", "type": "unauthenticated"}]}]}}
+OTHER_SEED = {
+    "liveperson": {"accounts": [{"id": OTHER_ACCOUNT, "connectors": [{"id": "1357", "type": "unauthenticated"}]}]}
+}
 
 
 @pytest.fixture
@@ -60,7 +62,9 @@ def authorize(url: str, account: str, token: str | None = None) -> requests.Resp
 
 
 def clock_now(url: str) -> datetime:
-    return datetime.fromisoformat(requests.get(url + "/__emulator/clock", timeout=5).json()["now"].replace("Z", "+00:00"))
+    return datetime.fromisoformat(
+        requests.get(url + "/__emulator/clock", timeout=5).json()["now"].replace("Z", "+00:00")
+    )
 
 
 def domain_host(url: str, account: str) -> str:
@@ -147,11 +151,18 @@ def test_a_corrupt_state_file_is_refused(tmp_path: Path, content: bytes, expecte
     state = tmp_path / "state.json"
     state.write_bytes(content)
     done = subprocess.run(
-        [*MODULE, "--port", "0", "--state-file", str(state)], cwd=tmp_path, env=os.environ.copy(),
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=DEADLINE_SECONDS,
-    )  # fmt: skip
+        [*MODULE, "--port", "0", "--state-file", str(state)],
+        cwd=tmp_path,
+        env=os.environ.copy(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_SECONDS,
+    )
     assert done.returncode == 2, done.stdout + done.stderr
-    assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"messaging-auth-emulator: invalid state file {state}: ")
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(
+        f"messaging-auth-emulator: invalid state file {state}: "
+    )
     assert expected in done.stderr
     assert "listening on" not in done.stdout
     assert state.read_bytes() == content  # left as it was
@@ -224,16 +235,29 @@ def test_a_non_loopback_host_without_a_token_is_warned_about(start) -> None:
     open_server = start("--host", "0.0.0.0")
     guarded = start("--host", "0.0.0.0", "--control-token", "tok-7f3a9c")
     local = start("--host", "localhost")
-    assert open_server.stop(signal.SIGTERM, DEADLINE_SECONDS) == guarded.stop(signal.SIGTERM, DEADLINE_SECONDS) == local.stop(signal.SIGTERM, DEADLINE_SECONDS) == 0
+    assert (
+        open_server.stop(signal.SIGTERM, DEADLINE_SECONDS)
+        == guarded.stop(signal.SIGTERM, DEADLINE_SECONDS)
+        == local.stop(signal.SIGTERM, DEADLINE_SECONDS)
+        == 0
+    )
     assert "0.0.0.0 is not a loopback address and no control token is set" in open_server.stderr()
     assert "control_token=set" in guarded.stdout() and "tok-7f3a9c" not in guarded.stdout()
     assert "WARNING" not in guarded.stderr() and "WARNING" not in local.stderr()
 
 
 def test_invalid_environment_values_are_usage_errors(tmp_path: Path) -> None:
-    for env, expected in [({"EMULATOR_LOG_JSON": "maybe"}, "EMULATOR_LOG_JSON"), ({"EMULATOR_SAVE_INTERVAL": "-1"}, "--save-interval")]:
+    for env, expected in [
+        ({"EMULATOR_LOG_JSON": "maybe"}, "EMULATOR_LOG_JSON"),
+        ({"EMULATOR_SAVE_INTERVAL": "-1"}, "--save-interval"),
+    ]:
         done = subprocess.run(
-            [*MODULE], cwd=tmp_path, env={**os.environ, **env}, stdin=subprocess.DEVNULL,
-            capture_output=True, text=True, timeout=DEADLINE_SECONDS,
-        )  # fmt: skip
+            [*MODULE],
+            cwd=tmp_path,
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=DEADLINE_SECONDS,
+        )
         assert done.returncode == 2 and expected in done.stderr, done.stderr

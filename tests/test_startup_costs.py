@@ -19,7 +19,17 @@ from emulator.pytest_plugin.lazy import LazyName
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_MODULES = ("emulator.pytest_plugin", *pytest_plugin.pytest_plugins)
-HEAVY = ("flask", "werkzeug", "jwt", "cryptography.hazmat.bindings._rust", "pydantic", "yaml", "requests", "waitress", "emulator.app")
+HEAVY = (
+    "flask",
+    "werkzeug",
+    "jwt",
+    "cryptography.hazmat.bindings._rust",
+    "pydantic",
+    "yaml",
+    "requests",
+    "waitress",
+    "emulator.app",
+)
 ON_FIRST_USE = ("requests", "flask_sock", "simple_websocket", "asyncio", "emulator.scenarios", "jsonpath_ng")
 
 
@@ -28,7 +38,9 @@ def modules_after(code: str) -> set[str]:
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     listing = "sorted(sys.modules)"
     probe = f"{code}\nimport json, sys\nprint(json.dumps({listing}))"
-    output = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=environment, cwd=ROOT)
+    output = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=environment, cwd=ROOT
+    )
     return set(json.loads(output.stdout.splitlines()[-1]))
 
 
@@ -49,7 +61,17 @@ def test_a_pytest_run_that_uses_no_fixture_loads_nothing_heavy(tmp_path: Path):
         f"    assert [name for name in {heavy!r} if name in sys.modules] == []\n"
     )
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", str(tmp_path / "test_plain.py")]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:xdist",
+        str(tmp_path / "test_plain.py"),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-2000:]
 

@@ -44,7 +44,9 @@ def test_a_file_cut_short_is_refused_whole(app, tmp_path: Path, cut: float) -> N
     state = tmp_path / "state.json"
     save_state(app, state)
     content = state.read_bytes()
-    state.write_bytes(content[: int(len(content) * cut) if isinstance(cut, float) else (cut if cut > 0 else len(content) + cut)])
+    state.write_bytes(
+        content[: int(len(content) * cut) if isinstance(cut, float) else (cut if cut > 0 else len(content) + cut)]
+    )
     fresh = create_app()
     with pytest.raises(StateFileError, match="ends early|not valid JSON"):
         restore_state(fresh, state)
@@ -64,7 +66,9 @@ def test_a_save_with_nothing_changed_writes_nothing(app, tmp_path: Path) -> None
     written = state.stat()
     assert save_state(app, state) == 1
     again = state.stat()
-    assert (again.st_ino, again.st_mtime_ns) == (written.st_ino, written.st_mtime_ns), "an unchanged state was rewritten"
+    assert (again.st_ino, again.st_mtime_ns) == (written.st_ino, written.st_mtime_ns), (
+        "an unchanged state was rewritten"
+    )
     app.extensions["emulator"].store.namespace("default").clock.advance(60)
     save_state(app, state)
     assert state.stat().st_ino != written.st_ino, "a changed state was not saved"

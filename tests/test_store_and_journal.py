@@ -98,8 +98,24 @@ def test_journal_is_bounded():
 
 def test_journal_filters_and_path_globs():
     journal = Journal()
-    journal.record(time="t", namespace="a", provider="liveperson", method="POST", path="/api/account/1/anonymous/authorize", query="", status=200)
-    journal.record(time="t", namespace="b", provider="liveperson", method="GET", path="/api/account/2/service/idp/baseURI.json", query="", status=200)
+    journal.record(
+        time="t",
+        namespace="a",
+        provider="liveperson",
+        method="POST",
+        path="/api/account/1/anonymous/authorize",
+        query="",
+        status=200,
+    )
+    journal.record(
+        time="t",
+        namespace="b",
+        provider="liveperson",
+        method="GET",
+        path="/api/account/2/service/idp/baseURI.json",
+        query="",
+        status=200,
+    )
     assert len(journal.query(path="/api/account/*/anonymous/authorize")) == 1
     assert len(journal.query(path="/api/**")) == 2
     assert len(journal.query(path="/api/*")) == 0

@@ -89,14 +89,29 @@ def test_create_an_app_with_the_account_key(sunshine_app, jwt):
 
 
 def test_create_an_app_with_settings_and_metadata(sunshine_app):
-    settings = {"conversationRetentionSeconds": 0, "maskCreditCardNumbers": True, "useAnimalNames": False, "echoPostback": False,
-                "ignoreAutoConversationStart": True, "multiConvoEnabled": True, "appLocalizationEnabled": True, "endSessionEnabled": False,
-                "disableConversationReopen": False}
+    settings = {
+        "conversationRetentionSeconds": 0,
+        "maskCreditCardNumbers": True,
+        "useAnimalNames": False,
+        "echoPostback": False,
+        "ignoreAutoConversationStart": True,
+        "multiConvoEnabled": True,
+        "appLocalizationEnabled": True,
+        "endSessionEnabled": False,
+        "disableConversationReopen": False,
+    }
     body = {"displayName": "Full", "settings": {**settings, "madeUp": 1}, "metadata": {"lang": "en-ca", "tier": 2}}
     status, answer = as_account(sunshine_app, "POST", "/v2/apps", json=body)
     assert status == 201
     # [I] a setting the spec does not name is dropped
-    assert answer == {"app": {"id": answer["app"]["id"], "displayName": "Full", "settings": settings, "metadata": {"lang": "en-ca", "tier": 2}}}
+    assert answer == {
+        "app": {
+            "id": answer["app"]["id"],
+            "displayName": "Full",
+            "settings": settings,
+            "metadata": {"lang": "en-ca", "tier": 2},
+        }
+    }
 
 
 INVALID_APPS = {
@@ -105,12 +120,30 @@ INVALID_APPS = {
     "empty displayName": ({"displayName": ""}, ".displayName should NOT be shorter than 1 characters"),
     "long displayName": ({"displayName": "x" * 101}, ".displayName should NOT be longer than 100 characters"),
     "settings not an object": ({"displayName": "a", "settings": []}, ".settings should be object"),
-    "string boolean setting": ({"displayName": "a", "settings": {"maskCreditCardNumbers": "yes"}}, ".settings.maskCreditCardNumbers should be boolean"),
-    "null boolean setting": ({"displayName": "a", "settings": {"echoPostback": None}}, ".settings.echoPostback should be boolean"),
-    "negative retention": ({"displayName": "a", "settings": {"conversationRetentionSeconds": -1}}, ".settings.conversationRetentionSeconds should be >= 0"),
-    "boolean retention": ({"displayName": "a", "settings": {"conversationRetentionSeconds": True}}, ".settings.conversationRetentionSeconds should be integer"),
-    "metadata over 4 KB": ({"displayName": "a", "metadata": {"blob": "x" * 4096}}, "App metadata is limited to 4096 bytes in size."),  # [C]
-    "nested metadata": ({"displayName": "a", "metadata": {"k": {"a": 1}}}, "App metadata is a flat object of strings, numbers and booleans ('k')"),
+    "string boolean setting": (
+        {"displayName": "a", "settings": {"maskCreditCardNumbers": "yes"}},
+        ".settings.maskCreditCardNumbers should be boolean",
+    ),
+    "null boolean setting": (
+        {"displayName": "a", "settings": {"echoPostback": None}},
+        ".settings.echoPostback should be boolean",
+    ),
+    "negative retention": (
+        {"displayName": "a", "settings": {"conversationRetentionSeconds": -1}},
+        ".settings.conversationRetentionSeconds should be >= 0",
+    ),
+    "boolean retention": (
+        {"displayName": "a", "settings": {"conversationRetentionSeconds": True}},
+        ".settings.conversationRetentionSeconds should be integer",
+    ),
+    "metadata over 4 KB": (
+        {"displayName": "a", "metadata": {"blob": "x" * 4096}},
+        "App metadata is limited to 4096 bytes in size.",
+    ),  # [C]
+    "nested metadata": (
+        {"displayName": "a", "metadata": {"k": {"a": 1}}},
+        "App metadata is a flat object of strings, numbers and booleans ('k')",
+    ),
 }
 
 
@@ -125,7 +158,11 @@ def test_list_apps_in_pages(sunshine_app):
     ids = [sunshine_app.id] + [app["id"] for app in created]
     status, everything = as_account(sunshine_app, "GET", "/v2/apps")
     assert status == 200
-    assert everything == {"apps": [{"id": sunshine_app.id, "displayName": None, "settings": {}, "metadata": None}, *created], "meta": {"hasMore": False}, "links": {}}
+    assert everything == {
+        "apps": [{"id": sunshine_app.id, "displayName": None, "settings": {}, "metadata": None}, *created],
+        "meta": {"hasMore": False},
+        "links": {},
+    }
     first = as_account(sunshine_app, "GET", "/v2/apps", params={"page[size]": "2"})[1]
     assert [app["id"] for app in first["apps"]] == ids[:2]
     assert first["meta"] == {"hasMore": True, "afterCursor": ids[1]}
@@ -133,25 +170,61 @@ def test_list_apps_in_pages(sunshine_app):
     second = as_account(sunshine_app, "GET", "/v2/apps", params={"page[size]": "2", "page[after]": ids[1]})[1]
     assert [app["id"] for app in second["apps"]] == ids[2:]
     assert second["meta"] == {"hasMore": False, "beforeCursor": ids[2]}
-    assert as_account(sunshine_app, "GET", "/v2/apps", params={"page[after]": ids[0], "page[before]": ids[2]}) == bad_request("Invalid page query parameters")
+    assert as_account(
+        sunshine_app, "GET", "/v2/apps", params={"page[after]": ids[0], "page[before]": ids[2]}
+    ) == bad_request("Invalid page query parameters")
 
 
 def test_update_an_app(sunshine_app):
-    for headers in (sunshine_app.basic_headers(), sunshine_app.basic_headers(account=True)):  # app scope may update its app
-        status, answer = call(sunshine_app, "PATCH", "", headers, json={"displayName": "Renamed", "settings": {"echoPostback": True}})
-        assert (status, answer) == (200, {"app": {"id": sunshine_app.id, "displayName": "Renamed", "settings": {"echoPostback": True}, "metadata": None}})
+    for headers in (
+        sunshine_app.basic_headers(),
+        sunshine_app.basic_headers(account=True),
+    ):  # app scope may update its app
+        status, answer = call(
+            sunshine_app, "PATCH", "", headers, json={"displayName": "Renamed", "settings": {"echoPostback": True}}
+        )
+        assert (status, answer) == (
+            200,
+            {
+                "app": {
+                    "id": sunshine_app.id,
+                    "displayName": "Renamed",
+                    "settings": {"echoPostback": True},
+                    "metadata": None,
+                }
+            },
+        )
     # [I] settings merge one by one; metadata is replaced, and may be cleared with null
     answer = as_app(sunshine_app, "PATCH", "", json={"settings": {"useAnimalNames": False}, "metadata": {"a": "b"}})[1]
-    assert answer["app"] == {"id": sunshine_app.id, "displayName": "Renamed", "settings": {"echoPostback": True, "useAnimalNames": False}, "metadata": {"a": "b"}}
+    assert answer["app"] == {
+        "id": sunshine_app.id,
+        "displayName": "Renamed",
+        "settings": {"echoPostback": True, "useAnimalNames": False},
+        "metadata": {"a": "b"},
+    }
     assert as_app(sunshine_app, "PATCH", "", json={"metadata": None})[1]["app"]["metadata"] is None
     assert as_app(sunshine_app, "PATCH", "", json={})[1]["app"]["displayName"] == "Renamed"
-    assert as_app(sunshine_app, "GET", "") == (200, {"app": {"id": sunshine_app.id, "displayName": "Renamed", "settings": {"echoPostback": True, "useAnimalNames": False}, "metadata": None}})
+    assert as_app(sunshine_app, "GET", "") == (
+        200,
+        {
+            "app": {
+                "id": sunshine_app.id,
+                "displayName": "Renamed",
+                "settings": {"echoPostback": True, "useAnimalNames": False},
+                "metadata": None,
+            }
+        },
+    )
 
 
 @pytest.mark.parametrize(
     "body, title",
-    [({"displayName": None}, ".displayName should be string"), ({"settings": None}, ".settings should be object"),
-     ({"settings": {"multiConvoEnabled": 1}}, ".settings.multiConvoEnabled should be boolean"), ({"displayName": 5}, ".displayName should be string")],
+    [
+        ({"displayName": None}, ".displayName should be string"),
+        ({"settings": None}, ".settings should be object"),
+        ({"settings": {"multiConvoEnabled": 1}}, ".settings.multiConvoEnabled should be boolean"),
+        ({"displayName": 5}, ".displayName should be string"),
+    ],
 )
 def test_an_invalid_app_update_is_400_and_changes_nothing(sunshine_app, body, title):
     before = as_app(sunshine_app, "GET", "")
@@ -167,13 +240,26 @@ def test_delete_an_app(sunshine_app):
     assert as_account(sunshine_app, "GET", "/v2/apps") == (200, {"apps": [], "meta": {"hasMore": False}, "links": {}})
     # its keys went with it
     assert as_app(sunshine_app, "GET", "") == (401, error("invalid_auth", "Invalid key id or secret"))
-    assert call(sunshine_app, "GET", "", bearer(sunshine_app.jwt())) == (401, error("invalid_auth", "Invalid JWT header. Unknown key id (kid)"))
+    assert call(sunshine_app, "GET", "", bearer(sunshine_app.jwt())) == (
+        401,
+        error("invalid_auth", "Invalid JWT header. Unknown key id (kid)"),
+    )
 
 
 def test_an_unknown_app_is_404_app_not_found(sunshine_app):
     unknown = f"/v2/apps/{secrets.token_hex(12)}"
-    for method, tail in [("GET", ""), ("PATCH", ""), ("DELETE", ""), ("GET", "/keys"), ("POST", "/users"), ("GET", "/integrations")]:
-        assert as_account(sunshine_app, method, unknown + tail, json={} if method in ("PATCH", "POST") else None) == APP_NOT_FOUND
+    for method, tail in [
+        ("GET", ""),
+        ("PATCH", ""),
+        ("DELETE", ""),
+        ("GET", "/keys"),
+        ("POST", "/users"),
+        ("GET", "/integrations"),
+    ]:
+        assert (
+            as_account(sunshine_app, method, unknown + tail, json={} if method in ("PATCH", "POST") else None)
+            == APP_NOT_FOUND
+        )
 
 
 # --- app keys -----------------------------------------------------------------------------------------------
@@ -205,14 +291,22 @@ def test_a_created_key_authenticates_and_a_deleted_one_stops(sunshine_app):
     for headers in (basic(key["id"], key["secret"]), bearer(token)):
         assert call(sunshine_app, "GET", "", headers)[0] == 200
     as_account(sunshine_app, "DELETE", f"keys/{key['id']}")
-    assert call(sunshine_app, "GET", "", basic(key["id"], key["secret"])) == (401, error("invalid_auth", "Invalid key id or secret"))
-    assert call(sunshine_app, "GET", "", bearer(token)) == (401, error("invalid_auth", "Invalid JWT header. Unknown key id (kid)"))
+    assert call(sunshine_app, "GET", "", basic(key["id"], key["secret"])) == (
+        401,
+        error("invalid_auth", "Invalid key id or secret"),
+    )
+    assert call(sunshine_app, "GET", "", bearer(token)) == (
+        401,
+        error("invalid_auth", "Invalid JWT header. Unknown key id (kid)"),
+    )
     assert as_app(sunshine_app, "GET", "")[0] == 200  # the other key is untouched
 
 
 def test_an_app_has_at_most_ten_keys(sunshine_app):
     made = [create_key(sunshine_app, f"Key {n}") for n in range(9)]  # plus the seeded one: ten
-    assert as_account(sunshine_app, "POST", "keys", json={"displayName": "Eleventh"}) == bad_request("An app can have at most 10 API keys")
+    assert as_account(sunshine_app, "POST", "keys", json={"displayName": "Eleventh"}) == bad_request(
+        "An app can have at most 10 API keys"
+    )
     assert len(as_account(sunshine_app, "GET", "keys")[1]["keys"]) == 10
     as_account(sunshine_app, "DELETE", f"keys/{made[0]['id']}")
     assert create_key(sunshine_app, "Room again")["displayName"] == "Room again"
@@ -220,8 +314,12 @@ def test_an_app_has_at_most_ten_keys(sunshine_app):
 
 @pytest.mark.parametrize(
     "body, title",
-    [({}, "should have required property 'displayName'"), ({"displayName": ""}, ".displayName should NOT be shorter than 1 characters"),
-     ({"displayName": "k" * 101}, ".displayName should NOT be longer than 100 characters"), ({"displayName": 1}, ".displayName should be string")],
+    [
+        ({}, "should have required property 'displayName'"),
+        ({"displayName": ""}, ".displayName should NOT be shorter than 1 characters"),
+        ({"displayName": "k" * 101}, ".displayName should NOT be longer than 100 characters"),
+        ({"displayName": 1}, ".displayName should be string"),
+    ],
 )
 def test_an_invalid_key_is_400(sunshine_app, body, title):
     assert as_account(sunshine_app, "POST", "keys", json=body) == bad_request(title)
@@ -238,7 +336,9 @@ def test_the_key_of_another_app_is_not_found_here(sunshine_app):
 def test_a_key_created_on_a_new_app_works_only_there(sunshine_app):
     other = as_account(sunshine_app, "POST", "/v2/apps", json={"displayName": "Other"})[1]["app"]["id"]
     key = as_account(sunshine_app, "POST", f"/v2/apps/{other}/keys", json={"displayName": "K"})[1]["key"]
-    status, created = call(sunshine_app, "POST", f"/v2/apps/{other}/users", basic(key["id"], key["secret"]), json={"externalId": "there"})
+    status, created = call(
+        sunshine_app, "POST", f"/v2/apps/{other}/users", basic(key["id"], key["secret"]), json={"externalId": "there"}
+    )
     assert (status, created["user"]["externalId"]) == (201, "there")
     assert call(sunshine_app, "GET", "users/there", basic(key["id"], key["secret"])) == FORBIDDEN
     assert as_app(sunshine_app, "GET", "users/there") == (404, error("user_not_found", "User not found"))
@@ -255,21 +355,37 @@ def create_integration(app: SunshineApp, name: str | None = "Hooks", hook: dict 
 
 
 def test_create_a_custom_integration_with_one_webhook(sunshine_app):
-    status, answer = as_app(sunshine_app, "POST", "integrations", json={"type": "custom", "displayName": "Hooks", "webhooks": [{**HOOK, "includeFullUser": True}]})
+    status, answer = as_app(
+        sunshine_app,
+        "POST",
+        "integrations",
+        json={"type": "custom", "displayName": "Hooks", "webhooks": [{**HOOK, "includeFullUser": True}]},
+    )
     assert status == 201
     integration = answer["integration"]
     (webhook,) = integration["webhooks"]
     assert HEX_ID.fullmatch(integration["id"])
     assert_generated(webhook)
     expected_hook = webhook_of({**HOOK, "includeFullUser": True, "id": webhook["id"], "secret": webhook["secret"]})
-    assert answer == {"integration": {"id": integration["id"], "type": "custom", "status": "active", "displayName": "Hooks", "webhooks": [expected_hook]}}
+    assert answer == {
+        "integration": {
+            "id": integration["id"],
+            "type": "custom",
+            "status": "active",
+            "displayName": "Hooks",
+            "webhooks": [expected_hook],
+        }
+    }
     assert as_app(sunshine_app, "GET", f"integrations/{integration['id']}") == (200, answer)
 
 
 def test_list_get_and_delete_integrations(sunshine_app):
     first, second = create_integration(sunshine_app, "One"), create_integration(sunshine_app, None)
     assert second["displayName"] is None
-    assert as_app(sunshine_app, "GET", "integrations") == (200, {"integrations": [first, second], "meta": {"hasMore": False}, "links": {}})
+    assert as_app(sunshine_app, "GET", "integrations") == (
+        200,
+        {"integrations": [first, second], "meta": {"hasMore": False}, "links": {}},
+    )
     paged = as_account(sunshine_app, "GET", "integrations", params={"page[size]": "1"})[1]
     assert (paged["integrations"], paged["meta"]) == ([first], {"hasMore": True, "afterCursor": first["id"]})
     assert as_app(sunshine_app, "DELETE", f"integrations/{first['id']}") == (200, {})
@@ -280,15 +396,27 @@ def test_list_get_and_delete_integrations(sunshine_app):
 
 
 INVALID_INTEGRATIONS = {
-    "not custom": ({"type": "android", "webhooks": [HOOK]}, "Invalid integration type"),  # [C] the spec's example; [I] only custom is emulated
+    "not custom": (
+        {"type": "android", "webhooks": [HOOK]},
+        "Invalid integration type",
+    ),  # [C] the spec's example; [I] only custom is emulated
     "numeric type": ({"type": 5, "webhooks": [HOOK]}, ".type should be string"),
     "no type": ({"webhooks": [HOOK]}, "should have required property 'type'"),
     "no webhooks": ({"type": "custom"}, "should have required property 'webhooks'"),
     "no webhook": ({"type": "custom", "webhooks": []}, ".webhooks should NOT have fewer than 1 items"),
     "two webhooks": ({"type": "custom", "webhooks": [HOOK, HOOK]}, ".webhooks should NOT have more than 1 items"),
-    "bad target": ({"type": "custom", "webhooks": [{**HOOK, "target": "ftp://example.com"}]}, ".webhooks[0].target should be a URL"),
-    "no triggers": ({"type": "custom", "webhooks": [{"target": HOOK["target"]}]}, ".webhooks[0] should have required property 'triggers'"),
-    "long displayName": ({"type": "custom", "displayName": "d" * 101, "webhooks": [HOOK]}, ".displayName should NOT be longer than 100 characters"),
+    "bad target": (
+        {"type": "custom", "webhooks": [{**HOOK, "target": "ftp://example.com"}]},
+        ".webhooks[0].target should be a URL",
+    ),
+    "no triggers": (
+        {"type": "custom", "webhooks": [{"target": HOOK["target"]}]},
+        ".webhooks[0] should have required property 'triggers'",
+    ),
+    "long displayName": (
+        {"type": "custom", "displayName": "d" * 101, "webhooks": [HOOK]},
+        ".displayName should NOT be longer than 100 characters",
+    ),
 }
 
 
@@ -319,9 +447,14 @@ def test_integration_keys_crud(sunshine_app):
     assert as_app(sunshine_app, "GET", f"{base}/{key['id']}") == NOT_FOUND
     assert as_app(sunshine_app, "DELETE", f"{base}/{key['id']}") == NOT_FOUND
     assert as_app(sunshine_app, "GET", base) == (200, {"keys": []})
-    assert as_app(sunshine_app, "POST", f"integrations/{'0' * 24}/keys", json={"displayName": "k"}) == INTEGRATION_NOT_FOUND
+    assert (
+        as_app(sunshine_app, "POST", f"integrations/{'0' * 24}/keys", json={"displayName": "k"})
+        == INTEGRATION_NOT_FOUND
+    )
     # the integration's keys are not the app's
-    assert as_account(sunshine_app, "GET", "keys")[1]["keys"] == [{"id": sunshine_app.key_id, "secret": sunshine_app.secret}]
+    assert as_account(sunshine_app, "GET", "keys")[1]["keys"] == [
+        {"id": sunshine_app.key_id, "secret": sunshine_app.secret}
+    ]
 
 
 def test_an_integration_has_at_most_ten_keys(sunshine_app):
@@ -342,15 +475,28 @@ def integration_key(sunshine_app) -> tuple[dict, dict, dict]:
 @pytest.mark.parametrize("jwt", [False, True], ids=["basic", "jwt"])
 def test_an_integration_key_reaches_its_own_webhooks_as_me(sunshine_app, integration_key, jwt):
     mine, key, _ = integration_key
-    headers = bearer(sign_jwt({"scope": "integration"}, key["id"], key["secret"])) if jwt else basic(key["id"], key["secret"])
+    headers = (
+        bearer(sign_jwt({"scope": "integration"}, key["id"], key["secret"])) if jwt else basic(key["id"], key["secret"])
+    )
     assert call(sunshine_app, "GET", "integrations/me/webhooks", headers) == (200, {"webhooks": mine["webhooks"]})
-    assert call(sunshine_app, "GET", f"integrations/{mine['id']}/webhooks", headers) == (200, {"webhooks": mine["webhooks"]})
-    status, created = call(sunshine_app, "POST", "integrations/me/webhooks", headers, json={"target": "https://example.com/mine", "triggers": ["user:update"]})
+    assert call(sunshine_app, "GET", f"integrations/{mine['id']}/webhooks", headers) == (
+        200,
+        {"webhooks": mine["webhooks"]},
+    )
+    status, created = call(
+        sunshine_app,
+        "POST",
+        "integrations/me/webhooks",
+        headers,
+        json={"target": "https://example.com/mine", "triggers": ["user:update"]},
+    )
     assert status == 201
     hook_id = created["webhook"]["id"]
     assert call(sunshine_app, "GET", f"integrations/me/webhooks/{hook_id}", headers) == (200, created)
     assert as_app(sunshine_app, "GET", f"integrations/{mine['id']}/webhooks/{hook_id}") == (200, created)
-    patched = call(sunshine_app, "PATCH", f"integrations/me/webhooks/{hook_id}", headers, json={"includeFullSource": True})
+    patched = call(
+        sunshine_app, "PATCH", f"integrations/me/webhooks/{hook_id}", headers, json={"includeFullSource": True}
+    )
     assert patched == (200, {"webhook": {**created["webhook"], "includeFullSource": True}})
     assert call(sunshine_app, "DELETE", f"integrations/me/webhooks/{hook_id}", headers) == (200, {})
 
@@ -371,7 +517,16 @@ def test_an_integration_key_cannot_touch_other_integrations_webhooks(sunshine_ap
     assert call(sunshine_app, "GET", f"integrations/{theirs['id']}/webhooks", headers) == FORBIDDEN
     assert call(sunshine_app, "GET", f"integrations/{theirs['id']}/webhooks/{hook['id']}", headers) == FORBIDDEN
     assert call(sunshine_app, "POST", f"integrations/{theirs['id']}/webhooks", headers, json=HOOK) == FORBIDDEN
-    assert call(sunshine_app, "PATCH", f"integrations/{theirs['id']}/webhooks/{hook['id']}", headers, json={"triggers": ["*"]}) == FORBIDDEN
+    assert (
+        call(
+            sunshine_app,
+            "PATCH",
+            f"integrations/{theirs['id']}/webhooks/{hook['id']}",
+            headers,
+            json={"triggers": ["*"]},
+        )
+        == FORBIDDEN
+    )
     assert call(sunshine_app, "DELETE", f"integrations/{theirs['id']}/webhooks/{hook['id']}", headers) == FORBIDDEN
     assert call(sunshine_app, "GET", f"integrations/{'0' * 24}/webhooks", headers) == FORBIDDEN
     # nothing changed for the other integration
@@ -383,20 +538,36 @@ def test_an_integration_key_cannot_touch_other_integrations_webhooks(sunshine_ap
 
 @pytest.mark.parametrize(
     "method, path",
-    [("GET", ""), ("PATCH", ""), ("GET", "integrations"), ("POST", "integrations"), ("GET", "integrations/{mine}"), ("DELETE", "integrations/{mine}"),
-     ("GET", "integrations/{mine}/keys"), ("POST", "integrations/{mine}/keys"), ("GET", "keys"), ("GET", "/v2/apps")],
+    [
+        ("GET", ""),
+        ("PATCH", ""),
+        ("GET", "integrations"),
+        ("POST", "integrations"),
+        ("GET", "integrations/{mine}"),
+        ("DELETE", "integrations/{mine}"),
+        ("GET", "integrations/{mine}/keys"),
+        ("POST", "integrations/{mine}/keys"),
+        ("GET", "keys"),
+        ("GET", "/v2/apps"),
+    ],
 )
 def test_the_integration_scope_stops_at_the_app_and_its_integrations(sunshine_app, integration_key, method, path):
     mine, key, _ = integration_key
     body = {"displayName": "x"} if method in ("POST", "PATCH") else None
-    assert call(sunshine_app, method, path.format(mine=mine["id"]), basic(key["id"], key["secret"]), json=body) == FORBIDDEN
+    assert (
+        call(sunshine_app, method, path.format(mine=mine["id"]), basic(key["id"], key["secret"]), json=body)
+        == FORBIDDEN
+    )
     assert as_app(sunshine_app, "GET", f"integrations/{mine['id']}")[1]["integration"] == mine
 
 
 def test_an_integration_key_on_another_app_is_403(sunshine_app, integration_key):
     _, key, _ = integration_key
     other = as_account(sunshine_app, "POST", "/v2/apps", json={"displayName": "Other"})[1]["app"]["id"]
-    assert call(sunshine_app, "GET", f"/v2/apps/{other}/integrations/me/webhooks", basic(key["id"], key["secret"])) == FORBIDDEN
+    assert (
+        call(sunshine_app, "GET", f"/v2/apps/{other}/integrations/me/webhooks", basic(key["id"], key["secret"]))
+        == FORBIDDEN
+    )
 
 
 def test_an_integration_key_needs_the_integration_scope_in_its_jwt(sunshine_app, integration_key):
@@ -424,17 +595,40 @@ def test_me_is_no_integration_for_an_app_key(sunshine_app):
 def test_webhooks_crud(sunshine_app):
     integration = create_integration(sunshine_app)
     base = f"integrations/{integration['id']}/webhooks"
-    status, created = as_app(sunshine_app, "POST", base, json={"target": "http://example.com/plain", "triggers": ["*"], "includeFullUser": True})
+    status, created = as_app(
+        sunshine_app,
+        "POST",
+        base,
+        json={"target": "http://example.com/plain", "triggers": ["*"], "includeFullUser": True},
+    )
     assert status == 201
     hook = created["webhook"]
     assert_generated(hook)
     assert hook["secret"] != integration["webhooks"][0]["secret"]
-    assert created == {"webhook": webhook_of({"id": hook["id"], "target": "http://example.com/plain", "triggers": ["*"], "secret": hook["secret"], "includeFullUser": True})}
+    assert created == {
+        "webhook": webhook_of(
+            {
+                "id": hook["id"],
+                "target": "http://example.com/plain",
+                "triggers": ["*"],
+                "secret": hook["secret"],
+                "includeFullUser": True,
+            }
+        )
+    }
     assert as_app(sunshine_app, "GET", base) == (200, {"webhooks": [integration["webhooks"][0], hook]})
     assert as_app(sunshine_app, "GET", f"{base}/{hook['id']}") == (200, created)
-    change = {"target": "https://example.com/v2", "triggers": ["conversation:message", "user:merge"], "includeFullUser": False, "includeFullSource": True}
+    change = {
+        "target": "https://example.com/v2",
+        "triggers": ["conversation:message", "user:merge"],
+        "includeFullUser": False,
+        "includeFullSource": True,
+    }
     assert as_app(sunshine_app, "PATCH", f"{base}/{hook['id']}", json=change) == (200, {"webhook": {**hook, **change}})
-    assert as_app(sunshine_app, "GET", f"{base}/{hook['id']}") == (200, {"webhook": {**hook, **change}})  # id, secret, version kept
+    assert as_app(sunshine_app, "GET", f"{base}/{hook['id']}") == (
+        200,
+        {"webhook": {**hook, **change}},
+    )  # id, secret, version kept
     assert as_app(sunshine_app, "DELETE", f"{base}/{hook['id']}") == (200, {})
     for method in ("GET", "PATCH", "DELETE"):
         assert as_app(sunshine_app, method, f"{base}/{hook['id']}", json={} if method == "PATCH" else None) == NOT_FOUND
@@ -466,7 +660,15 @@ def test_an_app_has_at_most_ten_webhooks(sunshine_app):
     first = create_integration(sunshine_app)  # one webhook
     second = create_integration(sunshine_app)  # two
     for n in range(8):
-        assert as_app(sunshine_app, "POST", f"integrations/{first['id']}/webhooks", json={**HOOK, "target": f"https://example.com/{n}"})[0] == 201
+        assert (
+            as_app(
+                sunshine_app,
+                "POST",
+                f"integrations/{first['id']}/webhooks",
+                json={**HOOK, "target": f"https://example.com/{n}"},
+            )[0]
+            == 201
+        )
     full = bad_request("An app can have at most 10 webhooks")
     assert as_app(sunshine_app, "POST", f"integrations/{second['id']}/webhooks", json=HOOK) == full
     assert as_app(sunshine_app, "POST", "integrations", json={"type": "custom", "webhooks": [HOOK]}) == full
@@ -481,13 +683,22 @@ INVALID_WEBHOOKS = {
     "no host": ({**HOOK, "target": "https://"}, ".target should be a URL"),
     "space in target": ({**HOOK, "target": "https://example.com/a b"}, ".target should be a URL"),
     "empty target": ({**HOOK, "target": ""}, ".target should NOT be shorter than 1 characters"),
-    "long target": ({**HOOK, "target": "https://example.com/" + "p" * 2030}, ".target should NOT be longer than 2048 characters"),
+    "long target": (
+        {**HOOK, "target": "https://example.com/" + "p" * 2030},
+        ".target should NOT be longer than 2048 characters",
+    ),
     "no target": ({"triggers": HOOK["triggers"]}, "should have required property 'target'"),
     "no triggers": ({"target": HOOK["target"]}, "should have required property 'triggers'"),
     "empty triggers": ({**HOOK, "triggers": []}, ".triggers should NOT have fewer than 1 items"),
     "triggers a string": ({**HOOK, "triggers": "conversation:message"}, ".triggers should be array"),
-    "unknown trigger": ({**HOOK, "triggers": ["conversation:message", "message:appUser"]}, "unknown trigger 'message:appUser'"),
-    "trigger in another case": ({**HOOK, "triggers": ["Conversation:Message"]}, "unknown trigger 'Conversation:Message'"),
+    "unknown trigger": (
+        {**HOOK, "triggers": ["conversation:message", "message:appUser"]},
+        "unknown trigger 'message:appUser'",
+    ),
+    "trigger in another case": (
+        {**HOOK, "triggers": ["Conversation:Message"]},
+        "unknown trigger 'Conversation:Message'",
+    ),
     "string flag": ({**HOOK, "includeFullUser": "true"}, ".includeFullUser should be boolean"),
 }
 
@@ -502,9 +713,15 @@ def test_an_invalid_webhook_is_400_and_creates_nothing(sunshine_app, body, title
 
 @pytest.mark.parametrize(
     "body, title",
-    [({"target": "mailto:hook@example.com"}, ".target should be a URL"), ({"triggers": []}, ".triggers should NOT have fewer than 1 items"),
-     ({"triggers": ["conversation:nope"]}, "unknown trigger 'conversation:nope'"), ({"includeFullSource": 1}, ".includeFullSource should be boolean"),
-     ({"target": None}, ".target should be string"), ({"triggers": None}, ".triggers should be array"), ({"includeFullUser": None}, ".includeFullUser should be boolean")],
+    [
+        ({"target": "mailto:hook@example.com"}, ".target should be a URL"),
+        ({"triggers": []}, ".triggers should NOT have fewer than 1 items"),
+        ({"triggers": ["conversation:nope"]}, "unknown trigger 'conversation:nope'"),
+        ({"includeFullSource": 1}, ".includeFullSource should be boolean"),
+        ({"target": None}, ".target should be string"),
+        ({"triggers": None}, ".triggers should be array"),
+        ({"includeFullUser": None}, ".includeFullUser should be boolean"),
+    ],
 )
 def test_an_invalid_webhook_update_is_400_and_changes_nothing(sunshine_app, body, title):
     integration = create_integration(sunshine_app)
@@ -516,11 +733,32 @@ def test_an_invalid_webhook_update_is_400_and_changes_nothing(sunshine_app, body
 
 def test_every_documented_trigger_is_accepted(sunshine_app):
     triggers = [
-        "client:add", "client:remove", "client:update", "conversation:create", "conversation:join", "conversation:leave", "conversation:remove",
-        "conversation:message", "conversation:message:delivery:channel", "conversation:message:delivery:failure", "conversation:message:delivery:user",
-        "conversation:postback", "conversation:read", "conversation:referral", "conversation:typing", "passthrough:messaging",
-        "switchboard:acceptControl", "switchboard:acceptControl:failure", "switchboard:offerControl", "switchboard:offerControl:failure",
-        "switchboard:passControl", "switchboard:passControl:failure", "switchboard:releaseControl", "user:merge", "user:update", "user:remove",
+        "client:add",
+        "client:remove",
+        "client:update",
+        "conversation:create",
+        "conversation:join",
+        "conversation:leave",
+        "conversation:remove",
+        "conversation:message",
+        "conversation:message:delivery:channel",
+        "conversation:message:delivery:failure",
+        "conversation:message:delivery:user",
+        "conversation:postback",
+        "conversation:read",
+        "conversation:referral",
+        "conversation:typing",
+        "passthrough:messaging",
+        "switchboard:acceptControl",
+        "switchboard:acceptControl:failure",
+        "switchboard:offerControl",
+        "switchboard:offerControl:failure",
+        "switchboard:passControl",
+        "switchboard:passControl:failure",
+        "switchboard:releaseControl",
+        "user:merge",
+        "user:update",
+        "user:remove",
     ]
     integration = create_integration(sunshine_app, hook={"target": "https://example.com/all", "triggers": triggers})
     assert integration["webhooks"][0]["triggers"] == triggers
@@ -528,6 +766,10 @@ def test_every_documented_trigger_is_accepted(sunshine_app):
 
 def test_an_app_seeded_with_a_subdomain_shows_it(sunshine_app: SunshineApp, emulator) -> None:
     app_id, key_id = secrets.token_hex(12), f"app_{secrets.token_hex(12)}"
-    emulator.control.seed({"sunshine": {"apps": [{"id": app_id, "subdomain": "acme", "keys": [{"id": key_id, "secret": "s"}]}]}})
-    reply = emulator.get(f"/v2/apps/{app_id}", headers={"Authorization": "Basic " + base64.b64encode(f"{key_id}:s".encode()).decode()})
+    emulator.control.seed(
+        {"sunshine": {"apps": [{"id": app_id, "subdomain": "acme", "keys": [{"id": key_id, "secret": "s"}]}]}}
+    )
+    reply = emulator.get(
+        f"/v2/apps/{app_id}", headers={"Authorization": "Basic " + base64.b64encode(f"{key_id}:s".encode()).decode()}
+    )
     assert (reply.status, reply.json()["app"]["subdomain"]) == (200, "acme")

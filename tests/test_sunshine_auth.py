@@ -83,7 +83,9 @@ def other_app(emulator_backend) -> SunshineApp:
 
 
 @pytest.mark.parametrize("header", [None, "", "   "], ids=["absent", "empty", "blank"])
-@pytest.mark.parametrize("path", ["/v2/apps", "/v2/apps/{app}", "/v2/apps/{app}/users/{user}", "/sc/v2/apps/{app}/users/{user}"])
+@pytest.mark.parametrize(
+    "path", ["/v2/apps", "/v2/apps/{app}", "/v2/apps/{app}/users/{user}", "/sc/v2/apps/{app}/users/{user}"]
+)
 def test_a_request_without_authorization_is_401_unauthorized(sunshine_app, user, header, path):
     headers = {} if header is None else {"Authorization": header}
     reply = sunshine_app.handle.get(path.format(app=sunshine_app.id, user=user.id), headers=headers)
@@ -93,7 +95,9 @@ def test_a_request_without_authorization_is_401_unauthorized(sunshine_app, user,
 def test_a_post_without_authorization_creates_nothing(sunshine_app):
     reply = sunshine_app.handle.post(sunshine_app.path("users"), json={"externalId": "nobody"})
     refused(reply, 401, UNAUTHORIZED, "missing_authorization")
-    refused(sunshine_app.request("GET", "users/nobody"), 404, error("user_not_found", "User not found"), "user_not_found")
+    refused(
+        sunshine_app.request("GET", "users/nobody"), 404, error("user_not_found", "User not found"), "user_not_found"
+    )
 
 
 def test_an_unknown_scheme_is_invalid_auth(sunshine_app, user):
@@ -206,18 +210,58 @@ def _none_with_a_signature(app: SunshineApp) -> str:
 
 JWT_REFUSALS: dict[str, tuple[Callable[[SunshineApp], str], str, str]] = {
     # header
-    "no kid": (lambda a: hmac_jwt({"alg": "HS256", "typ": "JWT"}, {"scope": "app"}, a.secret), "Invalid JWT header. Missing key id (kid)", "missing_kid"),
-    "empty kid": (lambda a: _signed(a, {"scope": "app"}, kid=""), "Invalid JWT header. Missing key id (kid)", "missing_kid"),
-    "numeric kid": (lambda a: _signed(a, {"scope": "app"}, kid=123), "Invalid JWT", "malformed_jwt"),  # PyJWT refuses to read it
-    "unknown kid": (lambda a: _signed(a, {"scope": "app"}, kid=f"app_{secrets.token_hex(12)}"), "Invalid JWT header. Unknown key id (kid)", "unknown_kid"),
+    "no kid": (
+        lambda a: hmac_jwt({"alg": "HS256", "typ": "JWT"}, {"scope": "app"}, a.secret),
+        "Invalid JWT header. Missing key id (kid)",
+        "missing_kid",
+    ),
+    "empty kid": (
+        lambda a: _signed(a, {"scope": "app"}, kid=""),
+        "Invalid JWT header. Missing key id (kid)",
+        "missing_kid",
+    ),
+    "numeric kid": (
+        lambda a: _signed(a, {"scope": "app"}, kid=123),
+        "Invalid JWT",
+        "malformed_jwt",
+    ),  # PyJWT refuses to read it
+    "unknown kid": (
+        lambda a: _signed(a, {"scope": "app"}, kid=f"app_{secrets.token_hex(12)}"),
+        "Invalid JWT header. Unknown key id (kid)",
+        "unknown_kid",
+    ),
     "alg none": (_unsigned, "Invalid JWT header. Unsupported algorithm", "unsupported_alg"),
-    "alg none by PyJWT": (lambda a: pyjwt.encode({"scope": "app"}, None, algorithm="none", headers={"kid": a.key_id}), "Invalid JWT header. Unsupported algorithm", "unsupported_alg"),
-    "alg none, signature kept": (_none_with_a_signature, "Invalid JWT header. Unsupported algorithm", "unsupported_alg"),
-    "HS384": (lambda a: _signed(a, {"scope": "app"}, "HS384"), "Invalid JWT header. Unsupported algorithm", "unsupported_alg"),
-    "HS512": (lambda a: _signed(a, {"scope": "app"}, "HS512"), "Invalid JWT header. Unsupported algorithm", "unsupported_alg"),
+    "alg none by PyJWT": (
+        lambda a: pyjwt.encode({"scope": "app"}, None, algorithm="none", headers={"kid": a.key_id}),
+        "Invalid JWT header. Unsupported algorithm",
+        "unsupported_alg",
+    ),
+    "alg none, signature kept": (
+        _none_with_a_signature,
+        "Invalid JWT header. Unsupported algorithm",
+        "unsupported_alg",
+    ),
+    "HS384": (
+        lambda a: _signed(a, {"scope": "app"}, "HS384"),
+        "Invalid JWT header. Unsupported algorithm",
+        "unsupported_alg",
+    ),
+    "HS512": (
+        lambda a: _signed(a, {"scope": "app"}, "HS512"),
+        "Invalid JWT header. Unsupported algorithm",
+        "unsupported_alg",
+    ),
     # signature
-    "wrong secret": (lambda a: sign_jwt({"scope": "app"}, a.key_id, a.secret + "x"), "Invalid JWT signature", "bad_signature"),
-    "account secret, app kid": (lambda a: sign_jwt({"scope": "app"}, a.key_id, a.account_secret), "Invalid JWT signature", "bad_signature"),
+    "wrong secret": (
+        lambda a: sign_jwt({"scope": "app"}, a.key_id, a.secret + "x"),
+        "Invalid JWT signature",
+        "bad_signature",
+    ),
+    "account secret, app kid": (
+        lambda a: sign_jwt({"scope": "app"}, a.key_id, a.account_secret),
+        "Invalid JWT signature",
+        "bad_signature",
+    ),
     "tampered payload": (_tampered, "Invalid JWT signature", "bad_signature"),
     "payload swapped to account": (_scope_swapped, "Invalid JWT signature", "bad_signature"),
     "stripped signature": (_stripped, "Invalid JWT signature", "bad_signature"),
@@ -229,15 +273,51 @@ JWT_REFUSALS: dict[str, tuple[Callable[[SunshineApp], str], str, str]] = {
     "payload a list": (lambda a: _signed(a, [{"scope": "app"}]), "Invalid JWT body", "malformed_jwt"),
     # claims
     "no scope": (lambda a: sign_jwt({}, a.key_id, a.secret), "Invalid JWT body. Missing scope", "bad_scope"),
-    "null scope": (lambda a: sign_jwt({"scope": None}, a.key_id, a.secret), "Invalid JWT body. Missing scope", "bad_scope"),
-    "list scope": (lambda a: sign_jwt({"scope": ["app"]}, a.key_id, a.secret), "Invalid JWT body. Invalid scope", "bad_scope"),
-    "object scope": (lambda a: sign_jwt({"scope": {"app": True}}, a.key_id, a.secret), "Invalid JWT body. Invalid scope", "bad_scope"),
-    "numeric scope": (lambda a: sign_jwt({"scope": 1}, a.key_id, a.secret), "Invalid JWT body. Invalid scope", "bad_scope"),
-    "account scope, app key": (lambda a: sign_jwt({"scope": "account"}, a.key_id, a.secret), "Invalid JWT body. Cannot use account scope with app secret key", "scope_mismatch"),
-    "app scope, account key": (lambda a: sign_jwt({"scope": "app"}, a.account_key_id, a.account_secret), "Invalid JWT body. Cannot use app scope with account secret key", "scope_mismatch"),
-    "integration scope, app key": (lambda a: a.jwt("integration"), "Invalid JWT body. Cannot use integration scope with app secret key", "scope_mismatch"),
-    "unknown scope": (lambda a: a.jwt("admin"), "Invalid JWT body. Cannot use admin scope with app secret key", "scope_mismatch"),
-    "scope in another case": (lambda a: a.jwt("App"), "Invalid JWT body. Cannot use App scope with app secret key", "scope_mismatch"),
+    "null scope": (
+        lambda a: sign_jwt({"scope": None}, a.key_id, a.secret),
+        "Invalid JWT body. Missing scope",
+        "bad_scope",
+    ),
+    "list scope": (
+        lambda a: sign_jwt({"scope": ["app"]}, a.key_id, a.secret),
+        "Invalid JWT body. Invalid scope",
+        "bad_scope",
+    ),
+    "object scope": (
+        lambda a: sign_jwt({"scope": {"app": True}}, a.key_id, a.secret),
+        "Invalid JWT body. Invalid scope",
+        "bad_scope",
+    ),
+    "numeric scope": (
+        lambda a: sign_jwt({"scope": 1}, a.key_id, a.secret),
+        "Invalid JWT body. Invalid scope",
+        "bad_scope",
+    ),
+    "account scope, app key": (
+        lambda a: sign_jwt({"scope": "account"}, a.key_id, a.secret),
+        "Invalid JWT body. Cannot use account scope with app secret key",
+        "scope_mismatch",
+    ),
+    "app scope, account key": (
+        lambda a: sign_jwt({"scope": "app"}, a.account_key_id, a.account_secret),
+        "Invalid JWT body. Cannot use app scope with account secret key",
+        "scope_mismatch",
+    ),
+    "integration scope, app key": (
+        lambda a: a.jwt("integration"),
+        "Invalid JWT body. Cannot use integration scope with app secret key",
+        "scope_mismatch",
+    ),
+    "unknown scope": (
+        lambda a: a.jwt("admin"),
+        "Invalid JWT body. Cannot use admin scope with app secret key",
+        "scope_mismatch",
+    ),
+    "scope in another case": (
+        lambda a: a.jwt("App"),
+        "Invalid JWT body. Cannot use App scope with app secret key",
+        "scope_mismatch",
+    ),
     "exp a string": (lambda a: a.jwt(exp=str(NOW + 60)), "Invalid JWT body", "malformed"),
     "exp NaN": (lambda a: a.jwt(exp=float("nan")), "Invalid JWT", "malformed_jwt"),  # NaN and Infinity are not JSON
     "nbf Infinity": (lambda a: a.jwt(nbf=float("inf")), "Invalid JWT", "malformed_jwt"),
@@ -257,7 +337,9 @@ def test_a_bad_jwt_is_401_invalid_auth(sunshine_app, user, make, title, reason):
 
 def test_an_rs256_jwt_is_refused_for_its_algorithm(sunshine_app, user, rsa_key):
     token = pyjwt.encode({"scope": "app"}, rsa_key, algorithm="RS256", headers={"kid": sunshine_app.key_id})
-    invalid_auth(get_user(sunshine_app, user.id, bearer(token)), "Invalid JWT header. Unsupported algorithm", "unsupported_alg")
+    invalid_auth(
+        get_user(sunshine_app, user.id, bearer(token)), "Invalid JWT header. Unsupported algorithm", "unsupported_alg"
+    )
 
 
 def test_an_empty_bearer_is_a_malformed_jwt(sunshine_app, user):
@@ -265,16 +347,34 @@ def test_an_empty_bearer_is_a_malformed_jwt(sunshine_app, user):
     invalid_auth(get_user(sunshine_app, user.id, {"Authorization": "Bearer   "}), "Invalid JWT", "malformed_jwt")
 
 
-@pytest.mark.parametrize("claims", [{"scope": "user", "external_id": "someone"}, {"scope": "appUser", "userId": "someone"}], ids=["user", "appUser"])
+@pytest.mark.parametrize(
+    "claims",
+    [{"scope": "user", "external_id": "someone"}, {"scope": "appUser", "userId": "someone"}],
+    ids=["user", "appUser"],
+)
 @pytest.mark.parametrize("account", [False, True], ids=["app key", "account key"])
 def test_end_user_scopes_are_403_on_the_rest_api(sunshine_app, user, claims, account):
-    key_id, secret = (sunshine_app.account_key_id, sunshine_app.account_secret) if account else (sunshine_app.key_id, sunshine_app.secret)
-    refused(get_user(sunshine_app, user.id, bearer(sign_jwt(claims, key_id, secret))), 403, FORBIDDEN, "user_scope_on_rest_api")
+    key_id, secret = (
+        (sunshine_app.account_key_id, sunshine_app.account_secret)
+        if account
+        else (sunshine_app.key_id, sunshine_app.secret)
+    )
+    refused(
+        get_user(sunshine_app, user.id, bearer(sign_jwt(claims, key_id, secret))),
+        403,
+        FORBIDDEN,
+        "user_scope_on_rest_api",
+    )
 
 
 def test_a_user_scope_jwt_creates_nothing(sunshine_app):
     token = sunshine_app.jwt("user", external_id="intruder")
-    refused(sunshine_app.request("POST", "users", json={"externalId": "intruder"}, headers=bearer(token)), 403, FORBIDDEN, "user_scope_on_rest_api")
+    refused(
+        sunshine_app.request("POST", "users", json={"externalId": "intruder"}, headers=bearer(token)),
+        403,
+        FORBIDDEN,
+        "user_scope_on_rest_api",
+    )
     assert sunshine_app.request("GET", "users/intruder").status == 404
 
 
@@ -296,7 +396,9 @@ def test_the_expired_jwt_fixture(sunshine_app, user, expired_sunshine_jwt):
 
 
 def test_an_expired_jwt_changes_nothing(sunshine_app, user, expired_sunshine_jwt):
-    reply = sunshine_app.request("PATCH", f"users/{user.id}", json={"profile": {"givenName": "Mallory"}}, headers=bearer(expired_sunshine_jwt))
+    reply = sunshine_app.request(
+        "PATCH", f"users/{user.id}", json={"profile": {"givenName": "Mallory"}}, headers=bearer(expired_sunshine_jwt)
+    )
     invalid_auth(reply, "Invalid JWT. Token expired", "expired")
     reply = sunshine_app.request("DELETE", f"users/{user.id}", headers=bearer(expired_sunshine_jwt))
     invalid_auth(reply, "Invalid JWT. Token expired", "expired")
@@ -333,7 +435,9 @@ def test_an_app_key_on_another_app_is_403(sunshine_app, other_app):
     created = other_app.request("POST", "users", json={"externalId": "theirs"})
     assert created.status == 201
     for headers in (sunshine_app.basic_headers(), bearer(sunshine_app.jwt())):
-        refused(other_app.handle.get(other_app.path("users/theirs"), headers=headers), 403, FORBIDDEN, "key_of_another_app")
+        refused(
+            other_app.handle.get(other_app.path("users/theirs"), headers=headers), 403, FORBIDDEN, "key_of_another_app"
+        )
         refused(other_app.handle.get(other_app.path(), headers=headers), 403, FORBIDDEN, "key_of_another_app")
         reply = other_app.handle.request("DELETE", other_app.path("users/theirs"), headers=headers)
         refused(reply, 403, FORBIDDEN, "key_of_another_app")
@@ -407,7 +511,13 @@ APP_DAY: list[tuple[str, str, dict | None, dict | None, int]] = [
     ("GET", "users/u-1/devices", None, None, 200),
     ("POST", "conversations", None, {"type": "personal", "participants": [{"userExternalId": "u-1"}]}, 201),
     ("GET", "conversations", {"filter[userExternalId]": "u-1"}, None, 200),
-    ("POST", "integrations", None, {"type": "custom", "webhooks": [{"target": "https://example.com/hook", "triggers": ["conversation:message"]}]}, 201),
+    (
+        "POST",
+        "integrations",
+        None,
+        {"type": "custom", "webhooks": [{"target": "https://example.com/hook", "triggers": ["conversation:message"]}]},
+        201,
+    ),
     ("GET", "integrations", None, None, 200),
     ("DELETE", "users/u-1/personalinformation", None, None, 200),
     ("DELETE", "users/u-1", None, None, 200),
@@ -433,10 +543,16 @@ def test_app_and_account_keys_work_on_every_app_route(sunshine_app, prefix, cred
 
 
 def test_the_sc_prefix_serves_the_same_data(sunshine_app, user):
-    plain = sunshine_app.handle.get(sunshine_app.path(f"users/{user.external_id}"), headers=sunshine_app.basic_headers())
-    zendesk = sunshine_app.handle.get(f"/sc{sunshine_app.path(f'users/{user.external_id}')}", headers=sunshine_app.basic_headers())
+    plain = sunshine_app.handle.get(
+        sunshine_app.path(f"users/{user.external_id}"), headers=sunshine_app.basic_headers()
+    )
+    zendesk = sunshine_app.handle.get(
+        f"/sc{sunshine_app.path(f'users/{user.external_id}')}", headers=sunshine_app.basic_headers()
+    )
     assert (zendesk.status, zendesk.json()) == (plain.status, plain.json()) == (200, plain.json())
-    reply = sunshine_app.handle.get(f"/sc/v2/apps/{sunshine_app.id}/users/{user.id}", headers={"Authorization": "Basic !!!"})
+    reply = sunshine_app.handle.get(
+        f"/sc/v2/apps/{sunshine_app.id}/users/{user.id}", headers={"Authorization": "Basic !!!"}
+    )
     invalid_auth(reply, "Invalid Basic authorization", "malformed_basic")
 
 
@@ -455,7 +571,9 @@ def test_expire_a_jwt_after_its_first_use(sunshine_app, user):
     assert get_user(sunshine_app, user.id, bearer(token)).status == 200
     assert control.expire(token=token) == {"namespace": sunshine_app.handle.namespace, "target": "token"}
     invalid_auth(get_user(sunshine_app, user.id, bearer(token)), "Invalid JWT. Token expired", "expired")
-    assert get_user(sunshine_app, user.id, bearer(sunshine_app.jwt(jti="second"))).status == 200  # other JWTs of the key
+    assert (
+        get_user(sunshine_app, user.id, bearer(sunshine_app.jwt(jti="second"))).status == 200
+    )  # other JWTs of the key
     assert get_user(sunshine_app, user.id, sunshine_app.basic_headers()).status == 200
 
 

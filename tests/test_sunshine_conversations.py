@@ -109,7 +109,18 @@ def test_the_default_is_per_user(emulator, sunshine_app):
 def test_a_conversation_answers_the_spec_shape_with_nulls_not_empty_strings(emulator, sunshine_app):
     user = new_user(sunshine_app)
     conversation = new_conversation(sunshine_app, "personal", user)
-    assert set(conversation) >= {"id", "type", "isDefault", "displayName", "description", "iconUrl", "metadata", "businessLastRead", "createdAt", "lastUpdatedAt"}
+    assert set(conversation) >= {
+        "id",
+        "type",
+        "isDefault",
+        "displayName",
+        "description",
+        "iconUrl",
+        "metadata",
+        "businessLastRead",
+        "createdAt",
+        "lastUpdatedAt",
+    }
     assert conversation["displayName"] is None and conversation["businessLastRead"] is None
     assert len(conversation["id"]) == 24 and int(conversation["id"], 16) >= 0
     assert "participants" not in conversation and "messages" not in conversation
@@ -148,7 +159,9 @@ def test_a_later_conversation_deletes_with_an_empty_object(emulator, sunshine_ap
     reply = sunshine_app.request("DELETE", f"conversations/{second['id']}")
     assert (reply.status, reply.json()) == (200, {})
     gone = sunshine_app.request("GET", f"conversations/{second['id']}")
-    assert gone.status == 404 and gone.json() == {"errors": [{"code": "conversation_not_found", "title": "Conversation not found"}]}
+    assert gone.status == 404 and gone.json() == {
+        "errors": [{"code": "conversation_not_found", "title": "Conversation not found"}]
+    }
     listed = sunshine_app.request("GET", "conversations", params={"filter[userId]": user["id"]}).json()["conversations"]
     assert [c["id"] for c in listed] == [sunshine_conversation.id]
     [removed] = events(emulator, "conversation:remove")
@@ -199,14 +212,21 @@ def test_joining_a_full_group_is_too_many_participants(emulator, sunshine_app):
     lower_limits(emulator, sunshine_app, participants=2)
     ada, bob, cy = (new_user(sunshine_app) for _ in range(3))
     group = new_conversation(sunshine_app, "sdkGroup", ada, bob)
-    reply = sunshine_app.request("POST", f"conversations/{group['id']}/join", json={"userId": cy["id"], "subscribeSDKClient": False})
-    assert (reply.status, reply.json()) == (400, {"errors": [{"code": "bad_request", "title": "Too many participants"}]})
+    reply = sunshine_app.request(
+        "POST", f"conversations/{group['id']}/join", json={"userId": cy["id"], "subscribeSDKClient": False}
+    )
+    assert (reply.status, reply.json()) == (
+        400,
+        {"errors": [{"code": "bad_request", "title": "Too many participants"}]},
+    )
     assert events(emulator, "conversation:join") == []
 
 
 def test_an_sdk_group_participant_needs_subscribe_sdk_client(emulator, sunshine_app):
     user = new_user(sunshine_app)
-    reply = sunshine_app.request("POST", "conversations", json={"type": "sdkGroup", "participants": [{"userId": user["id"]}]})
+    reply = sunshine_app.request(
+        "POST", "conversations", json={"type": "sdkGroup", "participants": [{"userId": user["id"]}]}
+    )
     assert_error(reply, 400, "bad_request", ".participants should have required property 'subscribeSDKClient'")
 
 
@@ -224,12 +244,24 @@ def test_the_participant_limit_cannot_be_raised_past_ten(emulator, sunshine_app)
 def test_join_adds_a_participant_with_201(emulator, sunshine_app):
     owner, joiner = new_user(sunshine_app), new_user(sunshine_app)
     group = new_conversation(sunshine_app, "sdkGroup", owner)
-    reply = sunshine_app.request("POST", f"conversations/{group['id']}/join", json={"userExternalId": joiner["externalId"], "subscribeSDKClient": True})
+    reply = sunshine_app.request(
+        "POST",
+        f"conversations/{group['id']}/join",
+        json={"userExternalId": joiner["externalId"], "subscribeSDKClient": True},
+    )
     assert reply.status == 201 and set(reply.json()) == {"participant"}
     participant = reply.json()["participant"]
-    assert (participant["userId"], participant["userExternalId"], participant["unreadCount"], participant["lastRead"]) == (
-        joiner["id"], joiner["externalId"], 0, None,
-    )  # fmt: skip
+    assert (
+        participant["userId"],
+        participant["userExternalId"],
+        participant["unreadCount"],
+        participant["lastRead"],
+    ) == (
+        joiner["id"],
+        joiner["externalId"],
+        0,
+        None,
+    )
     assert [a["type"] for a in participant["clientAssociations"]] == ["sdk"]  # subscribeSDKClient made an sdk client
     assert len(participant["id"]) == 24
     listed = sunshine_app.request("GET", f"conversations/{group['id']}/participants").json()["participants"]
@@ -243,13 +275,19 @@ def test_join_adds_a_participant_with_201(emulator, sunshine_app):
 def test_join_without_subscribing_has_no_sdk_association(emulator, sunshine_app):
     user = new_user(sunshine_app)
     group = new_conversation(sunshine_app, "sdkGroup")
-    reply = sunshine_app.request("POST", f"conversations/{group['id']}/join", json={"userId": user["id"], "subscribeSDKClient": False})
+    reply = sunshine_app.request(
+        "POST", f"conversations/{group['id']}/join", json={"userId": user["id"], "subscribeSDKClient": False}
+    )
     assert reply.status == 201 and reply.json()["participant"]["clientAssociations"] == []
 
 
 def test_join_is_only_for_sdk_groups(emulator, sunshine_app, sunshine_conversation):
     other = new_user(sunshine_app)
-    reply = sunshine_app.request("POST", f"conversations/{sunshine_conversation.id}/join", json={"userId": other["id"], "subscribeSDKClient": False})
+    reply = sunshine_app.request(
+        "POST",
+        f"conversations/{sunshine_conversation.id}/join",
+        json={"userId": other["id"], "subscribeSDKClient": False},
+    )
     assert_error(reply, 400, "bad_request", "Only sdkGroup conversations can be joined")  # [I] title
     assert events(emulator, "conversation:join") == []
 
@@ -265,16 +303,22 @@ def test_join_needs_subscribe_sdk_client(emulator, sunshine_app):
 def test_join_twice_is_refused(emulator, sunshine_app):
     user = new_user(sunshine_app)
     group = new_conversation(sunshine_app, "sdkGroup", user)
-    reply = sunshine_app.request("POST", f"conversations/{group['id']}/join", json={"userId": user["id"], "subscribeSDKClient": False})
+    reply = sunshine_app.request(
+        "POST", f"conversations/{group['id']}/join", json={"userId": user["id"], "subscribeSDKClient": False}
+    )
     assert_error(reply, 400, "bad_request", "User is already a participant of the conversation")  # [I]
 
 
 def test_join_an_unknown_conversation_or_user_is_404(emulator, sunshine_app):
     user = new_user(sunshine_app)
     group = new_conversation(sunshine_app, "sdkGroup")
-    missing = sunshine_app.request("POST", f"conversations/{secrets.token_hex(12)}/join", json={"userId": user["id"], "subscribeSDKClient": False})
+    missing = sunshine_app.request(
+        "POST", f"conversations/{secrets.token_hex(12)}/join", json={"userId": user["id"], "subscribeSDKClient": False}
+    )
     assert_error(missing, 404, "conversation_not_found", "Conversation not found")
-    stranger = sunshine_app.request("POST", f"conversations/{group['id']}/join", json={"userId": secrets.token_hex(12), "subscribeSDKClient": False})
+    stranger = sunshine_app.request(
+        "POST", f"conversations/{group['id']}/join", json={"userId": secrets.token_hex(12), "subscribeSDKClient": False}
+    )
     assert_error(stranger, 404, "user_not_found", "User not found")
 
 
@@ -292,7 +336,10 @@ def test_leave_answers_an_empty_object_then_404_not_a_member(emulator, sunshine_
     assert again.json() == {"errors": [{"code": "not_found", "title": "User is not a member of the conversation"}]}
     left = sunshine_app.request("GET", f"conversations/{group['id']}/participants").json()["participants"]
     assert [p["userId"] for p in left] == [stays["id"]]
-    assert sunshine_app.request("GET", "conversations", params={"filter[userId]": leaves["id"]}).json()["conversations"] == []
+    assert (
+        sunshine_app.request("GET", "conversations", params={"filter[userId]": leaves["id"]}).json()["conversations"]
+        == []
+    )
     [event] = events(emulator, "conversation:leave")
     assert event["payload"]["conversation"]["id"] == group["id"] and event["payload"]["user"]["id"] == leaves["id"]
 
@@ -305,14 +352,18 @@ def test_a_user_who_never_joined_is_not_a_member(emulator, sunshine_app):
 
 
 def test_leaving_a_personal_conversation_is_refused(emulator, sunshine_app, sunshine_conversation):
-    reply = sunshine_app.request("POST", f"conversations/{sunshine_conversation.id}/leave", json={"userId": sunshine_conversation.user.id})
+    reply = sunshine_app.request(
+        "POST", f"conversations/{sunshine_conversation.id}/leave", json={"userId": sunshine_conversation.user.id}
+    )
     assert_error(reply, 400, "bad_request", "Only sdkGroup conversations can be left")  # [I]
 
 
 def test_leave_with_two_references_is_a_bad_request(emulator, sunshine_app):
     user = new_user(sunshine_app)
     group = new_conversation(sunshine_app, "sdkGroup", user)
-    reply = sunshine_app.request("POST", f"conversations/{group['id']}/leave", json={"userId": user["id"], "userExternalId": user["externalId"]})
+    reply = sunshine_app.request(
+        "POST", f"conversations/{group['id']}/leave", json={"userId": user["id"], "userExternalId": user["externalId"]}
+    )
     assert_error(reply, 400, "bad_request")
 
 
@@ -321,7 +372,9 @@ def test_leave_with_two_references_is_a_bad_request(emulator, sunshine_app):
 
 def test_list_conversations_needs_a_user_filter(emulator, sunshine_app):
     reply = sunshine_app.request("GET", "conversations")
-    assert_error(reply, 400, "bad_request", "Exactly one of filter[userId] or filter[userExternalId] is required")  # [I] title
+    assert_error(
+        reply, 400, "bad_request", "Exactly one of filter[userId] or filter[userExternalId] is required"
+    )  # [I] title
 
 
 def test_list_conversations_refuses_both_filters(emulator, sunshine_app, sunshine_user):
@@ -339,7 +392,9 @@ def test_list_conversations_of_an_unknown_user_is_404_user_not_found(emulator, s
 def test_list_conversations_by_external_id_includes_groups(emulator, sunshine_app, sunshine_conversation):
     user = {"id": sunshine_conversation.user.id}
     group = new_conversation(sunshine_app, "sdkGroup", user)
-    reply = sunshine_app.request("GET", "conversations", params={"filter[userExternalId]": sunshine_conversation.user.external_id})
+    reply = sunshine_app.request(
+        "GET", "conversations", params={"filter[userExternalId]": sunshine_conversation.user.external_id}
+    )
     assert reply.status == 200
     assert [c["id"] for c in reply.json()["conversations"]] == [sunshine_conversation.id, group["id"]]
     assert reply.json()["meta"] == {"hasMore": False} and reply.json()["links"] == {}
@@ -360,7 +415,11 @@ def test_a_business_message_is_201_with_a_messages_array(emulator, sunshine_app,
 
 def test_a_user_message_names_its_author_by_id(emulator, sunshine_app, sunshine_conversation):
     user = sunshine_conversation.user
-    reply = post(sunshine_app, sunshine_conversation.id, text("from the user", type="user", userExternalId=user.external_id, displayName="Ada"))
+    reply = post(
+        sunshine_app,
+        sunshine_conversation.id,
+        text("from the user", type="user", userExternalId=user.external_id, displayName="Ada"),
+    )
     [message] = created(reply, "messages")
     assert message["author"] == {"type": "user", "userId": user.id, "displayName": "Ada"}
     assert message["content"]["type"] == "text" and message["source"]["type"] == "api:conversations"
@@ -374,7 +433,10 @@ def test_every_content_type_comes_back_with_its_type(emulator, sunshine_app, sun
         {"type": "text", "text": "t", "actions": [{"type": "link", "text": "go", "uri": "https://example.com"}]},
     ]
     for content in contents:
-        [message] = created(post(sunshine_app, sunshine_conversation.id, {"author": {"type": "business"}, "content": content}), "messages")
+        [message] = created(
+            post(sunshine_app, sunshine_conversation.id, {"author": {"type": "business"}, "content": content}),
+            "messages",
+        )
         assert message["content"] == content
     listed = sunshine_app.request("GET", f"conversations/{sunshine_conversation.id}/messages").json()["messages"]
     assert all(m["author"]["type"] and m["content"]["type"] and m["source"]["type"] for m in listed)
@@ -415,7 +477,9 @@ def test_a_user_author_needs_a_user_reference(emulator, sunshine_app, sunshine_c
 
 
 def test_posting_to_an_unknown_conversation_is_404(emulator, sunshine_app):
-    assert_error(post(sunshine_app, secrets.token_hex(12), text()), 404, "conversation_not_found", "Conversation not found")
+    assert_error(
+        post(sunshine_app, secrets.token_hex(12), text()), 404, "conversation_not_found", "Conversation not found"
+    )
 
 
 def test_the_message_limit_locks_the_conversation_with_423(emulator, sunshine_app, sunshine_conversation):
@@ -450,12 +514,16 @@ def long_history(emulator, sunshine_app, sunshine_conversation):
     return ids
 
 
-def test_messages_list_the_newest_page_first_and_page_backwards(emulator, sunshine_app, sunshine_conversation, long_history):
+def test_messages_list_the_newest_page_first_and_page_backwards(
+    emulator, sunshine_app, sunshine_conversation, long_history
+):
     path = f"conversations/{sunshine_conversation.id}/messages"
     newest = sunshine_app.request("GET", path).json()
     assert [m["content"]["text"] for m in newest["messages"]] == [f"m{n}" for n in range(150, 250)]
     assert newest["meta"] == {"hasMore": True, "beforeCursor": long_history[150]}
-    assert set(newest["links"]) == {"prev"} and newest["links"]["prev"].endswith(f"/messages?page%5Bbefore%5D={long_history[150]}")
+    assert set(newest["links"]) == {"prev"} and newest["links"]["prev"].endswith(
+        f"/messages?page%5Bbefore%5D={long_history[150]}"
+    )
 
     middle = sunshine_app.request("GET", path, params={"page[before]": newest["meta"]["beforeCursor"]}).json()
     assert [m["id"] for m in middle["messages"]] == long_history[50:150]
@@ -473,7 +541,9 @@ def test_messages_list_the_newest_page_first_and_page_backwards(emulator, sunshi
 
 
 def test_page_size_does_not_apply_to_messages(emulator, sunshine_app, sunshine_conversation, long_history):
-    reply = sunshine_app.request("GET", f"conversations/{sunshine_conversation.id}/messages", params={"page[size]": "10"})
+    reply = sunshine_app.request(
+        "GET", f"conversations/{sunshine_conversation.id}/messages", params={"page[size]": "10"}
+    )
     assert reply.status == 200 and len(reply.json()["messages"]) == 100
     assert "size" not in reply.json()["links"]["prev"]
 
@@ -502,7 +572,9 @@ def test_messages_of_an_unknown_conversation_are_404_resource_not_found(emulator
 
 
 def test_delete_one_message(emulator, sunshine_app, sunshine_conversation):
-    kept, dropped = (created(post(sunshine_app, sunshine_conversation.id, text(t)), "messages")[0] for t in ("keep", "drop"))
+    kept, dropped = (
+        created(post(sunshine_app, sunshine_conversation.id, text(t)), "messages")[0] for t in ("keep", "drop")
+    )
     reply = sunshine_app.request("DELETE", f"conversations/{sunshine_conversation.id}/messages/{dropped['id']}")
     assert (reply.status, reply.json()) == (200, {})
     listed = sunshine_app.request("GET", f"conversations/{sunshine_conversation.id}/messages").json()["messages"]
@@ -530,7 +602,11 @@ def test_deleting_messages_of_an_unknown_conversation_is_404(emulator, sunshine_
 
 
 def activity(app, conversation_id, kind, **author):
-    return app.request("POST", f"conversations/{conversation_id}/activity", json={"type": kind, "author": author or {"type": "business"}})
+    return app.request(
+        "POST",
+        f"conversations/{conversation_id}/activity",
+        json={"type": kind, "author": author or {"type": "business"}},
+    )
 
 
 def test_business_read_sets_business_last_read(emulator, sunshine_app, sunshine_conversation):
@@ -556,7 +632,9 @@ def test_a_user_read_clears_its_unread_count(emulator, sunshine_app, sunshine_co
     [before] = sunshine_app.request("GET", participants_path).json()["participants"]
     assert (before["unreadCount"], before["lastRead"]) == (2, None)
     emulator.control.set_time(LATER)
-    assert activity(sunshine_app, sunshine_conversation.id, "conversation:read", type="user", userId=user.id).status == 200
+    assert (
+        activity(sunshine_app, sunshine_conversation.id, "conversation:read", type="user", userId=user.id).status == 200
+    )
     [after] = sunshine_app.request("GET", participants_path).json()["participants"]
     assert (after["unreadCount"], after["lastRead"]) == (0, LATER)
     conversation = sunshine_app.request("GET", f"conversations/{sunshine_conversation.id}").json()["conversation"]
@@ -588,18 +666,28 @@ def test_events_of_a_conversation_life_are_journaled(emulator, sunshine_app):
     group = new_conversation(sunshine_app, "sdkGroup", ada)
     post(sunshine_app, personal["id"], text("business says hi"))
     post(sunshine_app, personal["id"], text("user says hi", type="user", userId=ada["id"]))
-    sunshine_app.request("POST", f"conversations/{group['id']}/join", json={"userId": bob["id"], "subscribeSDKClient": False})
+    sunshine_app.request(
+        "POST", f"conversations/{group['id']}/join", json={"userId": bob["id"], "subscribeSDKClient": False}
+    )
     sunshine_app.request("POST", f"conversations/{group['id']}/leave", json={"userId": bob["id"]})
     assert sunshine_app.request("DELETE", f"conversations/{group['id']}").status == 200
 
     entries = emulator.control.journal(method="EVENT")
     assert [e["path"] for e in entries] == [
-        "conversation:create", "conversation:create", "conversation:message", "conversation:message",
-        "conversation:join", "conversation:leave", "conversation:remove",
-    ]  # fmt: skip
+        "conversation:create",
+        "conversation:create",
+        "conversation:message",
+        "conversation:message",
+        "conversation:join",
+        "conversation:leave",
+        "conversation:remove",
+    ]
     assert all(e["provider"] == "sunshine" and e["time"] == T0 for e in entries)
     bodies = [json.loads(e["request_body"]) for e in entries]
-    assert all(b["createdAt"] == T0 and len(b["id"]) == 24 and b["type"] == e["path"] for b, e in zip(bodies, entries, strict=True))
+    assert all(
+        b["createdAt"] == T0 and len(b["id"]) == 24 and b["type"] == e["path"]
+        for b, e in zip(bodies, entries, strict=True)
+    )
 
     created_personal, created_group = bodies[0]["payload"], bodies[1]["payload"]
     assert created_personal["conversation"] == {"id": personal["id"], "type": "personal", "metadata": None}

@@ -74,7 +74,9 @@ def test_never_both_cursors(emulator, sunshine_app, sunshine_user, page):
 @pytest.mark.parametrize("cursor", ["a" * 23, "a" * 25, ""])
 @pytest.mark.parametrize("which", ["after", "before"])
 def test_a_cursor_is_24_characters(emulator, sunshine_app, sunshine_user, which, cursor):
-    reply = sunshine_app.request("GET", "conversations", params={"filter[userId]": sunshine_user.id, f"page[{which}]": cursor})
+    reply = sunshine_app.request(
+        "GET", "conversations", params={"filter[userId]": sunshine_user.id, f"page[{which}]": cursor}
+    )
     assert (reply.status, reply.json()) == (400, INVALID_PAGE)
 
 
@@ -86,7 +88,9 @@ def test_a_cursor_in_json_must_be_a_string(emulator, sunshine_app, sunshine_user
 
 @pytest.mark.parametrize("size", ["0", "101", "-1", "1.5", "ten", "", "1000"])
 def test_page_size_outside_1_to_100_is_refused(emulator, sunshine_app, sunshine_user, size):
-    reply = sunshine_app.request("GET", "conversations", params={"filter[userId]": sunshine_user.id, "page[size]": size})
+    reply = sunshine_app.request(
+        "GET", "conversations", params={"filter[userId]": sunshine_user.id, "page[size]": size}
+    )
     assert (reply.status, reply.json()) == (400, INVALID_PAGE)
 
 
@@ -118,8 +122,16 @@ def test_a_middle_page_has_both_cursors_and_both_links(emulator, sunshine_app, o
     page = listing(sunshine_app, **{"filter[userId]": owner["id"], "page[after]": ids[9], "page[size]": "10"})
     assert ids_of(page) == ids[10:20]
     assert page["meta"] == {"hasMore": True, "afterCursor": ids[19], "beforeCursor": ids[10]}
-    assert query_of(page["links"]["next"]) == {"filter[userId]": owner["id"], "page[size]": "10", "page[after]": ids[19]}
-    assert query_of(page["links"]["prev"]) == {"filter[userId]": owner["id"], "page[size]": "10", "page[before]": ids[10]}
+    assert query_of(page["links"]["next"]) == {
+        "filter[userId]": owner["id"],
+        "page[size]": "10",
+        "page[after]": ids[19],
+    }
+    assert query_of(page["links"]["prev"]) == {
+        "filter[userId]": owner["id"],
+        "page[size]": "10",
+        "page[before]": ids[10],
+    }
 
 
 def test_links_are_full_urls_of_the_same_route(emulator, sunshine_app, owner):
@@ -129,7 +141,12 @@ def test_links_are_full_urls_of_the_same_route(emulator, sunshine_app, owner):
 
 
 def test_links_keep_the_sc_prefix(emulator, sunshine_app, owner):
-    reply = emulator.request("GET", f"/sc{sunshine_app.path('conversations')}", params={"filter[userId]": owner["id"]}, headers=sunshine_app.basic_headers())
+    reply = emulator.request(
+        "GET",
+        f"/sc{sunshine_app.path('conversations')}",
+        params={"filter[userId]": owner["id"]},
+        headers=sunshine_app.basic_headers(),
+    )
     assert reply.status == 200
     assert urlsplit(reply.json()["links"]["next"]).path == f"/sc{sunshine_app.path('conversations')}"
 
@@ -197,7 +214,9 @@ def test_a_short_list_is_one_page_without_links(emulator, sunshine_app, sunshine
 def test_bracket_and_json_encodings_agree(emulator, sunshine_app, owner):
     ids = owner["conversations"]
     brackets = listing(sunshine_app, **{"page[size]": "10", "page[after]": ids[4], "filter[userId]": owner["id"]})
-    as_json = listing(sunshine_app, page=json.dumps({"after": ids[4], "size": 10}), filter=json.dumps({"userId": owner["id"]}))
+    as_json = listing(
+        sunshine_app, page=json.dumps({"after": ids[4], "size": 10}), filter=json.dumps({"userId": owner["id"]})
+    )
     assert ids_of(brackets) == ids_of(as_json) == ids[5:15]
     assert brackets["meta"] == as_json["meta"] == {"hasMore": True, "afterCursor": ids[14], "beforeCursor": ids[5]}
     assert brackets["links"] == as_json["links"]
@@ -206,9 +225,13 @@ def test_bracket_and_json_encodings_agree(emulator, sunshine_app, owner):
 def test_the_python_client_17_query_exactly(emulator, sunshine_app, owner):
     """The bytes the official Python 17.0.1 client sends: `json.dumps` of each object, URL-escaped."""
     ids = owner["conversations"]
-    page = '%7B%22after%22%3A%20%22' + ids[0] + '%22%2C%20%22size%22%3A%2010%7D'
-    filters = '%7B%22userId%22%3A%20%22' + owner["id"] + '%22%7D'
-    reply = emulator.request("GET", f"{sunshine_app.path('conversations')}?page={page}&filter={filters}", headers=sunshine_app.basic_headers())
+    page = "%7B%22after%22%3A%20%22" + ids[0] + "%22%2C%20%22size%22%3A%2010%7D"
+    filters = "%7B%22userId%22%3A%20%22" + owner["id"] + "%22%7D"
+    reply = emulator.request(
+        "GET",
+        f"{sunshine_app.path('conversations')}?page={page}&filter={filters}",
+        headers=sunshine_app.basic_headers(),
+    )
     assert reply.status == 200 and ids_of(reply.json()) == ids[1:11]
 
 
@@ -225,7 +248,9 @@ def test_the_first_key_only_cursor_uses_the_default_size(emulator, sunshine_app,
 
 
 def test_a_json_filter_with_an_external_id(emulator, sunshine_app, owner):
-    page = listing(sunshine_app, filter=json.dumps({"userExternalId": owner["externalId"]}), page=json.dumps({"size": 5}))
+    page = listing(
+        sunshine_app, filter=json.dumps({"userExternalId": owner["externalId"]}), page=json.dumps({"size": 5})
+    )
     assert ids_of(page) == owner["conversations"][:5]
 
 
@@ -294,7 +319,10 @@ def test_walking_with_json_cursors_as_the_python_client_does(emulator, sunshine_
 
 
 def test_participants_page_like_conversations(emulator, sunshine_app):
-    users = [created(sunshine_app.request("POST", "users", json={"externalId": f"p{n}-{secrets.token_hex(3)}"}), "user") for n in range(5)]
+    users = [
+        created(sunshine_app.request("POST", "users", json={"externalId": f"p{n}-{secrets.token_hex(3)}"}), "user")
+        for n in range(5)
+    ]
     body = {"type": "sdkGroup", "participants": [{"userId": u["id"], "subscribeSDKClient": False} for u in users]}
     group = created(sunshine_app.request("POST", "conversations", json=body), "conversation")
     path = f"conversations/{group['id']}/participants"

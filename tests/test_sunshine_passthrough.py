@@ -44,7 +44,12 @@ class AppleUser:
 def apple_user(emulator: EmulatorHandle) -> AppleUser:
     """An app whose user has an active apple client (and an active whatsapp and a pending apple one) and a conversation,
     and another user with an apple client and no conversation."""
-    app_id, user_id, key_id, account_key_id = secrets.token_hex(12), secrets.token_hex(12), f"app_{secrets.token_hex(12)}", f"act_{secrets.token_hex(12)}"
+    app_id, user_id, key_id, account_key_id = (
+        secrets.token_hex(12),
+        secrets.token_hex(12),
+        f"app_{secrets.token_hex(12)}",
+        f"act_{secrets.token_hex(12)}",
+    )
     secret, account_secret = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
     apple, whatsapp, pending, lonely_user, lonely_client = (secrets.token_hex(12) for _ in range(5))
     clients = [
@@ -52,9 +57,18 @@ def apple_user(emulator: EmulatorHandle) -> AppleUser:
         {"id": whatsapp, "type": "whatsapp", "status": "active", "integrationId": secrets.token_hex(12)},
         {"id": pending, "type": "apple", "status": "pending", "integrationId": APPLE_INTEGRATION},
     ]
-    lonely = {"id": lonely_user, "clients": [{"id": lonely_client, "type": "apple", "status": "active", "integrationId": APPLE_INTEGRATION}]}
-    app = {"id": app_id, "keys": [{"id": key_id, "secret": secret}], "users": [{"id": user_id, "clients": clients}, lonely]}
-    emulator.control.seed({"sunshine": {"apps": [app], "account_keys": [{"id": account_key_id, "secret": account_secret}]}})
+    lonely = {
+        "id": lonely_user,
+        "clients": [{"id": lonely_client, "type": "apple", "status": "active", "integrationId": APPLE_INTEGRATION}],
+    }
+    app = {
+        "id": app_id,
+        "keys": [{"id": key_id, "secret": secret}],
+        "users": [{"id": user_id, "clients": clients}, lonely],
+    }
+    emulator.control.seed(
+        {"sunshine": {"apps": [app], "account_keys": [{"id": account_key_id, "secret": account_secret}]}}
+    )
     sunshine_app = SunshineApp(app_id, key_id, secret, account_key_id, account_secret, emulator)
     body = {"type": "personal", "participants": [{"userId": user_id}]}
     conversation = ok(sunshine_app.request("POST", "conversations", json=body), 201)["conversation"]
@@ -94,16 +108,22 @@ def test_an_apple_interactive_message_reaches_only_the_passthrough_webhooks(
     [event] = subscribed.events()
     assert set(event) == {"id", "type", "createdAt", "payload"}
     assert (event["type"], event["createdAt"]) == ("passthrough:messaging", T0)
-    assert event["payload"] == answered == {
-        "conversation": {"id": apple_user.conversation_id, "type": "personal", "metadata": None},
-        "user": {"id": apple_user.user_id, "externalId": None, "authenticated": False},
-        "source": {"type": "apple", "integrationId": APPLE_INTEGRATION},
-        "apple": {"interactiveDataRef": REF},
-    }
+    assert (
+        event["payload"]
+        == answered
+        == {
+            "conversation": {"id": apple_user.conversation_id, "type": "personal", "metadata": None},
+            "user": {"id": apple_user.user_id, "externalId": None, "authenticated": False},
+            "source": {"type": "apple", "integrationId": APPLE_INTEGRATION},
+            "apple": {"interactiveDataRef": REF},
+        }
+    )
     assert other.events() == []
     # the reference goes back as downloadMessageRef's body takes it
     download = {"userId": event["payload"]["user"]["id"], "apple": event["payload"]["apple"]}
-    assert ok(apple_user.app.request("POST", f"conversations/{apple_user.conversation_id}/download", json=download)) == {}
+    assert (
+        ok(apple_user.app.request("POST", f"conversations/{apple_user.conversation_id}/download", json=download)) == {}
+    )
 
 
 @pytest.mark.parametrize(
@@ -164,7 +184,9 @@ def acceptable(body: Any) -> bool:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=bodies)
-def test_any_body_is_sent_or_refused_with_400_and_only_a_sent_one_is_announced(emulator: EmulatorHandle, apple_user: AppleUser, body: Any) -> None:
+def test_any_body_is_sent_or_refused_with_400_and_only_a_sent_one_is_announced(
+    emulator: EmulatorHandle, apple_user: AppleUser, body: Any
+) -> None:
     before = len(emulator.control.calls(method="EVENT", path="passthrough:messaging"))
     reply = send(emulator, apple_user, apple_user.apple_client, body)
     announced = len(emulator.control.calls(method="EVENT", path="passthrough:messaging")) - before
@@ -175,7 +197,9 @@ def test_any_body_is_sent_or_refused_with_400_and_only_a_sent_one_is_announced(e
         assert (reply.status, reply.json()["errors"][0]["code"], announced) == (400, "bad_request", 0), reply.text
 
 
-@pytest.mark.parametrize("headers, status", [({}, 401), ({"X-Emulator-Token": "wrong"}, 401), ({"X-Emulator-Token": "sesame"}, 200)])
+@pytest.mark.parametrize(
+    "headers, status", [({}, 401), ({"X-Emulator-Token": "wrong"}, 401), ({"X-Emulator-Token": "sesame"}, 200)]
+)
 def test_the_passthrough_hook_needs_the_control_token(headers: dict, status: int) -> None:
     from emulator.app import create_app
     from emulator.config import EmulatorConfig, parse_seed
@@ -183,12 +207,22 @@ def test_the_passthrough_hook_needs_the_control_token(headers: dict, status: int
     app_id, user_id, client_id = (secrets.token_hex(12) for _ in range(3))
     key = {"id": f"app_{secrets.token_hex(8)}", "secret": secrets.token_urlsafe(18)}
     client = {"id": client_id, "type": "apple", "status": "active", "integrationId": APPLE_INTEGRATION}
-    seed = parse_seed({"sunshine": {"apps": [{"id": app_id, "keys": [key], "users": [{"id": user_id, "clients": [client]}]}]}})
+    seed = parse_seed(
+        {"sunshine": {"apps": [{"id": app_id, "keys": [key], "users": [{"id": user_id, "clients": [client]}]}]}}
+    )
     http = create_app(EmulatorConfig(seed=seed, control_token="sesame")).test_client()
     basic = {"Authorization": "Basic " + base64.b64encode(f"{key['id']}:{key['secret']}".encode()).decode()}
-    created = http.post(f"/v2/apps/{app_id}/conversations", json={"type": "personal", "participants": [{"userId": user_id}]}, headers=basic)
+    created = http.post(
+        f"/v2/apps/{app_id}/conversations",
+        json={"type": "personal", "participants": [{"userId": user_id}]},
+        headers=basic,
+    )
     assert created.status_code == 201
-    reply = http.post(f"/__emulator/sunshine/apps/{app_id}/users/{user_id}/clients/{client_id}/passthrough", json={"interactiveDataRef": REF}, headers=headers)
+    reply = http.post(
+        f"/__emulator/sunshine/apps/{app_id}/users/{user_id}/clients/{client_id}/passthrough",
+        json={"interactiveDataRef": REF},
+        headers=headers,
+    )
     assert reply.status_code == status
     if status == 200:
         assert reply.get_json()["apple"] == {"interactiveDataRef": REF}

@@ -51,7 +51,12 @@ def texts(switchboard: SunshineSwitchboard, member) -> list[str]:
 
 
 def ref(member) -> dict:
-    return {"id": member.switchboard_integration_id, "name": member.name, "integrationId": member.integration_id, "integrationType": "custom"}
+    return {
+        "id": member.switchboard_integration_id,
+        "name": member.name,
+        "integrationId": member.integration_id,
+        "integrationType": "custom",
+    }
 
 
 def conversation_of(app: SunshineApp, conversation_id: str) -> dict:
@@ -71,14 +76,29 @@ def test_create_list_update_delete_a_switchboard(sunshine_app):
     assert (code, title) == ("bad_request", "Only one switchboard can be created per app")
 
     path = f"switchboards/{switchboard['id']}"
-    assert error_of(sunshine_app.request("PATCH", path, json={"enabled": None}), 400) == ("bad_request", ".enabled should be boolean")
+    assert error_of(sunshine_app.request("PATCH", path, json={"enabled": None}), 400) == (
+        "bad_request",
+        ".enabled should be boolean",
+    )
     # an enabled switchboard needs a default switchboard integration
     code, title = error_of(sunshine_app.request("PATCH", path, json={"enabled": True}), 404)
-    assert (code, title) == ("switchboard_integration_not_found", "Enabled switchboard must have an associated default switchboardIntegration")
-    member = created(sunshine_app.request("POST", f"{path}/switchboardIntegrations", json={"name": "bot", "integrationId": new_integration(sunshine_app)["id"]}), "switchboardIntegration")
+    assert (code, title) == (
+        "switchboard_integration_not_found",
+        "Enabled switchboard must have an associated default switchboardIntegration",
+    )
+    member = created(
+        sunshine_app.request(
+            "POST",
+            f"{path}/switchboardIntegrations",
+            json={"name": "bot", "integrationId": new_integration(sunshine_app)["id"]},
+        ),
+        "switchboardIntegration",
+    )
     reply = sunshine_app.request("PATCH", path, json={"enabled": True, "defaultSwitchboardIntegrationId": member["id"]})
     assert reply.status == 200
-    assert reply.json() == {"switchboard": {"id": switchboard["id"], "enabled": True, "defaultSwitchboardIntegrationId": member["id"]}}
+    assert reply.json() == {
+        "switchboard": {"id": switchboard["id"], "enabled": True, "defaultSwitchboardIntegrationId": member["id"]}
+    }
 
     assert sunshine_app.request("DELETE", path).json() == {}
     assert sunshine_app.request("GET", "switchboards").json() == {"switchboards": []}
@@ -90,7 +110,13 @@ def test_create_list_update_delete_a_switchboard(sunshine_app):
     [("PATCH", ""), ("DELETE", ""), ("GET", "/switchboardIntegrations"), ("POST", "/switchboardIntegrations")],
 )
 def test_an_unknown_switchboard_is_404(sunshine_app, method, tail):
-    body = {"enabled": False} if method == "PATCH" else {"name": "x", "integrationType": "custom"} if method == "POST" else None
+    body = (
+        {"enabled": False}
+        if method == "PATCH"
+        else {"name": "x", "integrationType": "custom"}
+        if method == "POST"
+        else None
+    )
     reply = sunshine_app.request(method, f"switchboards/{'0' * 24}{tail}", json=body)
     assert error_of(reply, 404) == ("switchboard_not_found", "Switchboard not found")
 
@@ -114,33 +140,61 @@ def switchboard_path(sunshine_app) -> str:
 
 def test_create_list_update_delete_a_switchboard_integration(sunshine_app, switchboard_path):
     integration = new_integration(sunshine_app)
-    member = created(sunshine_app.request("POST", switchboard_path, json={"name": "bot-1", "integrationId": integration["id"]}), "switchboardIntegration")
-    assert member == {
-        "id": member["id"], "name": "bot-1", "integrationId": integration["id"], "integrationType": "custom",
-        "deliverStandbyEvents": True, "nextSwitchboardIntegrationId": None, "messageHistoryCount": None,
-    }  # fmt: skip
-    desk = created(
-        sunshine_app.request("POST", switchboard_path, json={"name": "zd-agentWorkspace", "integrationType": "zd:agentWorkspace", "deliverStandbyEvents": False}),
+    member = created(
+        sunshine_app.request("POST", switchboard_path, json={"name": "bot-1", "integrationId": integration["id"]}),
         "switchboardIntegration",
     )
-    assert desk["integrationType"] == "zd:agentWorkspace" and len(desk["integrationId"]) == 24 and desk["deliverStandbyEvents"] is False
+    assert member == {
+        "id": member["id"],
+        "name": "bot-1",
+        "integrationId": integration["id"],
+        "integrationType": "custom",
+        "deliverStandbyEvents": True,
+        "nextSwitchboardIntegrationId": None,
+        "messageHistoryCount": None,
+    }
+    desk = created(
+        sunshine_app.request(
+            "POST",
+            switchboard_path,
+            json={"name": "zd-agentWorkspace", "integrationType": "zd:agentWorkspace", "deliverStandbyEvents": False},
+        ),
+        "switchboardIntegration",
+    )
+    assert (
+        desk["integrationType"] == "zd:agentWorkspace"
+        and len(desk["integrationId"]) == 24
+        and desk["deliverStandbyEvents"] is False
+    )
     assert sunshine_app.request("GET", switchboard_path).json() == {"switchboardIntegrations": [member, desk]}
 
-    patch = {"nextSwitchboardIntegrationId": desk["id"], "messageHistoryCount": 5, "deliverStandbyEvents": False, "name": "bot-2"}
+    patch = {
+        "nextSwitchboardIntegrationId": desk["id"],
+        "messageHistoryCount": 5,
+        "deliverStandbyEvents": False,
+        "name": "bot-2",
+    }
     reply = sunshine_app.request("PATCH", f"{switchboard_path}/{member['id']}", json=patch)
     assert reply.status == 200, reply.text
     assert reply.json()["switchboardIntegration"] == {**member, **patch}
-    cleared = sunshine_app.request("PATCH", f"{switchboard_path}/{member['id']}", json={"nextSwitchboardIntegrationId": None})
+    cleared = sunshine_app.request(
+        "PATCH", f"{switchboard_path}/{member['id']}", json={"nextSwitchboardIntegrationId": None}
+    )
     assert cleared.json()["switchboardIntegration"]["nextSwitchboardIntegrationId"] is None
     for field in ("name", "deliverStandbyEvents"):  # not nullable
         refused = sunshine_app.request("PATCH", f"{switchboard_path}/{member['id']}", json={field: None})
         assert error_of(refused, 400)[0] == "bad_request"
 
     assert sunshine_app.request("DELETE", f"{switchboard_path}/{member['id']}").json() == {}
-    assert [m["id"] for m in sunshine_app.request("GET", switchboard_path).json()["switchboardIntegrations"]] == [desk["id"]]
+    assert [m["id"] for m in sunshine_app.request("GET", switchboard_path).json()["switchboardIntegrations"]] == [
+        desk["id"]
+    ]
     code, title = error_of(sunshine_app.request("DELETE", f"{switchboard_path}/{member['id']}"), 404)
     assert (code, title) == ("switchboard_integration_not_found", "SwitchboardIntegration not found")
-    assert error_of(sunshine_app.request("PATCH", f"{switchboard_path}/{member['id']}", json={"name": "x"}), 404)[0] == "switchboard_integration_not_found"
+    assert (
+        error_of(sunshine_app.request("PATCH", f"{switchboard_path}/{member['id']}", json={"name": "x"}), 404)[0]
+        == "switchboard_integration_not_found"
+    )
 
 
 @pytest.mark.parametrize(
@@ -150,10 +204,22 @@ def test_create_list_update_delete_a_switchboard_integration(sunshine_app, switc
         ({"name": "has space", "integrationType": "custom"}, '.name should match pattern "^[A-Za-z0-9_-]+$"'),
         ({"name": "x" * 129, "integrationType": "custom"}, ".name should NOT be longer than 128 characters"),
         ({"name": "bot"}, "One of integrationId or integrationType must be provided"),
-        ({"name": "bot", "integrationId": "<integration>", "integrationType": "custom"}, "Can't provide both integrationId and integrationType"),
-        ({"name": "bot", "integrationType": "custom", "deliverStandbyEvents": "yes"}, ".deliverStandbyEvents should be boolean"),
-        ({"name": "bot", "integrationType": "custom", "messageHistoryCount": 11}, ".messageHistoryCount should be <= 10"),
-        ({"name": "bot", "integrationType": "custom", "nextSwitchboardIntegrationId": "0" * 24}, "nextSwitchboardIntegrationId should name another switchboard integration"),
+        (
+            {"name": "bot", "integrationId": "<integration>", "integrationType": "custom"},
+            "Can't provide both integrationId and integrationType",
+        ),
+        (
+            {"name": "bot", "integrationType": "custom", "deliverStandbyEvents": "yes"},
+            ".deliverStandbyEvents should be boolean",
+        ),
+        (
+            {"name": "bot", "integrationType": "custom", "messageHistoryCount": 11},
+            ".messageHistoryCount should be <= 10",
+        ),
+        (
+            {"name": "bot", "integrationType": "custom", "nextSwitchboardIntegrationId": "0" * 24},
+            "nextSwitchboardIntegrationId should name another switchboard integration",
+        ),
         ({"name": "bot", "integrationType": None}, ".integrationType should be string"),
     ],
 )
@@ -168,19 +234,50 @@ def test_a_refused_switchboard_integration_is_400_and_changes_nothing(sunshine_a
 def test_links_are_checked(sunshine_app, switchboard_path):
     """An unknown integration is 404; an integration links once; names are unique; `custom` alone is
     ambiguous with two custom integrations."""
-    assert error_of(sunshine_app.request("POST", switchboard_path, json={"name": "a", "integrationId": "f" * 24}), 404)[0] == "integration_not_found"
+    assert (
+        error_of(sunshine_app.request("POST", switchboard_path, json={"name": "a", "integrationId": "f" * 24}), 404)[0]
+        == "integration_not_found"
+    )
     first, second = new_integration(sunshine_app), new_integration(sunshine_app)
-    created(sunshine_app.request("POST", switchboard_path, json={"name": "a", "integrationId": first["id"]}), "switchboardIntegration")
-    assert error_of(sunshine_app.request("POST", switchboard_path, json={"name": "b", "integrationId": first["id"]}), 400)[0] == "bad_request"
-    assert error_of(sunshine_app.request("POST", switchboard_path, json={"name": "a", "integrationId": second["id"]}), 400)[0] == "bad_request"
-    assert error_of(sunshine_app.request("POST", switchboard_path, json={"name": "b", "integrationType": "custom"}), 400)[0] == "bad_request"
+    created(
+        sunshine_app.request("POST", switchboard_path, json={"name": "a", "integrationId": first["id"]}),
+        "switchboardIntegration",
+    )
+    assert (
+        error_of(sunshine_app.request("POST", switchboard_path, json={"name": "b", "integrationId": first["id"]}), 400)[
+            0
+        ]
+        == "bad_request"
+    )
+    assert (
+        error_of(
+            sunshine_app.request("POST", switchboard_path, json={"name": "a", "integrationId": second["id"]}), 400
+        )[0]
+        == "bad_request"
+    )
+    assert (
+        error_of(sunshine_app.request("POST", switchboard_path, json={"name": "b", "integrationType": "custom"}), 400)[
+            0
+        ]
+        == "bad_request"
+    )
 
 
 def test_a_switchboard_holds_ten_switchboard_integrations(sunshine_app, switchboard_path):
     for number in range(10):
-        created(sunshine_app.request("POST", switchboard_path, json={"name": f"n{number}", "integrationType": f"partner-{number}"}), "switchboardIntegration")
-    code, title = error_of(sunshine_app.request("POST", switchboard_path, json={"name": "n10", "integrationType": "partner-10"}), 400)
-    assert (code, title) == ("too_many_switchboard_integrations", "Switchboard has reached the max number of switchboard integrations (10)")
+        created(
+            sunshine_app.request(
+                "POST", switchboard_path, json={"name": f"n{number}", "integrationType": f"partner-{number}"}
+            ),
+            "switchboardIntegration",
+        )
+    code, title = error_of(
+        sunshine_app.request("POST", switchboard_path, json={"name": "n10", "integrationType": "partner-10"}), 400
+    )
+    assert (code, title) == (
+        "too_many_switchboard_integrations",
+        "Switchboard has reached the max number of switchboard integrations (10)",
+    )
 
 
 def test_the_default_and_a_next_target_cannot_be_deleted(sunshine_switchboard):
@@ -214,7 +311,14 @@ def test_only_the_active_integration_gets_the_user_messages(sunshine_switchboard
     board, app = sunshine_switchboard, sunshine_switchboard.app
     conversation_id = start(board, sunshine_user)
     user_says(app, conversation_id, sunshine_user.id, "to the bot")
-    assert app.request("POST", f"conversations/{conversation_id}/messages", json={"author": {"type": "business"}, "content": {"type": "text", "text": "bot answer"}}).status == 201
+    assert (
+        app.request(
+            "POST",
+            f"conversations/{conversation_id}/messages",
+            json={"author": {"type": "business"}, "content": {"type": "text", "text": "bot answer"}},
+        ).status
+        == 201
+    )
     emulator.control.flush_deliveries()
     assert texts(board, board.bot) == ["to the bot", "bot answer"]
     assert texts(board, board.desk) == []
@@ -223,16 +327,25 @@ def test_only_the_active_integration_gets_the_user_messages(sunshine_switchboard
 def test_standby_events_reach_an_integration_that_asked_for_them(sunshine_switchboard, sunshine_user, emulator):
     board, app = sunshine_switchboard, sunshine_switchboard.app
     members = f"switchboards/{board.id}/switchboardIntegrations"
-    assert app.request("PATCH", f"{members}/{board.desk.switchboard_integration_id}", json={"deliverStandbyEvents": True}).status == 200
+    assert (
+        app.request(
+            "PATCH", f"{members}/{board.desk.switchboard_integration_id}", json={"deliverStandbyEvents": True}
+        ).status
+        == 200
+    )
     conversation_id = start(board, sunshine_user)
     user_says(app, conversation_id, sunshine_user.id, "hello")
     emulator.control.flush_deliveries()
     assert texts(board, board.bot) == texts(board, board.desk) == ["hello"]
     [standby] = board.events(board.desk, "conversation:message")
-    assert standby["payload"]["conversation"]["activeSwitchboardIntegration"] == ref(board.bot)  # it can tell it is not in control
+    assert standby["payload"]["conversation"]["activeSwitchboardIntegration"] == ref(
+        board.bot
+    )  # it can tell it is not in control
 
 
-def test_integrations_outside_the_switchboard_and_a_disabled_switchboard_get_everything(sunshine_switchboard, sunshine_user, emulator, emulator_webhook_receiver):
+def test_integrations_outside_the_switchboard_and_a_disabled_switchboard_get_everything(
+    sunshine_switchboard, sunshine_user, emulator, emulator_webhook_receiver
+):
     board, app = sunshine_switchboard, sunshine_switchboard.app
     outsider = new_integration(app, target=f"{emulator_webhook_receiver.url}/outsider")
     conversation_id = start(board, sunshine_user)
@@ -240,7 +353,13 @@ def test_integrations_outside_the_switchboard_and_a_disabled_switchboard_get_eve
     assert app.request("PATCH", f"switchboards/{board.id}", json={"enabled": False}).status == 200
     user_says(app, conversation_id, sunshine_user.id, "two")
     emulator.control.flush_deliveries()
-    outside = [e["payload"]["message"]["content"]["text"] for r in emulator_webhook_receiver.deliveries if r.path.endswith("/outsider") for e in r.body["events"] if e["type"] == "conversation:message"]
+    outside = [
+        e["payload"]["message"]["content"]["text"]
+        for r in emulator_webhook_receiver.deliveries
+        if r.path.endswith("/outsider")
+        for e in r.body["events"]
+        if e["type"] == "conversation:message"
+    ]
     assert outsider["id"] and outside == ["one", "two"]
     assert texts(board, board.bot) == ["one", "two"] and texts(board, board.desk) == ["two"]
 
@@ -248,7 +367,9 @@ def test_integrations_outside_the_switchboard_and_a_disabled_switchboard_get_eve
 def test_pass_control_moves_the_messages_and_raises_its_event(sunshine_switchboard, sunshine_user, emulator):
     board, app = sunshine_switchboard, sunshine_switchboard.app
     conversation_id = start(board, sunshine_user)
-    reply = board.act(conversation_id, "passControl", switchboardIntegration="agent-desk", metadata={"reason": "human wanted"})
+    reply = board.act(
+        conversation_id, "passControl", switchboardIntegration="agent-desk", metadata={"reason": "human wanted"}
+    )
     assert (reply.status, reply.json()) == (200, {})
     assert conversation_of(app, conversation_id)["activeSwitchboardIntegration"] == ref(board.desk)
     user_says(app, conversation_id, sunshine_user.id, "to the desk")
@@ -257,7 +378,12 @@ def test_pass_control_moves_the_messages_and_raises_its_event(sunshine_switchboa
     for member in (board.bot, board.desk):  # switchboard events reach every subscribed webhook
         [event] = board.events(member, "switchboard:passControl")
         assert event["payload"] == {
-            "conversation": {"id": conversation_id, "type": "personal", "metadata": None, "activeSwitchboardIntegration": ref(board.desk)},
+            "conversation": {
+                "id": conversation_id,
+                "type": "personal",
+                "metadata": None,
+                "activeSwitchboardIntegration": ref(board.desk),
+            },
             "metadata": {"reason": "human wanted"},
         }
 
@@ -274,7 +400,10 @@ def test_a_target_is_named_by_id_name_type_or_next(sunshine_switchboard, sunshin
     if target == "custom":
         assert active == ref(board.bot)
         [failure] = board.events(board.bot, "switchboard:passControl:failure")
-        assert failure["payload"]["error"] == {"code": "switchboard_invalid_target", "message": "Switchboard invalid target"}
+        assert failure["payload"]["error"] == {
+            "code": "switchboard_invalid_target",
+            "message": "Switchboard invalid target",
+        }
     else:
         assert active == ref(board.desk) and len(board.events(board.bot, "switchboard:passControl")) == 1
 
@@ -284,7 +413,9 @@ def test_offer_then_accept(sunshine_switchboard, sunshine_user, emulator):
     conversation_id = start(board, sunshine_user)
     assert board.act(conversation_id, "offerControl", switchboardIntegration="next", metadata={"n": 1}).status == 200
     shown = conversation_of(app, conversation_id)
-    assert shown["activeSwitchboardIntegration"] == ref(board.bot) and shown["pendingSwitchboardIntegration"] == ref(board.desk)
+    assert shown["activeSwitchboardIntegration"] == ref(board.bot) and shown["pendingSwitchboardIntegration"] == ref(
+        board.desk
+    )
     user_says(app, conversation_id, sunshine_user.id, "still the bot")  # pending is not in control yet
     assert board.act(conversation_id, "acceptControl").status == 200  # every field of its body is optional
     shown = conversation_of(app, conversation_id)
@@ -292,9 +423,18 @@ def test_offer_then_accept(sunshine_switchboard, sunshine_user, emulator):
     emulator.control.flush_deliveries()
     [offered] = board.events(board.desk, "switchboard:offerControl")
     assert offered["payload"]["conversation"]["pendingSwitchboardIntegration"] == ref(board.desk)
-    assert offered["payload"]["conversation"]["activeSwitchboardIntegration"] == ref(board.bot) and offered["payload"]["metadata"] == {"n": 1}
+    assert offered["payload"]["conversation"]["activeSwitchboardIntegration"] == ref(board.bot) and offered["payload"][
+        "metadata"
+    ] == {"n": 1}
     [accepted] = board.events(board.bot, "switchboard:acceptControl")
-    assert accepted["payload"] == {"conversation": {"id": conversation_id, "type": "personal", "metadata": None, "activeSwitchboardIntegration": ref(board.desk)}}
+    assert accepted["payload"] == {
+        "conversation": {
+            "id": conversation_id,
+            "type": "personal",
+            "metadata": None,
+            "activeSwitchboardIntegration": ref(board.desk),
+        }
+    }
     assert texts(board, board.bot) == ["still the bot"] and texts(board, board.desk) == []
 
 
@@ -306,17 +446,30 @@ def test_failures_answer_200_and_raise_their_failure_event(sunshine_switchboard,
     assert board.act(conversation_id, "passControl", switchboardIntegration="nobody").status == 200
     emulator.control.flush_deliveries()
     events = {e["type"]: e["payload"] for e in board.events(board.bot) if e["type"].startswith("switchboard:")}
-    active = {"id": conversation_id, "type": "personal", "metadata": None, "activeSwitchboardIntegration": ref(board.bot)}
+    active = {
+        "id": conversation_id,
+        "type": "personal",
+        "metadata": None,
+        "activeSwitchboardIntegration": ref(board.bot),
+    }
     assert events == {
         "switchboard:acceptControl:failure": {
-            "conversation": active, "metadata": {"try": 1},
+            "conversation": active,
+            "metadata": {"try": 1},
             "error": {"code": "switchboard_invalid_action", "message": "There is no pendingSwitchboardIntegration"},
         },
         "switchboard:offerControl:failure": {
-            "conversation": active, "error": {"code": "switchboard_invalid_target", "message": "Cannot offer control to the active switchboard integration."},
+            "conversation": active,
+            "error": {
+                "code": "switchboard_invalid_target",
+                "message": "Cannot offer control to the active switchboard integration.",
+            },
         },
-        "switchboard:passControl:failure": {"conversation": active, "error": {"code": "switchboard_invalid_target", "message": "Switchboard invalid target"}},
-    }  # fmt: skip
+        "switchboard:passControl:failure": {
+            "conversation": active,
+            "error": {"code": "switchboard_invalid_target", "message": "Switchboard invalid target"},
+        },
+    }
     assert conversation_of(board.app, conversation_id)["activeSwitchboardIntegration"] == ref(board.bot)
 
 
@@ -337,7 +490,9 @@ def test_release_then_the_default_takes_the_next_user_message(sunshine_switchboa
     assert texts(board, board.bot) == ["back"] and texts(board, board.desk) == []
 
 
-def test_a_conversation_from_before_the_switchboard_gets_the_default_at_its_next_user_message(sunshine_switchboard, sunshine_user):
+def test_a_conversation_from_before_the_switchboard_gets_the_default_at_its_next_user_message(
+    sunshine_switchboard, sunshine_user
+):
     board, app = sunshine_switchboard, sunshine_switchboard.app
     assert app.request("PATCH", f"switchboards/{board.id}", json={"enabled": False}).status == 200
     conversation_id = start(board, sunshine_user)
@@ -354,9 +509,17 @@ def test_updating_or_deleting_the_active_switchboard_integration(sunshine_switch
     members = f"switchboards/{board.id}/switchboardIntegrations"
     conversation_id = start(board, sunshine_user)
     assert board.act(conversation_id, "passControl", switchboardIntegration="agent-desk").status == 200
-    assert app.request("PATCH", f"{members}/{board.desk.switchboard_integration_id}", json={"name": "desk-2"}).status == 200
+    assert (
+        app.request("PATCH", f"{members}/{board.desk.switchboard_integration_id}", json={"name": "desk-2"}).status
+        == 200
+    )
     assert conversation_of(app, conversation_id)["activeSwitchboardIntegration"]["name"] == "desk-2"
-    assert app.request("PATCH", f"{members}/{board.bot.switchboard_integration_id}", json={"nextSwitchboardIntegrationId": None}).status == 200
+    assert (
+        app.request(
+            "PATCH", f"{members}/{board.bot.switchboard_integration_id}", json={"nextSwitchboardIntegrationId": None}
+        ).status
+        == 200
+    )
     assert app.request("DELETE", f"{members}/{board.desk.switchboard_integration_id}").json() == {}
     assert "activeSwitchboardIntegration" not in conversation_of(app, conversation_id)
     user_says(app, conversation_id, sunshine_user.id, "anyone?")
@@ -373,11 +536,15 @@ def test_an_unknown_conversation_is_404(sunshine_switchboard, action):
 @pytest.mark.parametrize(
     "action, body",
     [
-        ("passControl", {}), ("offerControl", {"switchboardIntegration": 1}), ("acceptControl", {"metadata": {"deep": {}}}),
-        ("releaseControl", {"metadata": []}), ("passControl", {"switchboardIntegration": "next", "reason": "lunch"}),
-        ("releaseControl", {"reason": "ticketclosed"}), ("releaseControl", {"reason": None, "metadata": {"a": {}}}),
+        ("passControl", {}),
+        ("offerControl", {"switchboardIntegration": 1}),
+        ("acceptControl", {"metadata": {"deep": {}}}),
+        ("releaseControl", {"metadata": []}),
+        ("passControl", {"switchboardIntegration": "next", "reason": "lunch"}),
+        ("releaseControl", {"reason": "ticketclosed"}),
+        ("releaseControl", {"reason": None, "metadata": {"a": {}}}),
     ],
-)  # fmt: skip
+)
 def test_a_refused_body_is_400_and_changes_nothing(sunshine_switchboard, sunshine_user, emulator, action, body):
     conversation_id = start(sunshine_switchboard, sunshine_user)
     emulator.control.flush_deliveries()
@@ -385,7 +552,9 @@ def test_a_refused_body_is_400_and_changes_nothing(sunshine_switchboard, sunshin
     assert error_of(sunshine_switchboard.act(conversation_id, action, **body), 400)[0] == "bad_request"
     emulator.control.flush_deliveries()
     assert conversation_of(sunshine_switchboard.app, conversation_id) == before
-    assert not [e for e in sunshine_switchboard.events(sunshine_switchboard.bot) if e["type"].startswith("switchboard:")]
+    assert not [
+        e for e in sunshine_switchboard.events(sunshine_switchboard.bot) if e["type"].startswith("switchboard:")
+    ]
 
 
 def test_a_refused_reason_names_the_field(sunshine_switchboard, sunshine_user):
@@ -394,15 +563,25 @@ def test_a_refused_reason_names_the_field(sunshine_switchboard, sunshine_user):
     assert error_of(reply, 400) == ("bad_request", ".reason should be equal to one of the allowed values")
 
 
-@pytest.mark.parametrize("action, body", [("passControl", {"switchboardIntegration": "agent-desk"}), ("releaseControl", {})])
-def test_pass_and_release_carry_their_reason_into_the_event(sunshine_switchboard, sunshine_user, emulator, action, body):
+@pytest.mark.parametrize(
+    "action, body", [("passControl", {"switchboardIntegration": "agent-desk"}), ("releaseControl", {})]
+)
+def test_pass_and_release_carry_their_reason_into_the_event(
+    sunshine_switchboard, sunshine_user, emulator, action, body
+):
     """[C] `reason` (ticketClosed, transferToEmail) is in the event's payload when the call gave one, else absent."""
     board = sunshine_switchboard
     conversation_id = start(board, sunshine_user)
     assert board.act(conversation_id, action, **body, reason="ticketClosed", metadata={"n": 1}).status == 200
-    assert board.act(conversation_id, "passControl", switchboardIntegration="bot").status == 200  # back, without a reason
+    assert (
+        board.act(conversation_id, "passControl", switchboardIntegration="bot").status == 200
+    )  # back, without a reason
     emulator.control.flush_deliveries()
-    events = [e["payload"] for e in board.events(board.bot) if e["type"] in ("switchboard:passControl", "switchboard:releaseControl")]
+    events = [
+        e["payload"]
+        for e in board.events(board.bot)
+        if e["type"] in ("switchboard:passControl", "switchboard:releaseControl")
+    ]
     assert events[0]["reason"] == "ticketClosed" and events[0]["metadata"] == {"n": 1}
     assert "reason" not in events[-1] and len(events) == 2
 
@@ -410,12 +589,18 @@ def test_pass_and_release_carry_their_reason_into_the_event(sunshine_switchboard
 def test_integration_scope_accepts_only_when_pending_and_releases_only_when_active(sunshine_switchboard, sunshine_user):
     """[C] 403 when the authenticated integration is not the pending one (accept) or the active one (release)."""
     board, app = sunshine_switchboard, sunshine_switchboard.app
-    bot_key, desk_key = integration_headers(app, board.bot.integration_id), integration_headers(app, board.desk.integration_id)
+    bot_key, desk_key = (
+        integration_headers(app, board.bot.integration_id),
+        integration_headers(app, board.desk.integration_id),
+    )
     conversation_id = start(board, sunshine_user)
     path = f"conversations/{conversation_id}"
     assert error_of(app.request("POST", f"{path}/releaseControl", json={}, headers=desk_key), 403)[0] == "forbidden"
     assert error_of(app.request("POST", f"{path}/acceptControl", json={}, headers=desk_key), 403)[0] == "forbidden"
-    assert app.request("POST", f"{path}/offerControl", json={"switchboardIntegration": "next"}, headers=bot_key).status == 200
+    assert (
+        app.request("POST", f"{path}/offerControl", json={"switchboardIntegration": "next"}, headers=bot_key).status
+        == 200
+    )
     assert error_of(app.request("POST", f"{path}/acceptControl", json={}, headers=bot_key), 403)[0] == "forbidden"
     assert app.request("POST", f"{path}/acceptControl", json={}, headers=desk_key).status == 200
     assert error_of(app.request("POST", f"{path}/releaseControl", json={}, headers=bot_key), 403)[0] == "forbidden"
@@ -423,10 +608,20 @@ def test_integration_scope_accepts_only_when_pending_and_releases_only_when_acti
     assert "activeSwitchboardIntegration" not in conversation_of(app, conversation_id)
 
 
-def test_without_an_enabled_switchboard_actions_fail_by_event(sunshine_conversation: SunshineConversation, emulator, emulator_webhook_receiver):
+def test_without_an_enabled_switchboard_actions_fail_by_event(
+    sunshine_conversation: SunshineConversation, emulator, emulator_webhook_receiver
+):
     app = sunshine_conversation.user.app
     emulator_webhook_receiver.sunshine_webhook(app)
-    assert app.request("POST", f"conversations/{sunshine_conversation.id}/passControl", json={"switchboardIntegration": "next"}).status == 200
+    assert (
+        app.request(
+            "POST", f"conversations/{sunshine_conversation.id}/passControl", json={"switchboardIntegration": "next"}
+        ).status
+        == 200
+    )
     emulator.control.flush_deliveries()
     [failure] = emulator_webhook_receiver.events("switchboard:passControl:failure")
-    assert failure["payload"]["error"] == {"code": "switchboard_invalid_action", "message": "There is no enabled switchboard"}
+    assert failure["payload"]["error"] == {
+        "code": "switchboard_invalid_action",
+        "message": "There is no enabled switchboard",
+    }

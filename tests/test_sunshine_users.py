@@ -127,28 +127,70 @@ def seeded(emulator_backend) -> Seeded:
     app_id, user_id, bare_id, sdk_id, messenger_id, telegram_id, web_id, ios_id, integration_id = _ids(9)
     key_id, secret = f"app_{secrets.token_hex(12)}", secrets.token_urlsafe(18)
     sdk = {
-        "id": sdk_id, "type": "sdk", "status": "active", "integrationId": integration_id,
-        "lastSeen": "2026-02-20T00:00:00.000Z", "linkedAt": "2026-01-01T00:00:00.000Z",
-        "displayName": "Sue's phone", "avatarUrl": "https://example.com/sue.png", "info": {"os": "iOS"}, "raw": {"sdk": "1"},
+        "id": sdk_id,
+        "type": "sdk",
+        "status": "active",
+        "integrationId": integration_id,
+        "lastSeen": "2026-02-20T00:00:00.000Z",
+        "linkedAt": "2026-01-01T00:00:00.000Z",
+        "displayName": "Sue's phone",
+        "avatarUrl": "https://example.com/sue.png",
+        "info": {"os": "iOS"},
+        "raw": {"sdk": "1"},
         "devices": [
-            {"id": web_id, "type": "web", "guid": "guid-web", "clientId": sdk_id, "integrationId": integration_id, "lastSeen": "2026-02-01T00:00:00.000Z"},
-            {"id": ios_id, "type": "ios", "guid": "guid-ios", "clientId": sdk_id, "integrationId": integration_id, "lastSeen": "2026-02-20T00:00:00.000Z",
-             "status": "active", "pushNotificationToken": "push-1", "appVersion": "2.1", "info": {"os": "17.2"}},
+            {
+                "id": web_id,
+                "type": "web",
+                "guid": "guid-web",
+                "clientId": sdk_id,
+                "integrationId": integration_id,
+                "lastSeen": "2026-02-01T00:00:00.000Z",
+            },
+            {
+                "id": ios_id,
+                "type": "ios",
+                "guid": "guid-ios",
+                "clientId": sdk_id,
+                "integrationId": integration_id,
+                "lastSeen": "2026-02-20T00:00:00.000Z",
+                "status": "active",
+                "pushNotificationToken": "push-1",
+                "appVersion": "2.1",
+                "info": {"os": "17.2"},
+            },
         ],
     }
     user = {
-        "id": user_id, "externalId": "seeded-sue", "authenticated": True, "signedUpAt": "2026-01-01T00:00:00.000Z",
+        "id": user_id,
+        "externalId": "seeded-sue",
+        "authenticated": True,
+        "signedUpAt": "2026-01-01T00:00:00.000Z",
         "identities": [{"type": "email", "value": "sue@example.org", "verification": "sso"}],
-        "profile": {"givenName": "Sue", "surname": "Ng", "email": "profile-only@example.org", "avatarUrl": "https://example.com/a.png", "locale": "en"},
+        "profile": {
+            "givenName": "Sue",
+            "surname": "Ng",
+            "email": "profile-only@example.org",
+            "avatarUrl": "https://example.com/a.png",
+            "locale": "en",
+        },
         "metadata": {"tier": "gold", "visits": 3, "vip": True},
         "clients": [
             sdk,
-            {"id": messenger_id, "type": "messenger", "status": "active", "displayName": "Sue N", "info": {"page": "p"}, "raw": {"psid": "1"}},
+            {
+                "id": messenger_id,
+                "type": "messenger",
+                "status": "active",
+                "displayName": "Sue N",
+                "info": {"page": "p"},
+                "raw": {"psid": "1"},
+            },
             {"id": telegram_id, "type": "telegram", "status": "inactive"},
         ],
     }
     bare = {"id": bare_id, "externalId": "seeded-bare"}
-    emulator_backend.control.seed({"sunshine": {"apps": [{"id": app_id, "keys": [{"id": key_id, "secret": secret}], "users": [user, bare]}]}})
+    emulator_backend.control.seed(
+        {"sunshine": {"apps": [{"id": app_id, "keys": [{"id": key_id, "secret": secret}], "users": [user, bare]}]}}
+    )
     app = SunshineApp(app_id, key_id, secret, "", "", emulator_backend)
     return Seeded(app, user_id, sdk_id, messenger_id, telegram_id, web_id, ios_id, integration_id)
 
@@ -161,14 +203,29 @@ def test_create_a_user_with_every_field(sunshine_app):
         "externalId": "sue-1",
         "signedUpAt": "2025-02-03T19:10:08.152Z",
         "toBeRetained": True,
-        "profile": {"givenName": "Sue", "surname": "Ng", "email": "sue@example.org", "avatarUrl": "https://example.com/a.png", "locale": "en-CA"},
+        "profile": {
+            "givenName": "Sue",
+            "surname": "Ng",
+            "email": "sue@example.org",
+            "avatarUrl": "https://example.com/a.png",
+            "locale": "en-CA",
+        },
         "metadata": {"plan": "gold", "seats": 3, "trial": False, "ratio": 0.5},
     }
     status, answer = send(sunshine_app, "POST", "users", json=body)
     assert status == 201 and set(answer) == {"user"}
     user = answer["user"]
     assert HEX_ID.fullmatch(user["id"])
-    assert answer == {"user": user_body(user["id"], externalId="sue-1", signedUpAt="2025-02-03T19:10:08.152Z", toBeRetained=True, profile=body["profile"], metadata=body["metadata"])}
+    assert answer == {
+        "user": user_body(
+            user["id"],
+            externalId="sue-1",
+            signedUpAt="2025-02-03T19:10:08.152Z",
+            toBeRetained=True,
+            profile=body["profile"],
+            metadata=body["metadata"],
+        )
+    }
     assert send(sunshine_app, "GET", f"users/{user['id']}") == (200, answer)
 
 
@@ -192,7 +249,9 @@ def test_creating_a_user_journals_no_event(sunshine_app):
 
 
 def test_a_second_user_with_the_same_external_id_is_409(sunshine_app, sunshine_user):
-    answer = send(sunshine_app, "POST", "users", json={"externalId": sunshine_user.external_id, "profile": {"givenName": "Twin"}})
+    answer = send(
+        sunshine_app, "POST", "users", json={"externalId": sunshine_user.external_id, "profile": {"givenName": "Twin"}}
+    )
     assert answer == (409, error("conflict", "User already exists"))
     status, found = send(sunshine_app, "GET", f"users/{sunshine_user.external_id}")
     assert (status, found["user"]["id"], found["user"]["profile"]["givenName"]) == (200, sunshine_user.id, None)
@@ -205,7 +264,9 @@ def test_external_ids_are_case_sensitive(sunshine_app):
 
 def test_an_external_id_of_1024_characters_is_the_longest(sunshine_app):
     assert send(sunshine_app, "POST", "users", json={"externalId": "x" * 1024})[0] == 201
-    assert send(sunshine_app, "POST", "users", json={"externalId": "y" * 1025}) == bad_request(".externalId should NOT be longer than 1024 characters")
+    assert send(sunshine_app, "POST", "users", json={"externalId": "y" * 1025}) == bad_request(
+        ".externalId should NOT be longer than 1024 characters"
+    )
 
 
 INVALID_USERS = {
@@ -214,15 +275,24 @@ INVALID_USERS = {
     "null-free profile": ({"profile": "Sue"}, ".profile should be object"),
     "empty givenName": ({"profile": {"givenName": ""}}, ".profile.givenName should NOT be shorter than 1 characters"),
     "long email": ({"profile": {"email": "e" * 129}}, ".profile.email should NOT be longer than 128 characters"),
-    "long avatarUrl": ({"profile": {"avatarUrl": "h" * 2049}}, ".profile.avatarUrl should NOT be longer than 2048 characters"),
+    "long avatarUrl": (
+        {"profile": {"avatarUrl": "h" * 2049}},
+        ".profile.avatarUrl should NOT be longer than 2048 characters",
+    ),
     "long locale": ({"profile": {"locale": "l" * 65}}, ".profile.locale should NOT be longer than 64 characters"),
     "numeric surname": ({"profile": {"surname": 7}}, ".profile.surname should be string"),
     "string toBeRetained": ({"toBeRetained": "yes"}, ".toBeRetained should be boolean"),
     "numeric signedUpAt": ({"signedUpAt": 1700000000}, ".signedUpAt should be string"),
     "long brandId": ({"brandId": "1" * 25}, ".brandId should NOT be longer than 24 characters"),
     "list metadata": ({"metadata": ["a"]}, ".metadata should be object"),
-    "nested metadata": ({"metadata": {"address": {"city": "Paris"}}}, "User metadata is a flat object of strings, numbers and booleans ('address')"),
-    "null in metadata": ({"metadata": {"gone": None}}, "User metadata is a flat object of strings, numbers and booleans ('gone')"),
+    "nested metadata": (
+        {"metadata": {"address": {"city": "Paris"}}},
+        "User metadata is a flat object of strings, numbers and booleans ('address')",
+    ),
+    "null in metadata": (
+        {"metadata": {"gone": None}},
+        "User metadata is a flat object of strings, numbers and booleans ('gone')",
+    ),
     "metadata over 4 KB": ({"metadata": {"blob": "x" * 4096}}, "User metadata is limited to 4096 bytes in size."),
 }
 
@@ -234,15 +304,29 @@ def test_an_invalid_user_is_400_with_a_title(sunshine_app, body, title):
 
 @pytest.mark.parametrize(
     "data, title",
-    [('{"externalId": "j", ', "Invalid JSON body"), ('{"externalId": "j", "metadata": {"k": NaN}}', "Invalid JSON body"),
-     ('{"externalId": "j", "metadata": {"k": 1e999}}', "Invalid JSON body"), ('{"externalId": "j", "metadata": {"k": -Infinity}}', "Invalid JSON body"),
-     ('{"externalId": "j", "metadata": {"k": %s}}' % ("[" * 70 + "]" * 70), "Request body is nested deeper than 64 levels"),
-     ('[{"externalId": "j"}]', "should be object"), ('"j"', "should be object"), ("null", "should be object"), ("", "should be object")],
+    [
+        ('{"externalId": "j", ', "Invalid JSON body"),
+        ('{"externalId": "j", "metadata": {"k": NaN}}', "Invalid JSON body"),
+        ('{"externalId": "j", "metadata": {"k": 1e999}}', "Invalid JSON body"),
+        ('{"externalId": "j", "metadata": {"k": -Infinity}}', "Invalid JSON body"),
+        (
+            '{"externalId": "j", "metadata": {"k": %s}}' % ("[" * 70 + "]" * 70),
+            "Request body is nested deeper than 64 levels",
+        ),
+        ('[{"externalId": "j"}]', "should be object"),
+        ('"j"', "should be object"),
+        ("null", "should be object"),
+        ("", "should be object"),
+    ],
     ids=["malformed", "NaN", "1e999", "-Infinity", "too deep", "array", "string", "null", "empty"],
 )
 def test_a_body_that_is_not_a_json_object_is_400(sunshine_app, data, title):
     reply = sunshine_app.request("POST", "users", data=data, headers={"Content-Type": "application/json"})
-    assert (reply.status, reply.json(), reply.headers["Content-Type"]) == (400, error("bad_request", title), "application/json")
+    assert (reply.status, reply.json(), reply.headers["Content-Type"]) == (
+        400,
+        error("bad_request", title),
+        "application/json",
+    )
     assert send(sunshine_app, "GET", "users/j") == (404, USER_NOT_FOUND)
 
 
@@ -270,7 +354,11 @@ def test_percent_encoded_external_ids_reach_their_user(sunshine_app, external_id
     segment = quote(external_id, safe="")
     assert raw(sunshine_app, "GET", segment) == (200, created)
     patched = raw(sunshine_app, "PATCH", segment, json={"profile": {"givenName": "Enc"}})
-    assert (patched[0], patched[1]["user"]["id"], patched[1]["user"]["externalId"]) == (200, created["user"]["id"], external_id)
+    assert (patched[0], patched[1]["user"]["id"], patched[1]["user"]["externalId"]) == (
+        200,
+        created["user"]["id"],
+        external_id,
+    )
     assert raw(sunshine_app, "GET", segment, "/clients")[0] == 200
     assert raw(sunshine_app, "DELETE", segment) == (200, {})
     assert raw(sunshine_app, "GET", segment) == (404, USER_NOT_FOUND)
@@ -300,7 +388,16 @@ def test_an_id_wins_over_an_equal_external_id(sunshine_app, sunshine_user):
 
 @pytest.mark.parametrize(
     "method, tail",
-    [("GET", ""), ("PATCH", ""), ("DELETE", ""), ("DELETE", "/personalinformation"), ("GET", "/clients"), ("GET", "/devices"), ("GET", "/devices/" + "0" * 24), ("DELETE", "/clients/" + "0" * 24)],
+    [
+        ("GET", ""),
+        ("PATCH", ""),
+        ("DELETE", ""),
+        ("DELETE", "/personalinformation"),
+        ("GET", "/clients"),
+        ("GET", "/devices"),
+        ("GET", "/devices/" + "0" * 24),
+        ("DELETE", "/clients/" + "0" * 24),
+    ],
 )
 def test_an_unknown_user_is_404_user_not_found(sunshine_app, method, tail):
     body = {} if method == "PATCH" else None
@@ -311,10 +408,27 @@ def test_an_unknown_user_is_404_user_not_found(sunshine_app, method, tail):
 
 
 def test_patch_merges_the_profile_and_replaces_metadata(sunshine_app):
-    created = send(sunshine_app, "POST", "users", json={"externalId": "m-1", "profile": {"givenName": "Sue", "surname": "Ng", "locale": "en"}, "metadata": {"a": "1", "b": 2}})[1]["user"]
-    status, answer = send(sunshine_app, "PATCH", "users/m-1", json={"profile": {"surname": "Smith", "email": "s@example.org"}, "metadata": {"c": True}})
+    created = send(
+        sunshine_app,
+        "POST",
+        "users",
+        json={
+            "externalId": "m-1",
+            "profile": {"givenName": "Sue", "surname": "Ng", "locale": "en"},
+            "metadata": {"a": "1", "b": 2},
+        },
+    )[1]["user"]
+    status, answer = send(
+        sunshine_app,
+        "PATCH",
+        "users/m-1",
+        json={"profile": {"surname": "Smith", "email": "s@example.org"}, "metadata": {"c": True}},
+    )
     profile = {"givenName": "Sue", "surname": "Smith", "email": "s@example.org", "avatarUrl": None, "locale": "en"}
-    assert (status, answer) == (200, {"user": user_body(created["id"], externalId="m-1", profile=profile, metadata={"c": True})})
+    assert (status, answer) == (
+        200,
+        {"user": user_body(created["id"], externalId="m-1", profile=profile, metadata={"c": True})},
+    )
     assert send(sunshine_app, "GET", f"users/{created['id']}") == (200, answer)
 
 
@@ -326,10 +440,17 @@ def test_patch_clears_a_profile_field_with_null(sunshine_app):
 
 def test_patch_changes_signed_up_at_and_to_be_retained_and_leaves_the_rest(sunshine_app):
     send(sunshine_app, "POST", "users", json={"externalId": "m-3", "metadata": {"keep": "me"}})
-    status, answer = send(sunshine_app, "PATCH", "users/m-3", json={"signedUpAt": "2020-01-01T00:00:00.000Z", "toBeRetained": True})
+    status, answer = send(
+        sunshine_app, "PATCH", "users/m-3", json={"signedUpAt": "2020-01-01T00:00:00.000Z", "toBeRetained": True}
+    )
     assert status == 200
     user = answer["user"]
-    assert (user["signedUpAt"], user["toBeRetained"], user["metadata"], user["profile"]) == ("2020-01-01T00:00:00.000Z", True, {"keep": "me"}, EMPTY_PROFILE)
+    assert (user["signedUpAt"], user["toBeRetained"], user["metadata"], user["profile"]) == (
+        "2020-01-01T00:00:00.000Z",
+        True,
+        {"keep": "me"},
+        EMPTY_PROFILE,
+    )
 
 
 def test_patch_with_null_metadata_empties_it(sunshine_app):
@@ -340,7 +461,10 @@ def test_patch_with_null_metadata_empties_it(sunshine_app):
 
 def test_patch_raises_no_user_update_event(sunshine_app, sunshine_user):
     """[C] `user:update` announces a change of the user's identification only, not a PATCH of its profile."""
-    assert send(sunshine_app, "PATCH", f"users/{sunshine_user.external_id}", json={"profile": {"givenName": "Ev"}})[0] == 200
+    assert (
+        send(sunshine_app, "PATCH", f"users/{sunshine_user.external_id}", json={"profile": {"givenName": "Ev"}})[0]
+        == 200
+    )
     assert payloads(sunshine_app) == []
 
 
@@ -357,8 +481,12 @@ def test_patch_refuses_external_id(sunshine_app, external_id):
 
 @pytest.mark.parametrize(
     "body, title",
-    [({"profile": {"email": ""}}, ".profile.email should NOT be shorter than 1 characters"), ({"toBeRetained": 1}, ".toBeRetained should be boolean"),
-     ({"metadata": {"k": [1]}}, "User metadata is a flat object of strings, numbers and booleans ('k')"), ({"profile": []}, ".profile should be object")],
+    [
+        ({"profile": {"email": ""}}, ".profile.email should NOT be shorter than 1 characters"),
+        ({"toBeRetained": 1}, ".toBeRetained should be boolean"),
+        ({"metadata": {"k": [1]}}, "User metadata is a flat object of strings, numbers and booleans ('k')"),
+        ({"profile": []}, ".profile should be object"),
+    ],
 )
 def test_an_invalid_patch_is_400_and_changes_nothing(sunshine_app, sunshine_user, body, title):
     before = send(sunshine_app, "GET", f"users/{sunshine_user.id}")
@@ -392,14 +520,25 @@ def test_a_deleted_users_external_id_is_free_again(sunshine_app, sunshine_user):
 def test_delete_personal_information(seeded):
     app = seeded.app
     status, answer = send(app, "DELETE", "users/seeded-sue/personalinformation")
-    expected = user_body(seeded.user_id, externalId="seeded-sue", authenticated=True, signedUpAt="2026-01-01T00:00:00.000Z", profile={**EMPTY_PROFILE, "locale": "en"})
+    expected = user_body(
+        seeded.user_id,
+        externalId="seeded-sue",
+        authenticated=True,
+        signedUpAt="2026-01-01T00:00:00.000Z",
+        profile={**EMPTY_PROFILE, "locale": "en"},
+    )
     assert (status, answer) == (200, {"user": expected})
     assert send(app, "GET", f"users/{seeded.user_id}") == (200, answer)
     clients = {c["id"]: c for c in send(app, "GET", "users/seeded-sue/clients")[1]["clients"]}
     for client in clients.values():
         assert (client["displayName"], client["avatarUrl"], client["info"], client["raw"]) == (None, None, None, None)
     sdk = clients[seeded.sdk_id]
-    assert (sdk["type"], sdk["status"], sdk["integrationId"], sdk["lastSeen"]) == ("sdk", "active", seeded.integration_id, "2026-02-20T00:00:00.000Z")
+    assert (sdk["type"], sdk["status"], sdk["integrationId"], sdk["lastSeen"]) == (
+        "sdk",
+        "active",
+        seeded.integration_id,
+        "2026-02-20T00:00:00.000Z",
+    )
     assert len(send(app, "GET", "users/seeded-sue/devices")[1]["devices"]) == 2  # devices stay
 
 
@@ -407,7 +546,12 @@ def test_personal_information_goes_but_conversations_stay(sunshine_app, sunshine
     user = sunshine_conversation.user
     send(sunshine_app, "PATCH", f"users/{user.id}", json={"profile": {"givenName": "Sue"}, "metadata": {"a": "b"}})
     status, answer = send(sunshine_app, "DELETE", f"users/{user.id}/personalinformation")
-    assert (status, answer["user"]["profile"], answer["user"]["metadata"], answer["user"]["externalId"]) == (200, EMPTY_PROFILE, {}, user.external_id)
+    assert (status, answer["user"]["profile"], answer["user"]["metadata"], answer["user"]["externalId"]) == (
+        200,
+        EMPTY_PROFILE,
+        {},
+        user.external_id,
+    )
     assert send(sunshine_app, "GET", f"conversations/{sunshine_conversation.id}")[0] == 200
 
 
@@ -424,10 +568,22 @@ def test_list_users_needs_the_email_filter(seeded):
 def test_list_users_matches_identities_not_the_profile(seeded):
     expected = send(seeded.app, "GET", f"users/{seeded.user_id}")[1]["user"]
     assert expected["identities"] == [{"type": "email", "value": "sue@example.org", "verification": "sso"}]
-    assert send(seeded.app, "GET", "users", params={"filter[identities.email]": "sue@example.org"}) == (200, {"users": [expected]})
-    assert send(seeded.app, "GET", "users", params={"filter": json.dumps({"identities.email": "sue@example.org"})}) == (200, {"users": [expected]})
-    assert send(seeded.app, "GET", "users", params={"filter[identities.email]": "profile-only@example.org"}) == (200, {"users": []})
-    assert send(seeded.app, "GET", "users", params={"filter[identities.email]": "SUE@example.org"}) == (200, {"users": []})
+    assert send(seeded.app, "GET", "users", params={"filter[identities.email]": "sue@example.org"}) == (
+        200,
+        {"users": [expected]},
+    )
+    assert send(seeded.app, "GET", "users", params={"filter": json.dumps({"identities.email": "sue@example.org"})}) == (
+        200,
+        {"users": [expected]},
+    )
+    assert send(seeded.app, "GET", "users", params={"filter[identities.email]": "profile-only@example.org"}) == (
+        200,
+        {"users": []},
+    )
+    assert send(seeded.app, "GET", "users", params={"filter[identities.email]": "SUE@example.org"}) == (
+        200,
+        {"users": []},
+    )
 
 
 # --- clients ------------------------------------------------------------------------------------------------------
@@ -440,15 +596,26 @@ def test_list_clients_in_pages(seeded):
     assert [c["id"] for c in everything["clients"]] == [seeded.sdk_id, seeded.messenger_id, seeded.telegram_id]
     assert (everything["meta"], everything["links"]) == ({"hasMore": False}, {})
     assert everything["clients"][2] == {
-        "id": seeded.telegram_id, "type": "telegram", "status": "inactive", "integrationId": None, "externalId": None,
-        "lastSeen": None, "linkedAt": None, "displayName": None, "avatarUrl": None, "info": None, "raw": None,
+        "id": seeded.telegram_id,
+        "type": "telegram",
+        "status": "inactive",
+        "integrationId": None,
+        "externalId": None,
+        "lastSeen": None,
+        "linkedAt": None,
+        "displayName": None,
+        "avatarUrl": None,
+        "info": None,
+        "raw": None,
     }
     url = f"http://localhost/v2/apps/{app.id}/users/{seeded.user_id}/clients"
     first = send(app, "GET", f"users/{seeded.user_id}/clients", params={"page[size]": "2"})[1]
     assert [c["id"] for c in first["clients"]] == [seeded.sdk_id, seeded.messenger_id]
     assert first["meta"] == {"hasMore": True, "afterCursor": seeded.messenger_id}
     assert first["links"] == {"next": f"{url}?page%5Bsize%5D=2&page%5Bafter%5D={seeded.messenger_id}"}
-    second = send(app, "GET", f"users/{seeded.user_id}/clients", params={"page[size]": "2", "page[after]": seeded.messenger_id})[1]
+    second = send(
+        app, "GET", f"users/{seeded.user_id}/clients", params={"page[size]": "2", "page[after]": seeded.messenger_id}
+    )[1]
     assert [c["id"] for c in second["clients"]] == [seeded.telegram_id]
     assert second["meta"] == {"hasMore": False, "beforeCursor": seeded.telegram_id}
     back = send(app, "GET", f"users/{seeded.user_id}/clients", params={"page[before]": seeded.telegram_id})[1]
@@ -457,7 +624,13 @@ def test_list_clients_in_pages(seeded):
 
 @pytest.mark.parametrize(
     "params",
-    [{"page[after]": "0" * 24, "page[before]": "0" * 24}, {"page[size]": "0"}, {"page[size]": "101"}, {"page[size]": "ten"}, {"page[after]": "short"}],
+    [
+        {"page[after]": "0" * 24, "page[before]": "0" * 24},
+        {"page[size]": "0"},
+        {"page[size]": "101"},
+        {"page[size]": "ten"},
+        {"page[after]": "short"},
+    ],
     ids=["both cursors", "size 0", "size 101", "size not a number", "short cursor"],
 )
 def test_bad_page_parameters_are_400(seeded, params):
@@ -465,33 +638,59 @@ def test_bad_page_parameters_are_400(seeded, params):
     assert answer == bad_request("Invalid page query parameters")
 
 
-WHATSAPP = {"type": "whatsapp", "integrationId": "582dedf230e788746891281a", "primary": True, "phoneNumber": "+1 212-555-2368"}
+WHATSAPP = {
+    "type": "whatsapp",
+    "integrationId": "582dedf230e788746891281a",
+    "primary": True,
+    "phoneNumber": "+1 212-555-2368",
+}
 
 
 def link_body(conversation_id: str, **criteria: Any) -> dict:
-    return {"matchCriteria": {**WHATSAPP, **criteria}, "confirmation": {"type": "immediate"}, "target": {"conversationId": conversation_id}}
+    return {
+        "matchCriteria": {**WHATSAPP, **criteria},
+        "confirmation": {"type": "immediate"},
+        "target": {"conversationId": conversation_id},
+    }
 
 
 def test_create_a_client_is_a_pending_channel_link(sunshine_app, sunshine_conversation):
     user = sunshine_conversation.user
-    status, answer = send(sunshine_app, "POST", f"users/{user.external_id}/clients", json=link_body(sunshine_conversation.id))
+    status, answer = send(
+        sunshine_app, "POST", f"users/{user.external_id}/clients", json=link_body(sunshine_conversation.id)
+    )
     assert status == 201
     client = answer["client"]
     assert HEX_ID.fullmatch(client["id"])
-    assert answer == {"client": {
-        "id": client["id"], "type": "whatsapp", "status": "pending", "integrationId": WHATSAPP["integrationId"],
-        "externalId": "+1 212-555-2368",  # [I] the number the link reaches
-        "lastSeen": None, "linkedAt": STAMP, "displayName": None, "avatarUrl": None, "info": None, "raw": None,
-    }}
+    assert answer == {
+        "client": {
+            "id": client["id"],
+            "type": "whatsapp",
+            "status": "pending",
+            "integrationId": WHATSAPP["integrationId"],
+            "externalId": "+1 212-555-2368",  # [I] the number the link reaches
+            "lastSeen": None,
+            "linkedAt": STAMP,
+            "displayName": None,
+            "avatarUrl": None,
+            "info": None,
+            "raw": None,
+        }
+    }
     listed = send(sunshine_app, "GET", f"users/{user.id}/clients")[1]["clients"]
     assert listed == [client]
-    assert payloads(sunshine_app) == [("client:add", {
-        "user": {"id": user.id, "externalId": user.external_id, "authenticated": False},
-        "client": client,
-        "reason": "channelLinking",
-        "conversation": {"id": sunshine_conversation.id, "type": "personal", "metadata": None},
-        "source": API_SOURCE,
-    })]
+    assert payloads(sunshine_app) == [
+        (
+            "client:add",
+            {
+                "user": {"id": user.id, "externalId": user.external_id, "authenticated": False},
+                "client": client,
+                "reason": "channelLinking",
+                "conversation": {"id": sunshine_conversation.id, "type": "personal", "metadata": None},
+                "source": API_SOURCE,
+            },
+        )
+    ]
 
 
 def test_a_mailgun_link_reaches_an_address(sunshine_app, sunshine_conversation):
@@ -513,21 +712,54 @@ def _without(body: dict, *path: str) -> dict:
 @pytest.mark.parametrize(
     "change, title",
     [
-        (lambda b: _without(b, "matchCriteria", "phoneNumber"), ".matchCriteria should have required property 'phoneNumber'"),
-        (lambda b: {**b, "matchCriteria": {**b["matchCriteria"], "type": "mailgun"}}, ".matchCriteria should have required property 'address'"),
-        (lambda b: {**b, "matchCriteria": {**b["matchCriteria"], "phoneNumber": 12125552368}}, ".matchCriteria.phoneNumber should be string"),
-        (lambda b: {**b, "matchCriteria": {**b["matchCriteria"], "type": "telegram"}}, ".matchCriteria.type should be equal to one of the allowed values"),
-        (lambda b: _without(b, "matchCriteria", "integrationId"), ".matchCriteria should have required property 'integrationId'"),
+        (
+            lambda b: _without(b, "matchCriteria", "phoneNumber"),
+            ".matchCriteria should have required property 'phoneNumber'",
+        ),
+        (
+            lambda b: {**b, "matchCriteria": {**b["matchCriteria"], "type": "mailgun"}},
+            ".matchCriteria should have required property 'address'",
+        ),
+        (
+            lambda b: {**b, "matchCriteria": {**b["matchCriteria"], "phoneNumber": 12125552368}},
+            ".matchCriteria.phoneNumber should be string",
+        ),
+        (
+            lambda b: {**b, "matchCriteria": {**b["matchCriteria"], "type": "telegram"}},
+            ".matchCriteria.type should be equal to one of the allowed values",
+        ),
+        (
+            lambda b: _without(b, "matchCriteria", "integrationId"),
+            ".matchCriteria should have required property 'integrationId'",
+        ),
         (lambda b: _without(b, "confirmation"), "should have required property 'confirmation'"),
-        (lambda b: {**b, "confirmation": {"type": "later"}}, ".confirmation.type should be equal to one of the allowed values"),
+        (
+            lambda b: {**b, "confirmation": {"type": "later"}},
+            ".confirmation.type should be equal to one of the allowed values",
+        ),
         (lambda b: _without(b, "target", "conversationId"), ".target should have required property 'conversationId'"),
-        (lambda b: {**b, "matchCriteria": {**b["matchCriteria"], "primary": "yes"}}, ".matchCriteria.primary should be boolean"),
+        (
+            lambda b: {**b, "matchCriteria": {**b["matchCriteria"], "primary": "yes"}},
+            ".matchCriteria.primary should be boolean",
+        ),
     ],
-    ids=["no phone", "mailgun without address", "numeric phone", "unlinkable type", "no integration", "no confirmation", "bad confirmation", "no target", "string primary"],
+    ids=[
+        "no phone",
+        "mailgun without address",
+        "numeric phone",
+        "unlinkable type",
+        "no integration",
+        "no confirmation",
+        "bad confirmation",
+        "no target",
+        "string primary",
+    ],
 )
 def test_an_invalid_link_is_400_and_adds_nothing(sunshine_app, sunshine_conversation, change, title):
     user = sunshine_conversation.user
-    assert send(sunshine_app, "POST", f"users/{user.id}/clients", json=change(link_body(sunshine_conversation.id))) == bad_request(title)
+    assert send(
+        sunshine_app, "POST", f"users/{user.id}/clients", json=change(link_body(sunshine_conversation.id))
+    ) == bad_request(title)
     assert send(sunshine_app, "GET", f"users/{user.id}/clients")[1]["clients"] == []
     assert events(sunshine_app) == []
 
@@ -545,10 +777,26 @@ def test_remove_a_client(seeded):
     assert send(app, "DELETE", f"users/seeded-sue/clients/{seeded.messenger_id}") == (200, {})
     remaining = [c["id"] for c in send(app, "GET", "users/seeded-sue/clients")[1]["clients"]]
     assert remaining == [seeded.sdk_id, seeded.telegram_id]
-    assert send(app, "DELETE", f"users/seeded-sue/clients/{seeded.messenger_id}") == (404, error("client_not_found", "Client not found"))
-    (kind, payload), = payloads(app)
-    assert (kind, payload["user"], payload["client"]["id"], payload["client"]["type"], payload["reason"], payload["source"]) == (
-        "client:remove", {"id": seeded.user_id, "externalId": "seeded-sue", "authenticated": True}, seeded.messenger_id, "messenger", "api", API_SOURCE)
+    assert send(app, "DELETE", f"users/seeded-sue/clients/{seeded.messenger_id}") == (
+        404,
+        error("client_not_found", "Client not found"),
+    )
+    ((kind, payload),) = payloads(app)
+    assert (
+        kind,
+        payload["user"],
+        payload["client"]["id"],
+        payload["client"]["type"],
+        payload["reason"],
+        payload["source"],
+    ) == (
+        "client:remove",
+        {"id": seeded.user_id, "externalId": "seeded-sue", "authenticated": True},
+        seeded.messenger_id,
+        "messenger",
+        "api",
+        API_SOURCE,
+    )
 
 
 def test_an_sdk_client_cannot_be_removed(seeded):
@@ -572,11 +820,21 @@ def test_devices_most_recently_seen_first(seeded):
     assert [d["id"] for d in answer["devices"]] == [seeded.ios_id, seeded.web_id]
     ios = answer["devices"][0]
     assert ios == {
-        "id": seeded.ios_id, "type": "ios", "guid": "guid-ios", "clientId": seeded.sdk_id, "status": "active",
-        "integrationId": seeded.integration_id, "lastSeen": "2026-02-20T00:00:00.000Z", "pushNotificationToken": "push-1",
-        "info": {"os": "17.2"}, "appVersion": "2.1",
+        "id": seeded.ios_id,
+        "type": "ios",
+        "guid": "guid-ios",
+        "clientId": seeded.sdk_id,
+        "status": "active",
+        "integrationId": seeded.integration_id,
+        "lastSeen": "2026-02-20T00:00:00.000Z",
+        "pushNotificationToken": "push-1",
+        "info": {"os": "17.2"},
+        "appVersion": "2.1",
     }
-    assert send(seeded.app, "GET", f"users/seeded-sue/devices/{seeded.web_id}") == (200, {"device": answer["devices"][1]})
+    assert send(seeded.app, "GET", f"users/seeded-sue/devices/{seeded.web_id}") == (
+        200,
+        {"device": answer["devices"][1]},
+    )
 
 
 def test_device_not_found(seeded):

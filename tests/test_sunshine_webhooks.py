@@ -20,7 +20,12 @@ from emulator.providers.sunshine.models import App, Client, Device, User, Webhoo
 from emulator.pytest_plugin import WebhookReceiver
 
 T0 = "2026-03-01T00:00:00.000Z"
-WHATSAPP = {"type": "whatsapp", "integrationId": "582dedf230e788746891281a", "primary": True, "phoneNumber": "+1 212-555-2368"}
+WHATSAPP = {
+    "type": "whatsapp",
+    "integrationId": "582dedf230e788746891281a",
+    "primary": True,
+    "phoneNumber": "+1 212-555-2368",
+}
 API_SOURCE = {"type": "api:conversations"}
 
 pytestmark = pytest.mark.emulator_time(T0)
@@ -41,7 +46,9 @@ def new_user(app, **fields):
 
 def new_conversation(app, kind, *users, subscribe=False):
     participants = [{"userId": u["id"], "subscribeSDKClient": subscribe} for u in users]
-    return created(app.request("POST", "conversations", json={"type": kind, "participants": participants}), "conversation")
+    return created(
+        app.request("POST", "conversations", json={"type": kind, "participants": participants}), "conversation"
+    )
 
 
 def text(value="hi", **author):
@@ -79,23 +86,38 @@ def hook(sunshine_app, emulator_webhook_receiver):
 # --- how a webhook is set up, and what one delivery looks like -------------------------------------------
 
 
-def test_a_custom_integration_with_a_webhook_receives_the_events_of_a_call(emulator, sunshine_app, emulator_webhook_receiver):
+def test_a_custom_integration_with_a_webhook_receives_the_events_of_a_call(
+    emulator, sunshine_app, emulator_webhook_receiver
+):
     # the plain way, without the receiver's helper: POST /v2/apps/{app}/integrations with one webhook
-    body = {"type": "custom", "displayName": "my bot", "webhooks": [{"target": emulator_webhook_receiver.url, "triggers": ["conversation:message"]}]}
+    body = {
+        "type": "custom",
+        "displayName": "my bot",
+        "webhooks": [{"target": emulator_webhook_receiver.url, "triggers": ["conversation:message"]}],
+    }
     webhook = created(sunshine_app.request("POST", "integrations", json=body), "integration")["webhooks"][0]
     user = new_user(sunshine_app)
     conversation = new_conversation(sunshine_app, "personal", user)
-    message = created(sunshine_app.request("POST", f"conversations/{conversation['id']}/messages", json=text("hello")), "messages")[0]
+    message = created(
+        sunshine_app.request("POST", f"conversations/{conversation['id']}/messages", json=text("hello")), "messages"
+    )[0]
 
     [received] = flushed(emulator, emulator_webhook_receiver)
     assert received.method == "POST" and received.path == "/webhook"
     assert received.headers["X-API-Key"] == webhook["secret"]
     assert received.headers["Content-Type"] == "application/json"
     [event] = received.body["events"]
-    assert received.body == {"app": {"id": sunshine_app.id}, "webhook": {"id": webhook["id"], "version": "v2"}, "events": [event]}
+    assert received.body == {
+        "app": {"id": sunshine_app.id},
+        "webhook": {"id": webhook["id"], "version": "v2"},
+        "events": [event],
+    }
     assert set(event) == {"id", "type", "createdAt", "payload"} and len(event["id"]) == 24
     assert (event["type"], event["createdAt"]) == ("conversation:message", T0)
-    assert event["payload"] == {"conversation": {"id": conversation["id"], "type": "personal", "metadata": None}, "message": message}
+    assert event["payload"] == {
+        "conversation": {"id": conversation["id"], "type": "personal", "metadata": None},
+        "message": message,
+    }
 
 
 def test_the_delivered_event_is_the_journaled_event(emulator, sunshine_app, emulator_webhook_receiver, hook):
@@ -121,12 +143,18 @@ def test_conversation_create(emulator, sunshine_app, emulator_webhook_receiver, 
     }
 
 
-def test_conversation_message_from_a_user_carries_the_truncated_user(emulator, sunshine_app, emulator_webhook_receiver, hook):
+def test_conversation_message_from_a_user_carries_the_truncated_user(
+    emulator, sunshine_app, emulator_webhook_receiver, hook
+):
     user = new_user(sunshine_app)
     conversation = new_conversation(sunshine_app, "personal", user)
     emulator.control.flush_deliveries()
     emulator_webhook_receiver.clear()
-    reply = sunshine_app.request("POST", f"conversations/{conversation['id']}/messages", json=text("from the user", type="user", userId=user["id"]))
+    reply = sunshine_app.request(
+        "POST",
+        f"conversations/{conversation['id']}/messages",
+        json=text("from the user", type="user", userId=user["id"]),
+    )
     message = created(reply, "messages")[0]
     event = only_event(emulator, emulator_webhook_receiver)
     assert event["type"] == "conversation:message"
@@ -152,13 +180,20 @@ def test_join_leave_and_remove(emulator, sunshine_app, emulator_webhook_receiver
     group = new_conversation(sunshine_app, "sdkGroup")
     emulator.control.flush_deliveries()
     emulator_webhook_receiver.clear()
-    created(sunshine_app.request("POST", f"conversations/{group['id']}/join", json={"userId": user["id"], "subscribeSDKClient": False}), "participant")
+    created(
+        sunshine_app.request(
+            "POST", f"conversations/{group['id']}/join", json={"userId": user["id"], "subscribeSDKClient": False}
+        ),
+        "participant",
+    )
     assert sunshine_app.request("POST", f"conversations/{group['id']}/leave", json={"userId": user["id"]}).status == 200
     assert sunshine_app.request("DELETE", f"conversations/{group['id']}").status == 200
 
     received = flushed(emulator, emulator_webhook_receiver)
     kinds = [[e["type"] for e in r.body["events"]] for r in received]
-    assert kinds == [["conversation:join"], ["conversation:leave"], ["conversation:remove"]], "one delivery per call, in order"
+    assert kinds == [["conversation:join"], ["conversation:leave"], ["conversation:remove"]], (
+        "one delivery per call, in order"
+    )
     join, leave, remove = (r.body["events"][0]["payload"] for r in received)
     conversation = {"id": group["id"], "type": "sdkGroup", "metadata": None}
     assert join == {"conversation": conversation, "user": truncated(user)}
@@ -170,7 +205,9 @@ def test_user_remove_and_no_update_for_a_patch(emulator, sunshine_app, emulator_
     user = new_user(sunshine_app)
     assert sunshine_app.request("PATCH", f"users/{user['id']}", json={"profile": {"givenName": "Ada"}}).status == 200
     assert sunshine_app.request("DELETE", f"users/{user['id']}").status == 200
-    [remove] = (r.body["events"][0] for r in flushed(emulator, emulator_webhook_receiver))  # [C] user:update: identification only
+    [remove] = (
+        r.body["events"][0] for r in flushed(emulator, emulator_webhook_receiver)
+    )  # [C] user:update: identification only
     assert (remove["type"], remove["payload"]) == ("user:remove", {"user": truncated(user)})
 
 
@@ -179,7 +216,11 @@ def test_client_add_and_remove(emulator, sunshine_app, emulator_webhook_receiver
     conversation = new_conversation(sunshine_app, "personal", user)
     emulator.control.flush_deliveries()
     emulator_webhook_receiver.clear()
-    link = {"matchCriteria": WHATSAPP, "confirmation": {"type": "immediate"}, "target": {"conversationId": conversation["id"]}}
+    link = {
+        "matchCriteria": WHATSAPP,
+        "confirmation": {"type": "immediate"},
+        "target": {"conversationId": conversation["id"]},
+    }
     client = created(sunshine_app.request("POST", f"users/{user['id']}/clients", json=link), "client")
     assert sunshine_app.request("DELETE", f"users/{user['id']}/clients/{client['id']}").status == 200
     add, remove = (r.body["events"][0] for r in flushed(emulator, emulator_webhook_receiver))
@@ -191,7 +232,10 @@ def test_client_add_and_remove(emulator, sunshine_app, emulator_webhook_receiver
         "conversation": {"id": conversation["id"], "type": "personal", "metadata": None},
         "source": API_SOURCE,
     }
-    assert (remove["type"], remove["payload"]) == ("client:remove", {"user": truncated(user), "client": client, "reason": "api", "source": API_SOURCE})
+    assert (remove["type"], remove["payload"]) == (
+        "client:remove",
+        {"user": truncated(user), "client": client, "reason": "api", "source": API_SOURCE},
+    )
 
 
 def test_a_call_without_events_delivers_nothing(emulator, sunshine_app, emulator_webhook_receiver, hook):
@@ -213,10 +257,15 @@ def test_only_subscribed_event_types_are_delivered(emulator, sunshine_app, emula
     emulator_webhook_receiver.sunshine_webhook(sunshine_app, triggers=["conversation:message", "user:remove"])
     user = new_user(sunshine_app)
     conversation = new_conversation(sunshine_app, "personal", user)  # conversation:create: not subscribed
-    sunshine_app.request("PATCH", f"users/{user['id']}", json={"profile": {"givenName": "Ada"}})  # user:update: not subscribed
+    sunshine_app.request(
+        "PATCH", f"users/{user['id']}", json={"profile": {"givenName": "Ada"}}
+    )  # user:update: not subscribed
     sunshine_app.request("POST", f"conversations/{conversation['id']}/messages", json=text())
     sunshine_app.request("DELETE", f"users/{user['id']}")
-    assert [e["type"] for e in flushed_events(emulator, emulator_webhook_receiver)] == ["conversation:message", "user:remove"]
+    assert [e["type"] for e in flushed_events(emulator, emulator_webhook_receiver)] == [
+        "conversation:message",
+        "user:remove",
+    ]
 
 
 def test_each_webhook_gets_its_own_delivery_with_its_own_secret(emulator, sunshine_app, emulator_webhook_receiver):
@@ -225,19 +274,28 @@ def test_each_webhook_gets_its_own_delivery_with_its_own_secret(emulator, sunshi
     conversation = new_conversation(sunshine_app, "personal", new_user(sunshine_app))
     sunshine_app.request("POST", f"conversations/{conversation['id']}/messages", json=text())
     received = flushed(emulator, emulator_webhook_receiver)
-    seen = sorted((r.body["webhook"]["id"], r.headers["X-API-Key"], tuple(e["type"] for e in r.body["events"])) for r in received)
-    assert seen == sorted([
-        (everything["id"], everything["secret"], ("conversation:create",)),
-        (everything["id"], everything["secret"], ("conversation:message",)),
-        (messages_only["id"], messages_only["secret"], ("conversation:message",)),
-    ])  # fmt: skip
+    seen = sorted(
+        (r.body["webhook"]["id"], r.headers["X-API-Key"], tuple(e["type"] for e in r.body["events"])) for r in received
+    )
+    assert seen == sorted(
+        [
+            (everything["id"], everything["secret"], ("conversation:create",)),
+            (everything["id"], everything["secret"], ("conversation:message",)),
+            (messages_only["id"], messages_only["secret"], ("conversation:message",)),
+        ]
+    )
 
 
 def test_a_webhook_of_another_app_gets_nothing(emulator, sunshine_app, emulator_webhook_receiver, emulator_backend):
     other_app = secrets.token_hex(12)
     emulator_backend.control.seed({"sunshine": {"apps": [{"id": other_app}]}})
     body = {"type": "custom", "webhooks": [{"target": emulator_webhook_receiver.url, "triggers": ["*"]}]}
-    created(sunshine_app.handle.request("POST", f"/v2/apps/{other_app}/integrations", json=body, headers=sunshine_app.basic_headers(account=True)), "integration")
+    created(
+        sunshine_app.handle.request(
+            "POST", f"/v2/apps/{other_app}/integrations", json=body, headers=sunshine_app.basic_headers(account=True)
+        ),
+        "integration",
+    )
     new_conversation(sunshine_app, "personal", new_user(sunshine_app))
     assert flushed(emulator, emulator_webhook_receiver) == []
 
@@ -255,10 +313,14 @@ def test_a_patched_trigger_list_applies_to_later_calls(emulator, sunshine_app, e
 
 
 def test_include_full_user_replaces_truncated_users(emulator, sunshine_app, emulator_webhook_receiver):
-    emulator_webhook_receiver.sunshine_webhook(sunshine_app, triggers=["conversation:message", "conversation:join"], includeFullUser=True)
+    emulator_webhook_receiver.sunshine_webhook(
+        sunshine_app, triggers=["conversation:message", "conversation:join"], includeFullUser=True
+    )
     user = new_user(sunshine_app, profile={"givenName": "Ada", "email": "ada@example.com"}, metadata={"tier": "gold"})
     group = new_conversation(sunshine_app, "sdkGroup")
-    sunshine_app.request("POST", f"conversations/{group['id']}/join", json={"userId": user["id"], "subscribeSDKClient": False})
+    sunshine_app.request(
+        "POST", f"conversations/{group['id']}/join", json={"userId": user["id"], "subscribeSDKClient": False}
+    )
     sunshine_app.request("POST", f"conversations/{group['id']}/messages", json=text(type="user", userId=user["id"]))
     join, message = flushed_events(emulator, emulator_webhook_receiver)
     full = sunshine_app.request("GET", f"users/{user['id']}").json()["user"]
@@ -280,7 +342,9 @@ def test_include_full_source_leaves_the_api_source_as_it_is(emulator, sunshine_a
     emulator_webhook_receiver.sunshine_webhook(sunshine_app, triggers=["conversation:message"], includeFullSource=True)
     user = new_user(sunshine_app)
     conversation = new_conversation(sunshine_app, "personal", user)
-    sunshine_app.request("POST", f"conversations/{conversation['id']}/messages", json=text(type="user", userId=user["id"]))
+    sunshine_app.request(
+        "POST", f"conversations/{conversation['id']}/messages", json=text(type="user", userId=user["id"])
+    )
     assert only_event(emulator, emulator_webhook_receiver)["payload"]["message"]["source"] == API_SOURCE
 
 
@@ -292,17 +356,33 @@ def test_include_full_source_adds_the_client_a_source_names():
     user = User(externalId="u-1", clients=[client])
     model = App()
     model.add_user(user)
-    event = {"id": "e", "type": "conversation:message", "createdAt": T0, "payload": {"message": {
-        "author": {"type": "user", "userId": user.id, "user": user.truncated()}, "source": {"type": "web", "integrationId": "i"}}}}  # fmt: skip
+    event = {
+        "id": "e",
+        "type": "conversation:message",
+        "createdAt": T0,
+        "payload": {
+            "message": {
+                "author": {"type": "user", "userId": user.id, "user": user.truncated()},
+                "source": {"type": "web", "integrationId": "i"},
+            }
+        },
+    }
     shown = webhooks.render(model, Webhook(target="http://x", triggers=["*"], includeFullSource=True), event)
-    assert shown["payload"]["message"]["source"] == {"type": "web", "integrationId": "i", "client": client.public(), "device": device.public()}
+    assert shown["payload"]["message"]["source"] == {
+        "type": "web",
+        "integrationId": "i",
+        "client": client.public(),
+        "device": device.public(),
+    }
     assert "client" not in event["payload"]["message"]["source"], "the raised event is not changed"
 
 
 # --- retries on the emulated clock ---------------------------------------------------------------------
 
 
-def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(emulator, sunshine_app, emulator_webhook_receiver, hook):
+def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(
+    emulator, sunshine_app, emulator_webhook_receiver, hook
+):
     t0 = parse_instant(T0)
     emulator_webhook_receiver.respond(500, times=2)
     new_conversation(sunshine_app, "personal", new_user(sunshine_app))
@@ -323,7 +403,9 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(emulator, s
     assert bodies[0] == bodies[1] == bodies[2], "a retry is the same delivery (same event ids)"
 
 
-def test_a_delivery_fails_after_five_attempts_within_fifteen_minutes(emulator, sunshine_app, emulator_webhook_receiver, hook):
+def test_a_delivery_fails_after_five_attempts_within_fifteen_minutes(
+    emulator, sunshine_app, emulator_webhook_receiver, hook
+):
     t0 = parse_instant(T0)
     emulator_webhook_receiver.respond(503, times=100)
     new_conversation(sunshine_app, "personal", new_user(sunshine_app))
@@ -370,7 +452,9 @@ def test_an_unreachable_target_is_a_failed_attempt(emulator, sunshine_app, emula
     assert delivery["attempts"][0]["error"] == "ConnectionError"
 
 
-def test_a_hanging_receiver_does_not_hold_up_the_api_and_times_out(emulator, sunshine_app, emulator_webhook_receiver, hook, monkeypatch):
+def test_a_hanging_receiver_does_not_hold_up_the_api_and_times_out(
+    emulator, sunshine_app, emulator_webhook_receiver, hook, monkeypatch
+):
     monkeypatch.setattr(webhooks, "ATTEMPT_TIMEOUT", 1.0)  # the provider's 20 s, shortened for the test
     emulator_webhook_receiver.hang()
     conversation = new_conversation(sunshine_app, "personal", new_user(sunshine_app))
@@ -393,13 +477,22 @@ def test_delivery_over_http_does_not_hold_up_the_api(emulator_server, emulator_w
     emulator_server.control.seed({"sunshine": {"apps": [{"id": app_id, "keys": [{"id": key_id, "secret": secret}]}]}})
     auth = (key_id, secret)
     body = {"type": "custom", "webhooks": [{"target": emulator_webhook_receiver.url, "triggers": ["*"]}]}
-    assert requests.post(f"{emulator_server.base_url}/v2/apps/{app_id}/integrations", json=body, auth=auth, timeout=5).status_code == 201
+    assert (
+        requests.post(
+            f"{emulator_server.base_url}/v2/apps/{app_id}/integrations", json=body, auth=auth, timeout=5
+        ).status_code
+        == 201
+    )
     emulator_webhook_receiver.hang()
-    user = requests.post(f"{emulator_server.base_url}/v2/apps/{app_id}/users", json={"externalId": "u"}, auth=auth, timeout=5).json()["user"]
+    user = requests.post(
+        f"{emulator_server.base_url}/v2/apps/{app_id}/users", json={"externalId": "u"}, auth=auth, timeout=5
+    ).json()["user"]
     reply = requests.post(
         f"{emulator_server.base_url}/v2/apps/{app_id}/conversations",
-        json={"type": "personal", "participants": [{"userId": user["id"]}]}, auth=auth, timeout=5,
-    )  # fmt: skip
+        json={"type": "personal", "participants": [{"userId": user["id"]}]},
+        auth=auth,
+        timeout=5,
+    )
     assert reply.status_code == 201
     assert emulator_server.control.deliveries()[0]["attempts"] == []
     [delivery] = emulator_server.control.flush_deliveries()
@@ -438,7 +531,9 @@ def test_a_hold_keeps_retries_back_too(emulator, sunshine_app, emulator_webhook_
     assert emulator.control.deliveries()[0]["state"] == "delivered"
 
 
-def test_a_hold_stops_deliveries_waiting_behind_a_hanging_one(emulator, sunshine_app, emulator_webhook_receiver, hook, monkeypatch):
+def test_a_hold_stops_deliveries_waiting_behind_a_hanging_one(
+    emulator, sunshine_app, emulator_webhook_receiver, hook, monkeypatch
+):
     """Deliveries to one target go one after the other: those queued behind a hung attempt are not
     attempted once a hold begins, and go on release."""
     monkeypatch.setattr(webhooks, "ATTEMPT_TIMEOUT", 1.0)
@@ -473,7 +568,10 @@ def test_every_attempt_is_journaled_as_outgoing(emulator, sunshine_app, emulator
     emulator.control.flush_deliveries()
     emulator.control.advance("1m")
     outgoing = [e for e in emulator.control.journal(provider="sunshine") if e["direction"] == "outgoing"]
-    assert [(e["method"], e["path"], e["status"]) for e in outgoing] == [("POST", emulator_webhook_receiver.url, 500), ("POST", emulator_webhook_receiver.url, 200)]
+    assert [(e["method"], e["path"], e["status"]) for e in outgoing] == [
+        ("POST", emulator_webhook_receiver.url, 500),
+        ("POST", emulator_webhook_receiver.url, 200),
+    ]
     assert all(e["request_headers"] == {"X-API-Key": hook["secret"]} for e in outgoing)
     assert [e["time"] for e in outgoing] == [T0, "2026-03-01T00:01:00.000Z"]
     assert json.loads(outgoing[0]["request_body"]) == emulator_webhook_receiver.deliveries[0].body
@@ -484,12 +582,22 @@ def test_every_attempt_is_journaled_as_outgoing(emulator, sunshine_app, emulator
 
 def test_the_receiver_records_and_answers_as_told(emulator_webhook_receiver):
     emulator_webhook_receiver.respond(418, times=2)
-    answers = [requests.post(emulator_webhook_receiver.url + "/x?y=1", json={"n": n}, headers={"X-Test": "t"}, timeout=5).status_code for n in range(3)]
+    answers = [
+        requests.post(
+            emulator_webhook_receiver.url + "/x?y=1", json={"n": n}, headers={"X-Test": "t"}, timeout=5
+        ).status_code
+        for n in range(3)
+    ]
     assert answers == [418, 418, 200]
     first = emulator_webhook_receiver.deliveries[0]
     assert (first.method, first.path, first.body, first.headers["X-Test"]) == ("POST", "/webhook/x?y=1", {"n": 0}, "t")
     emulator_webhook_receiver.respond(500)
     emulator_webhook_receiver.clear()
     assert emulator_webhook_receiver.deliveries == []
-    assert requests.post(emulator_webhook_receiver.url, data=b"not json", timeout=5).status_code == 200, "clear forgets pending answers"
-    assert emulator_webhook_receiver.deliveries[0].body is None and emulator_webhook_receiver.deliveries[0].raw == b"not json"
+    assert requests.post(emulator_webhook_receiver.url, data=b"not json", timeout=5).status_code == 200, (
+        "clear forgets pending answers"
+    )
+    assert (
+        emulator_webhook_receiver.deliveries[0].body is None
+        and emulator_webhook_receiver.deliveries[0].raw == b"not json"
+    )

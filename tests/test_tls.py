@@ -82,7 +82,9 @@ def test_the_domain_api_hands_out_the_tls_host(emulator_tls_server, lp_account) 
 
 
 @pytest.mark.parametrize(("kind", "outcome"), [("reset", "reset"), ("empty", "eof")])
-def test_faults_that_drop_the_connection_drop_it_over_tls(emulator_tls_server, emulator_tls_ca, lp_account, kind, outcome) -> None:
+def test_faults_that_drop_the_connection_drop_it_over_tls(
+    emulator_tls_server, emulator_tls_ca, lp_account, kind, outcome
+) -> None:
     path = AUTHORIZE.format(account=lp_account.id)
     emulator_tls_server.control.add_fault(kind, times=2)
     request = f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n".encode()
@@ -101,7 +103,9 @@ def test_serve_with_a_self_signed_ca(tmp_path: Path) -> None:
         url = server.wait_for_banner(deadline)
         assert url.startswith("https://127.0.0.1:") and Path(ca) == (folder / "ca.pem").resolve()
         assert requests.get(url + HEALTH, verify=ca, timeout=5).json()["status"] == "ok"
-        domain = requests.get(url + DOMAIN.format(account=DEMO_ACCOUNT), params={"version": "1.0"}, verify=ca, timeout=5)
+        domain = requests.get(
+            url + DOMAIN.format(account=DEMO_ACCOUNT), params={"version": "1.0"}, verify=ca, timeout=5
+        )
         assert domain.json()["baseURI"] == urlsplit(url).netloc
     finally:
         assert server.stop(signal.SIGTERM) == 0, server.output()

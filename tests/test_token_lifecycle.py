@@ -92,8 +92,10 @@ def test_rotation_keeps_old_tokens_working_by_default(control, lp_account, lp_ex
     old_lp_jwt = lp_account.exchange(lp_ext_jwt)
     rotated = control.rotate_keys(account=lp_account.id)
     assert {r["slot"]: r["kid"] for r in rotated} == {
-        "liveperson.consumer": "00002", "liveperson.external": "idp-ext-00001-2", "liveperson.appjwt": "appjwt-13-05-17-2"
-    }  # fmt: skip
+        "liveperson.consumer": "00002",
+        "liveperson.external": "idp-ext-00001-2",
+        "liveperson.appjwt": "appjwt-13-05-17-2",
+    }
     assert exchange(lp_account, lp_ext_jwt).status == 200
     new_lp_jwt = lp_account.exchange(lp_account.issue_ext_jwt())
     assert jwt.get_unverified_header(old_lp_jwt)["kid"] == "00001"

@@ -50,13 +50,19 @@ def require_control_token() -> Response | None:
     their allowance, an address waits (429) before it may try again."""
     expected = runtime().config.control_token
     path = request.path
-    if not expected or not (path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")) or request.endpoint in OPEN_ENDPOINTS:
+    if (
+        not expected
+        or not (path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"))
+        or request.endpoint in OPEN_ENDPOINTS
+    ):
         return None
     guesses: GuessCounter = current_app.extensions.setdefault(GUESSES_KEY, GuessCounter())
     address = request.remote_addr or ""
     wait = guesses.wait_left(address)
     if wait:
-        refusal = control_error(429, "too_many_attempts", f"too many wrong control tokens from this address: retry in {wait} s")
+        refusal = control_error(
+            429, "too_many_attempts", f"too many wrong control tokens from this address: retry in {wait} s"
+        )
         refusal.headers["Retry-After"] = str(wait)
         return refusal
     presented = _presented_token()
@@ -65,10 +71,11 @@ def require_control_token() -> Response | None:
         return None
     if presented is not None:
         guesses.failed(address)
-    refusal = control_error(401, "unauthorized", f"this emulator's control API needs its token in the {TOKEN_HEADER} header")
+    refusal = control_error(
+        401, "unauthorized", f"this emulator's control API needs its token in the {TOKEN_HEADER} header"
+    )
     refusal.headers["WWW-Authenticate"] = 'Bearer realm="messaging-auth-emulator control"'
     return refusal
-
 
 
 @blueprint.errorhandler(ControlError)
@@ -103,5 +110,3 @@ def json_object() -> dict:
     if not isinstance(body, dict):
         raise ControlError(400, "invalid_body", "expected a JSON object")
     return body
-
-

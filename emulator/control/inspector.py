@@ -34,7 +34,9 @@ def requests_view() -> Response:
         raise ControlError(400, "invalid_filter", "status is a code such as 401 or a class such as 4xx", "status")
     limit = _count_arg("limit", REQUEST_ROWS)
     state = runtime()
-    entries = state.journal.query(namespace=name, provider=request.args.get("provider") or None, after=_count_arg("after", 0))
+    entries = state.journal.query(
+        namespace=name, provider=request.args.get("provider") or None, after=_count_arg("after", 0)
+    )
     path, fault = request.args.get("path", ""), request.args.get("fault", "")
     selected = [e for e in entries if path in e.path and _status_is(e.status, status) and _has_fault(e, fault)][-limit:]
     known = state.store.view(name).tokens.knows_fingerprint
@@ -81,7 +83,9 @@ def timeline() -> Response:
         tokens = namespace.tokens.live(now)
         sessions = [row for provider_state in namespace.states.values() for row in provider_state.live_credentials(now)]
         frozen = namespace.clock.frozen
-    return json_response({"now": format_instant(now), "now_epoch": now, "frozen": frozen, "tokens": tokens, "sessions": sessions})
+    return json_response(
+        {"now": format_instant(now), "now_epoch": now, "frozen": frozen, "tokens": tokens, "sessions": sessions}
+    )
 
 
 @blueprint.get("/timeline/tokens/<key>")
@@ -91,7 +95,9 @@ def token_details(key: str) -> Response:
     namespace = runtime().store.view(namespace_arg())
     details = namespace.tokens.details(key)
     if details is None:
-        raise ControlError(404, "unknown_token", "this namespace did not issue that token (or has forgotten it)", "fingerprint")
+        raise ControlError(
+            404, "unknown_token", "this namespace did not issue that token (or has forgotten it)", "fingerprint"
+        )
     token = namespace.tokens.recent_token(key)
     details["header"], details["claims"] = _decoded(token) if token else (None, None)
     return json_response(details)

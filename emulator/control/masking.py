@@ -104,7 +104,11 @@ def _basic_user(credentials: str) -> str:
 def masked_delivery(delivery: dict) -> dict:
     """An outgoing webhook delivery (`Delivery.to_dict()`) with its headers (a webhook's secret) and payload masked."""
     masker = Masker(known=lambda key: False)
-    return {**delivery, "headers": masker.headers(delivery["headers"]), "payload": masker.value("", delivery["payload"])}
+    return {
+        **delivery,
+        "headers": masker.headers(delivery["headers"]),
+        "payload": masker.value("", delivery["payload"]),
+    }
 
 
 def masked_entry(entry: dict, known: Callable[[str], bool]) -> dict:

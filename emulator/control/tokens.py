@@ -62,7 +62,9 @@ def _namespace_of_selector(provider: ProviderSpec, selector: dict) -> Namespace:
     tenant = selector.get(provider.tenant_key)
     owner = store.namespace_of(provider.name, tenant) if tenant else None
     if tenant and owner is None:
-        raise ControlError(404, "unknown_tenant", f"no {provider.name} {provider.tenant_key} {tenant!r}", provider.tenant_key)
+        raise ControlError(
+            404, "unknown_tenant", f"no {provider.name} {provider.tenant_key} {tenant!r}", provider.tenant_key
+        )
     return store.namespace(owner or namespace_arg())
 
 
@@ -94,7 +96,9 @@ def _token_key(body: dict) -> str | None:
     if "fingerprint" in body:
         key = _text(body, "fingerprint")
         if not _FINGERPRINT.fullmatch(key):
-            raise ControlError(400, "invalid_body", "fingerprint is the token's SHA-256 in lowercase hex", "fingerprint")
+            raise ControlError(
+                400, "invalid_body", "fingerprint is the token's SHA-256 in lowercase hex", "fingerprint"
+            )
         return key
     return None
 
@@ -193,7 +197,9 @@ def change_lifetimes() -> Response:
         try:
             settings = namespace.state(provider.name).update_settings(tenant, changes)
         except KeyError:
-            raise ControlError(404, "unknown_tenant", f"no {provider.name} {provider.tenant_key} {tenant!r}", provider.tenant_key) from None
+            raise ControlError(
+                404, "unknown_tenant", f"no {provider.name} {provider.tenant_key} {tenant!r}", provider.tenant_key
+            ) from None
         except ValidationError as exc:
             field, message = first_error(exc)
             raise ControlError(400, "invalid_settings", message, field) from None

@@ -113,12 +113,21 @@ class Outbox:
     def held(self) -> bool:
         return self._held
 
-    def queue(self, kind: str, url: str, payload: dict, now: float, policy: DeliveryPolicy = DEFAULT_POLICY,
-              body: bytes | None = None) -> Delivery:  # fmt: skip
+    def queue(
+        self,
+        kind: str,
+        url: str,
+        payload: dict,
+        now: float,
+        policy: DeliveryPolicy = DEFAULT_POLICY,
+        body: bytes | None = None,
+    ) -> Delivery:
         """Add a delivery due now (`body`: the exact bytes to send for `payload`); the caller pumps the
         outbox to attempt it."""
         with self._lock:
-            delivery = Delivery(f"delivery-{next(self._ids)}", kind, url, payload, next_attempt_at=now, policy=policy, body=body)
+            delivery = Delivery(
+                f"delivery-{next(self._ids)}", kind, url, payload, next_attempt_at=now, policy=policy, body=body
+            )
             self._deliveries.append(delivery)
             self._waiting.append(delivery)
             self._trim()
@@ -127,7 +136,10 @@ class Outbox:
     def queue_many(self, kind: str, targets: list[tuple[str, dict, DeliveryPolicy]], now: float) -> list[Delivery]:
         """`queue` for several (url, payload, policy) at once: one lock, one trim."""
         with self._lock:
-            queued = [Delivery(f"delivery-{next(self._ids)}", kind, url, payload, next_attempt_at=now, policy=policy) for url, payload, policy in targets]
+            queued = [
+                Delivery(f"delivery-{next(self._ids)}", kind, url, payload, next_attempt_at=now, policy=policy)
+                for url, payload, policy in targets
+            ]
             self._deliveries.extend(queued)
             self._waiting.extend(queued)
             self._trim()
@@ -172,7 +184,9 @@ class Outbox:
         lane = self._lanes.get(delivery.url)
         if lane is None:
             lane = self._lanes[delivery.url] = deque()
-            threading.Thread(target=self._drain, args=(delivery.url, lane), name="webhook-delivery", daemon=True).start()
+            threading.Thread(
+                target=self._drain, args=(delivery.url, lane), name="webhook-delivery", daemon=True
+            ).start()
         lane.append((delivery, now, record))
 
     def _drain(self, url: str, lane: deque) -> None:
@@ -239,7 +253,9 @@ class Outbox:
         self._deliveries = kept[len(oldest_pending) :]
         if not oldest_pending:
             return  # a done delivery is never waiting
-        if len(self._waiting) >= len(oldest_pending) and all(a is b for a, b in zip(self._waiting[: len(oldest_pending)], oldest_pending, strict=True)):
+        if len(self._waiting) >= len(oldest_pending) and all(
+            a is b for a, b in zip(self._waiting[: len(oldest_pending)], oldest_pending, strict=True)
+        ):
             self._waiting = self._waiting[len(oldest_pending) :]
         else:
             dropped = {id(d) for d in oldest_pending}

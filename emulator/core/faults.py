@@ -74,8 +74,18 @@ class LogNormal(_Strict):
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")  # an RFC 9110 token
 # hop-by-hop headers and framing belong to the server (PEP 3333); a rule may not set them
-_UNSENDABLE_HEADERS = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-                       "trailers", "transfer-encoding", "upgrade", "content-length"}  # fmt: skip
+_UNSENDABLE_HEADERS = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+}
 
 
 def _check_header_value(value: str) -> None:
@@ -206,7 +216,12 @@ class FaultRule:
         return min(seconds, MAX_DELAY)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, **self.spec.model_dump(mode="json", exclude_defaults=True), "matched": self.matched, "fired": self.fired}
+        return {
+            "id": self.id,
+            **self.spec.model_dump(mode="json", exclude_defaults=True),
+            "matched": self.matched,
+            "fired": self.fired,
+        }
 
 
 class FaultRules:

@@ -56,8 +56,17 @@ class _Incoming:
 
     __slots__ = ("seq", "namespace", "provider", "method", "path", "status", "_raw", "_entry")
 
-    def __init__(self, seq: int, namespace: str, provider: str, method: str, path: str, status: int, raw: tuple) -> None:
-        self.seq, self.namespace, self.provider, self.method, self.path, self.status = seq, namespace, provider, method, path, status
+    def __init__(
+        self, seq: int, namespace: str, provider: str, method: str, path: str, status: int, raw: tuple
+    ) -> None:
+        self.seq, self.namespace, self.provider, self.method, self.path, self.status = (
+            seq,
+            namespace,
+            provider,
+            method,
+            path,
+            status,
+        )
         self._raw: tuple | None = raw
         self._entry: JournalEntry | None = None
 
@@ -69,14 +78,20 @@ class _Incoming:
                 return self._entry  # type: ignore[return-value]
             at, query, headers, request_body, response_headers, response_body, faults = raw
             entry = JournalEntry(
-                seq=self.seq, time=format_instant(at), namespace=self.namespace, provider=self.provider,
-                method=self.method, path=self.path, query=query.decode("latin-1"), status=self.status,
+                seq=self.seq,
+                time=format_instant(at),
+                namespace=self.namespace,
+                provider=self.provider,
+                method=self.method,
+                path=self.path,
+                query=query.decode("latin-1"),
+                status=self.status,
                 request_headers=dict(headers),
                 request_body=_text(request_body),
                 response_headers=dict(response_headers),
                 response_body=_text(response_body),
                 faults=list(faults),
-            )  # fmt: skip
+            )
             self._entry, self._raw = entry, None
         return entry
 
@@ -150,7 +165,11 @@ class Journal:
         """Entries oldest first; `None` filters match anything, `path` is a glob, `after` a sequence number."""
         with self._lock:
             # entries are in sequence order: what came after `after` is read from the newest end only
-            entries = list(itertools.takewhile(lambda e: e.seq > after, reversed(self._entries)))[::-1] if after else list(self._entries)
+            entries = (
+                list(itertools.takewhile(lambda e: e.seq > after, reversed(self._entries)))[::-1]
+                if after
+                else list(self._entries)
+            )
             cleared = dict(self._cleared_through)
         selected = [
             e

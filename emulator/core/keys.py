@@ -40,7 +40,9 @@ HMAC_JWS.register_algorithm(HMAC_ALGORITHM, _ShortSecretHMAC(HMACAlgorithm.SHA25
 def sign_hs256(claims: dict, secret: str, headers: dict | None = None) -> str:
     """An HS256 JWT signed with a shared secret, as a provider's client would sign it."""
     payload = json.dumps(claims, separators=(",", ":")).encode()
-    return HMAC_JWS.encode(payload, secret.encode(), algorithm=HMAC_ALGORITHM, headers={"typ": "JWT", **(headers or {})})
+    return HMAC_JWS.encode(
+        payload, secret.encode(), algorithm=HMAC_ALGORITHM, headers={"typ": "JWT", **(headers or {})}
+    )
 
 
 class TokenError(Exception):
@@ -200,7 +202,11 @@ class KeyRing:
             for k in entry["keys"]:
                 if k.get("retire_at") is not None:
                     retire_at = k["retire_at"]
-                    if not isinstance(retire_at, (int, float)) or isinstance(retire_at, bool) or not math.isfinite(retire_at):
+                    if (
+                        not isinstance(retire_at, (int, float))
+                        or isinstance(retire_at, bool)
+                        or not math.isfinite(retire_at)
+                    ):
                         raise ValueError(f"key {k['kid']!r}: retire_at is a time in seconds")
                     self._retire_at[k["kid"]] = float(retire_at)
 
@@ -226,7 +232,12 @@ def unverified_header(token: object) -> dict:
 
 
 def decode_rs256(
-    token: str, public_key: rsa.RSAPublicKey, required: Iterable[str], *, audience: str | None = None, issuer: str | None = None
+    token: str,
+    public_key: rsa.RSAPublicKey,
+    required: Iterable[str],
+    *,
+    audience: str | None = None,
+    issuer: str | None = None,
 ) -> dict:
     """The claims of an RS256 token signed by `public_key` (TokenError otherwise). Time claims are not checked
     here: callers check them against the emulator's clock (`check_time_claims`)."""

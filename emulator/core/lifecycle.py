@@ -103,7 +103,10 @@ class TokenLifecycle:
         """A token's subjects, issue time and effective expiry and revocation, overrides and cuts applied."""
         override = self._overrides.get(key)
         cuts = [
-            cut for subject in entry.subjects for cut in self._cuts.get(subject, ()) if entry.sequence <= cut.through_sequence
+            cut
+            for subject in entry.subjects
+            for cut in self._cuts.get(subject, ())
+            if entry.sequence <= cut.through_sequence
         ]
         expiries = [t for t in (entry.expires_at, override.expires_at if override else None) if t is not None]
         expiries += [cut.expires_at for cut in cuts if cut.expires_at is not None]
@@ -176,7 +179,9 @@ class TokenLifecycle:
     def restore(self, data: dict) -> None:
         """Load an export; anything of the wrong type is a ValueError, and nothing changes."""
         document = _LifecycleDocument.model_validate(data)
-        issued = OrderedDict((k, _Issued(v[0], tuple(v[1]), v[2] if len(v) > 2 else None)) for k, v in document.issued.items())
+        issued = OrderedDict(
+            (k, _Issued(v[0], tuple(v[1]), v[2] if len(v) > 2 else None)) for k, v in document.issued.items()
+        )
         overrides = {k: _Override(**v.model_dump()) for k, v in document.overrides.items()}
         cuts = {s: [_SubjectCut(c[0], c[1]) for c in v] for s, v in document.cuts.items()}
         last = document.last_sequence

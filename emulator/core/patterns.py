@@ -9,9 +9,7 @@ import re
 @functools.lru_cache(maxsize=1024)
 def compile_path_glob(pattern: str) -> re.Pattern[str]:
     parts = re.split(r"(\*\*|\*)", pattern)
-    regex = "".join(
-        ".*" if part == "**" else "[^/]*" if part == "*" else re.escape(part) for part in parts
-    )
+    regex = "".join(".*" if part == "**" else "[^/]*" if part == "*" else re.escape(part) for part in parts)
     return re.compile(rf"^{regex}$")
 
 

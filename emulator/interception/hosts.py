@@ -13,7 +13,11 @@ _PORT = r"(?::\d+)?"
 _END = r"(?:[/?#]|$)"
 HOSTS = tuple(host for spec in PROVIDERS for host in spec.hosts)
 PROVIDER_URL = re.compile(
-    r"\A" + _SCHEME_AUTHORITY + r"(?:" + "|".join(f"(?:{host.pattern}){_PORT}{re.escape(host.path)}{_END}" for host in HOSTS) + r")",
+    r"\A"
+    + _SCHEME_AUTHORITY
+    + r"(?:"
+    + "|".join(f"(?:{host.pattern}){_PORT}{re.escape(host.path)}{_END}" for host in HOSTS)
+    + r")",
     re.IGNORECASE,
 )
 # responses answers registered callbacks first and consults passthru prefixes only for a request none of

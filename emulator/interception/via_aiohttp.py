@@ -46,7 +46,9 @@ def mocked(forwarder: Forwarder) -> Iterator[None]:
 class _SessionAuthMock(aioresponses):
     """aioresponses, with the session's own `auth` handed to the callback as a call's `auth` would be."""
 
-    async def _request_mock(self, orig_self: aiohttp.ClientSession, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
+    async def _request_mock(
+        self, orig_self: aiohttp.ClientSession, method: str, url: Any, *args: Any, **kwargs: Any
+    ) -> Any:
         if kwargs.get("auth") is None and orig_self.auth is not None:
             kwargs["auth"] = orig_self.auth
         return await super()._request_mock(orig_self, method, url, *args, **kwargs)
@@ -66,9 +68,12 @@ def _start() -> aioresponses:
         found = CIMultiDict(reply_headers(reply))
         return CallbackResult(
             # aioresponses annotates a dict; it takes any mapping, and a multidict keeps repeated headers
-            method=method, status=reply.status, body=reply.body, headers=found,  # type: ignore[arg-type]
+            method=method,
+            status=reply.status,
+            body=reply.body,
+            headers=found,  # type: ignore[arg-type]
             content_type=found.get("Content-Type", "application/octet-stream"),
-        )  # fmt: skip
+        )
 
     mocked = _SessionAuthMock(passthrough_unmatched=True)
     mocked.start()

@@ -17,7 +17,9 @@ def start(forwarder: Forwarder) -> responses.RequestsMock:
     (the network, or an outer mock). Stop it with `.stop(allow_assert=False)`."""
 
     def answer(request: requests.PreparedRequest) -> tuple[int, list[tuple[str, str]], bytes]:
-        reply = forwarder.send(request.method or "GET", str(request.url), request.headers.items(), body_bytes(request.body))
+        reply = forwarder.send(
+            request.method or "GET", str(request.url), request.headers.items(), body_bytes(request.body)
+        )
         return reply.status, reply_headers(reply), reply.body
 
     mock = responses.RequestsMock(

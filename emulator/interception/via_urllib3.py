@@ -24,7 +24,9 @@ def patcher(forwarder: Forwarder) -> AbstractContextManager:
     """A patch of `HTTPConnectionPool.urlopen`, to start (or enter) and stop."""
     chained = HTTPConnectionPool.urlopen
 
-    def urlopen(pool: HTTPConnectionPool, method: str, url: str, body: Any = None, headers: Any = None, **kw: Any) -> Any:
+    def urlopen(
+        pool: HTTPConnectionPool, method: str, url: str, body: Any = None, headers: Any = None, **kw: Any
+    ) -> Any:
         full_url = url if "://" in url else _origin(pool) + url
         if not is_provider_url(full_url):
             return chained(pool, method, url, body, headers, **kw)
@@ -37,10 +39,15 @@ def patcher(forwarder: Forwarder) -> AbstractContextManager:
             raise ProtocolError("Connection aborted.", ConnectionResetError(str(exc))) from exc
         # urllib3 annotates a mapping of headers; it takes a list of pairs too, which keeps repeated headers
         return HTTPResponse(
-            body=io.BytesIO(reply.body), headers=reply_headers(reply), status=reply.status,  # type: ignore[arg-type]
-            preload_content=kw.get("preload_content", True), decode_content=kw.get("decode_content", True),
-            request_method=method, request_url=full_url, enforce_content_length=False,
-        )  # fmt: skip
+            body=io.BytesIO(reply.body),
+            headers=reply_headers(reply),  # type: ignore[arg-type]
+            status=reply.status,
+            preload_content=kw.get("preload_content", True),
+            decode_content=kw.get("decode_content", True),
+            request_method=method,
+            request_url=full_url,
+            enforce_content_length=False,
+        )
 
     return mock.patch.object(HTTPConnectionPool, "urlopen", urlopen)
 

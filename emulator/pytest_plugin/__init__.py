@@ -31,16 +31,41 @@ from .sunshine_webhooks import SunshineWebhookEvents
 from .webhooks import ReceivedRequest, WebhookReceiver
 
 __all__ = [
-    "EmulatorHandle", "MarkerSetup", "emulator_namespace",
-    "LivePersonAccount", "LivePersonAgentSession", "LivePersonAppJwt", "LivePersonConsumerJws",
-    "LivePersonConnectorApp", "AuthenticatedConsumer", "BrandIdp", "LivePersonConsumer", "LivePersonConversation",
-    "SteppedUpConversation", "LivePersonRoutingAgent",
-    "add_lp_user", "fresh_numeric_id", "issue_lp_app_jwt", "lp_app_installation", "lp_login",
-    "MindbehindChannel", "MindbehindCode", "MindbehindToken",
-    "SunshineApp", "SunshineConversation", "SunshineSdkUser", "SunshineUser", "SunshineSwitchboard", "SwitchboardMember",
+    "EmulatorHandle",
+    "MarkerSetup",
+    "emulator_namespace",
+    "LivePersonAccount",
+    "LivePersonAgentSession",
+    "LivePersonAppJwt",
+    "LivePersonConsumerJws",
+    "LivePersonConnectorApp",
+    "AuthenticatedConsumer",
+    "BrandIdp",
+    "LivePersonConsumer",
+    "LivePersonConversation",
+    "SteppedUpConversation",
+    "LivePersonRoutingAgent",
+    "add_lp_user",
+    "fresh_numeric_id",
+    "issue_lp_app_jwt",
+    "lp_app_installation",
+    "lp_login",
+    "MindbehindChannel",
+    "MindbehindCode",
+    "MindbehindToken",
+    "SunshineApp",
+    "SunshineConversation",
+    "SunshineSdkUser",
+    "SunshineUser",
+    "SunshineSwitchboard",
+    "SwitchboardMember",
     "SunshineWebhookEvents",
-    "ReceivedRequest", "WebhookReceiver", "ScenarioPlayer", "created_body", "expect_token",
-]  # fmt: skip
+    "ReceivedRequest",
+    "WebhookReceiver",
+    "ScenarioPlayer",
+    "created_body",
+    "expect_token",
+]
 
 pytest_plugins = [
     "emulator.pytest_plugin.core",
@@ -63,7 +88,9 @@ pytest_plugins = [
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini(SCENARIO_FOLDERS, "folders whose *.yaml scenario files are collected as tests", type="paths", default=[])
+    parser.addini(
+        SCENARIO_FOLDERS, "folders whose *.yaml scenario files are collected as tests", type="paths", default=[]
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -105,7 +105,9 @@ def _frozen_at(request: pytest.FixtureRequest) -> str | None:
 def _fault_rules(request: pytest.FixtureRequest) -> Iterator[dict]:
     for marker in request.node.iter_markers(FAULT_MARKER):
         if len(marker.args) != 1:
-            raise pytest.UsageError(f"@pytest.mark.{FAULT_MARKER} takes the fault kind, then the rule: emulator_fault(kind, **rule)")
+            raise pytest.UsageError(
+                f"@pytest.mark.{FAULT_MARKER} takes the fault kind, then the rule: emulator_fault(kind, **rule)"
+            )
         yield {"kind": marker.args[0], **marker.kwargs}
 
 
@@ -142,7 +144,9 @@ def fail_on_unhandled_errors(app: Any, namespace: str) -> None:
     """Fail the test with `unhandled_tracebacks` of its namespace, if there are any."""
     tracebacks = unhandled_tracebacks(app, namespace)
     if tracebacks:
-        header = f"the emulator raised {len(tracebacks)} unhandled exception(s) during this test (a bug of the emulator):"
+        header = (
+            f"the emulator raised {len(tracebacks)} unhandled exception(s) during this test (a bug of the emulator):"
+        )
         pytest.fail("\n\n".join([header, *tracebacks]), pytrace=False)
 
 
@@ -194,13 +198,17 @@ def emulator_tls_server_url(emulator_app: Any, _emulator_tls_files: tuple[Path, 
 
 
 @pytest.fixture
-def emulator_tls_server(_emulator_test_namespace: EmulatorHandle, emulator_tls_server_url: str, emulator_tls_ca: str) -> EmulatorHandle:
+def emulator_tls_server(
+    _emulator_test_namespace: EmulatorHandle, emulator_tls_server_url: str, emulator_tls_ca: str
+) -> EmulatorHandle:
     """`emulator_server` over HTTPS: this test's namespace on the session's TLS server; its transport trusts
     `emulator_tls_ca` (whatever REQUESTS_CA_BUNDLE says)."""
     session = cookieless_session()
     session.verify = emulator_tls_ca
     session.trust_env = False  # else REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE win over session.verify
-    return _over(_emulator_test_namespace, HttpTransport(emulator_tls_server_url, session=session), emulator_tls_server_url)
+    return _over(
+        _emulator_test_namespace, HttpTransport(emulator_tls_server_url, session=session), emulator_tls_server_url
+    )
 
 
 @pytest.fixture

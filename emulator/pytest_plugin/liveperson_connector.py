@@ -29,7 +29,10 @@ class LivePersonAppJwt:
         """A ConsumerJWS (`POST /api/account/{a}/consumer?v=1.0`) for `ext_consumer_id` (fresh if omitted)."""
         ext_consumer_id = ext_consumer_id or f"ext-{secrets.token_hex(6)}"
         reply = self.account.handle.post(
-            self.account.idp_path("consumer"), params={"v": "1.0"}, json={"ext_consumer_id": ext_consumer_id}, headers=self.headers()
+            self.account.idp_path("consumer"),
+            params={"v": "1.0"},
+            json={"ext_consumer_id": ext_consumer_id},
+            headers=self.headers(),
         )
         if reply.status != 201:
             raise AssertionError(f"the emulator refused to issue a ConsumerJWS: {reply.status} {reply.text}")

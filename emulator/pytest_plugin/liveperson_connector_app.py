@@ -52,23 +52,40 @@ class LivePersonConnectorApp:
         """`SetUserProfile` + `ConsumerRequestConversation` through the Connector API: the conversation's id."""
         body = [
             {"kind": "req", "id": "1", "type": "userprofile.SetUserProfile", "body": {}},
-            {"kind": "req", "id": "2", "type": "cm.ConsumerRequestConversation", "body": {"brandId": self.account.id, **request_body}},
-        ]  # fmt: skip
+            {
+                "kind": "req",
+                "id": "2",
+                "type": "cm.ConsumerRequestConversation",
+                "body": {"brandId": self.account.id, **request_body},
+            },
+        ]
         reply = self._post("", consumer, body)
         return reply.json()[1]["body"]["conversationId"]
 
     def send(self, consumer: LivePersonConsumerJws, conversation_id: str, event: dict) -> dict:
         """`ms.PublishEvent` of `event` (e.g. `{"type": "ContentEvent", "contentType": "text/plain", "message": "hi"}`)."""
-        body = {"kind": "req", "id": str(uuid.uuid4()), "type": "ms.PublishEvent", "body": {"dialogId": conversation_id, "event": event}}
+        body = {
+            "kind": "req",
+            "id": str(uuid.uuid4()),
+            "type": "ms.PublishEvent",
+            "body": {"dialogId": conversation_id, "event": event},
+        }
         return self._post("/send", consumer, body).json()["body"]
 
     def say(self, consumer: LivePersonConsumerJws, conversation_id: str, text: str) -> int:
         """A text ContentEvent from the consumer: its sequence."""
-        return self.send(consumer, conversation_id, {"type": "ContentEvent", "contentType": "text/plain", "message": text})["sequence"]
+        return self.send(
+            consumer, conversation_id, {"type": "ContentEvent", "contentType": "text/plain", "message": text}
+        )["sequence"]
 
     def close(self, consumer: LivePersonConsumerJws, conversation_id: str) -> None:
         field = {"field": "ConversationStateField", "conversationState": "CLOSE"}
-        body = {"kind": "req", "id": "close", "type": "cm.UpdateConversationField", "body": {"conversationId": conversation_id, "conversationField": field}}
+        body = {
+            "kind": "req",
+            "id": "close",
+            "type": "cm.UpdateConversationField",
+            "body": {"conversationId": conversation_id, "conversationField": field},
+        }
         self._post("/send", consumer, body)
 
     def _post(self, tail: str, consumer: LivePersonConsumerJws, body: Any) -> Any:
@@ -84,14 +101,19 @@ class LivePersonConnectorApp:
         """Whether the delivery names this app and carries the signature of its exact body bytes."""
         headers = {name.lower(): value for name, value in delivery.headers.items()}
         expected = liveperson_webhooks.signature(self.client_secret, delivery.raw)
-        return headers.get(liveperson_webhooks.CLIENT_HEADER) == self.client_id and headers.get(liveperson_webhooks.SIGNATURE_HEADER) == expected
+        return (
+            headers.get(liveperson_webhooks.CLIENT_HEADER) == self.client_id
+            and headers.get(liveperson_webhooks.SIGNATURE_HEADER) == expected
+        )
 
     def notifications(self, key: str | None = None) -> list[dict]:
         """Every notification body received so far, oldest first, optionally only those sent for `key`
         (`cqm.ExConversationChangeNotification`, `ms.MessagingEventNotification.ContentEvent`, ...)."""
         return [d.body for d in self.receiver.deliveries if key is None or notification_key(d.body) == key]
 
-    def wait_for(self, key: str, matching: Callable[[dict], bool] = lambda body: True, count: int = 1, timeout: float = 5.0) -> dict:
+    def wait_for(
+        self, key: str, matching: Callable[[dict], bool] = lambda body: True, count: int = 1, timeout: float = 5.0
+    ) -> dict:
         """Wait until `count` notifications sent for `key` (and `matching`) arrived; the latest of them.
         Fails the test if any delivery's signature does not verify."""
 
@@ -108,10 +130,19 @@ def install_connector_app(account: LivePersonAccount, receiver_url: str, max_ret
     """Seed an installation whose five webhooks post to `receiver_url` into the account (keeping what it
     holds): its `(client_id, client_secret)`."""
     control = account.handle.control
-    document = control.export_state()["namespaces"][account.handle.namespace]["providers"]["liveperson"]["accounts"][account.id]
+    document = control.export_state()["namespaces"][account.handle.namespace]["providers"]["liveperson"]["accounts"][
+        account.id
+    ]
     client_id, client_secret = str(uuid.uuid4()), secrets.token_hex(13)
-    webhooks = {key: {"endpoint": receiver_url, "max_retries": max_retries} for key in liveperson_models.WEBHOOK_EVENT_TYPES}
-    app = {"client_id": client_id, "client_secret": client_secret, "client_name": "lp_connector_app", "capabilities": {"webhooks": webhooks}}
+    webhooks = {
+        key: {"endpoint": receiver_url, "max_retries": max_retries} for key in liveperson_models.WEBHOOK_EVENT_TYPES
+    }
+    app = {
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "client_name": "lp_connector_app",
+        "capabilities": {"webhooks": webhooks},
+    }
     document["apps"] = [*document.get("apps", []), app]
     control.seed({"liveperson": {"accounts": [document]}})
     return client_id, client_secret

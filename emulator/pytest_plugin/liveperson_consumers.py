@@ -35,7 +35,9 @@ DEFAULT_REDIRECT_URI = "https://liveperson.net"
 def fixture_brand_pem() -> str:
     """One RSA 2048 key for every `lp_brand_idp` of a session (each brand id is fresh, so no two collide)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def seed_brand(control: EmulatorClient, **fields: Any) -> Brand:
@@ -92,7 +94,9 @@ class BrandIdp:
     def token_url(self, base_url: str) -> str:
         return f"{base_url.rstrip('/')}/brand/{self.brand_id}/token"
 
-    def id_token(self, sub: str, now: float | None = None, ttl: float = 3600, headers: dict | None = None, **claims: Any) -> str:
+    def id_token(
+        self, sub: str, now: float | None = None, ttl: float = 3600, headers: dict | None = None, **claims: Any
+    ) -> str:
         """A brand JWT signed in Python with the brand's key: `iss`, `sub`, `iat`, `exp` (1 h on the emulator's
         clock unless `ttl` says otherwise) and `claims` (which may override any of them, or drop one with None)."""
         iat = int(self.account.handle.control.now().timestamp() if now is None else now)
@@ -110,21 +114,41 @@ class BrandIdp:
         control.seed({"liveperson": {"brands": [document]}})
         self.users.add(sub)
 
-    def code(self, sub: str, password: str | None = None, redirect_uri: str = DEFAULT_REDIRECT_URI, **claims: Any) -> str:
+    def code(
+        self, sub: str, password: str | None = None, redirect_uri: str = DEFAULT_REDIRECT_URI, **claims: Any
+    ) -> str:
         """An authorization code from the brand's authorize endpoint (an unknown `sub` is added as a user first)."""
         if sub not in self.users:
             self.add_user(sub, password, **claims)
-        form = {"sub": sub, "client_id": BRAND_CLIENT_ID, "redirect_uri": redirect_uri, **({"password": password} if password else {})}
-        return expect_token(self.account.handle.post(f"/brand/{self.brand_id}/authorize", data=form, headers=_FORM), "code")
+        form = {
+            "sub": sub,
+            "client_id": BRAND_CLIENT_ID,
+            "redirect_uri": redirect_uri,
+            **({"password": password} if password else {}),
+        }
+        return expect_token(
+            self.account.handle.post(f"/brand/{self.brand_id}/authorize", data=form, headers=_FORM), "code"
+        )
 
-    def authenticate(self, id_token: str | None = None, code: str | None = None, unauth_jwt: str | None = None,
-                     connector_id: str | None = None) -> str:  # fmt: skip
+    def authenticate(
+        self,
+        id_token: str | None = None,
+        code: str | None = None,
+        unauth_jwt: str | None = None,
+        connector_id: str | None = None,
+    ) -> str:
         """The LP JWT of `authenticate?v=3.0` (with `Authorization: jwt <unauth_jwt>` for a step-up)."""
         reply = self.authenticate_reply(id_token, code, unauth_jwt, connector_id)
         return expect_token(reply, "token")
 
-    def authenticate_reply(self, id_token: str | None = None, code: str | None = None, unauth_jwt: str | None = None,
-                           connector_id: str | None = None, redirect_uri: str | None = None) -> Any:  # fmt: skip
+    def authenticate_reply(
+        self,
+        id_token: str | None = None,
+        code: str | None = None,
+        unauth_jwt: str | None = None,
+        connector_id: str | None = None,
+        redirect_uri: str | None = None,
+    ) -> Any:
         body: dict = {"id_token": id_token} if id_token is not None else {"code": code}
         if redirect_uri is not None:
             body["redirect_uri"] = redirect_uri
@@ -152,9 +176,10 @@ def lp_brand_idp(lp_account: LivePersonAccount) -> BrandIdp:
     connector of `lp_account` that names it: `.id_token(sub, **claims)`, `.code(sub)`, `.authenticate(...)`."""
     client_secret = secrets.token_urlsafe(16)
     brand = seed_brand(
-        lp_account.handle.control, private_key_pem=fixture_brand_pem(),
+        lp_account.handle.control,
+        private_key_pem=fixture_brand_pem(),
         clients=[{"client_id": BRAND_CLIENT_ID, "client_secret": client_secret}],
-    )  # fmt: skip
+    )
     connector_id = add_lp_connector(lp_account, type="authenticated", brand=brand.id)
     return BrandIdp(lp_account, brand, connector_id, client_secret)
 
@@ -163,7 +188,11 @@ def lp_brand_idp(lp_account: LivePersonAccount) -> BrandIdp:
 def lp_authenticated_consumer(lp_brand_idp: BrandIdp) -> AuthenticatedConsumer:
     """A consumer authenticated through `lp_brand_idp` (implicit flow) with a fresh `sub` and a name and SDEs."""
     sub = f"user-{secrets.token_hex(6)}"
-    claims: dict[str, Any] = {"given_name": "Ada", "family_name": "Lovelace", "lp_sdes": [{"type": "ctmrinfo", "info": {"ctype": "vip"}}]}
+    claims: dict[str, Any] = {
+        "given_name": "Ada",
+        "family_name": "Lovelace",
+        "lp_sdes": [{"type": "ctmrinfo", "info": {"ctype": "vip"}}],
+    }
     lp_jwt = lp_brand_idp.authenticate(id_token=lp_brand_idp.id_token(sub, **claims))
     consumer_id = jwt.decode(lp_jwt, options={"verify_signature": False})["sub"]
     return AuthenticatedConsumer(lp_jwt, consumer_id, sub, claims)

@@ -91,23 +91,32 @@ def add_lp_conversation(
     now = account.handle.control.now().timestamp()
     owners = {"CONSUMER": consumer_id, "ASSIGNED_AGENT": agent_id}
     events = [
-        {"sequence": sequence, "originator_id": owners[role], "role": role,
-         "event": {"type": "ContentEvent", "contentType": "text/plain", "message": text},
-         "server_timestamp": int(now * 1000)}
+        {
+            "sequence": sequence,
+            "originator_id": owners[role],
+            "role": role,
+            "event": {"type": "ContentEvent", "contentType": "text/plain", "message": text},
+            "server_timestamp": int(now * 1000),
+        }
         for sequence, (role, text) in enumerate(messages)
-    ]  # fmt: skip
+    ]
     conversation_id = str(uuid.uuid4())
     agents = [agent_id] if any(role == "ASSIGNED_AGENT" for role, _ in messages) else []
     document.setdefault("conversations", {})[conversation_id] = {
-        "id": conversation_id, "consumer_id": consumer_id, "started_at": now, "events": events,
+        "id": conversation_id,
+        "consumer_id": consumer_id,
+        "started_at": now,
+        "events": events,
         "participants": [{"id": agent, "role": "ASSIGNED_AGENT"} for agent in agents],
-    }  # fmt: skip
+    }
     account.handle.control.seed({"liveperson": {"accounts": [document]}})
     return conversation_id
 
 
 @pytest.fixture
-def lp_unauth_conversation(lp_account: LivePersonAccount, lp_agent_session: LivePersonAgentSession) -> LivePersonConversation:
+def lp_unauth_conversation(
+    lp_account: LivePersonAccount, lp_agent_session: LivePersonAgentSession
+) -> LivePersonConversation:
     """An unauthenticated consumer (`anonymous/authorize`, then `authenticate?v=3.0`) in an open conversation
     with an agent of `lp_agent_session`, holding DEFAULT_HISTORY: the consumer asked, the agent asked them to log in."""
     consumer = LivePersonConsumer.of(lp_account.exchange(lp_account.issue_ext_jwt()))
@@ -126,4 +135,6 @@ def stepped_up_conversation(lp_unauth_conversation: LivePersonConversation, lp_b
         unauth_jwt=lp_unauth_conversation.consumer.lp_jwt,
     )
     authenticated = LivePersonConsumer.of(lp_jwt)
-    return SteppedUpConversation(lp_unauth_conversation, lp_unauth_conversation.consumer, authenticated, brand_sub, history_before)
+    return SteppedUpConversation(
+        lp_unauth_conversation, lp_unauth_conversation.consumer, authenticated, brand_sub, history_before
+    )

@@ -109,7 +109,9 @@ def lp_bot_session(lp_account: LivePersonAccount) -> LivePersonAgentSession:
 
 
 @pytest.fixture
-def expired_lp_agent_session(lp_agent_session: LivePersonAgentSession, emulator_clock: EmulatorClient) -> LivePersonAgentSession:
+def expired_lp_agent_session(
+    lp_agent_session: LivePersonAgentSession, emulator_clock: EmulatorClient
+) -> LivePersonAgentSession:
     """`lp_agent_session` left idle past its lifetime: the test's clock moved by `session_ttl` plus one second."""
     emulator_clock.advance(lp_agent_session.session_ttl + 1)
     return lp_agent_session

@@ -117,9 +117,13 @@ class LivePersonRoutingAgent:
 
     def wait_for_ring(self, conversation_id: str | None = None, state: str = "WAITING") -> dict:
         """The next routing task in `state` (of `conversation_id`, if given): its `result` as pushed."""
+
         def wanted(body: dict) -> bool:
             result = body["changes"][0]["result"]
-            return result["ringsDetails"][0]["ringState"] == state and conversation_id in (None, result["conversationId"])
+            return result["ringsDetails"][0]["ringState"] == state and conversation_id in (
+                None,
+                result["conversationId"],
+            )
 
         result = self.socket.push(ROUTING_TASKS, wanted)["body"]["changes"][0]["result"]
         self.rings.append(result)
@@ -127,7 +131,9 @@ class LivePersonRoutingAgent:
 
     def answer(self, ring: dict, state: str = "ACCEPTED") -> dict:
         """`.ams.routing.UpdateRingState` for a ring `wait_for_ring` returned: the `resp`."""
-        return self.socket.call(".ams.routing.UpdateRingState", {"ringId": ring["ringsDetails"][0]["ringId"], "ringState": state})
+        return self.socket.call(
+            ".ams.routing.UpdateRingState", {"ringId": ring["ringsDetails"][0]["ringId"], "ringState": state}
+        )
 
     def set_state(self, availability: str) -> dict:
         return self.socket.call(".ams.routing.SetAgentState", {"availability": availability})
@@ -135,7 +141,9 @@ class LivePersonRoutingAgent:
 
 def start_routing_agent(account: LivePersonAccount, ca_file: str | None, skills: list[str]) -> LivePersonRoutingAgent:
     """A new agent user of `skills` (the first is `.skill`), logged in, its socket subscribed to routing tasks and ONLINE."""
-    user = add_lp_user(account, username=f"agent-{secrets.token_hex(4)}", password=secrets.token_urlsafe(12), skills=skills)
+    user = add_lp_user(
+        account, username=f"agent-{secrets.token_hex(4)}", password=secrets.token_urlsafe(12), skills=skills
+    )
     session = lp_login(account, {"username": user["username"], "password": user["password"]})
     socket = open_agent_socket(session, ca_file)
     routing = socket.call(".ams.routing.SubscribeRoutingTasks", {})
@@ -151,7 +159,9 @@ def lp_routing_agent(lp_account: LivePersonAccount, request: pytest.FixtureReque
     """An agent user with one fresh skill (`.skill`), logged in, its socket ONLINE and subscribed to routing tasks:
     `.wait_for_ring(conversation_id)`, `.answer(ring, "ACCEPTED"|"REJECTED")`, `.set_state(...)`, `.socket.call/push`."""
     https = _server_url(lp_account).startswith("https://")
-    agent = start_routing_agent(lp_account, request.getfixturevalue("emulator_tls_ca") if https else None, [fresh_numeric_id(6)])
+    agent = start_routing_agent(
+        lp_account, request.getfixturevalue("emulator_tls_ca") if https else None, [fresh_numeric_id(6)]
+    )
     try:
         yield agent
     finally:

@@ -77,7 +77,9 @@ def mindbehind_otp(mindbehind_channel: MindbehindChannel) -> MindbehindCode:
     """An SMS code requested for a fresh phone number on the channel, read back as a test would read it."""
     phone = "+90555" + secrets.token_hex(3).translate(str.maketrans("abcdef", "123456"))
     handle = mindbehind_channel.handle
-    sent = handle.post("/__emulator/mindbehind/webchat/otp", json={"channelID": mindbehind_channel.channel_id, "phone": phone})
+    sent = handle.post(
+        "/__emulator/mindbehind/webchat/otp", json={"channelID": mindbehind_channel.channel_id, "phone": phone}
+    )
     assert sent.status == 200, sent.text
     read = handle.get("/__emulator/mindbehind/otp", params={"channelID": mindbehind_channel.channel_id, "phone": phone})
     return MindbehindCode(phone, read.json()["code"], mindbehind_channel)

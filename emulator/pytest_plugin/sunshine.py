@@ -39,7 +39,9 @@ class SunshineApp:
 
     def jwt(self, scope: str = "app", **claims: Any) -> str:
         """An HS256 JWT signed with the app key (`kid` = key id), `scope` and any claims (e.g. `exp`)."""
-        key_id, secret = (self.account_key_id, self.account_secret) if scope == "account" else (self.key_id, self.secret)
+        key_id, secret = (
+            (self.account_key_id, self.account_secret) if scope == "account" else (self.key_id, self.secret)
+        )
         return sign_jwt({"scope": scope, **claims}, key_id, secret)
 
     def request(self, method: str, tail: str, **kwargs: Any) -> Reply:
@@ -56,7 +58,9 @@ class SunshineApp:
             raise RuntimeError("the official client needs a server: override emulator_backend with emulator_server")
         if jwt is not None:
             return sunshine_conversations_client.Configuration(host=self.handle.base_url, access_token=jwt)
-        return sunshine_conversations_client.Configuration(host=self.handle.base_url, username=self.key_id, password=self.secret)
+        return sunshine_conversations_client.Configuration(
+            host=self.handle.base_url, username=self.key_id, password=self.secret
+        )
 
 
 @dataclass(frozen=True)
@@ -75,10 +79,19 @@ class SunshineConversation:
 @pytest.fixture
 def sunshine_app(emulator_backend: EmulatorHandle) -> SunshineApp:
     """A Sunshine app with fresh ids, an app key and an account key, in this test's namespace."""
-    app_id, key_id, account_key_id = secrets.token_hex(12), f"app_{secrets.token_hex(12)}", f"act_{secrets.token_hex(12)}"
+    app_id, key_id, account_key_id = (
+        secrets.token_hex(12),
+        f"app_{secrets.token_hex(12)}",
+        f"act_{secrets.token_hex(12)}",
+    )
     secret, account_secret = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
     emulator_backend.control.seed(
-        {"sunshine": {"apps": [{"id": app_id, "keys": [{"id": key_id, "secret": secret}]}], "account_keys": [{"id": account_key_id, "secret": account_secret}]}}
+        {
+            "sunshine": {
+                "apps": [{"id": app_id, "keys": [{"id": key_id, "secret": secret}]}],
+                "account_keys": [{"id": account_key_id, "secret": account_secret}],
+            }
+        }
     )
     return SunshineApp(app_id, key_id, secret, account_key_id, account_secret, emulator_backend)
 

@@ -33,7 +33,9 @@ class SunshineSdkUser:
         """`Authorization: Basic appUserId:sessionToken` (anonymous users only)."""
         if self.session_token is None:
             raise ValueError("an identified SDK user has no session token: use headers()")
-        return {"Authorization": "Basic " + base64.b64encode(f"{self.app_user_id}:{self.session_token}".encode()).decode()}
+        return {
+            "Authorization": "Basic " + base64.b64encode(f"{self.app_user_id}:{self.session_token}".encode()).decode()
+        }
 
     def headers(self) -> dict[str, str]:
         """What the SDK sends: its credentials (Bearer JWT or Basic session token) and `x-smooch-clientid`."""
@@ -70,7 +72,11 @@ def sunshine_user_jwt(sunshine_app: SunshineApp) -> Any:
 def expired_sunshine_user_jwt(sunshine_app: SunshineApp, emulator_clock: EmulatorClient) -> str:
     """A user JWT (a fresh external_id) with a one-minute `exp`, the test's clock then moved 61 seconds on."""
     now = int(emulator_clock.now().timestamp())
-    token = sign_jwt({"scope": "user", "external_id": f"sdk-{secrets.token_hex(6)}", "exp": now + 60}, sunshine_app.key_id, sunshine_app.secret)
+    token = sign_jwt(
+        {"scope": "user", "external_id": f"sdk-{secrets.token_hex(6)}", "exp": now + 60},
+        sunshine_app.key_id,
+        sunshine_app.secret,
+    )
     emulator_clock.advance("61s")
     return token
 
@@ -80,7 +86,9 @@ def sunshine_anonymous_sdk_user(sunshine_app: SunshineApp) -> SunshineSdkUser:
     """An anonymous user created as an SDK does (`POST /sdk/v2/apps/{appId}/appusers`, a fresh client id):
     `.app_user_id`, `.session_token`, `.client_id`, `.basic_headers()`, `.headers()`, `.request(...)`."""
     client_id = secrets.token_hex(16)
-    reply = sunshine_app.handle.post(f"/sdk/v2/apps/{sunshine_app.id}/appusers", json={"client": {"id": client_id, "platform": "web"}})
+    reply = sunshine_app.handle.post(
+        f"/sdk/v2/apps/{sunshine_app.id}/appusers", json={"client": {"id": client_id, "platform": "web"}}
+    )
     body = _sdk_answer(reply, 201)
     return SunshineSdkUser(sunshine_app, body["appUser"]["_id"], client_id, session_token=body["sessionToken"])
 

@@ -41,7 +41,9 @@ class SunshineSwitchboard:
     def events(self, member: SwitchboardMember, event_type: str | None = None) -> list[dict]:
         """The events `member`'s webhook received so far (flush the deliveries first), optionally of one type."""
         bodies = [r.body for r in self.receiver.deliveries if r.path == member.path and isinstance(r.body, dict)]
-        return [e for body in bodies for e in body.get("events") or [] if event_type is None or e.get("type") == event_type]
+        return [
+            e for body in bodies for e in body.get("events") or [] if event_type is None or e.get("type") == event_type
+        ]
 
     def act(self, conversation_id: str, action: str, **body: object) -> Reply:
         """POST `.../conversations/{id}/{action}` (passControl, offerControl, acceptControl, releaseControl)."""
@@ -53,8 +55,13 @@ def _member(app: SunshineApp, receiver: WebhookReceiver, switchboard_id: str, na
     body = {"type": "custom", "displayName": name, "webhooks": [{"target": target, "triggers": ["*"]}]}
     integration = created_body(app.request("POST", "integrations", json=body), "integration")
     linked = {"name": name, "integrationId": integration["id"], "deliverStandbyEvents": False}
-    member = created_body(app.request("POST", f"switchboards/{switchboard_id}/switchboardIntegrations", json=linked), "switchboardIntegration")
-    return SwitchboardMember(name, integration["id"], integration["webhooks"][0]["id"], urlsplit(target).path, member["id"])
+    member = created_body(
+        app.request("POST", f"switchboards/{switchboard_id}/switchboardIntegrations", json=linked),
+        "switchboardIntegration",
+    )
+    return SwitchboardMember(
+        name, integration["id"], integration["webhooks"][0]["id"], urlsplit(target).path, member["id"]
+    )
 
 
 def _patched(reply: Reply, wrapper: str) -> dict:
@@ -72,7 +79,12 @@ def sunshine_switchboard(sunshine_app: SunshineApp, emulator_webhook_receiver: W
     desk = _member(sunshine_app, emulator_webhook_receiver, switchboard_id, "agent-desk")
     for member, after in ((bot, desk), (desk, bot)):
         path = f"switchboards/{switchboard_id}/switchboardIntegrations/{member.switchboard_integration_id}"
-        _patched(sunshine_app.request("PATCH", path, json={"nextSwitchboardIntegrationId": after.switchboard_integration_id}), "switchboardIntegration")
+        _patched(
+            sunshine_app.request(
+                "PATCH", path, json={"nextSwitchboardIntegrationId": after.switchboard_integration_id}
+            ),
+            "switchboardIntegration",
+        )
     enabled = {"enabled": True, "defaultSwitchboardIntegrationId": bot.switchboard_integration_id}
     _patched(sunshine_app.request("PATCH", f"switchboards/{switchboard_id}", json=enabled), "switchboard")
     return SunshineSwitchboard(sunshine_app, switchboard_id, bot, desk, emulator_webhook_receiver)

@@ -48,7 +48,9 @@ class SunshineWebhookEvents:
 
 
 @pytest.fixture
-def sunshine_webhook_events(sunshine_app: SunshineApp, emulator_backend: EmulatorHandle) -> Iterator[SunshineWebhookEvents]:
+def sunshine_webhook_events(
+    sunshine_app: SunshineApp, emulator_backend: EmulatorHandle
+) -> Iterator[SunshineWebhookEvents]:
     """A webhook of `sunshine_app` on every trigger and what it receives (see SunshineWebhookEvents):
     `.wait_for(trigger, count)`, `.payloads(trigger)`, `.events()`, `.clear()`."""
     receiver = WebhookReceiver()

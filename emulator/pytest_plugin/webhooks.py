@@ -61,7 +61,9 @@ class WebhookReceiver:
 
             def _any(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status = receiver._take(ReceivedRequest(self.command, self.path, dict(self.headers.items()), _json_or_none(raw), raw))
+                status = receiver._take(
+                    ReceivedRequest(self.command, self.path, dict(self.headers.items()), _json_or_none(raw), raw)
+                )
                 if status is None:
                     receiver._hung.wait()
                     self.close_connection = True
@@ -98,14 +100,18 @@ class WebhookReceiver:
         the deliveries, or fails the test. Mostly a flush is the better wait: it ends when attempts end."""
         with self._arrived:
             if not self._arrived.wait_for(lambda: len(self._received) >= count, timeout):
-                raise AssertionError(f"the webhook receiver got {len(self._received)} request(s), not {count}, in {timeout} s")
+                raise AssertionError(
+                    f"the webhook receiver got {len(self._received)} request(s), not {count}, in {timeout} s"
+                )
             return list(self._received)
 
     def wait_until(self, holds: Callable[[list[ReceivedRequest]], bool], timeout: float = 5.0) -> list[ReceivedRequest]:
         """Wait (without polling) until `holds(deliveries)`, at most `timeout` seconds; answers the deliveries."""
         with self._arrived:
             if not self._arrived.wait_for(lambda: holds(self._received), timeout):
-                raise AssertionError(f"the webhook receiver's {len(self._received)} request(s) did not hold in {timeout} s")
+                raise AssertionError(
+                    f"the webhook receiver's {len(self._received)} request(s) did not hold in {timeout} s"
+                )
             return list(self._received)
 
     def events(self, event_type: str | None = None) -> list[dict]:
@@ -128,7 +134,11 @@ class WebhookReceiver:
 
     def sunshine_webhook(self, app: SunshineApp, triggers: Any = ("*",), **flags: Any) -> dict:
         """A custom integration of `app` whose one webhook posts to this receiver; answers the webhook."""
-        body = {"type": "custom", "displayName": "webhook receiver", "webhooks": [{"target": self.url, "triggers": list(triggers), **flags}]}
+        body = {
+            "type": "custom",
+            "displayName": "webhook receiver",
+            "webhooks": [{"target": self.url, "triggers": list(triggers), **flags}],
+        }
         return created_body(app.request("POST", "integrations", json=body), "integration")["webhooks"][0]
 
     def close(self) -> None:

@@ -3,4 +3,12 @@
 from .model import Scenario, ScenarioError, load_scenario, parse_scenario
 from .runner import ScenarioResult, ScenarioRunner, StepResult
 
-__all__ = ["Scenario", "ScenarioError", "ScenarioResult", "ScenarioRunner", "StepResult", "load_scenario", "parse_scenario"]
+__all__ = [
+    "Scenario",
+    "ScenarioError",
+    "ScenarioResult",
+    "ScenarioRunner",
+    "StepResult",
+    "load_scenario",
+    "parse_scenario",
+]

@@ -16,9 +16,13 @@ def junit_xml(results: list[ScenarioResult]) -> bytes:
             suites, "testsuite", name=result.scenario.name, tests=str(len(result.steps)), failures=str(failures)
         )
         for step in result.steps:
-            case = ElementTree.SubElement(suite, "testcase", classname=result.scenario.source, name=f"{step.where} {step.label}")
+            case = ElementTree.SubElement(
+                suite, "testcase", classname=result.scenario.source, name=f"{step.where} {step.label}"
+            )
             if not step.ok:
-                failure = ElementTree.SubElement(case, "failure", message=step.details[-1] if step.details else "failed")
+                failure = ElementTree.SubElement(
+                    case, "failure", message=step.details[-1] if step.details else "failed"
+                )
                 failure.text = "\n".join(step.details)
     return ElementTree.tostring(suites, encoding="utf-8", xml_declaration=True)
 

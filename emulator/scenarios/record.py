@@ -53,7 +53,9 @@ _WORD = re.compile(r"[A-Za-z0-9._~-]+")  # a token, UUID or id inside a raw (non
 _CLIPPED = re.compile(r"\.\.\.\[[0-9]+ more characters\]\Z")  # the journal's mark on a clipped body
 _DROPPED_ERROR = {"hang": "timeout", "truncated": "truncated"}  # any other dropped connection: "connection"
 # the headers a replay needs: the body's type and the providers' credentials (a recording holds test secrets)
-RECORDED_HEADERS = tuple(dict.fromkeys(["Content-Type", *(name for spec in PROVIDERS for name in spec.credential_headers)]))
+RECORDED_HEADERS = tuple(
+    dict.fromkeys(["Content-Type", *(name for spec in PROVIDERS for name in spec.credential_headers)])
+)
 _FAULT_FIELDS = ("status", "headers", "duration", "content_type")  # what a fault step copies from its rule
 
 _DOCUMENT_ORDER = ("name", "seed", "vars", "steps")
@@ -279,7 +281,10 @@ def _fired_rule(entry: JournalEntry, rules: Mapping[str, Mapping[str, Any]]) -> 
 
 def _fault_step(rule: Mapping[str, Any], entry: JournalEntry, path: str) -> dict:
     """The same fault again, once, for this request only."""
-    step: dict[str, Any] = {"kind": rule["kind"], "match": {"provider": entry.provider, "method": entry.method, "path": path}}
+    step: dict[str, Any] = {
+        "kind": rule["kind"],
+        "match": {"provider": entry.provider, "method": entry.method, "path": path},
+    }
     step.update({name: rule[name] for name in _FAULT_FIELDS if name in rule})
     step["times"] = 1
     return step

@@ -81,9 +81,13 @@ class ScenarioRunner:
         self.on_step = on_step or (lambda _: None)
         self.token = token  # the emulator's control token, if it has one
 
-    def run(self, scenario: Scenario, namespace: str | None = None, keep: bool = False, **variables: Any) -> ScenarioResult:
+    def run(
+        self, scenario: Scenario, namespace: str | None = None, keep: bool = False, **variables: Any
+    ) -> ScenarioResult:
         """Run every step; stop at the first failure (later steps build on earlier ones)."""
-        control = EmulatorClient(namespace=namespace or f"scenario-{secrets.token_hex(6)}", transport=self.transport, token=self.token)
+        control = EmulatorClient(
+            namespace=namespace or f"scenario-{secrets.token_hex(6)}", transport=self.transport, token=self.token
+        )
         result = ScenarioResult(scenario, control.namespace, variables={**variables})
         try:
             for name, value in {**scenario.variables, **variables}.items():  # in order: later ones may use earlier ones
@@ -185,7 +189,9 @@ class ScenarioRunner:
 
 def _expected_error(expect: Expect, seen: str, sent: str) -> list[str]:
     if expect.error != seen:
-        raise StepFailed(sent, f"got no answer: {seen} error", f"expected {'error ' + expect.error if expect.error else 'an answer'}")
+        raise StepFailed(
+            sent, f"got no answer: {seen} error", f"expected {'error ' + expect.error if expect.error else 'an answer'}"
+        )
     return [sent, f"failed as expected: {seen}"]
 
 
@@ -206,7 +212,9 @@ def _differences(expect: Expect, reply: Reply, variables: Mapping[str, Any]) -> 
     except ValueError:
         return found + ["body: expected JSON, got something else"]
     if expect.json_subset is not None:
-        found += [f"json{path}: {problem}" for path, problem in _subset(interpolate(expect.json_subset, variables), body, "")]
+        found += [
+            f"json{path}: {problem}" for path, problem in _subset(interpolate(expect.json_subset, variables), body, "")
+        ]
     for path, wanted in interpolate(expect.jsonpath, variables).items():
         found += _jsonpath_problems(path, wanted, body)
     return found
@@ -214,23 +222,35 @@ def _differences(expect: Expect, reply: Reply, variables: Mapping[str, Any]) -> 
 
 def _expect_deliveries(expect: DeliveryExpectation, control: EmulatorClient, variables: dict) -> list[str]:
     """Flush (every due attempt made and ended), then count the deliveries that match every filter."""
-    wanted = DeliveryExpectation.model_validate(interpolate(expect.model_dump(by_alias=True, exclude_unset=True), variables))
+    wanted = DeliveryExpectation.model_validate(
+        interpolate(expect.model_dump(by_alias=True, exclude_unset=True), variables)
+    )
     deliveries = control.flush_deliveries()
     matching = [d for d in deliveries if not _delivery_differences(wanted, d)]
     held = len(matching) == wanted.times if wanted.times is not None else bool(matching)
     if held:
         return [f"{len(matching)} matching deliveries of {len(deliveries)}"]
-    seen = [f"{d['kind']} {d['state']} {d['url']}: {'; '.join(_delivery_differences(wanted, d))}" for d in deliveries[-10:]]
+    seen = [
+        f"{d['kind']} {d['state']} {d['url']}: {'; '.join(_delivery_differences(wanted, d))}" for d in deliveries[-10:]
+    ]
     expected = f"exactly {wanted.times}" if wanted.times is not None else "at least one"
     raise StepFailed(f"expected {expected} matching deliveries, found {len(matching)} of {len(deliveries)}", *seen)
 
 
 def _delivery_differences(wanted: DeliveryExpectation, delivery: dict) -> list[str]:
-    found = [f"{name} is {delivery[name]!r}" for name in ("kind", "state") if getattr(wanted, name) not in (None, delivery[name])]
+    found = [
+        f"{name} is {delivery[name]!r}"
+        for name in ("kind", "state")
+        if getattr(wanted, name) not in (None, delivery[name])
+    ]
     if wanted.url is not None and not fnmatch.fnmatchcase(delivery["url"], wanted.url):
         found.append(f"url is {delivery['url']!r}")
     headers = {name.lower(): value for name, value in delivery["headers"].items()}
-    found += [f"header {name} is {headers.get(name.lower())!r}" for name, value in wanted.headers.items() if headers.get(name.lower()) != value]
+    found += [
+        f"header {name} is {headers.get(name.lower())!r}"
+        for name, value in wanted.headers.items()
+        if headers.get(name.lower()) != value
+    ]
     if wanted.json_subset is not None:
         found += [f"json{path}: {problem}" for path, problem in _subset(wanted.json_subset, delivery["payload"], "")]
     for path, value in wanted.jsonpath.items():
@@ -270,7 +290,11 @@ def _jsonpath_problems(path: str, wanted: Any, body: Any) -> list[str]:
         return [f"{path}: nothing there"]
     if isinstance(wanted, dict) and set(wanted) == {"matches"}:
         pattern = str(wanted["matches"])
-        return [] if all(re.search(pattern, str(value)) for value in matches) else [f"{path}: {matches[0]!r} does not match {pattern!r}"]
+        return (
+            []
+            if all(re.search(pattern, str(value)) for value in matches)
+            else [f"{path}: {matches[0]!r} does not match {pattern!r}"]
+        )
     return [] if matches[0] == wanted else [f"{path}: expected {json.dumps(wanted)}, got {json.dumps(matches[0])[:80]}"]
 
 
@@ -307,11 +331,17 @@ def _describe(step: Step) -> str:
     if isinstance(step, ClockStep):
         return "clock " + " ".join(f"{k}={v}" for k, v in step.clock.items())
     if isinstance(step, ControlStep):
-        return next(f"{kind} {value}" for kind, value in (("fault", step.fault), ("expire", step.expire), ("revoke", step.revoke)) if value is not None)
+        return next(
+            f"{kind} {value}"
+            for kind, value in (("fault", step.fault), ("expire", step.expire), ("revoke", step.revoke))
+            if value is not None
+        )
     if isinstance(step, LetStep):
         return "let " + ", ".join(step.let)
     if isinstance(step, JournalStep):
         return "expect_journal " + " ".join(f"{k}={v}" for k, v in step.expect_journal.items())
     if isinstance(step, DeliveriesStep):
-        return "expect_deliveries " + " ".join(f"{k}={v}" for k, v in step.expect_deliveries.model_dump(exclude_unset=True).items())
+        return "expect_deliveries " + " ".join(
+            f"{k}={v}" for k, v in step.expect_deliveries.model_dump(exclude_unset=True).items()
+        )
     return "step"

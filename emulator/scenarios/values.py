@@ -128,7 +128,9 @@ def _jwt(spec: Any) -> str:
         except (TypeError, ValueError) as exc:  # TypeError: the key is password-protected
             raise ScenarioValueError(f"jwt: private_key is not a PEM private key ({exc})") from None
         if not isinstance(key, rsa.RSAPrivateKey):
-            raise ScenarioValueError(f"jwt: RS256 signs with an RSA key; private_key is not an RSA private key ({type(key).__name__})")
+            raise ScenarioValueError(
+                f"jwt: RS256 signs with an RSA key; private_key is not an RSA private key ({type(key).__name__})"
+            )
     else:
         raise ScenarioValueError("jwt signs HS256 with a secret or RS256 with a private_key")
     try:

@@ -56,7 +56,9 @@ def read_state_file(path: str | Path) -> dict[str, Any]:
         raise StateFileError(path, "expected a JSON object with a 'namespaces' object")
     version = document.pop("version", VERSION)
     if version != VERSION or isinstance(version, bool):
-        raise StateFileError(path, f"version {json.dumps(version)} is not one this emulator reads (it reads version {VERSION})")
+        raise StateFileError(
+            path, f"version {json.dumps(version)} is not one this emulator reads (it reads version {VERSION})"
+        )
     if "namespaces" not in document:
         raise StateFileError(path, "no 'namespaces' object: not a whole saved state")
     unknown = sorted(set(document) - {"namespaces"})

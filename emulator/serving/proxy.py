@@ -33,7 +33,9 @@ from .server import BackgroundTlsServer
 from .tls import CA_FILE, PEM, issue, new_ca, server_context, write_leaf
 
 RELAY_CHUNK = 64 * 1024
-_HOP_HEADERS = frozenset({"connection", "keep-alive", "proxy-connection", "proxy-authorization", "transfer-encoding", "content-length"})
+_HOP_HEADERS = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "transfer-encoding", "content-length"}
+)
 
 
 class HostCertificates:
@@ -71,14 +73,25 @@ class ProxyServer:
     """The forward proxy on `host:port` (0: a free port) in front of `app`, on background threads:
     `with ProxyServer(app, ca_folder) as proxy: proxy.url, proxy.ca_path`."""
 
-    def __init__(self, app: Any, ca_folder: str | Path, host: str = "127.0.0.1", port: int = 0, passed: Sequence[str] = ()) -> None:
+    def __init__(
+        self, app: Any, ca_folder: str | Path, host: str = "127.0.0.1", port: int = 0, passed: Sequence[str] = ()
+    ) -> None:
         self.certificates = HostCertificates(ca_folder)
         self._origin = BackgroundTlsServer(app, context=self.certificates.default)
-        handler = type("Handler", (ProxyHandler,), {"app": app, "origin": ("127.0.0.1", self._origin.port), "passed": tuple(passed)})
+        handler = type(
+            "Handler",
+            (ProxyHandler,),
+            {"app": app, "origin": ("127.0.0.1", self._origin.port), "passed": tuple(passed)},
+        )
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self.host, self.port = host, int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"emulator-proxy-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"emulator-proxy-{self.port}",
+            daemon=True,
+        )
 
     @property
     def url(self) -> str:
@@ -154,9 +167,13 @@ class ProxyHandler(BaseHTTPRequestHandler):
             return self._refuse(url.hostname)
         upstream = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=30)
         try:
-            upstream.request(self.command, (url.path or "/") + (f"?{url.query}" if url.query else ""), body, dict(headers))
+            upstream.request(
+                self.command, (url.path or "/") + (f"?{url.query}" if url.query else ""), body, dict(headers)
+            )
             answer = upstream.getresponse()
-            self._answer(answer.status, [(k, v) for k, v in answer.getheaders() if k.lower() not in _HOP_HEADERS], answer.read())
+            self._answer(
+                answer.status, [(k, v) for k, v in answer.getheaders() if k.lower() not in _HOP_HEADERS], answer.read()
+            )
         except OSError as exc:
             self.send_error(502, f"cannot reach {url.hostname}: {exc}")
         finally:

@@ -242,12 +242,21 @@ class LingeringChannel(FaultAwareChannel):
                 self.will_close = True
             return True
         result = super().received(data)
-        if any(getattr(request, "refused_body", False) or isinstance(request.error, RequestHeaderFieldsTooLarge) for request in self.requests):
+        if any(
+            getattr(request, "refused_body", False) or isinstance(request.error, RequestHeaderFieldsTooLarge)
+            for request in self.requests
+        ):
             self.dropping = True
         return result
 
     def handle_close(self) -> None:
-        if self.dropping and not self.half_closed and self.connected and not self.total_outbufs_len and self.dropped <= LINGER_BYTES:
+        if (
+            self.dropping
+            and not self.half_closed
+            and self.connected
+            and not self.total_outbufs_len
+            and self.dropped <= LINGER_BYTES
+        ):
             self.half_closed = True  # the answer is out: FIN, then read and drop until the client closes
             try:
                 self.socket.shutdown(socket.SHUT_WR)
@@ -273,8 +282,15 @@ def _body_limit_of(app: Any) -> Callable[[str], int | None]:
 
 def _create_server(app: Any, host: str, port: int, threads: int, idle_seconds: int = IDLE_SECONDS) -> Any:
     server = create_server(
-        app, host=host, port=port, threads=threads, ident="messaging-auth-emulator", max_request_header_size=MAX_REQUEST_HEADER_BYTES,
-        connection_limit=CONNECTION_LIMIT, channel_timeout=idle_seconds, cleanup_interval=min(CLEANUP_SECONDS, idle_seconds),
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="messaging-auth-emulator",
+        max_request_header_size=MAX_REQUEST_HEADER_BYTES,
+        connection_limit=CONNECTION_LIMIT,
+        channel_timeout=idle_seconds,
+        cleanup_interval=min(CLEANUP_SECONDS, idle_seconds),
         _dispatcher=SplitDispatcher(threads),
     )
     channel_class = _channel_class(_body_limit_of(app))
@@ -295,7 +311,12 @@ class BackgroundServer:
     """A real HTTP server on a thread, for tests: `with BackgroundServer(app) as server: server.url`."""
 
     def __init__(
-        self, app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = DEFAULT_THREADS, idle_seconds: int = IDLE_SECONDS
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        threads: int = DEFAULT_THREADS,
+        idle_seconds: int = IDLE_SECONDS,
     ) -> None:
         self._server = _create_server(app, host, port, threads, idle_seconds)
         self.dispatcher: SplitDispatcher = self._server.task_dispatcher
@@ -432,7 +453,9 @@ class _TlsRequestHandler(WSGIRequestHandler):
         pass
 
 
-def _create_tls_server(app: Any, host: str, port: int, context: ssl.SSLContext, idle_seconds: float = IDLE_SECONDS) -> BaseWSGIServer:
+def _create_tls_server(
+    app: Any, host: str, port: int, context: ssl.SSLContext, idle_seconds: float = IDLE_SECONDS
+) -> BaseWSGIServer:
     server = make_server(host, port, _dropping_aborts(app), threaded=True, request_handler=_TlsRequestHandler)
     server.ssl_context = context  # set after binding: the handler wraps each connection (see above)
     server.idle_seconds = idle_seconds  # type: ignore[attr-defined]
@@ -444,9 +467,15 @@ class BackgroundTlsServer:
     Werkzeug's threaded server (a thread per connection); `context` may replace cert and key."""
 
     def __init__(
-        self, app: Any, cert_path: str | None = None, key_path: str | None = None, host: str = "127.0.0.1",
-        port: int = 0, context: ssl.SSLContext | None = None, idle_seconds: float = IDLE_SECONDS,
-    ) -> None:  # fmt: skip
+        self,
+        app: Any,
+        cert_path: str | None = None,
+        key_path: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        context: ssl.SSLContext | None = None,
+        idle_seconds: float = IDLE_SECONDS,
+    ) -> None:
         if context is None:
             if cert_path is None or key_path is None:
                 raise ValueError("BackgroundTlsServer needs cert_path and key_path, or a context")
@@ -454,8 +483,12 @@ class BackgroundTlsServer:
         self._server = _create_tls_server(app, host, port, context, idle_seconds)
         self.host = host
         self.port = int(self._server.server_port)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"emulator-tls-server-{self.port}", daemon=True)  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"emulator-tls-server-{self.port}",
+            daemon=True,
+        )
 
     @property
     def url(self) -> str:

@@ -50,7 +50,9 @@ def write_self_signed(
     return cert_path, key_path, ca_path
 
 
-def new_ca(now: datetime, name: str = "messaging-auth-emulator test CA") -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+def new_ca(
+    now: datetime, name: str = "messaging-auth-emulator test CA"
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     """A fresh self-signed CA (EC P-256) valid from `now` for VALIDITY, and its key."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])

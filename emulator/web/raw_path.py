@@ -40,7 +40,9 @@ def keep_encoded_slashes(app: WsgiApp, prefixes: tuple[str, ...]) -> WsgiApp:
     def middleware(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if prefixes and environ.get("PATH_INFO", "").startswith(prefixes):
             raw = raw_path(environ)
-            if raw is not None and "%" in raw and raw.startswith(prefixes):  # without escapes, PATH_INFO is the raw path
+            if (
+                raw is not None and "%" in raw and raw.startswith(prefixes)
+            ):  # without escapes, PATH_INFO is the raw path
                 environ["PATH_INFO"] = "/".join(_segment(part) for part in raw.split("/"))
         return app(environ, start_response)
 

@@ -303,7 +303,10 @@ def conversation_change(matches: bool, details: dict, shown: Callable[[dict], di
     """One `changes` entry of an ExConversationChangeNotification: UPSERT while the conversation matches the
     subscription, DELETE once it left it. [I] (`effectiveTTR` -1: no effective time to respond is computed)"""
     kind = "UPSERT" if matches else "DELETE"
-    return {"type": kind, "result": {"convId": details["convId"], "effectiveTTR": -1, "conversationDetails": shown(details)}}
+    return {
+        "type": kind,
+        "result": {"convId": details["convId"], "effectiveTTR": -1, "conversationDetails": shown(details)},
+    }
 
 
 def agent_event(change: dict) -> dict:
@@ -347,7 +350,10 @@ class AgentConnection(Connection):
         for subscription, view in self.views.items():
             kind = view.change(details)
             if kind is not None:
-                body = {"subscriptionId": subscription, "changes": [conversation_change(kind == "UPSERT", details, agent_details)]}
+                body = {
+                    "subscriptionId": subscription,
+                    "changes": [conversation_change(kind == "UPSERT", details, agent_details)],
+                }
                 frames.append(notification(".ams.aam.ExConversationChangeNotification", body))
         event = self.new_event(change)
         if event is not None:
@@ -355,7 +361,9 @@ class AgentConnection(Connection):
             if dialog in self.online_dialogs:
                 frames.append(notification(".ams.ms.OnlineEventDistribution", agent_event(event)))
             else:
-                frames.append(notification("ms.MessagingEventNotification", {"dialogId": dialog, "changes": [agent_event(event)]}))
+                frames.append(
+                    notification("ms.MessagingEventNotification", {"dialogId": dialog, "changes": [agent_event(event)]})
+                )
         return frames + self.routing_frames(details["convId"])
 
     # --- routing ---------------------------------------------------------------------------------------
@@ -389,7 +397,11 @@ class AgentConnection(Connection):
             self.rung.pop(conversation_id, None)
             frames = [] if ring is None else [self.ring_frame(conversation, ring, now)]
             presence = self.presence(account)
-            new = None if presence is None else Routing(Conversations(namespace, account), account, now).ring(conversation, presence)
+            new = (
+                None
+                if presence is None
+                else Routing(Conversations(namespace, account), account, now).ring(conversation, presence)
+            )
             if new is not None:
                 frames.append(self.ring_frame(conversation, new, now))
             return frames
@@ -417,13 +429,21 @@ class AgentConnection(Connection):
         return [self.ring_frame(conversation, ring, now) for conversation, ring in rung]
 
     def agent_state(self, subscription: str) -> dict:
-        result = {"channels": ["MESSAGING"], "availability": self.availability, "description": "",
-                  "agentUserId": self.agent_id}  # fmt: skip
-        return notification(AGENT_STATE, {"subscriptionId": subscription, "changes": [{"type": "UPSERT", "result": result}]})
+        result = {
+            "channels": ["MESSAGING"],
+            "availability": self.availability,
+            "description": "",
+            "agentUserId": self.agent_id,
+        }
+        return notification(
+            AGENT_STATE, {"subscriptionId": subscription, "changes": [{"type": "UPSERT", "result": result}]}
+        )
 
     # --- handlers (under the store lock) -------------------------------------------------------------
 
-    def _set_agent_state(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
+    def _set_agent_state(
+        self, req_id: object, body: dict, conversations: Conversations, account: Account
+    ) -> list[dict]:
         """[C] `availability` among the schema's states (and OCCUPIED); the answer is a string."""
         availability = body.get("availability")
         if availability not in AVAILABILITIES:
@@ -432,15 +452,22 @@ class AgentConnection(Connection):
         states = [self.agent_state(subscription) for subscription in self.state_subscriptions]
         return [resp(req_id, 200, "Agent state updated successfully"), *states, *self.rings_now(conversations, account)]
 
-    def _subscribe_agent_state(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
+    def _subscribe_agent_state(
+        self, req_id: object, body: dict, conversations: Conversations, account: Account
+    ) -> list[dict]:
         subscription = str(uuid.uuid4())  # [I]
         self.state_subscriptions.append(subscription)
         return [resp(req_id, 200, {"subscriptionId": subscription}), self.agent_state(subscription)]
 
-    def _subscribe_routing(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
+    def _subscribe_routing(
+        self, req_id: object, body: dict, conversations: Conversations, account: Account
+    ) -> list[dict]:
         """[C] `{subscriptionId}`; then a ring for each conversation waiting for this agent, if it is available."""
         self.routing_subscription = self.routing_subscription or str(uuid.uuid4())  # [I] one per socket
-        return [resp(req_id, 200, {"subscriptionId": self.routing_subscription}), *self.rings_now(conversations, account)]
+        return [
+            resp(req_id, 200, {"subscriptionId": self.routing_subscription}),
+            *self.rings_now(conversations, account),
+        ]
 
     def _update_ring(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
         """[C] ACCEPTED or REJECTED; the ring's end is pushed with the conversation's change (or here, if none)."""
@@ -451,7 +478,9 @@ class AgentConnection(Connection):
             frames.append(self.ring_frame(conversation, ring, current_namespace().clock.now()))
         return frames
 
-    def _subscribe_conversations(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
+    def _subscribe_conversations(
+        self, req_id: object, body: dict, conversations: Conversations, account: Account
+    ) -> list[dict]:
         """[C] the subscription's id, then the matching conversations changed since `minLastUpdatedTime`."""
         view = View(ConversationFilter.parse(body, lambda agent: agent_pid(account, agent)))
         subscription = str(uuid.uuid4())  # [I] the id's format is not public
@@ -462,10 +491,14 @@ class AgentConnection(Connection):
         changes = [conversation_change(True, details, agent_details) for details in shown]
         return [
             resp(req_id, 200, {"subscriptionId": subscription}),
-            notification(".ams.aam.ExConversationChangeNotification", {"subscriptionId": subscription, "changes": changes}),
+            notification(
+                ".ams.aam.ExConversationChangeNotification", {"subscriptionId": subscription, "changes": changes}
+            ),
         ]
 
-    def _subscribe_events(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
+    def _subscribe_events(
+        self, req_id: object, body: dict, conversations: Conversations, account: Account
+    ) -> list[dict]:
         conversation = conversations.get(body.get("dialogId"))
         events = self.events_after(conversation.id, history(conversation), sequence_from(body, "fromSeq"))
         self.online_dialogs.discard(conversation.id)
@@ -485,7 +518,9 @@ class AgentConnection(Connection):
 
     def _publish(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
         conversation = conversations.get(body.get("dialogId"))
-        sequence = conversations.publish(conversation, self.agent_id, AGENT, body.get("event"), body.get("messageAudience", "ALL"))
+        sequence = conversations.publish(
+            conversation, self.agent_id, AGENT, body.get("event"), body.get("messageAudience", "ALL")
+        )
         return [resp(req_id, 200, {} if sequence is None else {"sequence": sequence})]  # [I] a ChatStateEvent has none
 
     def _update_field(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
@@ -505,7 +540,14 @@ class AgentConnection(Connection):
             return [resp(req_id, 200, {}, PROFILE_RESPONSE)]
         stepped = [c for c in conversations.of_consumer(consumer.consumer_id) if c.stepped_up_from is not None]
         step_up = conversation_details(account, stepped[-1])["stepUp"] if stepped else None
-        return [resp(req_id, 200, {**raw_profile(consumer), **consumer_profile(consumer), "stepUp": step_up}, PROFILE_RESPONSE)]
+        return [
+            resp(
+                req_id,
+                200,
+                {**raw_profile(consumer), **consumer_profile(consumer), "stepUp": step_up},
+                PROFILE_RESPONSE,
+            )
+        ]
 
 
 PROFILE_RESPONSE = ".ams.userprofile.GetUserProfile$Response"  # [CC] the type node-agent-sdk transforms
@@ -547,7 +589,9 @@ def _agent(account_id: str, bearer: str) -> tuple[str, str] | None:
     with runtime().store.lock:
         namespace = current_namespace()
         account = account_of(account_id)
-        session = None if account is None else session_of_bearer(account, bearer, namespace.clock.now(), namespace.tokens)
+        session = (
+            None if account is None else session_of_bearer(account, bearer, namespace.clock.now(), namespace.tokens)
+        )
         user = None if session is None else account.user(session.username)  # type: ignore[union-attr]
         return None if user is None else (user_pid_of(account_id, user), user.username)
 

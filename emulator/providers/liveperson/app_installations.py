@@ -66,10 +66,17 @@ class Installations:
     def create(self, body: object) -> App:
         manifest = _manifest(body)
         if len(self._account.apps) >= MAX_INSTALLATIONS:
-            raise LivePersonError(400, f"at most {MAX_INSTALLATIONS} installations per account", "too_many_installations")
+            raise LivePersonError(
+                400, f"at most {MAX_INSTALLATIONS} installations per account", "too_many_installations"
+            )
         client_id = str(uuid.uuid4())
         secret = "".join(secrets.choice(SECRET_ALPHABET) for _ in range(SECRET_LENGTH))
-        server = {"client_id": client_id, "client_secret": secret, "id": client_id, "client_id_issued_at": int(self._namespace.clock.now())}
+        server = {
+            "client_id": client_id,
+            "client_secret": secret,
+            "id": client_id,
+            "client_id_issued_at": int(self._namespace.clock.now()),
+        }
         app = self._validated({**manifest, **server}, None)
         self._account.apps.append(app)
         self._account.apps_revision += 1
@@ -95,7 +102,9 @@ class Installations:
 
     def _check_revision(self, if_match: str | None) -> None:
         if if_match is not None and if_match.strip().strip('"') != self.revision:
-            raise LivePersonError(412, f"If-Match {if_match} is not the current revision {self.revision}", "stale_revision")
+            raise LivePersonError(
+                412, f"If-Match {if_match} is not the current revision {self.revision}", "stale_revision"
+            )
 
     def _validated(self, fields: dict, replacing: App | None) -> App:
         try:
@@ -103,7 +112,9 @@ class Installations:
         except ValidationError as error:
             first = error.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
-            raise LivePersonError(400, f"{where}: {first['msg']}" if where else first["msg"], "bad_installation") from None
+            raise LivePersonError(
+                400, f"{where}: {first['msg']}" if where else first["msg"], "bad_installation"
+            ) from None
         if app.client_name is None:
             raise LivePersonError(400, "client_name is required", "missing_client_name")  # [C] required
         if any(other.client_name == app.client_name for other in self._account.apps if other is not replacing):

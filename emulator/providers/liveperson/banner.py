@@ -13,7 +13,9 @@ def tenant_lines(part: LivePersonSeed, shown: Shown) -> list[str]:
         for connector in account.connectors:
             lines.append(f"  connector {connector.id} ({connector.type})")
         for user in account.users:
-            secret = f"password {shown(user.password)}" if user.password is not None else f"app_key {shown(user.app_key)}"
+            secret = (
+                f"password {shown(user.password)}" if user.password is not None else f"app_key {shown(user.app_key)}"
+            )
             lines.append(f"  user {user.username} ({secret})")
         for app in account.apps:
             lines.append(f"  app client_id {app.client_id} client_secret {shown(app.client_secret)}")
@@ -43,9 +45,9 @@ def walkthrough_lines(part: LivePersonSeed, base_url: str, shown: Shown) -> list
         '  curl -s "$BASE/api/account/$ACCOUNT/service/idp/baseURI.json?version=1.0"',
         '  curl -s "$BASE/api/account/$ACCOUNT/configuration/le-connectors/all-connectors"',
         f'  EXT=$(curl -s -X POST {json_header} "$BASE/api/account/$ACCOUNT/anonymous/authorize" | jq -r .token)',
-        f"  curl -s -X POST {json_header} -d \"{{\\\"id_token\\\":\\\"$EXT\\\"}}\" \"$BASE/api/account/$ACCOUNT/app/$CONNECTOR/authenticate?v=3.0\"",
-        f"  curl -s -X POST {json_header} -d '{{\"advance\":\"11m\"}}' \"$BASE/__emulator/clock\"   # the exchange is now refused",
-        f"  EXT=$(curl -s -X POST {json_header} -d \"{{\\\"id_token\\\":\\\"$EXT\\\"}}\" \"$BASE/api/account/$ACCOUNT/anonymous/authorize\" | jq -r .token)   # refresh",
+        f'  curl -s -X POST {json_header} -d "{{\\"id_token\\":\\"$EXT\\"}}" "$BASE/api/account/$ACCOUNT/app/$CONNECTOR/authenticate?v=3.0"',
+        f'  curl -s -X POST {json_header} -d \'{{"advance":"11m"}}\' "$BASE/__emulator/clock"   # the exchange is now refused',
+        f'  EXT=$(curl -s -X POST {json_header} -d "{{\\"id_token\\":\\"$EXT\\"}}" "$BASE/api/account/$ACCOUNT/anonymous/authorize" | jq -r .token)   # refresh',
     ]
 
 

@@ -89,7 +89,9 @@ def jwks_key_set(document: object) -> KeySet:
         keys = jwt.PyJWKSet.from_dict(document).keys  # type: ignore[arg-type]
     except (jwt.PyJWTError, TypeError, ValueError, AttributeError, KeyError) as exc:
         raise TokenError(JWKS_UNAVAILABLE, f"not a JWKS: {exc}") from None
-    return KeySet(by_kid={k.key_id: k.key for k in keys if isinstance(k.key_id, str) and k.key_id and k.key_type == "RSA"})
+    return KeySet(
+        by_kid={k.key_id: k.key for k in keys if isinstance(k.key_id, str) and k.key_id and k.key_type == "RSA"}
+    )
 
 
 def brand_key_set(brand: Brand) -> KeySet:
@@ -114,7 +116,11 @@ class JwksCache:
         now = namespace.clock.now()
         with self._lock:
             cached = self._by_namespace.get(namespace, {}).get(url)
-        if cached is not None and cached.fetched_at <= now < cached.fetched_at + JWKS_TTL and cached.keys.key_for(kid) is not None:
+        if (
+            cached is not None
+            and cached.fetched_at <= now < cached.fetched_at + JWKS_TTL
+            and cached.keys.key_for(kid) is not None
+        ):
             return cached.keys
         keys = fetch_jwks(url)
         with self._lock:
@@ -160,7 +166,9 @@ def verify_brand_jwt(token: object, keys: KeySet, issuer: str, now: float) -> di
     key = keys.key_for(header.get("kid"))
     if key is None:
         raise TokenError(TokenError.UNKNOWN_KEY, f"kid {header.get('kid')!r}")
-    claims = decode_rs256(cast(str, token), key, BRAND_CLAIMS)  # `aud` is not checked [I]; a string: the header was read
+    claims = decode_rs256(
+        cast(str, token), key, BRAND_CLAIMS
+    )  # `aud` is not checked [I]; a string: the header was read
     if claims["iss"] != issuer:
         raise TokenError(TokenError.WRONG_ISSUER, f"iss {claims['iss']!r}")
     if not isinstance(claims["sub"], str) or not claims["sub"]:
@@ -223,7 +231,9 @@ def plan(namespace: Namespace, account: Account, connector: Connector) -> Plan:
     return Plan(invalid, connector.model_copy(deep=True), connector.issuer or "", keys)
 
 
-def fetch(namespace: Namespace, account: Account, plan: Plan, credential: Credential, unauth_jwt: str | None) -> Fetched:
+def fetch(
+    namespace: Namespace, account: Account, plan: Plan, credential: Credential, unauth_jwt: str | None
+) -> Fetched:
     """Outside the lock: the step-up JWT verified; the code at the connector's token endpoint (or the seeded
     brand's, on the plan's copy); the JWKS of the token's kid; the brand JWT verified. Nothing changes."""
     invalid = plan.invalid_status
@@ -259,12 +269,16 @@ def fetch(namespace: Namespace, account: Account, plan: Plan, credential: Creden
 
 def exchange_code_over_http(connector: Connector, credential: Credential) -> str:
     """[C] POST form `code`, `grant_type`, `redirect_uri` with Basic client auth; the 200 JSON's `id_token`."""
-    basic = base64.b64encode(f"{connector.client_id}:{connector.client_secret}".encode("utf-8", "surrogatepass")).decode()
+    basic = base64.b64encode(
+        f"{connector.client_id}:{connector.client_secret}".encode("utf-8", "surrogatepass")
+    ).decode()
     form = {"code": credential.code, "grant_type": "authorization_code", "redirect_uri": credential.redirect_uri}
     import requests  # on the first brand call: start-up does not pay for it
 
     try:
-        reply = requests.post(connector.token_endpoint or "", data=form, headers={"Authorization": f"Basic {basic}"}, timeout=HTTP_TIMEOUT)
+        reply = requests.post(
+            connector.token_endpoint or "", data=form, headers={"Authorization": f"Basic {basic}"}, timeout=HTTP_TIMEOUT
+        )
     except requests.RequestException:
         raise auth_service_failed("token_endpoint_unreachable") from None
     try:
@@ -279,7 +293,9 @@ def exchange_code_over_http(connector: Connector, credential: Credential) -> str
     return body["id_token"]
 
 
-def complete(namespace: Namespace, account: Account, plan: Plan, credential: Credential, fetched: Fetched) -> tuple[str, dict, list[Change]]:
+def complete(
+    namespace: Namespace, account: Account, plan: Plan, credential: Credential, fetched: Fetched
+) -> tuple[str, dict, list[Change]]:
     """Under the lock: (the consumer signed in, its `lp.ext`, the conversation changes of a step-up), for
     `ConsumerIdentity.authenticated_jwt` to sign outside the lock. Nothing changes when refused."""
     if fetched.unauth_id is not None:

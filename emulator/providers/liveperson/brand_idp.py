@@ -82,21 +82,34 @@ class BrandServer:
         if client is None:
             raise BrandError(UNAUTHORIZED_CLIENT, "unknown_client")
         redirect_uri = fields["redirect_uri"] or DEFAULT_REDIRECT_URI
-        if not isinstance(redirect_uri, str) or (client.redirect_uris is not None and redirect_uri not in client.redirect_uris):
+        if not isinstance(redirect_uri, str) or (
+            client.redirect_uris is not None and redirect_uri not in client.redirect_uris
+        ):
             raise BrandError(INVALID_REQUEST, "redirect_uri_not_allowed")
         user = self._brand.user(fields["sub"])
         password = fields["password"]
-        if user is None or (user.password is not None and not (isinstance(password, str) and same_secret(password, user.password))):
+        if user is None or (
+            user.password is not None and not (isinstance(password, str) and same_secret(password, user.password))
+        ):
             raise BrandError(ACCESS_DENIED, "unknown_user" if user is None else "wrong_password")
         code = BrandCode(
-            code=secrets.token_urlsafe(24), client_id=client.client_id, redirect_uri=redirect_uri, sub=user.sub,
+            code=secrets.token_urlsafe(24),
+            client_id=client.client_id,
+            redirect_uri=redirect_uri,
+            sub=user.sub,
             expires_at=self._now + CODE_TTL,
-        )  # fmt: skip
+        )
         self._keep(code)
         return {"code": code.code, "redirect_uri": redirect_uri}
 
     def exchange(
-        self, grant_type: object, code: object, redirect_uri: object, client_id: str, client_secret: str, spend: bool = True
+        self,
+        grant_type: object,
+        code: object,
+        redirect_uri: object,
+        client_id: str,
+        client_secret: str,
+        spend: bool = True,
     ) -> dict:
         """The token endpoint: a code of this client, once, before it expires, for the user's id_token. With
         `spend` off the code stays until `spend(code)`: a caller that may still refuse spends it last."""
@@ -127,8 +140,12 @@ class BrandServer:
         iat = int(self._now)
         claims = {
             **(user.claims if user else {}),
-            "iss": self._brand.issuer, "sub": sub, "aud": audience, "iat": iat, "exp": iat + int(self._brand.id_token_ttl),
-        }  # fmt: skip
+            "iss": self._brand.issuer,
+            "sub": sub,
+            "aud": audience,
+            "iat": iat,
+            "exp": iat + int(self._brand.id_token_ttl),
+        }
         return sign_brand_jwt(self._brand, claims)
 
     def _client(self, client_id: str, client_secret: str) -> BrandClient:

@@ -44,4 +44,3 @@ def brand_jwks(brand_id: str) -> Response:
     with runtime().store.lock:
         keys = jwks(find_brand(brand_id))
     return json_response(keys)
-

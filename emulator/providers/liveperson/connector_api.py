@@ -218,7 +218,10 @@ def apply_requests(conversations: Conversations, consumer_id: str, client_id: st
     profiles = [req.body for req in reqs if req.type == SET_USER_PROFILE]
     request = next((req.body for req in reqs if req.type == REQUEST_CONVERSATION), None)
     conversation_id = _messaging(conversations.profile_and_request, consumer_id, profiles, request, client_id)
-    return [ok(req, {"msg": PROFILE_SET} if req.type == SET_USER_PROFILE else {"conversationId": conversation_id}) for req in reqs]
+    return [
+        ok(req, {"msg": PROFILE_SET} if req.type == SET_USER_PROFILE else {"conversationId": conversation_id})
+        for req in reqs
+    ]
 
 
 def _messaging(action: Callable[..., T], *args: object) -> T:
@@ -240,7 +243,10 @@ def send(account_id: str) -> Response:
         account = find_account(account_id)
         consumer_id, _ = authorize(namespace, account)
         check_request_meta()
-        req = parse_req(json_body(), (PUBLISH_EVENT, UPDATE_CONVERSATION_FIELD, files.GENERATE_UPLOAD_URL, files.GENERATE_DOWNLOAD_URL))
+        req = parse_req(
+            json_body(),
+            (PUBLISH_EVENT, UPDATE_CONVERSATION_FIELD, files.GENERATE_UPLOAD_URL, files.GENERATE_DOWNLOAD_URL),
+        )
         conversations = Conversations(namespace, account)
         if req.type == PUBLISH_EVENT:
             answer = publish(conversations, consumer_id, req.body)

@@ -28,7 +28,7 @@ from .agent_ws import (
     resp,
     sequence_from,
     serve,
-)  # fmt: skip
+)
 from .conversation_fields import FieldUpdate
 from .conversations import CONSUMER, Change, Conversations, MessagingError, conversation_details, history
 from .errors import LivePersonError
@@ -129,11 +129,17 @@ class ConsumerConnection(Connection):
         if owner_of(details) != self.consumer_id:
             self.dialogs.pop(details["convId"], None)
             gone = {"type": "DELETE", "result": {"convId": details["convId"]}}
-            return [notification(CONVERSATION_NOTIFICATION, {"subscriptionId": s, "changes": [gone]}) for s in self.conversation_subscriptions]
+            return [
+                notification(CONVERSATION_NOTIFICATION, {"subscriptionId": s, "changes": [gone]})
+                for s in self.conversation_subscriptions
+            ]
         frames = [
-            notification(CONVERSATION_NOTIFICATION, {"subscriptionId": s, "changes": [conversation_change(matches(states, details), details, own_details)]})
+            notification(
+                CONVERSATION_NOTIFICATION,
+                {"subscriptionId": s, "changes": [conversation_change(matches(states, details), details, own_details)]},
+            )
             for s, states in self.conversation_subscriptions.items()
-        ]  # fmt: skip
+        ]
         event = self.new_event(change)
         if event is not None and event["messageAudience"] != PRIVATE_AUDIENCE:
             frames.append(notification(EVENT_NOTIFICATION, {"changes": [event]}))
@@ -148,7 +154,9 @@ class ConsumerConnection(Connection):
         """[I] an InitConnection on an authenticated socket changes nothing: its consumer stays the first JWT's."""
         return [resp(req_id, 200, {}, "InitConnectionResponse")]
 
-    def _request_conversation(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
+    def _request_conversation(
+        self, req_id: object, body: dict, conversations: Conversations, account: Account
+    ) -> list[dict]:
         conversation = conversations.request_conversation(self.consumer_id, body)
         return [resp(req_id, 200, {"conversationId": conversation.id}, "cm.RequestConversationResponse")]  # [C]
 
@@ -161,7 +169,9 @@ class ConsumerConnection(Connection):
     def _update_field(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
         conversation = conversations.owned_by(body.get("conversationId"), self.consumer_id)
         answer = FieldUpdate(conversations, conversation, self.consumer_id, None).apply(body)
-        return [resp(req_id, 200, answer, "cm.UpdateConversationFieldResponse")]  # [I] the type; [C] a string for a dialog close
+        return [
+            resp(req_id, 200, answer, "cm.UpdateConversationFieldResponse")
+        ]  # [I] the type; [C] a string for a dialog close
 
     def _set_profile(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
         consumer = account.consumers.get(self.consumer_id)
@@ -170,14 +180,18 @@ class ConsumerConnection(Connection):
         conversations.set_profile(consumer, body)
         return [resp(req_id, 200, dict(PROFILE_SET), "userprofile.SetUserProfileResponse")]  # [I] the type's name
 
-    def _subscribe_conversations(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
+    def _subscribe_conversations(
+        self, req_id: object, body: dict, conversations: Conversations, account: Account
+    ) -> list[dict]:
         """The answer, then at once the consumer's conversations (matching `convState`) as UPSERTs."""
         states = state_filter(body)
         subscription = self.subscribe_conversations(states)
         own = [conversation_details(account, c) for c in conversations.of_consumer(self.consumer_id)]
         changes = [conversation_change(True, details, own_details) for details in own if matches(states, details)]
         return [
-            resp(req_id, 200, {"subscriptionId": subscription}, "cqm.SubscribeExConversationsResponse"),  # [I] the type's name
+            resp(
+                req_id, 200, {"subscriptionId": subscription}, "cqm.SubscribeExConversationsResponse"
+            ),  # [I] the type's name
             notification(CONVERSATION_NOTIFICATION, {"subscriptionId": subscription, "changes": changes}),
         ]
 
@@ -190,7 +204,9 @@ class ConsumerConnection(Connection):
         answer = files.generate_url(current_namespace(), account, files.GENERATE_DOWNLOAD_URL, body)
         return [resp(req_id, 200, answer, files.GENERATE_URL_RESPONSE)]
 
-    def _subscribe_events(self, req_id: object, body: dict, conversations: Conversations, account: Account) -> list[dict]:
+    def _subscribe_events(
+        self, req_id: object, body: dict, conversations: Conversations, account: Account
+    ) -> list[dict]:
         """The answer, then the history from `fromSeq` as one notification (none when empty [I]), then each new event."""
         conversation = conversations.owned_by(body.get("dialogId"), self.consumer_id)
         events = self.events_after(conversation.id, history(conversation), sequence_from(body, "fromSeq"))

@@ -54,8 +54,13 @@ class FieldUpdate:
     """One `UpdateConversationField` on one conversation, by an agent or (`agent_pid` None) its consumer:
     checked whole, then applied."""
 
-    def __init__(self, conversations: Conversations, conversation: Conversation, actor: str,
-                 agent_pid: Callable[[object], str | None] | None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        conversations: Conversations,
+        conversation: Conversation,
+        actor: str,
+        agent_pid: Callable[[object], str | None] | None,
+    ) -> None:
         self._conversations = conversations
         self._conversation = conversation
         self._actor = actor  # the agent's PID, or the consumer's id
@@ -71,7 +76,9 @@ class FieldUpdate:
         fields = fields_of(body)
         if self._conversation.state != "OPEN":
             closing = any(f.get("field") in ("ConversationStateField", "DialogChange") for f in fields)
-            raise MessagingError(400, f"conversation {self._conversation.id} is {'already closed' if closing else 'closed'}")
+            raise MessagingError(
+                400, f"conversation {self._conversation.id} is {'already closed' if closing else 'closed'}"
+            )
         for field in fields:
             self._check(field)
         self._check_transfer(fields)
@@ -83,7 +90,9 @@ class FieldUpdate:
             self._conversations.changed(self._conversation)
         if self._closing:
             role = self._conversation.participant(self._actor)
-            self._conversations.close(self._conversation, role=CONSUMER if self._agent_pid is None else role.role if role else AGENT)
+            self._conversations.close(
+                self._conversation, role=CONSUMER if self._agent_pid is None else role.role if role else AGENT
+            )
         return self._answer
 
     # --- checks: each queues the step that applies it ------------------------------------------------------
@@ -98,10 +107,15 @@ class FieldUpdate:
             self._closing = True
         elif kind == "DialogChange":
             dialog = field.get("dialog")
-            if field.get("type") != "UPDATE" or not isinstance(dialog, dict) or dialog.get("state") != "CLOSE" or (
-                dialog.get("dialogId") != self._conversation.id
+            if (
+                field.get("type") != "UPDATE"
+                or not isinstance(dialog, dict)
+                or dialog.get("state") != "CLOSE"
+                or (dialog.get("dialogId") != self._conversation.id)
             ):
-                raise MessagingError(400, "DialogChange must be UPDATE of this conversation's dialog to state CLOSE")  # [I]
+                raise MessagingError(
+                    400, "DialogChange must be UPDATE of this conversation's dialog to state CLOSE"
+                )  # [I]
             self._closing, self._answer = True, RESOLVED  # [I] the MAIN dialog is the only one: closing it closes all
         elif kind == "ParticipantsChange":
             self._check_participants(field)
@@ -121,7 +135,10 @@ class FieldUpdate:
             time = _int(field, "time")
             self._steps.append(lambda: setattr(self._conversation, "manual_ettr", time))
         elif kind == "CSATRate":
-            csat = {"csatRate": _int(field, "csatRate", 1, 5), "status": _one_of(field, "status", CSAT_STATUSES)}  # [I] rate 1..5
+            csat = {
+                "csatRate": _int(field, "csatRate", 1, 5),
+                "status": _one_of(field, "status", CSAT_STATUSES),
+            }  # [I] rate 1..5
             confirmed = field.get("csatResolutionConfirmation", False)
             if not isinstance(confirmed, bool):
                 raise MessagingError(400, "CSATRate.csatResolutionConfirmation must be a boolean")
@@ -131,7 +148,9 @@ class FieldUpdate:
             delay = {"type": _one_of(field, "type", DELAY_TYPES), "tillWhen": _int(field, "tillWhen")}
             self._steps.append(lambda: setattr(self._conversation, "delay", delay))
         else:
-            raise MessagingError(400, f"conversationField {kind!r} is not supported by the emulator")  # [I] Note, TopicField: shapes not public
+            raise MessagingError(
+                400, f"conversationField {kind!r} is not supported by the emulator"
+            )  # [I] Note, TopicField: shapes not public
 
     def _check_participants(self, field: dict) -> None:
         change = _one_of(field, "type", PARTICIPANT_CHANGES)
@@ -144,8 +163,12 @@ class FieldUpdate:
         if change == "REMOVE":
             if role == AGENT:
                 if conversation.assigned_agent() is None:
-                    raise MessagingError(400, f"conversation {conversation.id} has no assigned agent to remove")  # [C] fails
-                self._removed_assigned = True  # [I] whatever agent `userId` names (node-agent-sdk puts the caller's there)
+                    raise MessagingError(
+                        400, f"conversation {conversation.id} has no assigned agent to remove"
+                    )  # [C] fails
+                self._removed_assigned = (
+                    True  # [I] whatever agent `userId` names (node-agent-sdk puts the caller's there)
+                )
                 self._steps.append(lambda: self._remove(lambda p: p.role == AGENT and p.state == "ACTIVE"))
             else:
                 if not any(p.id == agent and p.role == role for p in conversation.participants):
@@ -175,7 +198,10 @@ class FieldUpdate:
         if self._conversation.participant(self._actor) is None:
             raise MessagingError(400, f"only a participant may transfer conversation {self._conversation.id}")
         if self._conversation.assigned_agent() is not None and not self._removed_assigned:
-            raise MessagingError(400, "a transfer must remove the assigned agent in the same request (ParticipantsChange REMOVE ASSIGNED_AGENT)")
+            raise MessagingError(
+                400,
+                "a transfer must remove the assigned agent in the same request (ParticipantsChange REMOVE ASSIGNED_AGENT)",
+            )
 
     # --- steps -----------------------------------------------------------------------------------------------
 

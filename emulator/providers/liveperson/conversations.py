@@ -98,18 +98,26 @@ class Conversations:
         if not isinstance(data, dict):
             raise MessagingError(400, "authenticatedData must be an object")
         sdes = data.get("lp_sdes", [])
-        if not isinstance(sdes, list) or not all(isinstance(sde, dict) and isinstance(sde.get("type"), str) for sde in sdes):
+        if not isinstance(sdes, list) or not all(
+            isinstance(sde, dict) and isinstance(sde.get("type"), str) for sde in sdes
+        ):
             raise MessagingError(400, "lp_sdes must be a list of objects with a type")
         if sdes:
             consumer.profile = {**consumer.profile, "lp_sdes": sdes}
 
-    def profile_and_request(self, consumer_id: str, profiles: list[object], request: object | None, app_client_id: str) -> str | None:
+    def profile_and_request(
+        self, consumer_id: str, profiles: list[object], request: object | None, app_client_id: str
+    ) -> str | None:
         """A Connector API call of the app `app_client_id`: `SetUserProfile` bodies merged into a copy of the
         (external) consumer, put in place only when the conversation request, if any, goes through: a refused
         call leaves the account as it was. The new conversation's id, if one was requested; [I] the opening
         app's webhooks follow that conversation."""
         known = self._account.consumers.get(consumer_id)
-        consumer = known.model_copy(deep=True) if known else Consumer(consumer_id=consumer_id, kind="external", first_seen=self._now)
+        consumer = (
+            known.model_copy(deep=True)
+            if known
+            else Consumer(consumer_id=consumer_id, kind="external", first_seen=self._now)
+        )
         for body in profiles:
             self.set_profile(consumer, body)
         self._account.consumers[consumer_id] = consumer  # the conversation's details show the new profile
@@ -147,15 +155,21 @@ class Conversations:
         if self.open_of(consumer_id) is not None:
             raise MessagingError(400, ALREADY_OPEN)
         conversation = Conversation(
-            id=str(uuid.uuid4()), consumer_id=consumer_id, started_at=self._now, skill_id=skill_id,
-            context=context, campaign=campaign,
-        )  # fmt: skip
+            id=str(uuid.uuid4()),
+            consumer_id=consumer_id,
+            started_at=self._now,
+            skill_id=skill_id,
+            context=context,
+            campaign=campaign,
+        )
         self._account.conversations[conversation.id] = conversation
         self._account.added_conversation()
         self._changed(conversation)  # metaDataLastUpdateTs: startTs
         return conversation
 
-    def publish(self, conversation: Conversation, originator_id: str, role: EventRole, event: object, audience: object = "ALL") -> int | None:
+    def publish(
+        self, conversation: Conversation, originator_id: str, role: EventRole, event: object, audience: object = "ALL"
+    ) -> int | None:
         """`ms.PublishEvent` into an open conversation: the event's sequence (None for a ChatStateEvent)."""
         checked = check_event(event, conversation)
         if audience not in AUDIENCES:
@@ -165,16 +179,27 @@ class Conversations:
             raise MessagingError(400, f"conversation {conversation.id} is closed")  # [I] the text is not public
         now_ms = int(self._now * 1000)
         if checked["type"] == CHAT_STATE_EVENT:  # [I] typing states are pushed to subscribers, never stored
-            transient = MessagingEvent(sequence=0, originator_id=originator_id, role=role, event=checked, server_timestamp=now_ms, audience=audience)
+            transient = MessagingEvent(
+                sequence=0,
+                originator_id=originator_id,
+                role=role,
+                event=checked,
+                server_timestamp=now_ms,
+                audience=audience,
+            )
             self._changed(conversation, event_change(conversation, transient, sequence=-1), transient=True)
             return None
         joined = False
         if role == AGENT:
             role, joined = self._agent_role(conversation, originator_id)
         stored = MessagingEvent(
-            sequence=len(conversation.events), originator_id=originator_id, role=role, event=checked,
-            server_timestamp=now_ms, audience=audience,
-        )  # fmt: skip
+            sequence=len(conversation.events),
+            originator_id=originator_id,
+            role=role,
+            event=checked,
+            server_timestamp=now_ms,
+            audience=audience,
+        )
         conversation.events.append(stored)
         self._changed(conversation, event_change(conversation, stored), touched=joined)
         return stored.sequence
@@ -196,7 +221,9 @@ class Conversations:
             raise MessagingError(400, f"conversation {conversation.id} is closed")
         if conversation.assigned_agent() is not None:
             raise MessagingError(400, f"conversation {conversation.id} already has an assigned agent")  # [I]
-        conversation.participants = [p for p in conversation.participants if not (p.role == AGENT and p.state == "SUGGESTED")]
+        conversation.participants = [
+            p for p in conversation.participants if not (p.role == AGENT and p.state == "SUGGESTED")
+        ]
         conversation.participants = [p for p in conversation.participants if p.id != agent_id]
         conversation.participants.append(AgentParticipant(id=agent_id, role=AGENT))
         self.changed(conversation)
@@ -225,15 +252,26 @@ class Conversations:
         """The conversation's metadata changed (participants, skill, TTR, state, ...): stamp it and tell listeners."""
         self._changed(conversation, touched=True)
 
-    def _changed(self, conversation: Conversation, event: dict | None = None, transient: bool = False,
-                 extra_consumers: tuple[str, ...] = (), touched: bool = False) -> None:  # fmt: skip
+    def _changed(
+        self,
+        conversation: Conversation,
+        event: dict | None = None,
+        transient: bool = False,
+        extra_consumers: tuple[str, ...] = (),
+        touched: bool = False,
+    ) -> None:
         if touched:
             conversation.updated_at = self._now
-        self.changes.append(Change(
-            namespace=self._namespace.name, account_id=self._account.id,
-            conversation=conversation_details(self._account, conversation),
-            consumer_ids=(conversation.consumer_id, *extra_consumers), event=event, transient=transient,
-        ))  # fmt: skip
+        self.changes.append(
+            Change(
+                namespace=self._namespace.name,
+                account_id=self._account.id,
+                conversation=conversation_details(self._account, conversation),
+                consumer_ids=(conversation.consumer_id, *extra_consumers),
+                event=event,
+                transient=transient,
+            )
+        )
 
 
 def check_event(event: object, conversation: Conversation) -> dict:
@@ -266,8 +304,10 @@ def check_event(event: object, conversation: Conversation) -> dict:
             raise MessagingError(400, f"AcceptStatusEvent.status must be one of {', '.join(ACCEPT_STATUSES)}")
         sequences = event.get("sequenceList")
         last = len(conversation.events) - 1
-        if not isinstance(sequences, list) or not sequences or not all(
-            isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= last for s in sequences
+        if (
+            not isinstance(sequences, list)
+            or not sequences
+            or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= last for s in sequences)
         ):
             raise MessagingError(400, "AcceptStatusEvent.sequenceList must list sequences of the conversation")
         return {"type": kind, "status": event["status"], "sequenceList": sequences}
@@ -305,8 +345,15 @@ def conversation_details(account: Account, conversation: Conversation) -> dict:
     in_dialog += [{"id": p.id, "role": p.role, "state": p.state} for p in conversation.participants]
     started_ms = int(conversation.started_at * 1000)
     updated_ms = started_ms if conversation.updated_at is None else int(conversation.updated_at * 1000)
-    dialog = {"dialogId": conversation.id, "participantsDetails": in_dialog, "dialogType": "MAIN", "channelType": "MESSAGING",
-              "state": conversation.state, "creationTs": started_ms, "metaDataLastUpdateTs": updated_ms}  # fmt: skip
+    dialog = {
+        "dialogId": conversation.id,
+        "participantsDetails": in_dialog,
+        "dialogType": "MAIN",
+        "channelType": "MESSAGING",
+        "state": conversation.state,
+        "creationTs": started_ms,
+        "metaDataLastUpdateTs": updated_ms,
+    }
     if conversation.ended_at is not None:
         dialog |= {"endTs": int(conversation.ended_at * 1000), "closedBy": conversation.close_reason}
     details = {
@@ -326,11 +373,18 @@ def conversation_details(account: Account, conversation: Conversation) -> dict:
         "lastSequence": len(conversation.events) - 1,
         "authenticated": authenticated,
         "consumerProfile": consumer_profile(consumer) if consumer is not None else {},
-        "stepUp": None if conversation.stepped_up_from is None else {
-            "fromConsumerId": conversation.stepped_up_from, "at": int((conversation.stepped_up_at or 0) * 1000),
+        "stepUp": None
+        if conversation.stepped_up_from is None
+        else {
+            "fromConsumerId": conversation.stepped_up_from,
+            "at": int((conversation.stepped_up_at or 0) * 1000),
         },
-    }  # fmt: skip
-    optional = {"manualETTR": conversation.manual_ettr, "csat": conversation.csat, "delay": conversation.delay}  # [C] schema
+    }
+    optional = {
+        "manualETTR": conversation.manual_ettr,
+        "csat": conversation.csat,
+        "delay": conversation.delay,
+    }  # [C] schema
     return details | {name: value for name, value in optional.items() if value is not None}
 
 

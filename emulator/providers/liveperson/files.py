@@ -46,15 +46,22 @@ class SharedFiles:
         if isinstance(size, str) and size.isdigit():  # [C] a string in the schema, a number in the tutorial
             size = int(size)
         if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= MAX_FILE_BYTES:
-            raise MessagingError(400, f"fileSize must be a number of bytes from 1 to {MAX_FILE_BYTES}")  # [C] at most 3 MB
+            raise MessagingError(
+                400, f"fileSize must be a number of bytes from 1 to {MAX_FILE_BYTES}"
+            )  # [C] at most 3 MB
         file_type = body.get("fileType")
         if file_type not in UPLOAD_TYPES:
             raise MessagingError(400, f"fileType must be one of {', '.join(UPLOAD_TYPES)}")
         stamp = datetime.fromtimestamp(self._now, tz=timezone.utc).strftime("%d-%m-%Y_%H-%M-%S-%f")[:-3]
         name = f"{uuid.uuid4()}_{stamp}.{file_type}"  # [C] the published path's shape: ..._04-06-2018_04-10-59-845.PNG
         sig, expires = self._temp_url()
-        stored = StoredFile(relative_path=storage_path(self._account.id, name), file_type=file_type, size=size,
-                            upload_sig=sig, upload_expires=expires)  # fmt: skip
+        stored = StoredFile(
+            relative_path=storage_path(self._account.id, name),
+            file_type=file_type,
+            size=size,
+            upload_sig=sig,
+            upload_expires=expires,
+        )
         files = self._account.files
         if len(files) >= MAX_FILES:
             del files[next(iter(files))]  # [I] the oldest goes
@@ -129,7 +136,12 @@ def upload(account_id: str, name: str) -> Response:
     with runtime().store.lock:
         files = SharedFiles(current_namespace(), find_account(account_id))
         try:
-            stored = files.put(storage_path(account_id, name), request.args.get("temp_url_sig", ""), request.args.get("temp_url_expires", ""), data)
+            stored = files.put(
+                storage_path(account_id, name),
+                request.args.get("temp_url_sig", ""),
+                request.args.get("temp_url_expires", ""),
+                data,
+            )
         except MessagingError as error:
             return Response(error.message + "\n", status=error.code, mimetype="text/plain")
     return Response(b"", status=201) if stored else _invalid()
@@ -139,10 +151,11 @@ def upload(account_id: str, name: str) -> Response:
 def download(account_id: str, name: str) -> Response:
     with runtime().store.lock:
         found = SharedFiles(current_namespace(), find_account(account_id)).get(
-            storage_path(account_id, name), request.args.get("temp_url_sig", ""), request.args.get("temp_url_expires", "")
+            storage_path(account_id, name),
+            request.args.get("temp_url_sig", ""),
+            request.args.get("temp_url_expires", ""),
         )
     if found is None:
         return _invalid()
     data, content_type = found
     return Response(data, status=200, mimetype=content_type)
-

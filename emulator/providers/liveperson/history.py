@@ -35,7 +35,15 @@ STATUSES = ("OPEN", "CLOSE")
 SORTS = ("start:asc", "start:desc", "end:asc", "end:desc")
 DEFAULT_SORT = "start:asc"  # [I] the default order is not documented
 FILTERS = ("start", "end", "status", "contentToRetrieve")  # emulated; other documented filters are refused [I]
-CONTENTS = ("messageRecords", "messageStatuses", "agentParticipants", "consumerParticipants", "transfers", "interactions", "dialogs")
+CONTENTS = (
+    "messageRecords",
+    "messageStatuses",
+    "agentParticipants",
+    "consumerParticipants",
+    "transfers",
+    "interactions",
+    "dialogs",
+)
 UNASSIGNED = "Unassigned"  # [C] the example's latestSkillName / latestAgentGroupName for -1
 
 
@@ -58,7 +66,10 @@ class History:
         scheme, _, bearer = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not bearer.strip():
             raise LivePersonError(401, "Authorization: Bearer <bearer> is required", "missing_bearer")  # [I]
-        if session_of_bearer(self._account, bearer.strip(), self._namespace.clock.now(), self._namespace.tokens) is None:
+        if (
+            session_of_bearer(self._account, bearer.strip(), self._namespace.clock.now(), self._namespace.tokens)
+            is None
+        ):
             raise LivePersonError(401, "the bearer is not valid", "invalid_bearer")
 
     def search(self, body: object, offset: int, limit: int, sort: str) -> tuple[list[dict], int]:
@@ -75,12 +86,18 @@ class History:
         statuses = _statuses(body.get("status", list(STATUSES)))
         contents = _contents(body.get("contentToRetrieve"))
         found = [
-            c for c in self._account.conversations.values()
-            if start[0] <= _ms(c.started_at) <= start[1] and c.state in statuses
+            c
+            for c in self._account.conversations.values()
+            if start[0] <= _ms(c.started_at) <= start[1]
+            and c.state in statuses
             and (end is None or (c.ended_at is not None and end[0] <= _ms(c.ended_at) <= end[1]))
-        ]  # fmt: skip
+        ]
         field, _, order = sort.partition(":")
-        key = (lambda c: c.started_at) if field == "start" else (lambda c: c.ended_at if c.ended_at is not None else float("inf"))
+        key = (
+            (lambda c: c.started_at)
+            if field == "start"
+            else (lambda c: c.ended_at if c.ended_at is not None else float("inf"))
+        )
         found.sort(key=key, reverse=order == "desc")
         return [self.record(c, contents) for c in found[offset : offset + limit]], len(found)
 
@@ -90,7 +107,11 @@ class History:
             raise LivePersonError(400, "request body must be a JSON object", "body_not_object")
         ids = body.get("conversationIds", [body.get("conversationId")] if "conversationId" in body else None)
         if not isinstance(ids, list) or not ids or len(ids) > MAX_IDS or not all(isinstance(i, str) for i in ids):
-            raise LivePersonError(400, f"conversationId, or conversationIds (1 to {MAX_IDS} strings), is required", "missing_conversation_id")
+            raise LivePersonError(
+                400,
+                f"conversationId, or conversationIds (1 to {MAX_IDS} strings), is required",
+                "missing_conversation_id",
+            )
         contents = _contents(body.get("contentToRetrieve"))
         found = [self._account.conversations.get(i) for i in dict.fromkeys(ids)]
         return [self.record(c, contents) for c in found if c is not None]
@@ -99,26 +120,35 @@ class History:
 
     def record(self, conversation: Conversation, contents: tuple[str, ...]) -> dict:
         parts = {
-            "messageRecords": lambda: [self._message(conversation, e) for e in conversation.events if e.event["type"] != ACCEPT_STATUS_EVENT],
+            "messageRecords": lambda: [
+                self._message(conversation, e) for e in conversation.events if e.event["type"] != ACCEPT_STATUS_EVENT
+            ],
             "messageStatuses": lambda: self._statuses(conversation),
             "agentParticipants": lambda: [self._agent(conversation, pid) for pid in conversation.active_agents()],
             "consumerParticipants": lambda: [self._consumer(conversation)],
             "transfers": lambda: [],
             "interactions": lambda: self._interactions(conversation),
             "dialogs": lambda: [self._dialog(conversation)],
-        }  # fmt: skip
+        }
         return {"info": self._info(conversation), **{name: parts[name]() for name in CONTENTS if name in contents}}
 
     def _info(self, conversation: Conversation) -> dict:
         start, end = _ms(conversation.started_at), _end_ms(conversation)
         latest = conversation.assigned_agent() or next(reversed(conversation.active_agents()), None)
         agent = self._agents.get(latest) if latest else None
-        earlier = [c for c in self._account.conversations.values() if c.consumer_id == conversation.consumer_id and c.started_at < conversation.started_at]
+        earlier = [
+            c
+            for c in self._account.conversations.values()
+            if c.consumer_id == conversation.consumer_id and c.started_at < conversation.started_at
+        ]
         info = {
-            "startTime": history_time(start), "startTimeL": start,
-            "endTime": history_time(end) if end != -1 else "undefined", "endTimeL": end,
+            "startTime": history_time(start),
+            "startTimeL": start,
+            "endTime": history_time(end) if end != -1 else "undefined",
+            "endTimeL": end,
             "duration": (end if end != -1 else self._now_ms) - start,
-            "conversationId": conversation.id, "brandId": self._account.id,
+            "conversationId": conversation.id,
+            "brandId": self._account.id,
             "latestAgentId": user_id_of(self._account.id, agent) if agent else "-1",
             "latestAgentNickname": agent.username if agent else "",
             "latestAgentFullName": agent.username if agent else "",
@@ -127,14 +157,18 @@ class History:
             "latestSkillId": int(conversation.skill_id) if conversation.skill_id.lstrip("-").isdigit() else -1,
             "latestSkillName": UNASSIGNED if conversation.skill_id == "-1" else conversation.skill_id,
             "source": "APP",  # [I] no source is kept
-            "status": conversation.state, "fullDialogStatus": conversation.state,
+            "status": conversation.state,
+            "fullDialogStatus": conversation.state,
             "firstConversation": not earlier,
-            "mcs": 0, "alertedMCS": 0,  # [I] no scoring
-            "device": "undefined", "operatingSystem": "NA",
-            "latestAgentGroupId": -1, "latestAgentGroupName": UNASSIGNED,
+            "mcs": 0,
+            "alertedMCS": 0,  # [I] no scoring
+            "device": "undefined",
+            "operatingSystem": "NA",
+            "latestAgentGroupId": -1,
+            "latestAgentGroupName": UNASSIGNED,
             "latestQueueState": "ACTIVE" if conversation.assigned_agent() else "IN_QUEUE",
             "isPartial": False,
-        }  # fmt: skip
+        }
         if conversation.close_reason is not None:
             info["closeReason"] = conversation.close_reason
         return info
@@ -149,17 +183,28 @@ class History:
     def _message(self, conversation: Conversation, stored: MessagingEvent) -> dict:
         event = stored.event
         if event["type"] == RICH_CONTENT_EVENT:
-            kind, data = "RICH_CONTENT", {"richContent": {"content": json.dumps(event["content"], separators=(",", ":"))}}
+            kind, data = (
+                "RICH_CONTENT",
+                {"richContent": {"content": json.dumps(event["content"], separators=(",", ":"))}},
+            )
         elif event.get("contentType") == HOSTED_FILE:
             kind, data = "HOSTED_FILE", {"file": event["message"]}
         else:
             kind, data = "TEXT_PLAIN", {"msg": {"text": event["message"]}}
         participant, sent_by = self._participant(conversation, stored)
         return {
-            "type": kind, "messageData": data, "messageId": _message_id(conversation, stored.sequence), "seq": stored.sequence,
-            "dialogId": conversation.id, "participantId": participant, "source": "APP",
-            "time": history_time(stored.server_timestamp), "timeL": stored.server_timestamp, "device": "undefined", "sentBy": sent_by,
-        }  # fmt: skip
+            "type": kind,
+            "messageData": data,
+            "messageId": _message_id(conversation, stored.sequence),
+            "seq": stored.sequence,
+            "dialogId": conversation.id,
+            "participantId": participant,
+            "source": "APP",
+            "time": history_time(stored.server_timestamp),
+            "timeL": stored.server_timestamp,
+            "device": "undefined",
+            "sentBy": sent_by,
+        }
 
     def _statuses(self, conversation: Conversation) -> list[dict]:
         statuses = []
@@ -168,11 +213,17 @@ class History:
                 continue
             participant, sent_by = self._participant(conversation, stored)
             for sequence in stored.event["sequenceList"]:
-                statuses.append({
-                    "messageId": _message_id(conversation, sequence), "time": history_time(stored.server_timestamp),
-                    "timeL": stored.server_timestamp, "messageDeliveryStatus": stored.event["status"], "dialogId": conversation.id,
-                    "participantId": participant, "participantType": sent_by,
-                })  # fmt: skip
+                statuses.append(
+                    {
+                        "messageId": _message_id(conversation, sequence),
+                        "time": history_time(stored.server_timestamp),
+                        "timeL": stored.server_timestamp,
+                        "messageDeliveryStatus": stored.event["status"],
+                        "dialogId": conversation.id,
+                        "participantId": participant,
+                        "participantType": sent_by,
+                    }
+                )
         return statuses
 
     def _joined_ms(self, conversation: Conversation, pid: str) -> int:
@@ -186,21 +237,40 @@ class History:
         name = agent.username if agent else pid
         bot = agent is not None and agent.app_key is not None
         return {
-            "agentId": user_id_of(self._account.id, agent) if agent else pid, "agentLoginName": name, "agentNickname": name,
-            "agentFullName": name, "agentDeleted": agent is None, "time": history_time(joined), "timeL": joined,
-            "role": "AGENT", "userType": "2" if bot else "1", "userTypeName": "Bot" if bot else "Human",
-            "agentGroupId": -1, "agentGroupName": UNASSIGNED, "permission": "ASSIGNED_AGENT", "dialogId": conversation.id,
-        }  # fmt: skip
+            "agentId": user_id_of(self._account.id, agent) if agent else pid,
+            "agentLoginName": name,
+            "agentNickname": name,
+            "agentFullName": name,
+            "agentDeleted": agent is None,
+            "time": history_time(joined),
+            "timeL": joined,
+            "role": "AGENT",
+            "userType": "2" if bot else "1",
+            "userTypeName": "Bot" if bot else "Human",
+            "agentGroupId": -1,
+            "agentGroupName": UNASSIGNED,
+            "permission": "ASSIGNED_AGENT",
+            "dialogId": conversation.id,
+        }
 
     def _consumer(self, conversation: Conversation) -> dict:
         consumer = self._account.consumers.get(conversation.consumer_id)
         profile = consumer.profile if consumer else {}
         start = _ms(conversation.started_at)
         shown = {
-            "participantId": conversation.consumer_id, "time": history_time(start), "timeL": start,
-            "joinTime": history_time(start), "joinTimeL": start, "dialogId": conversation.id,
-        }  # fmt: skip
-        for field, claim in (("firstName", "given_name"), ("lastName", "family_name"), ("email", "email"), ("phone", "phone_number")):
+            "participantId": conversation.consumer_id,
+            "time": history_time(start),
+            "timeL": start,
+            "joinTime": history_time(start),
+            "joinTimeL": start,
+            "dialogId": conversation.id,
+        }
+        for field, claim in (
+            ("firstName", "given_name"),
+            ("lastName", "family_name"),
+            ("email", "email"),
+            ("phone", "phone_number"),
+        ):
             if isinstance(profile.get(claim), str):
                 shown[field] = profile[claim]
         return shown
@@ -211,19 +281,31 @@ class History:
             agent = self._agents.get(pid)
             joined = self._joined_ms(conversation, pid)
             name = agent.username if agent else pid
-            interactions.append({
-                "assignedAgentId": user_id_of(self._account.id, agent) if agent else pid, "agentLoginName": name,
-                "agentNickname": name, "agentFullName": name, "interactionTime": history_time(joined), "interactionTimeL": joined,
-                "interactiveSequence": sequence + 1, "dialogId": conversation.id,
-            })  # fmt: skip
+            interactions.append(
+                {
+                    "assignedAgentId": user_id_of(self._account.id, agent) if agent else pid,
+                    "agentLoginName": name,
+                    "agentNickname": name,
+                    "agentFullName": name,
+                    "interactionTime": history_time(joined),
+                    "interactionTimeL": joined,
+                    "interactiveSequence": sequence + 1,
+                    "dialogId": conversation.id,
+                }
+            )
         return interactions
 
     def _dialog(self, conversation: Conversation) -> dict:
         start, end = _ms(conversation.started_at), _end_ms(conversation)
         dialog = {
-            "dialogId": conversation.id, "status": conversation.state, "dialogType": "MAIN", "dialogChannelType": "MESSAGING",
-            "startTime": history_time(start), "startTimeL": start, "skillId": conversation.skill_id,
-        }  # fmt: skip
+            "dialogId": conversation.id,
+            "status": conversation.state,
+            "dialogType": "MAIN",
+            "dialogChannelType": "MESSAGING",
+            "startTime": history_time(start),
+            "startTimeL": start,
+            "skillId": conversation.skill_id,
+        }
         if end != -1:
             dialog |= {"endTime": history_time(end), "endTimeL": end, "closeReason": conversation.close_reason}
         return dialog
@@ -252,7 +334,7 @@ def _epoch_ms(value: object, where: str) -> int:
 def _range(value: object, name: str, now_ms: int) -> tuple[int, int]:
     """`{from, to}` rounded out to 10 minutes; [I] `to` -1 (as in the doc's example) or omitted is now."""
     if not isinstance(value, dict) or "from" not in value:
-        raise LivePersonError(400, f"{name} must be {{\"from\", \"to\"}}", "bad_time_range")
+        raise LivePersonError(400, f'{name} must be {{"from", "to"}}', "bad_time_range")
     low = _epoch_ms(value["from"], f"{name}.from")
     high = _epoch_ms(value.get("to", -1), f"{name}.to")
     high = now_ms if high == -1 else high

@@ -88,7 +88,12 @@ def verify_lp_consumer_jwt(namespace: Namespace, account: Account, token: object
     `acc:{account}`, `iss` the IDP, a string `sub`, unexpired on the namespace's clock, no lifecycle override."""
     now = namespace.clock.now()
     claims = namespace.keys.verify(
-        CONSUMER_JWT_SLOT.name, token, now, audience=audience(account.id), issuer=IDP_ISSUER, required=("exp", "iat", "sub")
+        CONSUMER_JWT_SLOT.name,
+        token,
+        now,
+        audience=audience(account.id),
+        issuer=IDP_ISSUER,
+        required=("exp", "iat", "sub"),
     )
     if not isinstance(claims["sub"], str) or not claims["sub"]:
         raise TokenError(TokenError.MISSING_CLAIM, "sub")
@@ -152,7 +157,9 @@ class ConsumerIdentity:
         """Legacy `authenticate` names no connector: the account's first authenticated one. [I]"""
         connector = next((c for c in self._account.connectors if c.type == "authenticated"), None)
         if connector is None:
-            raise LivePersonError(404, "the account has no authenticated connector", "no_authenticated_connector")  # [I]
+            raise LivePersonError(
+                404, "the account has no authenticated connector", "no_authenticated_connector"
+            )  # [I]
         return connector
 
     def remember_authenticated(self, brand_claims: dict) -> tuple[str, dict]:
@@ -205,7 +212,13 @@ class ConsumerIdentity:
     def _sign_consumer_jwt(self, consumer_id: str, ttl: float, ext: dict | None = None) -> str:
         iat = int(self._now)
         exp = iat + int(ttl)
-        claims: dict[str, object] = {"sub": consumer_id, "aud": audience(self._account.id), "iss": IDP_ISSUER, "exp": exp, "iat": iat}
+        claims: dict[str, object] = {
+            "sub": consumer_id,
+            "aud": audience(self._account.id),
+            "iss": IDP_ISSUER,
+            "exp": exp,
+            "iat": iat,
+        }
         if ext is not None:
             claims["lp.ext"] = ext  # [C] authenticated consumers
         return self._issued(self._keys.sign(CONSUMER_JWT_SLOT.name, claims), consumer_id, exp)
@@ -225,7 +238,9 @@ class ConsumerIdentity:
                 required=("exp", "iat", "sub"),
                 check_expiry=check_expiry,
             )
-            self._tokens.check(cast(str, id_token), self._now, allow_expired=not check_expiry)  # verify() accepted only a string
+            self._tokens.check(
+                cast(str, id_token), self._now, allow_expired=not check_expiry
+            )  # verify() accepted only a string
         except TokenError as exc:
             raise self._invalid(exc.reason) from None
         if not isinstance(claims["sub"], str) or not claims["sub"]:

@@ -32,7 +32,12 @@ CSRF_INVALID = "CSRF token invalid! The CSRF token on request does not match the
 SESSION_INVALID = "Session is not valid or has expired: log in again"  # [I] not public
 TOO_MANY_LOGINS = "Too many login requests: wait before logging in again"  # [I] not public
 # [C] the body's API-key fields, and the seed's names for them
-API_KEY_FIELDS = {"appKey": "app_key", "secret": "secret", "accessToken": "access_token", "accessTokenSecret": "access_token_secret"}
+API_KEY_FIELDS = {
+    "appKey": "app_key",
+    "secret": "secret",
+    "accessToken": "access_token",
+    "accessTokenSecret": "access_token_secret",
+}
 TIME_ZONE = "UTC"  # [I] the emulator's server and accounts keep UTC: timeDiff and serverTimeGMTDiff are 0
 MAIN_GROUP = {"id": -1, "deleted": False, "name": "Main Group"}  # [C] the doc example's accountData
 _LAST_ACTIVE = operator.attrgetter("last_active")
@@ -139,7 +144,11 @@ class LoginService:
         elif "password" in body:
             password = _text_field(body, "password")
         else:
-            raise LivePersonError(400, "password, or appKey, secret, accessToken and accessTokenSecret, are required", "missing_credentials")
+            raise LivePersonError(
+                400,
+                "password, or appKey, secret, accessToken and accessTokenSecret, are required",
+                "missing_credentials",
+            )
 
         account = self._account
         user = account.user(username)

@@ -46,7 +46,7 @@ def _numeric_id(value: object) -> str:
     text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
     if isinstance(text, str) and re.fullmatch(r"[0-9]{1,18}", text):
         return text
-    raise ValueError("expected a numeric id of 1 to 18 digits, such as \"12345678\"")
+    raise ValueError('expected a numeric id of 1 to 18 digits, such as "12345678"')
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -180,9 +180,13 @@ class Brand(_Model):
         check_filed_by_id(self.codes, lambda code: code.code, "code")
         self.issuer = self.issuer or f"https://brand.example/{self.id}"  # [I]
         if self.private_key_pem is None:
-            self.private_key_pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            ).decode()
+            self.private_key_pem = (
+                rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                .private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                )
+                .decode()
+            )
         key = brand_signing_key(self.private_key_pem)
         self.kid = self.kid or "brand-" + hashlib.sha256(public_key_der(key)).hexdigest()[:16]  # [I]
         return self
@@ -254,10 +258,12 @@ class AgentSession(_Model):
 
 
 WEBHOOK_EVENT_TYPES = (
-    "ms.MessagingEventNotification.ContentEvent", "ms.MessagingEventNotification.RichContentEvent",
-    "ms.MessagingEventNotification.AcceptStatusEvent", "ms.MessagingEventNotification.ChatStateEvent",
+    "ms.MessagingEventNotification.ContentEvent",
+    "ms.MessagingEventNotification.RichContentEvent",
+    "ms.MessagingEventNotification.AcceptStatusEvent",
+    "ms.MessagingEventNotification.ChatStateEvent",
     "cqm.ExConversationChangeNotification",
-)  # fmt: skip  # [C] the keys of `capabilities.webhooks` (reference outbound 1.2)
+)  # [C] the keys of `capabilities.webhooks` (reference outbound 1.2)
 WEBHOOK_RETRY_KEY = "retry"  # [C] `{"retention_time": seconds}`, app-wide, beside the event types
 
 
@@ -296,7 +302,9 @@ class Capabilities(BaseModel):
     """An installation's `capabilities`: `webhooks` checked; [I] others (`engagement`, `broadcast`) kept as sent."""
 
     model_config = ConfigDict(extra="allow", allow_inf_nan=False)
-    webhooks: Annotated[dict, BeforeValidator(lambda value: _check_webhooks(value) if isinstance(value, dict) else value)] = {}
+    webhooks: Annotated[
+        dict, BeforeValidator(lambda value: _check_webhooks(value) if isinstance(value, dict) else value)
+    ] = {}
 
     def endpoint(self, event_type: str) -> dict | None:
         """The event type's endpoint in its JSON form (`endpoint`, and `max_retries`, `headers` when set)."""
@@ -449,7 +457,9 @@ class StoredFile(_Model):
     upload_sig: str  # temp_url_sig of the upload URL (PUT)
     upload_expires: int  # its temp_url_expires (epoch seconds)
     data: str | None = None  # base64 of the uploaded bytes
-    download_urls: dict[str, int] = Field(default={}, max_length=MAX_TEMP_URLS)  # temp_url_sig -> temp_url_expires (GET)
+    download_urls: dict[str, int] = Field(
+        default={}, max_length=MAX_TEMP_URLS
+    )  # temp_url_sig -> temp_url_expires (GET)
 
 
 class Account(_Model):
@@ -546,7 +556,9 @@ class Account(_Model):
 
     def forget_old_conversations(self) -> None:
         """Past MAX_CLOSED_CONVERSATIONS closed conversations, forget the ones that ended earliest."""
-        closed = sorted((c for c in self.conversations.values() if c.state == "CLOSE"), key=lambda c: c.ended_at or c.started_at)
+        closed = sorted(
+            (c for c in self.conversations.values() if c.state == "CLOSE"), key=lambda c: c.ended_at or c.started_at
+        )
         for conversation in closed[: max(0, len(closed) - MAX_CLOSED_CONVERSATIONS)]:
             del self.conversations[conversation.id]
 
@@ -613,7 +625,11 @@ class LivePersonState(_Model):
     def live_credentials(self, now: float) -> list[dict]:
         """Login sessions still live on the emulator's clock (their JWTs: the namespace's token registry)."""
         return [
-            {"kind": "agent session", "subject": f"{account.id} / {session.username}", "expires_at": session.expires_at()}
+            {
+                "kind": "agent session",
+                "subject": f"{account.id} / {session.username}",
+                "expires_at": session.expires_at(),
+            }
             for account in self.accounts.values()
             for session in account.sessions.values()
             if session.live(now)

@@ -58,7 +58,9 @@ class Outbound:
         """Wait (at most DRAIN_SECONDS) for the queue to be written, then hold off the writer: a close frame
         goes after every frame queued before it, never in the middle of one."""
         with self._changed:
-            self._changed.wait_for(lambda: not self._frames and self._writing_since is None or self.dropped, DRAIN_SECONDS)
+            self._changed.wait_for(
+                lambda: not self._frames and self._writing_since is None or self.dropped, DRAIN_SECONDS
+            )
         with self._write_lock:
             yield
 

@@ -26,7 +26,17 @@ from .views import conversation_views
 
 # every module that registers operations on the blueprint (http.py's `operation`), imported for that; and the
 # webhooks, which listen to every account's changes
-ROUTE_MODULES = (routes, sentinel_routes, brand_routes, connector_api, app_installations, files, history, agent_ws, consumer_ws)
+ROUTE_MODULES = (
+    routes,
+    sentinel_routes,
+    brand_routes,
+    connector_api,
+    app_installations,
+    files,
+    history,
+    agent_ws,
+    consumer_ws,
+)
 LISTENERS = (webhooks,)
 
 
@@ -43,7 +53,15 @@ SPEC = ProviderSpec(
     route_modules=ROUTE_MODULES,
     tenants_of_request=tenants_of_request,
     tenant_variables=(ACCOUNT_ARG, BRAND_ARG),
-    path_prefixes=("/api/account/", "/csdr/", "/sentinel/", "/ws_api/", brand_routes.PREFIX, files.STORAGE_PREFIX, history.PREFIX),
+    path_prefixes=(
+        "/api/account/",
+        "/csdr/",
+        "/sentinel/",
+        "/ws_api/",
+        brand_routes.PREFIX,
+        files.STORAGE_PREFIX,
+        history.PREFIX,
+    ),
     http_error=_http_error,
     state_type=StateType(PROVIDER, LivePersonState, LivePersonState.restore, KEY_SLOTS),
     seed_model=LivePersonSeed,

@@ -18,10 +18,24 @@ from .models import Connector
 
 # [C] service names from the reference (section 1); every one points back at the emulator
 SERVICES = (
-    "agentVep", "idp", "sentinel", "asyncMessagingEnt", "facadeMsg", "messagingRestApiDomain",
-    "accountConfigReadOnly", "accountConfigReadWrite", "msgHist", "engHistDomain", "leDataReporting",
-    "smt", "liveEngageUI", "visitorFeed", "etool", "swift", "asyncMessaging",
-)  # fmt: skip
+    "agentVep",
+    "idp",
+    "sentinel",
+    "asyncMessagingEnt",
+    "facadeMsg",
+    "messagingRestApiDomain",
+    "accountConfigReadOnly",
+    "accountConfigReadWrite",
+    "msgHist",
+    "engHistDomain",
+    "leDataReporting",
+    "smt",
+    "liveEngageUI",
+    "visitorFeed",
+    "etool",
+    "swift",
+    "asyncMessaging",
+)
 UNAUTH_JS_METHOD = "lpTag.taglets.unAuthMessaging.lpUnauthFunction"  # [C]
 AUTH_JS_METHOD = "lpGetAuthenticationToken"  # [C] the default jsMethodName of authenticated connectors
 _JSONP_CALLBACK = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.]{0,63}")
@@ -150,7 +164,9 @@ def legacy_authenticate(account_id: str) -> Response:
     if not isinstance(auth_code, str) or not auth_code:
         raise LivePersonError(400, "authCode is required", "missing_auth_code")  # [I]
     looks_like_jwt = auth_code.count(".") in (2, 4)  # [I] a JWS (3 segments) or a JWE (5): implicit; else a code
-    credential = _brand_credential(auth_code if looks_like_jwt else None, None if looks_like_jwt else auth_code, body.get("redirect_uri"))
+    credential = _brand_credential(
+        auth_code if looks_like_jwt else None, None if looks_like_jwt else auth_code, body.get("redirect_uri")
+    )
     return json_response({"jwt": _sign_in_with_brand(account_id, connector, credential)})
 
 

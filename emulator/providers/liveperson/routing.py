@@ -79,13 +79,18 @@ class Routing:
     def ring(self, conversation: Conversation, presence: Presence) -> Ring | None:
         """A new WAITING ring for the agent, when the conversation should ring it and has not yet in this task."""
         task = conversation.routing_task
-        if not should_ring(conversation, presence) or any(r.agent_id == presence.agent_id and r.task == task for r in conversation.rings):
+        if not should_ring(conversation, presence) or any(
+            r.agent_id == presence.agent_id and r.task == task for r in conversation.rings
+        ):
             return None
         created_ms = int(self._now * 1000)
         ring = Ring(
             ring_id=f"{conversation.id}_{presence.user_id}_{created_ms}",  # [CC] the NAS README example's form
-            agent_id=presence.agent_id, task=task, created_at=self._now, expires_at=self._now + RING_EXPIRATION_MS / 1000,
-        )  # fmt: skip
+            agent_id=presence.agent_id,
+            task=task,
+            created_at=self._now,
+            expires_at=self._now + RING_EXPIRATION_MS / 1000,
+        )
         conversation.rings.append(ring)
         return ring
 
@@ -101,15 +106,22 @@ class Routing:
         if state not in RING_ANSWERS:
             raise MessagingError(400, f"ringState must be one of {', '.join(RING_ANSWERS)}")
         found = next(
-            ((c, r) for c in self._account.conversations.values() for r in c.rings if r.ring_id == ring_id and r.agent_id == agent_id),
+            (
+                (c, r)
+                for c in self._account.conversations.values()
+                for r in c.rings
+                if r.ring_id == ring_id and r.agent_id == agent_id
+            ),
             None,
-        )  # fmt: skip
+        )
         if found is None:
             raise MessagingError(404, f"ring {ring_id} not found")  # [I]
         conversation, ring = found
         current = ring_state(ring, self._now)
         if current != "WAITING" or not waiting(conversation):
-            raise MessagingError(400, f"ring {ring_id} is {current if current != 'WAITING' else 'no longer valid'}")  # [I]
+            raise MessagingError(
+                400, f"ring {ring_id} is {current if current != 'WAITING' else 'no longer valid'}"
+            )  # [I]
         if state == "ACCEPTED":
             self._conversations.assign(conversation, agent_id)
             for other in conversation.rings:
@@ -134,13 +146,20 @@ def routing_task(account_id: str, conversation: Conversation, ring: Ring, now: f
         "consumerId": conversation.consumer_id,
         "skillId": conversation.skill_id,
         "brandId": account_id,
-        "ringsDetails": [{
-            "ringId": ring.ring_id, "ringExpiration": RING_EXPIRATION_MS, "ringExpirationTs": int(ring.expires_at * 1000),
-            "ringState": state, "weight": int(ring.created_at * 1000),  # [I] the weight's meaning is not public
-            "brandId": account_id, "convId": conversation.id, "consumerId": conversation.consumer_id,
-            "skillId": conversation.skill_id,
-        }],
-    }  # fmt: skip
+        "ringsDetails": [
+            {
+                "ringId": ring.ring_id,
+                "ringExpiration": RING_EXPIRATION_MS,
+                "ringExpirationTs": int(ring.expires_at * 1000),
+                "ringState": state,
+                "weight": int(ring.created_at * 1000),  # [I] the weight's meaning is not public
+                "brandId": account_id,
+                "convId": conversation.id,
+                "consumerId": conversation.consumer_id,
+                "skillId": conversation.skill_id,
+            }
+        ],
+    }
     assigned = conversation.assigned_agent()
     if assigned is not None:
         result["assignedAgentId"] = assigned

@@ -12,7 +12,9 @@ STATE_FIELDS = ExportedFields(
 )
 ACCOUNT_FIELDS = ExportedFields(
     Account,
-    exported=frozenset({"id", "features", "sso_only", "settings", "connectors", "users", "apps", "apps_revision", "conversations"}),
+    exported=frozenset(
+        {"id", "features", "sso_only", "settings", "connectors", "users", "apps", "apps_revision", "conversations"}
+    ),
     left_out=frozenset({"consumers", "sessions", "last_logins", "files"}),  # run-time state, not seed
 )
 
@@ -23,4 +25,6 @@ def _seed(state: LivePersonState) -> dict | None:
     return {"accounts": accounts} if accounts else None
 
 
-SEED_EXPORTER = SeedExporter(_seed, (STATE_FIELDS, ACCOUNT_FIELDS), "accounts", "connectors", ("account", "connector"), (8, 10))
+SEED_EXPORTER = SeedExporter(
+    _seed, (STATE_FIELDS, ACCOUNT_FIELDS), "accounts", "connectors", ("account", "connector"), (8, 10)
+)

@@ -31,7 +31,9 @@ WRONG_ACCOUNT = "wrong_account"
 def lp_consumer_id(account_id: str, ext_consumer_id: str) -> str:
     """[I] the 64-hex consumer id of an external consumer: a digest of account and ext_consumer_id, so it is
     the same for every ConsumerJWS of that consumer in the account (and across restarts) and differs by account."""
-    return hashlib.sha256(f"liveperson-consumer:{account_id}:{ext_consumer_id}".encode("utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha256(
+        f"liveperson-consumer:{account_id}:{ext_consumer_id}".encode("utf-8", "surrogatepass")
+    ).hexdigest()
 
 
 class SentinelError(LivePersonError):
@@ -47,7 +49,9 @@ class AppCredentials:
         self._now = namespace.clock.now()
         self._account = account
 
-    def issue_app_jwt(self, grant_type: str | None, client_id: str | None, client_secret: str | None) -> tuple[str, int]:
+    def issue_app_jwt(
+        self, grant_type: str | None, client_id: str | None, client_secret: str | None
+    ) -> tuple[str, int]:
         """`app/token?grant_type=client_credentials`: the AppJWT of an app installation and its lifetime in seconds."""
         if not grant_type:
             raise SentinelError(400, "invalid_request: grant_type is required", "missing_grant_type")
@@ -55,10 +59,16 @@ class AppCredentials:
             raise SentinelError(400, f"unsupported_grant_type: use {CLIENT_CREDENTIALS}", "unsupported_grant_type")
         if not client_id or not client_secret:
             # [I] RFC 6749: "no client authentication included" is invalid_client, 401
-            raise SentinelError(401, "invalid_client: client_id and client_secret are required", "missing_client_credentials")
+            raise SentinelError(
+                401, "invalid_client: client_id and client_secret are required", "missing_client_credentials"
+            )
         app = _app(self._account, client_id)
         if app is None or not same_secret(client_secret, app.client_secret):
-            raise SentinelError(401, "invalid_client: client authentication failed", "unknown_client" if app is None else "wrong_client_secret")
+            raise SentinelError(
+                401,
+                "invalid_client: client authentication failed",
+                "unknown_client" if app is None else "wrong_client_secret",
+            )
         iat = int(self._now)
         ttl = int(self._account.settings.app_jwt_ttl)
         claims = {
@@ -90,7 +100,9 @@ class AppCredentials:
         if not isinstance(ext_consumer_id, str) or not ext_consumer_id.strip():
             raise SentinelError(400, "ext_consumer_id is required (a non-empty string)", "missing_ext_consumer_id")
         if len(ext_consumer_id) > EXT_CONSUMER_ID_MAX:
-            raise SentinelError(400, f"ext_consumer_id is longer than {EXT_CONSUMER_ID_MAX} characters", "ext_consumer_id_too_long")
+            raise SentinelError(
+                400, f"ext_consumer_id is longer than {EXT_CONSUMER_ID_MAX} characters", "ext_consumer_id_too_long"
+            )
         iat = int(self._now)
         expires_at = iat + int(self._account.settings.consumer_jws_ttl)
         consumer = lp_consumer_id(self._account.id, ext_consumer_id)

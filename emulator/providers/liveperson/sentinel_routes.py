@@ -42,4 +42,3 @@ def consumer_jws(account_id: str) -> Response:
         identity.authorize_app(raw_authorization())  # the AppJWT before the body
         token = identity.issue_consumer_jws(json_object_body().get("ext_consumer_id"))
     return json_response({"token": token}, 201)
-

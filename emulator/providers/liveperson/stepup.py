@@ -67,7 +67,9 @@ def check_unauthenticated(account: Account, consumer_id: str) -> None:
         raise StepUpRefused("step_up_not_unauthenticated")
 
 
-def step_up(conversations: Conversations, account: Account, unauth_consumer_id: str, authenticated_consumer_id: str) -> bool:
+def step_up(
+    conversations: Conversations, account: Account, unauth_consumer_id: str, authenticated_consumer_id: str
+) -> bool:
     """Move the unauthenticated consumer's open conversation to the authenticated consumer when the
     account allows step-up; True when a conversation moved. Changes are in `conversations.changes`."""
     if not account.step_up_enabled():

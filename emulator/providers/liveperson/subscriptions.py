@@ -49,7 +49,9 @@ class ConversationFilter:
         agents = _string_list(body, "agentIds")
         skills = body.get("skillIds")
         if skills is not None:
-            if not isinstance(skills, list) or not all(isinstance(s, (str, int)) and not isinstance(s, bool) for s in skills):
+            if not isinstance(skills, list) or not all(
+                isinstance(s, (str, int)) and not isinstance(s, bool) for s in skills
+            ):
                 raise MessagingError(400, "skillIds must be a list of skill ids")  # [I]
             skills = tuple(str(skill) for skill in skills)
         since = body.get("minLastUpdatedTime")
@@ -63,14 +65,18 @@ class ConversationFilter:
             return False
         if self.skill_ids is not None and details["skillId"] not in self.skill_ids:
             return False
-        if self.agent_ids is not None:  # [C] "conversations that you are not the assigned agent" are left out: any active agent role [I]
+        if (
+            self.agent_ids is not None
+        ):  # [C] "conversations that you are not the assigned agent" are left out: any active agent role [I]
             agents = {p["id"] for p in details["participants"] if p["role"] != CONSUMER}
             return bool(agents & set(self.agent_ids))
         return True
 
     def first_fetch(self, details: dict) -> bool:
         """Whether the subscription's answer lists the conversation: it matches and changed since `minLastUpdatedTime`."""
-        return self.matches(details) and (self.min_last_updated is None or details["metaDataLastUpdateTs"] >= self.min_last_updated)
+        return self.matches(details) and (
+            self.min_last_updated is None or details["metaDataLastUpdateTs"] >= self.min_last_updated
+        )
 
 
 @dataclass

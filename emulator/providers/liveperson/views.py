@@ -16,18 +16,23 @@ def conversation_views(state: LivePersonState) -> list[dict]:
         for conversation in sorted(account.conversations.values(), key=lambda c: c.started_at):
             details = conversation_details(account, conversation)
             step_up = conversation.stepped_up_from
-            views.append({
-                "provider": "liveperson",
-                "tenant": account.id,
-                "id": conversation.id,
-                "state": conversation.state,
-                "started": format_instant(conversation.started_at),
-                "participants": details["participants"],
-                "step_up": None if step_up is None else {
-                    "from": step_up, "at": format_instant(conversation.stepped_up_at or conversation.started_at),
-                },
-                "events": [_event(event) for event in conversation.events],
-            })  # fmt: skip
+            views.append(
+                {
+                    "provider": "liveperson",
+                    "tenant": account.id,
+                    "id": conversation.id,
+                    "state": conversation.state,
+                    "started": format_instant(conversation.started_at),
+                    "participants": details["participants"],
+                    "step_up": None
+                    if step_up is None
+                    else {
+                        "from": step_up,
+                        "at": format_instant(conversation.stepped_up_at or conversation.started_at),
+                    },
+                    "events": [_event(event) for event in conversation.events],
+                }
+            )
     return views
 
 

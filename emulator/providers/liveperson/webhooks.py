@@ -76,9 +76,21 @@ def event_type_key(change: Change) -> str:
 def render(change: Change, now_ms: int) -> dict:
     """The notification of one change, as a connector's endpoint receives it."""
     if change.event is not None:
-        return {"kind": "notification", "body": {"changes": [messaging_event(change.event)]}, "type": EVENT_NOTIFICATION}
-    result = {"convId": change.conversation["convId"], "effectiveTTR": -1, "conversationDetails": conversation_details(change.conversation, now_ms)}
-    return {"kind": "notification", "body": {"changes": [{"type": "UPSERT", "result": result}]}, "type": CONVERSATION_NOTIFICATION}
+        return {
+            "kind": "notification",
+            "body": {"changes": [messaging_event(change.event)]},
+            "type": EVENT_NOTIFICATION,
+        }
+    result = {
+        "convId": change.conversation["convId"],
+        "effectiveTTR": -1,
+        "conversationDetails": conversation_details(change.conversation, now_ms),
+    }
+    return {
+        "kind": "notification",
+        "body": {"changes": [{"type": "UPSERT", "result": result}]},
+        "type": CONVERSATION_NOTIFICATION,
+    }
 
 
 def messaging_event(event: dict) -> dict:
@@ -106,8 +118,14 @@ def conversation_details(details: dict, now_ms: int) -> dict:
     closed = details["state"] == "CLOSE"
     participants = [{"id": p["id"], "role": p["role"]} for p in details["participants"]]
     dialogs = [_dialog(dialog, details, participants, updated) for dialog in details["dialogs"]]
-    shown = {"skillId": details["skillId"], "participants": participants, "dialogs": dialogs, "brandId": details["brandId"],
-             "state": details["state"], "stage": details.get("stage", details["state"])}  # fmt: skip
+    shown = {
+        "skillId": details["skillId"],
+        "participants": participants,
+        "dialogs": dialogs,
+        "brandId": details["brandId"],
+        "state": details["state"],
+        "stage": details.get("stage", details["state"]),
+    }
     if closed:
         shown["closeReason"] = details["closeReason"]
     shown["startTs"] = details["startTs"]
@@ -122,8 +140,14 @@ def conversation_details(details: dict, now_ms: int) -> dict:
 
 def _dialog(dialog: dict, details: dict, participants: list[dict], updated: int) -> dict:
     in_dialog = [{"id": p["id"], "role": p["role"]} for p in dialog.get("participantsDetails") or participants]
-    shown = {"dialogId": dialog["dialogId"], "participantsDetails": in_dialog, "dialogType": dialog["dialogType"],
-             "channelType": dialog["channelType"], "state": dialog["state"], "creationTs": dialog.get("creationTs", details["startTs"])}  # fmt: skip
+    shown = {
+        "dialogId": dialog["dialogId"],
+        "participantsDetails": in_dialog,
+        "dialogType": dialog["dialogType"],
+        "channelType": dialog["channelType"],
+        "state": dialog["state"],
+        "creationTs": dialog.get("creationTs", details["startTs"]),
+    }
     if dialog["state"] == "CLOSE":
         shown["endTs"] = dialog.get("endTs", details["endTs"])
     shown["metaDataLastUpdateTs"] = updated
@@ -182,7 +206,11 @@ def queue(store: Store, change: Change) -> bool:
         SIGNATURE_HEADER: signature(target.client_secret, body),
     }
     policy = DeliveryPolicy(
-        retry_schedule=target.schedule, timeout=ATTEMPT_TIMEOUT, headers=headers, background=True, success_statuses=SUCCESS_STATUSES
+        retry_schedule=target.schedule,
+        timeout=ATTEMPT_TIMEOUT,
+        headers=headers,
+        background=True,
+        success_statuses=SUCCESS_STATUSES,
     )
     namespace.outbox.queue(KIND, target.url, notification, now, policy, body=body)
     return True

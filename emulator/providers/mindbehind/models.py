@@ -87,6 +87,7 @@ class Channel(_Model):
         if parts is not None and (parts.scheme not in ("http", "https") or not parts.hostname):
             raise ValueError("a webhook is an http(s) URL")
         return url
+
     otp_ttl: int = Field(default=300, ge=1, le=86_400)  # [I] seconds an SMS code stays valid
     otp_attempts: int = Field(default=5, ge=1, le=100)  # [I] wrong codes before the code is burnt
 
@@ -182,7 +183,9 @@ class MindbehindSeed(_Model):
     def _unique_ids(self) -> MindbehindSeed:
         ids = [key for company in self.companies for key in _company_keys(company)]
         tokens = [channel.management_token for company in self.companies for channel in company.channels]
-        duplicates = {key for key in ids if ids.count(key) > 1} | {"<a management token>" for t in tokens if tokens.count(t) > 1}
+        duplicates = {key for key in ids if ids.count(key) > 1} | {
+            "<a management token>" for t in tokens if tokens.count(t) > 1
+        }
         if duplicates:
             raise ValueError(f"company ids, channel ids and management tokens must be unique: {sorted(duplicates)}")
         return self
@@ -249,9 +252,20 @@ class MindbehindState(_Model):
         """Client tokens, web chat sessions and SMS codes still good at `now`, for the dashboard."""
         rows: list[dict] = []
         for company in self.companies.values():
-            rows += [{"kind": "client token", "subject": f"{t.channelID} / {t.clientID}", "expires_at": t.expires_at} for t in company.tokens.values() if t.expires_at > now]
-            rows += [{"kind": f"session ({s.auth})", "subject": f"{s.channelID} / {s.clientID}", "expires_at": None} for s in company.sessions.values()]
-            rows += [{"kind": "SMS code", "subject": f"{c.channelID} / {c.phone}", "expires_at": c.expires_at} for c in company.codes.values() if c.expires_at > now]
+            rows += [
+                {"kind": "client token", "subject": f"{t.channelID} / {t.clientID}", "expires_at": t.expires_at}
+                for t in company.tokens.values()
+                if t.expires_at > now
+            ]
+            rows += [
+                {"kind": f"session ({s.auth})", "subject": f"{s.channelID} / {s.clientID}", "expires_at": None}
+                for s in company.sessions.values()
+            ]
+            rows += [
+                {"kind": "SMS code", "subject": f"{c.channelID} / {c.phone}", "expires_at": c.expires_at}
+                for c in company.codes.values()
+                if c.expires_at > now
+            ]
         return rows
 
     def export(self) -> dict:

@@ -80,7 +80,9 @@ def read_one_time_code() -> Response:
     with runtime().store.lock:
         state, _ = state_and_now()
         code = webchat.pending_code(state, request.args.get("channelID", ""), request.args.get("phone", ""))
-        return json_response({"code": code.code, "expires_at": format_instant(code.expires_at), "attempts_left": code.attempts_left})
+        return json_response(
+            {"code": code.code, "expires_at": format_instant(code.expires_at), "attempts_left": code.attempts_left}
+        )
 
 
 def _deliver(kind: str) -> Response:

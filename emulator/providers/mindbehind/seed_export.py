@@ -24,4 +24,6 @@ def _seed(state: MindbehindState) -> dict | None:
     return {"companies": companies} if companies else None
 
 
-SEED_EXPORTER = SeedExporter(_seed, (STATE_FIELDS, COMPANY_FIELDS), "companies", "channels", ("company", "channel"), (12, 12))
+SEED_EXPORTER = SeedExporter(
+    _seed, (STATE_FIELDS, COMPANY_FIELDS), "companies", "channels", ("company", "channel"), (12, 12)
+)

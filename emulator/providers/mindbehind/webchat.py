@@ -47,7 +47,9 @@ def authorise(state: MindbehindState, api_token: str | None) -> tuple[Company, C
     return company, channel
 
 
-def web_chat_channel(state: MindbehindState, channel_id: str, token_channel: Channel | None = None) -> tuple[Company, Channel]:
+def web_chat_channel(
+    state: MindbehindState, channel_id: str, token_channel: Channel | None = None
+) -> tuple[Company, Channel]:
     """A web chat channel by id: 404 unknown, 403 when the apiToken is another channel's. [?]"""
     company, channel = state.find_channel(channel_id)
     if company is None or channel is None:
@@ -73,7 +75,12 @@ def issue_client_token(state: MindbehindState, api_token: str | None, body: dict
     token = secrets.token_urlsafe(32)  # [?] format not public: an opaque string, looked up server-side
     hours = age if age is not None else channel.token_age
     company.tokens[token] = ClientToken(
-        token=token, clientID=client_id, channelID=channel.id, properties=properties, issued_at=now, expires_at=now + hours * HOUR
+        token=token,
+        clientID=client_id,
+        channelID=channel.id,
+        properties=properties,
+        issued_at=now,
+        expires_at=now + hours * HOUR,
     )
     company.client(client_id, channel.type)  # [I] the client exists from its first token on
     company.added_record(now)
@@ -95,7 +102,9 @@ def open_session(state: MindbehindState, body: dict, now: float) -> tuple[WebCha
     client = company.client(client_id, channel.type)
     if auth == "otp":
         client.phone = client_id
-    session = WebChatSession(session_id=secrets.token_hex(12), channelID=channel.id, clientID=client_id, auth=auth, opened_at=now)
+    session = WebChatSession(
+        session_id=secrets.token_hex(12), channelID=channel.id, clientID=client_id, auth=auth, opened_at=now
+    )
     company.sessions[session.session_id] = session
     company.added_record(now)
     return session, client, company.id
@@ -119,7 +128,11 @@ def request_code(state: MindbehindState, body: dict, now: float) -> None:
     phone = _text(body, "phone")
     code = f"{secrets.randbelow(1_000_000):06d}"
     company.codes[f"{channel.id}/{phone}"] = OneTimeCode(
-        phone=phone, channelID=channel.id, code=code, expires_at=now + channel.otp_ttl, attempts_left=channel.otp_attempts
+        phone=phone,
+        channelID=channel.id,
+        code=code,
+        expires_at=now + channel.otp_ttl,
+        attempts_left=channel.otp_attempts,
     )
     company.added_record(now)
 
@@ -140,7 +153,9 @@ def _client_of_code(company: Company, channel: Channel, phone: str, code: str, n
     return phone
 
 
-def live_core_client(state: MindbehindState, api_token: str | None, client_id: str, company_id: str | None) -> tuple[Company, Client]:
+def live_core_client(
+    state: MindbehindState, api_token: str | None, client_id: str, company_id: str | None
+) -> tuple[Company, Client]:
     """[?] live-core auth is not public: the management token of any channel of the client's company."""
     company, _ = authorise(state, api_token)
     if company_id is not None and company_id != company.id:
@@ -164,7 +179,9 @@ def set_key_values(state: MindbehindState, api_token: str | None, body: dict) ->
     return company, client
 
 
-def receive_generic(state: MindbehindState, api_token: str | None, channel_id: str | None, body: Any, now: float) -> None:
+def receive_generic(
+    state: MindbehindState, api_token: str | None, channel_id: str | None, body: Any, now: float
+) -> None:
     """Generic channel incoming: any JSON object from the brand, stored. [?] schema not public."""
     _, token_channel = authorise(state, api_token)
     if not channel_id:
@@ -189,7 +206,12 @@ def outgoing(state: MindbehindState, body: dict, kind: str, now: float) -> tuple
     url = channel.send_webhook if kind == "send" else channel.handover_webhook
     if not url:
         raise MindbehindError(409, f"the channel has no {kind} webhook", f"no_{kind}_webhook")
-    payload: dict[str, Any] = {"type": "message" if kind == "send" else "handover", "channelID": channel_id, "clientID": client_id, "timestamp": format_instant(now)}
+    payload: dict[str, Any] = {
+        "type": "message" if kind == "send" else "handover",
+        "channelID": channel_id,
+        "clientID": client_id,
+        "timestamp": format_instant(now),
+    }
     field, default = ("text", "") if kind == "send" else ("reason", "Human action")
     value = body.get(field, default)
     if not isinstance(value, str):

@@ -33,7 +33,13 @@ def record(call: Call, conversation: Conversation, user: User | None, kind: str)
     if user is None:
         return
     author = {"type": "user", "userId": user.id, "user": user.truncated()}
-    call.emit(ACTIVITY_EVENTS[kind], {"conversation": conversation.truncated(), "activity": {"type": kind, "author": author, "source": dict(call.source)}})
+    call.emit(
+        ACTIVITY_EVENTS[kind],
+        {
+            "conversation": conversation.truncated(),
+            "activity": {"type": kind, "author": author, "source": dict(call.source)},
+        },
+    )
 
 
 # --- postbacks ------------------------------------------------------------------------------------------
@@ -61,7 +67,9 @@ def with_action_ids(message: Message, content: dict[str, Any]) -> dict[str, Any]
     def stamped(node: dict) -> dict:
         out = dict(node)
         if isinstance(node.get("actions"), list):
-            out["actions"] = [{**a, "_id": action_id(message, next(counter))} if isinstance(a, dict) else a for a in node["actions"]]
+            out["actions"] = [
+                {**a, "_id": action_id(message, next(counter))} if isinstance(a, dict) else a for a in node["actions"]
+            ]
         if isinstance(node.get("items"), list):
             out["items"] = [stamped(item) if isinstance(item, dict) else item for item in node["items"]]
         return out
@@ -81,13 +89,29 @@ def find_postback(conversation: Conversation, wanted: str) -> dict | None:
 def postback(call: Call, conversation: Conversation, user: User, action: dict) -> None:
     """`conversation:postback`: the button's payload and metadata, who clicked, from where."""
     shown = {"payload": action.get("payload"), "metadata": action.get("metadata")}
-    call.emit("conversation:postback", {"conversation": conversation.truncated(), "user": user.truncated(), "postback": shown, "source": dict(call.source)})
+    call.emit(
+        "conversation:postback",
+        {
+            "conversation": conversation.truncated(),
+            "user": user.truncated(),
+            "postback": shown,
+            "source": dict(call.source),
+        },
+    )
 
 
 def referral(call: Call, conversation: Conversation, user: User, code: str, details: dict | None) -> None:
     """`conversation:referral`: the user arrived through a referral code (a link, an ad)."""
     shown = {"code": code, **({"details": details} if details is not None else {})}
-    call.emit("conversation:referral", {"conversation": conversation.truncated(), "user": user.truncated(), "referral": shown, "source": dict(call.source)})
+    call.emit(
+        "conversation:referral",
+        {
+            "conversation": conversation.truncated(),
+            "user": user.truncated(),
+            "referral": shown,
+            "source": dict(call.source),
+        },
+    )
 
 
 # --- deliveries to third-party channels ------------------------------------------------------------------
@@ -110,7 +134,10 @@ def deliver(call: Call, conversation: Conversation, message: Message, users: lis
                 "externalMessages": [{"id": secrets.token_hex(12)}],
             }
             if client.deliveryError is not None:
-                call.emit("conversation:message:delivery:failure", {**base, "isFinalEvent": True, "error": dict(client.deliveryError)})
+                call.emit(
+                    "conversation:message:delivery:failure",
+                    {**base, "isFinalEvent": True, "error": dict(client.deliveryError)},
+                )
                 continue
             call.emit("conversation:message:delivery:channel", {**base, "isFinalEvent": False})
             call.emit("conversation:message:delivery:user", {**base, "isFinalEvent": True})

@@ -28,7 +28,9 @@ def apps(call: Call) -> list[App]:
 
 
 def create_app(call: Call, body: AppCreateBody) -> App:
-    app = App(displayName=body.displayName, settings=body.settings.given() if body.settings else {}, metadata=body.metadata)
+    app = App(
+        displayName=body.displayName, settings=body.settings.given() if body.settings else {}, metadata=body.metadata
+    )
     call.state.apps[app.id] = app
     return app
 
@@ -58,7 +60,9 @@ def _new_key(prefix: str, body: DisplayNameBody) -> Key:
 def create_key(call: Call, body: DisplayNameBody) -> Key:
     app = call.in_app()
     if len(app.keys) >= app.limits.keys:
-        raise bad_request(f"An app can have at most {app.limits.keys} API keys", "too_many_keys")  # [C] limit, [I] title
+        raise bad_request(
+            f"An app can have at most {app.limits.keys} API keys", "too_many_keys"
+        )  # [C] limit, [I] title
     key = _new_key("app", body)
     app.keys.append(key)
     return key
@@ -137,7 +141,9 @@ def delete_integration_key(call: Call, integration_id: str, key_id: str) -> None
 
 def _room_for_webhooks(app: App, more: int) -> None:
     if len(list(app.webhooks())) + more > app.limits.webhooks:
-        raise bad_request(f"An app can have at most {app.limits.webhooks} webhooks", "too_many_webhooks")  # [C] limit, [I] title
+        raise bad_request(
+            f"An app can have at most {app.limits.webhooks} webhooks", "too_many_webhooks"
+        )  # [C] limit, [I] title
 
 
 def webhook_owner(call: Call, principal: Principal, integration_id: str) -> Integration:
@@ -158,7 +164,12 @@ def webhook(owner: Integration, webhook_id: str) -> Webhook:
     return found
 
 
-_WEBHOOK_FIELD_TYPES = {"target": "string", "triggers": "array", "includeFullUser": "boolean", "includeFullSource": "boolean"}
+_WEBHOOK_FIELD_TYPES = {
+    "target": "string",
+    "triggers": "array",
+    "includeFullUser": "boolean",
+    "includeFullSource": "boolean",
+}
 
 
 def update_webhook(owner: Integration, webhook_id: str, body: WebhookBody) -> Webhook:

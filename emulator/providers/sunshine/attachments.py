@@ -43,7 +43,15 @@ def public(host_url: str, attachment: Attachment) -> dict:
     return {"mediaUrl": media_url(host_url, attachment), "mediaType": attachment.mediaType}
 
 
-def upload(call: Call, data: bytes, file_name: str, media_type: str | None, access: str | None, purpose: str | None, conversation_id: str | None) -> Attachment:
+def upload(
+    call: Call,
+    data: bytes,
+    file_name: str,
+    media_type: str | None,
+    access: str | None,
+    purpose: str | None,
+    conversation_id: str | None,
+) -> Attachment:
     """`POST attachments?access=public[&for=message&conversationId=...]` with the file as `source`."""
     app = call.in_app()
     if access is None:
@@ -55,7 +63,9 @@ def upload(call: Call, data: bytes, file_name: str, media_type: str | None, acce
     if conversation_id is not None and conversation_id not in app.conversations:
         raise not_found("conversation_not_found", "Conversation not found")  # [I]
     if len(data) > app.limits.attachment_bytes:
-        raise SunshineError(413, "payload_too_large", "File is larger than the upload limit", "attachment_too_large")  # [I] code
+        raise SunshineError(
+            413, "payload_too_large", "File is larger than the upload limit", "attachment_too_large"
+        )  # [I] code
     kind = media_type if media_type and media_type != DEFAULT_MEDIA_TYPE else mimetypes.guess_type(file_name)[0]
     attachment = Attachment(
         id=new_attachment_id(call.now),

@@ -98,7 +98,9 @@ def authenticate(
     if scheme.lower() == "basic":
         return _basic(state, credentials.strip())
     if scheme.lower() == "bearer":
-        return _oauth(state, credentials.strip(), now, lifecycle) or _bearer(state, credentials.strip(), now, lifecycle, end_users)
+        return _oauth(state, credentials.strip(), now, lifecycle) or _bearer(
+            state, credentials.strip(), now, lifecycle, end_users
+        )
     raise invalid_auth("Unsupported authorization scheme", "unsupported_scheme")
 
 
@@ -171,18 +173,26 @@ def _bearer(state: SunshineState, token: str, now: float, lifecycle: TokenLifecy
     scope = claims.get("scope")
     if not isinstance(scope, str):
         # [I] title; a list or object scope is no scope at all
-        raise invalid_auth("Invalid JWT body. Missing scope" if scope is None else "Invalid JWT body. Invalid scope", "bad_scope")
+        raise invalid_auth(
+            "Invalid JWT body. Missing scope" if scope is None else "Invalid JWT body. Invalid scope", "bad_scope"
+        )
     if scope in END_USER_SCOPES:
         if not end_users:
             raise forbidden("user_scope_on_rest_api")  # [I] valid credentials, a scope the REST API does not serve
         principal = _end_user(principal, scope, claims)
     elif scope != principal.scope:
         # [C] v1 wording: "Invalid JWT body. Cannot use account scope with app secret key"
-        raise invalid_auth(f"Invalid JWT body. Cannot use {scope} scope with {principal.scope} secret key", "scope_mismatch")
+        raise invalid_auth(
+            f"Invalid JWT body. Cannot use {scope} scope with {principal.scope} secret key", "scope_mismatch"
+        )
     try:
         check_time_claims(claims, now)
         if not lifecycle.knows(token):  # a JWT the integrator signed: remembered from its first use
-            lifecycle.issued(token, token_subjects(kid, principal.app_id), claims.get("exp") if isinstance(claims.get("exp"), (int, float)) else None)
+            lifecycle.issued(
+                token,
+                token_subjects(kid, principal.app_id),
+                claims.get("exp") if isinstance(claims.get("exp"), (int, float)) else None,
+            )
         lifecycle.check(token, now)
     except TokenError as exc:
         raise invalid_auth(_TOKEN_TITLES.get(exc.reason, "Invalid JWT"), exc.reason) from None
@@ -192,7 +202,9 @@ def _bearer(state: SunshineState, token: str, now: float, lifecycle: TokenLifecy
 def _end_user(principal: Principal, scope: str, claims: dict) -> Principal:
     """A user JWT: signed with an app key, naming its user as a string (`external_id`; v1 `userId`)."""
     if principal.scope != APP:
-        raise invalid_auth(f"Invalid JWT body. Cannot use {scope} scope with {principal.scope} secret key", "scope_mismatch")
+        raise invalid_auth(
+            f"Invalid JWT body. Cannot use {scope} scope with {principal.scope} secret key", "scope_mismatch"
+        )
     claim = "external_id" if scope == "user" else "userId"
     external_id = claims.get(claim)
     if not isinstance(external_id, str) or not external_id:

@@ -22,8 +22,8 @@ def walkthrough_lines(part: SunshineSeed, base_url: str, shown: Shown) -> list[s
     return [
         "",
         "Sunshine walk-through (Basic with the app key):",
-        f"  curl -s -u {key.id}:{shown(key.secret)} -H 'Content-Type: application/json' -d '{{\"externalId\":\"ext-1\"}}' \"{base_url}/v2/apps/{app.id}/users\"",
-        f"  curl -s -u {key.id}:{shown(key.secret)} \"{base_url}/v2/apps/{app.id}/users/ext-1\"",
+        f'  curl -s -u {key.id}:{shown(key.secret)} -H \'Content-Type: application/json\' -d \'{{"externalId":"ext-1"}}\' "{base_url}/v2/apps/{app.id}/users"',
+        f'  curl -s -u {key.id}:{shown(key.secret)} "{base_url}/v2/apps/{app.id}/users/ext-1"',
     ]
 
 

@@ -25,16 +25,37 @@ from .errors import bad_request
 
 MAX_BODY_DEPTH = 64  # [I] objects and arrays within one another; far past any real body, well inside the export
 METADATA_LIMIT = 4096  # [C] bytes of metadata per user, conversation or app
-TRIGGERS = frozenset({  # [C] the spec's webhook triggers
-    "client:add", "client:remove", "client:update",
-    "conversation:create", "conversation:join", "conversation:leave", "conversation:remove", "conversation:message",
-    "conversation:message:delivery:channel", "conversation:message:delivery:failure", "conversation:message:delivery:user",
-    "conversation:postback", "conversation:read", "conversation:referral", "conversation:typing",
-    "passthrough:messaging", "user:merge", "user:update", "user:remove",
-    "switchboard:acceptControl", "switchboard:acceptControl:failure", "switchboard:offerControl",
-    "switchboard:offerControl:failure", "switchboard:passControl", "switchboard:passControl:failure",
-    "switchboard:releaseControl", "*",
-})
+TRIGGERS = frozenset(
+    {  # [C] the spec's webhook triggers
+        "client:add",
+        "client:remove",
+        "client:update",
+        "conversation:create",
+        "conversation:join",
+        "conversation:leave",
+        "conversation:remove",
+        "conversation:message",
+        "conversation:message:delivery:channel",
+        "conversation:message:delivery:failure",
+        "conversation:message:delivery:user",
+        "conversation:postback",
+        "conversation:read",
+        "conversation:referral",
+        "conversation:typing",
+        "passthrough:messaging",
+        "user:merge",
+        "user:update",
+        "user:remove",
+        "switchboard:acceptControl",
+        "switchboard:acceptControl:failure",
+        "switchboard:offerControl",
+        "switchboard:offerControl:failure",
+        "switchboard:passControl",
+        "switchboard:passControl:failure",
+        "switchboard:releaseControl",
+        "*",
+    }
+)
 # [C] the field a content of each type cannot do without ([I] text: one of text, actions, htmlText, markdownText)
 CONTENT_REQUIRES = {
     "text": ("text", "actions", "htmlText", "markdownText"),
@@ -355,20 +376,29 @@ def _unstorable(data: Any) -> str | None:
 
 
 _TYPE_WORDS = {
-    "string_type": "should be string", "bool_type": "should be boolean", "int_type": "should be integer",
-    "dict_type": "should be object", "model_type": "should be object", "model_attributes_type": "should be object",
-    "list_type": "should be array", "literal_error": "should be equal to one of the allowed values",
+    "string_type": "should be string",
+    "bool_type": "should be boolean",
+    "int_type": "should be integer",
+    "dict_type": "should be object",
+    "model_type": "should be object",
+    "model_attributes_type": "should be object",
+    "list_type": "should be array",
+    "literal_error": "should be equal to one of the allowed values",
     "string_too_short": "should NOT be shorter than {min_length} characters",
     "string_too_long": "should NOT be longer than {max_length} characters",
-    "too_short": "should NOT have fewer than {min_length} items", "too_long": "should NOT have more than {max_length} items",
-    "string_pattern_mismatch": "should be a URL", "greater_than_equal": "should be >= {ge}",
+    "too_short": "should NOT have fewer than {min_length} items",
+    "too_long": "should NOT have more than {max_length} items",
+    "string_pattern_mismatch": "should be a URL",
+    "greater_than_equal": "should be >= {ge}",
     "less_than_equal": "should be <= {le}",
 }
 
 
 def _title(error: ValidationError) -> str:
     first = error.errors(include_url=False)[0]
-    location = [part for part in first["loc"] if not (isinstance(part, str) and part.startswith(("function-", "tagged-union")))]
+    location = [
+        part for part in first["loc"] if not (isinstance(part, str) and part.startswith(("function-", "tagged-union")))
+    ]
     location = [part for part in location if part not in ("str", "none", "bool", "int", "dict[str,any]", "list[str]")]
     if first["type"] == "missing":
         *parents, name = location

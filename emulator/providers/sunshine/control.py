@@ -19,10 +19,18 @@ from .switchboard_bodies import AcceptControlBody, PassControlBody, ReleaseContr
 NEXT = "next"  # [C] the keyword for the active switchboard integration's nextSwitchboardIntegrationId
 # [I] the conversation events a switchboard routes; the others (conversation:create, user:*, client:*,
 # switchboard:*) reach every subscribed webhook
-ROUTED_TRIGGERS = frozenset({
-    "conversation:message", "conversation:postback", "conversation:read", "conversation:typing", "conversation:referral",
-    "conversation:message:delivery:channel", "conversation:message:delivery:user", "conversation:message:delivery:failure",
-})  # fmt: skip
+ROUTED_TRIGGERS = frozenset(
+    {
+        "conversation:message",
+        "conversation:postback",
+        "conversation:read",
+        "conversation:typing",
+        "conversation:referral",
+        "conversation:message:delivery:channel",
+        "conversation:message:delivery:user",
+        "conversation:message:delivery:failure",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,9 @@ class Failure:
 
 
 INVALID_TARGET = Failure("switchboard_invalid_target", "Switchboard invalid target")  # [C]
-ACTIVE_TARGET = Failure("switchboard_invalid_target", "Cannot offer control to the active switchboard integration.")  # [C]
+ACTIVE_TARGET = Failure(
+    "switchboard_invalid_target", "Cannot offer control to the active switchboard integration."
+)  # [C]
 NO_PENDING = Failure("switchboard_invalid_action", "There is no pendingSwitchboardIntegration")  # [C]
 NOT_ENABLED = Failure("switchboard_invalid_action", "There is no enabled switchboard")  # [I] words
 
@@ -97,7 +107,12 @@ def _conversation(call: Call, conversation_id: str) -> Conversation:
 
 
 def _announce(
-    call: Call, trigger: str, conversation: Conversation, metadata: dict | None, failure: Failure | None = None, reason: str | None = None
+    call: Call,
+    trigger: str,
+    conversation: Conversation,
+    metadata: dict | None,
+    failure: Failure | None = None,
+    reason: str | None = None,
 ) -> None:
     payload: dict = {"conversation": conversation.truncated()}
     if failure is not None:
@@ -113,7 +128,11 @@ def _target(switchboard: Switchboard, conversation: Conversation, reference: str
     """[C] by id, name or integrationType, in that order; `next`: the active one's next; ambiguity fails."""
     members = switchboard.integrations
     if reference == NEXT:
-        active = switchboard.member(conversation.activeSwitchboardIntegration.id) if conversation.activeSwitchboardIntegration else None
+        active = (
+            switchboard.member(conversation.activeSwitchboardIntegration.id)
+            if conversation.activeSwitchboardIntegration
+            else None
+        )
         found = switchboard.member(active.nextSwitchboardIntegrationId) if active else None  # [I] none active: no next
         return found or INVALID_TARGET
     for field in ("id", "name", "integrationType"):
@@ -164,7 +183,9 @@ def accept_control(call: Call, conversation_id: str, body: AcceptControlBody) ->
     """[C] the pending one becomes active; under integration scope only the pending integration may accept (403)."""
     conversation = _conversation(call, conversation_id)
     pending = conversation.pendingSwitchboardIntegration
-    if call.principal.scope == INTEGRATION and (pending is None or pending.integrationId != call.principal.integration_id):
+    if call.principal.scope == INTEGRATION and (
+        pending is None or pending.integrationId != call.principal.integration_id
+    ):
         raise forbidden("accept_not_pending")
     failure = NOT_ENABLED if enabled_switchboard(call.in_app()) is None else NO_PENDING if pending is None else None
     if failure is not None:
@@ -181,7 +202,9 @@ def release_control(call: Call, conversation_id: str, body: ReleaseControlBody) 
     control to the default integration (assign_default, the guide's default integration assignment)."""
     conversation = _conversation(call, conversation_id)
     active = conversation.activeSwitchboardIntegration
-    if call.principal.scope == INTEGRATION and (active is None or active.integrationId != call.principal.integration_id):
+    if call.principal.scope == INTEGRATION and (
+        active is None or active.integrationId != call.principal.integration_id
+    ):
         raise forbidden("release_not_active")
     conversation.activeSwitchboardIntegration = conversation.pendingSwitchboardIntegration = None
     _announce(call, "switchboard:releaseControl", conversation, body.metadata, reason=body.reason)

@@ -30,7 +30,9 @@ def _participant(call: Call, user: User, subscribe_sdk_client: bool) -> Particip
     associations = [{"type": c.type, "clientId": c.id} for c in user.clients if c.status == "active"]
     if subscribe_sdk_client:
         client = ensure_sdk_client(call, user)
-        associations = [{"type": "sdk", "clientId": client.id}] + [a for a in associations if a["clientId"] != client.id]
+        associations = [{"type": "sdk", "clientId": client.id}] + [
+            a for a in associations if a["clientId"] != client.id
+        ]
     return Participant(userId=user.id, userExternalId=user.externalId, clientAssociations=associations)
 
 
@@ -39,11 +41,15 @@ def create(call: Call, body: ConversationCreateBody, reason: str = "none") -> Co
     app = call.in_app()
     refs = body.participants or []
     if body.type == "personal" and len(refs) != 1:
-        raise bad_request("personal conversations must have exactly one participant", "personal_participants")  # [I] title
+        raise bad_request(
+            "personal conversations must have exactly one participant", "personal_participants"
+        )  # [I] title
     if len(refs) > app.limits.participants:
         raise bad_request("Too many participants", "too_many_participants")  # [C]
     if body.type == "sdkGroup" and any(ref.subscribeSDKClient is None for ref in refs):
-        raise bad_request(".participants should have required property 'subscribeSDKClient'", "subscribe_required")  # [C] required for sdkGroup
+        raise bad_request(
+            ".participants should have required property 'subscribeSDKClient'", "subscribe_required"
+        )  # [C] required for sdkGroup
     users = [_user(call, ref) for ref in refs]
     if len({u.id for u in users}) != len(users):
         raise bad_request("A user can only appear once in participants", "duplicate_participant")  # [I]
@@ -60,7 +66,9 @@ def create(call: Call, body: ConversationCreateBody, reason: str = "none") -> Co
         createdAt=call.timestamp,
         lastUpdatedAt=call.timestamp,
     )
-    conversation.participants = [_participant(call, user, bool(ref.subscribeSDKClient)) for user, ref in zip(users, refs, strict=True)]
+    conversation.participants = [
+        _participant(call, user, bool(ref.subscribeSDKClient)) for user, ref in zip(users, refs, strict=True)
+    ]
     app.conversations[conversation.id] = conversation
     control.assign_default(app, conversation)
     for user in users:
@@ -84,7 +92,9 @@ def delete(call: Call, conversation_id: str) -> None:
     conversation = find(call, conversation_id)
     if conversation.isDefault:
         # [C] the spec's title
-        raise bad_request(f"Conversation {conversation.id} cannot be deleted because it is the default.", "default_conversation")
+        raise bad_request(
+            f"Conversation {conversation.id} cannot be deleted because it is the default.", "default_conversation"
+        )
     for participant in conversation.participants:
         user = app.users.get(participant.userId)
         if user is not None and conversation.id in user.conversations:
@@ -97,7 +107,9 @@ def delete(call: Call, conversation_id: str) -> None:
 def of_user(call: Call, user_id: str | None, user_external_id: str | None) -> list[Conversation]:
     """`filter[userId]` or `filter[userExternalId]`, exactly one [C]; 404 `user_not_found` for a stranger."""
     if (user_id is None) == (user_external_id is None):
-        raise bad_request("Exactly one of filter[userId] or filter[userExternalId] is required", "conversation_filter")  # [I] title
+        raise bad_request(
+            "Exactly one of filter[userId] or filter[userExternalId] is required", "conversation_filter"
+        )  # [I] title
     app = call.in_app()
     user = app.users.get(user_id) if user_id is not None else app.user_by_external_id(user_external_id or "")
     if user is None:

@@ -8,7 +8,16 @@ from flask import Response, request
 from ...web import ProviderError
 
 # [I] codes of routing and protocol errors; the spec documents only the codes used below by the routes
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type", 429: "too_many_requests"}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+}
 
 
 class SunshineError(ProviderError):
@@ -34,7 +43,12 @@ def as_v1(error: SunshineError) -> V1Error:
     return V1Error(error.status, error.code, error.message, error.reason)
 
 
-V1_PREFIXES = ("/v1/", "/v1.1/", "/sdk/", "/sc/sdk/")  # [I] the SDK API answers in the v1 envelope (reference, Open questions)
+V1_PREFIXES = (
+    "/v1/",
+    "/v1.1/",
+    "/sdk/",
+    "/sc/sdk/",
+)  # [I] the SDK API answers in the v1 envelope (reference, Open questions)
 
 
 def bad_request(title: str, reason: str | None = None) -> SunshineError:
@@ -69,4 +83,6 @@ def invalid_auth(title: str, reason: str) -> SunshineError:
 def http_error(status: int, message: str) -> Response:
     """Routing errors (unknown path, wrong method) under Sunshine's paths, in the envelope of the path."""
     kind = V1Error if request.path.startswith(V1_PREFIXES) else SunshineError
-    return kind(status, _HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request"), message).response()
+    return kind(
+        status, _HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request"), message
+    ).response()

@@ -33,7 +33,9 @@ def move_client(call: Call, user_ref: str, client_id: str) -> dict:
     return {"client": links.move(call, user_ref, client_id, json_body(links.ClientMoveBody)).public()}
 
 
-@operation("POST", "/apps/<app_id>/users/<user_ref>/clients/<client_id>/passthrough", (HOOKS,), admit_hook, label="hook ")
+@operation(
+    "POST", "/apps/<app_id>/users/<user_ref>/clients/<client_id>/passthrough", (HOOKS,), admit_hook, label="hook "
+)
 def send_passthrough(call: Call, user_ref: str, client_id: str) -> dict:
     """`{"interactiveDataRef": {"url", "bid", "key", "signature", "owner"}}` from an active apple client -> the
     `passthrough:messaging` payload raised."""

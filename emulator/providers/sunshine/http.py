@@ -172,7 +172,9 @@ def operation(
             return json_response(body, code)
 
         for prefix in prefixes:
-            blueprint.add_url_rule(prefix + rule, f"{label}{method} {prefix.replace('.', '_')}{rule}", view, methods=[method])
+            blueprint.add_url_rule(
+                prefix + rule, f"{label}{method} {prefix.replace('.', '_')}{rule}", view, methods=[method]
+            )
         return view
 
     return register

@@ -59,7 +59,9 @@ def move(call: Call, user_ref: str, client_id: str, body: ClientMoveBody) -> Cli
     elif body.link == "failed":
         _fail(call, user, client)
     elif body.subscription is not None:
-        client.status = "blocked" if body.subscription == "blocked" else "active"  # [C] the client status enum's `blocked`
+        client.status = (
+            "blocked" if body.subscription == "blocked" else "active"
+        )  # [C] the client status enum's `blocked`
         _update(call, user, client, body.subscription)
     return client
 
@@ -77,6 +79,11 @@ def _update(call: Call, user: User, client: Client, reason: str) -> None:
 
 def _fail(call: Call, user: User, client: Client) -> None:
     user.clients.remove(client)
-    payload = {"user": user.truncated(), "client": client.public(), "reason": "linkFailed", "error": {"code": "link_failed", "message": "The channel link failed"}}  # [I] error
+    payload = {
+        "user": user.truncated(),
+        "client": client.public(),
+        "reason": "linkFailed",
+        "error": {"code": "link_failed", "message": "The channel link failed"},
+    }  # [I] error
     conversation = _conversation_of(call, client)
     call.emit("client:remove", {**payload, **({"conversation": conversation} if conversation else {})})

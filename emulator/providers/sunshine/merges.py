@@ -36,7 +36,9 @@ def merge_users(call: Call, discarded: User, surviving: User, reason: str) -> No
             if message.author.get("userId") == discarded.id:
                 message.author["userId"] = surviving.id
         if conversation is discarded_default and surviving_default is not None:
-            surviving_default.messages = sorted(surviving_default.messages + conversation.messages, key=lambda m: m.received)
+            surviving_default.messages = sorted(
+                surviving_default.messages + conversation.messages, key=lambda m: m.received
+            )
             surviving_default.lastUpdatedAt = max(surviving_default.lastUpdatedAt, conversation.lastUpdatedAt)
             attachments.release(app, conversation.id)  # [I] its uploads go with it
             del app.conversations[conversation.id]
@@ -63,7 +65,11 @@ def merge_users(call: Call, discarded: User, surviving: User, reason: str) -> No
                     surviving_client.devices.append(device)
         else:
             surviving.clients.append(client)
-    gaps = {name: value for name, value in discarded.profile.model_dump().items() if value is not None and getattr(surviving.profile, name) is None}
+    gaps = {
+        name: value
+        for name, value in discarded.profile.model_dump().items()
+        if value is not None and getattr(surviving.profile, name) is None
+    }
     if gaps:
         surviving.profile = surviving.profile.model_copy(update=gaps)
     combined = {**discarded.metadata, **surviving.metadata}

@@ -16,7 +16,11 @@ def _author_user(call: Call, conversation: Conversation, author: AuthorBody) -> 
     if author.type != "user":
         return None
     app = call.in_app()
-    user = app.users.get(author.userId) if author.userId is not None else app.user_by_external_id(author.userExternalId or "")
+    user = (
+        app.users.get(author.userId)
+        if author.userId is not None
+        else app.user_by_external_id(author.userExternalId or "")
+    )
     if user is None:
         raise user_not_found()
     if conversation.participant_of(user.id) is None:
@@ -44,7 +48,9 @@ def post(call: Call, conversation_id: str, body: MessagePostBody) -> Message:
     conversation.lastUpdatedAt = message.received
     if user is not None:
         control.assign_default(call.in_app(), conversation)  # [C] a user active again in a conversation no one controls
-    for participant in conversation.participants:  # the author has read its own message; everyone else has one more unread
+    for (
+        participant
+    ) in conversation.participants:  # the author has read its own message; everyone else has one more unread
         if user is not None and participant.userId == user.id:
             participant.unreadCount, participant.lastRead = 0, message.received
         else:
@@ -54,7 +60,12 @@ def post(call: Call, conversation_id: str, body: MessagePostBody) -> Message:
         webhook_message["author"] = {**author, "user": user.truncated()}
     call.emit("conversation:message", {"conversation": conversation.truncated(), "message": webhook_message})
     if user is None:
-        activities.deliver(call, conversation, message, [u for p in conversation.participants if (u := call.in_app().users.get(p.userId))])
+        activities.deliver(
+            call,
+            conversation,
+            message,
+            [u for p in conversation.participants if (u := call.in_app().users.get(p.userId))],
+        )
     return message
 
 

@@ -117,7 +117,9 @@ class SwitchboardIntegration(_Model):
         return self.model_dump()
 
     def ref(self) -> SwitchboardIntegrationRef:
-        return SwitchboardIntegrationRef(id=self.id, name=self.name, integrationId=self.integrationId, integrationType=self.integrationType)
+        return SwitchboardIntegrationRef(
+            id=self.id, name=self.name, integrationId=self.integrationId, integrationType=self.integrationType
+        )
 
 
 class Switchboard(_Model):
@@ -267,7 +269,9 @@ class Conversation(_Model):
     messages: list[Message] = []
 
     def public(self) -> dict:
-        return self.model_dump(exclude=_CONVERSATION_INTERNAL | {name for name in _CONTROL if getattr(self, name) is None})
+        return self.model_dump(
+            exclude=_CONVERSATION_INTERNAL | {name for name in _CONTROL if getattr(self, name) is None}
+        )
 
     def truncated(self) -> dict:
         shown = {"id": self.id, "type": self.type, "metadata": self.metadata}
@@ -376,7 +380,9 @@ class App(_Model):
     def sdk_session_user(self, user_id: str, token: str) -> User | None:
         """The user a session token (`Basic appUserId:sessionToken`) speaks for, if it is still valid."""
         stored = self.sdk_sessions.get(user_id)
-        if stored is None or not hmac.compare_digest(stored, hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()):
+        if stored is None or not hmac.compare_digest(
+            stored, hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+        ):
             return None
         return self.users.get(user_id)
 
@@ -411,7 +417,9 @@ class SunshineSeed(_Model):
         for app in self.apps:
             for key in app.keys:
                 if key_scope(key.id) != "app":
-                    raise ValueError(f"apps[].keys holds app_ keys, not {key.id!r} (integration keys go under integrations)")
+                    raise ValueError(
+                        f"apps[].keys holds app_ keys, not {key.id!r} (integration keys go under integrations)"
+                    )
             for integration in app.integrations:
                 if any(key_scope(key.id) != "integration" for key in integration.keys):
                     raise ValueError("integrations[].keys holds int_ keys")
@@ -450,7 +458,9 @@ class SunshineState(_Model):
     @model_validator(mode="after")
     def _filed_under_their_ids(self) -> SunshineState:
         check_filed_by_id(self.apps, lambda app: app.id, "app")
-        SunshineSeed(apps=list(self.apps.values()), account_keys=self.account_keys, oauth_clients=self.oauth_clients)  # ids unique, key kinds right
+        SunshineSeed(
+            apps=list(self.apps.values()), account_keys=self.account_keys, oauth_clients=self.oauth_clients
+        )  # ids unique, key kinds right
         return self
 
     def tenant_ids(self) -> Iterable[str]:
@@ -460,7 +470,12 @@ class SunshineState(_Model):
         keys = [*self.account_keys, *(key for app in self.apps.values() for key in app.all_keys())]
         attachments = [attachment_lookup(a) for app in self.apps.values() for a in app.attachments]
         tokens = [oauth_token_lookup(token_digest) for app in self.apps.values() for token_digest in app.oauth_tokens]
-        return [key_lookup(key.id) for key in keys] + attachments + tokens + [oauth_client_lookup(c.id) for c in self.oauth_clients]
+        return (
+            [key_lookup(key.id) for key in keys]
+            + attachments
+            + tokens
+            + [oauth_client_lookup(c.id) for c in self.oauth_clients]
+        )
 
     def apply_seed(self, part: SunshineSeed) -> None:
         for app in part.apps:
@@ -503,7 +518,9 @@ class SunshineState(_Model):
 
     def live_credentials(self, now: float) -> list[dict]:
         """API keys never expire: the dashboard lists them without an expiry."""
-        return [{"kind": f"{key_scope(key.id)} key", "subject": key.id, "expires_at": None} for key in self.account_keys] + [
+        return [
+            {"kind": f"{key_scope(key.id)} key", "subject": key.id, "expires_at": None} for key in self.account_keys
+        ] + [
             {"kind": f"{key_scope(key.id)} key", "subject": f"{app.id} / {key.id}", "expires_at": None}
             for app in self.apps.values()
             for key in app.all_keys()

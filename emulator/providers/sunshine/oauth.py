@@ -51,7 +51,9 @@ def authorize(state: SunshineState, args: Any, now: float) -> str:
         raise bad_request("response_type must be code", "oauth_response_type")  # [C] only `code`; [I] title
     redirect_uri = args.get("redirect_uri") or client.redirectUris[0]
     if redirect_uri not in client.redirectUris:
-        raise bad_request("redirect_uri is not configured for this integration", "oauth_redirect_uri")  # [C] must be listed
+        raise bad_request(
+            "redirect_uri is not configured for this integration", "oauth_redirect_uri"
+        )  # [C] must be listed
     if client.appId not in state.apps:
         raise bad_request("The integration's app does not exist", "oauth_no_app")  # [I]
     code = secrets.token_urlsafe(24)

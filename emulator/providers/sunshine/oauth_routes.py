@@ -38,7 +38,9 @@ def authorize_client() -> Response:
     namespace = current_namespace()
     with runtime().store.lock:
         location = oauth.authorize(namespace.state(PROVIDER), request.args, namespace.clock.now())
-    return Response(f"Found. Redirecting to {location}", status=302, headers={"Location": location}, mimetype="text/plain")  # [C] the spec's body
+    return Response(
+        f"Found. Redirecting to {location}", status=302, headers={"Location": location}, mimetype="text/plain"
+    )  # [C] the spec's body
 
 
 @_route("POST", "/oauth/token")
@@ -78,7 +80,9 @@ def media(attachment_id: str, file_name: str) -> Response:
     namespace = current_namespace()
     with runtime().store.lock:
         state = namespace.state(PROVIDER)
-        found = next((app.attachments[attachment_id] for app in state.apps.values() if attachment_id in app.attachments), None)
+        found = next(
+            (app.attachments[attachment_id] for app in state.apps.values() if attachment_id in app.attachments), None
+        )
     if found is None or found.fileName != file_name:
         raise SunshineError(404, "not_found", "Attachment not found", "attachment_gone")  # [I] the CDN's answer
     return Response(base64.b64decode(found.data), mimetype=found.mediaType)

@@ -22,7 +22,9 @@ SPEC = ProviderSpec(
     route_modules=ROUTE_MODULES,
     tenants_of_request=tenants_of_request,
     tenant_variables=("app_id", "attachment_id"),  # else the credentials, an OAuth token or client id name it
-    path_prefixes=tuple(f"{prefix}/" for prefix in PREFIXES) + V1_PREFIXES + ("/oauth/", "/sc/oauth/", "/sc/attachments/", "/__emulator/sunshine/"),
+    path_prefixes=tuple(f"{prefix}/" for prefix in PREFIXES)
+    + V1_PREFIXES
+    + ("/oauth/", "/sc/oauth/", "/sc/attachments/", "/__emulator/sunshine/"),
     http_error=http_error,
     state_type=StateType(PROVIDER, SunshineState, SunshineState.restore),
     seed_model=SunshineSeed,

@@ -64,7 +64,14 @@ def admit_v2(scopes: Iterable[str]) -> Admit:
     return admit
 
 
-def api(method: str, rule: str, scopes: Iterable[str] = EVERYONE, status: int = 200, reindex: bool = False, multipart: bool = False) -> Callable:
+def api(
+    method: str,
+    rule: str,
+    scopes: Iterable[str] = EVERYONE,
+    status: int = 200,
+    reindex: bool = False,
+    multipart: bool = False,
+) -> Callable:
     """A v2 operation at every prefix; it receives the Call and the path's variables."""
     return operation(method, rule, PREFIXES, admit_v2(scopes), status=status, reindex=reindex, multipart=multipart)
 
@@ -89,7 +96,9 @@ def list_apps(call: Call) -> dict:
 @api("GET", "/apps/<app_id>", APP_OR_ACCOUNT)
 def get_app(call: Call) -> dict:
     app = call.in_app()
-    return {"app": {**app.public(), **({"subdomain": app.subdomain} if app.subdomain else {})}}  # [C] a string when there is one
+    return {
+        "app": {**app.public(), **({"subdomain": app.subdomain} if app.subdomain else {})}
+    }  # [C] a string when there is one
 
 
 @api("PATCH", "/apps/<app_id>", APP_OR_ACCOUNT)
@@ -145,7 +154,9 @@ def get_integration(call: Call, integration_id: str) -> dict:
 
 @api("PATCH", "/apps/<app_id>/integrations/<integration_id>", APP_OR_ACCOUNT)
 def update_integration(call: Call, integration_id: str) -> dict:
-    return {"integration": admin.update_integration(call, integration_id, json_body(admin.IntegrationUpdateBody)).public()}
+    return {
+        "integration": admin.update_integration(call, integration_id, json_body(admin.IntegrationUpdateBody)).public()
+    }
 
 
 @api("DELETE", "/apps/<app_id>/integrations/<integration_id>", APP_OR_ACCOUNT, reindex=True)
@@ -210,9 +221,19 @@ def delete_webhook(call: Call, integration_id: str, webhook_id: str) -> dict:
 def upload_attachment(call: Call) -> dict:
     source = request.files.get("source")
     if source is None:
-        raise bad_request("source is required (a multipart/form-data file)", "attachment_source")  # [C] required; [I] title
+        raise bad_request(
+            "source is required (a multipart/form-data file)", "attachment_source"
+        )  # [C] required; [I] title
     args = request.args
-    found = attachments.upload(call, source.read(), source.filename or "", source.mimetype, args.get("access"), args.get("for"), args.get("conversationId"))
+    found = attachments.upload(
+        call,
+        source.read(),
+        source.filename or "",
+        source.mimetype,
+        args.get("access"),
+        args.get("for"),
+        args.get("conversationId"),
+    )
     return {"attachment": attachments.public(request.host_url, found)}
 
 
@@ -266,7 +287,9 @@ def delete_personal_information(call: Call, user_ref: str) -> dict:
 
 @api("POST", "/apps/<app_id>/users/<zendesk_id>/sync")
 def sync_user(call: Call, zendesk_id: str) -> dict:
-    return {"user": merges.sync(call, zendesk_id, json_body(merges.SyncUserBody, empty={})).public()}  # [C] the body is optional
+    return {
+        "user": merges.sync(call, zendesk_id, json_body(merges.SyncUserBody, empty={})).public()
+    }  # [C] the body is optional
 
 
 @api("POST", "/apps/<app_id>/users/<user_ref>/clients", status=201)
@@ -312,7 +335,11 @@ def list_conversations(call: Call) -> dict:
     if not isinstance(user_id, (str, type(None))) or not isinstance(external_id, (str, type(None))):
         raise bad_request("Invalid filter query parameters", "filter_not_text")
     found = conversations.of_user(call, user_id, external_id)  # exactly one given, or refused
-    kept = {name: value for name, value in (("filter[userId]", user_id), ("filter[userExternalId]", external_id)) if value is not None}
+    kept = {
+        name: value
+        for name, value in (("filter[userId]", user_id), ("filter[userExternalId]", external_id))
+        if value is not None
+    }
     return _listing("conversations", paginate(found, page, lambda c: c.id, call.url, kept_query=kept))
 
 
@@ -423,7 +450,9 @@ def create_switchboard_integration(call: Call, switchboard_id: str) -> dict:
 
 @api("GET", "/apps/<app_id>/switchboards/<switchboard_id>/switchboardIntegrations", APP_OR_ACCOUNT)
 def list_switchboard_integrations(call: Call, switchboard_id: str) -> dict:
-    return {"switchboardIntegrations": [member.public() for member in switchboards.find(call, switchboard_id).integrations]}
+    return {
+        "switchboardIntegrations": [member.public() for member in switchboards.find(call, switchboard_id).integrations]
+    }
 
 
 @api("PATCH", "/apps/<app_id>/switchboards/<switchboard_id>/switchboardIntegrations/<member_id>", APP_OR_ACCOUNT)

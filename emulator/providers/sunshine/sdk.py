@@ -169,7 +169,9 @@ def find_app(state: SunshineState, app_id: str) -> App:
     return app
 
 
-def caller(state: SunshineState, app: App, header: str | None, now: float, lifecycle: Any) -> tuple[Principal, User | None, bool]:
+def caller(
+    state: SunshineState, app: App, header: str | None, now: float, lifecycle: Any
+) -> tuple[Principal, User | None, bool]:
     """The end user behind an SDK call's Authorization: `Basic appUserId:sessionToken` (anonymous) or a
     Bearer user JWT (identified). Server credentials are refused (403 "Invalid scope" for a server JWT)."""
     scheme, _, credentials = (header or "").strip().partition(" ")
@@ -235,7 +237,11 @@ def attach_device(call: Call, user: User, guid: str, client: ClientBody | None) 
 
 
 def _apply_profile(user: User, body: _ProfileFields) -> None:
-    changes: dict[str, Any] = {name: getattr(body, name) for name in ("givenName", "surname", "email", "locale") if name in body.model_fields_set}
+    changes: dict[str, Any] = {
+        name: getattr(body, name)
+        for name in ("givenName", "surname", "email", "locale")
+        if name in body.model_fields_set
+    }
     if changes:
         user.profile = user.profile.model_copy(update=changes)
     if body.properties is not None:
@@ -260,7 +266,9 @@ def create_anonymous(sdk: SdkCall, body: AppUserCreateBody) -> tuple[User, str]:
     device, _ = attach_device(call, user, guid, body.client)
     sdk_client = user.sdk_client()
     assert sdk_client is not None
-    call.emit("client:add", {"user": user.truncated(), "client": sdk_client.public(), "source": sdk_source(device)})  # [C] an SDK client is created
+    call.emit(
+        "client:add", {"user": user.truncated(), "client": sdk_client.public(), "source": sdk_source(device)}
+    )  # [C] an SDK client is created
     if body.intent == "conversation:start":
         start_conversation(sdk, user, SdkConversationBody())
     return user, app.open_sdk_session(user)
@@ -343,7 +351,15 @@ def login(sdk: SdkCall, principal: Principal, body: LoginBody) -> User:
     if added:
         sdk_client = user.sdk_client()
         assert sdk_client is not None
-        call.emit("client:add", {"user": user.truncated(), "client": sdk_client.public(), "reason": "sdkLogin", "source": sdk_source(device)})
+        call.emit(
+            "client:add",
+            {
+                "user": user.truncated(),
+                "client": sdk_client.public(),
+                "reason": "sdkLogin",
+                "source": sdk_source(device),
+            },
+        )
     return user
 
 
@@ -366,9 +382,16 @@ def post_user_message(sdk: SdkCall, conversation_id: str, body: SdkMessageBody) 
     conversation = sdk.own_conversation(conversation_id)
     user = sdk.user
     assert user is not None
-    content = {key: value for key, value in body.message.items() if key not in ("role", "authorId", "name", "avatarUrl", "_id", "received", "source", "metadata")}
+    content = {
+        key: value
+        for key, value in body.message.items()
+        if key not in ("role", "authorId", "name", "avatarUrl", "_id", "received", "source", "metadata")
+    }
     metadata = body.metadata if body.metadata is not None else body.message.get("metadata")
-    post_body = parse_body(MessagePostBody, without_nulls({"author": {"type": "user", "userId": user.id}, "content": content, "metadata": metadata}))
+    post_body = parse_body(
+        MessagePostBody,
+        without_nulls({"author": {"type": "user", "userId": user.id}, "content": content, "metadata": metadata}),
+    )
     sdk.call.source = sdk_source(calling_device(user, sdk.header_client_id))
     return post_message(sdk.call, conversation.id, post_body)
 
@@ -392,4 +415,3 @@ def messages_before(conversation: Conversation, before: str | None) -> tuple[lis
             raise bad_request("before should be a number of seconds since the epoch", "sdk_before")  # [I]
         found = [m for m in found if parse_instant(m.received) < limit]
     return found[-MESSAGE_PAGE:], len(found) > MESSAGE_PAGE
-

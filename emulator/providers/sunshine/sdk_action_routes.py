@@ -52,7 +52,11 @@ def subscribe(call: sdk.SdkCall, conversation_id: str) -> dict:
     json_body(actions.SubscribeBody, empty={})
     conversation = actions.subscribe(call, conversation_id)
     found, more = sdk.messages_before(conversation, None)
-    return {"conversation": forms.conversation_form(call.app, conversation), "messages": [forms.message_form(m) for m in found], "hasPrevious": more}
+    return {
+        "conversation": forms.conversation_form(call.app, conversation),
+        "messages": [forms.message_form(m) for m in found],
+        "hasPrevious": more,
+    }
 
 
 @sdk_api("POST", A + "/conversations/<conversation_id>/files", status=201, multipart=True)
@@ -67,7 +71,9 @@ def upload_file(call: sdk.SdkCall, conversation_id: str) -> dict:
         raise bad_request("message should be a JSON object", "sdk_file_message") from None
     if not isinstance(fields, dict):
         raise bad_request("message should be a JSON object", "sdk_file_message")
-    message = actions.upload(call, request.host_url, conversation_id, source.read(), source.filename or "", source.mimetype, fields)
+    message = actions.upload(
+        call, request.host_url, conversation_id, source.read(), source.filename or "", source.mimetype, fields
+    )
     conversation = call.own_conversation(conversation_id)
     return {"message": forms.message_form(message), "conversation": forms.conversation_form(call.app, conversation)}
 
@@ -108,4 +114,9 @@ def integration_config(integration_id: str) -> Response:
 
 
 for _prefix in SDK_PREFIXES:
-    blueprint.add_url_rule(f"{_prefix}/integrations/<integration_id>/config", f"sdk GET {_prefix}/integrations/config", integration_config, methods=["GET"])
+    blueprint.add_url_rule(
+        f"{_prefix}/integrations/<integration_id>/config",
+        f"sdk GET {_prefix}/integrations/config",
+        integration_config,
+        methods=["GET"],
+    )

@@ -137,14 +137,27 @@ def subscribe(sdk: SdkCall, conversation_id: str) -> Conversation:
     return conversation
 
 
-def upload(sdk: SdkCall, host_url: str, conversation_id: str, data: bytes, file_name: str, media_type: str | None, fields: dict[str, Any]) -> Message:
+def upload(
+    sdk: SdkCall,
+    host_url: str,
+    conversation_id: str,
+    data: bytes,
+    file_name: str,
+    media_type: str | None,
+    fields: dict[str, Any],
+) -> Message:
     """`files` (multipart `source` = the file, [I] `message` = optional JSON fields such as text): the file is
     stored as a `for=message` attachment and sent as the caller's image or file message."""
     conversation = sdk.own_conversation(conversation_id)
     attachment = attachments.upload(sdk.call, data, file_name, media_type, "public", "message", conversation.id)
     kind = "image" if attachment.mediaType.startswith("image/") else "file"
     url = attachments.media_url(host_url, attachment)
-    content = {**{k: v for k, v in fields.items() if k in ("text", "altText")}, "type": kind, "mediaUrl": url, "mediaType": attachment.mediaType}
+    content = {
+        **{k: v for k, v in fields.items() if k in ("text", "altText")},
+        "type": kind,
+        "mediaUrl": url,
+        "mediaType": attachment.mediaType,
+    }
     if kind == "file":
         content["mediaSize"] = len(data)
     return post_user_message(sdk, conversation.id, SdkMessageBody(message=content, metadata=fields.get("metadata")))
@@ -171,7 +184,15 @@ def redeem_auth_code(sdk: SdkCall, body: AuthCodeBody) -> tuple[User, str]:
     if added:
         sdk_client = user.sdk_client()
         assert sdk_client is not None
-        call.emit("client:add", {"user": user.truncated(), "client": sdk_client.public(), "reason": "authCode", "source": sdk_source(device)})
+        call.emit(
+            "client:add",
+            {
+                "user": user.truncated(),
+                "client": sdk_client.public(),
+                "reason": "authCode",
+                "source": sdk_source(device),
+            },
+        )
     return user, app.open_sdk_session(user)
 
 
@@ -218,6 +239,12 @@ def config(app: App, integration: Integration, host_url: str) -> dict:
         "config": {
             "app": {"_id": app.id, "name": app.displayName, "status": "active", "settings": {}},
             "baseUrl": {platform: base for platform in SDK_INTEGRATIONS},
-            "integrations": [{"_id": integration.id, "type": integration.type, **({"displayName": integration.displayName} if integration.displayName else {})}],
+            "integrations": [
+                {
+                    "_id": integration.id,
+                    "type": integration.type,
+                    **({"displayName": integration.displayName} if integration.displayName else {}),
+                }
+            ],
         }
     }

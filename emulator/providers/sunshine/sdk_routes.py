@@ -50,11 +50,15 @@ def admit_sdk(auth: Auth) -> Admit:
     return admit
 
 
-def sdk_api(method: str, rule: str, *, auth: Auth = "user", status: int = 200, legacy: bool = False, multipart: bool = False) -> Callable:
+def sdk_api(
+    method: str, rule: str, *, auth: Auth = "user", status: int = 200, legacy: bool = False, multipart: bool = False
+) -> Callable:
     """An SDK operation at every SDK prefix (and the v1 forms when `legacy`); it gets the SdkCall and the
     path's variables; every refusal in the v1 envelope."""
     prefixes = SDK_PREFIXES + (LEGACY_PREFIXES if legacy else ())
-    return operation(method, rule, prefixes, admit_sdk(auth), refuse=as_v1, label="sdk ", status=status, multipart=multipart)
+    return operation(
+        method, rule, prefixes, admit_sdk(auth), refuse=as_v1, label="sdk ", status=status, multipart=multipart
+    )
 
 
 A = "/apps/<app_id>"
@@ -95,7 +99,10 @@ def logout(call: sdk.SdkCall, app_user_id: str) -> dict:
 def list_conversations(call: sdk.SdkCall, app_user_id: str) -> dict:
     user = call.own_user(app_user_id)
     found = forms.user_conversations(call.app, user)
-    return {"conversations": [forms.conversation_form(call.app, c) for c in found], "conversationsPagination": {"hasMore": False}}
+    return {
+        "conversations": [forms.conversation_form(call.app, c) for c in found],
+        "conversationsPagination": {"hasMore": False},
+    }
 
 
 @sdk_api("POST", A + "/appusers/<app_user_id>/conversations", status=201)

@@ -14,7 +14,17 @@ APP_FIELDS = ExportedFields(
     App,
     exported=frozenset(
         {
-            *("id", "displayName", "subdomain", "settings", "metadata", "keys", "integrations", "limits", "switchboards"),
+            *(
+                "id",
+                "displayName",
+                "subdomain",
+                "settings",
+                "metadata",
+                "keys",
+                "integrations",
+                "limits",
+                "switchboards",
+            ),
             # recorded since they exist, though made at run time: sessions, attachments and OAuth grants
             *("sdk_sessions", "attachments", "oauth_tokens", "oauth_clients", "auth_codes"),
         }
@@ -33,4 +43,6 @@ def _seed(state: SunshineState) -> dict | None:
     return {"apps": apps, **({"account_keys": keys} if keys else {})}
 
 
-SEED_EXPORTER = SeedExporter(_seed, (STATE_FIELDS, APP_FIELDS), "apps", "integrations", ("app", "integration"), (24, 24))
+SEED_EXPORTER = SeedExporter(
+    _seed, (STATE_FIELDS, APP_FIELDS), "apps", "integrations", ("app", "integration"), (24, 24)
+)

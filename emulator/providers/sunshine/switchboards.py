@@ -48,7 +48,10 @@ def update(call: Call, switchboard_id: str, body: SwitchboardUpdateBody) -> Swit
         raise switchboard_integration_not_found()  # [I]
     if enabled and default_id is None:
         # [C] the spec's words for this 404 (listed under UpdateSwitchboardIntegration); [I] raised here
-        raise not_found("switchboard_integration_not_found", "Enabled switchboard must have an associated default switchboardIntegration")
+        raise not_found(
+            "switchboard_integration_not_found",
+            "Enabled switchboard must have an associated default switchboardIntegration",
+        )
     switchboard.enabled, switchboard.defaultSwitchboardIntegrationId = enabled, default_id
     return switchboard
 
@@ -68,7 +71,9 @@ def member(call: Call, switchboard_id: str, switchboard_integration_id: str) -> 
     return found
 
 
-def _link(app: App, switchboard: Switchboard, body: SwitchboardIntegrationUpdateBody, own_id: str | None) -> dict[str, str]:
+def _link(
+    app: App, switchboard: Switchboard, body: SwitchboardIntegrationUpdateBody, own_id: str | None
+) -> dict[str, str]:
     """`integrationId` and `integrationType` of a create or an update: a custom integration of the app by id,
     or [I] a type alone (an OAuth or Zendesk integration, which the emulator does not hold: a fresh id)."""
     if body.integrationId is not None:
@@ -81,7 +86,9 @@ def _link(app: App, switchboard: Switchboard, body: SwitchboardIntegrationUpdate
     if body.integrationType is not None:
         linked = [i for i in app.integrations if i.type == body.integrationType]
         if len(linked) > 1:
-            raise bad_request(f"More than one integration of type {body.integrationType}", "ambiguous_integration_type")  # [C] ambiguity, [I] words
+            raise bad_request(
+                f"More than one integration of type {body.integrationType}", "ambiguous_integration_type"
+            )  # [C] ambiguity, [I] words
         return {"integrationId": linked[0].id if linked else new_id(), "integrationType": body.integrationType}
     return {}
 
@@ -91,7 +98,9 @@ def _check_fields(switchboard: Switchboard, body: SwitchboardIntegrationUpdateBo
         raise bad_request("A switchboard integration with this name already exists", "duplicate_name")  # [I]
     next_id = body.nextSwitchboardIntegrationId
     if next_id is not None and (next_id == own_id or switchboard.member(next_id) is None):
-        raise bad_request("nextSwitchboardIntegrationId should name another switchboard integration", "unknown_next")  # [I]
+        raise bad_request(
+            "nextSwitchboardIntegrationId should name another switchboard integration", "unknown_next"
+        )  # [I]
 
 
 def create_member(call: Call, switchboard_id: str, body: SwitchboardIntegrationCreateBody) -> SwitchboardIntegration:
@@ -99,12 +108,18 @@ def create_member(call: Call, switchboard_id: str, body: SwitchboardIntegrationC
     switchboard = find(call, switchboard_id)
     if len(switchboard.integrations) >= MAX_SWITCHBOARD_INTEGRATIONS:
         # [C]
-        raise SunshineError(400, "too_many_switchboard_integrations", "Switchboard has reached the max number of switchboard integrations (10)")
+        raise SunshineError(
+            400,
+            "too_many_switchboard_integrations",
+            "Switchboard has reached the max number of switchboard integrations (10)",
+        )
     _check_fields(switchboard, body, None)
     created = SwitchboardIntegration(
         name=body.name,
         **_link(app, switchboard, body, None),
-        deliverStandbyEvents=True if body.deliverStandbyEvents is None else body.deliverStandbyEvents,  # [C] default true
+        deliverStandbyEvents=True
+        if body.deliverStandbyEvents is None
+        else body.deliverStandbyEvents,  # [C] default true
         nextSwitchboardIntegrationId=body.nextSwitchboardIntegrationId,
         messageHistoryCount=body.messageHistoryCount,
     )
@@ -112,7 +127,9 @@ def create_member(call: Call, switchboard_id: str, body: SwitchboardIntegrationC
     return created
 
 
-def update_member(call: Call, switchboard_id: str, switchboard_integration_id: str, body: SwitchboardIntegrationUpdateBody) -> SwitchboardIntegration:
+def update_member(
+    call: Call, switchboard_id: str, switchboard_integration_id: str, body: SwitchboardIntegrationUpdateBody
+) -> SwitchboardIntegration:
     """[I] fields named in the body change (a null `nextSwitchboardIntegrationId` or `messageHistoryCount`
     clears it); conversations show the new name and link at once."""
     app = call.in_app()
@@ -130,9 +147,15 @@ def update_member(call: Call, switchboard_id: str, switchboard_integration_id: s
     switchboard.integrations[switchboard.integrations.index(found)] = updated
     ref = updated.ref()
     for conversation in app.conversations.values():
-        if conversation.activeSwitchboardIntegration is not None and conversation.activeSwitchboardIntegration.id == ref.id:
+        if (
+            conversation.activeSwitchboardIntegration is not None
+            and conversation.activeSwitchboardIntegration.id == ref.id
+        ):
             conversation.activeSwitchboardIntegration = ref
-        if conversation.pendingSwitchboardIntegration is not None and conversation.pendingSwitchboardIntegration.id == ref.id:
+        if (
+            conversation.pendingSwitchboardIntegration is not None
+            and conversation.pendingSwitchboardIntegration.id == ref.id
+        ):
             conversation.pendingSwitchboardIntegration = ref
     return updated
 
@@ -146,10 +169,18 @@ def delete_member(call: Call, switchboard_id: str, switchboard_integration_id: s
     if switchboard.defaultSwitchboardIntegrationId == found.id:
         raise bad_request("Cannot delete the default switchboard integration", "delete_default")  # [I] words
     if any(m.nextSwitchboardIntegrationId == found.id for m in switchboard.integrations):
-        raise bad_request("Cannot delete a switchboard integration referenced by nextSwitchboardIntegrationId", "delete_next")  # [I] words
+        raise bad_request(
+            "Cannot delete a switchboard integration referenced by nextSwitchboardIntegrationId", "delete_next"
+        )  # [I] words
     switchboard.integrations.remove(found)
     for conversation in app.conversations.values():
-        if conversation.activeSwitchboardIntegration is not None and conversation.activeSwitchboardIntegration.id == found.id:
+        if (
+            conversation.activeSwitchboardIntegration is not None
+            and conversation.activeSwitchboardIntegration.id == found.id
+        ):
             conversation.activeSwitchboardIntegration = None
-        if conversation.pendingSwitchboardIntegration is not None and conversation.pendingSwitchboardIntegration.id == found.id:
+        if (
+            conversation.pendingSwitchboardIntegration is not None
+            and conversation.pendingSwitchboardIntegration.id == found.id
+        ):
             conversation.pendingSwitchboardIntegration = None

@@ -79,7 +79,9 @@ def delete_personal_information(call: Call, user_ref: str) -> User:
 
 def with_email_identity(call: Call, email: str) -> list[User]:
     """`filter[identities.email]`: matches identities, never `profile.email` [C]."""
-    return [u for u in call.in_app().users.values() if any(i.type == "email" and i.value == email for i in u.identities)]
+    return [
+        u for u in call.in_app().users.values() if any(i.type == "email" and i.value == email for i in u.identities)
+    ]
 
 
 def ensure_sdk_client(call: Call, user: User, announce: bool = True) -> Client:
@@ -110,7 +112,16 @@ def link_client(call: Call, user_ref: str, body: ClientCreateBody) -> Client:
         linkConversationId=conversation.id,
     )
     user.clients.append(client)
-    call.emit("client:add", {"user": user.truncated(), "client": client.public(), "reason": "channelLinking", "conversation": conversation.truncated(), "source": dict(call.source)})
+    call.emit(
+        "client:add",
+        {
+            "user": user.truncated(),
+            "client": client.public(),
+            "reason": "channelLinking",
+            "conversation": conversation.truncated(),
+            "source": dict(call.source),
+        },
+    )
     return client
 
 
@@ -122,7 +133,10 @@ def remove_client(call: Call, user_ref: str, client_id: str) -> None:
     if client.type == "sdk":
         raise bad_request("Cannot remove a client of type 'sdk'", "sdk_client")  # [C]
     user.clients.remove(client)
-    call.emit("client:remove", {"user": user.truncated(), "client": client.public(), "reason": "api", "source": dict(call.source)})
+    call.emit(
+        "client:remove",
+        {"user": user.truncated(), "client": client.public(), "reason": "api", "source": dict(call.source)},
+    )
 
 
 def devices(call: Call, user_ref: str) -> list[Device]:

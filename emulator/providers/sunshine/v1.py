@@ -123,40 +123,48 @@ def _client(client: Client) -> dict:
     platform = client.type
     if platform == "sdk":  # [I] a v1 SDK client is named by its platform: the first device's, else web
         platform = client.devices[0].type if client.devices else "web"
-    return without_nulls({
-        "id": client.id,
-        "platform": platform,
-        "active": client.status == "active",
-        "status": client.status,
-        "integrationId": client.integrationId,
-        "externalId": client.externalId,
-        "lastSeen": client.lastSeen,
-        "displayName": client.displayName,
-        "info": client.info,
-        "raw": client.raw,
-    })
+    return without_nulls(
+        {
+            "id": client.id,
+            "platform": platform,
+            "active": client.status == "active",
+            "status": client.status,
+            "integrationId": client.integrationId,
+            "externalId": client.externalId,
+            "lastSeen": client.lastSeen,
+            "displayName": client.displayName,
+            "info": client.info,
+            "raw": client.raw,
+        }
+    )
 
 
 def default_conversation(app: App, user: User) -> Conversation | None:
     """The user's default personal conversation (the v1.1 app user's one conversation)."""
-    personal = [app.conversations[c] for c in user.conversations if c in app.conversations and app.conversations[c].type == "personal"]
+    personal = [
+        app.conversations[c]
+        for c in user.conversations
+        if c in app.conversations and app.conversations[c].type == "personal"
+    ]
     return next((c for c in personal if c.isDefault), personal[0] if personal else None)
 
 
 def app_user(app: App, user: User) -> dict:
-    return without_nulls({
-        "_id": user.id,
-        "userId": user.externalId,
-        "givenName": user.profile.givenName,
-        "surname": user.profile.surname,
-        "email": user.profile.email,
-        "avatarUrl": user.profile.avatarUrl,
-        "signedUpAt": user.signedUpAt,
-        "properties": user.metadata,
-        "conversationStarted": default_conversation(app, user) is not None,  # [I] once its conversation exists
-        "clients": [_client(c) for c in user.clients if c.status != "pending"],
-        "pendingClients": [_client(c) for c in user.clients if c.status == "pending"],
-    })
+    return without_nulls(
+        {
+            "_id": user.id,
+            "userId": user.externalId,
+            "givenName": user.profile.givenName,
+            "surname": user.profile.surname,
+            "email": user.profile.email,
+            "avatarUrl": user.profile.avatarUrl,
+            "signedUpAt": user.signedUpAt,
+            "properties": user.metadata,
+            "conversationStarted": default_conversation(app, user) is not None,  # [I] once its conversation exists
+            "clients": [_client(c) for c in user.clients if c.status != "pending"],
+            "pendingClients": [_client(c) for c in user.clients if c.status == "pending"],
+        }
+    )
 
 
 _CONTENT_FIELDS = ("text", "mediaUrl", "mediaType", "altText", "actions", "items", "coordinates", "location")
@@ -170,28 +178,34 @@ def v1_message(app: App, message: Message) -> dict:
     if name is None and user is not None:  # [I] a user's message carries the user's name when it has one
         name = " ".join(part for part in (user.profile.givenName, user.profile.surname) if part) or None
     source_type = str(message.source.get("type", "api"))
-    return without_nulls({
-        "_id": message.id,
-        "authorId": author.get("userId") if is_user else app.id,  # [I] the business speaks as the app
-        "role": "appUser" if is_user else "appMaker",
-        "type": message.content.get("type"),
-        **{field: _without_nulls(message.content.get(field)) for field in _CONTENT_FIELDS},
-        "name": name,
-        "avatarUrl": author.get("avatarUrl"),
-        "received": _seconds(message.received),
-        "source": {"type": "api" if source_type.startswith("api") else source_type},  # [I] v2 `api:conversations` is v1 `api`
-        "metadata": message.metadata,
-    })
+    return without_nulls(
+        {
+            "_id": message.id,
+            "authorId": author.get("userId") if is_user else app.id,  # [I] the business speaks as the app
+            "role": "appUser" if is_user else "appMaker",
+            "type": message.content.get("type"),
+            **{field: _without_nulls(message.content.get(field)) for field in _CONTENT_FIELDS},
+            "name": name,
+            "avatarUrl": author.get("avatarUrl"),
+            "received": _seconds(message.received),
+            "source": {
+                "type": "api" if source_type.startswith("api") else source_type
+            },  # [I] v2 `api:conversations` is v1 `api`
+            "metadata": message.metadata,
+        }
+    )
 
 
 def _conversation(conversation: Conversation, user: User) -> dict:
     participant = conversation.participant_of(user.id)
-    return without_nulls({
-        "_id": conversation.id,
-        "unreadCount": participant.unreadCount if participant else 0,
-        "appMakerLastRead": _seconds(conversation.businessLastRead),
-        "appUserLastRead": _seconds(participant.lastRead) if participant else None,
-    })
+    return without_nulls(
+        {
+            "_id": conversation.id,
+            "unreadCount": participant.unreadCount if participant else 0,
+            "appMakerLastRead": _seconds(conversation.businessLastRead),
+            "appUserLastRead": _seconds(participant.lastRead) if participant else None,
+        }
+    )
 
 
 # --- who may act on which user --------------------------------------------------------------------------
@@ -224,12 +238,20 @@ def pre_create(call: Call) -> dict:
     _servers_only(call.principal)
     given = json_body(PreCreateBody)
     profile = without_nulls({"givenName": given.givenName, "surname": given.surname, "email": given.email})
-    created = users.create(call, parse_body(UserCreateBody, without_nulls({
-        "externalId": given.userId,
-        "signedUpAt": given.signedUpAt,
-        "profile": profile,
-        "metadata": given.properties,
-    })))
+    created = users.create(
+        call,
+        parse_body(
+            UserCreateBody,
+            without_nulls(
+                {
+                    "externalId": given.userId,
+                    "signedUpAt": given.signedUpAt,
+                    "profile": profile,
+                    "metadata": given.properties,
+                }
+            ),
+        ),
+    )
     return {"appUser": app_user(call.in_app(), created)}
 
 
@@ -277,7 +299,15 @@ def delete_app_user_profile(call: Call, user_ref: str) -> dict:
 
 
 def _content(given: V1MessageBody) -> dict:
-    return without_nulls({"type": given.type, "text": given.text, "mediaUrl": given.mediaUrl, "mediaType": given.mediaType, "altText": given.altText})
+    return without_nulls(
+        {
+            "type": given.type,
+            "text": given.text,
+            "mediaUrl": given.mediaUrl,
+            "mediaType": given.mediaType,
+            "altText": given.altText,
+        }
+    )
 
 
 @v1_api("POST", "/appusers/<user_ref>/messages", status=201)
@@ -285,11 +315,21 @@ def post_message(call: Call, user_ref: str) -> dict:
     user = _user(call, user_ref)
     given = json_body(V1MessageBody)
     if call.principal.scope == END_USER and given.role != "appUser":
-        raise V1Error(403, "forbidden", "Invalid scope", "app_user_as_app_maker")  # [I] an end user speaks only for itself
-    author = without_nulls({"type": "user" if given.role == "appUser" else "business", "displayName": given.name, "avatarUrl": given.avatarUrl})
+        raise V1Error(
+            403, "forbidden", "Invalid scope", "app_user_as_app_maker"
+        )  # [I] an end user speaks only for itself
+    author = without_nulls(
+        {
+            "type": "user" if given.role == "appUser" else "business",
+            "displayName": given.name,
+            "avatarUrl": given.avatarUrl,
+        }
+    )
     if given.role == "appUser":
         author["userId"] = user.id
-    posted = parse_body(MessagePostBody, without_nulls({"author": author, "content": _content(given), "metadata": given.metadata}))
+    posted = parse_body(
+        MessagePostBody, without_nulls({"author": author, "content": _content(given), "metadata": given.metadata})
+    )
     app = call.in_app()
     conversation = default_conversation(app, user)
     if conversation is None:  # the first message opens the user's default conversation (once the message is valid)
@@ -333,7 +373,10 @@ def list_messages(call: Call, user_ref: str) -> dict:
         chosen = [pair for pair in timed if pair[0] > after][:MESSAGE_PAGE_SIZE]
     else:
         chosen = [pair for pair in timed if before is None or pair[0] < before][-MESSAGE_PAGE_SIZE:]
-    answer: dict[str, Any] = {"conversation": _conversation(conversation, user), "messages": [v1_message(app, m) for _, m in chosen]}
+    answer: dict[str, Any] = {
+        "conversation": _conversation(conversation, user),
+        "messages": [v1_message(app, m) for _, m in chosen],
+    }
     if chosen:
         first, last = chosen[0][0], chosen[-1][0]
         if any(t < first for t, _ in timed):

@@ -17,7 +17,12 @@ from .models import PROVIDER, App, SunshineState, User, Webhook
 
 KIND = f"{PROVIDER}.webhook"
 ATTEMPT_TIMEOUT = 20.0  # [C] seconds of wall time per attempt; read when a delivery is queued (tests lower it)
-RETRY_SCHEDULE = (60.0, 120.0, 240.0, 480.0)  # [I] exponential backoff: attempts at 0, 1, 3, 7 and 15 min ([C] 5 in 15 min)
+RETRY_SCHEDULE = (
+    60.0,
+    120.0,
+    240.0,
+    480.0,
+)  # [I] exponential backoff: attempts at 0, 1, 3, 7 and 15 min ([C] 5 in 15 min)
 FINAL_STATUSES = frozenset({400, 401, 403, 404, 406})  # [C] non-recoverable: the delivery fails at once
 API_KEY_HEADER = "X-API-Key"  # [C]
 
@@ -50,7 +55,9 @@ def queue(store: Store, namespace_name: str, app_id: str | None, events: list[di
         targets = []
         routes = control.routing(app)
         for integration, webhook in app.webhooks():
-            matching = [e for e in events if subscribes(webhook, e["type"]) and control.delivers(routes, integration.id, e)]
+            matching = [
+                e for e in events if subscribes(webhook, e["type"]) and control.delivers(routes, integration.id, e)
+            ]
             if not matching:
                 continue
             payload = {
