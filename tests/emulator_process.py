@@ -83,7 +83,7 @@ class EmulatorProcess:
         while not _answers_health(self.base_url):
             if time.monotonic() > deadline or self.exit_status() is not None:
                 pytest.fail(f"{self.base_url}{HEALTH} never answered:\n{self.output()}")
-            time.sleep(0.05)  # sleep-ok: bounded poll: the socket answered but not yet as a server
+            time.sleep(0.05)  # noqa: sleep-ok: bounded poll: the socket answered but not yet as a server
         return self.base_url
 
     def wait_for_line(self, pattern: re.Pattern[str], deadline: float) -> re.Match[str]:

@@ -148,7 +148,7 @@ def run_until_healthy(
         check = run_health(command, port, env)
         if check.returncode == 0 or time.monotonic() > deadline or server.exit_status() is not None:
             return check
-        time.sleep(0.05)  # sleep-ok: bounded poll: the banner is out, the socket may not answer yet
+        time.sleep(0.05)  # noqa: sleep-ok: bounded poll: the banner is out, the socket may not answer yet
 
 
 def run_health(command: Sequence[str], port: int, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -348,7 +348,7 @@ SLEEP_MARK = re.compile(r"#.*\bsleep-ok\b\W+\w")  # the mark and a reason
 
 
 def unmarked_sleeps(source: str) -> list[int]:
-    """Lines calling `time.sleep` (or a `sleep` imported from `time`) without a `# sleep-ok: <reason>`."""
+    """Lines calling `time.sleep` (or a `sleep` imported from `time`) without a `# noqa: sleep-ok: <reason>`."""
     tree = ast.parse(source)
     bare = any(
         isinstance(node, ast.ImportFrom) and node.module == "time" and any(a.name == "sleep" for a in node.names)
@@ -377,7 +377,7 @@ def unmarked_sleeps(source: str) -> list[int]:
 
 
 def test_the_sleep_check_sees_a_sleep():
-    assert unmarked_sleeps("import time\ntime.sleep(1)\ntime.sleep(2)  # sleep-ok: a reason\n") == [2]
+    assert unmarked_sleeps("import time\ntime.sleep(1)\ntime.sleep(2)  # noqa: sleep-ok: a reason\n") == [2]
     assert unmarked_sleeps("from time import sleep\nsleep(1)\n") == [2]
 
 
@@ -385,5 +385,5 @@ def test_the_sleep_check_sees_a_sleep():
 def test_a_test_sleeps_only_where_marked(path: Path):
     lines = unmarked_sleeps(path.read_text())
     assert not lines, (
-        f"{path.name} sleeps on lines {lines} without `# sleep-ok: <reason>`: advance the emulator's clock"
+        f"{path.name} sleeps on lines {lines} without `# noqa: sleep-ok: <reason>`: advance the emulator's clock"
     )

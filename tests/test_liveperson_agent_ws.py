@@ -73,7 +73,7 @@ def _closed_with(ws: Client, frame: str | None = None) -> int:
         if frame is not None:
             ws.send(frame)
         for _ in range(int(CLOSE_WAIT_SECONDS * 10)):
-            ws.receive(timeout=0.1)  # sleep-ok: bounded poll: the server closes within its idle tick
+            ws.receive(timeout=0.1)  # noqa: sleep-ok: bounded poll: the server closes within its idle tick
     return closed.value.reason
 
 
@@ -128,7 +128,7 @@ def test_an_unknown_bearer_is_closed_with_4401(
     for _ in range(int(CLOSE_WAIT_SECONDS * 10)):  # journaled when the server's side ends, a moment after the client's
         if emulator_tls_server.control.calls(path=path):
             break
-        time.sleep(0.1)  # sleep-ok: bounded poll of the server thread that ends the socket
+        time.sleep(0.1)  # noqa: sleep-ok: bounded poll of the server thread that ends the socket
     emulator_tls_server.control.assert_called(path=path)
 
 

@@ -83,7 +83,7 @@ def closed_with(ws: Client, frame: str | None = None) -> int:
         if frame is not None:
             ws.send(frame)
         for _ in range(int(WAIT_SECONDS * 10)):
-            ws.receive(timeout=0.1)  # sleep-ok: bounded poll: the server closes within its idle tick
+            ws.receive(timeout=0.1)  # noqa: sleep-ok: bounded poll: the server closes within its idle tick
     return closed.value.reason
 
 

@@ -175,7 +175,7 @@ def _wait_for_journal(handle: EmulatorHandle, path: str, timeout: float = EVENT_
         entries = handle.control.journal(path=path)
         if entries or time.monotonic() > deadline:
             return entries
-        time.sleep(0.1)  # sleep-ok: bounded poll of a real client's wall-time refresh timer
+        time.sleep(0.1)  # noqa: sleep-ok: bounded poll of a real client's wall-time refresh timer
 
 
 def _login_session(handle: EmulatorHandle, account: LivePersonAccount) -> dict:
@@ -248,7 +248,7 @@ def test_a_wrong_password_is_an_sdk_error_and_no_websocket(
     [login] = emulator_tls_server.control.journal(path=f"/api/account/{lp_account.id}/login")
     assert login["status"] == 401
     assert json.loads(login["response_body"])["error"]["message"].startswith("Bad Authentication"), login
-    time.sleep(0.5)  # sleep-ok: a short grace in which a wrongly opened socket would start
+    time.sleep(0.5)  # noqa: sleep-ok: a short grace in which a wrongly opened socket would start
     agent.stop()  # a socket, had one opened, is journaled once it ends
     assert not emulator_tls_server.control.journal(path="/ws_api/**"), _paths(emulator_tls_server, lp_account)
     assert not [e for e in agent.events if e["event"] == "connected"]

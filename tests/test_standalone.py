@@ -126,7 +126,7 @@ def test_without_a_state_file_yet_the_seed_initialises_it(start, tmp_path: Path)
     deadline = time.monotonic() + 10
     while not state.exists():  # the interval save, with no shutdown
         assert time.monotonic() < deadline, server.output()
-        time.sleep(0.1)  # sleep-ok: bounded poll for the saver thread
+        time.sleep(0.1)  # noqa: sleep-ok: bounded poll for the saver thread
     assert server.exit_status() is None
     restored = create_app()
     restore_state(restored, state)
