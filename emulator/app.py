@@ -18,7 +18,7 @@ from .control import blueprint as control_blueprint
 from .control import control_error, require_control_token
 from .core.clock import wall_sleep
 from .core.faults import ABORT_HEADER, HOLD_KEY, REPLACING_KINDS, SPOILING_KINDS, RequestInfo
-from .core.journal import Journal
+from .core.journal import Journal, request_header_items
 from .core.store import DEFAULT_NAMESPACE, Store, check_namespace_name
 from .providers import PROVIDERS, ProviderSpec
 from .web import (
@@ -168,15 +168,21 @@ def _body_too_large(state: Runtime, provider: ProviderSpec | None) -> int | None
     always reads and sets it) is read through `CappedInput`: past the limit, the read raises 413."""
     req: Request = request._get_current_object()  # type: ignore[attr-defined]
     environ = req.environ
-    limit = g.body_limit = body_limit(state, provider, req.path)
     if BODY_REFUSED_KEY in environ:
-        return limit
-    length = req.content_length
+        return _body_limit(state, provider, req.path)
+    length = get_content_length(environ)  # as `req.content_length`, without building the request's headers
     if length is None:
         if environ.get("wsgi.input_terminated") and _may_have_body(environ):
-            environ["wsgi.input"] = CappedInput(environ["wsgi.input"], limit)
+            environ["wsgi.input"] = CappedInput(environ["wsgi.input"], _body_limit(state, provider, req.path))
         return None
+    limit = _body_limit(state, provider, req.path)
     return limit if length > limit else None
+
+
+def _body_limit(state: Runtime, provider: ProviderSpec | None, path: str) -> int:
+    """`body_limit`, kept for the error handler that refuses a body cut while a route read it."""
+    limit = g.body_limit = body_limit(state, provider, path)
+    return limit
 
 
 def _may_have_body(environ: dict) -> bool:
@@ -272,19 +278,9 @@ def _spoil_response(response: Response) -> Response:
     return spoil(response, fault) if fault is not None and fault.kind in SPOILING_KINDS else response
 
 
-_HEADER_KEYS = ("HTTP_", "CONTENT_TYPE", "CONTENT_LENGTH")  # every key of the environ EnvironHeaders reads
-_SHADOWED_KEYS = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})  # EnvironHeaders skips these too
-
-
-@lru_cache(maxsize=1024)
-def _header_name(environ_key: str) -> str:
-    """`HTTP_USER_AGENT` -> `User-Agent`, `CONTENT_TYPE` -> `Content-Type`: as `request.headers` names them."""
-    return environ_key.removeprefix("HTTP_").replace("_", "-").title()
-
-
-def _request_body(req: Request) -> bytes:
+def _request_body(req: Request, refused: bool) -> bytes:
     """`req.get_data(cache=True)`, without building the input stream of a request that has no body."""
-    if g.get("body_refused") or not _may_have_body(req.environ):
+    if refused or not _may_have_body(req.environ):
         return b""
     try:
         return req.get_data(cache=True)
@@ -303,15 +299,6 @@ def _journal_response(response: Response) -> Response:
     namespace = flags.namespace
     # the client gets no answer at all (recorded as status 0): only a fault's answer carries the order
     dropped = flags.get("fault") is not None and ABORT_HEADER in response.headers
-    # pairs of strings in a tuple: nothing the garbage collector must walk, so 10,000 journal entries do not
-    # lengthen its full collections (an EnvironHeaders would also keep the whole environ alive)
-    headers = tuple(
-        [
-            (_header_name(key), value)
-            for key, value in req.environ.items()
-            if key.startswith(_HEADER_KEYS) and key not in _SHADOWED_KEYS
-        ]
-    )
     state.journal.record_request(
         at=state.store.view(namespace).clock.now(),
         namespace=namespace,
@@ -320,8 +307,8 @@ def _journal_response(response: Response) -> Response:
         path=req.path,
         query=req.query_string,
         status=0 if dropped else response.status_code,
-        headers=headers,
-        request_body=_request_body(req),
+        headers=request_header_items(req.environ),
+        request_body=_request_body(req, bool(flags.get("body_refused"))),
         response_body=b"" if dropped else response.get_data(),
         faults=tuple(flags.get("faults", ())),
         response_headers=() if dropped else tuple(response.headers.items()),

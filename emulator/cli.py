@@ -213,7 +213,6 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update(getattr(record, "fields", {}))  # a request log line's own fields (request_log.py)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -283,7 +282,7 @@ def _serve(args: argparse.Namespace) -> int:
         app = create_app(replace(config, seed=seed))
         source = f"seed: {seed_path}"
     if not args.quiet:
-        request_log.install(app)
+        request_log.install(app, sys.stderr, as_json=args.log_json)
     if not is_loopback(args.host) and not args.control_token:
         log.warning(
             "%s is not a loopback address and no control token is set: anyone who can reach this port can "

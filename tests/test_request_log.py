@@ -1,13 +1,15 @@
 """The standalone server's request log: one line per request on the console, JSON with --log-json, none with
---quiet; in-process through `request_log.install`, and for real through `serve`."""
+--quiet; in-process through `request_log.install`, and for real through `serve`. Lines are written in
+batches by a thread of the log's own: in-process tests call `flush()` to write what is pending."""
 
 from __future__ import annotations
 
+import io
 import json
-import logging
 import re
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,28 +26,44 @@ DEADLINE_SECONDS = 20.0
 DEMO_ACCOUNT = "12345678"  # in the demo seed
 
 
+class Logged:
+    """An app with the request log installed, writing JSON lines to a string."""
+
+    def __init__(self) -> None:
+        self.app = create_app()
+        self.stream = io.StringIO()
+        self.log = request_log.install(self.app, self.stream, as_json=True)
+        self.transport = AppTransport(self.app)
+
+    def lines(self) -> list[dict]:
+        """The lines written since the last call, after writing what is pending."""
+        self.log.flush()
+        written = self.stream.getvalue()
+        self.stream.seek(0)
+        self.stream.truncate()
+        return [json.loads(line) for line in written.splitlines()]
+
+
 @pytest.fixture
-def logged_app():
-    app = create_app()
-    request_log.install(app)
-    return AppTransport(app)
+def logged() -> Logged:
+    return Logged()
 
 
-def fields_of(caplog) -> list[dict]:
-    return [record.fields for record in caplog.records if record.name == "emulator.requests"]
-
-
-def test_one_line_per_provider_request_and_control_change_not_per_read(logged_app, caplog):
-    control = EmulatorClient(transport=logged_app, namespace="logged")
+def test_one_line_per_provider_request_and_control_change_not_per_read(logged: Logged) -> None:
+    control = EmulatorClient(transport=logged.transport, namespace="logged")
     control.seed({"liveperson": {"accounts": [{"id": "55500001"}]}})
     control.freeze("2026-03-01T12:00:00Z")
     control.add_fault("status", status=503, match={"path": "/api/account/*/anonymous/authorize"}, times=1)
-    caplog.set_level(logging.INFO, logger="emulator.requests")
-    logged_app.send("POST", "/api/account/55500001/anonymous/authorize")
-    logged_app.send("POST", "/api/account/55500001/anonymous/authorize")
+    logged.lines()  # the set-up's calls
+    logged.transport.send("POST", "/api/account/55500001/anonymous/authorize")
+    logged.transport.send("POST", "/api/account/55500001/anonymous/authorize")
     control.clock()  # a read: not logged
     control.advance("1m")
-    faulted, issued, moved = fields_of(caplog)
+    lines = logged.lines()
+    faulted, issued, moved = [
+        {key: value for key, value in line.items() if key not in ("time", "level", "logger", "message")}
+        for line in lines
+    ]
     assert faulted == {
         "emulated_time": "2026-03-01T12:00:00.000Z",
         "namespace": "logged",
@@ -63,17 +81,62 @@ def test_one_line_per_provider_request_and_control_change_not_per_read(logged_ap
         "/__emulator/clock",
         "2026-03-01T12:01:00.000Z",
     )
-    text = [record.getMessage() for record in caplog.records if record.name == "emulator.requests"]
+    assert {(line["level"], line["logger"]) for line in lines} == {("INFO", "emulator.requests")}
+    text = [line["message"] for line in lines]
     assert text[0].startswith(
         "emulated=2026-03-01T12:00:00.000Z [logged] liveperson POST /api/account/55500001/anonymous/authorize 503 "
     )
     assert text[0].endswith("ms faults=status") and "faults" not in text[1]
 
 
-def test_an_app_without_the_log_logs_no_request(caplog):
-    caplog.set_level(logging.INFO, logger="emulator.requests")
-    AppTransport(create_app()).send("POST", f"/api/account/{DEMO_ACCOUNT}/anonymous/authorize")
-    assert fields_of(caplog) == []
+def test_the_text_line_has_the_console_log_format() -> None:
+    app, stream = create_app(), io.StringIO()
+    log = request_log.install(app, stream)
+    AppTransport(app).send("POST", "/__emulator/clock", json={"advance": "1m"})
+    log.flush()
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO emulator\.requests: emulated=\d{4}-\d\d-\d\dT[0-9:.]+Z "
+        r"\[default\] control POST /__emulator/clock 200 [0-9.]+ms\n",
+        stream.getvalue(),
+    )
+
+
+class SignallingStream(io.StringIO):
+    """A stream that tells when something was written to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = threading.Event()
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        self.written.set()
+        return written
+
+
+def test_the_writer_thread_writes_lines_without_a_flush() -> None:
+    app, stream = create_app(), SignallingStream()
+    request_log.install(app, stream)
+    AppTransport(app).send("POST", f"/api/account/{DEMO_ACCOUNT}/anonymous/authorize")
+    assert stream.written.wait(DEADLINE_SECONDS), "no line written"
+    assert "liveperson POST" in stream.getvalue()
+
+
+def test_concurrent_requests_each_get_one_line(logged: Logged) -> None:
+    EmulatorClient(transport=logged.transport).seed({"liveperson": {"accounts": [{"id": "55500002"}]}})
+    logged.lines()
+
+    def send_many() -> None:
+        for _ in range(25):
+            logged.transport.send("GET", "/api/account/55500002/service/idp/baseURI.json")
+
+    senders = [threading.Thread(target=send_many) for _ in range(4)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    lines = logged.lines()
+    assert len(lines) == 100 and {(line["method"], line["status"]) for line in lines} == {("GET", 200)}
 
 
 def serve(tmp_path: Path, *args: str) -> EmulatorProcess:

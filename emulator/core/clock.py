@@ -62,6 +62,11 @@ def wall_monotonic() -> float:
     return time.monotonic()
 
 
+def wall_now() -> float:
+    """Real epoch seconds: when something happened, for a log line (never the emulated clock)."""
+    return time.time()
+
+
 def wall_sleep(seconds: float) -> None:
     """Spend real time (injected latency, a watchdog's period), never the emulated clock."""
     time.sleep(seconds)

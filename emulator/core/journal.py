@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 
 from .clock import format_instant
 from .patterns import path_matches
@@ -49,6 +50,33 @@ def _text(body: bytes | str) -> str:
     return body if isinstance(body, str) else clip(body.decode("utf-8", "replace"))
 
 
+_CONTENT_KEYS = ("CONTENT_TYPE", "CONTENT_LENGTH")
+_HEADER_KEYS = ("HTTP_", *_CONTENT_KEYS)  # the environ keys that hold headers
+_SHADOWED_KEYS = ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH")  # a server's copies of the two above
+
+
+def request_header_items(environ: dict) -> tuple[tuple[str, str], ...]:
+    """The header items of a WSGI environ, as they are (`HTTP_USER_AGENT`): `record_request` names them
+    when the entry is first read. Pairs of strings in a tuple: nothing the garbage collector must walk, so
+    10,000 journal entries do not lengthen its full collections, and the environ itself is not kept."""
+    return tuple([(key, value) for key, value in environ.items() if key.startswith(_HEADER_KEYS)])
+
+
+def _named_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """`request_header_items` as the request's headers (`User-Agent`), as Werkzeug's `request.headers` has them."""
+    return {
+        _header_name(key): value
+        for key, value in items
+        if key not in _SHADOWED_KEYS and (value or key not in _CONTENT_KEYS)
+    }
+
+
+@lru_cache(maxsize=1024)
+def _header_name(environ_key: str) -> str:
+    """`HTTP_USER_AGENT` -> `User-Agent`, `CONTENT_TYPE` -> `Content-Type`."""
+    return environ_key.removeprefix("HTTP_").replace("_", "-").title()
+
+
 class _Incoming:
     """An incoming request as `Journal.record_request` took it: what queries filter on, plus the raw parts
     of the rest (epoch, headers, bytes), made into its JournalEntry the first time it is read. Most entries
@@ -86,7 +114,7 @@ class _Incoming:
                 path=self.path,
                 query=query.decode("latin-1"),
                 status=self.status,
-                request_headers=dict(headers),
+                request_headers=_named_headers(headers),
                 request_body=_text(request_body),
                 response_headers=dict(response_headers),
                 response_body=_text(response_body),
@@ -135,15 +163,15 @@ class Journal:
         path: str,
         query: bytes,
         status: int,
-        headers: Mapping[str, str] | Iterable[tuple[str, str]],
+        headers: tuple[tuple[str, str], ...],
         request_body: bytes,
         response_body: bytes,
         faults: Sequence,
         response_headers: Iterable[tuple[str, str]] = (),
     ) -> None:
         """An incoming request, as `record` with `time=format_instant(at)`, `query` decoded as Latin-1,
-        `request_headers=dict(headers)` and each body decoded as UTF-8 and clipped: all that is done when
-        the entry is first read, not on the request's path (`headers` must not change in the meantime)."""
+        `request_headers` named from `headers` (`request_header_items`) and each body decoded as UTF-8 and
+        clipped: all that is done when the entry is first read, not on the request's path."""
         raw = (at, query, headers, _held_body(request_body), response_headers, _held_body(response_body), faults)
         with self._lock:
             if len(self._entries) == self._entries.maxlen:

@@ -5,6 +5,7 @@ included (the upgraded connection is lent to simple_websocket); over TLS on Werk
 from __future__ import annotations
 
 import gc
+import logging
 import signal
 import socket
 import ssl
@@ -281,6 +282,9 @@ def _body_limit_of(app: Any) -> Callable[[str], int | None]:
 
 
 def _create_server(app: Any, host: str, port: int, threads: int, idle_seconds: int = IDLE_SECONDS) -> Any:
+    # waitress warns "Task queue depth is N" each time a request waits for a worker: under a test's burst that is
+    # a line for most requests, noise that also costs the server CPU (the warning's LogRecord and write)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     server = create_server(
         app,
         host=host,

@@ -166,12 +166,18 @@ class LazySock:
     """flask_sock's `Sock().route(path, bp=...)`, with flask_sock imported on the first connection: it loads
     simple_websocket, wsproto, h11 and asyncio, a fifth of the start-up, which a run without sockets never uses."""
 
-    def route(self, path: str, bp: Blueprint) -> Callable[[Callable], Callable]:
+    def route(
+        self, path: str, bp: Blueprint, before: Callable[[], None] | None = None
+    ) -> Callable[[Callable], Callable]:
+        """`before` runs ahead of the upgrade: it may refuse the request in the provider's shape (it raises)."""
+
         def decorator(handler: Callable) -> Callable:
             accepting: list[Callable] = []  # flask_sock's view of `handler`, made on the first connection
 
             @functools.wraps(handler)
             def websocket_route(*args: Any, **kwargs: Any) -> Any:
+                if before is not None:
+                    before()
                 if not accepting:
                     from flask_sock import Sock
 

@@ -40,7 +40,7 @@ from .conversations import (
     unstorable,
 )
 from .errors import LivePersonError
-from .http import PROVIDER, blueprint, operation, socket_operation
+from .http import PROVIDER, operation, socket_operation
 from .login import session_of_bearer, user_pid_of
 from .models import Account, Consumer, Conversation, LivePersonState, Ring
 from .outbound import Outbound
@@ -48,7 +48,6 @@ from .routing import AVAILABILITIES, Presence, Routing, agent_pid, presence_of, 
 from .subscriptions import ConversationFilter, View
 
 PATH = "/ws_api/account/<account_id>/messaging/brand/<bearer>"
-ENDPOINT = f"{PROVIDER}.agent_socket"
 VERSIONS = ("2", "2.1")  # [C] lp-shell tutorial v=2; [O] node-agent-sdk 1.2.0 v=2.1
 CLOSE_INVALID = 4401  # [C] an authentication problem; [I] the emulator's code for unknown, logged out, revoked
 CLOSE_EXPIRED = 4407  # [C] an authentication problem; [I] the emulator's code for a session past its lifetime
@@ -73,10 +72,8 @@ def require_upgrade(versions: tuple[str, ...], hint: str) -> None:
         raise LivePersonError(400, NO_UPGRADE, "websocket_not_supported")
 
 
-@blueprint.before_request
 def _upgrade_possible() -> None:
-    if request.endpoint == ENDPOINT:
-        require_upgrade(VERSIONS, "2.1")
+    require_upgrade(VERSIONS, "2.1")
 
 
 @operation("GET", PATH)
@@ -596,7 +593,7 @@ def _agent(account_id: str, bearer: str) -> tuple[str, str] | None:
         return None if user is None else (user_pid_of(account_id, user), user.username)
 
 
-@socket_operation(PATH)
+@socket_operation(PATH, before=_upgrade_possible)
 def agent_socket(ws, account_id: str, bearer: str) -> None:
     """Accept the upgrade; close with 4401/4407 as soon as the bearer is no longer good."""
     agent = _agent(account_id, bearer)

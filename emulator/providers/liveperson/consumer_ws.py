@@ -32,14 +32,13 @@ from .agent_ws import (
 from .conversation_fields import FieldUpdate
 from .conversations import CONSUMER, Change, Conversations, MessagingError, conversation_details, history
 from .errors import LivePersonError
-from .http import PROVIDER, blueprint, operation, socket_operation
+from .http import operation, socket_operation
 from .identity import verify_lp_consumer_jwt
 from .models import Account
 from .stepup import presented_unauth_jwt
 from .subscriptions import state_filter
 
 PATH = "/ws_api/account/<account_id>/messaging/consumer"
-ENDPOINT = f"{PROVIDER}.consumer_socket"
 VERSIONS = ("3",)  # [C]
 CLOSE_JWT = 4407  # [C] DC issue #22: a problem with the JWT (expired, wrong account)
 INIT_SECONDS = 5.0  # [I] "within a few seconds" [C]: wall time the socket waits for InitConnection
@@ -52,10 +51,8 @@ PROFILE_SET = {"msg": "OK User Profile set successfully"}  # [C] the Connector A
 PRIVATE_AUDIENCE = "AGENTS_AND_MANAGERS"  # [C] "to all conversation participants, excluding the consumer"
 
 
-@blueprint.before_request
 def _upgrade_possible() -> None:
-    if request.endpoint == ENDPOINT:
-        require_upgrade(VERSIONS, "3")
+    require_upgrade(VERSIONS, "3")
 
 
 @operation("GET", PATH)
@@ -239,7 +236,7 @@ def _credential(ws) -> tuple[str | None, tuple[object] | None]:
     return (None, None) if init is None else (init[1], (init[0],))
 
 
-@socket_operation(PATH)
+@socket_operation(PATH, before=_upgrade_possible)
 def consumer_socket(ws, account_id: str) -> None:
     """Accept the upgrade; close with 4407 unless (and as soon as no longer) the consumer's JWT holds."""
     token, init = _credential(ws)

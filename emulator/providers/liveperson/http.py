@@ -36,10 +36,11 @@ def operation(methods: str | tuple[str, ...], rule: str) -> Callable[[Callable],
     return blueprint.route(rule, methods=[methods] if isinstance(methods, str) else list(methods))
 
 
-def socket_operation(rule: str) -> Callable[[Callable], Callable]:
-    """Register the decorated WebSocket handler `(ws, **view_args)` for `rule` on the blueprint."""
+def socket_operation(rule: str, before: Callable[[], None] | None = None) -> Callable[[Callable], Callable]:
+    """Register the decorated WebSocket handler `(ws, **view_args)` for `rule` on the blueprint; `before` may
+    refuse the request ahead of the upgrade."""
     _check_tenant_named(rule)
-    return _sock.route(rule, bp=blueprint)
+    return _sock.route(rule, bp=blueprint, before=before)
 
 
 def tenants_of_request() -> list[str]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ...core.clock import format_instant
 from .auth import Principal
@@ -17,9 +19,14 @@ class Call:
     app: App | None  # None on routes that name no app (`/v2/apps`)
     principal: Principal
     now: float
-    url: str  # the request's URL without its query, for pagination links
+    locate: Callable[[], str]  # the request's URL without its query (`url`), made when a call asks for it
     events: list[dict] = field(default_factory=list)
     source: dict = field(default_factory=lambda: dict(API_SOURCE))  # where what the call does comes from
+
+    @cached_property
+    def url(self) -> str:
+        """The request's URL without its query, for pagination links."""
+        return self.locate()
 
     @property
     def timestamp(self) -> str:

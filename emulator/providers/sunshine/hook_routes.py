@@ -22,7 +22,7 @@ def admit_hook(state: SunshineState, namespace: Namespace, now: float, path: dic
     app = state.apps.get(app_id)
     if app is None:
         raise not_found("app_not_found", "App not found")
-    call = Call(state, app, Principal(ACCOUNT, "emulator", app_id), now, request_url())
+    call = Call(state, app, Principal(ACCOUNT, "emulator", app_id), now, request_url)
     return call, call
 
 

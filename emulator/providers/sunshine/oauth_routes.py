@@ -69,7 +69,7 @@ def revoke_access() -> Response:
         now = namespace.clock.now()
         principal = authenticate(state, header, now, namespace.tokens)
         authorize(principal, (INTEGRATION,), state, None)
-        oauth.revoke(Call(state, state.apps.get(principal.app_id or ""), principal, now, request_url()))
+        oauth.revoke(Call(state, state.apps.get(principal.app_id or ""), principal, now, request_url))
         store.reindex(namespace.name)
     return json_response({})
 

@@ -58,7 +58,7 @@ def admit_v2(scopes: Iterable[str]) -> Admit:
     def admit(state: SunshineState, namespace: Namespace, now: float, path: dict[str, str]) -> tuple[Call, Call]:
         principal = authenticate(state, request.headers.get("Authorization"), now, namespace.tokens)
         app = authorize(principal, allowed, state, path.pop("app_id", None))
-        call = Call(state, app, principal, now, request_url())
+        call = Call(state, app, principal, now, request_url)
         return call, call
 
     return admit

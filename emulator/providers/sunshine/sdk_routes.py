@@ -44,7 +44,7 @@ def admit_sdk(auth: Auth) -> Admit:
             principal, user, anonymous = sdk.caller(state, app, header, now, namespace.tokens)
         else:
             principal = Principal(END_USER, "", app.id)
-        call = Call(state, app, principal, now, request_url())
+        call = Call(state, app, principal, now, request_url)
         return call, sdk.SdkCall(call, user, request.headers.get(CLIENT_ID_HEADER) or None, anonymous)
 
     return admit

@@ -60,7 +60,7 @@ def admit_v1(scopes: Iterable[str]) -> Admit:
         if app_id is None and principal.scope in allowed:
             # [I] an account key belongs to no app: it must name one in the path
             raise bad_request("An account key must name the app: /v1.1/apps/{appId}/...", "account_without_app")
-        call = Call(state, authorize(principal, allowed, state, app_id), principal, now, request_url())
+        call = Call(state, authorize(principal, allowed, state, app_id), principal, now, request_url)
         return call, call
 
     return admit
