@@ -9,7 +9,6 @@ import itertools
 import json
 import queue
 import secrets
-import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -94,9 +93,11 @@ def open_agent_socket(session: LivePersonAgentSession, ca_file: str | None) -> A
     """The session's agent socket on the emulator's server (wss:// trusting `ca_file` when it serves TLS)."""
     base = _server_url(session.account).replace("https://", "wss://").replace("http://", "ws://")
     url = base + AGENT_SOCKET.format(account=session.account.id, bearer=session.bearer)
-    context = ssl.create_default_context(cafile=ca_file) if url.startswith("wss://") else None
+    import ssl  # with simple_websocket, loaded by the first socket: a run that opens none does not pay for it
+
     from simple_websocket import Client
 
+    context = ssl.create_default_context(cafile=ca_file) if url.startswith("wss://") else None
     return AgentSocket(Client.connect(url, ssl_context=context))
 
 
