@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from . import DEMO_SEED_PATH, __version__
-from .serving.server import serve_tls_while_building, serve_while_building
+from .serving.server import WarmingServer, serve_tls_while_building
 
 if TYPE_CHECKING:  # `serve` listens before it loads the app's modules (the app is built once it listens);
     # `replay` and TLS load theirs when used
@@ -276,7 +276,7 @@ def _serve(args: argparse.Namespace) -> int:
         if tls_context is not None:
             app = serve_tls_while_building(startup.build, args.host, args.port, tls_context, on_ready=startup.announce)
         else:
-            app = serve_while_building(startup.build, args.host, args.port, on_ready=startup.announce)
+            app = WarmingServer(startup.build, args.host, args.port, on_ready=startup.announce).serve()
     finally:
         startup.stop()
     if app is None:

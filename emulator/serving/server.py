@@ -24,7 +24,7 @@ from waitress.utilities import RequestEntityTooLarge, RequestHeaderFieldsTooLarg
 from ..core.server_contract import ABORT_KEY, BODY_REFUSED_KEY, CONTROL_PREFIX, HOLD_KEY
 from .warmup import WarmUp
 
-if TYPE_CHECKING:  # `serve` listens before Flask and Werkzeug are loaded (serve_while_building)
+if TYPE_CHECKING:  # `serve` listens before Flask and Werkzeug are loaded (WarmingServer)
     import ssl
 
     from werkzeug.serving import BaseWSGIServer
@@ -385,26 +385,50 @@ def run_server(app: Any, host: str, port: int, on_ready: Any = None, threads: in
 Build = Callable[[int], Any]  # the port listened on -> the app, or None when it cannot start (it said why)
 
 
-def serve_while_building(
-    build: Build, host: str, port: int, on_ready: Any = None, threads: int = DEFAULT_THREADS
-) -> Any:
+class WarmingServer:
     """run_server for an app still to be built: the socket listens at once and answers the health check
-    (WarmUp), while `build(port)` makes the app on a thread of its own (BuildThread); then every request is the
-    app's. Until Ctrl-C or SIGTERM, or until the build returns None; the app built, else None."""
-    front = WarmUp()
-    server = _create_server(front, host, port, threads)
-    listeners = _listeners(server)
+    (WarmUp), while `build(port)` makes the app on a thread of its own (BuildThread); from then on waitress
+    calls the app itself (the front costs a request nothing). `serve()` until Ctrl-C, SIGTERM, `stop()` or a
+    build that returns None."""
 
-    def hand_over(app: Any) -> None:  # from now on waitress calls the app itself: the front costs nothing
-        listeners[0].channel_class.parser_class.body_limit = staticmethod(_body_limit_of(app))
-        for listener in listeners:
+    def __init__(
+        self, build: Build, host: str = "127.0.0.1", port: int = 0, on_ready: Any = None, threads: int = DEFAULT_THREADS
+    ) -> None:
+        self.front = WarmUp()
+        self._server = _create_server(self.front, host, port, threads)
+        self._listeners = _listeners(self._server)
+        self.port = bound_port(self._server)
+        self._builder = BuildThread(self.front, build, self.port, on_ready, self._hand_over, self.stop)
+
+    def serve(self) -> Any:
+        """Serve in the foreground; the app built, else None (or what the build raised)."""
+        return _run_while_building(self._builder, self._server.run, self._close)
+
+    def stop(self) -> None:
+        """From any thread: the requests under way finish, then waitress's loop sends what they answered,
+        closes every socket and ends."""
+        if self._builder.stopping.is_set():
+            return
+        self._server.task_dispatcher.shutdown()
+        listener = self._listeners[0]
+        listener.trigger.pull_trigger(lambda: _close_flushed(listener._map))
+
+    def _hand_over(self, app: Any) -> None:
+        self._listeners[0].channel_class.parser_class.body_limit = staticmethod(_body_limit_of(app))
+        for listener in self._listeners:
             listener.application = app
 
-    def stop() -> None:  # in waitress's loop: closing every socket ends it
-        listeners[0].trigger.pull_trigger(lambda: wasyncore.close_all(listeners[0]._map))
+    def _close(self) -> None:
+        self._server.close()
+        self._server.task_dispatcher.shutdown()
 
-    startup = BuildThread(front, build, bound_port(server), on_ready, hand_over, stop)
-    return _run_while_building(startup, server.run, server.close)
+
+def _close_flushed(socket_map: dict) -> None:
+    """In waitress's loop: send what the connections still hold (the last answers), then close every socket."""
+    for dispatcher in list(socket_map.values()):
+        if isinstance(dispatcher, HTTPChannel) and dispatcher.total_outbufs_len:
+            dispatcher.handle_write()
+    wasyncore.close_all(socket_map)
 
 
 class BuildThread(threading.Thread):
@@ -434,28 +458,27 @@ class BuildThread(threading.Thread):
         except BaseException as exc:  # re-raised by the thread that runs the server, once it stopped
             self.error = exc
         self.front.give_up()
-        if not self.stopping.is_set():
-            self.stop()
+        self.stop()
 
 
-def _run_while_building(startup: BuildThread, run: Callable[[], Any], close: Callable[[], Any]) -> Any:
-    """Run the server (`run`) until Ctrl-C, SIGTERM or a failed start, with `startup` building the app meanwhile;
+def _run_while_building(builder: BuildThread, run: Callable[[], Any], close: Callable[[], Any]) -> Any:
+    """Run the server (`run`) until Ctrl-C, SIGTERM or a stop, with `builder` building the app meanwhile;
     `close` it, wait for the build to end; the app built, else None (or what the build raised)."""
     previous = _stop_on_sigterm()
     try:
-        startup.start()
-        run()  # waitress: ends on KeyboardInterrupt, or once `stop` closed every socket
+        builder.start()
+        run()  # ends on KeyboardInterrupt (waitress: also once `stop` closed every socket)
     except KeyboardInterrupt:
         pass
     finally:
-        startup.stopping.set()
+        builder.stopping.set()
         close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    startup.join()
-    if startup.error is not None:
-        raise startup.error
-    return startup.app
+    builder.join()
+    if builder.error is not None:
+        raise builder.error
+    return builder.app
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -563,12 +586,16 @@ class BackgroundTlsServer:
 
 
 def serve_tls_while_building(build: Build, host: str, port: int, context: ssl.SSLContext, on_ready: Any = None) -> Any:
-    """serve_while_building over HTTPS on Werkzeug's threaded server."""
+    """WarmingServer's `serve` over HTTPS on Werkzeug's threaded server."""
     front = WarmUp()
     server = _create_tls_server(front, host, port, context)
 
     def hand_over(app: Any) -> None:  # from now on the handler calls the app itself
         server.app = _dropping_aborts(app)
 
-    startup = BuildThread(front, build, int(server.server_port), on_ready, hand_over, server.shutdown)
-    return _run_while_building(startup, lambda: server.serve_forever(poll_interval=0.2), server.server_close)
+    def stop() -> None:
+        if not builder.stopping.is_set():
+            server.shutdown()
+
+    builder = BuildThread(front, build, int(server.server_port), on_ready, hand_over, stop)
+    return _run_while_building(builder, lambda: server.serve_forever(poll_interval=0.2), server.server_close)
