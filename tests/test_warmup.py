@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 from emulator_process import EmulatorProcess
+from test_startup_costs import modules_after
 
 from emulator import DEMO_SEED_PATH
 from emulator.app import create_app
@@ -114,6 +115,17 @@ def answer(response: requests.Response) -> tuple[int, dict[str, str], bytes]:
     """Status, headers (without Date: the second may change) and body."""
     headers = {name.lower(): value for name, value in response.headers.items() if name.lower() != "date"}
     return response.status_code, headers, response.content
+
+
+# --- what `serve` loads before it listens ------------------------------------------------------------
+
+
+def test_serve_listens_before_loading_flask_werkzeug_pydantic_or_the_providers():
+    """`serve` parses its options and listens with the modules of the command and the server alone."""
+    loaded = modules_after("import emulator.cli\nimport emulator.serving.server")
+    heavy = ("flask", "werkzeug", "pydantic", "yaml", "jwt", "cryptography", "ssl", "urllib.request")
+    assert [name for name in heavy if name in loaded] == []
+    assert [name for name in loaded if name.startswith(("emulator.providers", "emulator.web", "emulator.app"))] == []
 
 
 # --- health, while building -------------------------------------------------------------------------
