@@ -7,9 +7,7 @@ import ipaddress
 import json
 import logging
 import os
-import ssl
 import sys
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -17,16 +15,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from . import __version__
-from .app import create_app
-from .config import DEMO_SEED_PATH, EmulatorConfig, Seed, SeedError, load_seed_file
-from .providers import PROVIDERS
-from .serving.persistence import PeriodicSaver, StateFileError, remove_stale_temp_files, restore_state, save_state
-from .serving.server import run_server, run_tls_server
-from .web import request_log
+from . import DEMO_SEED_PATH, __version__
+from .serving.server import WarmingServer, serve_tls_while_building
 
-if TYPE_CHECKING:  # `replay` and TLS load their modules when used: `serve` starts without them
+if TYPE_CHECKING:  # `serve` listens before it loads the app's modules (the app is built once it listens);
+    # `replay` and TLS load theirs when used
+    import ssl
+
+    from flask import Flask
+
+    from .config import Seed
     from .scenarios import StepResult
+    from .serving.persistence import PeriodicSaver
+    from .serving.proxy import ProxyServer
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -242,6 +243,7 @@ MASK = "********"
 
 def _walkthrough(seed: Seed, base_url: str, show_secrets: bool = False) -> str:
     """The banner: each provider's seeded tenants, then their curl walk-throughs; secrets masked unless `show_secrets`."""
+    from .providers import PROVIDERS
 
     def shown(secret: str | None) -> str | None:
         return secret if show_secrets or secret is None else MASK
@@ -257,96 +259,137 @@ def _walkthrough(seed: Seed, base_url: str, show_secrets: bool = False) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Listen at once (the health check answers), build the emulator meanwhile (`Startup`), serve until stopped,
+    then save the state file."""
     _configure_logging(args.log_json)
-    log = logging.getLogger("emulator.cli")
-    state_file: str | None = args.state_file
-    config = EmulatorConfig(public_host=args.public_host, control_token=args.control_token)
-    if state_file:
-        for stale in remove_stale_temp_files(state_file):
-            log.warning("removed %s, left by a save that never finished", stale)
-    if state_file and Path(state_file).exists():
-        app = create_app(config)  # the state file wins: the seed is not even read
-        try:
-            restored = restore_state(app, state_file)
-        except StateFileError as exc:
-            print(f"messaging-auth-emulator: invalid state file {exc}", file=sys.stderr)
-            return 2
-        seed, source = Seed(), f"loaded state from {state_file} ({len(restored)} namespaces)"
-    else:
-        seed_path = args.seed or DEMO_SEED_PATH
-        try:
-            seed = load_seed_file(seed_path)
-        except SeedError as exc:
-            print(f"messaging-auth-emulator: invalid seed: {exc}", file=sys.stderr)
-            return 2
-        app = create_app(replace(config, seed=seed))
-        source = f"seed: {seed_path}"
-    if not args.quiet:
-        request_log.install(app, sys.stderr, as_json=args.log_json)
-    if not is_loopback(args.host) and not args.control_token:
-        log.warning(
-            "%s is not a loopback address and no control token is set: anyone who can reach this port can "
-            "reset, rewrite or read the emulator's state; set --control-token (EMULATOR_CONTROL_TOKEN)",
-            args.host or "(all interfaces)",
-        )
-    tls_context = None
+    tls_context: ssl.SSLContext | None = None
+    tls_lines: list[str] = []
     if args.tls_self_signed or args.tls_cert:
         try:
             tls_context, tls_lines = _tls_setup(args)
         except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
             print(f"messaging-auth-emulator: invalid TLS certificate or key: {exc}", file=sys.stderr)
             return 2
-    saver = PeriodicSaver(app, state_file, args.save_interval) if state_file and args.save_interval > 0 else None
-
-    def announce(port: int) -> None:
-        host = f"[{args.host}]" if ":" in args.host else args.host  # an IPv6 address in a URL
-        print(source, flush=True)
-        print(
-            f"config: host={args.host} port={port} public_host={args.public_host or '-'} state_file={state_file or '-'} "
-            f"save_interval={args.save_interval:g} control_token={'set' if args.control_token else 'unset'}",
-            flush=True,
-        )
-        if tls_context is not None:
-            print("\n".join(tls_lines), flush=True)
-        if proxy is not None:
-            from .interception.hosts import PROVIDER_HOST_NAMES  # the package loads `responses`: only for the proxy
-
-            print(
-                f"proxy: {proxy.url} (HTTPS_PROXY / HTTP_PROXY) answers {', '.join(PROVIDER_HOST_NAMES)}; passes "
-                f"{', '.join(proxy_pass) or 'no other host'}\ntrust the proxy's CA: {proxy.ca_path.resolve()}",
-                flush=True,
-            )
-        print(
-            _walkthrough(seed, f"{'https' if tls_context is not None else 'http'}://{host}:{port}", args.show_secrets),
-            flush=True,
-        )
-        if saver is not None:
-            saver.start()
-
-    proxy_pass = args.proxy_pass if args.proxy_pass is not None else _env_list("PROXY_PASS")
-    proxy = None
+    startup = Startup(args, tls_lines)
     try:
+        if tls_context is not None:
+            app = serve_tls_while_building(startup.build, args.host, args.port, tls_context, on_ready=startup.announce)
+        else:
+            app = WarmingServer(startup.build, args.host, args.port, on_ready=startup.announce).serve()
+    finally:
+        startup.stop()
+    if app is None:
+        return 2  # the build said why
+    if args.state_file:
+        from .serving.persistence import save_state
+
+        try:
+            saved = save_state(app, args.state_file)
+        except (OSError, ValueError, TypeError) as exc:
+            _log.error("could not save state to %s: %s", args.state_file, exc)
+            return 1
+        _log.info("state saved to %s (%d namespaces)", args.state_file, saved)
+    return 0
+
+
+_log = logging.getLogger("emulator.cli")
+
+
+class Startup:
+    """What `serve` builds once its socket listens: the app from the state file or the seed, its request log,
+    the proxy and the periodic saver; then the banner."""
+
+    def __init__(self, args: argparse.Namespace, tls_lines: list[str]) -> None:
+        self.args = args
+        self.tls_lines = tls_lines
+        self.seed: Seed | None = None
+        self.source = ""
+        self.saver: PeriodicSaver | None = None
+        self.proxy: ProxyServer | None = None
+        self.proxy_pass: list[str] = args.proxy_pass if args.proxy_pass is not None else _env_list("PROXY_PASS")
+
+    def build(self, port: int) -> Flask | None:
+        """The app; None when the seed, the state file or the options are refused (the reason printed)."""
+        from .app import create_app
+        from .config import EmulatorConfig, Seed, SeedError, load_seed_file
+        from .serving.persistence import PeriodicSaver, StateFileError, remove_stale_temp_files, restore_state
+        from .web import request_log
+
+        args = self.args
+        state_file: str | None = args.state_file
+        config = EmulatorConfig(public_host=args.public_host, control_token=args.control_token)
+        if state_file:
+            for stale in remove_stale_temp_files(state_file):
+                _log.warning("removed %s, left by a save that never finished", stale)
+        if state_file and Path(state_file).exists():
+            app = create_app(config)  # the state file wins: the seed is not even read
+            try:
+                restored = restore_state(app, state_file)
+            except StateFileError as exc:
+                print(f"messaging-auth-emulator: invalid state file {exc}", file=sys.stderr)
+                return None
+            self.seed, self.source = Seed(), f"loaded state from {state_file} ({len(restored)} namespaces)"
+        else:
+            seed_path = args.seed or DEMO_SEED_PATH
+            try:
+                self.seed = load_seed_file(seed_path)
+            except SeedError as exc:
+                print(f"messaging-auth-emulator: invalid seed: {exc}", file=sys.stderr)
+                return None
+            app = create_app(replace(config, seed=self.seed))
+            self.source = f"seed: {seed_path}"
+        if not args.quiet:
+            request_log.install(app, sys.stderr, as_json=args.log_json)
+        if not is_loopback(args.host) and not args.control_token:
+            _log.warning(
+                "%s is not a loopback address and no control token is set: anyone who can reach this port can "
+                "reset, rewrite or read the emulator's state; set --control-token (EMULATOR_CONTROL_TOKEN)",
+                args.host or "(all interfaces)",
+            )
+        if state_file and args.save_interval > 0:
+            self.saver = PeriodicSaver(app, state_file, args.save_interval)
         if args.proxy_port is not None:
             from .serving.proxy import ProxyServer  # loaded when asked for: `serve` starts without it
 
-            proxy = ProxyServer(app, args.proxy_ca, host=args.host, port=args.proxy_port, passed=proxy_pass).start()
-        if tls_context is not None:
-            run_tls_server(app, args.host, args.port, tls_context, on_ready=announce)
-        else:
-            run_server(app, args.host, args.port, on_ready=announce)
-    finally:
-        if proxy is not None:
-            proxy.stop()
-        if saver is not None:
-            saver.stop()
-    if state_file:
-        try:
-            saved = save_state(app, state_file)
-        except (OSError, ValueError, TypeError) as exc:
-            log.error("could not save state to %s: %s", state_file, exc)
-            return 1
-        log.info("state saved to %s (%d namespaces)", state_file, saved)
-    return 0
+            self.proxy = ProxyServer(
+                app, args.proxy_ca, host=args.host, port=args.proxy_port, passed=self.proxy_pass
+            ).start()
+        return app
+
+    def announce(self, port: int) -> None:
+        """The banner (its `listening on` line tells that the emulator is built), then the periodic saver."""
+        args = self.args
+        assert self.seed is not None  # built
+        host = f"[{args.host}]" if ":" in args.host else args.host  # an IPv6 address in a URL
+        print(self.source, flush=True)
+        print(
+            f"config: host={args.host} port={port} public_host={args.public_host or '-'} state_file={args.state_file or '-'} "
+            f"save_interval={args.save_interval:g} control_token={'set' if args.control_token else 'unset'}",
+            flush=True,
+        )
+        if self.tls_lines:
+            print("\n".join(self.tls_lines), flush=True)
+        if self.proxy is not None:
+            from .interception.hosts import PROVIDER_HOST_NAMES  # the package loads `responses`: only for the proxy
+
+            print(
+                f"proxy: {self.proxy.url} (HTTPS_PROXY / HTTP_PROXY) answers {', '.join(PROVIDER_HOST_NAMES)}; passes "
+                f"{', '.join(self.proxy_pass) or 'no other host'}\ntrust the proxy's CA: {self.proxy.ca_path.resolve()}",
+                flush=True,
+            )
+        print(
+            _walkthrough(self.seed, f"{'https' if self.tls_lines else 'http'}://{host}:{port}", args.show_secrets),
+            flush=True,
+        )
+        if self.saver is not None:
+            self.saver.start()
+
+    def stop(self) -> None:
+        """Stop the proxy and the saver, if they were started."""
+        if self.proxy is not None:
+            self.proxy.stop()
+        if self.saver is not None:
+            self.saver.stop()
 
 
 def _tls_setup(args: argparse.Namespace) -> tuple[ssl.SSLContext, list[str]]:
@@ -385,6 +428,9 @@ def default_base_url() -> str:
 
 
 def _health(args: argparse.Namespace) -> int:
+    import ssl
+    import urllib.request
+
     url = (args.url or default_base_url()).rstrip("/") + "/__emulator/health"
     unchecked = ssl.create_default_context()
     unchecked.check_hostname, unchecked.verify_mode = False, ssl.CERT_NONE  # a liveness probe of a local process
@@ -399,6 +445,7 @@ def _health(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from .app import create_app
     from .client import AppTransport, HttpTransport
     from .scenarios import ScenarioError, ScenarioRunner, load_scenario
     from .scenarios.junit import write_junit

@@ -15,11 +15,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from .clock import parse_duration
 from .patterns import compile_path_glob
+from .server_contract import ABORT_KEY, HOLD_KEY  # noqa: F401  (where the app and fault injection look for them)
 from .validation import first_error
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
-ABORT_KEY = "emulator.abort"  # WSGI environ key: the server must drop this connection (see fault_injection.py)
-HOLD_KEY = "emulator.hold"  # WSGI environ key: a context manager the server gives for a wait a fault imposes
 ABORT_HEADER = "X-Emulator-Abort"  # the same order for the in-process transport, which never sees the environ
 MAX_DELAY = 120.0  # seconds: a latency or hang longer than this is a mistake in the test
 

@@ -8,26 +8,30 @@ import gc
 import logging
 import signal
 import socket
-import ssl
 import struct
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from io import BytesIO
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import create_server
 from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 from waitress.utilities import RequestEntityTooLarge, RequestHeaderFieldsTooLarge
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from ..core.faults import ABORT_KEY, HOLD_KEY
-from ..web import BODY_REFUSED_KEY, CONTROL_PREFIX, Runtime, body_limit_of_path
-from ..web.fault_injection import Abort
-from .serialized_socket import SerializedTlsSocket
-from .tls import server_context
+from ..core.server_contract import ABORT_KEY, BODY_REFUSED_KEY, CONTROL_PREFIX, HOLD_KEY
+from .warmup import WarmUp
+
+if TYPE_CHECKING:  # `serve` listens before Flask and Werkzeug are loaded (WarmingServer)
+    import ssl
+
+    from werkzeug.serving import BaseWSGIServer
+
+    from ..web import Runtime
+    from ..web.fault_injection import Abort
 
 DEFAULT_THREADS = 8  # provider workers; the control API has its own (CONTROL_THREADS)
 CONTROL_THREADS = 4  # health, faults, clock, state: a test reaches them however busy the providers are
@@ -130,8 +134,9 @@ class FaultAwareTask(WSGITask):
 
 
 class LimitedBodyParser(HTTPRequestParser):
-    """Waitress's request parser, with a body limit per path (`body_limit`): a Content-Length past it is
-    refused as soon as the headers are read, a chunked body as soon as what arrived passes it."""
+    """Waitress's request parser, with a body limit per path (`body_limit`, None while not known): a
+    Content-Length past it is refused as soon as the headers are read (or the limit is known), a chunked body
+    as soon as what arrived passes it."""
 
     body_limit: Callable[[str], int | None] = staticmethod(lambda path: None)
     error: Exception | None  # waitress's: what went wrong reading the request
@@ -141,11 +146,12 @@ class LimitedBodyParser(HTTPRequestParser):
     def received(self, data: bytes) -> int:
         consumed = super().received(data)
         if self.error is None and self.headers_finished and self.body_rcv is not None:
-            if self._limit is None:
-                self._limit = self.body_limit(self.path) or self.adj.max_request_body_size
+            if self._limit is None:  # asked again with the next data while unknown (the app is being built)
+                self._limit = self.body_limit(self.path)
+            limit = self._limit or self.adj.max_request_body_size
             size = len(self.body_rcv) if self.chunked else self.content_length
-            if size > self._limit:
-                self.error = RequestEntityTooLarge(f"exceeds the body limit of {self._limit}")
+            if size > limit:
+                self.error = RequestEntityTooLarge(f"exceeds the body limit of {limit}")
                 self.refused_body = True
                 self.completed = True
                 self.expect_continue = False  # no `100 Continue`: the body is not wanted
@@ -274,10 +280,12 @@ def _channel_class(body_limit: Callable[[str], int | None]) -> type[HTTPChannel]
 
 
 def _body_limit_of(app: Any) -> Callable[[str], int | None]:
-    """The emulator app's body limit per path; none for another WSGI app."""
+    """The emulator app's body limit per path; none for another WSGI app (or a WarmUp: its app's is set once built)."""
     state: Runtime | None = getattr(app, "extensions", {}).get("emulator")
     if state is None:
         return lambda path: None
+    from ..web import body_limit_of_path  # loaded with the app itself
+
     return lambda path: body_limit_of_path(state, path)
 
 
@@ -298,11 +306,16 @@ def _create_server(app: Any, host: str, port: int, threads: int, idle_seconds: i
         _dispatcher=SplitDispatcher(threads),
     )
     channel_class = _channel_class(_body_limit_of(app))
-    listeners = [server] if hasattr(server, "channel_class") else list(server.map.values())
-    for listener in listeners:
-        if hasattr(listener, "channel_class"):
-            listener.channel_class = channel_class
+    for listener in _listeners(server):
+        listener.channel_class = channel_class
     return server
+
+
+def _listeners(server: Any) -> list[Any]:
+    """Waitress's listening sockets: the server itself, or those of a server on several (localhost)."""
+    if hasattr(server, "channel_class"):
+        return [server]
+    return [listener for listener in server.map.values() if hasattr(listener, "channel_class")]
 
 
 def bound_port(server: Any) -> int:
@@ -373,6 +386,105 @@ def run_server(app: Any, host: str, port: int, on_ready: Any = None, threads: in
             signal.signal(signal.SIGTERM, previous)
 
 
+Build = Callable[[int], Any]  # the port listened on -> the app, or None when it cannot start (it said why)
+
+
+class WarmingServer:
+    """run_server for an app still to be built: the socket listens at once and answers the health check
+    (WarmUp), while `build(port)` makes the app on a thread of its own (BuildThread); from then on waitress
+    calls the app itself (the front costs a request nothing). `serve()` until Ctrl-C, SIGTERM, `stop()` or a
+    build that returns None."""
+
+    def __init__(
+        self, build: Build, host: str = "127.0.0.1", port: int = 0, on_ready: Any = None, threads: int = DEFAULT_THREADS
+    ) -> None:
+        self.front = WarmUp()
+        self._server = _create_server(self.front, host, port, threads)
+        self._listeners = _listeners(self._server)
+        self.port = bound_port(self._server)
+        self._builder = BuildThread(self.front, build, self.port, on_ready, self._hand_over, self.stop)
+
+    def serve(self) -> Any:
+        """Serve in the foreground; the app built, else None (or what the build raised)."""
+        return _run_while_building(self._builder, self._server.run, self._close)
+
+    def stop(self) -> None:
+        """From any thread: the requests under way finish, then waitress's loop sends what they answered,
+        closes every socket and ends."""
+        if self._builder.stopping.is_set():
+            return
+        self._server.task_dispatcher.shutdown()
+        listener = self._listeners[0]
+        listener.trigger.pull_trigger(lambda: _close_flushed(listener._map))
+
+    def _hand_over(self, app: Any) -> None:
+        self._listeners[0].channel_class.parser_class.body_limit = staticmethod(_body_limit_of(app))
+        for listener in self._listeners:
+            listener.application = app
+
+    def _close(self) -> None:
+        self._server.close()
+        self._server.task_dispatcher.shutdown()
+
+
+def _close_flushed(socket_map: dict) -> None:
+    """In waitress's loop: send what the connections still hold (the last answers), then close every socket."""
+    for dispatcher in list(socket_map.values()):
+        if isinstance(dispatcher, HTTPChannel) and dispatcher.total_outbufs_len:
+            dispatcher.handle_write()
+    wasyncore.close_all(socket_map)
+
+
+class BuildThread(threading.Thread):
+    """The build of the app, started once the socket listens: the app it returns is handed the server's
+    requests (`hand_over`) and the front's held ones, then `on_ready(port)` runs (the banner) and start-up
+    objects are frozen; a build that returns None or raises has the front answer 503 and the server stop."""
+
+    def __init__(self, front: WarmUp, build: Build, port: int, on_ready: Any, hand_over: Any, stop: Any) -> None:
+        super().__init__(name="emulator-startup", daemon=True)
+        self.front, self.build, self.port = front, build, port
+        self.on_ready, self.hand_over, self.stop = on_ready, hand_over, stop
+        self.app: Any = None
+        self.error: BaseException | None = None
+        self.stopping = threading.Event()  # the server stops (Ctrl-C, SIGTERM): nothing more to announce
+
+    def run(self) -> None:
+        try:
+            app = self.build(self.port)
+            if app is not None:
+                self.hand_over(app)
+                self.front.hand_over(app)
+                self.app = app
+                if self.on_ready is not None and not self.stopping.is_set():
+                    self.on_ready(self.port)
+                freeze_startup_objects()
+                return
+        except BaseException as exc:  # re-raised by the thread that runs the server, once it stopped
+            self.error = exc
+        self.front.give_up()
+        self.stop()
+
+
+def _run_while_building(builder: BuildThread, run: Callable[[], Any], close: Callable[[], Any]) -> Any:
+    """Run the server (`run`) until Ctrl-C, SIGTERM or a stop, with `builder` building the app meanwhile;
+    `close` it, wait for the build to end; the app built, else None (or what the build raised)."""
+    previous = _stop_on_sigterm()
+    try:
+        builder.start()
+        run()  # ends on KeyboardInterrupt (waitress: also once `stop` closed every socket)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        builder.stopping.set()
+        close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    builder.join()
+    if builder.error is not None:
+        raise builder.error
+    return builder.app
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # waitress's loop ends on it just as on Ctrl-C
 
@@ -387,10 +499,7 @@ def _stop_on_sigterm() -> Any:
 # --- TLS: Werkzeug's threaded server (waitress has no TLS) ----------------------------------------------
 
 
-TLS_HANDSHAKE_SECONDS = 10.0  # a connection that has not finished its handshake by then is closed
-
-
-class _Dropped(ConnectionAbortedError):
+class DroppedConnection(ConnectionAbortedError):
     """Raised by `_dropping_aborts` so that Werkzeug writes nothing and ends the connection."""
 
 
@@ -411,56 +520,19 @@ def _dropping_aborts(app: Any) -> Any:
         if abort.kind in ("reset", "hang"):
             sock = environ["werkzeug.socket"]
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        raise _Dropped(abort.kind)
+        raise DroppedConnection(abort.kind)
 
     return wsgi
-
-
-class _TlsRequestHandler(WSGIRequestHandler):
-    """Werkzeug's handler with the TLS handshake in the connection's own thread (Werkzeug would run it
-    in the accept loop, where one silent client stalls every other), no access log (as waitress), and
-    the fault aborts of `_dropping_aborts`."""
-
-    def setup(self) -> None:
-        context: ssl.SSLContext = self.server.ssl_context  # type: ignore[assignment]
-        self.request = context.wrap_socket(self.request, server_side=True, do_handshake_on_connect=False)
-        self.shared_socket = SerializedTlsSocket(self.request)
-        super().setup()
-
-    def handle(self) -> None:
-        try:
-            self.connection.settimeout(TLS_HANDSHAKE_SECONDS)
-            self.connection.do_handshake()
-            self.connection.settimeout(self.server.idle_seconds)  # type: ignore[attr-defined]  # a keep-alive connection idle this long is closed
-        except (OSError, ValueError):  # a client that does not trust the certificate, plain HTTP, a port scan
-            return
-        super().handle()
-
-    def make_environ(self) -> dict:
-        environ = super().make_environ()
-        environ["werkzeug.socket"] = self.shared_socket  # a WebSocket reads and writes at once
-        return environ
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            # the TLS socket (the server only knows the plain one, now detached), closed under the shared
-            # socket's lock so that a WebSocket's reader thread never reads after it
-            self.shared_socket.close()
-
-    def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
-        if isinstance(error, _Dropped):
-            self.close_connection = True
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
 
 
 def _create_tls_server(
     app: Any, host: str, port: int, context: ssl.SSLContext, idle_seconds: float = IDLE_SECONDS
 ) -> BaseWSGIServer:
-    server = make_server(host, port, _dropping_aborts(app), threaded=True, request_handler=_TlsRequestHandler)
+    from werkzeug.serving import make_server
+
+    from .tls_handler import TlsRequestHandler
+
+    server = make_server(host, port, _dropping_aborts(app), threaded=True, request_handler=TlsRequestHandler)
     server.ssl_context = context  # set after binding: the handler wraps each connection (see above)
     server.idle_seconds = idle_seconds  # type: ignore[attr-defined]
     return server
@@ -483,6 +555,8 @@ class BackgroundTlsServer:
         if context is None:
             if cert_path is None or key_path is None:
                 raise ValueError("BackgroundTlsServer needs cert_path and key_path, or a context")
+            from .tls import server_context  # loads `cryptography`: only for a TLS server
+
             context = server_context(cert_path, key_path)
         self._server = _create_tls_server(app, host, port, context, idle_seconds)
         self.host = host
@@ -515,18 +589,17 @@ class BackgroundTlsServer:
         self.stop()
 
 
-def run_tls_server(app: Any, host: str, port: int, context: ssl.SSLContext, on_ready: Any = None) -> None:
-    """run_server over HTTPS on Werkzeug's threaded server: until Ctrl-C or SIGTERM, then return."""
-    server = _create_tls_server(app, host, port, context)
-    previous = _stop_on_sigterm()
-    try:
-        if on_ready is not None:
-            on_ready(int(server.server_port))
-        freeze_startup_objects()
-        server.serve_forever(poll_interval=0.2)  # ends on KeyboardInterrupt, closing the socket
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+def serve_tls_while_building(build: Build, host: str, port: int, context: ssl.SSLContext, on_ready: Any = None) -> Any:
+    """WarmingServer's `serve` over HTTPS on Werkzeug's threaded server."""
+    front = WarmUp()
+    server = _create_tls_server(front, host, port, context)
+
+    def hand_over(app: Any) -> None:  # from now on the handler calls the app itself
+        server.app = _dropping_aborts(app)
+
+    def stop() -> None:
+        if not builder.stopping.is_set():
+            server.shutdown()
+
+    builder = BuildThread(front, build, int(server.server_port), on_ready, hand_over, stop)
+    return _run_while_building(builder, lambda: server.serve_forever(poll_interval=0.2), server.server_close)

@@ -14,6 +14,7 @@ from ..client import NAMESPACE_HEADER  # noqa: F401  (the server reads what the 
 from ..core.clock import format_instant
 from ..core.deliveries import Attempt, Delivery
 from ..core.journal import Journal, clip
+from ..core.server_contract import BODY_REFUSED_KEY, CONTROL_PREFIX  # noqa: F401  (the app and the server share them)
 from ..core.store import Namespace, Store
 from .unhandled import UnhandledErrors
 
@@ -49,10 +50,6 @@ class Runtime:
     journal: Journal
     providers: dict[str, ProviderSpec] = field(default_factory=dict)
     unhandled: UnhandledErrors = field(default_factory=UnhandledErrors)  # emulator bugs, per namespace
-
-
-CONTROL_PREFIX = "/__emulator/"
-BODY_REFUSED_KEY = "emulator.body_refused"  # environ: the server stopped reading a body past its limit
 
 
 def body_limit(state: Runtime, provider: ProviderSpec | None, path: str) -> int:
