@@ -465,34 +465,52 @@ class Served:
 # --- 3. start-up ------------------------------------------------------------------------------------
 
 
-def wait_healthy(host: str, port: int, deadline: float) -> None:
-    while time.perf_counter() < deadline:
-        connection = http.client.HTTPConnection(host, port, timeout=5)
-        try:
-            connection.request("GET", "/__emulator/health")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            connection.close()
-        time.sleep(0.002)
-    raise TimeoutError(f"no 200 from http://{host}:{port}/__emulator/health")
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def answers(port: int, path: str) -> bool:
+    """Whether `GET path` on 127.0.0.1:`port` answers 200."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def spawn_until_answers(command: list[str], port: int, path: str, **popen: Any) -> tuple[subprocess.Popen, float]:
+    """Spawn `command` (which serves on `port`), then ask `path` every 2 ms from the spawn on: the process and
+    the seconds until it first answered 200."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, **popen)
+    try:
+        while not answers(port, path):
+            if process.poll() is not None:
+                raise RuntimeError(f"{command}: exited with code {process.returncode}")
+            if time.perf_counter() - started > STARTUP_TIMEOUT:
+                raise TimeoutError(f"{command}: no 200 on {path}")
+            time.sleep(0.002)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return process, time.perf_counter() - started
 
 
 def emulator_startup() -> float:
-    """Seconds from spawning `python -m emulator serve --port 0` to its first healthy answer."""
-    command = [sys.executable, "-m", "emulator", "serve", "--port", "0"]
-    start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    """Seconds from spawning `python -m emulator serve --port N` to its first healthy answer."""
+    port = free_port()
+    command = [sys.executable, "-m", "emulator", "serve", "--port", str(port)]
+    process, seconds = spawn_until_answers(
+        command, port, "/__emulator/health", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            match = BANNER.search(line)
-            if match:
-                wait_healthy(match.group(1), int(match.group(2)), start + STARTUP_TIMEOUT)
-                return time.perf_counter() - start
-        raise RuntimeError(f"the emulator exited without its banner (exit code {process.wait()})")
+        return seconds
     finally:
         process.terminate()
         try:

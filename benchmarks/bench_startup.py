@@ -7,11 +7,12 @@ Run from the repository root with the project's virtualenv:
 
 Every round, strictly alternating so that drift of the machine hits both sides alike:
 
-a) `python -m emulator serve --port 0` (demo seed) until `GET /__emulator/health` answers 200: wall time
-   and the process's CPU time (user + system, /proc/PID/stat) at that moment, against the bare Flask app
-   on the same waitress server (bench_peers `--serve-bare`) until it answers;
+a) `python -m emulator serve --port N` (demo seed) until `GET /__emulator/health` answers 200, asked every
+   2 ms from the launch on (`serve` answers it while it still builds the emulator, before its banner): wall
+   time and the process's CPU time (user + system, /proc/PID/stat) at that moment, against the bare Flask
+   app on the same waitress server (bench_peers `--serve-bare N`) until it answers;
 b) `python -m pytest -q` on one test that uses no fixture, with the plugin (`-p emulator.pytest_plugin`) and
-   without it, both with PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 so that no other installed plugin adds its own
+   without it (`-p string`: a module with no hook or fixture, as a control), both with PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 so that no other installed plugin adds its own
    start-up and noise (here hypothesis, xdist and others take 3 s): the difference of the medians (wall, and
    CPU of the child process) is what the plugin costs such a run. Twice: with pytest's cache of rewritten
    modules written (as on a developer's machine) and with PYTHONDONTWRITEBYTECODE=1 (as in this project's
@@ -28,7 +29,6 @@ Not part of the test suite (pytest collects only `tests/`).
 from __future__ import annotations
 
 import compileall
-import http.client
 import json
 import os
 import resource
@@ -41,15 +41,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_foundation, also when run from elsewhere
 
-from bench_foundation import BANNER, ROOT, bench_arguments, environment
+from bench_foundation import ROOT, bench_arguments, environment, free_port, spawn_until_answers
 
 SPAWNS = 5  # per round and side
 PYTEST_RUNS = 7  # per round and side
 STARTUP_TARGET_S = 0.5
 PLUGIN_TARGET_MS = 50.0
 PLUGIN_MODULE = "emulator.pytest_plugin"
-SERVE = [sys.executable, "-m", "emulator", "serve", "--port", "0"]
-BARE = [sys.executable, str(Path(__file__).resolve().parent / "bench_peers.py"), "--serve-bare", "0"]
+SERVE = [sys.executable, "-m", "emulator", "serve", "--port"]  # + the port
+BARE = [sys.executable, str(Path(__file__).resolve().parent / "bench_peers.py"), "--serve-bare"]  # + the port
 
 
 def cpu_seconds(pid: int) -> float:
@@ -57,32 +57,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def answers(port: int, path: str) -> bool:
-    try:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        connection.request("GET", path)
-        response = connection.getresponse()
-        response.read()
-        connection.close()
-        return response.status == 200
-    except OSError:
-        return False
-
-
 def start_to_healthy(command: list[str], path: str) -> tuple[float, float]:
-    """Wall seconds from launch until `path` answers 200, and the process's CPU seconds by then."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    """Wall seconds from launch until `path` answers 200 (asked from the launch on), and the process's CPU
+    seconds by then."""
+    port = free_port()
+    process, seconds = spawn_until_answers(
+        [*command, str(port)], port, path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
-        assert process.stdout is not None
-        port = next((int(m.group(2)) for line in process.stdout if (m := BANNER.search(line))), None)
-        if port is None:
-            raise RuntimeError(f"{command}: exited without a banner")
-        while not answers(port, path):
-            if time.perf_counter() - started > 60:
-                raise TimeoutError(f"{command}: no answer on {path}")
-            time.sleep(0.002)
-        return time.perf_counter() - started, cpu_seconds(process.pid)
+        return seconds, cpu_seconds(process.pid)
     finally:
         process.terminate()
         process.wait()
@@ -92,8 +75,9 @@ def pytest_seconds(folder: Path, with_plugin: bool, bytecode: bool) -> tuple[flo
     """Wall and CPU seconds (user + system, of the child) of `pytest -q` over one fixture-free test, with or
     without the plugin, no other plugin loaded; `bytecode`: pytest may write its rewritten modules."""
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder / "test_plain.py")]
-    if with_plugin:
-        command[3:3] = ["-p", PLUGIN_MODULE]
+    # without: a stdlib module that does nothing as the plugin, so that both runs pay the one look-up of a `-p`
+    # name among the installed distributions' entry points (a run that autoloads plugins pays it anyway)
+    command[3:3] = ["-p", PLUGIN_MODULE if with_plugin else "string"]
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     environment |= {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONPATH": str(ROOT)}
     if not bytecode:
@@ -105,10 +89,9 @@ def pytest_seconds(folder: Path, with_plugin: bool, bytecode: bool) -> tuple[flo
 
 
 def plugin_import_cpu_ms() -> float:
-    """The plugin's module and every plugin module it names in `pytest_plugins`, as pytest loads them."""
+    """The plugin's package, which imports every fixture module it registers."""
     code = (
-        "import importlib, time, pytest\nstarted = time.process_time()\nimport emulator.pytest_plugin as plugin\n"
-        "for name in plugin.pytest_plugins:\n    importlib.import_module(name)\n"
+        "import time, pytest\nstarted = time.process_time()\nimport emulator.pytest_plugin\n"
         "print((time.process_time() - started) * 1000)"
     )
     output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True).stdout
