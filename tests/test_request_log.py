@@ -122,6 +122,21 @@ def test_the_writer_thread_writes_lines_without_a_flush() -> None:
     assert "liveperson POST" in stream.getvalue()
 
 
+class ClosedStream(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError("the console went away")
+
+
+def test_lines_for_a_console_that_went_away_are_dropped_not_kept() -> None:
+    app = create_app()
+    log = request_log.install(app, ClosedStream())
+    transport = AppTransport(app)
+    for _ in range(3):
+        transport.send("POST", f"/api/account/{DEMO_ACCOUNT}/anonymous/authorize")
+    log.flush()
+    assert len(log._pending) == 0
+
+
 def test_concurrent_requests_each_get_one_line(logged: Logged) -> None:
     EmulatorClient(transport=logged.transport).seed({"liveperson": {"accounts": [{"id": "55500002"}]}})
     logged.lines()

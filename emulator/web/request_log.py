@@ -114,8 +114,11 @@ class RequestLog:
             while pending:
                 lines.append(self._format(*pending.popleft()))
             if lines:
-                self._stream.write("".join(lines))
-                self._stream.flush()
+                try:
+                    self._stream.write("".join(lines))
+                    self._stream.flush()
+                except (OSError, ValueError):  # the console is gone (closed pipe or file): the lines with it
+                    pass
 
     def _start_writer(self) -> None:
         with self._writer_lock:
