@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_foundation, al
 from bench_foundation import ROOT, bench_arguments, environment, free_port, spawn_until_answers
 
 SPAWNS = 5  # per round and side
-PYTEST_RUNS = 7  # per round and side
+PYTEST_RUNS = 15  # per round and side
 STARTUP_TARGET_S = 0.5
 PLUGIN_TARGET_MS = 50.0
 PLUGIN_MODULE = "emulator.pytest_plugin"
