@@ -41,6 +41,7 @@ MAX_HOLDS = 512  # requests a fault may hold at once, each on a worker of its ow
 CONNECTION_LIMIT = 1000
 IDLE_SECONDS = 30
 CLEANUP_SECONDS = 5
+STOP_SECONDS = 10  # the longest `BackgroundServer.stop` waits for waitress's loop to close its sockets and end
 # [I] kept at waitress's default: a request line plus headers past 256 KiB get waitress's own plain-text 431
 # (Node's HTTP server, in front of the real APIs, answers 431 too, for far less); a token past 16 KiB is
 # refused by the verifiers themselves, in the provider's shape
@@ -350,8 +351,15 @@ class BackgroundServer:
         return self
 
     def stop(self) -> None:
-        self._server.close()
+        """The requests under way finish, then waitress's loop closes every socket and ends. Closing them from
+        this thread instead could take a descriptor from under the loop's `select` (EBADF on its thread)."""
+        if not self._thread.is_alive():  # never started: no loop to ask
+            self._server.close()
+            self._server.task_dispatcher.shutdown()
+            return
         self._server.task_dispatcher.shutdown()
+        _close_in_loop(_listeners(self._server))
+        self._thread.join(STOP_SECONDS)
 
     def __enter__(self) -> BackgroundServer:
         return self.start()
@@ -414,8 +422,7 @@ class WarmingServer:
         if self._builder.stopping.is_set():
             return
         self._server.task_dispatcher.shutdown()
-        listener = self._listeners[0]
-        listener.trigger.pull_trigger(lambda: _close_flushed(listener._map))
+        _close_in_loop(self._listeners)
 
     def _hand_over(self, app: Any) -> None:
         self._listeners[0].channel_class.parser_class.body_limit = staticmethod(_body_limit_of(app))
@@ -425,6 +432,12 @@ class WarmingServer:
     def _close(self) -> None:
         self._server.close()
         self._server.task_dispatcher.shutdown()
+
+
+def _close_in_loop(listeners: list[Any]) -> None:
+    """Have waitress's loop close every socket (after sending the last answers): its loop then ends."""
+    listener = listeners[0]
+    listener.trigger.pull_trigger(lambda: _close_flushed(listener._map))
 
 
 def _close_flushed(socket_map: dict) -> None:
