@@ -512,40 +512,14 @@ def _stop_on_sigterm() -> Any:
 # --- TLS: Werkzeug's threaded server (waitress has no TLS) ----------------------------------------------
 
 
-class DroppedConnection(ConnectionAbortedError):
-    """Raised by `_dropping_aborts` so that Werkzeug writes nothing and ends the connection."""
-
-
-def _dropping_aborts(app: Any) -> Any:
-    """The app, for Werkzeug: a response marked ABORT_KEY is never written; the connection is dropped
-    instead, as FaultAwareTask does on waitress (reset and hang: RST via SO_LINGER 0; empty: close)."""
-
-    def wsgi(environ: dict, start_response: Any) -> Any:
-        result = app(environ, start_response)  # Werkzeug writes nothing before the first body chunk
-        abort: Abort | None = environ.get(ABORT_KEY)
-        if abort is None:
-            return result
-        close = getattr(result, "close", None)
-        if close is not None:
-            close()
-        if abort.kind == "hang" and abort.released is not None:
-            abort.released.wait(abort.hold_seconds)  # this connection's thread waits; the others serve on
-        if abort.kind in ("reset", "hang"):
-            sock = environ["werkzeug.socket"]
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        raise DroppedConnection(abort.kind)
-
-    return wsgi
-
-
 def _create_tls_server(
     app: Any, host: str, port: int, context: ssl.SSLContext, idle_seconds: float = IDLE_SECONDS
 ) -> BaseWSGIServer:
     from werkzeug.serving import make_server
 
-    from .tls_handler import TlsRequestHandler
+    from .tls_handler import TlsRequestHandler, dropping_aborts
 
-    server = make_server(host, port, _dropping_aborts(app), threaded=True, request_handler=TlsRequestHandler)
+    server = make_server(host, port, dropping_aborts(app), threaded=True, request_handler=TlsRequestHandler)
     server.ssl_context = context  # set after binding: the handler wraps each connection (see above)
     server.idle_seconds = idle_seconds  # type: ignore[attr-defined]
     return server
@@ -608,7 +582,9 @@ def serve_tls_while_building(build: Build, host: str, port: int, context: ssl.SS
     server = _create_tls_server(front, host, port, context)
 
     def hand_over(app: Any) -> None:  # from now on the handler calls the app itself
-        server.app = _dropping_aborts(app)
+        from .tls_handler import dropping_aborts  # loaded already, with the server
+
+        server.app = dropping_aborts(app)
 
     def stop() -> None:
         if not builder.stopping.is_set():
