@@ -743,7 +743,6 @@ def summarise(run: Run) -> list[Figure]:
             "fixture setup+seed 1 LP account+reset",
             "ms",
             [(r["fixture"]["seeded"].median_ms, r["fixture"]["seeded"].p99_ms) for r in rounds],
-            target=FIXTURE_TARGET_MS,
         ),
     ]
     tenants = f"{BIG_NAMESPACE_TENANTS:,}"

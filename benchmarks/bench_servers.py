@@ -56,9 +56,11 @@ WARMUP_S = 1.0
 
 def serve(candidate: str) -> None:
     """Serve the demo-seeded emulator on `candidate`, printing the banner bench_peers reads."""
+    from emulator import DEMO_SEED_PATH
     from emulator.app import create_app
-    from emulator.config import DEMO_SEED_PATH, EmulatorConfig, load_seed_file
-    from emulator.serving.server import _dropping_aborts, freeze_startup_objects, run_server
+    from emulator.config import EmulatorConfig, load_seed_file
+    from emulator.serving.server import freeze_startup_objects, run_server
+    from emulator.serving.tls_handler import dropping_aborts
 
     app = create_app(EmulatorConfig(seed=load_seed_file(DEMO_SEED_PATH)))
 
@@ -73,7 +75,7 @@ def serve(candidate: str) -> None:
         def log_request(self, *args: object) -> None:
             pass
 
-    server = make_server("127.0.0.1", 0, _dropping_aborts(app), threaded=True, request_handler=QuietHandler)
+    server = make_server("127.0.0.1", 0, dropping_aborts(app), threaded=True, request_handler=QuietHandler)
     announce(server.server_port)
     freeze_startup_objects()
     server.serve_forever()

@@ -30,8 +30,9 @@ import sys
 import time
 from pathlib import Path
 
+from emulator import DEMO_SEED_PATH
 from emulator.app import create_app
-from emulator.config import DEMO_SEED_PATH, EmulatorConfig, load_seed_file
+from emulator.config import EmulatorConfig, load_seed_file
 from emulator.core import lifecycle
 from emulator.providers.liveperson import models as liveperson_models
 from emulator.providers.mindbehind import models as mindbehind_models

@@ -17,12 +17,12 @@ from .config import EmulatorConfig
 from .control import blueprint as control_blueprint
 from .control import control_error, require_control_token
 from .core.clock import wall_sleep
-from .core.faults import ABORT_HEADER, HOLD_KEY, REPLACING_KINDS, SPOILING_KINDS, RequestInfo
+from .core.faults import ABORT_HEADER, REPLACING_KINDS, SPOILING_KINDS, RequestInfo
 from .core.journal import Journal, request_header_items
+from .core.server_contract import BODY_REFUSED_KEY, HOLD_KEY
 from .core.store import DEFAULT_NAMESPACE, Store, check_namespace_name
 from .providers import PROVIDERS, ProviderSpec
 from .web import (
-    BODY_REFUSED_KEY,
     NAMESPACE_HEADER,
     REASON_HEADER,
     UNHANDLED_HEADER,

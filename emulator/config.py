@@ -10,7 +10,6 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from . import DEMO_SEED_PATH  # noqa: F401  (where the seed's users look for it)
 from .core.validation import first_error
 from .providers import PROVIDERS
 

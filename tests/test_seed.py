@@ -2,7 +2,8 @@
 
 import pytest
 
-from emulator.config import DEMO_SEED_PATH, SeedError, load_seed_file, parse_seed, parse_seed_text
+from emulator import DEMO_SEED_PATH
+from emulator.config import SeedError, load_seed_file, parse_seed, parse_seed_text
 
 
 def account(**fields):

@@ -22,8 +22,9 @@ import requests
 import yaml
 from emulator_process import EmulatorProcess
 
+from emulator import DEMO_SEED_PATH
 from emulator.app import create_app
-from emulator.config import DEMO_SEED_PATH, EmulatorConfig, load_seed_file
+from emulator.config import EmulatorConfig, load_seed_file
 from emulator.serving.persistence import StateFileError, read_state_file, restore_state, save_state
 
 MODULE = (sys.executable, "-m", "emulator", "serve")

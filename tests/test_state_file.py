@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from emulator import DEMO_SEED_PATH
 from emulator.app import create_app
-from emulator.config import DEMO_SEED_PATH, EmulatorConfig, load_seed_file
+from emulator.config import EmulatorConfig, load_seed_file
 from emulator.serving.persistence import VERSION, StateFileError, remove_stale_temp_files, restore_state, save_state
 
 

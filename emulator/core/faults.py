@@ -15,7 +15,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from .clock import parse_duration
 from .patterns import compile_path_glob
-from .server_contract import ABORT_KEY, HOLD_KEY  # noqa: F401  (where the app and fault injection look for them)
 from .validation import first_error
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]

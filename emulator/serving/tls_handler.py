@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import WSGIRequestHandler
 
-from ..core.faults import ABORT_KEY
+from ..core.server_contract import ABORT_KEY
 from .serialized_socket import SerializedTlsSocket
 
 if TYPE_CHECKING:

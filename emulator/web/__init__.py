@@ -14,7 +14,7 @@ from ..client import NAMESPACE_HEADER  # noqa: F401  (the server reads what the 
 from ..core.clock import format_instant
 from ..core.deliveries import Attempt, Delivery
 from ..core.journal import Journal, clip
-from ..core.server_contract import BODY_REFUSED_KEY, CONTROL_PREFIX  # noqa: F401  (the app and the server share them)
+from ..core.server_contract import CONTROL_PREFIX
 from ..core.store import Namespace, Store
 from .unhandled import UnhandledErrors
 

@@ -14,7 +14,8 @@ from http import HTTPStatus
 
 from flask import Response, request
 
-from ..core.faults import ABORT_HEADER, ABORT_KEY, Fault
+from ..core.faults import ABORT_HEADER, Fault
+from ..core.server_contract import ABORT_KEY
 from . import current_namespace
 from .spec import ProviderSpec
 

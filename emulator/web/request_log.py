@@ -25,7 +25,7 @@ from typing import Any, NamedTuple, TextIO
 
 from flask import Flask, Response, g, request
 
-from ..core.clock import format_instant, wall_now, wall_timer
+from ..core.clock import format_instant, wall_now, wall_sleep, wall_timer
 from ..core.faults import ABORT_HEADER
 from ..core.store import DEFAULT_NAMESPACE
 from . import runtime
@@ -127,9 +127,8 @@ class RequestLog:
                 self._writer.start()
 
     def _write_while_busy(self) -> None:
-        idle = threading.Event()  # never set: its timed wait is the writer's pace
         while True:
-            idle.wait(FLUSH_SECONDS)
+            wall_sleep(FLUSH_SECONDS)
             with self._writer_lock:
                 if not self._pending:
                     self._writer = None
