@@ -13,7 +13,9 @@ a) the emulator, `python -m emulator serve --port N` (waitress, the demo seed): 
    `anonymous/authorize` (issues an RS256 external JWT), `authenticate?v=3.0` (verifies one obtained first,
    issues the LP JWT), `service/idp/baseURI.json` (a read); Sunshine `GET /v2/apps/{app}/users/{id}`
    (Basic app key of the demo app, the user created first);
-b) a bare Flask app on the same waitress server (`emulator.serving.server.run_server`): GET JSON, and a POST
+b) a bare Flask app on the same waitress server (`emulator.serving.server.run_server`): a GET JSON of a static
+   path, the two reads at the emulator's paths doing the same work without the emulator (path values routed
+   and looked up in a dict, the Basic credentials compared, a JSON body of the same fields), and a POST
    signing one RS256 JWT with a key loaded once (bench_foundation's `bare_app`);
 c) peers installed from the registries (`--install-peers`, into `--peers-dir`, default benchmarks/.peers,
    which holds a `.gitignore` of `*`): npm oauth2-mock-server (POST /token, client_credentials; it signs
@@ -22,10 +24,11 @@ c) peers installed from the registries (`--install-peers`, into `--peers-dir`, d
 
 The ratio column is the bare Flask route's req/s over the row's (the same round; >1: slower than bare
 Flask), against the bare POST-sign route for rows that issue a JWT, the bare POST verify-and-sign route for
-the row that verifies one and issues another, and the bare GET otherwise; figures are medians over rounds.
-Then the targets, each a ratio taken within one round (median and range over rounds): token issue under
-c16 >= 0.9x bare sign and ahead of oauth2-mock-server; reads under c16 >= 0.8x bare GET and single-client
-p50 <= 1.3x bare; start to first answer (the emulator: health 200; each server asked every 2 ms from its
+the row that verifies one and issues another, the bare GET at the same path for a read, and the static bare
+GET otherwise; figures are medians over rounds. Then the targets, each a ratio taken within one round (median
+and range over rounds): token issue under c16 >= 0.9x bare sign and ahead of oauth2-mock-server; reads under
+c16 >= 0.8x the bare GET at the same path and single-client p50 <= 1.3x it (against the static bare GET as
+well, shown without a bound); start to first answer (the emulator: health 200; each server asked every 2 ms from its
 spawn) <= 0.5 s; idle RSS (once ready: the emulator's banner printed) <= 100 MB. The machine is
 noisy: compare only ratios taken in one run. The emulator's bytecode is compiled first (as an installed
 package has it), so that start-up is not timed compiling sources.
@@ -56,6 +59,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_foundation, also when run from elsewhere
 
 from bench_foundation import BANNER, ROOT, bare_app, bench_arguments, environment, load_key
+from flask import Flask, Response, request
 
 PEERS_DIR = ROOT / "benchmarks" / ".peers"
 NPM_PEERS = {"oauth2-mock-server": "8.2.3", "wiremock": "3.13.2"}  # oauth2-mock-server 9 needs Node >= 22
@@ -123,6 +127,11 @@ def json_headers() -> dict[str, str]:
     return {"Content-Type": "application/json"}
 
 
+def demo_basic() -> dict[str, str]:
+    """The demo Sunshine app's key as Basic credentials."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{DEMO_KEY}:{DEMO_SECRET}".encode()).decode()}
+
+
 def emulator_endpoints(base: str) -> list[Endpoint]:
     """The four emulator rows; an external JWT and a Sunshine user are made first."""
     idp = f"/api/account/{DEMO_ACCOUNT}"
@@ -130,7 +139,7 @@ def emulator_endpoints(base: str) -> list[Endpoint]:
     if status != 200:
         raise RuntimeError(f"anonymous/authorize answered {status}: {body[:200]!r}")
     ext_jwt = json.loads(body)["token"]
-    basic = {"Authorization": "Basic " + base64.b64encode(f"{DEMO_KEY}:{DEMO_SECRET}".encode()).decode()}
+    basic = demo_basic()
     user_body = json.dumps({"externalId": f"bench-peers-{os.getpid()}-{time.time_ns()}"})
     status, body = call(base, "POST", f"/v2/apps/{DEMO_APP}/users", user_body, {**basic, **json_headers()})
     if status != 201:
@@ -147,8 +156,10 @@ def emulator_endpoints(base: str) -> list[Endpoint]:
             json_headers(),
             json.dumps({"id_token": ext_jwt}),
         ),
-        Endpoint("LP service/idp/baseURI.json (read)", "GET", f"{idp}/service/idp/baseURI.json", 200, "get"),
-        Endpoint("Sunshine GET users/{id} (Basic)", "GET", f"/v2/apps/{DEMO_APP}/users/{user_id}", 200, "get", basic),
+        Endpoint("LP service/idp/baseURI.json (read)", "GET", f"{idp}/service/idp/baseURI.json", 200, "get-lp"),
+        Endpoint(
+            "Sunshine GET users/{id} (Basic)", "GET", f"/v2/apps/{DEMO_APP}/users/{user_id}", 200, "get-sunshine", basic
+        ),
     ]
 
 
@@ -159,6 +170,21 @@ def bare_endpoints(base: str) -> list[Endpoint]:
     token_body = json.dumps({"id_token": json.loads(body)["token"]})
     return [
         Endpoint("bare GET JSON", "GET", "/read", 200, "get"),
+        Endpoint(
+            "bare GET, LP baseURI.json path",
+            "GET",
+            f"/api/account/{DEMO_ACCOUNT}/service/idp/baseURI.json",
+            200,
+            "get-lp",
+        ),
+        Endpoint(
+            "bare GET, Sunshine users/{id} path (Basic)",
+            "GET",
+            f"/v2/apps/{DEMO_APP}/users/{BARE_USER_ID}",
+            200,
+            "get-sunshine",
+            demo_basic(),
+        ),
         Endpoint("bare POST, sign one RS256 JWT", "POST", "/sign", 200, "sign"),
         Endpoint(
             "bare POST, verify one RS256 JWT and sign one",
@@ -536,8 +562,11 @@ EMULATOR, BARE, OAUTH2 = "emulator (serve, waitress)", "bare Flask (same waitres
 ISSUE_ROW = "LP anonymous/authorize (issues RS256 JWT)"
 VALIDATE_ROW = "LP authenticate?v=3.0 (verify + issue RS256)"
 READ_ROWS = ("LP service/idp/baseURI.json (read)", "Sunshine GET users/{id} (Basic)")
+READ_BASELINES = ("get-lp", "get-sunshine")  # each read's bare route at the same path (READ_ROWS' order)
 BARE_ROWS = {
     "get": "bare GET JSON",
+    "get-lp": "bare GET, LP baseURI.json path",
+    "get-sunshine": "bare GET, Sunshine users/{id} path (Basic)",
     "sign": "bare POST, sign one RS256 JWT",
     "verify-sign": "bare POST, verify one RS256 JWT and sign one",
 }
@@ -554,13 +583,15 @@ TARGETS = [
     Target("HTTP token issue c16, req/s vs bare sign", 0.9, True),
     Target("HTTP token issue c16, req/s vs oauth2-mock-server", 1.0, True),
     Target("HTTP verify + issue c16, req/s vs bare verify-sign (no target: shown)", 0.0, True),
-    *[Target(f"read c16, req/s vs bare GET: {row}", 0.8, True) for row in READ_ROWS],
-    *[Target(f"read c1 p50 vs bare GET p50: {row}", 1.3, False) for row in READ_ROWS],
+    *[Target(f"read c16, req/s vs bare GET at its path: {row}", 0.8, True) for row in READ_ROWS],
+    *[Target(f"read c1 p50 vs bare GET p50 at its path: {row}", 1.3, False) for row in READ_ROWS],
+    *[Target(f"read c16, req/s vs bare GET of a static path (shown): {row}", 0.0, True) for row in READ_ROWS],
+    *[Target(f"read c1 p50 vs bare GET p50 of a static path (shown): {row}", 0.0, False) for row in READ_ROWS],
     Target(
         "CPU per request, bare sign over token issue c16 (shown: steadier than req/s on a shared machine)", 0.0, True
     ),
     Target("CPU per request, bare verify-sign over verify + issue c16 (shown)", 0.0, True),
-    *[Target(f"CPU per request, bare GET over read c16 (shown): {row}", 0.0, True) for row in READ_ROWS],
+    *[Target(f"CPU per request, bare GET at its path over read c16 (shown): {row}", 0.0, True) for row in READ_ROWS],
     Target("start to first answer, s", 0.5, False),
     Target("idle RSS after start, MB", 100.0, False),
 ]
@@ -583,14 +614,17 @@ def round_figures(rows: list[dict], startup: dict[str, float]) -> dict[str, floa
     if oauth2:
         ratio(names[1], issue, oauth2)
     ratio(names[2], (EMULATOR, VALIDATE_ROW), (BARE, BARE_ROWS["verify-sign"]))
-    for index, row in enumerate(READ_ROWS):
-        ratio(names[3 + index], (EMULATOR, row), (BARE, BARE_ROWS["get"]))
-        ratio(names[3 + len(READ_ROWS) + index], (EMULATOR, row), (BARE, BARE_ROWS["get"]), "p50_ms")
-    cpu = 3 + 2 * len(READ_ROWS)
+    reads = len(READ_ROWS)
+    for index, (row, baseline) in enumerate(zip(READ_ROWS, READ_BASELINES, strict=True)):
+        ratio(names[3 + index], (EMULATOR, row), (BARE, BARE_ROWS[baseline]))
+        ratio(names[3 + reads + index], (EMULATOR, row), (BARE, BARE_ROWS[baseline]), "p50_ms")
+        ratio(names[3 + 2 * reads + index], (EMULATOR, row), (BARE, BARE_ROWS["get"]))
+        ratio(names[3 + 3 * reads + index], (EMULATOR, row), (BARE, BARE_ROWS["get"]), "p50_ms")
+    cpu = 3 + 4 * reads
     ratio(names[cpu], issue, (BARE, BARE_ROWS["sign"]), "cpu_us", inverse=True)
     ratio(names[cpu + 1], (EMULATOR, VALIDATE_ROW), (BARE, BARE_ROWS["verify-sign"]), "cpu_us", inverse=True)
-    for index, row in enumerate(READ_ROWS):
-        ratio(names[cpu + 2 + index], (EMULATOR, row), (BARE, BARE_ROWS["get"]), "cpu_us", inverse=True)
+    for index, (row, baseline) in enumerate(zip(READ_ROWS, READ_BASELINES, strict=True)):
+        ratio(names[cpu + 2 + index], (EMULATOR, row), (BARE, BARE_ROWS[baseline]), "cpu_us", inverse=True)
     if EMULATOR in startup:
         figures[names[-2]] = startup[EMULATOR]
     idle = [row["idle_rss_mb"] for row in rows if row["server"] == EMULATOR]
@@ -695,11 +729,54 @@ def startup_line(rounds: list[dict]) -> str:
 # --- main -------------------------------------------------------------------------------------------
 
 
+BARE_USER_ID = "5f0c0000000000000000beef"
+# the fields of the emulator's Sunshine user answer (its values for a user created with an externalId only)
+BARE_USER = {
+    "externalId": "bench",
+    "zendeskId": None,
+    "brandId": None,
+    "authenticated": False,
+    "signedUpAt": "2026-01-01T00:00:00.000Z",
+    "toBeRetained": False,
+    "hasPaymentInfo": False,
+    "profile": {"givenName": None, "surname": None, "email": None, "avatarUrl": None, "locale": None},
+    "metadata": {},
+    "identities": [],
+}
+# some of the Domain API services the emulator names: a set lookup, as the emulator's
+LP_SERVICES = frozenset({"agentVep", "idp", "sentinel", "asyncMessagingEnt", "msgHist", "accountConfigReadOnly"})
+
+
+def add_read_routes(app: Flask) -> None:
+    """The bare app's reads at the emulator's paths, doing the same work without the emulator: the path's
+    values routed and looked up in a dict (unknown: 404), the Basic credentials compared, the same JSON."""
+    users = {BARE_USER_ID: {"id": BARE_USER_ID, **BARE_USER}}
+    accounts = {DEMO_ACCOUNT}
+    basic = demo_basic()["Authorization"]
+
+    @app.get("/api/account/<account_id>/service/<service>/baseURI.json")
+    def lp_base_uri(account_id: str, service: str) -> Response:
+        if account_id not in accounts or service not in LP_SERVICES:
+            return Response(b"{}", status=404, mimetype="application/json")
+        body = {"service": service, "account": account_id, "baseURI": request.host}
+        return Response(json.dumps(body), mimetype="application/json")
+
+    @app.get("/v2/apps/<app_id>/users/<user_id>")
+    def sunshine_user(app_id: str, user_id: str) -> Response:
+        if app_id != DEMO_APP or request.headers.get("Authorization") != basic:
+            return Response(b"{}", status=401, mimetype="application/json")
+        user = users.get(user_id)
+        if user is None:
+            return Response(b"{}", status=404, mimetype="application/json")
+        return Response(json.dumps({"user": user}), mimetype="application/json")
+
+
 def serve_bare(port: int) -> int:
     """The bare Flask baseline on the emulator's waitress server (a subprocess of the benchmark)."""
     from emulator.serving.server import run_server as run_waitress
 
     app = bare_app(load_key(), DEMO_ACCOUNT)
+    add_read_routes(app)
     run_waitress(
         app, "127.0.0.1", port, on_ready=lambda bound: print(f"listening on http://127.0.0.1:{bound}", flush=True)
     )

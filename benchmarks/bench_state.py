@@ -13,9 +13,10 @@ i)   LivePerson `POST app/{connector}/authenticate?v=3.0` (an external JWT for t
      subjects; the registry keeps at most `REGISTRY_LIMIT`, the oldest forgotten) and which remembers
      N consumers;
 ii)  Sunshine `GET /v2/apps/{app}/users/{id}` (Basic) in an app of N users (bench_sunshine's `seed_app`);
-iii) Sunshine `GET .../conversations/{id}/messages` (the newest page of 100) in an app holding N messages,
-     in conversations of at most MESSAGES_PER_CONVERSATION (the provider's cap is 30,000), the listed
-     conversation the fullest.
+iii) Sunshine `GET .../conversations/{id}/messages` (the newest page) in an app holding N messages: the
+     listed conversation holds LISTED_MESSAGES at every size (the smallest size's all), so that every size
+     answers the same page; the others hold the rest, at most MESSAGES_PER_CONVERSATION each (the provider's
+     cap is 30,000).
 
 Memory: what building the state left allocated (tracemalloc, the size's namespace only). The ratio is the
 size's latency over the 10's in the same round.
@@ -74,6 +75,7 @@ from emulator.providers.sunshine.models import App, Conversation, Message, Parti
 SIZES = (10, 10_000, 100_000)
 ITERATIONS = 1500  # per round and size
 MESSAGES_PER_CONVERSATION = 25_000
+LISTED_MESSAGES = SIZES[0]  # the listed conversation's, at every size: each answers the same page
 JOURNAL_CHECKPOINTS = (10_000, 100_000, 200_000)
 JOURNAL_REQUESTS = JOURNAL_CHECKPOINTS[-1]
 JOURNAL_WINDOW = 1_000  # requests timed before each checkpoint
@@ -199,14 +201,19 @@ def conversation_of(user: User, messages: int, now: str) -> Conversation:
 
 
 def message_app(emulator: Flask, size: int) -> tuple[SunshineApp, str]:
-    """An app holding `size` messages in conversations of at most MESSAGES_PER_CONVERSATION, placed through
-    the store as bench_sunshine places its big app; the app and its fullest conversation's id."""
+    """An app holding `size` messages, placed through the store as bench_sunshine places its big app: a
+    conversation of LISTED_MESSAGES, the rest in conversations of at most MESSAGES_PER_CONVERSATION; the app
+    and the id of the first, the one listed."""
     key = {"id": f"app_{secrets.token_hex(12)}", "secret": secrets.token_urlsafe(18)}
     app = App(id=secrets.token_hex(12), keys=[key])
     now = format_instant(time.time())
-    for first in range(0, size, MESSAGES_PER_CONVERSATION):
-        user = User(externalId=f"bench-user-{first}")
-        conversation = conversation_of(user, min(MESSAGES_PER_CONVERSATION, size - first), now)
+    counts = [min(size, LISTED_MESSAGES)]
+    counts += [
+        min(MESSAGES_PER_CONVERSATION, size - first) for first in range(counts[0], size, MESSAGES_PER_CONVERSATION)
+    ]
+    for number, count in enumerate(counts):
+        user = User(externalId=f"bench-user-{number}")
+        conversation = conversation_of(user, count, now)
         app.add_user(user)
         app.conversations[conversation.id] = conversation
     namespace = f"bench-state-messages-{size}-{secrets.token_hex(4)}"
@@ -225,7 +232,7 @@ def messages_case(emulator: Flask) -> Case:
         (app, conversation_id), memory[size] = traced(partial(message_app, emulator, size))
         path, headers = app.path(f"conversations/{conversation_id}/messages"), app.basic
         requests[size] = answering(200, lambda path=path, headers=headers: client.get(path, headers=headers))
-        held[size] = f"{size:,} messages, {min(size, MESSAGES_PER_CONVERSATION):,} in the listed conversation"
+        held[size] = f"{size:,} messages, {min(size, LISTED_MESSAGES):,} in the listed conversation"
     return Case("Sunshine GET conversations/{id}/messages", requests, memory, held)
 
 

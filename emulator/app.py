@@ -28,6 +28,7 @@ from .web import (
     UNHANDLED_HEADER,
     Runtime,
     body_limit,
+    may_have_body,
     runtime,
     size_text,
 )
@@ -172,7 +173,7 @@ def _body_too_large(state: Runtime, provider: ProviderSpec | None) -> int | None
         return _body_limit(state, provider, req.path)
     length = get_content_length(environ)  # as `req.content_length`, without building the request's headers
     if length is None:
-        if environ.get("wsgi.input_terminated") and _may_have_body(environ):
+        if environ.get("wsgi.input_terminated") and may_have_body(environ):
             environ["wsgi.input"] = CappedInput(environ["wsgi.input"], _body_limit(state, provider, req.path))
         return None
     limit = _body_limit(state, provider, req.path)
@@ -183,17 +184,6 @@ def _body_limit(state: Runtime, provider: ProviderSpec | None, path: str) -> int
     """`body_limit`, kept for the error handler that refuses a body cut while a route read it."""
     limit = g.body_limit = body_limit(state, provider, path)
     return limit
-
-
-def _may_have_body(environ: dict) -> bool:
-    """A request has a body only with a Content-Length or a Transfer-Encoding (RFC 9112 6.3), unless a server
-    hands over a stream it did not frame (`wsgi.input_terminated`): waitress frames every body it passes on
-    (de-chunked, with a Content-Length), so a request it passes without one has none."""
-    if get_content_length(environ) or "HTTP_TRANSFER_ENCODING" in environ:
-        return True
-    return (
-        bool(environ.get("wsgi.input_terminated")) and "waitress.client_disconnected" not in environ
-    )  # waitress sets it
 
 
 class CappedInput:
@@ -280,7 +270,7 @@ def _spoil_response(response: Response) -> Response:
 
 def _request_body(req: Request, refused: bool) -> bytes:
     """`req.get_data(cache=True)`, without building the input stream of a request that has no body."""
-    if refused or not _may_have_body(req.environ):
+    if refused or not may_have_body(req.environ):
         return b""
     try:
         return req.get_data(cache=True)

@@ -7,15 +7,11 @@ The names users import (`from emulator.pytest_plugin import SunshineApp`) are re
 
 from __future__ import annotations
 
-import pkgutil
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-# the fixture modules are imported right below: their asserts are rewritten only if pytest knows them first
-pytest.register_assert_rewrite(*(f"{__name__}.{module.name}" for module in pkgutil.iter_modules(__path__)))
 
 from . import (
     core,

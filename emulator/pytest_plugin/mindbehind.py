@@ -80,6 +80,7 @@ def mindbehind_otp(mindbehind_channel: MindbehindChannel) -> MindbehindCode:
     sent = handle.post(
         "/__emulator/mindbehind/webchat/otp", json={"channelID": mindbehind_channel.channel_id, "phone": phone}
     )
-    assert sent.status == 200, sent.text
+    if sent.status != 200:
+        pytest.fail(f"the OTP request answered {sent.status}: {sent.text}")
     read = handle.get("/__emulator/mindbehind/otp", params={"channelID": mindbehind_channel.channel_id, "phone": phone})
     return MindbehindCode(phone, read.json()["code"], mindbehind_channel)

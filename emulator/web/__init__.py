@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import Blueprint, Flask, Response, current_app, g, request
+from werkzeug.wsgi import get_content_length
 
 from ..client import NAMESPACE_HEADER  # noqa: F401  (the server reads what the client sends)
 from ..core.clock import format_instant
@@ -103,10 +104,21 @@ def current_namespace() -> Namespace:
     return runtime().store.view(g.namespace)
 
 
+def may_have_body(environ: dict) -> bool:
+    """A request has a body only with a Content-Length or a Transfer-Encoding (RFC 9112 6.3), unless a server
+    hands over a stream it did not frame (`wsgi.input_terminated`): waitress frames every body it passes on
+    (de-chunked, with a Content-Length), so a request it passes without one has none."""
+    if get_content_length(environ) or "HTTP_TRANSFER_ENCODING" in environ:
+        return True
+    return (
+        bool(environ.get("wsgi.input_terminated")) and "waitress.client_disconnected" not in environ
+    )  # waitress sets it
+
+
 def read_json_body(empty: Any = None) -> Any:
     """The request's JSON body, `empty` when there is none (or when it was refused as too large, unread);
     MalformedJson when it does not parse."""
-    if g.get("body_refused"):
+    if g.get("body_refused") or not may_have_body(request.environ):
         return empty
     raw = request.get_data(cache=True)
     if not raw.strip():

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Iterable
+from operator import attrgetter
 from typing import Annotated, Literal
 
 import jwt
@@ -510,40 +511,53 @@ class Account(_Model):
         return next((c for c in self.connectors if c.id == connector_id), None)
 
     def remember_consumer(self, consumer_id: str, kind: ConsumerKind, now: float) -> Consumer:
-        if consumer_id not in self.consumers:
-            self.consumers[consumer_id] = Consumer(consumer_id=consumer_id, kind=kind, first_seen=now)
+        consumer = self.consumers.get(consumer_id)
+        if consumer is None:
+            # built from the IDP's own typed values: nothing for pydantic to check, on every token issued
+            consumer = self.consumers[consumer_id] = Consumer.model_construct(
+                consumer_id=consumer_id, kind=kind, first_seen=float(now)
+            )
             self.added_consumer(now)
-        return self.consumers[consumer_id]
+        return consumer
 
     def added_consumer(self, now: float) -> None:
         """Call after filing a new consumer: every PRUNE_EVERY of them, forget the idle ones."""
         if len(self.consumers) % PRUNE_EVERY == 0:
-            self.forget_idle_anonymous(now)
-            self.forget_idle_others(now)
+            idle = self._without_conversation()  # one pass over the consumers for both rules
+            self.forget_idle_anonymous(now, idle)
+            self.forget_idle_others(now, idle)
 
     def _without_conversation(self) -> list[Consumer]:
         """The consumers no conversation belongs to, first seen earliest first."""
         with_conversations = {conversation.consumer_id for conversation in self.conversations.values()}
         idle = [consumer for consumer in self.consumers.values() if consumer.consumer_id not in with_conversations]
-        return sorted(idle, key=lambda consumer: consumer.first_seen)
+        return sorted(idle, key=attrgetter("first_seen"))
 
-    def forget_idle_anonymous(self, now: float) -> None:
+    def forget_idle_anonymous(self, now: float, idle: list[Consumer] | None = None) -> None:
         """Forget the anonymous consumers that have no conversation and no profile once their refresh window,
         their last external JWT and the LP JWT it could buy have all ended; past MAX_IDLE_ANONYMOUS of them,
-        the ones first seen earliest too."""
+        the ones first seen earliest too. `idle`: `_without_conversation()`, if already made."""
         settings = self.settings
         lifetime = settings.ext_jwt_refresh_window + settings.ext_jwt_ttl + settings.consumer_jwt_ttl
-        idle = [consumer for consumer in self._without_conversation() if _anonymous_without_profile(consumer)]
+        idle = [
+            consumer
+            for consumer in (self._without_conversation() if idle is None else idle)
+            if _anonymous_without_profile(consumer)
+        ]
         ended = sum(1 for consumer in idle if consumer.first_seen + lifetime <= now)
         for consumer in idle[: max(ended, len(idle) - MAX_IDLE_ANONYMOUS)]:
             del self.consumers[consumer.consumer_id]
 
-    def forget_idle_others(self, now: float) -> None:
+    def forget_idle_others(self, now: float, idle: list[Consumer] | None = None) -> None:
         """Forget the other consumers that have no conversation (the rules at MAX_IDLE_CONSUMERS): signup ones
         once their LP JWT has ended, external ones once a ConsumerJWS of their first profile has; past
-        MAX_IDLE_CONSUMERS of them, the ones first seen earliest too."""
+        MAX_IDLE_CONSUMERS of them, the ones first seen earliest too. `idle`: `_without_conversation()`, if made."""
         lifetimes = {"signup": self.settings.signup_jwt_ttl, "external": self.settings.consumer_jws_ttl}
-        idle = [consumer for consumer in self._without_conversation() if not _anonymous_without_profile(consumer)]
+        idle = [
+            consumer
+            for consumer in (self._without_conversation() if idle is None else idle)
+            if not _anonymous_without_profile(consumer)
+        ]
         ended = {c.consumer_id for c in idle if c.kind in lifetimes and c.first_seen + lifetimes[c.kind] <= now}
         kept = [consumer.consumer_id for consumer in idle if consumer.consumer_id not in ended]
         for consumer_id in [*ended, *kept[: max(0, len(kept) - MAX_IDLE_CONSUMERS)]]:
