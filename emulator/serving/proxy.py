@@ -29,7 +29,7 @@ from ..client import AppTransport
 from ..core.clock import Clock
 from ..interception.forward import Forwarder, reply_headers
 from ..interception.hosts import is_provider_host, is_provider_url
-from .server import BackgroundTlsServer
+from .server import BackgroundTlsServer, ServedOnThread
 from .tls import CA_FILE, PEM, issue, new_ca, server_context, write_leaf
 
 RELAY_CHUNK = 64 * 1024
@@ -69,7 +69,7 @@ class HostCertificates:
             connection.context = self.context_for(server_name)
 
 
-class ProxyServer:
+class ProxyServer(ServedOnThread):
     """The forward proxy on `host:port` (0: a free port) in front of `app`, on background threads:
     `with ProxyServer(app, ca_folder) as proxy: proxy.url, proxy.ca_path`."""
 
@@ -83,20 +83,10 @@ class ProxyServer:
             (ProxyHandler,),
             {"app": app, "origin": ("127.0.0.1", self._origin.port), "passed": tuple(passed)},
         )
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        self.host, self.port = host, int(self._server.server_address[1])
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"emulator-proxy-{self.port}",
-            daemon=True,
-        )
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        server = ThreadingHTTPServer((host, port), handler)
+        server.daemon_threads = True
+        self.host = host
+        self._serve(server, "emulator-proxy")
 
     @property
     def ca_path(self) -> Path:
@@ -104,20 +94,11 @@ class ProxyServer:
 
     def start(self) -> ProxyServer:
         self._origin.start()
-        self._thread.start()
-        return self
+        return super().start()
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().stop()
         self._origin.stop()
-
-    def __enter__(self) -> ProxyServer:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
 
 class ProxyHandler(BaseHTTPRequestHandler):

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from io import BytesIO
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
@@ -525,9 +525,50 @@ def _create_tls_server(
     return server
 
 
-class BackgroundTlsServer:
+_Served = TypeVar("_Served", bound="ServedOnThread")
+
+
+class ServedOnThread:
+    """A standard-library socket server (`socketserver`) served on a daemon thread between `start()` and `stop()`;
+    a subclass calls `_serve(server, name)` and says its URL `scheme`."""
+
+    scheme = "http"
+    host: str
+    port: int
+
+    def _serve(self, server: Any, name: str) -> None:
+        self._server = server
+        self.port = int(server.server_address[1])
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"{name}-{self.port}", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+    def start(self: _Served) -> _Served:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+        self._server.server_close()
+
+    def __enter__(self: _Served) -> _Served:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+class BackgroundTlsServer(ServedOnThread):
     """BackgroundServer over HTTPS: `with BackgroundTlsServer(app, cert, key) as server: server.url`.
     Werkzeug's threaded server (a thread per connection); `context` may replace cert and key."""
+
+    scheme = "https"
 
     def __init__(
         self,
@@ -545,35 +586,8 @@ class BackgroundTlsServer:
             from .tls import server_context  # loads `cryptography`: only for a TLS server
 
             context = server_context(cert_path, key_path)
-        self._server = _create_tls_server(app, host, port, context, idle_seconds)
         self.host = host
-        self.port = int(self._server.server_port)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"emulator-tls-server-{self.port}",
-            daemon=True,
-        )
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"https://{host}:{self.port}"
-
-    def start(self) -> BackgroundTlsServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join(timeout=5)
-        self._server.server_close()
-
-    def __enter__(self) -> BackgroundTlsServer:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
+        self._serve(_create_tls_server(app, host, port, context, idle_seconds), "emulator-tls-server")
 
 
 def serve_tls_while_building(build: Build, host: str, port: int, context: ssl.SSLContext, on_ready: Any = None) -> Any:
