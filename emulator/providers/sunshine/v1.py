@@ -1,6 +1,6 @@
 """The legacy v1.1 API of older integrations (reference 7, 8.3 and 8.4): app users and their messages, in the
-v1 shapes (`_id` keys, `userId` = externalId, `properties` = metadata, numeric `received`) and the v1 error
-envelope `{"error": {"code", "description"}}`.
+v1 shapes (v1_shapes.py: `_id` keys, `userId` = externalId, `properties` = metadata, numeric `received`) and
+the v1 error envelope `{"error": {"code", "description"}}`.
 
 A v1.1 app user is the v2 user; its messages live in the user's default personal conversation (created by the
 first message). Every change goes through the shared rules of users.py, conversations.py and messages.py, so
@@ -20,7 +20,6 @@ from urllib.parse import urlencode
 from flask import request
 from pydantic import Field, StrictStr, field_validator
 
-from ...core.clock import parse_instant
 from ...core.store import Namespace
 from . import conversations, messages, users
 from .auth import ACCOUNT, APP, END_USER, Principal, authenticate, authorize
@@ -41,9 +40,10 @@ from .bodies import (
 from .call import Call
 from .errors import V1Error, as_v1, bad_request, user_not_found
 from .http import Admit, json_body, operation, request_url
-from .models import App, Client, Conversation, Message, SunshineState, User, without_nulls
+from .models import SunshineState, User, without_nulls
 from .query import MESSAGE_PAGE_SIZE
 from .sdk_actions import issue_auth_code
+from .v1_shapes import app_user, default_conversation, seconds, v1_conversation, v1_message
 
 PREFIX = "/v1.1"
 # [C] app and account keys, and `appUser` JWTs for their own user only; [I] integration keys are refused (403)
@@ -101,111 +101,6 @@ class V1MessageBody(Body):
     metadata: dict[str, Any] | None = None
 
     _metadata = field_validator("metadata")(lambda value: check_metadata(value, "Message"))
-
-
-# --- answers in the v1 shapes --------------------------------------------------------------------------
-
-
-def _seconds(instant: str | None) -> float | None:
-    return parse_instant(instant) if instant else None
-
-
-def _without_nulls(value: Any) -> Any:
-    """Nested content (actions, items, coordinates) as the smooch models take it: no null anywhere."""
-    if isinstance(value, dict):
-        return {name: _without_nulls(item) for name, item in value.items() if item is not None}
-    if isinstance(value, list):
-        return [_without_nulls(item) for item in value if item is not None]
-    return value
-
-
-def _client(client: Client) -> dict:
-    platform = client.type
-    if platform == "sdk":  # [I] a v1 SDK client is named by its platform: the first device's, else web
-        platform = client.devices[0].type if client.devices else "web"
-    return without_nulls(
-        {
-            "id": client.id,
-            "platform": platform,
-            "active": client.status == "active",
-            "status": client.status,
-            "integrationId": client.integrationId,
-            "externalId": client.externalId,
-            "lastSeen": client.lastSeen,
-            "displayName": client.displayName,
-            "info": client.info,
-            "raw": client.raw,
-        }
-    )
-
-
-def default_conversation(app: App, user: User) -> Conversation | None:
-    """The user's default personal conversation (the v1.1 app user's one conversation)."""
-    personal = [
-        app.conversations[c]
-        for c in user.conversations
-        if c in app.conversations and app.conversations[c].type == "personal"
-    ]
-    return next((c for c in personal if c.isDefault), personal[0] if personal else None)
-
-
-def app_user(app: App, user: User) -> dict:
-    return without_nulls(
-        {
-            "_id": user.id,
-            "userId": user.externalId,
-            "givenName": user.profile.givenName,
-            "surname": user.profile.surname,
-            "email": user.profile.email,
-            "avatarUrl": user.profile.avatarUrl,
-            "signedUpAt": user.signedUpAt,
-            "properties": user.metadata,
-            "conversationStarted": default_conversation(app, user) is not None,  # [I] once its conversation exists
-            "clients": [_client(c) for c in user.clients if c.status != "pending"],
-            "pendingClients": [_client(c) for c in user.clients if c.status == "pending"],
-        }
-    )
-
-
-_CONTENT_FIELDS = ("text", "mediaUrl", "mediaType", "altText", "actions", "items", "coordinates", "location")
-
-
-def v1_message(app: App, message: Message) -> dict:
-    author = message.author
-    is_user = author.get("type") == "user"
-    user = app.users.get(author.get("userId", "")) if is_user else None
-    name = author.get("displayName")
-    if name is None and user is not None:  # [I] a user's message carries the user's name when it has one
-        name = " ".join(part for part in (user.profile.givenName, user.profile.surname) if part) or None
-    source_type = str(message.source.get("type", "api"))
-    return without_nulls(
-        {
-            "_id": message.id,
-            "authorId": author.get("userId") if is_user else app.id,  # [I] the business speaks as the app
-            "role": "appUser" if is_user else "appMaker",
-            "type": message.content.get("type"),
-            **{field: _without_nulls(message.content.get(field)) for field in _CONTENT_FIELDS},
-            "name": name,
-            "avatarUrl": author.get("avatarUrl"),
-            "received": _seconds(message.received),
-            "source": {
-                "type": "api" if source_type.startswith("api") else source_type
-            },  # [I] v2 `api:conversations` is v1 `api`
-            "metadata": message.metadata,
-        }
-    )
-
-
-def _conversation(conversation: Conversation, user: User) -> dict:
-    participant = conversation.participant_of(user.id)
-    return without_nulls(
-        {
-            "_id": conversation.id,
-            "unreadCount": participant.unreadCount if participant else 0,
-            "appMakerLastRead": _seconds(conversation.businessLastRead),
-            "appUserLastRead": _seconds(participant.lastRead) if participant else None,
-        }
-    )
 
 
 # --- who may act on which user --------------------------------------------------------------------------
@@ -336,7 +231,7 @@ def post_message(call: Call, user_ref: str) -> dict:
         opening = parse_body(ConversationCreateBody, {"type": "personal", "participants": [{"userId": user.id}]})
         conversation = conversations.create(call, opening)
     message = messages.post(call, conversation.id, posted)
-    return {"message": v1_message(app, message), "conversation": _conversation(conversation, user)}
+    return {"message": v1_message(app, message), "conversation": v1_conversation(conversation, user)}
 
 
 def _time_query(name: str) -> float | None:
@@ -368,13 +263,13 @@ def list_messages(call: Call, user_ref: str) -> dict:
     conversation = default_conversation(app, user)
     if conversation is None:
         return {"messages": []}  # [I] no conversation yet: no messages (and no conversation to show)
-    timed = [(_seconds(m.received) or 0.0, m) for m in conversation.messages]
+    timed = [(seconds(m.received) or 0.0, m) for m in conversation.messages]
     if after is not None:
         chosen = [pair for pair in timed if pair[0] > after][:MESSAGE_PAGE_SIZE]
     else:
         chosen = [pair for pair in timed if before is None or pair[0] < before][-MESSAGE_PAGE_SIZE:]
     answer: dict[str, Any] = {
-        "conversation": _conversation(conversation, user),
+        "conversation": v1_conversation(conversation, user),
         "messages": [v1_message(app, m) for _, m in chosen],
     }
     if chosen:
