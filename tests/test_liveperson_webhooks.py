@@ -5,6 +5,7 @@ clock per `max_retries`, holdable, journaled). No test sleeps: a flush waits for
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import ssl
 
@@ -383,6 +384,16 @@ def test_wait_for_waits_for_a_notification_and_checks_signatures(lp_connector_ap
     app.say(consumer, app.open_conversation(consumer), "hi")
     body = app.wait_for(CONTENT)
     assert body["body"]["changes"][0]["event"]["message"] == "hi"
+
+
+def test_wait_for_fails_the_test_on_a_delivery_whose_signature_does_not_verify(
+    lp_connector_app: LivePersonConnectorApp,
+) -> None:
+    consumer = lp_connector_app.consumer()
+    lp_connector_app.say(consumer, lp_connector_app.open_conversation(consumer), "hi")
+    checked_with_another_secret = dataclasses.replace(lp_connector_app, client_secret="not-this-app-secret")
+    with pytest.raises(pytest.fail.Exception, match="deliveries without a valid signature"):
+        checked_with_another_secret.wait_for(CONTENT)
 
 
 # --- the agent's side, over the agent socket -----------------------------------------------------------

@@ -107,6 +107,11 @@ class RequestLog:
 
         return timed_app
 
+    @property
+    def waiting(self) -> int:
+        """How many noted requests are not logged yet."""
+        return len(self._pending)
+
     def flush(self) -> None:
         """Log every request noted so far."""
         with self._writing:
