@@ -377,21 +377,9 @@ def freeze_startup_objects() -> None:
 
 
 def run_server(app: Any, host: str, port: int, on_ready: Any = None, threads: int = DEFAULT_THREADS) -> None:
-    """Serve in the foreground until Ctrl-C or SIGTERM, then return (requests under way get a few seconds
-    to finish); `on_ready(port)` runs once the socket is bound."""
-    server = _create_server(app, host, port, threads)
-    previous = _stop_on_sigterm()
-    try:
-        if on_ready is not None:
-            on_ready(bound_port(server))
-        freeze_startup_objects()
-        server.run()  # ends on KeyboardInterrupt, after waiting for its worker threads
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+    """Serve an app already built in the foreground until Ctrl-C or SIGTERM, then return; `on_ready(port)` runs
+    once the socket is bound (a WarmingServer with nothing left to build)."""
+    WarmingServer(lambda bound: app, host, port, on_ready=on_ready, threads=threads).serve()
 
 
 Build = Callable[[int], Any]  # the port listened on -> the app, or None when it cannot start (it said why)
